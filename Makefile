@@ -1,0 +1,67 @@
+# Lattice — run `make help` for the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PROTOS := $(shell find protos -name '*.proto')
+export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	touch $@
+
+install: $(VENV)/.installed ## create the virtualenv and install the pinned dependencies
+
+gen/.stamp: $(VENV)/.installed $(PROTOS)
+	rm -rf gen && mkdir -p gen
+	$(PY) -m grpc_tools.protoc -I protos --python_out=gen --pyi_out=gen --grpc_python_out=gen $(PROTOS)
+	find gen/lattice -type d -exec touch {}/__init__.py \;
+	touch $@
+
+protos: gen/.stamp ## generate Python code (with .pyi stubs) from protos/ into gen/
+
+run: protos ## start NATS, the five services and the gateway (embedded default); Ctrl-C stops all
+	$(PY) -m tools.run
+
+demo: protos ## play the partner -> customer -> benefit -> conversion journey against `make run`
+	$(PY) -m tools.demo
+
+test: protos ## run the whole test suite on the embedded defaults (no NATS or PostgreSQL needed)
+	$(PY) -m pytest -q
+
+test-postgres: protos ## run the storage and ledger tests against PostgreSQL (LATTICE_TEST_POSTGRES_URL)
+	LATTICE_TEST_POSTGRES_URL=$${LATTICE_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres} \
+	  $(PY) -m pytest -q -m postgres
+
+bench: protos ## measure the system against bare-FastAPI and gateway->gRPC baselines
+	$(PY) -m tools.bench
+
+lint: protos ## ruff check
+	$(VENV)/bin/ruff check gateway services tools tests infra
+
+fmt: install ## ruff format
+	$(VENV)/bin/ruff format gateway services tools tests infra
+
+migration: protos ## autogenerate a migration: make migration SERVICE=identity MSG="add x"
+	$(PY) -m tools.migration $(SERVICE) "$(MSG)"
+
+up: ## compose deployment: start everything (needs a Docker engine)
+	docker compose up -d --build
+
+down: ## compose deployment: stop
+	docker compose down
+
+logs: ## compose deployment: follow logs
+	docker compose logs -f
+
+clean: ## remove generated code and local data
+	rm -rf gen var
+
+.PHONY: help install protos run demo test test-postgres bench lint fmt migration up down logs clean

@@ -1,0 +1,69 @@
+"""The gateway application: FastAPI app factory and its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from gateway.clients import Clients
+from gateway.config import GatewaySettings
+from gateway.edge import Edge
+from gateway.middleware import EdgeMiddleware
+from gateway.problems import install_problem_handlers
+from gateway.routes import benefits, content, conversion, identity, reach, system
+from services.runtime.bus import Bus
+
+API_DESCRIPTION = """
+Lattice connects the bank's app matrix and its partner ecosystem.
+
+Three kinds of caller: sibling bank apps (`Authorization: Bearer <access token>` issued by
+identity, audience = the app), partner platforms (HMAC-signed requests, see the README), and
+operations staff (`Authorization: Bearer <operator token>`). Errors are RFC 9457 problems.
+"""
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.clients = Clients.open(settings)
+        app.state.bus = await Bus.connect(settings.nats_url, name="gateway")
+        app.state.edge = await Edge.start(settings=settings, clients=app.state.clients)
+        try:
+            yield
+        finally:
+            await app.state.edge.close()
+            await app.state.bus.close()
+            await app.state.clients.close()
+
+    app = FastAPI(
+        title="Lattice API",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    install_problem_handlers(app)
+    for module in (system, identity, benefits, content, reach, conversion):
+        app.include_router(module.router)
+    if settings.cors_allow_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
+    app.add_middleware(
+        EdgeMiddleware, max_body_bytes=settings.max_body_bytes, timeout_s=settings.request_timeout_s
+    )
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    return app

@@ -1,0 +1,71 @@
+"""gRPC stubs of the five services, on channels opened in the gateway's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import grpc
+from fastapi import Depends, Request
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from lattice.benefits.v1 import benefits_pb2_grpc
+from lattice.content.v1 import content_pb2_grpc
+from lattice.conversion.v1 import conversion_pb2_grpc
+from lattice.identity.v1 import identity_pb2_grpc
+from lattice.reach.v1 import reach_pb2_grpc
+from services.runtime.config import SERVICES, Settings
+from services.runtime.grpc_client import open_channel
+
+
+@dataclass
+class Clients:
+    channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, settings: Settings) -> Clients:
+        return cls({s: open_channel(settings.addr(s), default_timeout_s=settings.rpc_timeout_s) for s in SERVICES})
+
+    @property
+    def identity(self) -> identity_pb2_grpc.IdentityServiceStub:
+        return identity_pb2_grpc.IdentityServiceStub(self.channels["identity"])
+
+    @property
+    def benefits(self) -> benefits_pb2_grpc.BenefitsServiceStub:
+        return benefits_pb2_grpc.BenefitsServiceStub(self.channels["benefits"])
+
+    @property
+    def content(self) -> content_pb2_grpc.ContentServiceStub:
+        return content_pb2_grpc.ContentServiceStub(self.channels["content"])
+
+    @property
+    def reach(self) -> reach_pb2_grpc.ReachServiceStub:
+        return reach_pb2_grpc.ReachServiceStub(self.channels["reach"])
+
+    @property
+    def conversion(self) -> conversion_pb2_grpc.ConversionServiceStub:
+        return conversion_pb2_grpc.ConversionServiceStub(self.channels["conversion"])
+
+    async def health(self) -> dict[str, str]:
+        """SERVING / NOT_SERVING / UNAVAILABLE for every service."""
+        result: dict[str, str] = {}
+        for name, channel in self.channels.items():
+            try:
+                resp = await health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service=""), timeout=1.0
+                )
+                result[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
+            except grpc.aio.AioRpcError as exc:
+                result[name] = exc.code().name
+        return result
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()
+
+
+def get_clients(request: Request) -> Clients:
+    return request.app.state.clients
+
+
+ClientsDep = Annotated[Clients, Depends(get_clients)]

@@ -1,0 +1,7 @@
+"""content routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1", tags=["content"])

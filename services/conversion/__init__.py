@@ -1,0 +1,1 @@
+"""conversion: partner campaigns, signed links, clicks, attribution, funnels and postbacks."""

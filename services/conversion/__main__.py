@@ -1,0 +1,25 @@
+"""python -m services.conversion"""
+
+from __future__ import annotations
+
+import grpc
+
+from lattice.conversion.v1 import conversion_pb2, conversion_pb2_grpc
+from services.conversion.events import start_consumers
+from services.conversion.grpc_api import ConversionApi
+from services.runtime.service import ServiceContext, main
+
+
+async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
+    conversion_pb2_grpc.add_ConversionServiceServicer_to_server(ConversionApi(ctx), server)
+    await start_consumers(
+        bus=ctx.bus,
+        engine=ctx.engine,
+        max_deliver=ctx.settings.consumer_max_deliver,
+        ack_wait_s=ctx.settings.consumer_ack_wait_s,
+    )
+    return [conversion_pb2.DESCRIPTOR.services_by_name["ConversionService"].full_name]
+
+
+if __name__ == "__main__":
+    main("conversion", wire)

@@ -1,0 +1,91 @@
+"""The registry of the app matrix and of partners: business rules, no transport."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from lattice.identity.v1 import events_pb2
+from services.runtime.clock import to_timestamp
+from services.runtime.db import read_session, transaction
+from services.runtime.errors import AlreadyExists, InvalidInput, NotFound
+from services.runtime.outbox import record_event
+from services.identity.models import App, Partner
+
+ROLES = ("core", "main", "vertical")
+EDITIONS = ("standard", "elderly", "student", "rural", "private_banking", "inclusive")
+_ID = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
+
+
+def _check_id(value: str, what: str) -> None:
+    if not _ID.match(value):
+        raise InvalidInput(f"invalid_{what}", f"{what} must be 2-40 lowercase letters, digits, '-' or '_'")
+
+
+def register_app(*, engine: Engine, app: App) -> App:
+    """Add an app to the matrix."""
+    _check_id(app.app_id, "app_id")
+    if app.role not in ROLES:
+        raise InvalidInput("invalid_role", f"role must be one of {', '.join(ROLES)}")
+    unknown = set(app.editions) - set(EDITIONS)
+    if unknown:
+        raise InvalidInput("invalid_edition", f"unknown editions: {', '.join(sorted(unknown))}")
+    with transaction(engine) as session:
+        if session.get(App, app.app_id) is not None:
+            raise AlreadyExists("app_exists", f"app {app.app_id} is already registered")
+        session.add(app)
+        record_event(
+            session,
+            "identity.app.registered",
+            events_pb2.AppRegistered(
+                app_id=app.app_id,
+                legal_entity=app.legal_entity,
+                editions=app.editions,
+                occurred_at=to_timestamp(app.created_at),
+            ),
+        )
+    return app
+
+
+def list_apps(*, engine: Engine) -> list[App]:
+    with read_session(engine) as session:
+        return list(session.exec(select(App).order_by(col(App.app_id))))
+
+
+def register_partner(*, engine: Engine, partner: Partner) -> Partner:
+    """Add a partner platform; its postback URL is checked by conversion before any send."""
+    _check_id(partner.partner_id, "partner_id")
+    if not partner.name.strip():
+        raise InvalidInput("invalid_name", "name must not be empty")
+    with transaction(engine) as session:
+        if session.get(Partner, partner.partner_id) is not None:
+            raise AlreadyExists("partner_exists", f"partner {partner.partner_id} is already registered")
+        session.add(partner)
+        record_event(
+            session,
+            "identity.partner.registered",
+            events_pb2.PartnerRegistered(
+                partner_id=partner.partner_id,
+                name=partner.name,
+                sector=partner.sector,
+                postback_url=partner.postback_url,
+                occurred_at=to_timestamp(partner.created_at),
+            ),
+        )
+    return partner
+
+
+def get_partner(*, engine: Engine, partner_id: str) -> Partner:
+    with read_session(engine) as session:
+        partner = session.get(Partner, partner_id)
+    if partner is None:
+        raise NotFound("partner_not_found", f"no partner {partner_id}")
+    return partner
+
+
+def list_partners(*, engine: Engine, limit: int, after: str = "") -> list[Partner]:
+    with read_session(engine) as session:
+        stmt = select(Partner).where(col(Partner.partner_id) > after).order_by(col(Partner.partner_id))
+        return list(session.exec(stmt.limit(limit)))

@@ -1,0 +1,1 @@
+"""The one runtime package that the gateway and every Lattice service import."""

