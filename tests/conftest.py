@@ -49,3 +49,14 @@ def repo_root() -> Path:
 
 
 os.environ.setdefault("PYTHONPATH", f"{repo_root()}:{repo_root() / 'gen'}")
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An embedded NATS server with JetStream of the test session's own (for in-process tests)."""
+    stack = Stack(StackConfig.ephemeral(tmp_path_factory.mktemp("nats-only")))
+    stack.start_nats()
+    try:
+        yield stack.config.nats_url
+    finally:
+        stack.stop()

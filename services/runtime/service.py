@@ -62,11 +62,34 @@ def instrument_grpc() -> None:
     GrpcAioInstrumentorClient(filter_=not_health).instrument()
 
 
-async def run_service(name: str, wire: Wiring, settings: Settings | None = None) -> None:
-    """Run one service until SIGTERM/SIGINT, then stop gracefully."""
-    settings = settings or Settings()
-    telemetry = setup_telemetry(name, var_dir=settings.var_dir, log_level=settings.log_level)
-    instrument_grpc()
+@dataclass
+class RunningService:
+    """A started service: its context, gRPC server and port; `stop()` shuts it down gracefully."""
+
+    ctx: ServiceContext
+    server: grpc.aio.Server
+    port: int
+    _health: object
+    _names: list[str]
+    _relay_task: asyncio.Task[None] | None
+
+    async def stop(self) -> None:
+        logger.info("%s stopping", self.ctx.name)
+        await set_serving(self._health, self._names, False)  # type: ignore[arg-type]
+        await self.server.stop(grace=5)
+        if self._relay_task is not None:
+            self._relay_task.cancel()
+            await asyncio.gather(self._relay_task, return_exceptions=True)
+        await self.ctx.bus.close()
+        await self.ctx.close_channels()
+        self.ctx.engine.dispose()
+
+
+async def start_service(name: str, wire: Wiring, settings: Settings, *, port: int | None = None) -> RunningService:
+    """Migrate, connect to NATS, wire the servicer and consumers, and start serving.
+
+    `port=0` picks a free port (tests); by default the port of `<SERVICE>_ADDR`.
+    """
     engine = make_engine(settings.database_url_for(name))
     await asyncio.to_thread(migrate, engine, name)
     bus = await Bus.connect(settings.nats_url, name=name)
@@ -75,28 +98,27 @@ async def run_service(name: str, wire: Wiring, settings: Settings | None = None)
     server, health_servicer = build_server()
     service_names = await wire(ctx, server)
     enable_reflection(server, service_names)
-    listen = f"{settings.grpc_listen_host}:{settings.grpc_port(name)}"
-    server.add_insecure_port(listen)
+    listen_port = settings.grpc_port(name) if port is None else port
+    bound = server.add_insecure_port(f"{settings.grpc_listen_host}:{listen_port}")
     await server.start()
     await set_serving(health_servicer, service_names, True)
     relay_task = asyncio.create_task(relay.run()) if settings.outbox_relay_enabled else None
-    logger.info("%s serving gRPC on %s", name, listen)
+    logger.info("%s serving gRPC on %s:%d", name, settings.grpc_listen_host, bound)
+    return RunningService(ctx, server, bound, health_servicer, service_names, relay_task)
 
+
+async def run_service(name: str, wire: Wiring, settings: Settings | None = None) -> None:
+    """Run one service until SIGTERM/SIGINT, then stop gracefully."""
+    settings = settings or Settings()
+    telemetry = setup_telemetry(name, var_dir=settings.var_dir, log_level=settings.log_level)
+    instrument_grpc()
+    running = await start_service(name, wire, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-
-    logger.info("%s stopping", name)
-    await set_serving(health_servicer, service_names, False)
-    await server.stop(grace=5)
-    if relay_task is not None:
-        relay_task.cancel()
-        await asyncio.gather(relay_task, return_exceptions=True)
-    await bus.close()
-    await ctx.close_channels()
-    engine.dispose()
+    await running.stop()
     telemetry.shutdown()
 
 

@@ -1,0 +1,27 @@
+"""Run one service in the test's own event loop on port 0, with a real SQLite file and real NATS."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import grpc
+
+from services.runtime.config import Settings
+from services.runtime.service import RunningService, Wiring, start_service
+
+
+@asynccontextmanager
+async def serve(
+    name: str, wire: Wiring, *, tmp_path: Path, nats_url: str, **settings: object
+) -> AsyncIterator[tuple[RunningService, grpc.aio.Channel]]:
+    """Start `name` in-process; yield it and a channel to it; stop it afterwards."""
+    config = Settings(var_dir=tmp_path, nats_url=nats_url, outbox_poll_interval_s=0.1, **settings)  # type: ignore[arg-type]
+    running = await start_service(name, wire, config, port=0)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+    try:
+        yield running, channel
+    finally:
+        await channel.close()
+        await running.stop()
