@@ -9,7 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.runtime.config import SERVICES
 from services.runtime.stack import Stack, StackConfig
+from tools.demo_data import load
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +21,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack = Stack(StackConfig.ephemeral(var_dir, extra_env=_test_env()))
     try:
         stack.start()
+        load({s: stack.config.addr(s) for s in SERVICES}, say=lambda _msg: None)
         yield stack
     finally:
         stack.stop()

@@ -1,0 +1,34 @@
+"""Load the demo data of every service (apps mbank and life, two partners, a few customers...).
+
+Each service owns its part in `services/<name>/demo_data.py` as `async def load(channel)`, called
+through gRPC in the order below. Loading twice is harmless: loaders skip what already exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+
+from services.runtime.config import SERVICES
+from services.runtime.grpc_client import open_channel
+
+logger = logging.getLogger(__name__)
+
+
+async def load_all(addrs: dict[str, str], *, say=print) -> None:  # type: ignore[no-untyped-def]
+    for service in SERVICES:
+        try:
+            module = importlib.import_module(f"services.{service}.demo_data")
+        except ModuleNotFoundError:
+            continue
+        channel = open_channel(addrs[service], default_timeout_s=10)
+        try:
+            await module.load(channel)
+            say(f"  demo data loaded: {service}")
+        finally:
+            await channel.close()
+
+
+def load(addrs: dict[str, str], *, say=print) -> None:  # type: ignore[no-untyped-def]
+    asyncio.run(load_all(addrs, say=say))
