@@ -52,7 +52,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     for module in (system, identity, benefits, content, reach, conversion):
-        app.include_router(module.router)
+        # a module may expose several routers (e.g. conversion's public `/r/{code}` redirect)
+        for router in getattr(module, "routers", [module.router]):
+            app.include_router(router)
     if settings.cors_allow_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
