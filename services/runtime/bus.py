@@ -65,6 +65,7 @@ class Bus:
         self.js = nc.jetstream(timeout=5)
         self.name = name
         self._tasks: list[asyncio.Task[None]] = []
+        self._subscriptions: list = []  # type: ignore[type-arg]
         self._lag: dict[str, int] = {}
         self._stopping = asyncio.Event()
         self._process_duration = meter.create_histogram(
@@ -143,6 +144,7 @@ class Bus:
             filter_subject=subject,
         )
         psub = await self.js.pull_subscribe(subject, durable=durable, config=config)
+        self._subscriptions.append(psub)
         task = asyncio.create_task(self._pull_loop(psub, durable, handler, max_deliver), name=durable)
         self._tasks.append(task)
 
@@ -240,6 +242,10 @@ class Bus:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for psub in self._subscriptions:
+            # a pull subscription has nothing left in flight once its loop stopped; unsubscribing it
+            # keeps drain() from waiting for its drain timeout
+            await psub.unsubscribe()
         if not self.nc.is_closed:
             await self.nc.drain()
 
