@@ -1,0 +1,47 @@
+"""Container healthcheck: `healthcheck.py grpc HOST:PORT` (grpc.health.v1) or `healthcheck.py http URL`.
+
+Exit status 0 when the process answers healthy, 1 otherwise; used by docker-compose.yml.
+"""
+
+from __future__ import annotations
+
+import sys
+import urllib.error
+import urllib.request
+
+TIMEOUT_S = 2.0
+
+
+def grpc_serving(addr: str) -> bool:
+    """True when the gRPC health service at `addr` reports SERVING for the whole server."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(addr) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=TIMEOUT_S)
+        except grpc.RpcError:
+            return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def http_ok(url: str) -> bool:
+    """True when `url` answers 2xx."""
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as reply:  # noqa: S310 - local probe
+            return 200 <= reply.status < 300
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] not in ("grpc", "http"):
+        print("usage: healthcheck.py grpc HOST:PORT | http URL", file=sys.stderr)
+        return 2
+    kind, target = argv
+    healthy = grpc_serving(target) if kind == "grpc" else http_ok(target)
+    return 0 if healthy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
