@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from opentelemetry.instrumentation.grpc import (
@@ -37,6 +38,11 @@ class ServiceContext:
     bus: Bus
     relay: OutboxRelay
     _channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a background loop (e.g. a scheduler) that is cancelled when the service stops."""
+        self._tasks.append(asyncio.create_task(coro))
 
     def channel(self, service: str) -> grpc.aio.Channel:
         """A shared channel to a peer service (opened on first use)."""
@@ -77,6 +83,9 @@ class RunningService:
         logger.info("%s stopping", self.ctx.name)
         await set_serving(self._health, self._names, False)  # type: ignore[arg-type]
         await self.server.stop(grace=5)
+        for task in self.ctx._tasks:
+            task.cancel()
+        await asyncio.gather(*self.ctx._tasks, return_exceptions=True)
         if self._relay_task is not None:
             self._relay_task.cancel()
             await asyncio.gather(self._relay_task, return_exceptions=True)
