@@ -15,10 +15,20 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from gateway.policies import operator_scope
+from gateway.policies.operator_scope import ROLES
 from gateway.problems import Problem
 
-ROLES = ("viewer", "operator", "reviewer", "admin")
-_RANK = {role: i for i, role in enumerate(ROLES)}
+__all__ = [
+    "ROLES",
+    "CustomerDep",
+    "CustomerPrincipal",
+    "OperatorDep",
+    "OperatorPrincipal",
+    "PartnerDep",
+    "PartnerPrincipal",
+    "require_role",
+]
 
 
 @dataclass(frozen=True)
@@ -53,26 +63,32 @@ class OperatorPrincipal:
         return self.branch is None
 
     def has_role(self, role: str) -> bool:
-        return self.role in _RANK and _RANK[self.role] >= _RANK[role]
+        return operator_scope.role_at_least(self.role, role)
 
     def can_manage_branch(self, branch: str | None) -> bool:
         """Head office manages everything; a branch operator only objects of its own branch."""
-        return self.head_office or (branch is not None and branch == self.branch)
+        return operator_scope.can_manage_branch(operator_branch=self.branch, object_branch=branch)
 
 
 async def current_customer(request: Request) -> CustomerPrincipal:
-    verifier = request.app.state.edge.app_tokens
-    return await verifier.authenticate(request)
+    edge = request.app.state.edge
+    customer = await edge.app_tokens.authenticate(request)
+    await edge.admit(request, group="app", consumer=f"customer:{customer.app_id}:{customer.customer_id}")
+    return customer
 
 
 async def current_partner(request: Request) -> PartnerPrincipal:
-    verifier = request.app.state.edge.partner_signatures
-    return await verifier.authenticate(request)
+    edge = request.app.state.edge
+    partner = await edge.partner_signatures.authenticate(request)
+    await edge.admit(request, group="partner", consumer=f"partner:{partner.partner_id}")
+    return partner
 
 
 async def current_operator(request: Request) -> OperatorPrincipal:
-    verifier = request.app.state.edge.operator_tokens
-    return await verifier.authenticate(request)
+    edge = request.app.state.edge
+    operator = await edge.operator_tokens.authenticate(request)
+    await edge.admit(request, group="ops", consumer=f"operator:{operator.operator_id}")
+    return operator
 
 
 CustomerDep = Annotated[CustomerPrincipal, Depends(current_customer)]

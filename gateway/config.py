@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import model_validator
+
 from services.runtime.config import Settings
 
 
@@ -15,3 +19,25 @@ class GatewaySettings(Settings):
     trust_kong_headers: bool = False
     kong_shared_secret: str = ""
     cors_allow_origins: list[str] = []
+    # Shared store for nonces, rate limits and idempotency: Redis if set, else a SQLite file.
+    redis_url: str = ""
+    edge_store_path: Path | None = None
+    signature_window_s: int = 300
+    nonce_ttl_s: int = 600
+    partner_key_ttl_s: float = 60.0
+    jwks_max_age_s: float = 300.0
+    jwks_min_refresh_interval_s: float = 10.0
+    rate_limit_window_s: int = 60
+    rate_limits: dict[str, int] = {"partner": 600, "app": 300, "ops": 600, "public": 120}
+    idempotency_ttl_s: int = 24 * 3600
+    idempotency_lease_s: int = 60
+
+    @model_validator(mode="after")
+    def _kong_needs_a_secret(self) -> GatewaySettings:
+        if self.trust_kong_headers and len(self.kong_shared_secret) < 16:
+            raise ValueError("TRUST_KONG_HEADERS needs KONG_SHARED_SECRET (16 characters or more)")
+        return self
+
+    def edge_store_file(self) -> Path:
+        """The SQLite file every gateway replica on this machine shares when no Redis is configured."""
+        return self.edge_store_path or self.var_dir / "edge.db"

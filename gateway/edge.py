@@ -1,7 +1,9 @@
-"""The edge policies the gateway runs itself when no Kong stands in front of it."""
+"""The edge policies as the gateway hosts them: alone (embedded default) or behind Kong's plugins."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -9,28 +11,147 @@ from fastapi import Request
 from gateway.auth import CustomerPrincipal, OperatorPrincipal, PartnerPrincipal
 from gateway.clients import Clients
 from gateway.config import GatewaySettings
+from gateway.idempotency import Idempotency
+from gateway.policies import trusted_headers
+from gateway.policies.denial import PolicyDenied
+from gateway.policies.identity_keys import IdentityKeys
+from gateway.policies.partner_signature import PartnerKeySource, PartnerSignaturePolicy
+from gateway.policies.signing import EdgeRequest
+from gateway.policies.store import EdgeStore, open_store
+from gateway.policies.tokens import AppTokenPolicy, JwksCache, OperatorTokenPolicy
 from gateway.problems import Problem
+from gateway.ratelimit import RateLimiter
 
 
-class _NotConfigured:
-    """Placeholder verifier until the policy for this kind of caller is wired (issue: gateway edge)."""
+def _problem(denied: PolicyDenied) -> Problem:
+    return Problem(denied.status, denied.code, denied.detail, headers=denied.headers)
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
 
-    async def authenticate(self, request: Request) -> CustomerPrincipal | PartnerPrincipal | OperatorPrincipal:
-        raise Problem(401, "unauthenticated", f"{self.kind} authentication is required")
+class AppTokens:
+    """Customers of sibling apps: a token whose audience is the app in the path."""
+
+    def __init__(self, *, policy: AppTokenPolicy, kong_secret: str) -> None:
+        self._policy = policy
+        self._kong_secret = kong_secret
+
+    async def authenticate(self, request: Request) -> CustomerPrincipal:
+        app_id = request.path_params.get("app_id")
+        if not app_id:
+            raise Problem(401, "unauthenticated", "customer routes live under /v1/apps/{app_id}/")
+        try:
+            if self._kong_secret:
+                claims = trusted_headers.read_customer(request.headers, secret=self._kong_secret, app_id=app_id)
+            else:
+                authorization = request.headers.get("authorization")
+                claims = await asyncio.to_thread(self._policy.authenticate, authorization=authorization, app_id=app_id)
+        except PolicyDenied as denied:
+            raise _problem(denied) from None
+        return CustomerPrincipal(
+            customer_id=claims.customer_id,
+            app_id=claims.app_id,
+            assurance_level=claims.assurance_level,
+            scopes=claims.scopes,
+            token_id=claims.token_id,
+        )
+
+
+class PartnerSignatures:
+    """Partner platforms: a signature over the raw request (verified over the body bytes read once)."""
+
+    def __init__(self, *, policy: PartnerSignaturePolicy, kong_secret: str) -> None:
+        self._policy = policy
+        self._kong_secret = kong_secret
+
+    async def authenticate(self, request: Request) -> PartnerPrincipal:
+        try:
+            if self._kong_secret:
+                partner = trusted_headers.read_partner(request.headers, secret=self._kong_secret)
+            else:
+                edge_request = EdgeRequest(
+                    method=request.method,
+                    raw_path=request.scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
+                    raw_query=request.scope.get("query_string", b"").decode("latin-1"),
+                    headers=request.headers,
+                    body=await request.body(),
+                )
+                partner = await asyncio.to_thread(self._policy.authenticate, edge_request)
+        except PolicyDenied as denied:
+            raise _problem(denied) from None
+        return PartnerPrincipal(partner_id=partner.partner_id, key_id=partner.key_id)
+
+
+class OperatorTokens:
+    """Operations staff: an operator token (role, and head office or one branch)."""
+
+    def __init__(self, *, policy: OperatorTokenPolicy, kong_secret: str) -> None:
+        self._policy = policy
+        self._kong_secret = kong_secret
+
+    async def authenticate(self, request: Request) -> OperatorPrincipal:
+        try:
+            if self._kong_secret:
+                claims = trusted_headers.read_operator(request.headers, secret=self._kong_secret)
+            else:
+                authorization = request.headers.get("authorization")
+                claims = await asyncio.to_thread(self._policy.authenticate, authorization=authorization)
+        except PolicyDenied as denied:
+            raise _problem(denied) from None
+        return OperatorPrincipal(operator_id=claims.operator_id, role=claims.role, branch=claims.branch)
 
 
 @dataclass
 class Edge:
-    app_tokens: _NotConfigured
-    partner_signatures: _NotConfigured
-    operator_tokens: _NotConfigured
+    settings: GatewaySettings
+    store: EdgeStore
+    app_tokens: AppTokens
+    partner_signatures: PartnerSignatures
+    operator_tokens: OperatorTokens
+    rate_limits: RateLimiter
+    idempotency: Idempotency
+    identity_keys: IdentityKeys | None = None
 
     @classmethod
     async def start(cls, *, settings: GatewaySettings, clients: Clients) -> Edge:
-        return cls(_NotConfigured("app token"), _NotConfigured("partner signature"), _NotConfigured("operator token"))
+        """Keys come from the identity service; the store is Redis or the shared SQLite file."""
+        keys = IdentityKeys(settings.identity_addr, key_ttl_s=settings.partner_key_ttl_s)
+        edge = cls.build(settings=settings, partner_keys=keys, jwks_fetch=keys.jwks_json)
+        edge.identity_keys = keys
+        return edge
+
+    @classmethod
+    def build(
+        cls, *, settings: GatewaySettings, partner_keys: PartnerKeySource, jwks_fetch: Callable[[], str]
+    ) -> Edge:
+        store = open_store(redis_url=settings.redis_url, sqlite_path=settings.edge_store_file())
+        jwks = JwksCache(
+            jwks_fetch,
+            max_age_s=settings.jwks_max_age_s,
+            min_refresh_interval_s=settings.jwks_min_refresh_interval_s,
+        )
+        secret = settings.kong_shared_secret if settings.trust_kong_headers else ""
+        signatures = PartnerSignaturePolicy(
+            keys=partner_keys, store=store, window_s=settings.signature_window_s, nonce_ttl_s=settings.nonce_ttl_s
+        )
+        return cls(
+            settings=settings,
+            store=store,
+            app_tokens=AppTokens(policy=AppTokenPolicy(jwks), kong_secret=secret),
+            partner_signatures=PartnerSignatures(policy=signatures, kong_secret=secret),
+            operator_tokens=OperatorTokens(policy=OperatorTokenPolicy(jwks), kong_secret=secret),
+            rate_limits=RateLimiter(
+                store=store, limits=settings.rate_limits, window_s=settings.rate_limit_window_s
+            ),
+            idempotency=Idempotency(
+                store=store, ttl_s=settings.idempotency_ttl_s, lease_s=settings.idempotency_lease_s
+            ),
+        )
+
+    async def admit(self, request: Request, *, group: str, consumer: str) -> None:
+        """After authentication: count the request against the consumer's quota, then its Idempotency-Key."""
+        await self.rate_limits.admit_request(request, group=group, consumer=consumer)
+        await self.idempotency.begin(request, principal=consumer)
 
     async def close(self) -> None:
-        return None
+        if self.identity_keys is not None:
+            self.identity_keys.close()
+        self.store.close()

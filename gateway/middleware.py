@@ -1,4 +1,5 @@
-"""ASGI middleware at the edge: request ids, the request deadline and the body size limit."""
+"""ASGI middleware at the edge: request ids, deadline, body size limit, caller-sent identity headers,
+rate-limit headers, public-route rate limits and the Idempotency-Key response store/replay."""
 
 from __future__ import annotations
 
@@ -8,8 +9,15 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.problems import PROBLEM_BASE, PROBLEM_JSON
+from gateway.idempotency import CLAIM_KEY, REPLAY_KEY, stored_response
+from gateway.policies import trusted_headers
+from gateway.problems import PROBLEM_BASE, PROBLEM_JSON, TITLES, Problem
+from gateway.ratelimit import STATE_KEY as RATE_LIMIT_KEY
 from services.runtime.grpc_server import current_deadline
+
+_AUTH_PREFIX = trusted_headers.PREFIX.encode()
+_GROUPED = ("/v1/apps/", "/v1/partner/", "/v1/ops/")
+_UNLIMITED = ("/healthz", "/readyz")
 
 
 class BodyTooLarge(Exception):
@@ -28,15 +36,27 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        edge = getattr(getattr(scope.get("app"), "state", None), "edge", None)
+        if edge is None or not edge.settings.trust_kong_headers:
+            # Only Kong may speak for a caller; without Kong nobody may.
+            scope["headers"] = [(k, v) for k, v in scope.get("headers") or [] if not k.startswith(_AUTH_PREFIX)]
         headers = dict(scope.get("headers") or [])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if 8 <= len(incoming) <= 64 and incoming.isascii() else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
 
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
             await self._too_large(scope, send, request_id)
             return
+        if edge is not None and not scope["path"].startswith(_GROUPED + _UNLIMITED):
+            try:
+                client = (scope.get("client") or ("unknown", 0))[0]
+                await edge.rate_limits.admit(state, group="public", consumer=f"ip:{client}")
+            except Problem as problem:
+                await _send_problem(scope, send, request_id, problem)
+                return
 
         received = 0
 
@@ -49,40 +69,102 @@ class EdgeMiddleware:
                     raise BodyTooLarge
             return message
 
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
-            await send(message)
-
+        responder = _Responder(send=send, state=state, request_id=request_id, edge=edge)
         token = current_deadline.set(time.monotonic() + self.timeout_s)
         try:
-            await self.app(scope, limited_receive, send_with_id)
+            await self.app(scope, limited_receive, responder.send)
         except BodyTooLarge:
+            await responder.abandon()
             await self._too_large(scope, send, request_id)
+        except BaseException:
+            await responder.abandon()
+            raise
         finally:
             current_deadline.reset(token)
 
     async def _too_large(self, scope: Scope, send: Send, request_id: str) -> None:
-        body = json.dumps(
-            {
-                "type": PROBLEM_BASE + "body-too-large",
-                "title": "Content too large",
-                "status": 413,
-                "code": "body_too_large",
-                "detail": f"request bodies are limited to {self.max_body} bytes",
-                "instance": scope.get("path", ""),
-                "request_id": request_id,
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"x-request-id", request_id.encode()),
-                ],
-            }
+        problem = Problem(413, "body_too_large", f"request bodies are limited to {self.max_body} bytes")
+        await _send_problem(scope, send, request_id, problem)
+
+
+class _Responder:
+    """Adds the request id and rate-limit headers; stores or replays idempotent responses."""
+
+    def __init__(self, *, send: Send, state: dict, request_id: str, edge: object) -> None:  # type: ignore[type-arg]
+        self._send = send
+        self._state = state
+        self._request_id = request_id.encode()
+        self._edge = edge
+        self._start: Message | None = None
+        self._chunks: list[bytes] = []
+        self._swallow = False
+
+    async def send(self, message: Message) -> None:
+        if self._swallow:
+            return
+        if message["type"] == "http.response.start":
+            replay = self._state.get(REPLAY_KEY)
+            if replay is not None:
+                self._swallow = True
+                status, headers, body = stored_response(replay)
+                start = {"type": "http.response.start", "status": status, "headers": headers}
+                self._decorate(start)
+                await self._send(start)
+                await self._send({"type": "http.response.body", "body": body})
+                return
+            self._decorate(message)
+            if self._state.get(CLAIM_KEY) is not None:
+                self._start = message
+                return
+        elif message["type"] == "http.response.body" and self._start is not None:
+            self._chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            await self._finish()
+            return
+        await self._send(message)
+
+    def _decorate(self, message: Message) -> None:
+        headers = message.setdefault("headers", [])
+        headers.append((b"x-request-id", self._request_id))
+        for name, value in (self._state.get(RATE_LIMIT_KEY) or {}).items():
+            if not any(k.lower() == name.lower().encode() for k, _ in headers):
+                headers.append((name.lower().encode(), value.encode()))
+
+    async def _finish(self) -> None:
+        claim = self._state.pop(CLAIM_KEY)
+        start, body = self._start, b"".join(self._chunks)
+        assert start is not None
+        await self._edge.idempotency.finish(  # type: ignore[attr-defined]
+            claim, status=start["status"], headers=start.get("headers", []), body=body
         )
-        await send({"type": "http.response.body", "body": body})
+        await self._send(start)
+        await self._send({"type": "http.response.body", "body": body})
+
+    async def abandon(self) -> None:
+        """The request failed before a response was stored: free its Idempotency-Key."""
+        claim = self._state.pop(CLAIM_KEY, None)
+        if claim is not None and self._edge is not None:
+            await self._edge.idempotency.release(claim)  # type: ignore[attr-defined]
+
+
+async def _send_problem(scope: Scope, send: Send, request_id: str, problem: Problem) -> None:
+    body = json.dumps(
+        {
+            "type": PROBLEM_BASE + problem.code.replace("_", "-"),
+            "title": TITLES.get(problem.status, "Error"),
+            "status": problem.status,
+            "code": problem.code,
+            "detail": problem.detail,
+            "instance": scope.get("path", ""),
+            "request_id": request_id,
+        }
+    ).encode()
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode()),
+        *[(k.lower().encode(), v.encode()) for k, v in problem.headers.items()],
+    ]
+    await send({"type": "http.response.start", "status": problem.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

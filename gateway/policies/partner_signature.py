@@ -1,0 +1,130 @@
+"""Partner request signatures: timestamp window, key rotation, HMAC over the raw request, one-time nonces."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway.policies.denial import PolicyDenied, unauthenticated
+from gateway.policies.signing import (
+    KEY_ID_HEADER,
+    NONCE_HEADER,
+    PARTNER_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    EdgeRequest,
+    SignatureHeaders,
+    canonical_request,
+    decode_signature,
+    signature_matches,
+)
+from gateway.policies.store import EdgeStore
+
+_PARTNER_ID = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
+_KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+@dataclass(frozen=True)
+class PartnerKey:
+    """One signing key of a partner, usable from `not_before` until `not_after` (None: no end)."""
+
+    partner_id: str
+    key_id: str
+    secret: bytes
+    not_before: float
+    not_after: float | None = None
+
+    def usable_at(self, now: float) -> bool:
+        return self.not_before <= now and (self.not_after is None or now < self.not_after)
+
+
+class PartnerKeySource(Protocol):
+    def partner_key(self, *, partner_id: str, key_id: str) -> PartnerKey | None: ...
+
+
+@dataclass(frozen=True)
+class VerifiedPartner:
+    partner_id: str
+    key_id: str
+
+
+class PartnerSignaturePolicy:
+    """Verifies one signed partner request; raises PolicyDenied (401) when anything is off."""
+
+    def __init__(
+        self,
+        *,
+        keys: PartnerKeySource,
+        store: EdgeStore,
+        window_s: int = 300,
+        nonce_ttl_s: int = 600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if nonce_ttl_s < 2 * window_s:
+            raise ValueError("nonces must be remembered for at least twice the timestamp window")
+        self._keys = keys
+        self._store = store
+        self._window_s = window_s
+        self._nonce_ttl_s = nonce_ttl_s
+        self._clock = clock
+
+    def authenticate(self, request: EdgeRequest) -> VerifiedPartner:
+        """The partner whose key signed exactly this request, now, for the first time."""
+        signed = read_signature_headers(request.headers)
+        now = self._clock()
+        if abs(int(now) - signed.timestamp) > self._window_s:
+            raise unauthenticated("signature_expired", f"the timestamp is more than {self._window_s}s from now")
+        key = self._keys.partner_key(partner_id=signed.partner_id, key_id=signed.key_id)
+        if key is None or not key.usable_at(now):
+            raise unauthenticated("unknown_key", "no usable signing key with this key id")
+        canonical = canonical_request(
+            method=request.method,
+            raw_path=request.raw_path,
+            raw_query=request.raw_query,
+            partner_id=signed.partner_id,
+            key_id=signed.key_id,
+            timestamp=signed.timestamp,
+            nonce=signed.nonce,
+            body=request.body,
+        )
+        if not signature_matches(key.secret, canonical, signed.signature):
+            raise unauthenticated("signature_invalid", "the signature does not match the request")
+        if not self._store.claim_once(f"nonce:{signed.partner_id}:{signed.nonce}", ttl_s=self._nonce_ttl_s):
+            raise unauthenticated("nonce_reused", "this nonce was already used")
+        return VerifiedPartner(partner_id=signed.partner_id, key_id=signed.key_id)
+
+
+def read_signature_headers(headers: object) -> SignatureHeaders:
+    """The five signature headers, each checked for shape; 401 when one is missing or malformed."""
+    get = headers.get  # type: ignore[attr-defined]
+    values = {name: get(name) for name in (PARTNER_HEADER, KEY_ID_HEADER, TIMESTAMP_HEADER, NONCE_HEADER)}
+    raw_signature = get(SIGNATURE_HEADER)
+    if any(v is None for v in values.values()) or raw_signature is None:
+        raise unauthenticated("signature_missing", "signed partner requests need the X-Lattice-* headers")
+    checks = (
+        (PARTNER_HEADER, _PARTNER_ID),
+        (KEY_ID_HEADER, _KEY_ID),
+        (TIMESTAMP_HEADER, _TIMESTAMP),
+        (NONCE_HEADER, _NONCE),
+    )
+    for name, pattern in checks:
+        if not pattern.fullmatch(values[name]):
+            raise unauthenticated("signature_malformed", f"the {name} header is malformed")
+    signature = decode_signature(raw_signature)
+    if signature is None:
+        raise unauthenticated("signature_malformed", f"the {SIGNATURE_HEADER} header is malformed")
+    return SignatureHeaders(
+        partner_id=values[PARTNER_HEADER],
+        key_id=values[KEY_ID_HEADER],
+        timestamp=int(values[TIMESTAMP_HEADER]),
+        nonce=values[NONCE_HEADER],
+        signature=signature,
+    )
+
+
+__all__ = ["PartnerKey", "PartnerKeySource", "PartnerSignaturePolicy", "PolicyDenied", "VerifiedPartner"]

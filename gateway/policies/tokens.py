@@ -1,0 +1,162 @@
+"""Identity-issued JWTs (ES256) verified locally against the cached JWKS: app and operator tokens."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jwt
+
+from gateway.policies.denial import PolicyDenied, unauthenticated
+from gateway.policies.operator_scope import ROLES
+
+ISSUER = "lattice-identity"
+OPERATOR_AUDIENCE = "lattice-ops"
+ALGORITHM = "ES256"
+MAX_LIFETIME_S = 15 * 60
+_ACR_LEVEL = re.compile(r"([0-9]+)$")
+_BRANCH = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+
+
+class JwksCache:
+    """The identity JWKS, fetched lazily, refreshed when stale or on an unknown `kid` (rate-limited)."""
+
+    def __init__(
+        self, fetch: Callable[[], str], *, max_age_s: float = 300.0, min_refresh_interval_s: float = 10.0
+    ) -> None:
+        self._fetch = fetch
+        self._max_age_s = max_age_s
+        self._min_interval_s = min_refresh_interval_s
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def key(self, kid: str) -> jwt.PyJWK | None:
+        """The public key with this id; refetches the set at most once per minimum interval."""
+        now = time.monotonic()
+        key = self._keys.get(kid)
+        stale = now - self._fetched_at > self._max_age_s
+        if key is not None and not stale:
+            return key
+        with self._lock:
+            if (key is None or stale) and time.monotonic() - self._fetched_at >= self._min_interval_s:
+                self._refresh()
+            return self._keys.get(kid)
+
+    def _refresh(self) -> None:
+        try:
+            document = json.loads(self._fetch())
+        except Exception as exc:  # identity down or a broken document: keep the keys we had
+            if not self._keys:
+                raise PolicyDenied(503, "keys_unavailable", "token keys are unavailable, retry later") from exc
+            return
+        keys: dict[str, jwt.PyJWK] = {}
+        for entry in document.get("keys", []):
+            if entry.get("kid") and entry.get("kty") == "EC":
+                keys[entry["kid"]] = jwt.PyJWK(entry, algorithm=ALGORITHM)
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+
+
+@dataclass(frozen=True)
+class CustomerClaims:
+    customer_id: str
+    app_id: str
+    assurance_level: int
+    scopes: frozenset[str]
+    token_id: str
+
+
+@dataclass(frozen=True)
+class OperatorClaims:
+    operator_id: str
+    role: str
+    branch: str | None
+
+
+class _TokenVerifier:
+    def __init__(self, jwks: JwksCache, *, leeway_s: int = 5) -> None:
+        self._jwks = jwks
+        self._leeway_s = leeway_s
+
+    def _decode(self, authorization: str | None, audience: str) -> dict:  # type: ignore[type-arg]
+        token = bearer_token(authorization)
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise unauthenticated("token_malformed", "the bearer token is not a JWT") from exc
+        if header.get("alg") != ALGORITHM or not isinstance(header.get("kid"), str):
+            raise unauthenticated("token_invalid", f"tokens must be {ALGORITHM} with a key id")
+        key = self._jwks.key(header["kid"])
+        if key is None:
+            raise unauthenticated("token_invalid", "the token's key is unknown")
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=ISSUER,
+            leeway=self._leeway_s,
+            options={"require": ["exp", "iat", "sub", "aud", "iss", "jti"]},
+        )
+        if claims["exp"] - claims["iat"] > MAX_LIFETIME_S or not isinstance(claims["sub"], str):
+            raise unauthenticated("token_invalid", "the token lives too long or has no subject")
+        return claims
+
+    def _verify(self, authorization: str | None, audience: str) -> dict:  # type: ignore[type-arg]
+        try:
+            return self._decode(authorization, audience)
+        except jwt.ExpiredSignatureError as exc:
+            raise unauthenticated("token_expired", "the token has expired") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise self._wrong_audience() from exc
+        except jwt.PyJWTError as exc:
+            raise unauthenticated("token_invalid", "the token is not valid") from exc
+
+    def _wrong_audience(self) -> PolicyDenied:
+        return unauthenticated("token_audience", "the token was not issued for this app")
+
+
+class AppTokenPolicy(_TokenVerifier):
+    """A customer's access token for one sibling app: the audience must be that app."""
+
+    def authenticate(self, *, authorization: str | None, app_id: str) -> CustomerClaims:
+        claims = self._verify(authorization, app_id)
+        level = _ACR_LEVEL.search(str(claims.get("acr", "")))
+        scope = claims.get("scope", "")
+        return CustomerClaims(
+            customer_id=claims["sub"],
+            app_id=app_id,
+            assurance_level=int(level.group(1)) if level else 1,
+            scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
+            token_id=str(claims["jti"]),
+        )
+
+
+class OperatorTokenPolicy(_TokenVerifier):
+    """A member of operations staff: audience lattice-ops, a known role, an optional branch."""
+
+    def authenticate(self, *, authorization: str | None) -> OperatorClaims:
+        claims = self._verify(authorization, OPERATOR_AUDIENCE)
+        role, branch = claims.get("role"), claims.get("branch")
+        if role not in ROLES or (branch is not None and not (isinstance(branch, str) and _BRANCH.match(branch))):
+            raise unauthenticated("token_invalid", "the operator token has no valid role or branch")
+        return OperatorClaims(operator_id=claims["sub"], role=role, branch=branch or None)
+
+    def _wrong_audience(self) -> PolicyDenied:
+        # A genuine token of another audience (a customer's): authenticated, but not staff.
+        return PolicyDenied(403, "operator_token_required", "operator routes need an operator token")
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header."""
+    if not authorization:
+        raise unauthenticated("token_missing", "an Authorization: Bearer token is required")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip() or len(token) > 4096:
+        raise unauthenticated("token_malformed", "use Authorization: Bearer <token>")
+    return token.strip()
