@@ -109,7 +109,9 @@ async def register_app(
 
 
 @router.get("/ops/apps", response_model=list[AppPublic])
-async def list_apps(clients: ClientsDep, operator: OperatorPrincipal = require_role("viewer")) -> list[AppPublic]:
+async def list_apps(
+    clients: ClientsDep, operator: OperatorPrincipal = require_role("viewer")
+) -> list[AppPublic]:
     resp = await clients.identity.ListApps(pb.ListAppsRequest())
     return [_app_public(a) for a in resp.apps]
 

@@ -6,60 +6,54 @@ import asyncio
 
 from lattice.identity.v1 import identity_pb2 as pb
 from lattice.identity.v1 import identity_pb2_grpc
-from services.identity import registry
+
+from services.identity import binding, customers, keys, operators, partner_keys, registry
+from services.identity.grpc_convert import ROLE_FROM_PB, app_to_pb, partner_to_pb
+from services.identity.grpc_customer import CustomerRpcs
 from services.identity.models import App, Partner
 from services.runtime.clock import to_timestamp
+from services.runtime.errors import Forbidden
 from services.runtime.service import ServiceContext
 
-_ROLE_TO_PB = {"core": pb.APP_ROLE_CORE, "main": pb.APP_ROLE_MAIN, "vertical": pb.APP_ROLE_VERTICAL}
-_ROLE_FROM_PB = {v: k for k, v in _ROLE_TO_PB.items()}
 MAX_PAGE = 100
 
 
-def app_to_pb(app: App) -> pb.App:
-    return pb.App(
-        app_id=app.app_id,
-        name=app.name,
-        role=_ROLE_TO_PB.get(app.role, pb.APP_ROLE_UNSPECIFIED),
-        legal_entity=app.legal_entity,
-        editions=app.editions,
-    )
-
-
-def partner_to_pb(partner: Partner) -> pb.Partner:
-    return pb.Partner(
-        partner_id=partner.partner_id,
-        name=partner.name,
-        sector=partner.sector,
-        allowed_scopes=partner.allowed_scopes,
-        postback_url=partner.postback_url,
-        created_at=to_timestamp(partner.created_at),
-    )
-
-
-class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
+class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
         self._engine = ctx.engine
+        self._signer = keys.TokenSigner(ctx.engine)
+        self._pepper = ctx.settings.pepper
+        self._demo_secrets_allowed = ctx.settings.environment != "production"
+
+    def _known_secret(self, secret: object) -> None:
+        if secret and not self._demo_secrets_allowed:
+            raise Forbidden("fixed_secret_not_allowed", "fixed secrets are for demo data outside production")
 
     async def RegisterApp(self, request: pb.RegisterAppRequest, context) -> pb.RegisterAppResponse:  # type: ignore[no-untyped-def]
+        self._known_secret(request.client_secret)
         a = request.app
         app = App(
             app_id=a.app_id,
             name=a.name,
-            role=_ROLE_FROM_PB.get(a.role, ""),
+            role=ROLE_FROM_PB.get(a.role, ""),
             legal_entity=a.legal_entity,
             editions=list(a.editions),
         )
-        app = await asyncio.to_thread(registry.register_app, engine=self._engine, app=app)
+        app, secret = await asyncio.to_thread(
+            registry.register_app, engine=self._engine, app=app, client_secret=request.client_secret
+        )
         self._ctx.relay.notify()
-        return pb.RegisterAppResponse(app=app_to_pb(app))
+        return pb.RegisterAppResponse(app=app_to_pb(app), client_secret=secret)
 
     async def ListApps(self, request: pb.ListAppsRequest, context) -> pb.ListAppsResponse:  # type: ignore[no-untyped-def]
         apps = await asyncio.to_thread(registry.list_apps, engine=self._engine)
         return pb.ListAppsResponse(apps=[app_to_pb(a) for a in apps])
 
-    async def RegisterPartner(self, request: pb.RegisterPartnerRequest, context) -> pb.RegisterPartnerResponse:  # type: ignore[no-untyped-def]
+    async def RegisterPartner(
+        self, request: pb.RegisterPartnerRequest, context
+    ) -> pb.RegisterPartnerResponse:  # type: ignore[no-untyped-def]
+        self._known_secret(request.signing_secret)
         p = request.partner
         partner = Partner(
             partner_id=p.partner_id,
@@ -68,12 +62,22 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             allowed_scopes=list(p.allowed_scopes),
             postback_url=p.postback_url,
         )
-        partner = await asyncio.to_thread(registry.register_partner, engine=self._engine, partner=partner)
+        partner, key = await asyncio.to_thread(
+            registry.register_partner,
+            engine=self._engine,
+            partner=partner,
+            key_id=request.signing_key_id,
+            secret=request.signing_secret,
+        )
         self._ctx.relay.notify()
-        return pb.RegisterPartnerResponse(partner=partner_to_pb(partner))
+        return pb.RegisterPartnerResponse(
+            partner=partner_to_pb(partner), signing_key_id=key.key_id, signing_secret=key.secret
+        )
 
     async def GetPartner(self, request: pb.GetPartnerRequest, context) -> pb.GetPartnerResponse:  # type: ignore[no-untyped-def]
-        partner = await asyncio.to_thread(registry.get_partner, engine=self._engine, partner_id=request.partner_id)
+        partner = await asyncio.to_thread(
+            registry.get_partner, engine=self._engine, partner_id=request.partner_id
+        )
         return pb.GetPartnerResponse(partner=partner_to_pb(partner))
 
     async def ListPartners(self, request: pb.ListPartnersRequest, context) -> pb.ListPartnersResponse:  # type: ignore[no-untyped-def]
@@ -85,3 +89,136 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         return pb.ListPartnersResponse(
             partners=[partner_to_pb(p) for p in partners[:size]], next_page_token=next_token
         )
+
+    async def GetJwks(self, request: pb.GetJwksRequest, context) -> pb.GetJwksResponse:  # type: ignore[no-untyped-def]
+        jwks = await asyncio.to_thread(keys.jwks_json, engine=self._engine)
+        return pb.GetJwksResponse(jwks_json=jwks, issuer=keys.ISSUER)
+
+    async def RotateSigningKey(
+        self, request: pb.RotateSigningKeyRequest, context
+    ) -> pb.RotateSigningKeyResponse:  # type: ignore[no-untyped-def]
+        key, previous = await asyncio.to_thread(
+            keys.rotate_signing_key, engine=self._engine, overlap_s=request.overlap_seconds
+        )
+        return pb.RotateSigningKeyResponse(
+            kid=key.kid,
+            previous_kid=previous.kid if previous else "",
+            previous_not_after=to_timestamp(previous.not_after if previous else None),
+        )
+
+    async def RegisterOperator(
+        self, request: pb.RegisterOperatorRequest, context
+    ) -> pb.RegisterOperatorResponse:  # type: ignore[no-untyped-def]
+        self._known_secret(request.client_secret)
+        operator, secret = await asyncio.to_thread(
+            operators.register_operator,
+            engine=self._engine,
+            operator_id=request.operator_id,
+            role=request.role,
+            branch=request.branch or None,
+            client_secret=request.client_secret,
+        )
+        return pb.RegisterOperatorResponse(
+            operator_id=operator.operator_id,
+            role=operator.role,
+            branch=operator.branch or "",
+            client_secret=secret,
+        )
+
+    async def IssueOperatorToken(
+        self, request: pb.IssueOperatorTokenRequest, context
+    ) -> pb.IssueOperatorTokenResponse:  # type: ignore[no-untyped-def]
+        token, operator = await asyncio.to_thread(
+            operators.issue_operator_token,
+            engine=self._engine,
+            signer=self._signer,
+            operator_id=request.operator_id,
+            client_secret=request.client_secret,
+        )
+        return pb.IssueOperatorTokenResponse(
+            access_token=token,
+            expires_in=int(operators.OPERATOR_TOKEN_TTL.total_seconds()),
+            role=operator.role,
+            branch=operator.branch or "",
+        )
+
+    async def GetPartnerSigningKey(
+        self, request: pb.GetPartnerSigningKeyRequest, context
+    ) -> pb.GetPartnerSigningKeyResponse:  # type: ignore[no-untyped-def]
+        key = await asyncio.to_thread(
+            partner_keys.get_partner_key,
+            engine=self._engine,
+            partner_id=request.partner_id,
+            key_id=request.key_id,
+        )
+        return pb.GetPartnerSigningKeyResponse(
+            partner_id=key.partner_id,
+            key_id=key.key_id,
+            secret=key.secret,
+            not_before=to_timestamp(key.not_before),
+            not_after=to_timestamp(key.not_after),
+        )
+
+    async def RotatePartnerSigningKey(
+        self, request: pb.RotatePartnerSigningKeyRequest, context
+    ) -> pb.RotatePartnerSigningKeyResponse:  # type: ignore[no-untyped-def]
+        key, ends = await asyncio.to_thread(
+            partner_keys.rotate_partner_key,
+            engine=self._engine,
+            partner_id=request.partner_id,
+            overlap_s=request.overlap_seconds,
+        )
+        return pb.RotatePartnerSigningKeyResponse(
+            partner_id=key.partner_id,
+            key_id=key.key_id,
+            secret=key.secret,
+            previous_key_not_after=to_timestamp(ends),
+        )
+
+    async def ResolvePairwiseId(
+        self, request: pb.ResolvePairwiseIdRequest, context
+    ) -> pb.ResolvePairwiseIdResponse:  # type: ignore[no-untyped-def]
+        link = await asyncio.to_thread(
+            binding.find_link,
+            engine=self._engine,
+            partner_id=request.partner_id,
+            pairwise=request.pairwise_id,
+        )
+        return pb.ResolvePairwiseIdResponse(customer_id=link.customer_id)
+
+    async def GetPairwiseId(self, request: pb.GetPairwiseIdRequest, context) -> pb.GetPairwiseIdResponse:  # type: ignore[no-untyped-def]
+        pairwise = await asyncio.to_thread(
+            binding.pairwise_for_customer,
+            engine=self._engine,
+            partner_id=request.partner_id,
+            customer_id=request.customer_id,
+        )
+        return pb.GetPairwiseIdResponse(pairwise_id=pairwise, consent_active=bool(pairwise))
+
+    async def GetCustomerAttributes(
+        self, request: pb.GetCustomerAttributesRequest, context
+    ) -> pb.GetCustomerAttributesResponse:  # type: ignore[no-untyped-def]
+        customer, app_ids = await asyncio.to_thread(
+            customers.get_customer, engine=self._engine, customer_id=request.customer_id
+        )
+        return pb.GetCustomerAttributesResponse(
+            customer=pb.CustomerAttributes(
+                customer_id=customer.customer_id,
+                assurance_level=customer.assurance_level,
+                editions=customer.editions,
+                branch=customer.branch,
+                app_ids=app_ids,
+                time_zone="Asia/Shanghai",
+            )
+        )
+
+    async def ResolveAppAccount(
+        self, request: pb.ResolveAppAccountRequest, context
+    ) -> pb.ResolveAppAccountResponse:  # type: ignore[no-untyped-def]
+        customer_id = await asyncio.to_thread(
+            customers.resolve_app_account,
+            engine=self._engine,
+            app_id=request.app_id,
+            app_user_id=request.app_user_id,
+        )
+        return pb.ResolveAppAccountResponse(customer_id=customer_id)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 
+from lattice.identity.v1 import events_pb2
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from lattice.identity.v1 import events_pb2
+from services.identity.models import App, AppCredential, Partner, PartnerSigningKey
+from services.identity.partner_keys import add_partner_key
+from services.identity.secrets_hashing import new_secret
 from services.runtime.clock import to_timestamp
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import AlreadyExists, InvalidInput, NotFound
 from services.runtime.outbox import record_event
-from services.identity.models import App, Partner
 
 ROLES = ("core", "main", "vertical")
 EDITIONS = ("standard", "elderly", "student", "rural", "private_banking", "inclusive")
@@ -24,8 +26,8 @@ def _check_id(value: str, what: str) -> None:
         raise InvalidInput(f"invalid_{what}", f"{what} must be 2-40 lowercase letters, digits, '-' or '_'")
 
 
-def register_app(*, engine: Engine, app: App) -> App:
-    """Add an app to the matrix."""
+def register_app(*, engine: Engine, app: App, client_secret: str = "") -> tuple[App, str]:
+    """Add an app to the matrix; returns it with the secret its backend signs assertions with."""
     _check_id(app.app_id, "app_id")
     if app.role not in ROLES:
         raise InvalidInput("invalid_role", f"role must be one of {', '.join(ROLES)}")
@@ -35,7 +37,11 @@ def register_app(*, engine: Engine, app: App) -> App:
     with transaction(engine) as session:
         if session.get(App, app.app_id) is not None:
             raise AlreadyExists("app_exists", f"app {app.app_id} is already registered")
+        if client_secret and len(client_secret) < 32:
+            raise InvalidInput("weak_secret", "client secrets have at least 32 characters")
+        secret = client_secret or new_secret()
         session.add(app)
+        session.add(AppCredential(app_id=app.app_id, secret=secret.encode()))
         record_event(
             session,
             "identity.app.registered",
@@ -46,7 +52,17 @@ def register_app(*, engine: Engine, app: App) -> App:
                 occurred_at=to_timestamp(app.created_at),
             ),
         )
-    return app
+    return app, secret
+
+
+def get_app(*, engine: Engine, app_id: str) -> tuple[App, bytes]:
+    """An app and its assertion secret."""
+    with read_session(engine) as session:
+        app = session.get(App, app_id)
+        credential = session.get(AppCredential, app_id)
+    if app is None or credential is None:
+        raise NotFound("app_not_found", f"no app {app_id}")
+    return app, credential.secret
 
 
 def list_apps(*, engine: Engine) -> list[App]:
@@ -54,8 +70,10 @@ def list_apps(*, engine: Engine) -> list[App]:
         return list(session.exec(select(App).order_by(col(App.app_id))))
 
 
-def register_partner(*, engine: Engine, partner: Partner) -> Partner:
-    """Add a partner platform; its postback URL is checked by conversion before any send."""
+def register_partner(
+    *, engine: Engine, partner: Partner, key_id: str = "", secret: bytes = b""
+) -> tuple[Partner, PartnerSigningKey]:
+    """Add a partner platform with its first signing key; conversion checks the postback URL."""
     _check_id(partner.partner_id, "partner_id")
     if not partner.name.strip():
         raise InvalidInput("invalid_name", "name must not be empty")
@@ -63,6 +81,7 @@ def register_partner(*, engine: Engine, partner: Partner) -> Partner:
         if session.get(Partner, partner.partner_id) is not None:
             raise AlreadyExists("partner_exists", f"partner {partner.partner_id} is already registered")
         session.add(partner)
+        key = add_partner_key(session, partner_id=partner.partner_id, key_id=key_id, secret=secret)
         record_event(
             session,
             "identity.partner.registered",
@@ -74,7 +93,7 @@ def register_partner(*, engine: Engine, partner: Partner) -> Partner:
                 occurred_at=to_timestamp(partner.created_at),
             ),
         )
-    return partner
+    return partner, key
 
 
 def get_partner(*, engine: Engine, partner_id: str) -> Partner:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import grpc
 import pytest
-
 from lattice.identity.v1 import identity_pb2 as pb
 from lattice.identity.v1 import identity_pb2_grpc
+
 from services.identity.__main__ import wire
 from tests.support.inprocess import serve
 

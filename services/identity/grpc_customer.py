@@ -1,0 +1,201 @@
+"""The customer-facing identity RPCs: sign-in, sessions, recognition, consent and partner binding."""
+
+from __future__ import annotations
+
+import asyncio
+
+from lattice.identity.v1 import identity_pb2 as pb
+
+from services.identity import binding, consents, recognition, sessions
+from services.identity.grpc_convert import (
+    binding_to_pb,
+    caller_from_pb,
+    consent_to_pb,
+    grant_from_pb,
+    link_to_pb,
+    tokens_to_pb,
+)
+from services.identity.profile import customer_profile
+
+
+class CustomerRpcs:
+    """Mixed into IdentityApi, which provides _ctx, _engine, _signer and _pepper."""
+
+    async def SignIn(self, request: pb.SignInRequest, context) -> pb.TokenResponse:  # type: ignore[no-untyped-def]
+        issued = await asyncio.to_thread(
+            sessions.sign_in,
+            engine=self._engine,
+            signer=self._signer,
+            pepper=self._pepper,
+            app_id=request.app_id,
+            assertion=request.assertion,
+            click_id=request.click_id,
+        )
+        self._ctx.relay.notify()
+        return tokens_to_pb(issued)
+
+    async def RefreshSession(self, request: pb.RefreshSessionRequest, context) -> pb.TokenResponse:  # type: ignore[no-untyped-def]
+        issued = await asyncio.to_thread(
+            sessions.refresh_session,
+            engine=self._engine,
+            signer=self._signer,
+            app_id=request.app_id,
+            refresh_token=request.refresh_token,
+        )
+        return tokens_to_pb(issued)
+
+    async def SignOutEverywhere(
+        self, request: pb.SignOutEverywhereRequest, context
+    ) -> pb.SignOutEverywhereResponse:  # type: ignore[no-untyped-def]
+        caller = caller_from_pb(request.caller)
+        ended = await asyncio.to_thread(
+            sessions.sign_out_everywhere, engine=self._engine, customer_id=caller.customer_id
+        )
+        return pb.SignOutEverywhereResponse(sessions_ended=ended)
+
+    async def IssueRecognitionTicket(
+        self, request: pb.IssueRecognitionTicketRequest, context
+    ) -> pb.IssueRecognitionTicketResponse:  # type: ignore[no-untyped-def]
+        ticket, expires_in = await asyncio.to_thread(
+            recognition.issue_ticket,
+            engine=self._engine,
+            caller=caller_from_pb(request.caller),
+            audience_app_id=request.audience_app_id,
+            scopes=list(request.scopes),
+        )
+        return pb.IssueRecognitionTicketResponse(
+            ticket=ticket, expires_in=expires_in, audience_app_id=request.audience_app_id
+        )
+
+    async def RedeemRecognitionTicket(
+        self, request: pb.RedeemRecognitionTicketRequest, context
+    ) -> pb.TokenResponse:  # type: ignore[no-untyped-def]
+        issued = await asyncio.to_thread(
+            recognition.redeem_ticket,
+            engine=self._engine,
+            signer=self._signer,
+            app_id=request.app_id,
+            ticket=request.ticket,
+            client_assertion=request.client_assertion,
+            click_id=request.click_id,
+        )
+        self._ctx.relay.notify()
+        return tokens_to_pb(issued)
+
+    async def GetCustomerProfile(
+        self, request: pb.GetCustomerProfileRequest, context
+    ) -> pb.GetCustomerProfileResponse:  # type: ignore[no-untyped-def]
+        profile = await asyncio.to_thread(
+            customer_profile, engine=self._engine, caller=caller_from_pb(request.caller)
+        )
+        return pb.GetCustomerProfileResponse(profile=profile)
+
+    async def GrantConsent(self, request: pb.GrantConsentRequest, context) -> pb.GrantConsentResponse:  # type: ignore[no-untyped-def]
+        caller = caller_from_pb(request.caller)
+        consent = await asyncio.to_thread(
+            consents.grant_consent,
+            engine=self._engine,
+            customer_id=caller.customer_id,
+            app_id=caller.app_id,
+            grant=grant_from_pb(request.consent),
+        )
+        return pb.GrantConsentResponse(consent=consent_to_pb(consent))
+
+    async def ListConsents(self, request: pb.ListConsentsRequest, context) -> pb.ListConsentsResponse:  # type: ignore[no-untyped-def]
+        caller = caller_from_pb(request.caller)
+        found = await asyncio.to_thread(
+            consents.list_consents, engine=self._engine, customer_id=caller.customer_id
+        )
+        return pb.ListConsentsResponse(consents=[consent_to_pb(c) for c in found])
+
+    async def WithdrawConsent(
+        self, request: pb.WithdrawConsentRequest, context
+    ) -> pb.WithdrawConsentResponse:  # type: ignore[no-untyped-def]
+        caller = caller_from_pb(request.caller)
+        consent = await asyncio.to_thread(
+            consents.withdraw_consent,
+            engine=self._engine,
+            customer_id=caller.customer_id,
+            consent_id=request.consent_id,
+        )
+        self._ctx.relay.notify()
+        return pb.WithdrawConsentResponse(consent=consent_to_pb(consent))
+
+    async def StartPartnerBinding(
+        self, request: pb.StartPartnerBindingRequest, context
+    ) -> pb.StartPartnerBindingResponse:  # type: ignore[no-untyped-def]
+        found, partner = await asyncio.to_thread(
+            binding.start_binding,
+            engine=self._engine,
+            partner_id=request.partner_id,
+            partner_user_ref=request.partner_user_ref,
+            scopes=list(request.scopes),
+            required_level=request.required_assurance_level,
+        )
+        return pb.StartPartnerBindingResponse(binding=binding_to_pb(found, partner))
+
+    async def GetPartnerBinding(
+        self, request: pb.GetPartnerBindingRequest, context
+    ) -> pb.GetPartnerBindingResponse:  # type: ignore[no-untyped-def]
+        found, partner = await asyncio.to_thread(
+            binding.get_binding,
+            engine=self._engine,
+            binding_id=request.binding_id,
+            partner_id=request.partner_id,
+        )
+        return pb.GetPartnerBindingResponse(binding=binding_to_pb(found, partner))
+
+    async def ConfirmPartnerBinding(
+        self, request: pb.ConfirmPartnerBindingRequest, context
+    ) -> pb.ConfirmPartnerBindingResponse:  # type: ignore[no-untyped-def]
+        found, consent = await asyncio.to_thread(
+            binding.confirm_binding,
+            engine=self._engine,
+            pepper=self._pepper,
+            caller=caller_from_pb(request.caller),
+            binding_id=request.binding_id,
+            grant=grant_from_pb(request.consent),
+        )
+        self._ctx.relay.notify()
+        return pb.ConfirmPartnerBindingResponse(binding=binding_to_pb(found), consent=consent_to_pb(consent))
+
+    async def CompletePartnerBinding(
+        self, request: pb.CompletePartnerBindingRequest, context
+    ) -> pb.CompletePartnerBindingResponse:  # type: ignore[no-untyped-def]
+        found, link, token = await asyncio.to_thread(
+            binding.complete_binding,
+            engine=self._engine,
+            signer=self._signer,
+            partner_id=request.partner_id,
+            binding_id=request.binding_id,
+        )
+        return pb.CompletePartnerBindingResponse(
+            pairwise_id=link.pairwise_id,
+            partner_user_ref=found.partner_user_ref,
+            access_token=token,
+            expires_in=int(binding.PARTNER_TOKEN_TTL.total_seconds()),
+            scopes=link.scopes,
+        )
+
+    async def GetPartnerLink(self, request: pb.GetPartnerLinkRequest, context) -> pb.GetPartnerLinkResponse:  # type: ignore[no-untyped-def]
+        link = await asyncio.to_thread(
+            binding.find_link,
+            engine=self._engine,
+            partner_id=request.partner_id,
+            pairwise=request.pairwise_id,
+        )
+        return pb.GetPartnerLinkResponse(link=link_to_pb(link))
+
+    async def RemovePartnerLink(
+        self, request: pb.RemovePartnerLinkRequest, context
+    ) -> pb.RemovePartnerLinkResponse:  # type: ignore[no-untyped-def]
+        customer_id = caller_from_pb(request.caller).customer_id if request.HasField("caller") else ""
+        link = await asyncio.to_thread(
+            binding.remove_link,
+            engine=self._engine,
+            partner_id=request.partner_id,
+            pairwise=request.pairwise_id,
+            customer_id=customer_id,
+        )
+        self._ctx.relay.notify()
+        return pb.RemovePartnerLinkResponse(link=link_to_pb(link))

@@ -1,0 +1,115 @@
+"""Token signing keys (ES256): creation, rotation with an overlap, the published JWKS, signing.
+
+In the embedded default the private keys live in identity's own database; production keeps them in
+a KMS/HSM and only the signing call changes.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+from sqlalchemy.engine import Engine
+from sqlmodel import col, or_, select
+
+from services.identity.models import SigningKey
+from services.runtime.clock import utcnow
+from services.runtime.db import read_session, transaction
+from services.runtime.errors import InvalidInput
+
+ISSUER = "lattice-identity"
+ALGORITHM = "ES256"
+MAX_OVERLAP_S = 7 * 24 * 3600
+
+
+def _new_key(now: datetime) -> SigningKey:
+    private = ec.generate_private_key(ec.SECP256R1())
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    kid = f"{now:%Y%m%d%H%M%S}-{secrets.token_hex(4)}"
+    jwk = ECAlgorithm.to_jwk(private.public_key(), as_dict=True)
+    jwk.update(kid=kid, use="sig", alg=ALGORITHM)
+    return SigningKey(kid=kid, private_pem=pem, public_jwk=jwk, created_at=now)
+
+
+def _active(session: Any) -> SigningKey | None:
+    stmt = (
+        select(SigningKey)
+        .where(col(SigningKey.retired_at).is_(None))
+        .order_by(col(SigningKey.created_at).desc())
+        .limit(1)
+    )
+    return session.exec(stmt).first()
+
+
+def ensure_signing_key(*, engine: Engine) -> str:
+    """Create the first signing key if there is none; return the active kid."""
+    with transaction(engine) as session:
+        key = _active(session)
+        if key is None:
+            key = _new_key(utcnow())
+            session.add(key)
+        return key.kid
+
+
+def rotate_signing_key(*, engine: Engine, overlap_s: int) -> tuple[SigningKey, SigningKey | None]:
+    """Start signing with a new key; the previous one stays published for `overlap_s` seconds."""
+    if not 0 <= overlap_s <= MAX_OVERLAP_S:
+        raise InvalidInput("invalid_overlap", f"overlap must be 0..{MAX_OVERLAP_S} seconds")
+    now = utcnow()
+    with transaction(engine) as session:
+        previous = _active(session)
+        if previous is not None:
+            previous.retired_at = now
+            previous.not_after = now + timedelta(seconds=overlap_s)
+            session.add(previous)
+        key = _new_key(now)
+        session.add(key)
+    return key, previous
+
+
+def jwks_json(*, engine: Engine) -> str:
+    """The RFC 7517 key set: the active key and retired keys still inside their overlap."""
+    now = utcnow()
+    with read_session(engine) as session:
+        stmt = (
+            select(SigningKey)
+            .where(or_(col(SigningKey.not_after).is_(None), col(SigningKey.not_after) > now))
+            .order_by(col(SigningKey.created_at).desc())
+        )
+        keys = [k.public_jwk for k in session.exec(stmt)]
+    return json.dumps({"keys": keys}, separators=(",", ":"))
+
+
+class TokenSigner:
+    """Signs JWTs with the active key; parsed private keys are cached by kid."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._keys: dict[str, ec.EllipticCurvePrivateKey] = {}
+        self._lock = threading.Lock()
+
+    def _active(self) -> tuple[str, ec.EllipticCurvePrivateKey]:
+        with read_session(self._engine) as session:
+            key = _active(session)
+        if key is None:
+            raise RuntimeError("no signing key; ensure_signing_key runs at start")
+        with self._lock:
+            if key.kid not in self._keys:
+                loaded = serialization.load_pem_private_key(key.private_pem, password=None)
+                assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+                self._keys[key.kid] = loaded
+            return key.kid, self._keys[key.kid]
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        """A compact JWS over `claims` with the issuer added and the active `kid` in the header."""
+        kid, private = self._active()
+        return jwt.encode({**claims, "iss": ISSUER}, private, algorithm=ALGORITHM, headers={"kid": kid})

@@ -1,0 +1,66 @@
+"""Operations staff: the operator registry and operator tokens (client credentials)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+
+from services.identity.keys import TokenSigner
+from services.identity.models import Operator
+from services.identity.secrets_hashing import hash_secret, new_secret, verify_secret
+from services.runtime.clock import utcnow
+from services.runtime.db import read_session, transaction
+from services.runtime.errors import AlreadyExists, InvalidInput, Unauthenticated
+
+ROLES = ("viewer", "operator", "reviewer", "admin")
+OPS_AUDIENCE = "lattice-ops"
+OPERATOR_TOKEN_TTL = timedelta(minutes=15)
+_ID = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
+
+
+def register_operator(
+    *, engine: Engine, operator_id: str, role: str, branch: str | None, client_secret: str = ""
+) -> tuple[Operator, str]:
+    """Add an operator; returns it with its client secret (generated when not given)."""
+    if not _ID.match(operator_id):
+        raise InvalidInput(
+            "invalid_operator_id", "operator_id must be 2-40 lowercase letters, digits, - or _"
+        )
+    if role not in ROLES:
+        raise InvalidInput("invalid_role", f"role must be one of {', '.join(ROLES)}")
+    if branch is not None and not _ID.match(branch):
+        raise InvalidInput("invalid_branch", "branch must be 2-40 lowercase letters, digits, - or _")
+    if client_secret and len(client_secret) < 16:
+        raise InvalidInput("weak_secret", "client secrets have at least 16 characters")
+    secret = client_secret or new_secret()
+    operator = Operator(operator_id=operator_id, role=role, branch=branch, secret_hash=hash_secret(secret))
+    with transaction(engine) as session:
+        if session.get(Operator, operator_id) is not None:
+            raise AlreadyExists("operator_exists", f"operator {operator_id} is already registered")
+        session.add(operator)
+    return operator, secret
+
+
+def issue_operator_token(
+    *, engine: Engine, signer: TokenSigner, operator_id: str, client_secret: str
+) -> tuple[str, Operator]:
+    """An operator access token (aud lattice-ops) for valid client credentials."""
+    with read_session(engine) as session:
+        operator = session.get(Operator, operator_id) if operator_id else None
+    if not verify_secret(client_secret, operator.secret_hash if operator else None) or operator is None:
+        raise Unauthenticated("invalid_client", "unknown operator or wrong secret")
+    now = utcnow()
+    claims: dict[str, object] = {
+        "aud": OPS_AUDIENCE,
+        "sub": operator.operator_id,
+        "role": operator.role,
+        "iat": int(now.timestamp()),
+        "exp": int((now + OPERATOR_TOKEN_TTL).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    if operator.branch:
+        claims["branch"] = operator.branch
+    return signer.sign(claims), operator

@@ -1,0 +1,222 @@
+"""App sign-in, access and refresh tokens, refresh rotation with reuse detection, sign-out everywhere."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from lattice.identity.v1 import events_pb2
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select, update
+
+from services.identity.assertions import consume_assertion, verify_assertion
+from services.identity.customers import apply_update, contact_update_from_claims, new_customer_id
+from services.identity.keys import TokenSigner
+from services.identity.models import AppAccount, Customer, RecognitionTicket, RefreshToken, SessionFamily
+from services.runtime.clock import to_timestamp, utcnow
+from services.runtime.db import transaction
+from services.runtime.errors import Unauthenticated
+from services.runtime.outbox import record_event
+
+ACCESS_TTL = timedelta(minutes=15)
+REFRESH_TTL = timedelta(days=30)
+APP_SCOPES = ("profile", "benefits", "content", "inbox", "events", "links")
+
+
+@dataclass
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    scopes: list[str]
+    app_user_id: str
+    assurance_level: int
+    new_account: bool = field(default=False)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def mint_tokens(session: Session, *, signer: TokenSigner, family: SessionFamily) -> IssuedTokens:
+    """A new access token and refresh token in `family` (written in the caller's transaction)."""
+    now = utcnow()
+    jti = uuid.uuid4().hex
+    claims: dict[str, object] = {
+        "aud": family.app_id,
+        "sub": family.customer_id,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ACCESS_TTL).timestamp()),
+        "jti": jti,
+        "scope": " ".join(family.scopes),
+        "acr": str(family.assurance_level),
+        "sid": family.family_id,
+    }
+    if family.actor_app_id:
+        claims["act"] = {"sub": family.actor_app_id}
+    refresh = secrets.token_urlsafe(32)
+    session.add(
+        RefreshToken(
+            token_hash=token_hash(refresh),
+            family_id=family.family_id,
+            access_jti=jti,
+            expires_at=now + REFRESH_TTL,
+        )
+    )
+    return IssuedTokens(
+        access_token=signer.sign(claims),
+        refresh_token=refresh,
+        expires_in=int(ACCESS_TTL.total_seconds()),
+        scopes=list(family.scopes),
+        app_user_id=family.app_user_id,
+        assurance_level=family.assurance_level,
+    )
+
+
+def new_family(
+    *, customer_id: str, app_id: str, app_user_id: str, level: int, scopes: list[str], actor: str = ""
+) -> SessionFamily:
+    return SessionFamily(
+        family_id="sid_" + uuid.uuid4().hex,
+        customer_id=customer_id,
+        app_id=app_id,
+        app_user_id=app_user_id,
+        assurance_level=level,
+        scopes=scopes,
+        actor_app_id=actor,
+    )
+
+
+def sign_in(
+    *, engine: Engine, signer: TokenSigner, pepper: str, app_id: str, assertion: str, click_id: str = ""
+) -> IssuedTokens:
+    """Exchange an app backend's assertion for tokens; an unknown app account gets a new customer."""
+    claims = verify_assertion(engine=engine, app_id=app_id, assertion=assertion, require_user=True)
+    contact = contact_update_from_claims(claims)
+    level = int(claims.get("acr", "1"))
+    app_user_id = str(claims["sub"])
+    now = utcnow()
+    with transaction(engine) as session:
+        consume_assertion(session, app_id=app_id, claims=claims)
+        account = session.get(AppAccount, (app_id, app_user_id))
+        new_account = account is None
+        if account is None:
+            customer = Customer(customer_id=new_customer_id(), editions=["standard"])
+            account = AppAccount(app_id=app_id, app_user_id=app_user_id, customer_id=customer.customer_id)
+            session.add(account)
+            record_event(
+                session,
+                "identity.app_account.linked",
+                events_pb2.AppAccountLinked(
+                    customer_id=customer.customer_id,
+                    app_id=app_id,
+                    new_customer=True,
+                    occurred_at=to_timestamp(now),
+                    click_id=click_id,
+                ),
+            )
+        else:
+            customer = session.get(Customer, account.customer_id)
+            assert customer is not None
+        apply_update(customer, contact, pepper=pepper, assurance_level=level)
+        session.add(customer)
+        family = new_family(
+            customer_id=customer.customer_id,
+            app_id=app_id,
+            app_user_id=app_user_id,
+            level=level,
+            scopes=list(APP_SCOPES),
+        )
+        session.add(family)
+        issued = mint_tokens(session, signer=signer, family=family)
+        record_event(
+            session,
+            "identity.customer.recognized",
+            events_pb2.CustomerRecognized(
+                customer_id=customer.customer_id,
+                app_id=app_id,
+                occurred_at=to_timestamp(now),
+                click_id=click_id,
+            ),
+        )
+    issued.new_account = new_account
+    return issued
+
+
+def refresh_session(*, engine: Engine, signer: TokenSigner, app_id: str, refresh_token: str) -> IssuedTokens:
+    """Rotate a refresh token; presenting an already-used one revokes the whole family."""
+    now = utcnow()
+    reused = False
+    with transaction(engine) as session:
+        row = session.get(RefreshToken, token_hash(refresh_token))
+        family = session.get(SessionFamily, row.family_id) if row else None
+        if row is None or family is None or family.app_id != app_id:
+            raise Unauthenticated("invalid_refresh_token", "unknown refresh token")
+        if family.revoked_at is not None:
+            raise Unauthenticated("session_revoked", "this session has ended")
+        if row.used_at is not None:
+            family.revoked_at, family.revoked_reason, reused = now, "refresh_token_reused", True
+            session.add(family)
+        elif row.expires_at <= now:
+            raise Unauthenticated("refresh_token_expired", "the refresh token has expired")
+        else:
+            row.used_at = now
+            session.add(row)
+            issued = mint_tokens(session, signer=signer, family=family)
+    if reused:
+        raise Unauthenticated(
+            "refresh_token_reused", "refresh token reused: every token of this session is revoked"
+        )
+    return issued
+
+
+def revoke_families(
+    session: Session, *, customer_id: str, reason: str, app_id: str = "", recognized_only: bool = False
+) -> int:
+    """End active sessions of a customer (optionally of one app / only recognised ones)."""
+    stmt = update(SessionFamily).where(
+        col(SessionFamily.customer_id) == customer_id, col(SessionFamily.revoked_at).is_(None)
+    )
+    if app_id:
+        stmt = stmt.where(col(SessionFamily.app_id) == app_id)
+    if recognized_only:
+        stmt = stmt.where(col(SessionFamily.actor_app_id) != "")
+    result = session.exec(stmt.values(revoked_at=utcnow(), revoked_reason=reason))  # type: ignore[call-overload]
+    return int(result.rowcount or 0)
+
+
+def sign_out_everywhere(*, engine: Engine, customer_id: str) -> int:
+    """End every session of the customer in every app, and void its unredeemed tickets."""
+    now = utcnow()
+    with transaction(engine) as session:
+        ended = revoke_families(session, customer_id=customer_id, reason="signed_out_everywhere")
+        session.exec(
+            update(RecognitionTicket)  # type: ignore[call-overload]
+            .where(
+                col(RecognitionTicket.customer_id) == customer_id,
+                col(RecognitionTicket.redeemed_at).is_(None),
+            )
+            .values(expires_at=now)
+        )
+    return ended
+
+
+def active_family(session: Session, *, customer_id: str, app_id: str, token_id: str) -> SessionFamily:
+    """The session an access token belongs to; a revoked session is rejected."""
+    family = None
+    if token_id:
+        row = session.exec(select(RefreshToken).where(RefreshToken.access_jti == token_id)).first()
+        family = session.get(SessionFamily, row.family_id) if row else None
+    if family is None:
+        stmt = select(SessionFamily).where(
+            SessionFamily.customer_id == customer_id,
+            SessionFamily.app_id == app_id,
+            col(SessionFamily.revoked_at).is_(None),
+        )
+        family = session.exec(stmt).first()
+    if family is None or family.revoked_at is not None or family.customer_id != customer_id:
+        raise Unauthenticated("session_revoked", "this session has ended; sign in again")
+    return family
