@@ -1,1 +1,1 @@
-"""content service."""
+"""content: reviewed items with edition variants, compliance, resource slots and fast serving."""

@@ -1,15 +1,198 @@
-"""ContentService over gRPC."""
+"""ContentService over gRPC: protobuf <-> domain; errors are mapped by the runtime interceptor."""
 
 from __future__ import annotations
 
+import asyncio
+import random
+from collections.abc import Callable
+from datetime import datetime
+
 from lattice.content.v1 import content_pb2 as pb
 from lattice.content.v1 import content_pb2_grpc
+from services.content import audit, catalogue, review, slots
+from services.content.convert import (
+    actor_from_pb, audit_to_pb, finding_to_pb, item_to_pb, placement_to_pb, rendered_to_pb, slot_to_pb,
+    spec_from_pb, variants_from_pb, viewer_from_pb,
+)
+from services.content.rendering import render_item
+from services.content.serving import needs_database, serve_from, serve_slot
+from services.content.slot_cache import SlotCache
+from services.runtime.clock import utcnow
+from services.runtime.errors import InvalidInput
 from services.runtime.service import ServiceContext
+
+MAX_PAGE = 100
+MAX_REASON = 500
+
+
+def _reason(text: str) -> str:
+    if len(text) > MAX_REASON:
+        raise InvalidInput("reason_too_long", f"reasons are limited to {MAX_REASON} characters")
+    return text
 
 
 class ContentApi(content_pb2_grpc.ContentServiceServicer):
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(
+        self, ctx: ServiceContext, *, cache: SlotCache, clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
         self._ctx = ctx
+        self._engine = ctx.engine
+        self._cache = cache
+        self._clock = clock
+        self._rng = rng or random.Random()
 
-    async def Ping(self, request, context) -> pb.PingResponse:  # type: ignore[no-untyped-def]
-        return pb.PingResponse(service="content")
+    async def _item_write(self, fn, **kwargs) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
+        item, versions = await asyncio.to_thread(fn, engine=self._engine, **kwargs)
+        self._ctx.relay.notify()
+        self._cache.invalidate_item(item.item_id)
+        return pb.ItemResponse(item=item_to_pb(item, versions))
+
+    async def CreateItem(self, request: pb.CreateItemRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
+        return await self._item_write(
+            catalogue.create_item, actor=actor_from_pb(request.actor), item_id=request.item_id,
+            type=request.type, product_category=request.product_category,
+            standard_fallback=request.standard_fallback, variants=variants_from_pb(request.variants),
+        )
+
+    async def GetItem(self, request: pb.GetItemRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
+        item, versions = await asyncio.to_thread(catalogue.get_item, engine=self._engine, item_id=request.item_id)
+        return pb.ItemResponse(item=item_to_pb(item, versions))
+
+    async def ListItems(self, request: pb.ListItemsRequest, context) -> pb.ListItemsResponse:  # type: ignore[no-untyped-def]
+        size = min(request.page_size or 50, MAX_PAGE)
+        items = await asyncio.to_thread(
+            catalogue.list_items, engine=self._engine, limit=size + 1, after=request.page_token,
+            status=request.status,
+        )
+        next_token = items[size - 1].item_id if len(items) > size else ""
+        return pb.ListItemsResponse(items=[item_to_pb(i) for i in items[:size]], next_page_token=next_token)
+
+    async def EditItem(self, request: pb.EditItemRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
+        return await self._item_write(
+            catalogue.edit_item, actor=actor_from_pb(request.actor), item_id=request.item_id,
+            variants=variants_from_pb(request.variants), reason=_reason(request.reason),
+        )
+
+    async def SubmitItem(self, request: pb.ItemActionRequest, context) -> pb.SubmitItemResponse:  # type: ignore[no-untyped-def]
+        (item, versions), findings = await asyncio.to_thread(
+            review.submit_item, engine=self._engine, actor=actor_from_pb(request.actor),
+            item_id=request.item_id, reason=_reason(request.reason),
+        )
+        return pb.SubmitItemResponse(item=item_to_pb(item, versions), findings=[finding_to_pb(f) for f in findings])
+
+    async def CheckItemCompliance(self, request: pb.CheckItemComplianceRequest, context) -> pb.CheckItemComplianceResponse:  # type: ignore[no-untyped-def]
+        item, versions = await asyncio.to_thread(catalogue.get_item, engine=self._engine, item_id=request.item_id)
+        wanted = request.version or versions[-1].version
+        version = next((v for v in versions if v.version == wanted), None)
+        if version is None:
+            raise InvalidInput("version_not_found", f"item {request.item_id} has no version {wanted}")
+        findings = review.findings_of(item, version)
+        return pb.CheckItemComplianceResponse(version=wanted, findings=[finding_to_pb(f) for f in findings])
+
+    async def ApproveItem(self, request: pb.ApproveItemRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
+        overrides = {o.rule_id: _reason(o.reason) for o in request.overrides}
+        return await self._item_write(
+            review.approve_item, actor=actor_from_pb(request.actor), item_id=request.item_id, overrides=overrides
+        )
+
+    async def RejectItem(self, request: pb.ItemActionRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
+        return await self._item_write(
+            review.reject_item, actor=actor_from_pb(request.actor), item_id=request.item_id,
+            reason=_reason(request.reason),
+        )
+
+    async def PublishItem(self, request: pb.ItemActionRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
+        return await self._item_write(
+            review.publish_item, actor=actor_from_pb(request.actor), item_id=request.item_id,
+            reason=_reason(request.reason),
+        )
+
+    async def ArchiveItem(self, request: pb.ItemActionRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
+        return await self._item_write(
+            review.archive_item, actor=actor_from_pb(request.actor), item_id=request.item_id,
+            reason=_reason(request.reason),
+        )
+
+    async def RollbackItem(self, request: pb.RollbackItemRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
+        return await self._item_write(
+            review.rollback_item, actor=actor_from_pb(request.actor), item_id=request.item_id,
+            version=request.version, reason=_reason(request.reason),
+        )
+
+    async def ListAuditEntries(self, request: pb.ListAuditEntriesRequest, context) -> pb.ListAuditEntriesResponse:  # type: ignore[no-untyped-def]
+        entries = await asyncio.to_thread(
+            audit.list_audit, engine=self._engine, entity=request.entity, entity_id=request.entity_id
+        )
+        return pb.ListAuditEntriesResponse(entries=[audit_to_pb(e) for e in entries])
+
+    async def CreateSlot(self, request: pb.CreateSlotRequest, context) -> pb.SlotResponse:  # type: ignore[no-untyped-def]
+        s = request.slot
+        slot = await asyncio.to_thread(
+            slots.create_slot, engine=self._engine, actor=actor_from_pb(request.actor), app_id=s.app_id,
+            position=s.position, editions=list(s.editions), description=s.description,
+        )
+        return pb.SlotResponse(slot=slot_to_pb(slot))
+
+    async def ListSlots(self, request: pb.ListSlotsRequest, context) -> pb.ListSlotsResponse:  # type: ignore[no-untyped-def]
+        found = await asyncio.to_thread(slots.list_slots, engine=self._engine, app_id=request.app_id)
+        return pb.ListSlotsResponse(slots=[slot_to_pb(s) for s in found])
+
+    async def _placement_write(self, fn, **kwargs) -> pb.PlacementResponse:  # type: ignore[no-untyped-def]
+        placement = await asyncio.to_thread(fn, engine=self._engine, **kwargs)
+        self._ctx.relay.notify()
+        self._cache.invalidate_slot(placement.slot_key)
+        return pb.PlacementResponse(placement=placement_to_pb(placement))
+
+    async def CreatePlacement(self, request: pb.CreatePlacementRequest, context) -> pb.PlacementResponse:  # type: ignore[no-untyped-def]
+        return await self._placement_write(
+            slots.create_placement, actor=actor_from_pb(request.actor), spec=spec_from_pb(request.placement),
+            placement_id=request.placement.placement_id,
+        )
+
+    async def UpdatePlacement(self, request: pb.UpdatePlacementRequest, context) -> pb.PlacementResponse:  # type: ignore[no-untyped-def]
+        return await self._placement_write(
+            slots.update_placement, actor=actor_from_pb(request.actor),
+            placement_id=request.placement.placement_id, spec=spec_from_pb(request.placement),
+        )
+
+    async def RemovePlacement(self, request: pb.RemovePlacementRequest, context) -> pb.PlacementResponse:  # type: ignore[no-untyped-def]
+        return await self._placement_write(
+            slots.remove_placement, actor=actor_from_pb(request.actor), placement_id=request.placement_id,
+            reason=_reason(request.reason),
+        )
+
+    async def ListPlacements(self, request: pb.ListPlacementsRequest, context) -> pb.ListPlacementsResponse:  # type: ignore[no-untyped-def]
+        found = await asyncio.to_thread(
+            slots.list_placements, engine=self._engine, slot_key=request.slot_key,
+            include_inactive=request.include_inactive,
+        )
+        return pb.ListPlacementsResponse(placements=[placement_to_pb(p) for p in found])
+
+    async def ServeSlot(self, request: pb.ServeSlotRequest, context) -> pb.ServeSlotResponse:  # type: ignore[no-untyped-def]
+        viewer = viewer_from_pb(request.viewer)
+        if not 3 <= len(request.slot_key) <= 120 or len(request.locales) > 10:
+            raise InvalidInput("invalid_request", "a slot key of 3-120 characters and at most 10 locales")
+        locales, now = list(request.locales), self._clock()
+        snapshot = self._cache.peek(request.slot_key)
+        if snapshot is not None and not needs_database(snapshot, viewer):
+            # Pure in-memory choice: no thread hop on the hot path.
+            served = serve_from(snapshot, engine=self._engine, viewer=viewer, locales=locales, now=now, rng=self._rng)
+        else:
+            served = await asyncio.to_thread(
+                serve_slot, engine=self._engine, cache=self._cache, slot_key=request.slot_key,
+                viewer=viewer, locales=locales, now=now, rng=self._rng,
+            )
+        if served is None:
+            return pb.ServeSlotResponse(served=False)
+        return pb.ServeSlotResponse(served=True, placement_id=served.placement_id, item=rendered_to_pb(served.item))
+
+    async def GetRenderedItem(self, request: pb.GetRenderedItemRequest, context) -> pb.GetRenderedItemResponse:  # type: ignore[no-untyped-def]
+        r = await asyncio.to_thread(
+            render_item, engine=self._engine, item_id=request.item_id, edition=request.edition,
+            locale=request.locale, variables=dict(request.variables),
+        )
+        return pb.GetRenderedItemResponse(
+            item_id=r.item_id, version=r.version, type=r.type, title=r.title, body=r.body,
+            deep_link=r.deep_link, media=[pb.MediaRef(**m) for m in r.media], edition=r.edition, locale=r.locale,
+        )

@@ -1,0 +1,191 @@
+"""Precomputed eligibility per slot, kept in the process and dropped when content events say so.
+
+A snapshot holds, for each edition, the slot's active placements whose item (or fallback item) has a
+servable published variant for that edition, grouped by priority, highest first. Serving then only
+checks the schedule, the customer's targeting attributes and the frequency caps.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, time as dtime
+from itertools import groupby
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from services.content.catalogue import EDITIONS
+from services.content.models import ContentItem, ItemVersion, Placement, ResourceSlot
+from services.content.rendering import PublishedItem
+from services.runtime.db import read_session
+from services.runtime.errors import NotFound
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+CHUNK = 500
+
+
+def _time_of_day(value: str) -> dtime | None:
+    return dtime(int(value[:2]), int(value[3:5])) if value else None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A placement as serving needs it: no database access left to do, except for caps."""
+
+    placement_id: str
+    priority: int
+    weight: int
+    starts_at: datetime | None
+    ends_at: datetime | None
+    daily_start: dtime | None
+    daily_end: dtime | None
+    min_assurance_level: int
+    aum_tiers: frozenset[str]
+    branches: frozenset[str]
+    tags: frozenset[str]
+    cap_per_day: int
+    item: PublishedItem | None
+    fallback: PublishedItem | None
+
+    def matches(self, *, assurance_level: int, aum_tier: str, branch: str, tags: Iterable[str]) -> bool:
+        return (
+            assurance_level >= self.min_assurance_level
+            and (not self.aum_tiers or aum_tier in self.aum_tiers)
+            and (not self.branches or branch in self.branches)
+            and (not self.tags or not self.tags.isdisjoint(tags))
+        )
+
+    def in_schedule(self, now: datetime) -> bool:
+        """Inside the absolute window and the daily window (Asia/Shanghai); an end is exclusive."""
+        if (self.starts_at and now < self.starts_at) or (self.ends_at and now >= self.ends_at):
+            return False
+        if self.daily_start is None or self.daily_end is None:
+            return True
+        local = now.astimezone(SHANGHAI).time()
+        if self.daily_start < self.daily_end:
+            return self.daily_start <= local < self.daily_end
+        return local >= self.daily_start or local < self.daily_end
+
+    def content_for(self, edition: str) -> tuple[PublishedItem, str] | None:
+        """The item and variant edition shown to `edition`: the placed item, else its fallback item."""
+        for item in (self.item, self.fallback):
+            if item is not None and (served := item.edition_for(edition)) is not None:
+                return item, served
+        return None
+
+
+@dataclass(frozen=True)
+class SlotSnapshot:
+    slot_key: str
+    tiers: dict[str, tuple[tuple[Candidate, ...], ...]]  # edition -> candidates by priority, highest first
+    item_ids: frozenset[str]
+    capped_editions: frozenset[str]  # editions for which serving must read frequency-cap counts
+    built_at: float
+
+
+def _published(session: Session, item_ids: set[str]) -> dict[str, PublishedItem]:
+    found: dict[str, PublishedItem] = {}
+    ids = sorted(item_ids)
+    for start in range(0, len(ids), CHUNK):
+        stmt = (
+            select(ContentItem, ItemVersion)
+            .join(ItemVersion, (col(ItemVersion.item_id) == col(ContentItem.item_id))
+                  & (col(ItemVersion.version) == col(ContentItem.published_version)))
+            .where(col(ContentItem.item_id).in_(ids[start:start + CHUNK]), ContentItem.status == "active",
+                   ItemVersion.status == "published")
+        )
+        for item, version in session.exec(stmt):
+            found[item.item_id] = PublishedItem(
+                item.item_id, version.version, item.type, item.standard_fallback, version.variants
+            )
+    return found
+
+
+def _candidate(p: Placement, items: dict[str, PublishedItem]) -> Candidate:
+    t: dict[str, Any] = p.targeting
+    return Candidate(
+        placement_id=p.placement_id, priority=p.priority, weight=p.weight,
+        starts_at=p.starts_at, ends_at=p.ends_at,
+        daily_start=_time_of_day(p.daily_start), daily_end=_time_of_day(p.daily_end),
+        min_assurance_level=int(t.get("min_assurance_level") or 0),
+        aum_tiers=frozenset(t.get("aum_tiers") or ()), branches=frozenset(t.get("branches") or ()),
+        tags=frozenset(t.get("tags") or ()), cap_per_day=p.cap_per_day,
+        item=items.get(p.item_id), fallback=items.get(p.fallback_item_id or ""),
+    )
+
+
+def build_snapshot(*, engine: Engine, slot_key: str) -> SlotSnapshot:
+    """Read a slot's active placements and their published items once, and index them per edition."""
+    with read_session(engine) as session:
+        slot = session.get(ResourceSlot, slot_key)
+        if slot is None:
+            raise NotFound("slot_not_found", f"no slot {slot_key}")
+        stmt = select(Placement).where(Placement.slot_key == slot_key, col(Placement.active).is_(True))
+        placements = list(session.exec(stmt.order_by(col(Placement.priority).desc())))
+        item_ids = {i for p in placements for i in (p.item_id, p.fallback_item_id) if i}
+        items = _published(session, item_ids)
+    candidates = [_candidate(p, items) for p in placements]
+    tiers: dict[str, tuple[tuple[Candidate, ...], ...]] = {}
+    for edition in slot.editions or EDITIONS:
+        targeted = [p for p in placements if edition in (p.targeting.get("editions") or [edition])]
+        ids = {p.placement_id for p in targeted}
+        eligible = [c for c in candidates if c.placement_id in ids and c.content_for(edition)]
+        tiers[edition] = tuple(tuple(group) for _, group in groupby(eligible, key=lambda c: c.priority))
+    capped = frozenset(e for e, ts in tiers.items() if any(c.cap_per_day for tier in ts for c in tier))
+    return SlotSnapshot(slot_key, tiers, frozenset(item_ids), capped, time.monotonic())
+
+
+class SlotCache:
+    """Snapshots per slot; a build that overlaps an invalidation is not kept."""
+
+    def __init__(self, engine: Engine, *, max_age_s: float = 60.0) -> None:
+        self._engine = engine
+        self._max_age_s = max_age_s
+        self._snapshots: dict[str, SlotSnapshot] = {}
+        self._slots_by_item: dict[str, set[str]] = defaultdict(set)
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def peek(self, slot_key: str) -> SlotSnapshot | None:
+        """The cached snapshot if it is fresh; never touches the database."""
+        snapshot = self._snapshots.get(slot_key)
+        if snapshot is None or time.monotonic() - snapshot.built_at > self._max_age_s:
+            return None
+        return snapshot
+
+    def get(self, slot_key: str) -> SlotSnapshot:
+        """The snapshot of a slot, built from the database when missing or too old (blocking)."""
+        snapshot = self.peek(slot_key)
+        if snapshot is not None:
+            return snapshot
+        generation = self._generation
+        snapshot = build_snapshot(engine=self._engine, slot_key=slot_key)
+        with self._lock:
+            if generation == self._generation:
+                self._snapshots[slot_key] = snapshot
+                for item_id in snapshot.item_ids:
+                    self._slots_by_item[item_id].add(slot_key)
+        return snapshot
+
+    def invalidate_slot(self, slot_key: str) -> None:
+        with self._lock:
+            self._generation += 1
+            self._snapshots.pop(slot_key, None)
+
+    def invalidate_item(self, item_id: str) -> None:
+        with self._lock:
+            self._generation += 1
+            for slot_key in self._slots_by_item.pop(item_id, set()):
+                self._snapshots.pop(slot_key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._snapshots.clear()
+            self._slots_by_item.clear()

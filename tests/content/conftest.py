@@ -1,0 +1,52 @@
+"""Fixtures of the content tests: a migrated SQLite database, operators and item builders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from services.content import catalogue, review
+from services.content.catalogue import Actor
+from services.runtime.db import make_engine, migrate
+
+AUTHOR = Actor(operator_id="op-author", role="operator")
+REVIEWER = Actor(operator_id="op-reviewer", role="reviewer")
+BRANCH_SZ = Actor(operator_id="op-sz", role="reviewer", branch="shenzhen")
+BRANCH_GZ = Actor(operator_id="op-gz", role="reviewer", branch="guangzhou")
+
+
+def texts(title: str, body: str = "", *, zh_title: str | None = None, zh_body: str | None = None) -> dict[str, Any]:
+    return {
+        "texts": {
+            "zh-Hans": {"title": zh_title or f"{title} (zh)", "body": zh_body if zh_body is not None else body},
+            "en": {"title": title, "body": body},
+        },
+        "media": [{"kind": "image", "uri": "https://cdn.bank.example/banner.png", "alt": title}],
+        "deep_link": "mbank://wealth/home",
+    }
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'content.db'}")
+    migrate(engine, "content")
+    yield engine
+    engine.dispose()
+
+
+def published_item(
+    engine: Engine, item_id: str, variants: dict[str, Any], *, type: str = "banner", fallback: bool = True,
+    author: Actor = AUTHOR, reviewer: Actor = REVIEWER,
+) -> None:
+    """Create, submit, approve and publish an item through the business functions."""
+    catalogue.create_item(
+        engine=engine, actor=author, item_id=item_id, type=type, product_category="",
+        standard_fallback=fallback, variants=variants,
+    )
+    review.submit_item(engine=engine, actor=author, item_id=item_id)
+    review.approve_item(engine=engine, actor=reviewer, item_id=item_id, overrides={})
+    review.publish_item(engine=engine, actor=author, item_id=item_id)
