@@ -40,10 +40,14 @@ class AppTokens:
             raise Problem(401, "unauthenticated", "customer routes live under /v1/apps/{app_id}/")
         try:
             if self._kong_secret:
-                claims = trusted_headers.read_customer(request.headers, secret=self._kong_secret, app_id=app_id)
+                claims = trusted_headers.read_customer(
+                    request.headers, secret=self._kong_secret, app_id=app_id
+                )
             else:
                 authorization = request.headers.get("authorization")
-                claims = await asyncio.to_thread(self._policy.authenticate, authorization=authorization, app_id=app_id)
+                claims = await asyncio.to_thread(
+                    self._policy.authenticate, authorization=authorization, app_id=app_id
+                )
         except PolicyDenied as denied:
             raise _problem(denied) from None
         return CustomerPrincipal(
@@ -130,7 +134,10 @@ class Edge:
         )
         secret = settings.kong_shared_secret if settings.trust_kong_headers else ""
         signatures = PartnerSignaturePolicy(
-            keys=partner_keys, store=store, window_s=settings.signature_window_s, nonce_ttl_s=settings.nonce_ttl_s
+            keys=partner_keys,
+            store=store,
+            window_s=settings.signature_window_s,
+            nonce_ttl_s=settings.nonce_ttl_s,
         )
         return cls(
             settings=settings,

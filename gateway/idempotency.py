@@ -25,8 +25,14 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 _KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 # Headers that describe this very request rather than the original response.
 _NOT_REPLAYED = {
-    b"x-request-id", b"date", b"server", b"retry-after",
-    b"ratelimit-limit", b"ratelimit-remaining", b"ratelimit-reset", b"ratelimit-policy",
+    b"x-request-id",
+    b"date",
+    b"server",
+    b"retry-after",
+    b"ratelimit-limit",
+    b"ratelimit-remaining",
+    b"ratelimit-reset",
+    b"ratelimit-policy",
 }
 
 IdempotencyKeyDep = Annotated[
@@ -70,7 +76,10 @@ class Idempotency:
             raise Problem(422, "idempotency_key_reused", "this Idempotency-Key was used with another request")
         if record.state == "in_flight":
             raise Problem(
-                409, "idempotency_in_flight", "a request with this key is in progress", headers={"Retry-After": "1"}
+                409,
+                "idempotency_in_flight",
+                "a request with this key is in progress",
+                headers={"Retry-After": "1"},
             )
         # EdgeMiddleware answers with the stored response instead of this placeholder.
         state[REPLAY_KEY] = record.response

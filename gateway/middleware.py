@@ -39,7 +39,9 @@ class EdgeMiddleware:
         edge = getattr(getattr(scope.get("app"), "state", None), "edge", None)
         if edge is None or not edge.settings.trust_kong_headers:
             # Only Kong may speak for a caller; without Kong nobody may.
-            scope["headers"] = [(k, v) for k, v in scope.get("headers") or [] if not k.startswith(_AUTH_PREFIX)]
+            scope["headers"] = [
+                (k, v) for k, v in scope.get("headers") or [] if not k.startswith(_AUTH_PREFIX)
+            ]
         headers = dict(scope.get("headers") or [])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if 8 <= len(incoming) <= 64 and incoming.isascii() else uuid.uuid4().hex

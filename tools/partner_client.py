@@ -23,7 +23,10 @@ SCHEME = "LATTICE-HMAC-SHA256"
 
 def canonical_query(raw_query: str) -> str:
     """Decode the pairs ('+' is a space), re-encode with RFC 3986 unreserved characters, sort, join."""
-    pairs = [(quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in parse_qsl(raw_query, keep_blank_values=True)]
+    pairs = [
+        (quote(k, safe="-_.~"), quote(v, safe="-_.~"))
+        for k, v in parse_qsl(raw_query, keep_blank_values=True)
+    ]
     return "&".join(f"{k}={v}" for k, v in sorted(pairs))
 
 
@@ -39,7 +42,13 @@ class PartnerSigner:
         self._clock = clock
 
     def headers(
-        self, *, method: str, url: str, body: bytes = b"", timestamp: int | None = None, nonce: str | None = None
+        self,
+        *,
+        method: str,
+        url: str,
+        body: bytes = b"",
+        timestamp: int | None = None,
+        nonce: str | None = None,
     ) -> dict[str, str]:
         raw = httpx.URL(url).raw_path.decode("ascii")
         path, _, query = raw.partition("?")

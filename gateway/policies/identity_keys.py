@@ -6,11 +6,11 @@ import threading
 import time
 
 import grpc
+from lattice.identity.v1 import identity_pb2 as pb
+from lattice.identity.v1 import identity_pb2_grpc
 
 from gateway.policies.denial import PolicyDenied
 from gateway.policies.partner_signature import PartnerKey
-from lattice.identity.v1 import identity_pb2 as pb
-from lattice.identity.v1 import identity_pb2_grpc
 
 
 class IdentityKeys:

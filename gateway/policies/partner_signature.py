@@ -78,7 +78,9 @@ class PartnerSignaturePolicy:
         signed = read_signature_headers(request.headers)
         now = self._clock()
         if abs(int(now) - signed.timestamp) > self._window_s:
-            raise unauthenticated("signature_expired", f"the timestamp is more than {self._window_s}s from now")
+            raise unauthenticated(
+                "signature_expired", f"the timestamp is more than {self._window_s}s from now"
+            )
         key = self._keys.partner_key(partner_id=signed.partner_id, key_id=signed.key_id)
         if key is None or not key.usable_at(now):
             raise unauthenticated("unknown_key", "no usable signing key with this key id")

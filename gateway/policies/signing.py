@@ -47,7 +47,15 @@ def canonical_query(raw_query: str) -> str:
 
 
 def canonical_request(
-    *, method: str, raw_path: str, raw_query: str, partner_id: str, key_id: str, timestamp: int, nonce: str, body: bytes
+    *,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    partner_id: str,
+    key_id: str,
+    timestamp: int,
+    nonce: str,
+    body: bytes,
 ) -> str:
     """The string a partner signs, one element per line."""
     return "\n".join(

@@ -11,7 +11,7 @@ from gateway.policies.store import OperationClaim, OperationRecord, WindowCount
 
 _PREFIX = "lattice:edge:"
 
-# Atomic claim-or-read of an idempotency record kept as a hash {f: fingerprint, s: state, o: owner, r: response}.
+# Atomic claim-or-read of an idempotency record, a hash {f: fingerprint, s: state, o: owner, r: response}.
 _BEGIN = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.call('HMGET', KEYS[1], 'f', 's', 'r')

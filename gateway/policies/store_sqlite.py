@@ -12,7 +12,9 @@ from gateway.policies.store import OperationClaim, OperationRecord, WindowCount
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS edge_once (key TEXT PRIMARY KEY, expires_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS edge_window (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS edge_window (
+  key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS edge_operation (
   key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT NOT NULL, owner TEXT NOT NULL,
   response BLOB NOT NULL, expires_at REAL NOT NULL
@@ -56,11 +58,15 @@ class SqliteEdgeStore:
         now = time.time()
         window = int(now // window_s)
         ends = (window + 1) * window_s
-        row = self._db().execute(
-            "INSERT INTO edge_window (key, count, expires_at) VALUES (?, 1, ?) ON CONFLICT(key) DO UPDATE "
-            "SET count = count + 1 RETURNING count",
-            (f"{key}:{window}", ends),
-        ).fetchone()
+        row = (
+            self._db()
+            .execute(
+                "INSERT INTO edge_window (key, count, expires_at) VALUES (?, 1, ?) "
+                "ON CONFLICT(key) DO UPDATE SET count = count + 1 RETURNING count",
+                (f"{key}:{window}", ends),
+            )
+            .fetchone()
+        )
         self._maybe_purge(now)
         return WindowCount(count=int(row[0]), reset_s=max(1, int(ends - now + 0.999)))
 
@@ -77,15 +83,16 @@ class SqliteEdgeStore:
                 return None, OperationRecord(fingerprint=row[0], state=row[1], response=bytes(row[2]))
             owner = uuid.uuid4().hex
             db.execute(
-                "INSERT OR REPLACE INTO edge_operation (key, fingerprint, state, owner, response, expires_at) "
-                "VALUES (?, ?, 'in_flight', ?, x'', ?)",
+                "INSERT OR REPLACE INTO edge_operation (key, fingerprint, state, owner, response, "
+                "expires_at) VALUES (?, ?, 'in_flight', ?, x'', ?)",
                 (key, fingerprint, owner, now + lease_s),
             )
         return OperationClaim(key=key, owner=owner), None
 
     def finish_operation(self, claim: OperationClaim, *, response: bytes, ttl_s: int) -> None:
         self._db().execute(
-            "UPDATE edge_operation SET state = 'done', response = ?, expires_at = ? WHERE key = ? AND owner = ?",
+            "UPDATE edge_operation SET state = 'done', response = ?, expires_at = ? "
+            "WHERE key = ? AND owner = ?",
             (response, time.time() + ttl_s, claim.key, claim.owner),
         )
 

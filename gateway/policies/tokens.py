@@ -52,7 +52,9 @@ class JwksCache:
             document = json.loads(self._fetch())
         except Exception as exc:  # identity down or a broken document: keep the keys we had
             if not self._keys:
-                raise PolicyDenied(503, "keys_unavailable", "token keys are unavailable, retry later") from exc
+                raise PolicyDenied(
+                    503, "keys_unavailable", "token keys are unavailable, retry later"
+                ) from exc
             return
         keys: dict[str, jwt.PyJWK] = {}
         for entry in document.get("keys", []):
@@ -143,7 +145,9 @@ class OperatorTokenPolicy(_TokenVerifier):
     def authenticate(self, *, authorization: str | None) -> OperatorClaims:
         claims = self._verify(authorization, OPERATOR_AUDIENCE)
         role, branch = claims.get("role"), claims.get("branch")
-        if role not in ROLES or (branch is not None and not (isinstance(branch, str) and _BRANCH.match(branch))):
+        if role not in ROLES or (
+            branch is not None and not (isinstance(branch, str) and _BRANCH.match(branch))
+        ):
             raise unauthenticated("token_invalid", "the operator token has no valid role or branch")
         return OperatorClaims(operator_id=claims["sub"], role=role, branch=branch or None)
 

@@ -1,4 +1,4 @@
-"""Real keys for edge tests: an ES256 signing key with its JWKS, tokens shaped like identity's, partner keys."""
+"""Real keys for edge tests: an ES256 key with its JWKS, identity-shaped tokens, partner keys."""
 
 from __future__ import annotations
 
@@ -18,14 +18,18 @@ class TokenIssuer:
     """Signs tokens as identity does (ES256, kid, iss lattice-identity) and publishes its JWKS."""
 
     kid: str = field(default_factory=lambda: f"k-{uuid.uuid4().hex[:8]}")
-    private_key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+    private_key: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
     published: bool = True
 
     def jwk(self) -> dict:  # type: ignore[type-arg]
         jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.private_key.public_key()))
         return {**jwk, "kid": self.kid, "alg": "ES256", "use": "sig"}
 
-    def token(self, *, aud: str, sub: str, lifetime_s: int = 600, iat: float | None = None, **claims: object) -> str:
+    def token(
+        self, *, aud: str, sub: str, lifetime_s: int = 600, iat: float | None = None, **claims: object
+    ) -> str:
         now = int(time.time() if iat is None else iat)
         payload = {
             "iss": "lattice-identity",

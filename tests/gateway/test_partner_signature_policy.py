@@ -36,7 +36,9 @@ def clock() -> Clock:
 def policy(tmp_path: Path, clock: Clock) -> PartnerSignaturePolicy:
     keys = PartnerKeys(
         PartnerKey(partner_id="ride", key_id="k1", secret=SECRET, not_before=0),
-        PartnerKey(partner_id="food", key_id="old", secret=b"o" * 32, not_before=0, not_after=clock.now + 3600),
+        PartnerKey(
+            partner_id="food", key_id="old", secret=b"o" * 32, not_before=0, not_after=clock.now + 3600
+        ),
         PartnerKey(partner_id="food", key_id="new", secret=b"n" * 32, not_before=clock.now - 60),
     )
     return PartnerSignaturePolicy(keys=keys, store=SqliteEdgeStore(tmp_path / "edge.db"), clock=clock)
@@ -82,7 +84,9 @@ def test_timestamp_window_is_300_seconds(
         assert denied_code(policy, request) == "signature_expired"
 
 
-def test_an_exact_replay_is_rejected_for_the_whole_window(policy: PartnerSignaturePolicy, clock: Clock) -> None:
+def test_an_exact_replay_is_rejected_for_the_whole_window(
+    policy: PartnerSignaturePolicy, clock: Clock
+) -> None:
     request = signed(clock)
     policy.authenticate(request)
     assert denied_code(policy, request) == "nonce_reused"
