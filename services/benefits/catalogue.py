@@ -1,0 +1,112 @@
+"""The catalogue: benefit definitions drafted by one operator and approved by another, then funded."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from services.benefits import ledger
+from services.benefits.models import KINDS, Benefit
+from services.benefits.rules import check_scopes
+from services.runtime.clock import utcnow
+from services.runtime.db import read_session, transaction
+from services.runtime.errors import AlreadyExists, Conflict, Forbidden, InvalidInput, NotFound
+
+_ID = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
+_FUNDER = re.compile(r"^(dept|partner):[a-z][a-z0-9_-]{1,39}$")
+MAX_AMOUNT = 10**12
+
+
+def _require(ok: bool, reason: str, detail: str) -> None:
+    if not ok:
+        raise InvalidInput(reason, detail)
+
+
+def validate(benefit: Benefit) -> None:
+    """Refuse a definition that could not be honoured."""
+    _require(bool(_ID.match(benefit.benefit_id)), "invalid_benefit_id", "benefit_id: 2-40 lowercase chars")
+    _require(benefit.kind in KINDS, "invalid_kind", f"kind must be one of {', '.join(KINDS)}")
+    _require(bool(_FUNDER.match(benefit.funder)), "invalid_funder", "funder: dept:<name> or partner:<id>")
+    _require(bool(benefit.name.strip()), "invalid_name", "name must not be empty")
+    _require(0 < benefit.face_value <= MAX_AMOUNT, "invalid_face_value", "face_value must be positive")
+    _require(0 < benefit.total_budget <= MAX_AMOUNT, "invalid_budget", "total_budget must be positive")
+    _require(0 <= benefit.daily_budget <= benefit.total_budget, "invalid_budget", "daily_budget within total")
+    _require(benefit.per_customer_limit >= 0, "invalid_limit", "per_customer_limit must not be negative")
+    if benefit.kind == "discount_coupon":
+        _require(0 < benefit.discount_bps <= 10_000, "invalid_discount", "discount_bps in 1..10000")
+    if benefit.kind == "rate_coupon":
+        _require(0 < benefit.rate_bps <= 5_000, "invalid_rate", "rate_bps in 1..5000")
+    _require(benefit.valid_days >= 0 and benefit.pending_days >= 0, "invalid_validity", "days must be >= 0")
+    _require(bool(benefit.valid_until or benefit.valid_days), "invalid_validity", "valid_until or valid_days")
+    if benefit.valid_from and benefit.valid_until:
+        _require(
+            benefit.valid_from < benefit.valid_until, "invalid_validity", "valid_from before valid_until"
+        )
+    _require(benefit.pending_days == 0 or benefit.kind == "points", "invalid_validity", "only points pend")
+    _require(0 <= benefit.min_assurance_level <= 3, "invalid_assurance", "min_assurance_level in 0..3")
+    check_scopes(benefit.usable_scopes)
+
+
+def create_benefit(*, engine: Engine, benefit: Benefit) -> Benefit:
+    """Draft a benefit definition; it does nothing until a reviewer approves it."""
+    validate(benefit)
+    benefit.status, benefit.reviewed_by, benefit.review_note = "draft", "", ""
+    with transaction(engine) as session:
+        if session.get(Benefit, benefit.benefit_id) is not None:
+            raise AlreadyExists("benefit_exists", f"benefit {benefit.benefit_id} exists")
+        session.add(benefit)
+    return benefit
+
+
+def review_benefit(*, engine: Engine, benefit_id: str, reviewer_id: str, approve: bool, note: str) -> Benefit:
+    """Approve (and fund the budget) or reject a draft; nobody reviews their own draft."""
+    with transaction(engine) as session:
+        benefit = ledger.locked(session, Benefit, benefit_id)
+        if benefit is None:
+            raise NotFound("benefit_not_found", f"no benefit {benefit_id}")
+        if benefit.status != "draft":
+            raise Conflict("not_a_draft", f"benefit {benefit_id} is {benefit.status}")
+        if reviewer_id == benefit.drafted_by:
+            raise Forbidden("self_approval", "a draft must be reviewed by another operator")
+        benefit.status = "approved" if approve else "rejected"
+        benefit.reviewed_by, benefit.review_note, benefit.reviewed_at = reviewer_id, note, utcnow()
+        if approve:
+            ledger.open_account(session, ledger.funder_account(benefit.funder), may_go_negative=True)
+            for account in (ledger.budget_account, ledger.redeemed_account, ledger.expired_account):
+                ledger.open_account(session, account(benefit_id))
+            ledger.post_entry(
+                session,
+                kind="fund",
+                reference=benefit_id,
+                lines=[
+                    (ledger.funder_account(benefit.funder), -benefit.total_budget),
+                    (ledger.budget_account(benefit_id), benefit.total_budget),
+                ],
+            )
+        session.add(benefit)
+    return benefit
+
+
+def get_benefit(*, engine: Engine, benefit_id: str) -> tuple[Benefit, int]:
+    """A definition and what is left of its budget."""
+    with read_session(engine) as session:
+        benefit = session.get(Benefit, benefit_id)
+        if benefit is None:
+            raise NotFound("benefit_not_found", f"no benefit {benefit_id}")
+        return benefit, ledger.balance_of(session, ledger.budget_account(benefit_id))
+
+
+def list_benefits(
+    *, engine: Engine, status: str, branch: str, limit: int, after: str
+) -> list[tuple[Benefit, int]]:
+    with read_session(engine) as session:
+        stmt = select(Benefit).where(col(Benefit.benefit_id) > after).order_by(col(Benefit.benefit_id))
+        if status:
+            stmt = stmt.where(Benefit.status == status)
+        if branch:
+            stmt = stmt.where(Benefit.branch == branch)
+        benefits = list(session.exec(stmt.limit(limit)))
+        budgets = ledger.balances_of(session, [ledger.budget_account(b.benefit_id) for b in benefits])
+        return [(b, budgets.get(ledger.budget_account(b.benefit_id), 0)) for b in benefits]

@@ -1,0 +1,61 @@
+"""Idempotent operations: one result per (scope, key); a different request under a used key is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from services.benefits.models import Operation
+from services.runtime.db import transaction
+from services.runtime.errors import InvalidInput, Unavailable
+
+Result = TypeVar("Result", bound=BaseModel)
+MAX_KEY_LENGTH = 200
+
+
+def request_hash(request: dict[str, object]) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def run_once(
+    engine: Engine,
+    *,
+    scope: str,
+    key: str,
+    request: dict[str, object],
+    apply: Callable[[Session], Result],
+    result_type: type[Result],
+) -> tuple[Result, bool]:
+    """Apply `apply` once per key in one transaction; returns (result, replayed)."""
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise InvalidInput(
+            "invalid_idempotency_key", f"an idempotency key of 1-{MAX_KEY_LENGTH} chars is required"
+        )
+    digest = request_hash(request)
+    for _attempt in range(3):
+        try:
+            with transaction(engine) as session:
+                done = session.get(Operation, (scope, key))
+                if done is not None:
+                    if done.request_hash != digest:
+                        raise InvalidInput(
+                            "idempotency_key_reused", "this idempotency key was used for a different request"
+                        )
+                    return result_type.model_validate_json(done.result_json), True
+                operation = Operation(scope=scope, idempotency_key=key, request_hash=digest)
+                session.add(operation)
+                # On PostgreSQL a concurrent twin blocks here on the primary key until we commit.
+                session.flush()
+                result = apply(session)
+                operation.result_json = result.model_dump_json()
+            return result, False
+        except IntegrityError:
+            continue
+    raise Unavailable("operation_in_progress", "the same operation is in progress; retry the request")
