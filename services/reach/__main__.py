@@ -2,16 +2,48 @@
 
 from __future__ import annotations
 
-import grpc
+from datetime import timedelta
 
+import grpc
+import httpx
 from lattice.reach.v1 import reach_pb2, reach_pb2_grpc
+
+from services.reach.config import ReachSettings
+from services.reach.engine import ReachEngine
+from services.reach.events import start_consumers
 from services.reach.grpc_api import ReachApi
+from services.reach.peers import Peers
+from services.reach.scheduler import run_forever
+from services.reach.touchpoints import build_providers
 from services.runtime.service import ServiceContext, main
 
 
 async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
-    reach_pb2_grpc.add_ReachServiceServicer_to_server(ReachApi(ctx), server)
+    settings = ReachSettings()
+    client = httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)
+    reach = ReachEngine(
+        engine=ctx.engine,
+        peers=Peers(ctx),
+        providers=build_providers(settings, client),
+        notify=ctx.relay.notify,
+        retry_delay=timedelta(seconds=settings.retry_delay_s),
+    )
+    reach_pb2_grpc.add_ReachServiceServicer_to_server(ReachApi(ctx, reach), server)
+    await start_consumers(
+        bus=ctx.bus,
+        reach=reach,
+        max_deliver=ctx.settings.consumer_max_deliver,
+        ack_wait_s=ctx.settings.consumer_ack_wait_s,
+    )
+    ctx.spawn(_schedule(reach, client, settings.scheduler_interval_s))
     return [reach_pb2.DESCRIPTOR.services_by_name["ReachService"].full_name]
+
+
+async def _schedule(reach: ReachEngine, client: httpx.AsyncClient, interval_s: float) -> None:
+    try:
+        await run_forever(reach, interval_s=interval_s)
+    finally:
+        await client.aclose()
 
 
 if __name__ == "__main__":

@@ -1,15 +1,242 @@
-"""ReachService over gRPC."""
+"""ReachService over gRPC: protobuf <-> domain; errors are mapped by the runtime interceptor."""
 
 from __future__ import annotations
 
+import asyncio
+
 from lattice.reach.v1 import reach_pb2 as pb
 from lattice.reach.v1 import reach_pb2_grpc
+
+from services.reach import inbox, policy, review, strategies
+from services.reach.convert import (
+    actor_from_pb,
+    delivery_to_pb,
+    inbox_to_pb,
+    policy_from_pb,
+    policy_to_pb,
+    preference_to_pb,
+    spec_from_pb,
+    strategy_to_pb,
+)
+from services.reach.engine import ReachEngine
+from services.runtime.clock import from_timestamp, utcnow
+from services.runtime.errors import InvalidInput
 from services.runtime.service import ServiceContext
+
+MAX_PAGE = 100
+
+
+def _page(size: int) -> int:
+    return min(size or 50, MAX_PAGE)
+
+
+def _group(outcome: review.GroupOutcome) -> pb.GroupOutcome:
+    return pb.GroupOutcome(
+        customers=outcome.customers, converted=outcome.converted, conversion_rate=outcome.rate
+    )
+
+
+def _customer(customer_id: str) -> str:
+    if not customer_id:
+        raise InvalidInput("customer_required", "the customer is required")
+    return customer_id
 
 
 class ReachApi(reach_pb2_grpc.ReachServiceServicer):
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, reach: ReachEngine) -> None:
         self._ctx = ctx
+        self._engine = ctx.engine
+        self._reach = reach
 
-    async def Ping(self, request, context) -> pb.PingResponse:  # type: ignore[no-untyped-def]
-        return pb.PingResponse(service="reach")
+    async def CreateStrategy(self, request: pb.CreateStrategyRequest, context) -> pb.StrategyResponse:  # type: ignore[no-untyped-def]
+        s = await asyncio.to_thread(
+            strategies.create_strategy,
+            engine=self._engine,
+            actor=actor_from_pb(request.actor),
+            spec_data=spec_from_pb(request.spec),
+        )
+        return pb.StrategyResponse(strategy=strategy_to_pb(s))
+
+    async def UpdateStrategy(self, request: pb.UpdateStrategyRequest, context) -> pb.StrategyResponse:  # type: ignore[no-untyped-def]
+        s = await asyncio.to_thread(
+            strategies.update_strategy,
+            engine=self._engine,
+            actor=actor_from_pb(request.actor),
+            strategy_id=request.strategy_id,
+            spec_data=spec_from_pb(request.spec),
+            expected_version=request.expected_version,
+        )
+        return pb.StrategyResponse(strategy=strategy_to_pb(s))
+
+    async def GetStrategy(self, request: pb.GetStrategyRequest, context) -> pb.StrategyResponse:  # type: ignore[no-untyped-def]
+        s = await asyncio.to_thread(
+            strategies.get_strategy,
+            engine=self._engine,
+            actor=actor_from_pb(request.actor),
+            strategy_id=request.strategy_id,
+        )
+        return pb.StrategyResponse(strategy=strategy_to_pb(s))
+
+    async def ListStrategies(self, request: pb.ListStrategiesRequest, context) -> pb.ListStrategiesResponse:  # type: ignore[no-untyped-def]
+        size = _page(request.page_size)
+        found = await asyncio.to_thread(
+            strategies.list_strategies,
+            engine=self._engine,
+            actor=actor_from_pb(request.actor),
+            status=request.status,
+            limit=size + 1,
+            after=request.page_token,
+        )
+        token = found[size - 1].strategy_id if len(found) > size else ""
+        return pb.ListStrategiesResponse(
+            strategies=[strategy_to_pb(s) for s in found[:size]], next_page_token=token
+        )
+
+    async def _change(self, request: pb.ChangeStrategyStatusRequest, action: str) -> pb.StrategyResponse:
+        s = await asyncio.to_thread(
+            strategies.change_status,
+            engine=self._engine,
+            actor=actor_from_pb(request.actor),
+            strategy_id=request.strategy_id,
+            action=action,
+        )
+        return pb.StrategyResponse(strategy=strategy_to_pb(s))
+
+    async def ApproveStrategy(self, request, context) -> pb.StrategyResponse:  # type: ignore[no-untyped-def]
+        return await self._change(request, "approve")
+
+    async def ActivateStrategy(self, request, context) -> pb.StrategyResponse:  # type: ignore[no-untyped-def]
+        return await self._change(request, "activate")
+
+    async def PauseStrategy(self, request, context) -> pb.StrategyResponse:  # type: ignore[no-untyped-def]
+        return await self._change(request, "pause")
+
+    async def EndStrategy(self, request, context) -> pb.StrategyResponse:  # type: ignore[no-untyped-def]
+        return await self._change(request, "end")
+
+    async def DryRunStrategy(self, request: pb.DryRunStrategyRequest, context) -> pb.DryRunStrategyResponse:  # type: ignore[no-untyped-def]
+        result = await asyncio.to_thread(
+            review.dry_run,
+            engine=self._engine,
+            actor=actor_from_pb(request.actor),
+            strategy_id=request.strategy_id,
+            now=utcnow(),
+        )
+        return pb.DryRunStrategyResponse(
+            audience=result.audience,
+            control=result.control,
+            unreachable=result.unreachable,
+            touchpoints=[
+                pb.TouchpointCount(channel=c, customers=n) for c, n in sorted(result.touchpoints.items())
+            ],
+        )
+
+    async def GetStrategyReview(
+        self, request: pb.GetStrategyReviewRequest, context
+    ) -> pb.GetStrategyReviewResponse:  # type: ignore[no-untyped-def]
+        end = from_timestamp(request.to) or utcnow()
+        start = from_timestamp(getattr(request, "from"))
+        if start is None:
+            raise InvalidInput("invalid_window", "the window's start is required")
+        r = await asyncio.to_thread(
+            review.review,
+            engine=self._engine,
+            actor=actor_from_pb(request.actor),
+            strategy_id=request.strategy_id,
+            start=start,
+            end=end,
+        )
+        return pb.GetStrategyReviewResponse(
+            audience=r.audience,
+            sent=r.sent,
+            delivered=r.delivered,
+            opened=r.opened,
+            held=r.held,
+            suppressed=[pb.ReasonCount(reason=k, count=v) for k, v in sorted(r.suppressed.items())],
+            treatment=_group(r.treatment),
+            control=_group(r.control),
+            uplift=r.uplift,
+        )
+
+    async def ListDeliveries(self, request: pb.ListDeliveriesRequest, context) -> pb.ListDeliveriesResponse:  # type: ignore[no-untyped-def]
+        size = _page(request.page_size)
+        found = await asyncio.to_thread(
+            review.list_deliveries,
+            engine=self._engine,
+            actor=actor_from_pb(request.actor),
+            strategy_id=request.strategy_id,
+            limit=size + 1,
+            after=request.page_token,
+        )
+        token = found[size - 1].delivery_id if len(found) > size else ""
+        return pb.ListDeliveriesResponse(
+            deliveries=[delivery_to_pb(d) for d in found[:size]], next_page_token=token
+        )
+
+    async def GetDeliveryPolicy(self, request, context) -> pb.DeliveryPolicyResponse:  # type: ignore[no-untyped-def]
+        found = await asyncio.to_thread(policy.get_policy, engine=self._engine)
+        return pb.DeliveryPolicyResponse(policy=policy_to_pb(found))
+
+    async def SetDeliveryPolicy(
+        self, request: pb.SetDeliveryPolicyRequest, context
+    ) -> pb.DeliveryPolicyResponse:  # type: ignore[no-untyped-def]
+        actor = actor_from_pb(request.actor)
+        saved = await asyncio.to_thread(
+            policy.set_policy,
+            engine=self._engine,
+            data=policy_from_pb(request.policy),
+            operator_id=actor.operator_id,
+        )
+        return pb.DeliveryPolicyResponse(policy=policy_to_pb(saved))
+
+    async def ListContactPreferences(self, request, context) -> pb.ListContactPreferencesResponse:  # type: ignore[no-untyped-def]
+        found = await asyncio.to_thread(
+            policy.list_preferences, engine=self._engine, customer_id=_customer(request.customer_id)
+        )
+        return pb.ListContactPreferencesResponse(preferences=[preference_to_pb(p) for p in found])
+
+    async def SetContactPreference(
+        self, request: pb.SetContactPreferenceRequest, context
+    ) -> pb.ListContactPreferencesResponse:  # type: ignore[no-untyped-def]
+        p = request.preference
+        found = await asyncio.to_thread(
+            policy.set_preference,
+            engine=self._engine,
+            customer_id=_customer(request.customer_id),
+            channel=p.channel,
+            purpose=p.purpose,
+            opted_in=p.opted_in,
+            app_id=request.app_id,
+        )
+        return pb.ListContactPreferencesResponse(preferences=[preference_to_pb(x) for x in found])
+
+    async def ListInboxMessages(
+        self, request: pb.ListInboxMessagesRequest, context
+    ) -> pb.ListInboxMessagesResponse:  # type: ignore[no-untyped-def]
+        size = _page(request.page_size)
+        found, unread = await asyncio.to_thread(
+            inbox.list_messages,
+            engine=self._engine,
+            customer_id=_customer(request.customer_id),
+            app_id=request.app_id,
+            unread_only=request.unread_only,
+            limit=size + 1,
+            before=request.page_token,
+        )
+        token = found[size - 1].message_id if len(found) > size else ""
+        return pb.ListInboxMessagesResponse(
+            messages=[inbox_to_pb(m) for m in found[:size]], next_page_token=token, unread=unread
+        )
+
+    async def MarkInboxMessageRead(
+        self, request: pb.MarkInboxMessageReadRequest, context
+    ) -> pb.InboxMessageResponse:  # type: ignore[no-untyped-def]
+        message = await asyncio.to_thread(
+            inbox.mark_read,
+            engine=self._engine,
+            customer_id=_customer(request.customer_id),
+            app_id=request.app_id,
+            message_id=request.message_id,
+        )
+        self._ctx.relay.notify()
+        return pb.InboxMessageResponse(message=inbox_to_pb(message))

@@ -1,0 +1,149 @@
+"""Calls to the services reach depends on: identity (attributes, pairwise ids), content, benefits."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from string import Template
+
+import grpc
+from lattice.identity.v1 import identity_pb2, identity_pb2_grpc
+
+from services.reach.profiles import CustomerAttributes
+from services.reach.spec import Content
+from services.runtime.errors import Unavailable
+from services.runtime.grpc_client import reason_of
+from services.runtime.service import ServiceContext
+
+logger = logging.getLogger(__name__)
+
+# Answers that mean "try again later" rather than "no".
+RETRYABLE = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.UNIMPLEMENTED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.CANCELLED,
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    title: str
+    body: str
+    deep_link: str
+
+
+@dataclass(frozen=True)
+class GrantOutcome:
+    """`granted`, `failed:<reason>` (final) or `pending` (retry later)."""
+
+    state: str
+
+
+def grant_idempotency_key(*, strategy_id: str, trigger_key: str) -> str:
+    """The same trigger of the same strategy always grants under the same key (at most once)."""
+    return "reach:" + hashlib.sha256(f"{strategy_id}:{trigger_key}".encode()).hexdigest()[:40]
+
+
+def render_template(content: Content, *, variables: dict[str, str], deep_link: str) -> Rendered:
+    """Fill `${name}` placeholders from the strategy's variables and the event's properties."""
+    values = {**content.variables, **variables}
+    fill = lambda text: Template(text).safe_substitute(values)  # noqa: E731
+    return Rendered(
+        title=fill(content.title)[:200], body=fill(content.body)[:2000], deep_link=fill(deep_link)[:500]
+    )
+
+
+class Peers:
+    """gRPC clients of identity, content and benefits over the service context's channels."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    async def customer_attributes(self, customer_id: str) -> CustomerAttributes | None:
+        stub = identity_pb2_grpc.IdentityServiceStub(self._ctx.channel("identity"))
+        try:
+            resp = await stub.GetCustomerAttributes(
+                identity_pb2.GetCustomerAttributesRequest(customer_id=customer_id)
+            )
+        except grpc.aio.AioRpcError as exc:
+            logger.info("customer attributes not available: %s", exc.code().name)
+            return None
+        c = resp.customer
+        return CustomerAttributes(
+            customer_id=customer_id,
+            assurance_level=c.assurance_level,
+            editions=tuple(c.editions),
+            branch=c.branch,
+            app_ids=tuple(c.app_ids),
+            time_zone=c.time_zone,
+            aum_tier=c.aum_tier,
+            tags=tuple(c.tags),
+        )
+
+    async def pairwise_id(self, *, partner_id: str, customer_id: str) -> str:
+        """The customer's pairwise id at a partner, or "" when unbound or consent was withdrawn."""
+        stub = identity_pb2_grpc.IdentityServiceStub(self._ctx.channel("identity"))
+        try:
+            resp = await stub.GetPairwiseId(
+                identity_pb2.GetPairwiseIdRequest(partner_id=partner_id, customer_id=customer_id)
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in RETRYABLE:
+                raise Unavailable("identity_unavailable", "identity could not be asked") from exc
+            return ""
+        return resp.pairwise_id if resp.consent_active else ""
+
+    async def render(
+        self, content: Content, *, edition: str, variables: dict[str, str], deep_link: str
+    ) -> Rendered:
+        """What: an inline template, or the published version of a content item."""
+        if not content.content_item_id:
+            return render_template(content, variables=variables, deep_link=deep_link)
+        from lattice.content.v1 import content_pb2, content_pb2_grpc
+
+        if not hasattr(content_pb2, "GetRenderedItemRequest"):
+            raise Unavailable("content_unavailable", "the content service cannot render items yet")
+        stub = content_pb2_grpc.ContentServiceStub(self._ctx.channel("content"))
+        try:
+            resp = await stub.GetRenderedItem(
+                content_pb2.GetRenderedItemRequest(  # type: ignore[attr-defined]
+                    item_id=content.content_item_id,
+                    edition=edition,
+                    locale=content.locale,
+                    variables={**content.variables, **variables},
+                )
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise Unavailable("content_unavailable", f"content answered {exc.code().name}") from exc
+        item = getattr(resp, "item", resp)
+        return Rendered(
+            title=item.title[:200], body=item.body[:2000], deep_link=(item.deep_link or deep_link)[:500]
+        )
+
+    async def grant_benefit(
+        self, *, customer_id: str, benefit_id: str, idempotency_key: str, app_id: str
+    ) -> GrantOutcome:
+        """Do: grant a benefit once per strategy trigger (benefits applies the key at most once)."""
+        from lattice.benefits.v1 import benefits_pb2, benefits_pb2_grpc
+
+        if not hasattr(benefits_pb2, "GrantBenefitRequest"):
+            return GrantOutcome("pending")
+        stub = benefits_pb2_grpc.BenefitsServiceStub(self._ctx.channel("benefits"))
+        try:
+            await stub.GrantBenefit(
+                benefits_pb2.GrantBenefitRequest(  # type: ignore[attr-defined]
+                    customer_id=customer_id,
+                    benefit_id=benefit_id,
+                    idempotency_key=idempotency_key,
+                    app_id=app_id,
+                    channel="reach",
+                )
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in RETRYABLE:
+                return GrantOutcome("pending")
+            return GrantOutcome(f"failed:{reason_of(exc) or exc.code().name.lower()}"[:60])
+        return GrantOutcome("granted")

@@ -1,0 +1,154 @@
+"""Strategies and their lifecycle: draft -> approved -> active <-> paused -> ended."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from services.reach.models import Strategy
+from services.reach.spec import StrategySpec, parse_spec
+from services.runtime.clock import utcnow
+from services.runtime.db import read_session, transaction
+from services.runtime.errors import Conflict, Forbidden, NotFound
+
+EDITABLE = ("draft", "approved", "paused")
+TRANSITIONS = {
+    "approve": (("draft",), "approved"),
+    "activate": (("approved", "paused"), "active"),
+    "pause": (("active",), "paused"),
+    "end": (("draft", "approved", "active", "paused"), "ended"),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The operator acting; branch None is head office."""
+
+    operator_id: str
+    branch: str | None = None
+
+    def can_manage(self, strategy: Strategy) -> bool:
+        return self.branch is None or strategy.branch == self.branch
+
+
+def spec_of(strategy: Strategy) -> StrategySpec:
+    return StrategySpec.model_validate(strategy.spec)
+
+
+def _load(session: Session, strategy_id: str, actor: Actor) -> Strategy:
+    strategy = session.get(Strategy, strategy_id)
+    # Another branch's strategy is reported as absent, not as forbidden, so ids do not leak.
+    if strategy is None or not actor.can_manage(strategy):
+        raise NotFound("strategy_not_found", f"no strategy {strategy_id}")
+    return strategy
+
+
+def _apply_spec(strategy: Strategy, spec: StrategySpec) -> None:
+    strategy.name = spec.name
+    strategy.kind = spec.kind
+    strategy.spec = spec.model_dump(mode="json")
+    strategy.trigger_event_type = spec.trigger.event_type if spec.trigger else None
+    strategy.goal_event_type = spec.goal_event_type or None
+
+
+def create_strategy(*, engine: Engine, actor: Actor, spec_data: dict) -> Strategy:  # type: ignore[type-arg]
+    """Store a new draft; a branch operator's strategy only ever reaches that branch's customers."""
+    spec = parse_spec(spec_data)
+    strategy = Strategy(
+        strategy_id=str(uuid.uuid4()),
+        name=spec.name,
+        kind=spec.kind,
+        branch=actor.branch,
+        created_by=actor.operator_id,
+    )
+    _apply_spec(strategy, spec)
+    with transaction(engine) as session:
+        session.add(strategy)
+    return strategy
+
+
+def update_strategy(
+    *,
+    engine: Engine,
+    actor: Actor,
+    strategy_id: str,
+    spec_data: dict,
+    expected_version: int = 0,  # type: ignore[type-arg]
+) -> Strategy:
+    """Change a strategy's spec; it goes back to draft and needs a new approval."""
+    spec = parse_spec(spec_data)
+    with transaction(engine) as session:
+        strategy = _load(session, strategy_id, actor)
+        if strategy.status not in EDITABLE:
+            raise Conflict("strategy_not_editable", f"a {strategy.status} strategy cannot be edited")
+        if expected_version and expected_version != strategy.version:
+            raise Conflict("version_mismatch", "the strategy changed since it was read")
+        _apply_spec(strategy, spec)
+        strategy.status = "draft"
+        strategy.approved_by = None
+        strategy.next_run_at = None
+        strategy.version += 1
+        strategy.updated_at = utcnow()
+        session.add(strategy)
+    return strategy
+
+
+def change_status(
+    *, engine: Engine, actor: Actor, strategy_id: str, action: str, now: datetime | None = None
+) -> Strategy:
+    """Move a strategy along its lifecycle; approval must come from someone other than the author."""
+    allowed_from, target = TRANSITIONS[action]
+    now = now or utcnow()
+    with transaction(engine) as session:
+        strategy = _load(session, strategy_id, actor)
+        if strategy.status not in allowed_from:
+            raise Conflict("invalid_transition", f"cannot {action} a {strategy.status} strategy")
+        if action == "approve":
+            if actor.operator_id == strategy.created_by:
+                raise Forbidden(
+                    "self_approval", "a strategy must be approved by someone other than its author"
+                )
+            strategy.approved_by = actor.operator_id
+        if action == "activate":
+            schedule = spec_of(strategy).schedule
+            if schedule is not None and strategy.next_run_at is None:
+                strategy.next_run_at = schedule.start_at
+        if action == "end":
+            strategy.next_run_at = None
+        strategy.status = target
+        strategy.version += 1
+        strategy.updated_at = now
+        session.add(strategy)
+    return strategy
+
+
+def get_strategy(*, engine: Engine, actor: Actor, strategy_id: str) -> Strategy:
+    with read_session(engine) as session:
+        return _load(session, strategy_id, actor)
+
+
+def list_strategies(
+    *, engine: Engine, actor: Actor, status: str = "", limit: int, after: str = ""
+) -> list[Strategy]:
+    with read_session(engine) as session:
+        stmt = select(Strategy).where(col(Strategy.strategy_id) > after)
+        if status:
+            stmt = stmt.where(Strategy.status == status)
+        if actor.branch is not None:
+            stmt = stmt.where(Strategy.branch == actor.branch)
+        return list(session.exec(stmt.order_by(col(Strategy.strategy_id)).limit(limit)))
+
+
+def active_for_event(session: Session, event_type: str) -> list[Strategy]:
+    """Active strategies triggered by one event type: an index lookup, whatever the total number."""
+    stmt = select(Strategy).where(Strategy.trigger_event_type == event_type, Strategy.status == "active")
+    return list(session.exec(stmt))
+
+
+def is_goal_event(session: Session, event_type: str) -> bool:
+    stmt = select(Strategy.strategy_id).where(Strategy.goal_event_type == event_type).limit(1)
+    return session.exec(stmt).first() is not None
