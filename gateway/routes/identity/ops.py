@@ -1,27 +1,73 @@
-"""Identity routes: the registry of apps and partners (operators)."""
+"""Identity routes for operations staff: the registry of apps, partners, operators and keys; staff tokens."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from fastapi.responses import JSONResponse
+from lattice.identity.v1 import identity_pb2 as pb
+from pydantic import BaseModel, Field, HttpUrl
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
+from gateway.idempotency import IdempotencyKeyDep
 from gateway.problems import Problem
-from lattice.identity.v1 import identity_pb2 as pb
+from gateway.routes.identity.schemas import Slug, Strict, b64, when
 
 router = APIRouter(prefix="/v1", tags=["identity"])
-
-Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
+public_router = APIRouter(prefix="/v1", tags=["identity"])
+ADMIN = require_role("admin")
+VIEWER = require_role("viewer")
 Edition = Literal["standard", "elderly", "student", "rural", "private_banking", "inclusive"]
 _ROLE_NAMES = {pb.APP_ROLE_CORE: "core", pb.APP_ROLE_MAIN: "main", pb.APP_ROLE_VERTICAL: "vertical"}
 _ROLE_VALUES = {v: k for k, v in _ROLE_NAMES.items()}
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OperatorTokenRequest(Strict):
+    grant_type: Literal["client_credentials"]
+    client_id: Slug
+    client_secret: str = Field(min_length=1, max_length=200)
+
+
+class OperatorTokenOut(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    role: str
+    branch: str | None
+
+
+class OperatorCreate(Strict):
+    operator_id: Slug
+    role: Literal["viewer", "operator", "reviewer", "admin"]
+    branch: Slug | None = Field(default=None, description="absent for head office")
+
+
+class OperatorCreated(BaseModel):
+    operator_id: str
+    role: str
+    branch: str | None
+    client_secret: str = Field(description="shown only once")
+
+
+class KeyRotation(Strict):
+    overlap_seconds: int = Field(default=900, ge=0, le=7 * 24 * 3600)
+
+
+class SigningKeyRotated(BaseModel):
+    kid: str
+    previous_kid: str | None
+    previous_not_after: datetime | None
+
+
+class PartnerKeyRotated(BaseModel):
+    partner_id: str
+    key_id: str
+    secret: str = Field(description="base64 HMAC secret; shown only once")
+    previous_key_not_after: datetime | None
 
 
 class AppCreate(Strict):
@@ -58,6 +104,11 @@ class PartnerPublic(BaseModel):
     postback_url: str
 
 
+class PartnerCreated(PartnerPublic):
+    signing_key_id: str
+    signing_secret: str = Field(description="base64 HMAC secret for request signing; shown only once")
+
+
 class PartnerPage(BaseModel):
     items: list[PartnerPublic]
     next_page_token: str | None
@@ -90,7 +141,7 @@ def _head_office(operator: OperatorPrincipal) -> None:
 
 @router.post("/ops/apps", status_code=status.HTTP_201_CREATED, response_model=AppPublic)
 async def register_app(
-    body: AppCreate, clients: ClientsDep, operator: OperatorPrincipal = require_role("admin")
+    body: AppCreate, clients: ClientsDep, operator: OperatorPrincipal = ADMIN
 ) -> AppPublic:
     """Add a sibling app to the matrix (head-office admins)."""
     _head_office(operator)
@@ -109,17 +160,18 @@ async def register_app(
 
 
 @router.get("/ops/apps", response_model=list[AppPublic])
-async def list_apps(
-    clients: ClientsDep, operator: OperatorPrincipal = require_role("viewer")
-) -> list[AppPublic]:
+async def list_apps(clients: ClientsDep, operator: OperatorPrincipal = VIEWER) -> list[AppPublic]:
     resp = await clients.identity.ListApps(pb.ListAppsRequest())
     return [_app_public(a) for a in resp.apps]
 
 
-@router.post("/ops/partners", status_code=status.HTTP_201_CREATED, response_model=PartnerPublic)
+@router.post("/ops/partners", status_code=status.HTTP_201_CREATED, response_model=PartnerCreated)
 async def register_partner(
-    body: PartnerCreate, clients: ClientsDep, operator: OperatorPrincipal = require_role("admin")
-) -> PartnerPublic:
+    body: PartnerCreate,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKeyDep = None,
+    operator: OperatorPrincipal = ADMIN,
+) -> PartnerCreated:
     """Register a partner platform (head-office admins)."""
     _head_office(operator)
     resp = await clients.identity.RegisterPartner(
@@ -133,13 +185,17 @@ async def register_partner(
             )
         )
     )
-    return _partner_public(resp.partner)
+    return PartnerCreated(
+        **_partner_public(resp.partner).model_dump(),
+        signing_key_id=resp.signing_key_id,
+        signing_secret=b64(resp.signing_secret),
+    )
 
 
 @router.get("/ops/partners", response_model=PartnerPage)
 async def list_partners(
     clients: ClientsDep,
-    operator: OperatorPrincipal = require_role("viewer"),
+    operator: OperatorPrincipal = VIEWER,
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
     page_token: Annotated[str, Query(max_length=40)] = "",
 ) -> PartnerPage:
@@ -153,7 +209,82 @@ async def list_partners(
 
 @router.get("/ops/partners/{partner_id}", response_model=PartnerPublic)
 async def get_partner(
-    partner_id: Slug, clients: ClientsDep, operator: OperatorPrincipal = require_role("viewer")
+    partner_id: Slug, clients: ClientsDep, operator: OperatorPrincipal = VIEWER
 ) -> PartnerPublic:
     resp = await clients.identity.GetPartner(pb.GetPartnerRequest(partner_id=partner_id))
     return _partner_public(resp.partner)
+
+
+@public_router.get("/.well-known/jwks.json", summary="Public keys that verify identity-issued tokens")
+async def jwks(clients: ClientsDep) -> JSONResponse:
+    resp = await clients.identity.GetJwks(pb.GetJwksRequest())
+    return JSONResponse(json.loads(resp.jwks_json), headers={"Cache-Control": "public, max-age=60"})
+
+
+@public_router.post("/ops/token", response_model=OperatorTokenOut)
+async def operator_token(body: OperatorTokenRequest, clients: ClientsDep) -> OperatorTokenOut:
+    """Operator token for client credentials (aud lattice-ops, role, branch; 15 minutes)."""
+    resp = await clients.identity.IssueOperatorToken(
+        pb.IssueOperatorTokenRequest(operator_id=body.client_id, client_secret=body.client_secret)
+    )
+    return OperatorTokenOut(
+        access_token=resp.access_token, expires_in=resp.expires_in, role=resp.role, branch=resp.branch or None
+    )
+
+
+@router.post("/ops/operators", status_code=status.HTTP_201_CREATED, response_model=OperatorCreated)
+async def register_operator(
+    body: OperatorCreate,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKeyDep = None,
+    operator: OperatorPrincipal = ADMIN,
+) -> OperatorCreated:
+    """Add a member of staff (head-office admins); the client secret is shown once."""
+    _head_office(operator)
+    resp = await clients.identity.RegisterOperator(
+        pb.RegisterOperatorRequest(operator_id=body.operator_id, role=body.role, branch=body.branch or "")
+    )
+    return OperatorCreated(
+        operator_id=resp.operator_id,
+        role=resp.role,
+        branch=resp.branch or None,
+        client_secret=resp.client_secret,
+    )
+
+
+@router.post(
+    "/ops/partners/{partner_id}/signing-keys",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PartnerKeyRotated,
+)
+async def rotate_partner_key(
+    partner_id: Slug,
+    body: KeyRotation,
+    clients: ClientsDep,
+    operator: OperatorPrincipal = ADMIN,
+) -> PartnerKeyRotated:
+    """A new request-signing secret for a partner; the previous one stays valid for the overlap."""
+    _head_office(operator)
+    resp = await clients.identity.RotatePartnerSigningKey(
+        pb.RotatePartnerSigningKeyRequest(partner_id=partner_id, overlap_seconds=body.overlap_seconds)
+    )
+    return PartnerKeyRotated(
+        partner_id=resp.partner_id,
+        key_id=resp.key_id,
+        secret=b64(resp.secret),
+        previous_key_not_after=when(resp.previous_key_not_after),
+    )
+
+
+@router.post("/ops/identity/signing-keys/rotate", response_model=SigningKeyRotated)
+async def rotate_signing_key(
+    body: KeyRotation, clients: ClientsDep, operator: OperatorPrincipal = ADMIN
+) -> SigningKeyRotated:
+    """Sign tokens with a new key; the previous key stays in the JWKS for the overlap."""
+    _head_office(operator)
+    resp = await clients.identity.RotateSigningKey(
+        pb.RotateSigningKeyRequest(overlap_seconds=body.overlap_seconds)
+    )
+    return SigningKeyRotated(
+        kid=resp.kid, previous_kid=resp.previous_kid or None, previous_not_after=when(resp.previous_not_after)
+    )

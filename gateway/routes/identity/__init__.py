@@ -1,0 +1,7 @@
+"""Identity routes: registry and staff (ops), app sign-in and recognition (apps), partner binding."""
+
+from __future__ import annotations
+
+from gateway.routes.identity import apps, ops, partner
+
+routers = [ops.public_router, ops.router, apps.public_router, apps.router, partner.router]

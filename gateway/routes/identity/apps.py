@@ -1,0 +1,225 @@
+"""Identity routes for sibling bank apps: sign-in, refresh, cross-app tickets, consent, binding confirmation.
+
+`POST /v1/apps/{app_id}/token` and `.../tickets/redeem` are called by the app's backend, which
+proves itself with an assertion signed with its client secret; every other route acts on the
+signed-in customer of the access token (CustomerDep), never on an id from the path or the body.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Response, status
+from lattice.identity.v1 import identity_pb2 as pb
+from pydantic import BaseModel, Field
+
+from gateway.auth import CustomerDep, CustomerPrincipal
+from gateway.clients import ClientsDep
+from gateway.idempotency import IdempotencyKeyDep
+from gateway.problems import Problem
+from gateway.routes.identity.schemas import (
+    BindingOut,
+    ClickId,
+    ConsentIn,
+    ConsentOut,
+    Jwt,
+    OpaqueToken,
+    Scope,
+    Slug,
+    Strict,
+    TokenOut,
+    binding_out,
+    consent_out,
+    token_out,
+)
+
+
+def _app_in_path(app_id: Slug) -> str:
+    return app_id
+
+
+public_router = APIRouter(prefix="/v1/apps/{app_id}", tags=["identity"], dependencies=[Depends(_app_in_path)])
+router = APIRouter(prefix="/v1/apps/{app_id}", tags=["identity"], dependencies=[Depends(_app_in_path)])
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+BindingId = Annotated[str, Path(min_length=8, max_length=40, pattern=r"^bnd_[A-Za-z0-9_-]+$")]
+ConsentId = Annotated[str, Path(min_length=8, max_length=40, pattern=r"^cst_[a-f0-9]+$")]
+
+
+class TokenRequest(Strict):
+    grant_type: Literal["urn:ietf:params:oauth:grant-type:jwt-bearer", "refresh_token"]
+    assertion: Jwt | None = None
+    refresh_token: OpaqueToken | None = None
+    click_id: ClickId = ""
+
+
+class TicketRequest(Strict):
+    audience_app_id: Slug
+    scopes: list[Scope] = Field(default_factory=list, max_length=20)
+
+
+class TicketOut(BaseModel):
+    ticket: str
+    expires_in: int
+    audience_app_id: str
+
+
+class RedeemRequest(Strict):
+    ticket: OpaqueToken
+    client_assertion: Jwt
+    click_id: ClickId = ""
+
+
+class SignedOut(BaseModel):
+    sessions_ended: int
+
+
+class ProfileOut(BaseModel):
+    app_id: str
+    app_user_id: str
+    assurance_level: int
+    phone_masked: str
+    editions: list[str]
+    branch: str | None
+    linked_app_ids: list[str]
+
+
+class ConfirmBinding(Strict):
+    consent: ConsentIn | None = None
+
+
+class BindingConfirmed(BaseModel):
+    binding: BindingOut
+    consent: ConsentOut
+
+
+def caller(customer: CustomerPrincipal) -> pb.CustomerCaller:
+    """The authenticated customer as identity's RPCs take it."""
+    return pb.CustomerCaller(
+        customer_id=customer.customer_id,
+        app_id=customer.app_id,
+        assurance_level=customer.assurance_level,
+        token_id=customer.token_id,
+        scopes=sorted(customer.scopes),
+    )
+
+
+@public_router.post("/token", response_model=TokenOut)
+async def token(app_id: Slug, body: TokenRequest, clients: ClientsDep) -> TokenOut:
+    """Sign-in (the app backend's signed assertion) or refresh-token rotation."""
+    if body.grant_type == JWT_BEARER:
+        if not body.assertion:
+            raise Problem(422, "assertion_required", "the jwt-bearer grant needs an assertion")
+        resp = await clients.identity.SignIn(
+            pb.SignInRequest(app_id=app_id, assertion=body.assertion, click_id=body.click_id)
+        )
+    else:
+        if not body.refresh_token:
+            raise Problem(422, "refresh_token_required", "the refresh_token grant needs a refresh_token")
+        resp = await clients.identity.RefreshSession(
+            pb.RefreshSessionRequest(app_id=app_id, refresh_token=body.refresh_token)
+        )
+    return token_out(resp)
+
+
+@public_router.post("/tickets/redeem", response_model=TokenOut)
+async def redeem_ticket(app_id: Slug, body: RedeemRequest, clients: ClientsDep) -> TokenOut:
+    """The sibling app named by the ticket exchanges it for its own tokens (single use, 60 s)."""
+    resp = await clients.identity.RedeemRecognitionTicket(
+        pb.RedeemRecognitionTicketRequest(
+            app_id=app_id, ticket=body.ticket, client_assertion=body.client_assertion, click_id=body.click_id
+        )
+    )
+    return token_out(resp)
+
+
+@router.post("/tickets", status_code=status.HTTP_201_CREATED, response_model=TicketOut)
+async def issue_ticket(body: TicketRequest, customer: CustomerDep, clients: ClientsDep) -> TicketOut:
+    """A one-time ticket that lets `audience_app_id` recognise the signed-in customer."""
+    resp = await clients.identity.IssueRecognitionTicket(
+        pb.IssueRecognitionTicketRequest(
+            caller=caller(customer), audience_app_id=body.audience_app_id, scopes=body.scopes
+        )
+    )
+    return TicketOut(ticket=resp.ticket, expires_in=resp.expires_in, audience_app_id=resp.audience_app_id)
+
+
+@router.post("/logout-everywhere", response_model=SignedOut)
+async def logout_everywhere(customer: CustomerDep, clients: ClientsDep) -> SignedOut:
+    """End the customer's sessions in every app."""
+    resp = await clients.identity.SignOutEverywhere(pb.SignOutEverywhereRequest(caller=caller(customer)))
+    return SignedOut(sessions_ended=resp.sessions_ended)
+
+
+@router.get("/me", response_model=ProfileOut)
+async def me(customer: CustomerDep, clients: ClientsDep) -> ProfileOut:
+    """The signed-in customer's profile in this app; contact data masked."""
+    p = (
+        await clients.identity.GetCustomerProfile(pb.GetCustomerProfileRequest(caller=caller(customer)))
+    ).profile
+    return ProfileOut(
+        app_id=p.app_id,
+        app_user_id=p.app_user_id,
+        assurance_level=p.assurance_level,
+        phone_masked=p.phone_masked,
+        editions=list(p.editions),
+        branch=p.branch or None,
+        linked_app_ids=list(p.linked_app_ids),
+    )
+
+
+@router.get("/consents", response_model=list[ConsentOut])
+async def list_consents(customer: CustomerDep, clients: ClientsDep) -> list[ConsentOut]:
+    """The customer's consents, withdrawn ones included."""
+    resp = await clients.identity.ListConsents(pb.ListConsentsRequest(caller=caller(customer)))
+    return [consent_out(c) for c in resp.consents]
+
+
+@router.post("/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentOut)
+async def grant_consent(
+    body: ConsentIn, customer: CustomerDep, clients: ClientsDep, idempotency_key: IdempotencyKeyDep = None
+) -> ConsentOut:
+    """Record a separate consent (e.g. recognition in an app of another legal entity)."""
+    resp = await clients.identity.GrantConsent(
+        pb.GrantConsentRequest(caller=caller(customer), consent=body.to_pb())
+    )
+    return consent_out(resp.consent)
+
+
+@router.post("/consents/{consent_id}/withdraw", response_model=ConsentOut)
+async def withdraw_consent(consent_id: ConsentId, customer: CustomerDep, clients: ClientsDep) -> ConsentOut:
+    """Withdraw at once: partner links end, recognised sessions end, partners are notified."""
+    resp = await clients.identity.WithdrawConsent(
+        pb.WithdrawConsentRequest(caller=caller(customer), consent_id=consent_id)
+    )
+    return consent_out(resp.consent)
+
+
+@router.get("/partner-bindings/{binding_id}", response_model=BindingOut)
+async def get_binding(binding_id: BindingId, customer: CustomerDep, clients: ClientsDep) -> BindingOut:
+    """What a partner asks for, to show on the consent screen."""
+    resp = await clients.identity.GetPartnerBinding(pb.GetPartnerBindingRequest(binding_id=binding_id))
+    return binding_out(resp.binding)
+
+
+@router.post("/partner-bindings/{binding_id}/confirm", response_model=BindingConfirmed)
+async def confirm_binding(
+    binding_id: BindingId, body: ConfirmBinding, customer: CustomerDep, clients: ClientsDep
+) -> BindingConfirmed:
+    """The signed-in customer proves control and gives the separate consent for the partner."""
+    if body.consent is None:
+        raise Problem(403, "consent_required", "binding needs a separate consent naming the partner")
+    resp = await clients.identity.ConfirmPartnerBinding(
+        pb.ConfirmPartnerBindingRequest(
+            caller=caller(customer), binding_id=binding_id, consent=body.consent.to_pb()
+        )
+    )
+    return BindingConfirmed(binding=binding_out(resp.binding), consent=consent_out(resp.consent))
+
+
+@router.delete("/partner-links/{partner_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def unbind_partner(partner_id: Slug, customer: CustomerDep, clients: ClientsDep) -> Response:
+    """The customer unbinds a partner (the partner is notified; consent history stays)."""
+    await clients.identity.RemovePartnerLink(
+        pb.RemovePartnerLinkRequest(partner_id=partner_id, caller=caller(customer))
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,140 @@
+"""Request and response bodies of the identity routes (strict, bounded)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from lattice.identity.v1 import identity_pb2 as pb
+from pydantic import BaseModel, ConfigDict, Field
+
+Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
+Scope = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_:.-]*$")]
+Jwt = Annotated[str, Field(min_length=10, max_length=4096)]
+OpaqueToken = Annotated[str, Field(min_length=16, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
+ClickId = Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")]
+DataCategory = Literal[
+    "identity", "pairwise_id", "assurance_level", "benefits", "contact_masked", "conversion"
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def when(ts: Timestamp) -> datetime | None:
+    return ts.ToDatetime(tzinfo=UTC) if ts.seconds else None
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    refresh_token: str
+    scope: str
+    app_user_id: str
+    assurance_level: int
+
+
+def token_out(resp: pb.TokenResponse) -> TokenOut:
+    return TokenOut(
+        access_token=resp.access_token,
+        expires_in=resp.expires_in,
+        refresh_token=resp.refresh_token,
+        scope=" ".join(resp.scopes),
+        app_user_id=resp.app_user_id,
+        assurance_level=resp.assurance_level,
+    )
+
+
+class ConsentIn(Strict):
+    recipient_type: Literal["app", "partner"]
+    recipient: Slug
+    purpose: str = Field(pattern=r"^[a-z][a-z0-9_]{1,99}$")
+    data_categories: list[DataCategory] = Field(min_length=1, max_length=6)
+    text_version: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._:-]+$")
+
+    def to_pb(self) -> pb.ConsentGrant:
+        return pb.ConsentGrant(
+            recipient_type=self.recipient_type,
+            recipient=self.recipient,
+            purpose=self.purpose,
+            data_categories=list(self.data_categories),
+            text_version=self.text_version,
+        )
+
+
+class ConsentOut(BaseModel):
+    consent_id: str
+    recipient_type: str
+    recipient: str
+    purpose: str
+    data_categories: list[str]
+    text_version: str
+    granted_at: datetime | None
+    withdrawn_at: datetime | None
+    granted_in_app_id: str
+
+
+def consent_out(c: pb.Consent) -> ConsentOut:
+    return ConsentOut(
+        consent_id=c.consent_id,
+        recipient_type=c.recipient_type,
+        recipient=c.recipient,
+        purpose=c.purpose,
+        data_categories=list(c.data_categories),
+        text_version=c.text_version,
+        granted_at=when(c.granted_at),
+        withdrawn_at=when(c.withdrawn_at),
+        granted_in_app_id=c.granted_in_app_id,
+    )
+
+
+class BindingOut(BaseModel):
+    binding_id: str
+    partner_id: str
+    partner_name: str
+    scopes: list[str]
+    required_assurance_level: int
+    status: str
+    expires_at: datetime | None
+    purpose: str
+    data_categories: list[str]
+    consent_text_version: str
+
+
+def binding_out(b: pb.PartnerBinding) -> BindingOut:
+    return BindingOut(
+        binding_id=b.binding_id,
+        partner_id=b.partner_id,
+        partner_name=b.partner_name,
+        scopes=list(b.scopes),
+        required_assurance_level=b.required_assurance_level,
+        status=b.status,
+        expires_at=when(b.expires_at),
+        purpose=b.purpose,
+        data_categories=list(b.data_categories),
+        consent_text_version=b.consent_text_version,
+    )
+
+
+class PartnerLinkOut(BaseModel):
+    partner_id: str
+    pairwise_id: str
+    scopes: list[str]
+    linked_at: datetime | None
+
+
+def link_out(link: pb.PartnerLink) -> PartnerLinkOut:
+    return PartnerLinkOut(
+        partner_id=link.partner_id,
+        pairwise_id=link.pairwise_id,
+        scopes=list(link.scopes),
+        linked_at=when(link.linked_at),
+    )
