@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
+from lattice.content.v1 import content_pb2 as pb
+from lattice.content.v1 import content_pb2_grpc
 from services.content import catalogue, review
 from services.content.catalogue import Actor
+from services.content.convert import variants_to_pb
 from services.runtime.db import make_engine, migrate
 
 AUTHOR = Actor(operator_id="op-author", role="operator")
@@ -50,3 +53,24 @@ def published_item(
     review.submit_item(engine=engine, actor=author, item_id=item_id)
     review.approve_item(engine=engine, actor=reviewer, item_id=item_id, overrides={})
     review.publish_item(engine=engine, actor=author, item_id=item_id)
+
+
+def pb_actor(actor: Actor) -> pb.Actor:
+    return pb.Actor(operator_id=actor.operator_id, role=actor.role, branch=actor.branch)
+
+
+def pb_variants(variants: dict[str, Any]) -> list[pb.Variant]:
+    return variants_to_pb(variants)
+
+
+async def publish_via_grpc(stub: content_pb2_grpc.ContentServiceStub, item_id: str, variants: dict[str, Any],
+                           *, type: str = "banner", category: str = "") -> pb.Item:
+    """Create, submit, approve (another operator) and publish an item through the API."""
+    await stub.CreateItem(pb.CreateItemRequest(
+        actor=pb_actor(AUTHOR), item_id=item_id, type=type, product_category=category, standard_fallback=True,
+        variants=pb_variants(variants),
+    ), timeout=5)
+    await stub.SubmitItem(pb.ItemActionRequest(actor=pb_actor(AUTHOR), item_id=item_id), timeout=5)
+    await stub.ApproveItem(pb.ApproveItemRequest(actor=pb_actor(REVIEWER), item_id=item_id), timeout=5)
+    resp = await stub.PublishItem(pb.ItemActionRequest(actor=pb_actor(AUTHOR), item_id=item_id), timeout=5)
+    return resp.item
