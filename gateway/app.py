@@ -53,7 +53,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     for module in (system, identity, benefits, content, reach, conversion):
         # a module may expose several routers (e.g. conversion's public `/r/{code}` redirect)
-        for router in getattr(module, "routers", [module.router]):
+        for router in getattr(module, "routers", None) or [module.router]:
             app.include_router(router)
     if settings.cors_allow_origins:
         from fastapi.middleware.cors import CORSMiddleware
