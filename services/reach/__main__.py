@@ -23,7 +23,7 @@ async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
     client = httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)
     reach = ReachEngine(
         engine=ctx.engine,
-        peers=Peers(ctx),
+        peers=Peers(ctx.channel),
         providers=build_providers(settings, client),
         notify=ctx.relay.notify,
         retry_delay=timedelta(seconds=settings.retry_delay_s),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from string import Template
 
@@ -14,7 +15,6 @@ from services.reach.profiles import CustomerAttributes
 from services.reach.spec import Content
 from services.runtime.errors import Unavailable
 from services.runtime.grpc_client import reason_of
-from services.runtime.service import ServiceContext
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +57,13 @@ def render_template(content: Content, *, variables: dict[str, str], deep_link: s
 
 
 class Peers:
-    """gRPC clients of identity, content and benefits over the service context's channels."""
+    """gRPC clients of identity, content and benefits; `channel(name)` gives a channel to a peer."""
 
-    def __init__(self, ctx: ServiceContext) -> None:
-        self._ctx = ctx
+    def __init__(self, channel: Callable[[str], grpc.aio.Channel]) -> None:
+        self._channel = channel
 
     async def customer_attributes(self, customer_id: str) -> CustomerAttributes | None:
-        stub = identity_pb2_grpc.IdentityServiceStub(self._ctx.channel("identity"))
+        stub = identity_pb2_grpc.IdentityServiceStub(self._channel("identity"))
         try:
             resp = await stub.GetCustomerAttributes(
                 identity_pb2.GetCustomerAttributesRequest(customer_id=customer_id)
@@ -85,7 +85,7 @@ class Peers:
 
     async def pairwise_id(self, *, partner_id: str, customer_id: str) -> str:
         """The customer's pairwise id at a partner, or "" when unbound or consent was withdrawn."""
-        stub = identity_pb2_grpc.IdentityServiceStub(self._ctx.channel("identity"))
+        stub = identity_pb2_grpc.IdentityServiceStub(self._channel("identity"))
         try:
             resp = await stub.GetPairwiseId(
                 identity_pb2.GetPairwiseIdRequest(partner_id=partner_id, customer_id=customer_id)
@@ -106,7 +106,7 @@ class Peers:
 
         if not hasattr(content_pb2, "GetRenderedItemRequest"):
             raise Unavailable("content_unavailable", "the content service cannot render items yet")
-        stub = content_pb2_grpc.ContentServiceStub(self._ctx.channel("content"))
+        stub = content_pb2_grpc.ContentServiceStub(self._channel("content"))
         try:
             resp = await stub.GetRenderedItem(
                 content_pb2.GetRenderedItemRequest(  # type: ignore[attr-defined]
@@ -131,7 +131,7 @@ class Peers:
 
         if not hasattr(benefits_pb2, "GrantBenefitRequest"):
             return GrantOutcome("pending")
-        stub = benefits_pb2_grpc.BenefitsServiceStub(self._ctx.channel("benefits"))
+        stub = benefits_pb2_grpc.BenefitsServiceStub(self._channel("benefits"))
         try:
             await stub.GrantBenefit(
                 benefits_pb2.GrantBenefitRequest(  # type: ignore[attr-defined]
