@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import grpc
-from lattice.benefits.v1 import benefits_pb2, benefits_pb2_grpc
 
+from lattice.benefits.v1 import benefits_pb2, benefits_pb2_grpc
 from services.benefits import events
 from services.benefits.config import BenefitsSettings
 from services.benefits.grpc_api import BenefitsApi
 from services.benefits.lifecycle import run_sweeper
 from services.runtime.service import ServiceContext, main
 
-_sweepers: set[asyncio.Task[None]] = set()
-
 
 async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
     settings = BenefitsSettings()
     benefits_pb2_grpc.add_BenefitsServiceServicer_to_server(BenefitsApi(ctx, settings), server)
     await events.subscribe(ctx)
-    # The sweeper ends once the service's bus connection is closed (RunningService.stop).
-    sweeper = asyncio.create_task(
-        run_sweeper(
-            engine=ctx.engine,
-            interval_s=settings.sweep_interval_s,
-            stopped=lambda: ctx.bus.nc.is_closed,
-            notify=ctx.relay.notify,
-        ),
-        name="benefits-sweeper",
-    )
-    _sweepers.add(sweeper)
-    sweeper.add_done_callback(_sweepers.discard)
+    ctx.spawn(run_sweeper(engine=ctx.engine, interval_s=settings.sweep_interval_s, notify=ctx.relay.notify))
     return [benefits_pb2.DESCRIPTOR.services_by_name["BenefitsService"].full_name]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from lattice.benefits.v1 import events_pb2
@@ -87,12 +88,10 @@ def expire_due(*, engine: Engine, now: datetime | None = None) -> tuple[int, int
     return expire_due_grants(engine=engine, now=now), released
 
 
-async def run_sweeper(*, engine: Engine, interval_s: float, stopped, notify) -> None:  # type: ignore[no-untyped-def]
-    """Sweep periodically until `stopped()` says the service is shutting down."""
-    while not stopped():
+async def run_sweeper(*, engine: Engine, interval_s: float, notify: Callable[[], None]) -> None:
+    """Sweep periodically until the service stops (the task is cancelled)."""
+    while True:
         await asyncio.sleep(interval_s)
-        if stopped():
-            return
         try:
             expired, released = await asyncio.to_thread(expire_due, engine=engine)
             if expired or released:

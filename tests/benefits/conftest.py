@@ -18,6 +18,7 @@ from services.runtime.clock import utcnow
 from services.runtime.db import make_engine, migrate
 from tests.support.databases import DATABASE_KINDS, fresh_database_url
 
+
 def assert_ledger_balanced(engine: Engine) -> None:
     """Debits = credits, every entry sums to zero, stored balances = balances from postings."""
     report = check_ledger(engine=engine)
@@ -55,5 +56,9 @@ def approved_benefit(engine: Engine, **fields: object) -> Benefit:
     values.update(fields)
     catalogue.create_benefit(engine=engine, benefit=Benefit(**values))  # type: ignore[arg-type]
     return catalogue.review_benefit(
-        engine=engine, benefit_id=str(values["benefit_id"]), reviewer_id="op-reviewer", approve=True, note="ok"
+        engine=engine,
+        benefit_id=str(values["benefit_id"]),
+        reviewer_id="op-reviewer",
+        approve=True,
+        note="ok",
     )
