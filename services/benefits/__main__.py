@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import grpc
-
 from lattice.benefits.v1 import benefits_pb2, benefits_pb2_grpc
+
 from services.benefits import events
 from services.benefits.config import BenefitsSettings
 from services.benefits.grpc_api import BenefitsApi

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import grpc
 import pytest
-
 from lattice.benefits.v1 import benefits_pb2 as pb
 from lattice.benefits.v1 import benefits_pb2_grpc
 from lattice.identity.v1 import events_pb2 as identity_events
+
 from services.benefits.__main__ import wire
 from services.runtime.bus import Bus
 from services.runtime.clock import to_timestamp, utcnow
