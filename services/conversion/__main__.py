@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import grpc
-
 from lattice.conversion.v1 import conversion_pb2, conversion_pb2_grpc
+
+from services.conversion.config import ConversionSettings
 from services.conversion.events import start_consumers
 from services.conversion.grpc_api import ConversionApi
+from services.conversion.postbacks import PostbackSender
 from services.runtime.service import ServiceContext, main
 
 
 async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
-    conversion_pb2_grpc.add_ConversionServiceServicer_to_server(ConversionApi(ctx), server)
+    settings = ConversionSettings()
+    conversion_pb2_grpc.add_ConversionServiceServicer_to_server(ConversionApi(ctx, settings), server)
+    sender = PostbackSender(
+        engine=ctx.engine, settings=settings, identity=ctx.channel("identity"), on_event=ctx.relay.notify
+    )
+
+    def on_change() -> None:
+        ctx.relay.notify()
+        sender.notify()
+
     await start_consumers(
         bus=ctx.bus,
         engine=ctx.engine,
+        settings=settings,
         max_deliver=ctx.settings.consumer_max_deliver,
         ack_wait_s=ctx.settings.consumer_ack_wait_s,
+        on_change=on_change,
     )
+    ctx.spawn(sender.run())
     return [conversion_pb2.DESCRIPTOR.services_by_name["ConversionService"].full_name]
 
 

@@ -1,14 +1,23 @@
-"""Events conversion consumes."""
+"""Events conversion consumes: partners and sign-ins from identity, clicks, and apps' behaviour events."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from lattice.common.v1 import app_event_pb2
+from lattice.conversion.v1 import events_pb2
+from lattice.identity.v1 import events_pb2 as identity_events
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from lattice.identity.v1 import events_pb2 as identity_events
-from services.conversion.models import PartnerProfile
-from services.runtime.bus import Bus, Delivery, idempotent
+from services.conversion.clicks import record_click
+from services.conversion.config import ConversionSettings
+from services.conversion.journeys import note_activity, record_behaviour, record_landing, record_linking
+from services.conversion.models import PartnerBindingHint, PartnerProfile
+from services.runtime.bus import Bus, Delivery, Handler, idempotent
 from services.runtime.clock import from_timestamp, utcnow
+
+CLICK_SUBJECT = "conversion.click.recorded"
 
 
 def apply_partner_registered(session: Session, delivery: Delivery) -> None:
@@ -22,11 +31,135 @@ def apply_partner_registered(session: Session, delivery: Delivery) -> None:
     session.add(profile)
 
 
-async def start_consumers(*, bus: Bus, engine: Engine, max_deliver: int, ack_wait_s: float) -> None:
-    await bus.consume(
-        durable="conversion-partners",
-        subject="identity.partner.registered",
-        handler=idempotent(engine, "conversion-partners", apply_partner_registered),
-        max_deliver=max_deliver,
-        ack_wait_s=ack_wait_s,
+def apply_binding_change(session: Session, delivery: Delivery) -> None:
+    """Keep the hint that a customer is bound to a partner (identity still decides at send time)."""
+    if delivery.subject == "identity.partner_link.created":
+        event = identity_events.PartnerLinkCreated.FromString(delivery.data)
+        key = (event.customer_id, event.partner_id)
+        if session.get(PartnerBindingHint, key) is None:
+            session.add(
+                PartnerBindingHint(
+                    customer_id=event.customer_id,
+                    partner_id=event.partner_id,
+                    linked_at=from_timestamp(event.occurred_at) or utcnow(),
+                )
+            )
+        return
+    if delivery.subject == "identity.partner_link.removed":
+        removed = identity_events.PartnerLinkRemoved.FromString(delivery.data)
+        key = (removed.customer_id, removed.partner_id)
+    elif delivery.subject == "identity.consent.withdrawn":
+        withdrawn = identity_events.ConsentWithdrawn.FromString(delivery.data)
+        key = (withdrawn.customer_id, withdrawn.recipient)
+    else:
+        return
+    hint = session.get(PartnerBindingHint, key)
+    if hint is not None:
+        session.delete(hint)
+
+
+class Appliers:
+    """The handlers that need the service's settings (and how many deliveries a message gets)."""
+
+    def __init__(self, settings: ConversionSettings, max_deliver: int) -> None:
+        self.settings = settings
+        self.max_deliver = max_deliver
+
+    def _wait(self, delivery: Delivery) -> bool:
+        # An unknown click may still be on its way; the last delivery goes on without it.
+        return delivery.num_delivered < self.max_deliver
+
+    def click(self, session: Session, delivery: Delivery) -> None:
+        record_click(
+            session, event=events_pb2.ClickRecorded.FromString(delivery.data), settings=self.settings
+        )
+
+    def identity(self, session: Session, delivery: Delivery) -> None:
+        if delivery.subject == "identity.customer.recognized":
+            event = identity_events.CustomerRecognized.FromString(delivery.data)
+            new_customer = False
+        elif delivery.subject == "identity.app_account.linked":
+            event = identity_events.AppAccountLinked.FromString(delivery.data)
+            new_customer = event.new_customer
+        else:
+            apply_binding_change(session, delivery)
+            return
+        record_linking(
+            session,
+            customer_id=event.customer_id,
+            app_id=event.app_id,
+            click_id=event.click_id,
+            new_customer=new_customer,
+            at=from_timestamp(event.occurred_at) or utcnow(),
+            wait_for_click=self._wait(delivery),
+            settings=self.settings,
+        )
+
+    def app_event(self, session: Session, delivery: Delivery) -> None:
+        event = app_event_pb2.AppEvent.FromString(delivery.data)
+        if not event.customer_id:
+            return
+        at = from_timestamp(event.occurred_at) or utcnow()
+        if event.click_id:
+            record_landing(
+                session,
+                click_id=event.click_id,
+                customer_id=event.customer_id,
+                app_id=event.app_id,
+                at=at,
+                wait_for_click=self._wait(delivery),
+            )
+        if event.type in self.settings.activation_event_types:
+            record_behaviour(
+                session,
+                customer_id=event.customer_id,
+                app_id=event.app_id,
+                milestone="activated",
+                at=at,
+                settings=self.settings,
+            )
+        elif event.type in self.settings.upgrade_event_types:
+            record_behaviour(
+                session,
+                customer_id=event.customer_id,
+                app_id=event.app_id,
+                milestone="upgraded",
+                at=at,
+                settings=self.settings,
+            )
+        note_activity(session, customer_id=event.customer_id, at=at, settings=self.settings)
+
+
+def _then(handler: Handler, after: Callable[[], None]) -> Handler:
+    async def handle(delivery: Delivery) -> None:
+        await handler(delivery)
+        after()
+
+    return handle
+
+
+async def start_consumers(
+    *,
+    bus: Bus,
+    engine: Engine,
+    settings: ConversionSettings,
+    max_deliver: int,
+    ack_wait_s: float,
+    on_change: Callable[[], None],
+) -> None:
+    """Durable consumers; `on_change` wakes the outbox relay and the postback sender after each event."""
+    appliers = Appliers(settings, max_deliver)
+    consumers = (
+        ("conversion-partners", "identity.partner.registered", apply_partner_registered),
+        ("conversion-clicks", CLICK_SUBJECT, appliers.click),
+        ("conversion-identity", "identity.>", appliers.identity),
+        ("conversion-app-events", "app.event.>", appliers.app_event),
     )
+    for durable, subject, apply in consumers:
+        await bus.consume(
+            durable=durable,
+            subject=subject,
+            handler=_then(idempotent(engine, durable, apply), on_change),
+            max_deliver=max_deliver,
+            ack_wait_s=ack_wait_s,
+        )

@@ -1,0 +1,177 @@
+"""Request and response bodies of the conversion routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from lattice.conversion.v1 import conversion_pb2 as pb
+from pydantic import BaseModel, ConfigDict, Field
+
+Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
+Scene = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,40}$")]
+Day = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+Milestone = Literal["linked", "activated", "upgraded"]
+Landing = Annotated[str, Field(min_length=8, max_length=500)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CampaignCreate(Strict):
+    campaign_id: Slug
+    partner_id: Slug
+    name: str = Field(min_length=1, max_length=100)
+    branch: Slug | None = None
+    target_app_id: Slug
+    landing_url: Landing
+    lookback_days: int = Field(default=7, ge=1, le=90)
+    conversion_window_days: int = Field(default=14, ge=1, le=90)
+    cpa_amount_minor: int = Field(default=0, ge=0, le=10**9)
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    commission_milestone: Milestone = "activated"
+    postback_milestones: list[Milestone] = Field(default_factory=list, max_length=3)
+
+
+class CampaignUpdate(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    target_app_id: Slug | None = None
+    landing_url: Landing | None = None
+    lookback_days: int | None = Field(default=None, ge=1, le=90)
+    conversion_window_days: int | None = Field(default=None, ge=1, le=90)
+    cpa_amount_minor: int | None = Field(default=None, ge=0, le=10**9)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    commission_milestone: Milestone | None = None
+    postback_milestones: list[Milestone] | None = Field(default=None, max_length=3)
+    status: Literal["active", "paused", "ended"] | None = None
+
+
+class CampaignPublic(BaseModel):
+    campaign_id: str
+    partner_id: str
+    name: str
+    branch: str | None
+    target_app_id: str
+    landing_url: str
+    lookback_days: int
+    conversion_window_days: int
+    cpa_amount_minor: int
+    currency: str
+    commission_milestone: str
+    postback_milestones: list[str]
+    status: str
+
+
+class CampaignPage(BaseModel):
+    items: list[CampaignPublic]
+    next_page_token: str | None
+
+
+class LinkCreate(Strict):
+    campaign_id: Slug
+    scene: Scene = "default"
+    ttl_days: int = Field(default=30, ge=1, le=365)
+
+
+class LinkPublic(BaseModel):
+    link_id: str
+    code: str
+    url: str
+    expires_at: datetime
+
+
+class PostbackEndpointSet(Strict):
+    url: str = Field(min_length=10, max_length=500, pattern=r"^https?://")
+    rotate_secret: bool = False
+
+
+class PostbackEndpointPublic(BaseModel):
+    partner_id: str
+    url: str
+    secret: str | None = Field(default=None, description="whsec_ secret; shown only when created or rotated")
+
+
+class PostbackDeliveryPublic(BaseModel):
+    delivery_id: str
+    partner_id: str
+    campaign_id: str
+    milestone: str
+    status: str
+    attempts: int
+    last_status_code: int
+    last_error: str
+
+
+class KeyRotation(Strict):
+    overlap_days: int = Field(default=30, ge=0, le=365)
+
+
+class FunnelCounts(BaseModel):
+    clicks: int
+    views: int
+    rejected: int
+    flooded: int
+    landings: int
+    linked: int
+    acquired: int
+    re_engaged: int
+    activated: int
+    upgraded: int
+
+
+class FunnelRow(BaseModel):
+    day: str
+    campaign_id: str
+    counts: FunnelCounts
+
+
+class FunnelReport(BaseModel):
+    partner_id: str
+    from_day: str
+    to_day: str
+    mode: Literal["ordered"] = "ordered"
+    rows: list[FunnelRow]
+    totals: FunnelCounts
+    rates: dict[str, float]
+    commission_due_minor: int
+    currency: str | None
+
+
+def counts_public(c: pb.FunnelCounts) -> FunnelCounts:
+    return FunnelCounts(**{name: getattr(c, name) for name in FunnelCounts.model_fields})
+
+
+def report_public(
+    resp: pb.GetFunnelReportResponse, *, partner_id: str, from_day: str, to_day: str
+) -> FunnelReport:
+    return FunnelReport(
+        partner_id=partner_id,
+        from_day=from_day,
+        to_day=to_day,
+        rows=[
+            FunnelRow(day=r.day, campaign_id=r.campaign_id, counts=counts_public(r.counts)) for r in resp.rows
+        ],
+        totals=counts_public(resp.totals),
+        rates=dict(resp.rates),
+        commission_due_minor=resp.commission_due_minor,
+        currency=resp.currency or None,
+    )
+
+
+def campaign_public(c: pb.Campaign) -> CampaignPublic:
+    return CampaignPublic(
+        campaign_id=c.campaign_id,
+        partner_id=c.partner_id,
+        name=c.name,
+        branch=c.branch or None,
+        target_app_id=c.target_app_id,
+        landing_url=c.landing_url,
+        lookback_days=c.lookback_days,
+        conversion_window_days=c.conversion_window_days,
+        cpa_amount_minor=c.cpa_amount_minor,
+        currency=c.currency,
+        commission_milestone=c.commission_milestone,
+        postback_milestones=list(c.postback_milestones),
+        status=c.status,
+    )

@@ -1,0 +1,72 @@
+"""Incremental funnel aggregates: counters bumped with each change, summed by reports."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from services.conversion.attribution import COUNTERS
+from services.conversion.models import Campaign, FunnelDay
+from services.runtime.db import read_session
+from services.runtime.errors import InvalidInput
+
+MAX_REPORT_DAYS = 400
+
+
+def bump(session: Session, *, partner_id: str, campaign_id: str, day: str, **increments: int) -> None:
+    """Add to the counters of one partner/campaign/day in one atomic upsert (safe under concurrency)."""
+    unknown = set(increments) - set(COUNTERS)
+    if unknown:
+        raise ValueError(f"unknown counters: {sorted(unknown)}")
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = FunnelDay.__table__
+    stmt = dialect.insert(table).values(partner_id=partner_id, campaign_id=campaign_id, day=day, **increments)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["partner_id", "campaign_id", "day"],
+        set_={name: table.c[name] + stmt.excluded[name] for name in increments},
+    )
+    session.execute(stmt)
+
+
+def _parse_day(value: str, what: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(f"invalid_{what}", f"{what} must be a date YYYY-MM-DD") from exc
+
+
+def funnel_report(
+    *, engine: Engine, partner_id: str, campaign_id: str, from_day: str, to_day: str
+) -> tuple[list[FunnelDay], dict[str, int], int, str]:
+    """Rows per day, totals, and the commission due, for one partner (and optionally one campaign)."""
+    start, end = _parse_day(from_day, "from_day"), _parse_day(to_day, "to_day")
+    if end < start or (end - start).days > MAX_REPORT_DAYS:
+        raise InvalidInput(
+            "invalid_period", f"the period must run forward and span at most {MAX_REPORT_DAYS} days"
+        )
+    with read_session(engine) as session:
+        stmt = select(FunnelDay).where(
+            col(FunnelDay.partner_id) == partner_id,
+            col(FunnelDay.day) >= start.isoformat(),
+            col(FunnelDay.day) <= end.isoformat(),
+        )
+        if campaign_id:
+            stmt = stmt.where(col(FunnelDay.campaign_id) == campaign_id)
+        rows = list(session.exec(stmt.order_by(col(FunnelDay.day), col(FunnelDay.campaign_id))))
+        campaigns = {
+            c.campaign_id: c
+            for c in session.exec(select(Campaign).where(col(Campaign.partner_id) == partner_id))
+        }
+    totals = dict.fromkeys(COUNTERS, 0)
+    commission, currency = 0, ""
+    for row in rows:
+        for name in COUNTERS:
+            totals[name] += getattr(row, name)
+        campaign = campaigns.get(row.campaign_id)
+        if campaign is not None and campaign.cpa_amount_minor:
+            commission += campaign.cpa_amount_minor * getattr(row, campaign.commission_milestone, 0)
+            currency = currency or campaign.currency
+    return rows, totals, commission, currency
