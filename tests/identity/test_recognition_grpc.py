@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import grpc
+import jwt
 import pytest
 from lattice.identity.v1 import identity_pb2 as pb
 
@@ -20,7 +21,7 @@ async def test_sign_in_issues_an_audience_bound_short_lived_es256_token(identity
     assert 0 < claims["exp"] - claims["iat"] <= 900 and claims["jti"] and claims["sid"]
     again = await identity.sign_in("mbank", "u-sign-in", level=1)
     assert (await identity.verify(again.access_token, "mbank"))["sub"] == claims["sub"]
-    with pytest.raises(Exception):
+    with pytest.raises(jwt.InvalidAudienceError):
         await identity.verify(tokens.access_token, "life")
 
 
