@@ -1,0 +1,82 @@
+"""One request through the gateway reaches a service over gRPC, commits a change and its event
+through the outbox, and a second service consumes it — all in one trace, collected over OTLP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.runtime.config import SERVICES
+from services.runtime.stack import Stack, StackConfig
+from tests.support.actors import operator_headers
+from tests.support.otlp import OtlpReceiver, ReceivedSpan
+from tools.demo_data import load
+
+SPAN_KIND_SERVER, SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER, SPAN_KIND_CONSUMER = 2, 3, 4, 5
+
+
+@pytest.fixture
+def traced_stack(tmp_path: Path) -> Iterator[tuple[Stack, OtlpReceiver]]:
+    receiver = OtlpReceiver().start()
+    stack = Stack(StackConfig.ephemeral(tmp_path / "var", extra_env={"ENVIRONMENT": "test", **receiver.env()}))
+    try:
+        stack.start()
+        load({s: stack.config.addr(s) for s in SERVICES}, say=lambda _m: None)
+        yield stack, receiver
+    finally:
+        stack.stop()
+        receiver.stop()
+
+
+def _one(spans: list[ReceivedSpan], **match: object) -> ReceivedSpan:
+    found = [s for s in spans if all(getattr(s, k) == v for k, v in match.items())]
+    assert len(found) == 1, f"expected one span {match}, found {len(found)}"
+    return found[0]
+
+
+def test_gateway_to_service_to_nats_to_consumer_is_one_trace(traced_stack: tuple[Stack, OtlpReceiver]) -> None:
+    stack, receiver = traced_stack
+    with httpx.Client(base_url=stack.config.gateway_url, timeout=10) as gw:
+        headers = operator_headers(gw, "hq-admin")
+        resp = gw.post(
+            "/v1/ops/partners",
+            json={"partner_id": "shop", "name": "Shop Mini-Program", "sector": "ecommerce"},
+            headers=headers,
+        )
+        assert resp.status_code == 201, resp.text
+        deadline = time.monotonic() + 15
+        while gw.get("/v1/ops/conversion/partners/shop", headers=headers).status_code != 200:
+            assert time.monotonic() < deadline, "conversion never consumed identity.partner.registered"
+            time.sleep(0.2)
+
+    subject = "identity.partner.registered"
+
+    def complete(spans: list[ReceivedSpan]) -> bool:
+        return any(s.name == f"{subject} process" and s.service == "conversion" for s in spans)
+
+    spans = receiver.wait_for(complete)
+    edge = _one(spans, service="gateway", kind=SPAN_KIND_SERVER, name="POST /v1/ops/partners")
+    trace = [s for s in spans if s.trace_id == edge.trace_id]
+    by_id = {s.span_id: s for s in trace}
+
+    rpc_server = _one(trace, service="identity", kind=SPAN_KIND_SERVER)
+    assert rpc_server.name.endswith("IdentityService/RegisterPartner")
+    rpc_client = by_id[rpc_server.parent_span_id]
+    assert rpc_client.service == "gateway" and rpc_client.kind == SPAN_KIND_CLIENT
+
+    publish = _one(trace, service="identity", name=f"{subject} publish", kind=SPAN_KIND_PRODUCER)
+    process = _one(trace, service="conversion", name=f"{subject} process", kind=SPAN_KIND_CONSUMER)
+    assert process.parent_span_id == publish.span_id
+    assert process.attributes["messaging.nats.jetstream.delivery_count"] == 1
+    assert process.attributes["lattice.event_id"] == publish.attributes["lattice.event_id"]
+
+    # every span of the journey climbs up to the gateway's server span
+    for span in (rpc_client, rpc_server, publish, process):
+        node = span
+        while node.parent_span_id:
+            node = by_id[node.parent_span_id]
+        assert node.span_id == edge.span_id, f"{span.service}:{span.name} is not under the gateway span"
