@@ -237,3 +237,14 @@ def finish(
     delivery.claimed_at = None
     session.add(delivery)
     return delivery
+
+
+def postpone(session: Session, *, delivery_id: str, reason: str, until: datetime) -> str:
+    """A dependency could not be asked: try this waiting delivery again later."""
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None:
+        return "unknown"
+    if delivery.status in ("pending", "held"):
+        delivery.reason, delivery.not_before = reason, max(delivery.not_before, until)
+        session.add(delivery)
+    return delivery.status

@@ -78,7 +78,10 @@ class ReachEngine:
     async def dispatch(self, delivery_id: str, *, now: datetime | None = None) -> str:
         """Take a due delivery through the rules and, if it may go, send it; returns its status."""
         now = now or utcnow()
-        partner_ids = await self._partner_ids(delivery_id)
+        try:
+            partner_ids = await self._partner_ids(delivery_id)
+        except Unavailable as exc:
+            return await asyncio.to_thread(self._postpone, delivery_id, exc.reason, now)
         plan = await asyncio.to_thread(self._claim, delivery_id, now, partner_ids)
         if plan is None:
             return await asyncio.to_thread(self._status, delivery_id)
@@ -120,6 +123,12 @@ class ReachEngine:
     ) -> dispatch.SendPlan | None:
         with transaction(self.engine) as session:
             return dispatch.claim(session, delivery_id=delivery_id, now=now, partner_ids=partner_ids)
+
+    def _postpone(self, delivery_id: str, reason: str, now: datetime) -> str:
+        with transaction(self.engine) as session:
+            return dispatch.postpone(
+                session, delivery_id=delivery_id, reason=reason, until=now + self._retry_delay
+            )
 
     def _status(self, delivery_id: str) -> str:
         with read_session(self.engine) as session:

@@ -69,7 +69,9 @@ class UnreachablePeers:
 
 @pytest.fixture
 async def reach(reach_db: Engine) -> ReachEngine:
-    return ReachEngine(engine=reach_db, peers=Peers(UnreachablePeers().channel), providers=sandbox_providers())
+    return ReachEngine(
+        engine=reach_db, peers=Peers(UnreachablePeers().channel), providers=sandbox_providers()
+    )
 
 
 def sandbox_providers() -> dict:  # type: ignore[type-arg]
@@ -98,9 +100,16 @@ def live_strategy(engine: Engine, **spec: object) -> str:
     return created.strategy_id
 
 
-def event(customer_id: str, event_id: str, *, at: datetime, type: str = "salary_credited", **props: str) -> TriggerEvent:
+def event(
+    customer_id: str, event_id: str, *, at: datetime, type: str = "salary_credited", **props: str
+) -> TriggerEvent:
     return TriggerEvent(
-        event_id=event_id, customer_id=customer_id, app_id="mbank", type=type, occurred_at=at, properties=props
+        event_id=event_id,
+        customer_id=customer_id,
+        app_id="mbank",
+        type=type,
+        occurred_at=at,
+        properties=props,
     )
 
 

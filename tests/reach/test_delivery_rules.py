@@ -14,7 +14,15 @@ from services.reach.models import Delivery, ProviderDelivery
 from services.reach.peers import Peers
 from services.reach.scheduler import run_due
 from services.runtime.db import read_session
-from tests.reach.conftest import UnreachablePeers, event, live_strategy, local, policy, sandbox_providers, seed_customer
+from tests.reach.conftest import (
+    UnreachablePeers,
+    event,
+    live_strategy,
+    local,
+    policy,
+    sandbox_providers,
+    seed_customer,
+)
 
 PUSH = {"touchpoints": [{"channel": "push"}]}
 NO_QUIET = {"quiet_channels": []}
@@ -30,9 +38,13 @@ async def test_third_push_of_the_day_is_frequency_capped(reach: ReachEngine, rea
     seed_customer(reach_db, "cust-1", now=local(2, 9))
     live_strategy(reach_db, **PUSH)
     for i, hour in enumerate((9, 10, 11)):
-        await reach.handle_event(event("cust-1", f"ev-{i}", at=local(2, hour)), consumer="t", now=local(2, hour))
+        await reach.handle_event(
+            event("cust-1", f"ev-{i}", at=local(2, hour)), consumer="t", now=local(2, hour)
+        )
     assert _by_event(reach_db) == {
-        "ev-0": ("delivered", ""), "ev-1": ("delivered", ""), "ev-2": ("suppressed", "frequency_capped"),
+        "ev-0": ("delivered", ""),
+        "ev-1": ("delivered", ""),
+        "ev-2": ("suppressed", "frequency_capped"),
     }
 
 
@@ -45,14 +57,20 @@ async def test_2359_and_0001_local_count_on_different_days(reach: ReachEngine, r
     assert late.date() == early.date()
     await reach.handle_event(event("cust-1", "ev-late", at=late), consumer="t", now=late)
     await reach.handle_event(event("cust-1", "ev-early", at=early), consumer="t", now=early)
-    await reach.handle_event(event("cust-1", "ev-again", at=early), consumer="t", now=early + timedelta(minutes=1))
+    await reach.handle_event(
+        event("cust-1", "ev-again", at=early), consumer="t", now=early + timedelta(minutes=1)
+    )
     assert _by_event(reach_db) == {
-        "ev-late": ("delivered", ""), "ev-early": ("delivered", ""), "ev-again": ("suppressed", "frequency_capped"),
+        "ev-late": ("delivered", ""),
+        "ev-early": ("delivered", ""),
+        "ev-again": ("suppressed", "frequency_capped"),
     }
 
 
 async def test_50_concurrent_triggers_with_cap_3_deliver_exactly_3(any_reach_db: Engine) -> None:
-    reach = ReachEngine(engine=any_reach_db, peers=Peers(UnreachablePeers().channel), providers=sandbox_providers())
+    reach = ReachEngine(
+        engine=any_reach_db, peers=Peers(UnreachablePeers().channel), providers=sandbox_providers()
+    )
     now = local(2, 12)
     policy(any_reach_db, channels=[{"channel": "push", "daily_cap": 3}], **NO_QUIET)
     seed_customer(any_reach_db, "cust-1", now=now)
@@ -75,8 +93,12 @@ async def test_contact_budget_spans_channels(reach: ReachEngine, reach_db: Engin
     await reach.handle_event(event("cust-1", "ev-1", at=local(2, 9)), consumer="t", now=local(2, 9))
     await reach.handle_event(event("cust-1", "ev-2", at=local(2, 10)), consumer="t", now=local(2, 10))
     statuses = sorted(_by_event_all(reach_db))
-    assert statuses == [("delivered", ""), ("delivered", ""), ("suppressed", "contact_budget_exhausted"),
-                        ("suppressed", "contact_budget_exhausted")]
+    assert statuses == [
+        ("delivered", ""),
+        ("delivered", ""),
+        ("suppressed", "contact_budget_exhausted"),
+        ("suppressed", "contact_budget_exhausted"),
+    ]
 
 
 def _by_event_all(engine: Engine) -> list[tuple[str, str]]:
@@ -84,7 +106,9 @@ def _by_event_all(engine: Engine) -> list[tuple[str, str]]:
         return [(d.status, d.reason) for d in session.exec(select(Delivery))]
 
 
-async def test_quiet_hours_hold_until_0800_and_drop_what_expires(reach: ReachEngine, reach_db: Engine) -> None:
+async def test_quiet_hours_hold_until_0800_and_drop_what_expires(
+    reach: ReachEngine, reach_db: Engine
+) -> None:
     seed_customer(reach_db, "cust-1", now=local(2, 9))
     live_strategy(reach_db, **PUSH, validity_s=86400)
     live_strategy(reach_db, **PUSH, validity_s=9.5 * 3600, trigger={"event_type": "card_spend"})
@@ -93,7 +117,8 @@ async def test_quiet_hours_hold_until_0800_and_drop_what_expires(reach: ReachEng
     # Valid until 07:00, before quiet hours end: dropped with a reason, never sent at night.
     await reach.handle_event(event("cust-1", "ev-spend", at=at, type="card_spend"), consumer="t", now=at)
     assert _by_event(reach_db) == {
-        "ev-salary": ("held", "quiet_hours"), "ev-spend": ("dropped", "expired_in_quiet_hours"),
+        "ev-salary": ("held", "quiet_hours"),
+        "ev-spend": ("dropped", "expired_in_quiet_hours"),
     }
     await run_due(reach, now=local(3, 7, 59))
     assert _by_event(reach_db)["ev-salary"] == ("held", "quiet_hours")
@@ -118,7 +143,10 @@ async def test_marketing_sms_opt_out_keeps_transactional_sms(reach: ReachEngine,
     )
     live_strategy(reach_db, touchpoints=[{"channel": "sms"}])
     live_strategy(
-        reach_db, kind="transactional", purpose="security", touchpoints=[{"channel": "sms"}],
+        reach_db,
+        kind="transactional",
+        purpose="security",
+        touchpoints=[{"channel": "sms"}],
         trigger={"event_type": "new_device_login"},
     )
     at = local(2, 23)  # even in quiet hours: a security alert goes out at once
@@ -133,7 +161,12 @@ async def test_marketing_sms_opt_out_keeps_transactional_sms(reach: ReachEngine,
 async def test_fallback_to_the_next_touchpoint_with_consent(reach: ReachEngine, reach_db: Engine) -> None:
     seed_customer(reach_db, "cust-1", now=local(2, 9))
     policies.set_preference(
-        engine=reach_db, customer_id="cust-1", channel="push", purpose="offers", opted_in=False, app_id="mbank"
+        engine=reach_db,
+        customer_id="cust-1",
+        channel="push",
+        purpose="offers",
+        opted_in=False,
+        app_id="mbank",
     )
     live_strategy(reach_db, touchpoints=[{"channel": "push"}, {"channel": "inbox"}])
     await reach.handle_event(event("cust-1", "ev-1", at=local(2, 10)), consumer="t", now=local(2, 10))

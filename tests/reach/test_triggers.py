@@ -20,7 +20,9 @@ def _deliveries(engine: Engine) -> list[Delivery]:
         return list(session.exec(select(Delivery)))
 
 
-async def test_salary_credited_reaches_only_the_eligible_customer(reach: ReachEngine, reach_db: Engine) -> None:
+async def test_salary_credited_reaches_only_the_eligible_customer(
+    reach: ReachEngine, reach_db: Engine
+) -> None:
     now = local(2, 10)
     seed_customer(reach_db, "cust-rich", now=now, aum_tier="affluent")
     seed_customer(reach_db, "cust-new", now=now, aum_tier="mass")
@@ -71,7 +73,10 @@ async def test_trigger_condition_and_delay(reach: ReachEngine, reach_db: Engine)
             "delay_s": 600,
         },
     )
-    assert await reach.handle_event(event("cust-1", "ev-small", at=now, amount="4999"), consumer="t", now=now) == []
+    assert (
+        await reach.handle_event(event("cust-1", "ev-small", at=now, amount="4999"), consumer="t", now=now)
+        == []
+    )
     [due] = await reach.handle_event(event("cust-1", "ev-big", at=now, amount="5000"), consumer="t", now=now)
     assert await reach.dispatch(due, now=now) == "pending"
     assert await reach.dispatch(due, now=local(2, 10, 10)) == "delivered"
