@@ -1,0 +1,131 @@
+"""At the end of the session: the session stack's logs, exported spans and NATS payloads carry no
+phone or ID-card numbers, and nothing a partner can see carries an internal customer id."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import nats
+from nats.js.api import StreamInfo
+from nats.js.errors import NotFoundError
+
+from services.identity import demo_data
+from services.runtime.stack import Stack
+
+_EDGE = r"(?<![0-9A-Za-z_]){}(?![0-9A-Za-z_])"
+PHONE = re.compile(_EDGE.format(r"1[3-9][0-9]{9}"))
+ID_CARD = re.compile(_EDGE.format(r"[1-9][0-9]{16}[0-9Xx]"))
+CUSTOMER_ID = re.compile(r"cus_[0-9a-f]{20}")
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+SPAN_FLUSH_S = 5.5  # BatchSpanProcessor's default schedule delay, plus a margin
+
+
+def is_id_card(candidate: str) -> bool:
+    """A PRC resident ID number: a real birth date and the ISO 7064 MOD 11-2 check character."""
+    try:
+        date(int(candidate[6:10]), int(candidate[10:12]), int(candidate[12:14]))
+    except ValueError:
+        return False
+    total = sum(int(d) * w for d, w in zip(candidate[:17], _WEIGHTS, strict=True))
+    return "10X98765432"[total % 11] == candidate[17].upper()
+
+
+def findings(text: str, where: str) -> list[str]:
+    found = [f"{where}: phone number {m}" for m in PHONE.findall(text)]
+    found += [f"{where}: ID-card number {m}" for m in ID_CARD.findall(text) if is_id_card(m)]
+    return found
+
+
+def test_the_scanner_finds_what_it_looks_for() -> None:
+    sample = (
+        'x {"phone": "13800138001", "id": "11010519491231002X", "t": "1732612345678901234"} ab13812345678'
+    )
+    assert findings(sample, "sample") == [
+        "sample: phone number 13800138001",
+        "sample: ID-card number 11010519491231002X",
+    ]
+
+
+def _files(var_dir: Path) -> Iterator[Path]:
+    yield from sorted((var_dir / "logs").glob("*.log"))
+    yield from sorted((var_dir / "telemetry").glob("*.spans.jsonl"))
+
+
+def test_logs_and_spans_carry_no_phone_or_id_card_numbers(stack: Stack) -> None:
+    time.sleep(SPAN_FLUSH_S)
+    demo_phones = [str(c[3]["phone_number"]) for c in demo_data.DEMO_CUSTOMERS if "phone_number" in c[3]]
+    problems: list[str] = []
+    scanned = 0
+    for path in _files(stack.config.var_dir):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        scanned += len(text)
+        problems += findings(text, path.name)
+        problems += [f"{path.name}: demo phone {p}" for p in demo_phones if p in text]
+    assert scanned > 0, "the session stack wrote no logs or spans"
+    assert not problems, "\n".join(problems[:20])
+
+
+def _partner_visible_spans(var_dir: Path) -> Iterator[dict[str, object]]:
+    for path in (var_dir / "telemetry").glob("*.spans.jsonl"):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            span = json.loads(line) if line.startswith("{") else {}
+            attrs = span.get("attributes") or {}
+            target = str(attrs.get("http.route") or attrs.get("url.path") or attrs.get("http.target") or "")
+            if target.startswith("/v1/partner") or target.startswith("/r/"):
+                yield span
+
+
+def test_nothing_partners_see_carries_an_internal_customer_id(stack: Stack) -> None:
+    time.sleep(SPAN_FLUSH_S)
+    leaks = [
+        str(span.get("name"))
+        for span in _partner_visible_spans(stack.config.var_dir)
+        if CUSTOMER_ID.search(json.dumps(span.get("attributes") or {}))
+    ]
+    assert not leaks, leaks[:10]
+    urls = []
+    for path in (stack.config.var_dir / "telemetry").glob("*.spans.jsonl"):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            for key in ('"url.path"', '"http.target"', '"url.query"', '"http.url"', '"url.full"'):
+                if key in line:
+                    urls += [m for m in re.findall(key + r': "([^"]*)"', line) if CUSTOMER_ID.search(m)]
+    assert not urls, f"customer ids in request URLs: {urls[:5]}"
+
+
+async def _stream_payloads(url: str) -> list[tuple[str, bytes]]:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    out: list[tuple[str, bytes]] = []
+    try:
+        streams: list[StreamInfo] = await js.streams_info()
+        for info in streams:
+            last = info.state.last_seq
+            for seq in range(info.state.first_seq, last + 1 if info.state.messages else 0):
+                try:
+                    msg = await js.get_msg(info.config.name, seq)
+                except NotFoundError:
+                    continue
+                headers = json.dumps(dict(msg.headers or {}))
+                out.append((msg.subject or "", (msg.data or b"") + headers.encode()))
+    finally:
+        await nc.close()
+    return out
+
+
+def test_nats_payloads_carry_no_phone_or_id_card_numbers(stack: Stack) -> None:
+    payloads = asyncio.run(_stream_payloads(stack.config.nats_url))
+    problems: list[str] = []
+    for subject, data in payloads:
+        problems += findings(data.decode("latin-1"), subject)
+        if subject.startswith("conversion.postback") or subject.startswith("partner."):
+            problems += [
+                f"{subject}: internal customer id" for _ in CUSTOMER_ID.findall(data.decode("latin-1"))
+            ]
+    assert payloads, "the session produced no NATS messages"
+    assert not problems, "\n".join(problems[:20])
