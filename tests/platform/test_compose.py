@@ -21,10 +21,16 @@ from services.runtime.config import SERVICES, Settings
 ROOT = Path(__file__).resolve().parents[2]
 KONG_SCHEMA = ROOT.parent / "shared" / "vendor" / "kong_json_schema.json"
 SECRETS = {
-    "PEPPER", "POSTGRES_PASSWORD", "LATTICE_DB_PASSWORD", "KONG_SHARED_SECRET", "REDIS_PASSWORD",
+    "PEPPER",
+    "POSTGRES_PASSWORD",
+    "LATTICE_DB_PASSWORD",
+    "KONG_SHARED_SECRET",
+    "REDIS_PASSWORD",
     "GRAFANA_ADMIN_PASSWORD",
 }
-_VAR = re.compile(r"\$(?:\$|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?])?(?P<arg>[^}]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+_VAR = re.compile(
+    r"\$(?:\$|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?])?(?P<arg>[^}]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -164,7 +170,9 @@ def test_secrets_are_required_and_never_defaulted(dotenv: dict[str, str]) -> Non
 
 
 def test_dotenv_does_not_change_the_settings_of_local_runs(dotenv: dict[str, str]) -> None:
-    fields = {f.upper() for f in GatewaySettings.model_fields} | {f"{s.upper()}_DATABASE_URL" for s in SERVICES}
+    fields = {f.upper() for f in GatewaySettings.model_fields} | {
+        f"{s.upper()}_DATABASE_URL" for s in SERVICES
+    }
     assert not fields & set(dotenv), "Settings read ./.env too: compose-only names there"
 
 
@@ -214,7 +222,8 @@ def test_kong_runs_db_less_with_one_plugin_server_per_python_plugin() -> None:
         script = f"/opt/lattice/infra/kong/plugins/{server}.py"
         assert env[f"{prefix}_SOCKET"] == f"/usr/local/kong/{server}.socket"
         assert env[f"{prefix}_START_CMD"] == (
-            f"/usr/bin/python3 {script} --no-lua-style -kong-prefix /usr/local/kong --socket-name {server}.socket"
+            f"/usr/bin/python3 {script} --no-lua-style -kong-prefix /usr/local/kong"
+            f" --socket-name {server}.socket"
         )
         assert env[f"{prefix}_QUERY_CMD"] == f"/usr/bin/python3 {script} --dump"
     assert "KONG_SHARED_SECRET" in env["KONG_NGINX_MAIN_ENV"]
@@ -274,14 +283,26 @@ def test_kong_yml_validates_and_points_at_compose_services(compose: dict) -> Non
 
 def test_kong_config_check_catches_a_wrong_upstream_and_a_missing_plugin(compose: dict) -> None:
     plugins = [{"name": p} for p in lattice_plugins()]
-    good = {"_format_version": "3.0", "services": [{"name": "api", "url": "http://gateway:8080", "plugins": plugins,
-                                                     "routes": [{"name": "v1", "paths": ["/v1"]}]}]}
+    good = {
+        "_format_version": "3.0",
+        "services": [
+            {
+                "name": "api",
+                "url": "http://gateway:8080",
+                "plugins": plugins,
+                "routes": [{"name": "v1", "paths": ["/v1"]}],
+            }
+        ],
+    }
     assert kong_config_problems(good, compose) == []
     wrong_port = {**good, "services": [{**good["services"][0], "url": "http://gateway:9999"}]}
     assert kong_config_problems(wrong_port, compose) == ["gateway:9999 is no port of a compose service"]
     unknown_key = {**good, "services": [{**good["services"][0], "plugins": plugins[1:], "colour": "red"}]}
     problems = kong_config_problems(unknown_key, compose)
-    assert any(p.startswith("schema:") for p in problems) and f"plugin {lattice_plugins()[0]} is never enabled" in problems
+    assert (
+        any(p.startswith("schema:") for p in problems)
+        and f"plugin {lattice_plugins()[0]} is never enabled" in problems
+    )
 
 
 def test_otlp_endpoint_reaches_the_collector(compose: dict) -> None:

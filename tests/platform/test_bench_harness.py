@@ -1,0 +1,103 @@
+"""`make bench` as a quick smoke run: real baselines, the real system, the load from its own process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tools.bench.scenario import Request, discover
+from tools.bench.wrk import lua_script, parse_output, suits_wrk
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# what `wrk -t1 -c4 -d1s --latency` printed against the bare baseline on the development machine
+WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:40123/json
+  1 threads and 4 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   465.17us  221.34us   3.02ms   87.60%
+    Req/Sec     8.79k   612.25     9.41k    80.00%
+  Latency Distribution
+     50%  424.00us
+     75%  511.00us
+     90%  765.00us
+     99%    1.20ms
+  8748 requests in 1.00s, 1.18MB read
+  Non-2xx or 3xx responses: 3
+Requests/sec:   8726.53
+Transfer/sec:      1.18MB
+"""
+
+
+def test_smoke_run_writes_results_with_ratios_to_both_baselines(tmp_path: Path) -> None:
+    results = tmp_path / "latest.json"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'gen'}"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "tools.bench",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0.2",
+        "--concurrency",
+        "2",
+        "--load",
+        "python",
+        "--scenarios",
+        "platform",
+        "--results",
+        str(results),
+    ]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = json.loads(results.read_text())
+    bare, grpc = document["baselines"]["python"]
+    assert (bare["name"], grpc["name"]) == ("baseline.bare", "baseline.grpc")
+    assert bare["ratios"]["bare"] == {"throughput": 1.0, "p50": 1.0, "cpu_per_request": 1.0}
+    assert set(grpc["cpu_ms_per_request_by_process"]) == {"fastapi", "echo"}
+    scenarios = {s["name"]: s for s in document["scenarios"]}
+    assert set(scenarios) == {"platform.healthz", "platform.readyz"}
+    for s in scenarios.values():
+        assert s["load"] == "python" and s["errors"] == 0 and s["requests"] > 0
+        assert 0 < s["p50_ms"] <= s["p90_ms"] <= s["p99_ms"]
+        assert s["cpu_ms_per_request"] > 0
+        assert {"gateway", "nats", "identity"} <= set(s["cpu_ms_per_request_by_process"])
+        for base in (bare, grpc):
+            ratio = s["ratios"][base["name"].split(".")[1]]
+            assert ratio["throughput"] == round(s["throughput_rps"] / base["throughput_rps"], 3)
+            assert ratio["cpu_per_request"] == round(s["cpu_ms_per_request"] / base["cpu_ms_per_request"], 3)
+    # readyz asks five services and NATS: it must cost the servers more than healthz does
+    assert (
+        scenarios["platform.readyz"]["cpu_ms_per_request"]
+        > scenarios["platform.healthz"]["cpu_ms_per_request"]
+    )
+    assert "| platform.readyz | python |" in done.stdout
+
+
+def test_scenarios_are_named_after_their_module_and_build_requests() -> None:
+    found = discover()
+    assert {"platform.healthz", "platform.readyz"} <= set(found)
+    for name, (module, scenario) in found.items():
+        assert name.split(".")[0] == module.rsplit(".", 1)[1], f"{name} lives in {module}"
+        assert scenario.target == "gateway"
+
+
+def test_wrk_output_is_parsed_and_only_repeatable_requests_go_to_wrk() -> None:
+    parsed = parse_output(WRK_OUTPUT)
+    assert parsed == {
+        "requests": 8748,
+        "errors": 3,
+        "error_samples": ["Non-2xx or 3xx responses: 3"],
+        "elapsed_s": 1.0,
+        "throughput_rps": 8748.0,
+        "p50_ms": 0.424,
+        "p90_ms": 0.765,
+        "p99_ms": 1.2,
+    }
+    post = Request("POST", "/v1/x", {"content-type": "application/json"}, b'{"a":1}', (201,))
+    assert suits_wrk(post, post) and not suits_wrk(post, Request("POST", "/v1/x", body=b'{"a":2}'))
+    assert not suits_wrk(Request(expect=(404,)), Request(expect=(404,)))
+    assert 'wrk.method = "POST"' in lua_script(post) and 'wrk.body = [==[{"a":1}]==]' in lua_script(post)

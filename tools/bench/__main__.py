@@ -1,0 +1,194 @@
+"""`make bench`: the running system against two baselines, with the load from a separate process.
+
+Starts the baselines (a bare FastAPI JSON endpoint; a FastAPI endpoint making one grpc.aio call to
+an echo server) and measures them, then starts the whole system (services.runtime.stack, demo data
+loaded) and measures every scenario of tools/bench/scenarios/. Prints a markdown table and writes
+bench/results/latest.json. Exit status 1 when any request failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.runtime.config import SERVICES
+from services.runtime.stack import Process, Stack, StackConfig, free_port
+from tools.bench.baselines import BASELINES
+from tools.bench.report import markdown, write_results
+from tools.bench.runner import ROOT, LoadOptions, Target, measure
+from tools.bench.scenario import BenchContext, discover, run_setup
+from tools.bench.wrk import wrk_binary
+from tools.demo_data import load as load_demo_data
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per scenario")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="unmeasured seconds before each measurement"
+    )
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    parser.add_argument("--max-requests", type=int, default=200_000, help="request cap per phase")
+    parser.add_argument("--timeout", type=float, default=5.0, help="per-request timeout (s)")
+    parser.add_argument(
+        "--load",
+        choices=("auto", "python", "wrk"),
+        default="auto",
+        help="load generator: wrk for one-request scenarios when installed (auto), or always python",
+    )
+    parser.add_argument(
+        "--scenarios", default="", help="comma-separated scenario names or groups (default: all)"
+    )
+    parser.add_argument("--results", type=Path, default=ROOT / "bench/results/latest.json")
+    args = parser.parse_args(argv)
+    if args.load == "wrk" and wrk_binary() is None:
+        parser.error("--load wrk: wrk is not installed (apt-get install wrk)")
+    return args
+
+
+def selected(selection: str) -> dict[str, tuple[str, Any]]:
+    found = discover()
+    wanted = [s for s in selection.split(",") if s]
+    chosen = {n: v for n, v in found.items() if not wanted or n in wanted or n.split(".")[0] in wanted}
+    if not chosen:
+        raise SystemExit(f"no scenario matches {selection!r}; known: {', '.join(found)}")
+    return chosen
+
+
+def _wait_http(url: str, proc: Process) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not proc.alive:
+            raise RuntimeError(f"{proc.name} exited; see {proc.log_path}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{proc.name} did not answer {url}")
+
+
+def _wait_grpc(addr: str, proc: Process) -> None:
+    deadline = time.monotonic() + 30
+    with grpc.insecure_channel(addr) as channel:
+        while time.monotonic() < deadline:
+            if not proc.alive:
+                raise RuntimeError(f"{proc.name} exited; see {proc.log_path}")
+            try:
+                health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+                return
+            except grpc.RpcError:
+                time.sleep(0.1)
+    raise TimeoutError(f"{proc.name} did not serve gRPC on {addr}")
+
+
+def run_baselines(work: Path, options: LoadOptions, loads: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Measure both baselines with each load generator in use; the servers stop afterwards."""
+    env = Stack(StackConfig(var_dir=work)).base_env()
+    ports = {name: free_port() for name in ("bare", "echo", "grpc")}
+    cmd = [sys.executable, "-m", "tools.bench.baselines"]
+    procs = {
+        "bare": Process("baseline-bare", [*cmd, "bare", str(ports["bare"])], env, work / "logs"),
+        "echo": Process("baseline-echo", [*cmd, "echo", str(ports["echo"])], env, work / "logs"),
+        "grpc": Process(
+            "baseline-grpc",
+            [*cmd, "grpc", str(ports["grpc"]), f"127.0.0.1:{ports['echo']}"],
+            env,
+            work / "logs",
+        ),
+    }
+    try:
+        for proc in procs.values():
+            proc.start()
+        _wait_http(f"http://127.0.0.1:{ports['bare']}/json", procs["bare"])
+        _wait_grpc(f"127.0.0.1:{ports['echo']}", procs["echo"])
+        _wait_http(f"http://127.0.0.1:{ports['grpc']}/echo", procs["grpc"])
+        targets = {
+            "bare": Target(f"http://127.0.0.1:{ports['bare']}", {"bare": procs["bare"].popen.pid}),
+            "grpc": Target(
+                f"http://127.0.0.1:{ports['grpc']}",
+                {"fastapi": procs["grpc"].popen.pid, "echo": procs["echo"].popen.pid},
+            ),
+        }
+        measured: dict[str, dict[str, dict[str, Any]]] = {}
+        for load in loads:
+            forced = LoadOptions(**{**asdict(options), "load": load})
+            measured[load] = {
+                name: measure("tools.bench.baselines", scenario, {}, targets[name], forced)
+                for name, scenario in BASELINES.items()
+            }
+        return measured
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
+def run_system(work: Path, chosen: dict[str, tuple[str, Any]], options: LoadOptions) -> list[dict[str, Any]]:
+    """Start the whole system, run every chosen scenario against it, stop it."""
+    stack = Stack(StackConfig.ephemeral(work / "var"))
+    try:
+        try:
+            stack.start()
+        except (RuntimeError, TimeoutError):
+            for proc in stack.processes.values():
+                if proc.log_path.exists():
+                    tail = proc.log_path.read_text(errors="replace").splitlines()[-15:]
+                    print(
+                        f"--- {proc.name} ({'up' if proc.alive else 'exited'})",
+                        *tail,
+                        sep="\n",
+                        file=sys.stderr,
+                    )
+            raise
+        addrs = {s: stack.config.addr(s) for s in SERVICES}
+        load_demo_data(addrs, say=lambda _msg: None)
+        target = Target(stack.config.gateway_url, {n: p.popen.pid for n, p in stack.processes.items()})
+        ctx = BenchContext(gateway_url=stack.config.gateway_url, addrs=addrs, var_dir=stack.config.var_dir)
+        results = []
+        for name, (module, scenario) in chosen.items():
+            print(f"  {name} ...", file=sys.stderr, flush=True)
+            results.append(measure(module, scenario, run_setup(scenario, ctx), target, options))
+        return results
+    finally:
+        stack.stop()
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    options = LoadOptions(
+        concurrency=args.concurrency,
+        warmup_s=args.warmup,
+        duration_s=args.duration,
+        max_requests=args.max_requests,
+        timeout_s=args.timeout,
+        load=args.load,
+    )
+    chosen = selected(args.scenarios)
+    loads = ["python"] if args.load == "python" or wrk_binary() is None else ["python", "wrk"]
+    with tempfile.TemporaryDirectory(prefix="lattice-bench-") as tmp:
+        print("bench: baselines", file=sys.stderr, flush=True)
+        baselines = run_baselines(Path(tmp), options, loads)
+        print(f"bench: system ({len(chosen)} scenarios)", file=sys.stderr, flush=True)
+        scenarios = run_system(Path(tmp), chosen, options)
+    document = write_results(args.results, options=asdict(options), baselines=baselines, scenarios=scenarios)
+    print(markdown(document))
+    print(f"\nresults: {args.results}")
+    failed = [
+        r["name"] for r in scenarios + [b for m in baselines.values() for b in m.values()] if r["errors"]
+    ]
+    if failed:
+        print(f"requests failed in: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

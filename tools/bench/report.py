@@ -1,0 +1,79 @@
+"""Ratios to the baselines, the results file and the markdown table."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RATIO_OF = {"throughput": "throughput_rps", "p50": "p50_ms", "cpu_per_request": "cpu_ms_per_request"}
+
+
+def ratios(
+    result: dict[str, Any], baselines: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, float | None]]:
+    """result / baseline for throughput, p50 and CPU per request, against each baseline."""
+    out: dict[str, dict[str, float | None]] = {}
+    for name, base in baselines.items():
+        out[name] = {
+            ratio: (round(result[key] / base[key], 3) if base[key] else None)
+            for ratio, key in RATIO_OF.items()
+        }
+    return out
+
+
+def with_ratios(
+    results: list[dict[str, Any]], baselines: dict[str, dict[str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Each result with its ratios to the baselines measured by the same load generator."""
+    return [{**r, "ratios": ratios(r, baselines[r["load"]])} for r in results]
+
+
+def write_results(
+    path: Path,
+    *,
+    options: dict[str, Any],
+    baselines: dict[str, dict[str, dict[str, Any]]],
+    scenarios: list[dict[str, Any]],
+) -> dict[str, Any]:
+    document = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "system": platform.platform(),
+        },
+        "options": options,
+        "baselines": {load: with_ratios(list(b.values()), baselines) for load, b in baselines.items()},
+        "scenarios": with_ratios(scenarios, baselines),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return document
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def markdown(document: dict[str, Any]) -> str:
+    """One table row per baseline and scenario."""
+    head = (
+        "| scenario | load | req/s | p50 ms | p90 ms | p99 ms | CPU ms/req | req/s vs bare | vs grpc "
+        "| p50 vs bare | vs grpc | CPU vs bare | vs grpc | errors |"
+    )
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    rows = [r for b in document["baselines"].values() for r in b] + document["scenarios"]
+    for r in rows:
+        q = r["ratios"]
+        lines.append(
+            f"| {r['name']} | {r['load']} | {r['throughput_rps']:g} | {r['p50_ms']:g} | {r['p90_ms']:g} "
+            f"| {r['p99_ms']:g} | {r['cpu_ms_per_request']:g} "
+            f"| {_fmt(q['bare']['throughput'])} | {_fmt(q['grpc']['throughput'])} "
+            f"| {_fmt(q['bare']['p50'])} | {_fmt(q['grpc']['p50'])} "
+            f"| {_fmt(q['bare']['cpu_per_request'])} | {_fmt(q['grpc']['cpu_per_request'])} | {r['errors']} |"
+        )
+    return "\n".join(lines)

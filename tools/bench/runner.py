@@ -1,0 +1,125 @@
+"""Runs one scenario against one target: the load in its own process, server CPU from /proc."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tools.bench.scenario import Scenario
+from tools.bench.wrk import run_wrk, suits_wrk, wrk_binary
+
+ROOT = Path(__file__).resolve().parents[2]
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    concurrency: int = 16
+    warmup_s: float = 2.0
+    duration_s: float = 10.0
+    max_requests: int = 200_000
+    timeout_s: float = 5.0
+    load: str = "auto"
+
+
+@dataclass
+class Target:
+    """Where the load goes and which server processes (name -> pid) serve it."""
+
+    base_url: str
+    pids: dict[str, int]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def cpu_snapshot(target: Target) -> dict[str, float]:
+    return {name: cpu_seconds(pid) for name, pid in target.pids.items()}
+
+
+def choose_load(scenario: Scenario, params: dict[str, Any], options: LoadOptions) -> str:
+    """`wrk` when asked for (or `auto` and installed) and the scenario repeats one request; else `python`."""
+    if options.load == "python" or wrk_binary() is None:
+        return "python"
+    factory = scenario.requests(params)
+    return "wrk" if suits_wrk(factory(0), factory(1)) else "python"
+
+
+def _python_load(
+    module: str, scenario: Scenario, params: dict[str, Any], target: Target, options: LoadOptions
+) -> tuple[dict[str, Any], dict[str, float]]:
+    spec = {
+        **asdict(options),
+        "module": module,
+        "scenario": scenario.name,
+        "params": params,
+        "base_url": target.base_url,
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(spec, f)
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'gen'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tools.bench.load", f.name],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    before: dict[str, float] = {}
+    last = ""
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.strip() == "WARM":
+                before = cpu_snapshot(target)
+            elif line.strip():
+                last = line
+        proc.wait(timeout=options.warmup_s + options.duration_s + 60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.unlink(f.name)
+    if proc.returncode != 0 or not before:
+        raise RuntimeError(f"load generator failed for {scenario.name} (exit {proc.returncode})")
+    return json.loads(last), before
+
+
+def measure(
+    module: str, scenario: Scenario, params: dict[str, Any], target: Target, options: LoadOptions
+) -> dict[str, Any]:
+    """Throughput, latency and server CPU per request of one scenario."""
+    load = choose_load(scenario, params, options)
+    if load == "wrk":
+        before: dict[str, float] = {}
+        result = run_wrk(
+            target.base_url,
+            scenario.requests(params)(0),
+            concurrency=options.concurrency,
+            warmup_s=options.warmup_s,
+            duration_s=options.duration_s,
+            timeout_s=options.timeout_s,
+            on_warm=lambda: before.update(cpu_snapshot(target)),
+        )
+    else:
+        result, before = _python_load(module, scenario, params, target, options)
+    after = cpu_snapshot(target)
+    requests = max(result["requests"], 1)
+    by_process = {name: round((after[name] - before[name]) * 1000 / requests, 4) for name in target.pids}
+    return {
+        "name": scenario.name,
+        "description": scenario.description,
+        "target": scenario.target,
+        **result,
+        "cpu_ms_per_request": round(sum(by_process.values()), 4),
+        "cpu_ms_per_request_by_process": by_process,
+    }
