@@ -200,6 +200,7 @@ class ReachEngine:
             benefit_id = cached_spec(strategy).benefit_id
         outcome = await self._peers.grant_benefit(
             customer_id=delivery.customer_id,
+            strategy_id=delivery.strategy_id,
             benefit_id=benefit_id,
             app_id=delivery.app_id,
             idempotency_key=grant_idempotency_key(

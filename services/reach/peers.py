@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from string import Template
 
 import grpc
+from lattice.benefits.v1 import benefits_pb2, benefits_pb2_grpc
+from lattice.content.v1 import content_pb2, content_pb2_grpc
 from lattice.identity.v1 import identity_pb2, identity_pb2_grpc
 
 from services.reach.profiles import CustomerAttributes
@@ -102,14 +104,10 @@ class Peers:
         """What: an inline template, or the published version of a content item."""
         if not content.content_item_id:
             return render_template(content, variables=variables, deep_link=deep_link)
-        from lattice.content.v1 import content_pb2, content_pb2_grpc
-
-        if not hasattr(content_pb2, "GetRenderedItemRequest"):
-            raise Unavailable("content_unavailable", "the content service cannot render items yet")
         stub = content_pb2_grpc.ContentServiceStub(self._channel("content"))
         try:
-            resp = await stub.GetRenderedItem(
-                content_pb2.GetRenderedItemRequest(  # type: ignore[attr-defined]
+            item = await stub.GetRenderedItem(
+                content_pb2.GetRenderedItemRequest(
                     item_id=content.content_item_id,
                     edition=edition,
                     locale=content.locale,
@@ -118,28 +116,23 @@ class Peers:
             )
         except grpc.aio.AioRpcError as exc:
             raise Unavailable("content_unavailable", f"content answered {exc.code().name}") from exc
-        item = getattr(resp, "item", resp)
         return Rendered(
             title=item.title[:200], body=item.body[:2000], deep_link=(item.deep_link or deep_link)[:500]
         )
 
     async def grant_benefit(
-        self, *, customer_id: str, benefit_id: str, idempotency_key: str, app_id: str
+        self, *, customer_id: str, benefit_id: str, idempotency_key: str, app_id: str, strategy_id: str
     ) -> GrantOutcome:
         """Do: grant a benefit once per strategy trigger (benefits applies the key at most once)."""
-        from lattice.benefits.v1 import benefits_pb2, benefits_pb2_grpc
-
-        if not hasattr(benefits_pb2, "GrantBenefitRequest"):
-            return GrantOutcome("pending")
         stub = benefits_pb2_grpc.BenefitsServiceStub(self._channel("benefits"))
         try:
             await stub.GrantBenefit(
-                benefits_pb2.GrantBenefitRequest(  # type: ignore[attr-defined]
+                benefits_pb2.GrantBenefitRequest(
                     customer_id=customer_id,
                     benefit_id=benefit_id,
                     idempotency_key=idempotency_key,
                     app_id=app_id,
-                    channel="reach",
+                    channel=f"reach:{strategy_id}",
                 )
             )
         except grpc.aio.AioRpcError as exc:
