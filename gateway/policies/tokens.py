@@ -164,3 +164,12 @@ def bearer_token(authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not token.strip() or len(token) > 4096:
         raise unauthenticated("token_malformed", "use Authorization: Bearer <token>")
     return token.strip()
+
+
+_APP_PATH = re.compile(r"^/v1/apps/([a-z][a-z0-9_-]{1,39})(?:/|$)")
+
+
+def app_id_from_path(path: str) -> str | None:
+    """The app of a customer route (`/v1/apps/{app_id}/...`), for hosts without path parameters."""
+    match = _APP_PATH.match(path)
+    return match.group(1) if match else None

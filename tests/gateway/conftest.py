@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
 
+from gateway.config import GatewaySettings
+from gateway.policies.partner_signature import PartnerKey
 from gateway.policies.store import EdgeStore, open_store
 from services.runtime.stack import free_port
+from tests.gateway.keys import Jwks, PartnerKeys, TokenIssuer
+
+PARTNER_SECRET = b"partner-ride-secret-0123456789ab"
 
 STORE_KINDS = ["sqlite", "redis"]
 
@@ -77,3 +87,59 @@ def edge_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EdgeS
         yield store
     finally:
         store.close()
+
+
+@dataclass
+class EdgeGateway:
+    """A real gateway (uvicorn on a free port) whose edge keys are the test's own."""
+
+    url: str
+    app: FastAPI
+    issuer: TokenIssuer
+    jwks: Jwks
+    partner_keys: PartnerKeys
+    settings: GatewaySettings
+
+
+@asynccontextmanager
+async def running_gateway(tmp_path: Path, nats_url: str, **overrides: object) -> AsyncIterator[EdgeGateway]:
+    """Start create_app()'s gateway with the probe routes; the edge is rebuilt on the test's keys."""
+    from gateway.app import create_app
+    from gateway.edge import Edge
+    from tests.gateway import probe_routes
+
+    port = free_port()
+    settings = GatewaySettings(
+        var_dir=tmp_path,
+        nats_url=nats_url,
+        http_port=port,
+        environment="test",
+        **overrides,  # type: ignore[arg-type]
+    )
+    app = create_app(settings)
+    app.include_router(probe_routes.router)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    issuer = TokenIssuer()
+    jwks = Jwks(issuer)
+    keys = PartnerKeys(PartnerKey(partner_id="ride", key_id="k1", secret=PARTNER_SECRET, not_before=0))
+    await app.state.edge.close()
+    app.state.edge = Edge.build(settings=settings, partner_keys=keys, jwks_fetch=jwks.fetch)
+    try:
+        yield EdgeGateway(f"http://127.0.0.1:{port}", app, issuer, jwks, keys, settings)
+    finally:
+        server.should_exit = True
+        await task
+        await app.state.edge.close()
+
+
+@pytest.fixture
+async def edge_gateway(tmp_path: Path, nats_url: str) -> AsyncIterator[EdgeGateway]:
+    async with running_gateway(tmp_path, nats_url) as gw:
+        yield gw
