@@ -151,13 +151,15 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
             partner_id=request.partner_id,
             key_id=request.key_id,
         )
-        return pb.GetPartnerSigningKeyResponse(
+        resp = pb.GetPartnerSigningKeyResponse(
             partner_id=key.partner_id,
             key_id=key.key_id,
             secret=key.secret,
             not_before=to_timestamp(key.not_before),
-            not_after=to_timestamp(key.not_after),
         )
+        if key.not_after is not None:
+            resp.not_after.CopyFrom(to_timestamp(key.not_after))
+        return resp
 
     async def RotatePartnerSigningKey(
         self, request: pb.RotatePartnerSigningKeyRequest, context

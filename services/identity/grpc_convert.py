@@ -79,7 +79,7 @@ def consent_to_pb(consent: Consent) -> pb.Consent:
         data_categories=consent.data_categories,
         text_version=consent.text_version,
         granted_at=to_timestamp(consent.granted_at),
-        withdrawn_at=to_timestamp(consent.withdrawn_at),
+        withdrawn_at=to_timestamp(consent.withdrawn_at) if consent.withdrawn_at else None,
         granted_in_app_id=consent.granted_in_app_id,
     )
 
