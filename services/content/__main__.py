@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 import grpc
-
 from lattice.content.v1 import content_pb2, content_pb2_grpc
+
 from services.content.events import watch_content_events
 from services.content.grpc_api import ContentApi
 from services.content.slot_cache import SlotCache
@@ -17,12 +17,17 @@ from services.runtime.service import ServiceContext, main
 
 
 async def wire(
-    ctx: ServiceContext, server: grpc.aio.Server, *, clock: Callable[[], datetime] = utcnow,
+    ctx: ServiceContext,
+    server: grpc.aio.Server,
+    *,
+    clock: Callable[[], datetime] = utcnow,
     rng: random.Random | None = None,
 ) -> list[str]:
     cache = SlotCache(ctx.engine)
     await watch_content_events(ctx.bus, cache)
-    content_pb2_grpc.add_ContentServiceServicer_to_server(ContentApi(ctx, cache=cache, clock=clock, rng=rng), server)
+    content_pb2_grpc.add_ContentServiceServicer_to_server(
+        ContentApi(ctx, cache=cache, clock=clock, rng=rng), server
+    )
     return [content_pb2.DESCRIPTOR.services_by_name["ContentService"].full_name]
 
 

@@ -17,15 +17,28 @@ MAX_ENTRIES = 500
 
 
 def record_audit(
-    session: Session, *, actor: Actor, entity: str, entity_id: str, action: str,
-    version: int = 0, reason: str = "", details: dict[str, Any] | None = None,
+    session: Session,
+    *,
+    actor: Actor,
+    entity: str,
+    entity_id: str,
+    action: str,
+    version: int = 0,
+    reason: str = "",
+    details: dict[str, Any] | None = None,
 ) -> None:
     """Add an audit entry in the caller's transaction."""
     session.add(
         AuditEntry(
-            entity=entity, entity_id=entity_id, version=version, action=action,
-            actor_id=actor.operator_id, actor_role=actor.role, actor_branch=actor.branch,
-            reason=reason[:500], details=details or {},
+            entity=entity,
+            entity_id=entity_id,
+            version=version,
+            action=action,
+            actor_id=actor.operator_id,
+            actor_role=actor.role,
+            actor_branch=actor.branch,
+            reason=reason[:500],
+            details=details or {},
         )
     )
 

@@ -68,8 +68,13 @@ def validate_variants(variants: dict[str, Any]) -> None:
         if missing := [loc for loc in REQUIRED_LOCALES if loc not in texts]:
             raise InvalidInput("locale_required", f"variant {edition} lacks texts in {', '.join(missing)}")
         for locale, text in texts.items():
-            if not 1 <= len(text.get("title", "").strip()) <= MAX_TITLE or len(text.get("body", "")) > MAX_BODY:
-                raise InvalidInput("invalid_text", f"variant {edition}/{locale}: title 1-{MAX_TITLE}, body <= {MAX_BODY}")
+            if (
+                not 1 <= len(text.get("title", "").strip()) <= MAX_TITLE
+                or len(text.get("body", "")) > MAX_BODY
+            ):
+                raise InvalidInput(
+                    "invalid_text", f"variant {edition}/{locale}: title 1-{MAX_TITLE}, body <= {MAX_BODY}"
+                )
         link = variant.get("deep_link", "")
         if link and not _LINK.match(link):
             raise InvalidInput("invalid_deep_link", f"variant {edition}: deep link must be scheme://target")
@@ -78,7 +83,9 @@ def validate_variants(variants: dict[str, Any]) -> None:
             raise InvalidInput("too_many_media", f"at most {MAX_MEDIA} media references per variant")
         for ref in media:
             if ref.get("kind") not in ("image", "video") or not _LINK.match(ref.get("uri", "")):
-                raise InvalidInput("invalid_media", f"variant {edition}: media needs kind image|video and a uri")
+                raise InvalidInput(
+                    "invalid_media", f"variant {edition}: media needs kind image|video and a uri"
+                )
 
 
 def get_item_in(session: Session, item_id: str, *, for_update: bool = False) -> ContentItem:
@@ -100,8 +107,14 @@ def working_version(versions: list[ItemVersion]) -> ItemVersion | None:
 
 
 def create_item(
-    *, engine: Engine, actor: Actor, item_id: str, type: str, product_category: str,
-    standard_fallback: bool, variants: dict[str, Any],
+    *,
+    engine: Engine,
+    actor: Actor,
+    item_id: str,
+    type: str,
+    product_category: str,
+    standard_fallback: bool,
+    variants: dict[str, Any],
 ) -> tuple[ContentItem, list[ItemVersion]]:
     """Create an item with a first draft version; a branch operator's item belongs to its branch."""
     actor.require("operator")
@@ -113,10 +126,16 @@ def create_item(
         raise InvalidInput("invalid_product_category", "only product cards have a product category")
     validate_variants(variants)
     item = ContentItem(
-        item_id=item_id, type=type, product_category=product_category, standard_fallback=standard_fallback,
-        owner_branch=actor.branch, created_by=actor.operator_id,
+        item_id=item_id,
+        type=type,
+        product_category=product_category,
+        standard_fallback=standard_fallback,
+        owner_branch=actor.branch,
+        created_by=actor.operator_id,
     )
-    draft = ItemVersion(item_id=item_id, version=1, status="draft", variants=variants, author_id=actor.operator_id)
+    draft = ItemVersion(
+        item_id=item_id, version=1, status="draft", variants=variants, author_id=actor.operator_id
+    )
     with transaction(engine) as session:
         if session.get(ContentItem, item_id) is not None:
             raise AlreadyExists("item_exists", f"item {item_id} exists")
@@ -144,8 +163,11 @@ def edit_item(
             raise Conflict("not_editable", f"version {draft.version} is {draft.status}; reject it to edit")
         if draft is None:
             draft = ItemVersion(
-                item_id=item_id, version=versions[-1].version + 1, status="draft",
-                variants=variants, author_id=actor.operator_id,
+                item_id=item_id,
+                version=versions[-1].version + 1,
+                status="draft",
+                variants=variants,
+                author_id=actor.operator_id,
             )
             versions.append(draft)
         draft.variants, draft.author_id, draft.updated_at = variants, actor.operator_id, utcnow()
@@ -153,8 +175,13 @@ def edit_item(
         item.updated_at = utcnow()
         session.add(item)
         record_audit(
-            session, actor=actor, entity="item", entity_id=item_id, version=draft.version,
-            action="edited", reason=reason,
+            session,
+            actor=actor,
+            entity="item",
+            entity_id=item_id,
+            version=draft.version,
+            action="edited",
+            reason=reason,
         )
     return item, versions
 

@@ -119,14 +119,21 @@ def check_content(*, item_type: str, product_category: str, variants: dict[str, 
 
 def _finding(rule: Rule, field: str, locale: str, offset: int, matched: str) -> Finding:
     return Finding(
-        rule_id=rule.id, description=rule.description, severity=rule.severity,
-        overridable=rule.overridable, field=field, locale=locale, offset=offset, matched_text=matched,
+        rule_id=rule.id,
+        description=rule.description,
+        severity=rule.severity,
+        overridable=rule.overridable,
+        field=field,
+        locale=locale,
+        offset=offset,
+        matched_text=matched,
     )
 
 
 def unresolved(findings: list[Finding], overrides: dict[str, str]) -> list[Finding]:
     """The blocking findings that no allowed override (rule id -> reason) resolves."""
     return [
-        f for f in findings
+        f
+        for f in findings
         if f.severity == "block" and not (f.overridable and overrides.get(f.rule_id, "").strip())
     ]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 
 from google.protobuf.message import DecodeError
+from lattice.content.v1 import events_pb2
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
-from lattice.content.v1 import events_pb2
 from services.content.review import ITEM_ARCHIVED, ITEM_PUBLISHED
 from services.content.slot_cache import SlotCache
 from services.content.slots import PLACEMENT_CHANGED
@@ -45,5 +45,9 @@ async def watch_content_events(bus: Bus, cache: SlotCache) -> None:
         apply_event(cache, subject=msg.subject, data=msg.data)
 
     await bus.js.subscribe(
-        SUBJECTS, cb=on_message, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW, inactive_threshold=60
+        SUBJECTS,
+        cb=on_message,
+        ordered_consumer=True,
+        deliver_policy=DeliverPolicy.NEW,
+        inactive_threshold=60,
     )

@@ -9,10 +9,19 @@ from datetime import datetime
 
 from lattice.content.v1 import content_pb2 as pb
 from lattice.content.v1 import content_pb2_grpc
+
 from services.content import audit, catalogue, review, slots
 from services.content.convert import (
-    actor_from_pb, audit_to_pb, finding_to_pb, item_to_pb, placement_to_pb, rendered_to_pb, slot_to_pb,
-    spec_from_pb, variants_from_pb, viewer_from_pb,
+    actor_from_pb,
+    audit_to_pb,
+    finding_to_pb,
+    item_to_pb,
+    placement_to_pb,
+    rendered_to_pb,
+    slot_to_pb,
+    spec_from_pb,
+    variants_from_pb,
+    viewer_from_pb,
 )
 from services.content.rendering import render_item
 from services.content.serving import needs_database, serve_from, serve_slot
@@ -33,7 +42,11 @@ def _reason(text: str) -> str:
 
 class ContentApi(content_pb2_grpc.ContentServiceServicer):
     def __init__(
-        self, ctx: ServiceContext, *, cache: SlotCache, clock: Callable[[], datetime] = utcnow,
+        self,
+        ctx: ServiceContext,
+        *,
+        cache: SlotCache,
+        clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
     ) -> None:
         self._ctx = ctx
@@ -50,19 +63,28 @@ class ContentApi(content_pb2_grpc.ContentServiceServicer):
 
     async def CreateItem(self, request: pb.CreateItemRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
         return await self._item_write(
-            catalogue.create_item, actor=actor_from_pb(request.actor), item_id=request.item_id,
-            type=request.type, product_category=request.product_category,
-            standard_fallback=request.standard_fallback, variants=variants_from_pb(request.variants),
+            catalogue.create_item,
+            actor=actor_from_pb(request.actor),
+            item_id=request.item_id,
+            type=request.type,
+            product_category=request.product_category,
+            standard_fallback=request.standard_fallback,
+            variants=variants_from_pb(request.variants),
         )
 
     async def GetItem(self, request: pb.GetItemRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
-        item, versions = await asyncio.to_thread(catalogue.get_item, engine=self._engine, item_id=request.item_id)
+        item, versions = await asyncio.to_thread(
+            catalogue.get_item, engine=self._engine, item_id=request.item_id
+        )
         return pb.ItemResponse(item=item_to_pb(item, versions))
 
     async def ListItems(self, request: pb.ListItemsRequest, context) -> pb.ListItemsResponse:  # type: ignore[no-untyped-def]
         size = min(request.page_size or 50, MAX_PAGE)
         items = await asyncio.to_thread(
-            catalogue.list_items, engine=self._engine, limit=size + 1, after=request.page_token,
+            catalogue.list_items,
+            engine=self._engine,
+            limit=size + 1,
+            after=request.page_token,
             status=request.status,
         )
         next_token = items[size - 1].item_id if len(items) > size else ""
@@ -70,19 +92,31 @@ class ContentApi(content_pb2_grpc.ContentServiceServicer):
 
     async def EditItem(self, request: pb.EditItemRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
         return await self._item_write(
-            catalogue.edit_item, actor=actor_from_pb(request.actor), item_id=request.item_id,
-            variants=variants_from_pb(request.variants), reason=_reason(request.reason),
+            catalogue.edit_item,
+            actor=actor_from_pb(request.actor),
+            item_id=request.item_id,
+            variants=variants_from_pb(request.variants),
+            reason=_reason(request.reason),
         )
 
     async def SubmitItem(self, request: pb.ItemActionRequest, context) -> pb.SubmitItemResponse:  # type: ignore[no-untyped-def]
         (item, versions), findings = await asyncio.to_thread(
-            review.submit_item, engine=self._engine, actor=actor_from_pb(request.actor),
-            item_id=request.item_id, reason=_reason(request.reason),
+            review.submit_item,
+            engine=self._engine,
+            actor=actor_from_pb(request.actor),
+            item_id=request.item_id,
+            reason=_reason(request.reason),
         )
-        return pb.SubmitItemResponse(item=item_to_pb(item, versions), findings=[finding_to_pb(f) for f in findings])
+        return pb.SubmitItemResponse(
+            item=item_to_pb(item, versions), findings=[finding_to_pb(f) for f in findings]
+        )
 
-    async def CheckItemCompliance(self, request: pb.CheckItemComplianceRequest, context) -> pb.CheckItemComplianceResponse:  # type: ignore[no-untyped-def]
-        item, versions = await asyncio.to_thread(catalogue.get_item, engine=self._engine, item_id=request.item_id)
+    async def CheckItemCompliance(
+        self, request: pb.CheckItemComplianceRequest, context
+    ) -> pb.CheckItemComplianceResponse:  # type: ignore[no-untyped-def]
+        item, versions = await asyncio.to_thread(
+            catalogue.get_item, engine=self._engine, item_id=request.item_id
+        )
         wanted = request.version or versions[-1].version
         version = next((v for v in versions if v.version == wanted), None)
         if version is None:
@@ -93,34 +127,48 @@ class ContentApi(content_pb2_grpc.ContentServiceServicer):
     async def ApproveItem(self, request: pb.ApproveItemRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
         overrides = {o.rule_id: _reason(o.reason) for o in request.overrides}
         return await self._item_write(
-            review.approve_item, actor=actor_from_pb(request.actor), item_id=request.item_id, overrides=overrides
+            review.approve_item,
+            actor=actor_from_pb(request.actor),
+            item_id=request.item_id,
+            overrides=overrides,
         )
 
     async def RejectItem(self, request: pb.ItemActionRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
         return await self._item_write(
-            review.reject_item, actor=actor_from_pb(request.actor), item_id=request.item_id,
+            review.reject_item,
+            actor=actor_from_pb(request.actor),
+            item_id=request.item_id,
             reason=_reason(request.reason),
         )
 
     async def PublishItem(self, request: pb.ItemActionRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
         return await self._item_write(
-            review.publish_item, actor=actor_from_pb(request.actor), item_id=request.item_id,
+            review.publish_item,
+            actor=actor_from_pb(request.actor),
+            item_id=request.item_id,
             reason=_reason(request.reason),
         )
 
     async def ArchiveItem(self, request: pb.ItemActionRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
         return await self._item_write(
-            review.archive_item, actor=actor_from_pb(request.actor), item_id=request.item_id,
+            review.archive_item,
+            actor=actor_from_pb(request.actor),
+            item_id=request.item_id,
             reason=_reason(request.reason),
         )
 
     async def RollbackItem(self, request: pb.RollbackItemRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
         return await self._item_write(
-            review.rollback_item, actor=actor_from_pb(request.actor), item_id=request.item_id,
-            version=request.version, reason=_reason(request.reason),
+            review.rollback_item,
+            actor=actor_from_pb(request.actor),
+            item_id=request.item_id,
+            version=request.version,
+            reason=_reason(request.reason),
         )
 
-    async def ListAuditEntries(self, request: pb.ListAuditEntriesRequest, context) -> pb.ListAuditEntriesResponse:  # type: ignore[no-untyped-def]
+    async def ListAuditEntries(
+        self, request: pb.ListAuditEntriesRequest, context
+    ) -> pb.ListAuditEntriesResponse:  # type: ignore[no-untyped-def]
         entries = await asyncio.to_thread(
             audit.list_audit, engine=self._engine, entity=request.entity, entity_id=request.entity_id
         )
@@ -129,8 +177,13 @@ class ContentApi(content_pb2_grpc.ContentServiceServicer):
     async def CreateSlot(self, request: pb.CreateSlotRequest, context) -> pb.SlotResponse:  # type: ignore[no-untyped-def]
         s = request.slot
         slot = await asyncio.to_thread(
-            slots.create_slot, engine=self._engine, actor=actor_from_pb(request.actor), app_id=s.app_id,
-            position=s.position, editions=list(s.editions), description=s.description,
+            slots.create_slot,
+            engine=self._engine,
+            actor=actor_from_pb(request.actor),
+            app_id=s.app_id,
+            position=s.position,
+            editions=list(s.editions),
+            description=s.description,
         )
         return pb.SlotResponse(slot=slot_to_pb(slot))
 
@@ -146,25 +199,33 @@ class ContentApi(content_pb2_grpc.ContentServiceServicer):
 
     async def CreatePlacement(self, request: pb.CreatePlacementRequest, context) -> pb.PlacementResponse:  # type: ignore[no-untyped-def]
         return await self._placement_write(
-            slots.create_placement, actor=actor_from_pb(request.actor), spec=spec_from_pb(request.placement),
+            slots.create_placement,
+            actor=actor_from_pb(request.actor),
+            spec=spec_from_pb(request.placement),
             placement_id=request.placement.placement_id,
         )
 
     async def UpdatePlacement(self, request: pb.UpdatePlacementRequest, context) -> pb.PlacementResponse:  # type: ignore[no-untyped-def]
         return await self._placement_write(
-            slots.update_placement, actor=actor_from_pb(request.actor),
-            placement_id=request.placement.placement_id, spec=spec_from_pb(request.placement),
+            slots.update_placement,
+            actor=actor_from_pb(request.actor),
+            placement_id=request.placement.placement_id,
+            spec=spec_from_pb(request.placement),
         )
 
     async def RemovePlacement(self, request: pb.RemovePlacementRequest, context) -> pb.PlacementResponse:  # type: ignore[no-untyped-def]
         return await self._placement_write(
-            slots.remove_placement, actor=actor_from_pb(request.actor), placement_id=request.placement_id,
+            slots.remove_placement,
+            actor=actor_from_pb(request.actor),
+            placement_id=request.placement_id,
             reason=_reason(request.reason),
         )
 
     async def ListPlacements(self, request: pb.ListPlacementsRequest, context) -> pb.ListPlacementsResponse:  # type: ignore[no-untyped-def]
         found = await asyncio.to_thread(
-            slots.list_placements, engine=self._engine, slot_key=request.slot_key,
+            slots.list_placements,
+            engine=self._engine,
+            slot_key=request.slot_key,
             include_inactive=request.include_inactive,
         )
         return pb.ListPlacementsResponse(placements=[placement_to_pb(p) for p in found])
@@ -177,22 +238,45 @@ class ContentApi(content_pb2_grpc.ContentServiceServicer):
         snapshot = self._cache.peek(request.slot_key)
         if snapshot is not None and not needs_database(snapshot, viewer):
             # Pure in-memory choice: no thread hop on the hot path.
-            served = serve_from(snapshot, engine=self._engine, viewer=viewer, locales=locales, now=now, rng=self._rng)
+            served = serve_from(
+                snapshot, engine=self._engine, viewer=viewer, locales=locales, now=now, rng=self._rng
+            )
         else:
             served = await asyncio.to_thread(
-                serve_slot, engine=self._engine, cache=self._cache, slot_key=request.slot_key,
-                viewer=viewer, locales=locales, now=now, rng=self._rng,
+                serve_slot,
+                engine=self._engine,
+                cache=self._cache,
+                slot_key=request.slot_key,
+                viewer=viewer,
+                locales=locales,
+                now=now,
+                rng=self._rng,
             )
         if served is None:
             return pb.ServeSlotResponse(served=False)
-        return pb.ServeSlotResponse(served=True, placement_id=served.placement_id, item=rendered_to_pb(served.item))
+        return pb.ServeSlotResponse(
+            served=True, placement_id=served.placement_id, item=rendered_to_pb(served.item)
+        )
 
-    async def GetRenderedItem(self, request: pb.GetRenderedItemRequest, context) -> pb.GetRenderedItemResponse:  # type: ignore[no-untyped-def]
+    async def GetRenderedItem(
+        self, request: pb.GetRenderedItemRequest, context
+    ) -> pb.GetRenderedItemResponse:  # type: ignore[no-untyped-def]
         r = await asyncio.to_thread(
-            render_item, engine=self._engine, item_id=request.item_id, edition=request.edition,
-            locale=request.locale, variables=dict(request.variables),
+            render_item,
+            engine=self._engine,
+            item_id=request.item_id,
+            edition=request.edition,
+            locale=request.locale,
+            variables=dict(request.variables),
         )
         return pb.GetRenderedItemResponse(
-            item_id=r.item_id, version=r.version, type=r.type, title=r.title, body=r.body,
-            deep_link=r.deep_link, media=[pb.MediaRef(**m) for m in r.media], edition=r.edition, locale=r.locale,
+            item_id=r.item_id,
+            version=r.version,
+            type=r.type,
+            title=r.title,
+            body=r.body,
+            deep_link=r.deep_link,
+            media=[pb.MediaRef(**m) for m in r.media],
+            edition=r.edition,
+            locale=r.locale,
         )

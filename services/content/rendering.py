@@ -52,9 +52,15 @@ class PublishedItem:
         texts = variant.get("texts", {})
         locale = next((loc for loc in chain if loc in texts), next(iter(texts)))
         return Rendered(
-            item_id=self.item_id, version=self.version, type=self.type, edition=edition, locale=locale,
-            title=texts[locale]["title"], body=texts[locale].get("body", ""),
-            media=tuple(variant.get("media", [])), deep_link=variant.get("deep_link", ""),
+            item_id=self.item_id,
+            version=self.version,
+            type=self.type,
+            edition=edition,
+            locale=locale,
+            title=texts[locale]["title"],
+            body=texts[locale].get("body", ""),
+            media=tuple(variant.get("media", [])),
+            deep_link=variant.get("deep_link", ""),
         )
 
 
@@ -108,7 +114,9 @@ def render_item(
 ) -> Rendered:
     """A published item as message content for one edition and locale, variables filled in."""
     if len(variables) > MAX_VARIABLES or any(len(v) > MAX_VALUE for v in variables.values()):
-        raise InvalidInput("invalid_variables", f"at most {MAX_VARIABLES} variables of {MAX_VALUE} characters")
+        raise InvalidInput(
+            "invalid_variables", f"at most {MAX_VARIABLES} variables of {MAX_VALUE} characters"
+        )
     published = load_published(engine=engine, item_id=item_id)
     served_edition = published.edition_for(edition or "standard")
     if served_edition is None:

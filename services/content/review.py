@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from lattice.content.v1 import events_pb2
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from lattice.content.v1 import events_pb2
 from services.content.audit import record_audit
 from services.content.catalogue import Actor, get_item_in, versions_of, working_version
 from services.content.compliance import Finding, check_content, unresolved
@@ -52,7 +52,9 @@ def findings_of(item: ContentItem, version: ItemVersion) -> list[Finding]:
     )
 
 
-def submit_item(*, engine: Engine, actor: Actor, item_id: str, reason: str = "") -> tuple[Result, list[Finding]]:
+def submit_item(
+    *, engine: Engine, actor: Actor, item_id: str, reason: str = ""
+) -> tuple[Result, list[Finding]]:
     """Send the draft to review; the compliance findings come back so the author can fix them first."""
     with transaction(engine) as session:
         item, versions = _open(session, actor, item_id, "operator")
@@ -61,8 +63,14 @@ def submit_item(*, engine: Engine, actor: Actor, item_id: str, reason: str = "")
         findings = findings_of(item, draft)
         _touch(session, item, draft)
         record_audit(
-            session, actor=actor, entity="item", entity_id=item_id, version=draft.version,
-            action="submitted", reason=reason, details={"findings": [f.rule_id for f in findings]},
+            session,
+            actor=actor,
+            entity="item",
+            entity_id=item_id,
+            version=draft.version,
+            action="submitted",
+            reason=reason,
+            details={"findings": [f.rule_id for f in findings]},
         )
     return (item, versions), findings
 
@@ -82,8 +90,13 @@ def approve_item(*, engine: Engine, actor: Actor, item_id: str, overrides: dict[
         version.status, version.reviewer_id = "approved", actor.operator_id
         _touch(session, item, version)
         record_audit(
-            session, actor=actor, entity="item", entity_id=item_id, version=version.version,
-            action="approved", reason="; ".join(f"{k}: {v}" for k, v in used.items()),
+            session,
+            actor=actor,
+            entity="item",
+            entity_id=item_id,
+            version=version.version,
+            action="approved",
+            reason="; ".join(f"{k}: {v}" for k, v in used.items()),
             details={"overrides": used, "findings": [f.rule_id for f in findings]},
         )
     return item, versions
@@ -99,13 +112,20 @@ def reject_item(*, engine: Engine, actor: Actor, item_id: str, reason: str) -> R
         version.status = "draft"
         _touch(session, item, version)
         record_audit(
-            session, actor=actor, entity="item", entity_id=item_id, version=version.version,
-            action="rejected", reason=reason,
+            session,
+            actor=actor,
+            entity="item",
+            entity_id=item_id,
+            version=version.version,
+            action="rejected",
+            reason=reason,
         )
     return item, versions
 
 
-def _serve_version(session: Session, item: ContentItem, versions: list[ItemVersion], target: ItemVersion) -> int:
+def _serve_version(
+    session: Session, item: ContentItem, versions: list[ItemVersion], target: ItemVersion
+) -> int:
     """Make `target` the served version; the one served before is superseded. Returns the previous."""
     previous = item.published_version
     for v in versions:
@@ -119,10 +139,14 @@ def _serve_version(session: Session, item: ContentItem, versions: list[ItemVersi
         session,
         ITEM_PUBLISHED,
         events_pb2.ItemPublished(
-            item_id=item.item_id, version=target.version, type=item.type,
+            item_id=item.item_id,
+            version=target.version,
+            type=item.type,
             editions=sorted(target.variants),
             locales=sorted({loc for var in target.variants.values() for loc in var.get("texts", {})}),
-            owner_branch=item.owner_branch, previous_version=previous, occurred_at=to_timestamp(utcnow()),
+            owner_branch=item.owner_branch,
+            previous_version=previous,
+            occurred_at=to_timestamp(utcnow()),
         ),
     )
     return previous
@@ -135,8 +159,14 @@ def publish_item(*, engine: Engine, actor: Actor, item_id: str, reason: str = ""
         version = _working(versions, "approved")
         previous = _serve_version(session, item, versions, version)
         record_audit(
-            session, actor=actor, entity="item", entity_id=item_id, version=version.version,
-            action="published", reason=reason, details={"previous_version": previous},
+            session,
+            actor=actor,
+            entity="item",
+            entity_id=item_id,
+            version=version.version,
+            action="published",
+            reason=reason,
+            details={"previous_version": previous},
         )
     return item, versions
 
@@ -151,11 +181,19 @@ def rollback_item(*, engine: Engine, actor: Actor, item_id: str, version: int, r
         if target is None:
             raise NotFound("version_not_found", f"item {item_id} has no version {version}")
         if target.status != "superseded":
-            raise Conflict("not_rollbackable", f"version {version} is {target.status}; only superseded versions")
+            raise Conflict(
+                "not_rollbackable", f"version {version} is {target.status}; only superseded versions"
+            )
         previous = _serve_version(session, item, versions, target)
         record_audit(
-            session, actor=actor, entity="item", entity_id=item_id, version=version,
-            action="rolled_back", reason=reason, details={"previous_version": previous},
+            session,
+            actor=actor,
+            entity="item",
+            entity_id=item_id,
+            version=version,
+            action="rolled_back",
+            reason=reason,
+            details={"previous_version": previous},
         )
     return item, versions
 
@@ -179,7 +217,12 @@ def archive_item(*, engine: Engine, actor: Actor, item_id: str, reason: str) -> 
             ),
         )
         record_audit(
-            session, actor=actor, entity="item", entity_id=item_id, version=item.published_version,
-            action="archived", reason=reason,
+            session,
+            actor=actor,
+            entity="item",
+            entity_id=item_id,
+            version=item.published_version,
+            action="archived",
+            reason=reason,
         )
     return item, versions

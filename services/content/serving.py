@@ -47,7 +47,9 @@ def serve_counts(*, engine: Engine, customer_id: str, day: str, slot_key: str) -
         return {row.placement_id: row.count for row in session.exec(stmt)}
 
 
-def claim_serve(*, engine: Engine, customer_id: str, day: str, slot_key: str, placement_id: str, cap: int) -> bool:
+def claim_serve(
+    *, engine: Engine, customer_id: str, day: str, slot_key: str, placement_id: str, cap: int
+) -> bool:
     """Count one serve if the customer is still below the cap; atomic under concurrent serves."""
     table = ServeCount.__table__  # type: ignore[attr-defined]
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
@@ -69,32 +71,50 @@ def needs_database(snapshot: SlotSnapshot, viewer: Viewer) -> bool:
 
 
 def serve_from(
-    snapshot: SlotSnapshot, *, engine: Engine, viewer: Viewer, locales: list[str], now: datetime,
+    snapshot: SlotSnapshot,
+    *,
+    engine: Engine,
+    viewer: Viewer,
+    locales: list[str],
+    now: datetime,
     rng: random.Random,
 ) -> Served | None:
     """Pick and render the item for `viewer` at `now`; None when nothing in the slot is eligible."""
     counts: dict[str, int] | None = None
     for tier in snapshot.tiers.get(viewer.edition, ()):
         eligible = [
-            c for c in tier
-            if c.in_schedule(now) and c.matches(
-                assurance_level=viewer.assurance_level, aum_tier=viewer.aum_tier,
-                branch=viewer.branch, tags=viewer.tags,
+            c
+            for c in tier
+            if c.in_schedule(now)
+            and c.matches(
+                assurance_level=viewer.assurance_level,
+                aum_tier=viewer.aum_tier,
+                branch=viewer.branch,
+                tags=viewer.tags,
             )
         ]
         while eligible:
             if counts is None and any(c.cap_per_day for c in eligible):
                 counts = serve_counts(
-                    engine=engine, customer_id=viewer.customer_id, day=local_day(now), slot_key=snapshot.slot_key
+                    engine=engine,
+                    customer_id=viewer.customer_id,
+                    day=local_day(now),
+                    slot_key=snapshot.slot_key,
                 )
             if counts is not None:
-                eligible = [c for c in eligible if not c.cap_per_day or counts.get(c.placement_id, 0) < c.cap_per_day]
+                eligible = [
+                    c for c in eligible if not c.cap_per_day or counts.get(c.placement_id, 0) < c.cap_per_day
+                ]
                 if not eligible:
                     break
             chosen = _choose(eligible, rng)
             if chosen.cap_per_day and not claim_serve(
-                engine=engine, customer_id=viewer.customer_id, day=local_day(now),
-                slot_key=snapshot.slot_key, placement_id=chosen.placement_id, cap=chosen.cap_per_day,
+                engine=engine,
+                customer_id=viewer.customer_id,
+                day=local_day(now),
+                slot_key=snapshot.slot_key,
+                placement_id=chosen.placement_id,
+                cap=chosen.cap_per_day,
             ):
                 counts[chosen.placement_id] = chosen.cap_per_day  # type: ignore[index]
                 continue
@@ -114,7 +134,13 @@ def _choose(eligible: list[Candidate], rng: random.Random) -> Candidate:
 
 
 def serve_slot(
-    *, engine: Engine, cache: SlotCache, slot_key: str, viewer: Viewer, locales: list[str], now: datetime,
+    *,
+    engine: Engine,
+    cache: SlotCache,
+    slot_key: str,
+    viewer: Viewer,
+    locales: list[str],
+    now: datetime,
     rng: random.Random,
 ) -> Served | None:
     """Serve a slot, building its snapshot first if the cache lacks it."""

@@ -12,7 +12,8 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, time as dtime
+from datetime import datetime
+from datetime import time as dtime
 from itertools import groupby
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -95,10 +96,16 @@ def _published(session: Session, item_ids: set[str]) -> dict[str, PublishedItem]
     for start in range(0, len(ids), CHUNK):
         stmt = (
             select(ContentItem, ItemVersion)
-            .join(ItemVersion, (col(ItemVersion.item_id) == col(ContentItem.item_id))
-                  & (col(ItemVersion.version) == col(ContentItem.published_version)))
-            .where(col(ContentItem.item_id).in_(ids[start:start + CHUNK]), ContentItem.status == "active",
-                   ItemVersion.status == "published")
+            .join(
+                ItemVersion,
+                (col(ItemVersion.item_id) == col(ContentItem.item_id))
+                & (col(ItemVersion.version) == col(ContentItem.published_version)),
+            )
+            .where(
+                col(ContentItem.item_id).in_(ids[start : start + CHUNK]),
+                ContentItem.status == "active",
+                ItemVersion.status == "published",
+            )
         )
         for item, version in session.exec(stmt):
             found[item.item_id] = PublishedItem(
@@ -110,13 +117,20 @@ def _published(session: Session, item_ids: set[str]) -> dict[str, PublishedItem]
 def _candidate(p: Placement, items: dict[str, PublishedItem]) -> Candidate:
     t: dict[str, Any] = p.targeting
     return Candidate(
-        placement_id=p.placement_id, priority=p.priority, weight=p.weight,
-        starts_at=p.starts_at, ends_at=p.ends_at,
-        daily_start=_time_of_day(p.daily_start), daily_end=_time_of_day(p.daily_end),
+        placement_id=p.placement_id,
+        priority=p.priority,
+        weight=p.weight,
+        starts_at=p.starts_at,
+        ends_at=p.ends_at,
+        daily_start=_time_of_day(p.daily_start),
+        daily_end=_time_of_day(p.daily_end),
         min_assurance_level=int(t.get("min_assurance_level") or 0),
-        aum_tiers=frozenset(t.get("aum_tiers") or ()), branches=frozenset(t.get("branches") or ()),
-        tags=frozenset(t.get("tags") or ()), cap_per_day=p.cap_per_day,
-        item=items.get(p.item_id), fallback=items.get(p.fallback_item_id or ""),
+        aum_tiers=frozenset(t.get("aum_tiers") or ()),
+        branches=frozenset(t.get("branches") or ()),
+        tags=frozenset(t.get("tags") or ()),
+        cap_per_day=p.cap_per_day,
+        item=items.get(p.item_id),
+        fallback=items.get(p.fallback_item_id or ""),
     )
 
 

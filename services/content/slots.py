@@ -6,10 +6,10 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from lattice.content.v1 import events_pb2
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from lattice.content.v1 import events_pb2
 from services.content.audit import record_audit
 from services.content.catalogue import EDITIONS, Actor, check_id, new_id
 from services.content.models import ContentItem, Placement, ResourceSlot
@@ -43,8 +43,9 @@ class PlacementSpec:
     cap_per_day: int = 0
 
 
-def create_slot(*, engine: Engine, actor: Actor, app_id: str, position: str, editions: list[str],
-                description: str = "") -> ResourceSlot:
+def create_slot(
+    *, engine: Engine, actor: Actor, app_id: str, position: str, editions: list[str], description: str = ""
+) -> ResourceSlot:
     """Head office opens a slot in an app; branches place content into existing slots."""
     actor.require("operator")
     if actor.branch:
@@ -54,8 +55,13 @@ def create_slot(*, engine: Engine, actor: Actor, app_id: str, position: str, edi
         raise InvalidInput("invalid_position", "position is up to 4 segments like home/top-banner")
     if unknown := set(editions) - set(EDITIONS):
         raise InvalidInput("invalid_edition", f"unknown editions: {', '.join(sorted(unknown))}")
-    slot = ResourceSlot(slot_key=f"{app_id}/{position}", app_id=app_id, position=position,
-                        editions=sorted(set(editions)), description=description[:200])
+    slot = ResourceSlot(
+        slot_key=f"{app_id}/{position}",
+        app_id=app_id,
+        position=position,
+        editions=sorted(set(editions)),
+        description=description[:200],
+    )
     with transaction(engine) as session:
         if session.get(ResourceSlot, slot.slot_key) is not None:
             raise AlreadyExists("slot_exists", f"slot {slot.slot_key} exists")
@@ -100,9 +106,11 @@ def _check(session: Session, spec: PlacementSpec) -> None:
             raise NotFound("item_not_found", f"no active item {item_id}")
     if not 0 <= spec.priority <= 1000 or not 1 <= spec.weight <= 10_000 or not 0 <= spec.cap_per_day <= 100:
         raise InvalidInput("invalid_placement", "priority 0-1000, weight 1-10000, cap_per_day 0-100")
-    if bool(spec.daily_start) != bool(spec.daily_end) or any(
-        t and not _TIME.match(t) for t in (spec.daily_start, spec.daily_end)
-    ) or (spec.daily_start and spec.daily_start == spec.daily_end):
+    if (
+        bool(spec.daily_start) != bool(spec.daily_end)
+        or any(t and not _TIME.match(t) for t in (spec.daily_start, spec.daily_end))
+        or (spec.daily_start and spec.daily_start == spec.daily_end)
+    ):
         raise InvalidInput("invalid_schedule", "a daily window needs distinct start and end as HH:MM")
     if spec.starts_at and spec.ends_at and spec.starts_at >= spec.ends_at:
         raise InvalidInput("invalid_schedule", "the schedule must end after it starts")
@@ -121,24 +129,40 @@ def _changed(session: Session, actor: Actor, placement: Placement, change: str, 
         session,
         PLACEMENT_CHANGED,
         events_pb2.PlacementChanged(
-            placement_id=placement.placement_id, slot_key=placement.slot_key, item_id=placement.item_id,
-            change=change, owner_branch=placement.owner_branch, occurred_at=to_timestamp(utcnow()),
+            placement_id=placement.placement_id,
+            slot_key=placement.slot_key,
+            item_id=placement.item_id,
+            change=change,
+            owner_branch=placement.owner_branch,
+            occurred_at=to_timestamp(utcnow()),
         ),
     )
     record_audit(
-        session, actor=actor, entity="placement", entity_id=placement.placement_id, action=change,
-        reason=reason, details={"slot_key": placement.slot_key, "item_id": placement.item_id},
+        session,
+        actor=actor,
+        entity="placement",
+        entity_id=placement.placement_id,
+        action=change,
+        reason=reason,
+        details={"slot_key": placement.slot_key, "item_id": placement.item_id},
     )
 
 
-def create_placement(*, engine: Engine, actor: Actor, spec: PlacementSpec, placement_id: str = "") -> Placement:
+def create_placement(
+    *, engine: Engine, actor: Actor, spec: PlacementSpec, placement_id: str = ""
+) -> Placement:
     """Place an item in a slot; a branch operator's placement is aimed at its branch only."""
     actor.require("operator")
     placement_id = placement_id or new_id("plc")
     check_id(placement_id, "placement_id")
     targeting = _targeting(actor, spec.targeting)
-    placement = Placement(placement_id=placement_id, slot_key=spec.slot_key, item_id=spec.item_id,
-                          owner_branch=actor.branch, created_by=actor.operator_id)
+    placement = Placement(
+        placement_id=placement_id,
+        slot_key=spec.slot_key,
+        item_id=spec.item_id,
+        owner_branch=actor.branch,
+        created_by=actor.operator_id,
+    )
     _apply(placement, spec, targeting)
     with transaction(engine) as session:
         _check(session, spec)

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.engine import Engine
-
 from lattice.content.v1 import content_pb2 as pb
 from lattice.content.v1 import content_pb2_grpc
+from sqlalchemy.engine import Engine
+
 from services.content import catalogue, review
 from services.content.catalogue import Actor
 from services.content.convert import variants_to_pb
@@ -22,10 +22,15 @@ BRANCH_SZ = Actor(operator_id="op-sz", role="reviewer", branch="shenzhen")
 BRANCH_GZ = Actor(operator_id="op-gz", role="reviewer", branch="guangzhou")
 
 
-def texts(title: str, body: str = "", *, zh_title: str | None = None, zh_body: str | None = None) -> dict[str, Any]:
+def texts(
+    title: str, body: str = "", *, zh_title: str | None = None, zh_body: str | None = None
+) -> dict[str, Any]:
     return {
         "texts": {
-            "zh-Hans": {"title": zh_title or f"{title} (zh)", "body": zh_body if zh_body is not None else body},
+            "zh-Hans": {
+                "title": zh_title or f"{title} (zh)",
+                "body": zh_body if zh_body is not None else body,
+            },
             "en": {"title": title, "body": body},
         },
         "media": [{"kind": "image", "uri": "https://cdn.bank.example/banner.png", "alt": title}],
@@ -42,13 +47,24 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 def published_item(
-    engine: Engine, item_id: str, variants: dict[str, Any], *, type: str = "banner", fallback: bool = True,
-    author: Actor = AUTHOR, reviewer: Actor = REVIEWER,
+    engine: Engine,
+    item_id: str,
+    variants: dict[str, Any],
+    *,
+    type: str = "banner",
+    fallback: bool = True,
+    author: Actor = AUTHOR,
+    reviewer: Actor = REVIEWER,
 ) -> None:
     """Create, submit, approve and publish an item through the business functions."""
     catalogue.create_item(
-        engine=engine, actor=author, item_id=item_id, type=type, product_category="",
-        standard_fallback=fallback, variants=variants,
+        engine=engine,
+        actor=author,
+        item_id=item_id,
+        type=type,
+        product_category="",
+        standard_fallback=fallback,
+        variants=variants,
     )
     review.submit_item(engine=engine, actor=author, item_id=item_id)
     review.approve_item(engine=engine, actor=reviewer, item_id=item_id, overrides={})
@@ -63,13 +79,26 @@ def pb_variants(variants: dict[str, Any]) -> list[pb.Variant]:
     return variants_to_pb(variants)
 
 
-async def publish_via_grpc(stub: content_pb2_grpc.ContentServiceStub, item_id: str, variants: dict[str, Any],
-                           *, type: str = "banner", category: str = "") -> pb.Item:
+async def publish_via_grpc(
+    stub: content_pb2_grpc.ContentServiceStub,
+    item_id: str,
+    variants: dict[str, Any],
+    *,
+    type: str = "banner",
+    category: str = "",
+) -> pb.Item:
     """Create, submit, approve (another operator) and publish an item through the API."""
-    await stub.CreateItem(pb.CreateItemRequest(
-        actor=pb_actor(AUTHOR), item_id=item_id, type=type, product_category=category, standard_fallback=True,
-        variants=pb_variants(variants),
-    ), timeout=5)
+    await stub.CreateItem(
+        pb.CreateItemRequest(
+            actor=pb_actor(AUTHOR),
+            item_id=item_id,
+            type=type,
+            product_category=category,
+            standard_fallback=True,
+            variants=pb_variants(variants),
+        ),
+        timeout=5,
+    )
     await stub.SubmitItem(pb.ItemActionRequest(actor=pb_actor(AUTHOR), item_id=item_id), timeout=5)
     await stub.ApproveItem(pb.ApproveItemRequest(actor=pb_actor(REVIEWER), item_id=item_id), timeout=5)
     resp = await stub.PublishItem(pb.ItemActionRequest(actor=pb_actor(AUTHOR), item_id=item_id), timeout=5)

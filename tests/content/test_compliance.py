@@ -27,21 +27,35 @@ def test_rule_file_loads_with_every_locale() -> None:
 
 @pytest.mark.parametrize(
     ("body", "matched"),
-    [("本产品保本保息", "保本"), ("穩賺不賠", "穩賺"), ("零风险理财", "零风险"), ("A Guaranteed Return of 4%", "Guaranteed Return"),
-     ("risk-free savings", "risk-free"), ("principal is guaranteed", "principal is guaranteed")],
+    [
+        ("本产品保本保息", "保本"),
+        ("穩賺不賠", "穩賺"),
+        ("零风险理财", "零风险"),
+        ("A Guaranteed Return of 4%", "Guaranteed Return"),
+        ("risk-free savings", "risk-free"),
+        ("principal is guaranteed", "principal is guaranteed"),
+    ],
 )
 def test_guaranteed_promises_are_found_with_their_place(body: str, matched: str) -> None:
-    found = hits({"standard": texts("Savings", "ok", zh_body="ok"), "elderly": texts("Savings", "ok", zh_body=body)})
+    found = hits(
+        {"standard": texts("Savings", "ok", zh_body="ok"), "elderly": texts("Savings", "ok", zh_body=body)}
+    )
     assert ("guaranteed_return", "variants.elderly.zh-Hans.body", matched) in found
 
 
 def test_negated_principal_guarantee_in_a_disclosure_is_not_a_promise() -> None:
-    assert hits({"standard": texts("Fund", "x", zh_body="本产品不保本，理财非存款，产品有风险，投资须谨慎")}) == []
+    assert (
+        hits({"standard": texts("Fund", "x", zh_body="本产品不保本，理财非存款，产品有风险，投资须谨慎")})
+        == []
+    )
 
 
 def test_offset_points_at_the_match() -> None:
-    [finding] = check_content(item_type="banner", product_category="",
-                              variants={"standard": texts("Hi", "Enjoy zero risk now", zh_body="ok")})
+    [finding] = check_content(
+        item_type="banner",
+        product_category="",
+        variants={"standard": texts("Hi", "Enjoy zero risk now", zh_body="ok")},
+    )
     assert finding.offset == "Enjoy zero risk now".index("zero risk") and finding.locale == "en"
 
 
@@ -56,8 +70,15 @@ def test_wealth_product_card_needs_risk_disclosure_in_every_locale() -> None:
 
 
 def _in_review(engine: Engine, item_id: str, variants: dict) -> None:
-    catalogue.create_item(engine=engine, actor=AUTHOR, item_id=item_id, type="banner", product_category="",
-                          standard_fallback=True, variants=variants)
+    catalogue.create_item(
+        engine=engine,
+        actor=AUTHOR,
+        item_id=item_id,
+        type="banner",
+        product_category="",
+        standard_fallback=True,
+        variants=variants,
+    )
     review.submit_item(engine=engine, actor=AUTHOR, item_id=item_id)
 
 
@@ -67,9 +88,13 @@ def test_superlative_needs_an_override_with_a_reason(engine: Engine) -> None:
         review.approve_item(engine=engine, actor=REVIEWER, item_id="best-rate", overrides={})
     assert "unsupported_superlative" in err.value.detail and "'Best'" in err.value.detail
     with pytest.raises(Rejected):
-        review.approve_item(engine=engine, actor=REVIEWER, item_id="best-rate", overrides={"unsupported_superlative": " "})
+        review.approve_item(
+            engine=engine, actor=REVIEWER, item_id="best-rate", overrides={"unsupported_superlative": " "}
+        )
     item, _ = review.approve_item(
-        engine=engine, actor=REVIEWER, item_id="best-rate",
+        engine=engine,
+        actor=REVIEWER,
+        item_id="best-rate",
         overrides={"unsupported_superlative": "PBoC survey 2026-10: highest 1y deposit rate in Shenzhen"},
     )
     assert item.item_id == "best-rate"
@@ -78,7 +103,11 @@ def test_superlative_needs_an_override_with_a_reason(engine: Engine) -> None:
 def test_guaranteed_return_cannot_be_overridden(engine: Engine) -> None:
     _in_review(engine, "promise", {"standard": texts("Savings", "guaranteed return of 5%")})
     with pytest.raises(Rejected) as err:
-        review.approve_item(engine=engine, actor=REVIEWER, item_id="promise",
-                            overrides={"guaranteed_return": "the marketing team insists"})
+        review.approve_item(
+            engine=engine,
+            actor=REVIEWER,
+            item_id="promise",
+            overrides={"guaranteed_return": "the marketing team insists"},
+        )
     assert err.value.reason == "compliance_violation"
     assert "rule guaranteed_return: 'guaranteed return' in variants.standard.en.body" in err.value.detail

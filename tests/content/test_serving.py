@@ -32,14 +32,29 @@ def setup_slot(engine: Engine) -> None:
 
 def place(engine: Engine, placement_id: str, item_id: str, **kwargs: Any) -> None:
     slots.create_placement(
-        engine=engine, actor=AUTHOR, placement_id=placement_id, spec=PlacementSpec(slot_key=SLOT, item_id=item_id, **kwargs)
+        engine=engine,
+        actor=AUTHOR,
+        placement_id=placement_id,
+        spec=PlacementSpec(slot_key=SLOT, item_id=item_id, **kwargs),
     )
 
 
-def serve(engine: Engine, cache: SlotCache, viewer: Viewer, *, now: datetime = NOON, locales: list[str] | None = None,
-          rng: random.Random | None = None):  # type: ignore[no-untyped-def]
+def serve(
+    engine: Engine,
+    cache: SlotCache,
+    viewer: Viewer,
+    *,
+    now: datetime = NOON,
+    locales: list[str] | None = None,
+    rng: random.Random | None = None,
+):  # type: ignore[no-untyped-def]
     return serve_slot(
-        engine=engine, cache=cache, slot_key=SLOT, viewer=viewer, locales=locales or ["en"], now=now,
+        engine=engine,
+        cache=cache,
+        slot_key=SLOT,
+        viewer=viewer,
+        locales=locales or ["en"],
+        now=now,
         rng=rng or random.Random(7),
     )
 
@@ -51,7 +66,9 @@ def test_daily_window_in_shanghai_time(engine: Engine) -> None:
     place(engine, "p-window", "office-hours", priority=10, daily_start="09:00", daily_end="18:00")
     place(engine, "p-always", "always", priority=0)
     cache, viewer = SlotCache(engine), Viewer(customer_id="c1")
-    served = {t: serve(engine, cache, viewer, now=t).placement_id for t in (at(8, 59), at(9), at(17, 59), at(18))}
+    served = {
+        t: serve(engine, cache, viewer, now=t).placement_id for t in (at(8, 59), at(9), at(17, 59), at(18))
+    }
     assert served == {at(8, 59): "p-always", at(9): "p-window", at(17, 59): "p-window", at(18): "p-always"}
     # 09:30 Shanghai is 01:30 UTC: the window follows Shanghai time whatever zone `now` is in
     assert serve(engine, cache, viewer, now=at(9, 30).astimezone(ZoneInfo("UTC"))).placement_id == "p-window"
@@ -69,7 +86,9 @@ def test_absolute_window_starts_and_ends(engine: Engine) -> None:
 
 def test_elderly_customer_gets_the_elderly_variant(engine: Engine) -> None:
     setup_slot(engine)
-    published_item(engine, "savings", {"standard": texts("Save more"), "elderly": texts("Save more, large print")})
+    published_item(
+        engine, "savings", {"standard": texts("Save more"), "elderly": texts("Save more, large print")}
+    )
     place(engine, "p1", "savings")
     cache = SlotCache(engine)
     elderly = serve(engine, cache, Viewer(customer_id="c1", edition="elderly"))
@@ -80,14 +99,21 @@ def test_elderly_customer_gets_the_elderly_variant(engine: Engine) -> None:
 
 def test_missing_variant_falls_back_only_where_allowed_else_the_fallback_item(engine: Engine) -> None:
     setup_slot(engine)
-    published_item(engine, "private", {"standard": texts("Standard"), "private_banking": texts("Private")}, fallback=False)
+    published_item(
+        engine,
+        "private",
+        {"standard": texts("Standard"), "private_banking": texts("Private")},
+        fallback=False,
+    )
     published_item(engine, "generic", {"standard": texts("Generic")})
     place(engine, "p-private", "private", priority=5)
     cache = SlotCache(engine)
     assert serve(engine, cache, Viewer(customer_id="c1", edition="rural")) is None
     assert serve(engine, cache, Viewer(customer_id="c1", edition="private_banking")).item.title == "Private"
     slots.update_placement(
-        engine=engine, actor=AUTHOR, placement_id="p-private",
+        engine=engine,
+        actor=AUTHOR,
+        placement_id="p-private",
         spec=PlacementSpec(slot_key=SLOT, item_id="private", fallback_item_id="generic", priority=5),
     )
     cache.invalidate_slot(SLOT)
@@ -100,7 +126,9 @@ def test_variant_of_an_unpublished_version_is_never_served(engine: Engine) -> No
     published_item(engine, "loan", {"standard": texts("Loan v1")})
     place(engine, "p1", "loan")
     catalogue.edit_item(
-        engine=engine, actor=AUTHOR, item_id="loan",
+        engine=engine,
+        actor=AUTHOR,
+        item_id="loan",
         variants={"standard": texts("Loan v2"), "elderly": texts("Loan v2 elderly")},
     )
     cache = SlotCache(engine)
@@ -120,7 +148,9 @@ def test_weights_one_to_three_over_ten_thousand_serves(engine: Engine) -> None:
     place(engine, "p-a", "item-a", priority=3, weight=1)
     place(engine, "p-b", "item-b", priority=3, weight=3)
     cache, rng = SlotCache(engine), random.Random()
-    counts = Counter(serve(engine, cache, Viewer(customer_id=f"c{i}"), rng=rng).placement_id for i in range(10_000))
+    counts = Counter(
+        serve(engine, cache, Viewer(customer_id=f"c{i}"), rng=rng).placement_id for i in range(10_000)
+    )
     assert abs(counts["p-a"] / 10_000 - 0.25) <= 0.02
     assert abs(counts["p-b"] / 10_000 - 0.75) <= 0.02
 
@@ -156,18 +186,53 @@ def test_targeting_by_assurance_aum_branch_and_tags(engine: Engine) -> None:
     setup_slot(engine)
     published_item(engine, "vip", {"standard": texts("VIP")})
     published_item(engine, "base", {"standard": texts("Base")})
-    place(engine, "p-vip", "vip", priority=9, targeting={
-        "min_assurance_level": 2, "aum_tiers": ["gold", "diamond"], "branches": ["shenzhen"], "tags": ["traveller", "investor"],
-    })
+    place(
+        engine,
+        "p-vip",
+        "vip",
+        priority=9,
+        targeting={
+            "min_assurance_level": 2,
+            "aum_tiers": ["gold", "diamond"],
+            "branches": ["shenzhen"],
+            "tags": ["traveller", "investor"],
+        },
+    )
     place(engine, "p-base", "base", priority=0)
     cache = SlotCache(engine)
-    fits = Viewer(customer_id="c", assurance_level=2, aum_tier="gold", branch="shenzhen", tags=frozenset({"investor"}))
+    fits = Viewer(
+        customer_id="c", assurance_level=2, aum_tier="gold", branch="shenzhen", tags=frozenset({"investor"})
+    )
     assert serve(engine, cache, fits).item.item_id == "vip"
     for misfit in (
-        Viewer(customer_id="c", assurance_level=1, aum_tier="gold", branch="shenzhen", tags=frozenset({"investor"})),
-        Viewer(customer_id="c", assurance_level=2, aum_tier="silver", branch="shenzhen", tags=frozenset({"investor"})),
-        Viewer(customer_id="c", assurance_level=2, aum_tier="gold", branch="guangzhou", tags=frozenset({"investor"})),
-        Viewer(customer_id="c", assurance_level=2, aum_tier="gold", branch="shenzhen", tags=frozenset({"student"})),
+        Viewer(
+            customer_id="c",
+            assurance_level=1,
+            aum_tier="gold",
+            branch="shenzhen",
+            tags=frozenset({"investor"}),
+        ),
+        Viewer(
+            customer_id="c",
+            assurance_level=2,
+            aum_tier="silver",
+            branch="shenzhen",
+            tags=frozenset({"investor"}),
+        ),
+        Viewer(
+            customer_id="c",
+            assurance_level=2,
+            aum_tier="gold",
+            branch="guangzhou",
+            tags=frozenset({"investor"}),
+        ),
+        Viewer(
+            customer_id="c",
+            assurance_level=2,
+            aum_tier="gold",
+            branch="shenzhen",
+            tags=frozenset({"student"}),
+        ),
     ):
         assert serve(engine, cache, misfit).item.item_id == "base"
 

@@ -1,0 +1,7 @@
+"""Content routes: slots served to signed-in customers (apps) and the content desk of operators (ops)."""
+
+from __future__ import annotations
+
+from gateway.routes.content import apps, ops
+
+routers = [apps.router, ops.items_router, ops.slots_router]

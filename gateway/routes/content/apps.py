@@ -1,0 +1,124 @@
+"""Slots served to the signed-in customer of a sibling app: `GET /v1/apps/{app_id}/slots/{position}`."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from lattice.content.v1 import content_pb2 as pb
+from lattice.identity.v1 import identity_pb2 as ipb
+from pydantic import BaseModel
+
+from gateway.auth import CustomerDep
+from gateway.clients import Clients, ClientsDep
+from gateway.routes.content.public import MediaOut, media_out
+from gateway.routes.content.schemas import EDITIONS, Locale, Slug
+
+router = APIRouter(prefix="/v1/apps/{app_id}", tags=["content"])
+PositionPath = Annotated[
+    str, Path(max_length=160, pattern=r"^[a-z0-9][a-z0-9_-]{0,38}(?:/[a-z0-9][a-z0-9_-]{0,38}){0,3}$")
+]
+_LANGUAGE_RANGE = re.compile(r"^([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*)(?:\s*;\s*q=([01](?:\.\d{0,3})?))?$")
+MAX_LANGUAGES = 10
+
+
+class ServedItem(BaseModel):
+    placement_id: str
+    item_id: str
+    version: int
+    type: str
+    edition: str
+    locale: str
+    title: str
+    body: str
+    media: list[MediaOut]
+    deep_link: str | None
+
+
+def preferred_languages(header: str | None) -> list[str]:
+    """Accept-Language ranges, best first (RFC 9110 q-values); unparseable ranges are ignored."""
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate((header or "").split(",")[:MAX_LANGUAGES]):
+        match = _LANGUAGE_RANGE.match(part.strip())
+        if match and (q := float(match.group(2) or 1)) > 0:
+            ranked.append((-q, i, match.group(1)))
+    return [tag for _, _, tag in sorted(ranked)]
+
+
+class CustomerAttributeCache:
+    """Identity's customer attributes, kept briefly: they change rarely and serving must stay fast."""
+
+    def __init__(self, *, ttl_s: float = 30.0, max_entries: int = 50_000) -> None:
+        self._ttl_s = ttl_s
+        self._max = max_entries
+        self._entries: dict[str, tuple[float, ipb.CustomerAttributes]] = {}
+
+    async def get(self, clients: Clients, customer_id: str) -> ipb.CustomerAttributes:
+        now = time.monotonic()
+        hit = self._entries.get(customer_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        resp = await clients.identity.GetCustomerAttributes(
+            ipb.GetCustomerAttributesRequest(customer_id=customer_id)
+        )
+        if len(self._entries) >= self._max:
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            if len(self._entries) >= self._max:
+                self._entries.clear()
+        self._entries[customer_id] = (now + self._ttl_s, resp.customer)
+        return resp.customer
+
+
+def _attribute_cache(request: Request) -> CustomerAttributeCache:
+    cache = getattr(request.app.state, "content_customer_attributes", None)
+    if cache is None:
+        cache = request.app.state.content_customer_attributes = CustomerAttributeCache()
+    return cache
+
+
+@router.get(
+    "/slots/{position:path}",
+    response_model=ServedItem,
+    responses={204: {"description": "nothing in this slot is for this customer now"}},
+    summary="The item a resource slot shows to the signed-in customer, in their edition and locale",
+)
+async def serve_slot(
+    app_id: Slug,
+    position: PositionPath,
+    customer: CustomerDep,
+    clients: ClientsDep,
+    request: Request,
+    locale: Annotated[Locale | None, Query(description="overrides Accept-Language")] = None,
+    accept_language: Annotated[str | None, Header(max_length=200)] = None,
+) -> ServedItem | Response:
+    attributes = await _attribute_cache(request).get(clients, customer.customer_id)
+    edition = next((e for e in attributes.editions if e in EDITIONS), "standard")
+    viewer = pb.Viewer(
+        customer_id=customer.customer_id,
+        edition=edition,
+        assurance_level=customer.assurance_level,
+        aum_tier=attributes.aum_tier,
+        branch=attributes.branch,
+        tags=attributes.tags,
+    )
+    locales = [locale] if locale else preferred_languages(accept_language)
+    resp = await clients.content.ServeSlot(
+        pb.ServeSlotRequest(slot_key=f"{app_id}/{position}", viewer=viewer, locales=locales)
+    )
+    if not resp.served:
+        return Response(status_code=204)
+    i = resp.item
+    return ServedItem(
+        placement_id=resp.placement_id,
+        item_id=i.item_id,
+        version=i.version,
+        type=i.type,
+        edition=i.edition,
+        locale=i.locale,
+        title=i.title,
+        body=i.body,
+        media=[media_out(m) for m in i.media],
+        deep_link=i.deep_link or None,
+    )

@@ -1,0 +1,297 @@
+"""The content desk of operations staff under `/v1/ops/content`: items, review, slots, placements.
+
+Roles: viewers read, operators author, publish and place, reviewers approve, reject and roll back.
+The content service itself refuses self-approval and enforces branch scope (head office manages
+every slot; a branch operator only placements aimed at its own branch).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import grpc
+from fastapi import APIRouter, Query, status
+from lattice.content.v1 import content_pb2 as pb
+from pydantic import BaseModel
+
+from gateway.auth import OperatorPrincipal, require_role
+from gateway.clients import ClientsDep
+from gateway.problems import Problem
+from gateway.routes.content.public import (
+    AuditOut,
+    FindingOut,
+    ItemOut,
+    PlacementOut,
+    SlotOut,
+    audit_out,
+    finding_out,
+    item_out,
+    placement_out,
+    slot_out,
+)
+from gateway.routes.content.schemas import (
+    Approval,
+    ItemAction,
+    ItemCreate,
+    ItemEdit,
+    PlacementCreate,
+    PlacementFields,
+    ReasonedAction,
+    Rollback,
+    SlotCreate,
+    Slug,
+    variants_pb,
+)
+from gateway.routes.content.schemas import placement_pb as to_placement
+from services.runtime.grpc_client import reason_of
+
+items_router = APIRouter(prefix="/v1/ops/content/items", tags=["content"])
+slots_router = APIRouter(prefix="/v1/ops/content", tags=["content"])
+Viewer = Annotated[OperatorPrincipal, require_role("viewer")]
+Author = Annotated[OperatorPrincipal, require_role("operator")]
+Reviewer = Annotated[OperatorPrincipal, require_role("reviewer")]
+
+
+def actor(operator: OperatorPrincipal) -> pb.Actor:
+    return pb.Actor(operator_id=operator.operator_id, role=operator.role, branch=operator.branch or "")
+
+
+class ItemPage(BaseModel):
+    items: list[ItemOut]
+    next_page_token: str | None
+
+
+class Submitted(BaseModel):
+    item: ItemOut
+    findings: list[FindingOut]
+
+
+class Compliance(BaseModel):
+    version: int
+    findings: list[FindingOut]
+
+
+@items_router.post("", status_code=status.HTTP_201_CREATED, response_model=ItemOut)
+async def create_item(body: ItemCreate, clients: ClientsDep, operator: Author) -> ItemOut:
+    """Create an item with its first draft (a branch operator's item belongs to its branch)."""
+    resp = await clients.content.CreateItem(
+        pb.CreateItemRequest(
+            actor=actor(operator),
+            item_id=body.item_id or "",
+            type=body.type,
+            product_category=body.product_category or "",
+            standard_fallback=body.standard_fallback,
+            variants=variants_pb(body.variants),
+        )
+    )
+    return item_out(resp.item)
+
+
+@items_router.get("", response_model=ItemPage)
+async def list_items(
+    clients: ClientsDep,
+    operator: Viewer,
+    item_status: Annotated[str, Query(alias="status", pattern=r"^(active|archived)?$")] = "",
+    page_size: Annotated[int, Query(ge=1, le=100)] = 50,
+    page_token: Annotated[str, Query(max_length=40)] = "",
+) -> ItemPage:
+    resp = await clients.content.ListItems(
+        pb.ListItemsRequest(page_size=page_size, page_token=page_token, status=item_status)
+    )
+    return ItemPage(items=[item_out(i) for i in resp.items], next_page_token=resp.next_page_token or None)
+
+
+@items_router.get("/{item_id}", response_model=ItemOut)
+async def get_item(item_id: Slug, clients: ClientsDep, operator: Viewer) -> ItemOut:
+    return item_out((await clients.content.GetItem(pb.GetItemRequest(item_id=item_id))).item)
+
+
+@items_router.put("/{item_id}/draft", response_model=ItemOut)
+async def edit_item(item_id: Slug, body: ItemEdit, clients: ClientsDep, operator: Author) -> ItemOut:
+    """Edit the draft; on a published item this opens a new draft while the published one stays served."""
+    resp = await clients.content.EditItem(
+        pb.EditItemRequest(
+            actor=actor(operator), item_id=item_id, variants=variants_pb(body.variants), reason=body.reason
+        )
+    )
+    return item_out(resp.item)
+
+
+@items_router.post("/{item_id}/submit", response_model=Submitted)
+async def submit_item(
+    item_id: Slug, clients: ClientsDep, operator: Author, body: ItemAction | None = None
+) -> Submitted:
+    """Send the draft to review; the compliance findings come back at once."""
+    resp = await clients.content.SubmitItem(
+        pb.ItemActionRequest(actor=actor(operator), item_id=item_id, reason=body.reason if body else "")
+    )
+    return Submitted(item=item_out(resp.item), findings=[finding_out(f) for f in resp.findings])
+
+
+@items_router.get("/{item_id}/compliance", response_model=Compliance)
+async def check_compliance(
+    item_id: Slug,
+    clients: ClientsDep,
+    operator: Viewer,
+    version: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> Compliance:
+    resp = await clients.content.CheckItemCompliance(
+        pb.CheckItemComplianceRequest(item_id=item_id, version=version)
+    )
+    return Compliance(version=resp.version, findings=[finding_out(f) for f in resp.findings])
+
+
+@items_router.post("/{item_id}/approve", response_model=ItemOut)
+async def approve_item(
+    item_id: Slug, clients: ClientsDep, operator: Reviewer, body: Approval | None = None
+) -> ItemOut:
+    """Approve the version in review: 403 for its author, 409 `compliance_violation` with each hit."""
+    overrides = body.overrides if body else []
+    try:
+        resp = await clients.content.ApproveItem(
+            pb.ApproveItemRequest(
+                actor=actor(operator),
+                item_id=item_id,
+                overrides=[pb.ComplianceOverride(rule_id=o.rule_id, reason=o.reason) for o in overrides],
+            )
+        )
+    except grpc.aio.AioRpcError as exc:
+        if reason_of(exc) != "compliance_violation":
+            raise
+        check = await clients.content.CheckItemCompliance(pb.CheckItemComplianceRequest(item_id=item_id))
+        overridden = {o.rule_id for o in overrides}
+        violations = [
+            finding_out(f).model_dump()
+            for f in check.findings
+            if f.severity == "block" and not (f.overridable and f.rule_id in overridden)
+        ]
+        raise Problem(
+            409, "compliance_violation", exc.details() or "", extra={"violations": violations}
+        ) from None
+    return item_out(resp.item)
+
+
+@items_router.post("/{item_id}/reject", response_model=ItemOut)
+async def reject_item(
+    item_id: Slug, body: ReasonedAction, clients: ClientsDep, operator: Reviewer
+) -> ItemOut:
+    resp = await clients.content.RejectItem(
+        pb.ItemActionRequest(actor=actor(operator), item_id=item_id, reason=body.reason)
+    )
+    return item_out(resp.item)
+
+
+@items_router.post("/{item_id}/publish", response_model=ItemOut)
+async def publish_item(
+    item_id: Slug, clients: ClientsDep, operator: Author, body: ItemAction | None = None
+) -> ItemOut:
+    """Serve the approved version from now on (the previous one is superseded)."""
+    resp = await clients.content.PublishItem(
+        pb.ItemActionRequest(actor=actor(operator), item_id=item_id, reason=body.reason if body else "")
+    )
+    return item_out(resp.item)
+
+
+@items_router.post("/{item_id}/archive", response_model=ItemOut)
+async def archive_item(item_id: Slug, body: ReasonedAction, clients: ClientsDep, operator: Author) -> ItemOut:
+    resp = await clients.content.ArchiveItem(
+        pb.ItemActionRequest(actor=actor(operator), item_id=item_id, reason=body.reason)
+    )
+    return item_out(resp.item)
+
+
+@items_router.post("/{item_id}/rollback", response_model=ItemOut)
+async def rollback_item(item_id: Slug, body: Rollback, clients: ClientsDep, operator: Reviewer) -> ItemOut:
+    """Serve an earlier, once published version again."""
+    resp = await clients.content.RollbackItem(
+        pb.RollbackItemRequest(
+            actor=actor(operator), item_id=item_id, version=body.version, reason=body.reason
+        )
+    )
+    return item_out(resp.item)
+
+
+@items_router.get("/{item_id}/audit", response_model=list[AuditOut])
+async def item_audit(item_id: Slug, clients: ClientsDep, operator: Viewer) -> list[AuditOut]:
+    resp = await clients.content.ListAuditEntries(
+        pb.ListAuditEntriesRequest(entity="item", entity_id=item_id)
+    )
+    return [audit_out(e) for e in resp.entries]
+
+
+@slots_router.post("/slots", status_code=status.HTTP_201_CREATED, response_model=SlotOut)
+async def create_slot(body: SlotCreate, clients: ClientsDep, operator: Author) -> SlotOut:
+    """Open a resource slot in an app (head office)."""
+    slot = pb.Slot(
+        app_id=body.app_id, position=body.position, editions=body.editions, description=body.description
+    )
+    return slot_out(
+        (await clients.content.CreateSlot(pb.CreateSlotRequest(actor=actor(operator), slot=slot))).slot
+    )
+
+
+@slots_router.get("/slots", response_model=list[SlotOut])
+async def list_slots(
+    clients: ClientsDep,
+    operator: Viewer,
+    app_id: Annotated[str, Query(pattern=r"^([a-z][a-z0-9_-]{1,39})?$")] = "",
+) -> list[SlotOut]:
+    return [slot_out(s) for s in (await clients.content.ListSlots(pb.ListSlotsRequest(app_id=app_id))).slots]
+
+
+@slots_router.post("/placements", status_code=status.HTTP_201_CREATED, response_model=PlacementOut)
+async def create_placement(body: PlacementCreate, clients: ClientsDep, operator: Author) -> PlacementOut:
+    """Place an item in a slot; a branch operator's placement targets its own branch."""
+    placement = to_placement(body, placement_id=body.placement_id or "", slot_key=body.slot_key)
+    resp = await clients.content.CreatePlacement(
+        pb.CreatePlacementRequest(actor=actor(operator), placement=placement)
+    )
+    return placement_out(resp.placement)
+
+
+@slots_router.get("/placements", response_model=list[PlacementOut])
+async def list_placements(
+    clients: ClientsDep,
+    operator: Viewer,
+    slot_key: Annotated[
+        str, Query(max_length=120, pattern=r"^[a-z][a-z0-9_-]{1,39}(?:/[a-z0-9][a-z0-9_-]{0,38}){1,4}$")
+    ],
+    include_inactive: bool = False,
+) -> list[PlacementOut]:
+    resp = await clients.content.ListPlacements(
+        pb.ListPlacementsRequest(slot_key=slot_key, include_inactive=include_inactive)
+    )
+    return [placement_out(p) for p in resp.placements]
+
+
+@slots_router.put("/placements/{placement_id}", response_model=PlacementOut)
+async def update_placement(
+    placement_id: Slug, body: PlacementFields, clients: ClientsDep, operator: Author
+) -> PlacementOut:
+    """Change a placement: 403 for a branch operator on head office's or another branch's placement."""
+    placement = to_placement(body, placement_id=placement_id, slot_key="")
+    resp = await clients.content.UpdatePlacement(
+        pb.UpdatePlacementRequest(actor=actor(operator), placement=placement)
+    )
+    return placement_out(resp.placement)
+
+
+@slots_router.delete("/placements/{placement_id}", response_model=PlacementOut)
+async def remove_placement(
+    placement_id: Slug,
+    clients: ClientsDep,
+    operator: Author,
+    reason: Annotated[str, Query(max_length=500)] = "",
+) -> PlacementOut:
+    resp = await clients.content.RemovePlacement(
+        pb.RemovePlacementRequest(actor=actor(operator), placement_id=placement_id, reason=reason)
+    )
+    return placement_out(resp.placement)
+
+
+@slots_router.get("/placements/{placement_id}/audit", response_model=list[AuditOut])
+async def placement_audit(placement_id: Slug, clients: ClientsDep, operator: Viewer) -> list[AuditOut]:
+    resp = await clients.content.ListAuditEntries(
+        pb.ListAuditEntriesRequest(entity="placement", entity_id=placement_id)
+    )
+    return [audit_out(e) for e in resp.entries]

@@ -1,0 +1,172 @@
+"""Request and response bodies of the content routes (strict, bounded) and their protobuf mapping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal, get_args
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from lattice.content.v1 import content_pb2 as pb
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
+Position = Annotated[
+    str, Field(max_length=160, pattern=r"^[a-z0-9][a-z0-9_-]{0,38}(?:/[a-z0-9][a-z0-9_-]{0,38}){0,3}$")
+]
+SlotKey = Annotated[
+    str, Field(max_length=120, pattern=r"^[a-z][a-z0-9_-]{1,39}(?:/[a-z0-9][a-z0-9_-]{0,38}){1,4}$")
+]
+Edition = Literal["standard", "elderly", "student", "rural", "private_banking", "inclusive"]
+EDITIONS = get_args(Edition)
+Locale = Literal["zh-Hans", "zh-Hant", "en"]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,40}$")]
+Reason = Annotated[str, Field(max_length=500)]
+RequiredReason = Annotated[str, Field(min_length=1, max_length=500)]
+Link = Annotated[str, Field(min_length=4, max_length=500, pattern=r"^[a-z][a-z0-9+.-]{1,20}://\S+$")]
+TimeOfDay = Annotated[str, Field(pattern=r"^(?:[01]\d|2[0-3]):[0-5]\d$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def stamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(value.astimezone(UTC))
+    return ts
+
+
+class TextIn(Strict):
+    locale: Locale
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(default="", max_length=5000)
+
+
+class MediaIn(Strict):
+    kind: Literal["image", "video"]
+    uri: Link
+    alt: str = Field(default="", max_length=200)
+
+
+class VariantIn(Strict):
+    edition: Edition
+    texts: list[TextIn] = Field(min_length=1, max_length=3)
+    media: list[MediaIn] = Field(default_factory=list, max_length=10)
+    deep_link: Link | None = None
+
+
+Variants = Annotated[list[VariantIn], Field(min_length=1, max_length=6)]
+
+
+def variants_pb(variants: list[VariantIn]) -> list[pb.Variant]:
+    return [
+        pb.Variant(
+            edition=v.edition,
+            texts=[pb.LocalizedText(locale=t.locale, title=t.title, body=t.body) for t in v.texts],
+            media=[pb.MediaRef(kind=m.kind, uri=m.uri, alt=m.alt) for m in v.media],
+            deep_link=v.deep_link or "",
+        )
+        for v in variants
+    ]
+
+
+class ItemCreate(Strict):
+    item_id: Slug | None = None
+    type: Literal["article", "product_card", "banner", "notice"]
+    product_category: Literal["wealth", "deposit", "loan", "insurance", "card", "fund"] | None = None
+    standard_fallback: bool = True
+    variants: Variants
+
+
+class ItemEdit(Strict):
+    variants: Variants
+    reason: Reason = ""
+
+
+class ItemAction(Strict):
+    reason: Reason = ""
+
+
+class ReasonedAction(Strict):
+    reason: RequiredReason
+
+
+class Override(Strict):
+    rule_id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,59}$")]
+    reason: RequiredReason
+
+
+class Approval(Strict):
+    overrides: list[Override] = Field(default_factory=list, max_length=20)
+
+
+class Rollback(Strict):
+    version: int = Field(ge=1, le=100_000)
+    reason: RequiredReason
+
+
+class SlotCreate(Strict):
+    app_id: Slug
+    position: Position
+    editions: list[Edition] = Field(default_factory=list, max_length=6)
+    description: str = Field(default="", max_length=200)
+
+
+class TargetingIn(Strict):
+    editions: list[Edition] = Field(default_factory=list, max_length=6)
+    min_assurance_level: int = Field(default=0, ge=0, le=4)
+    aum_tiers: list[Name] = Field(default_factory=list, max_length=20)
+    branches: list[Name] = Field(default_factory=list, max_length=20)
+    tags: list[Name] = Field(default_factory=list, max_length=20)
+
+
+class ScheduleIn(Strict):
+    """Absolute window (with an offset, e.g. +08:00) and/or a daily window in Asia/Shanghai."""
+
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    daily_start: TimeOfDay | None = None
+    daily_end: TimeOfDay | None = None
+
+
+class PlacementFields(Strict):
+    item_id: Slug
+    fallback_item_id: Slug | None = None
+    priority: int = Field(default=0, ge=0, le=1000)
+    weight: int = Field(default=1, ge=1, le=10_000)
+    schedule: ScheduleIn = Field(default_factory=ScheduleIn)
+    targeting: TargetingIn = Field(default_factory=TargetingIn)
+    cap_per_day: int = Field(default=0, ge=0, le=100)
+
+
+class PlacementCreate(PlacementFields):
+    placement_id: Slug | None = None
+    slot_key: SlotKey
+
+
+def placement_pb(body: PlacementFields, *, placement_id: str, slot_key: str) -> pb.Placement:
+    s, t = body.schedule, body.targeting
+    return pb.Placement(
+        placement_id=placement_id,
+        slot_key=slot_key,
+        item_id=body.item_id,
+        fallback_item_id=body.fallback_item_id or "",
+        priority=body.priority,
+        weight=body.weight,
+        schedule=pb.Schedule(
+            starts_at=stamp(s.starts_at),
+            ends_at=stamp(s.ends_at),
+            daily_start=s.daily_start or "",
+            daily_end=s.daily_end or "",
+        ),
+        targeting=pb.Targeting(
+            editions=t.editions,
+            min_assurance_level=t.min_assurance_level,
+            aum_tiers=t.aum_tiers,
+            branches=t.branches,
+            tags=t.tags,
+        ),
+        cap_per_day=body.cap_per_day,
+    )
