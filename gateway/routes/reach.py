@@ -1,7 +1,0 @@
-"""reach routes."""
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-router = APIRouter(prefix="/v1", tags=["reach"])

@@ -1,0 +1,126 @@
+"""Reach routes for sibling apps: behaviour events, the inbox and contact preferences."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, status
+from lattice.common.v1 import app_event_pb2
+from lattice.reach.v1 import reach_pb2 as pb
+
+from gateway.auth import CustomerDep
+from gateway.clients import ClientsDep
+from gateway.problems import Problem
+from gateway.routes.reach.schemas import (
+    AppId,
+    EventBatch,
+    EventsAccepted,
+    PreferenceIn,
+    check_privacy,
+    to_json,
+)
+from services.runtime.clock import to_timestamp
+
+router = APIRouter(prefix="/v1", tags=["reach"])
+
+
+@router.post("/apps/{app_id}/events", status_code=status.HTTP_202_ACCEPTED, response_model=EventsAccepted)
+async def send_events(
+    app_id: AppId, body: EventBatch, customer: CustomerDep, request: Request
+) -> EventsAccepted:
+    """Behaviour events of the signed-in customer, published on JetStream `app.event.<type>`."""
+    now = datetime.now(UTC)
+    unique = {e.event_id: e for e in body.events}
+    for event in unique.values():
+        check_privacy(event)
+        at = event.occurred_at or now
+        if not now - timedelta(days=7) <= at <= now + timedelta(minutes=5):
+            raise Problem(422, "invalid_occurred_at", f"event {event.event_id} is too old or in the future")
+    bus = request.app.state.bus
+    for event in unique.values():
+        message = app_event_pb2.AppEvent(
+            event_id=event.event_id,
+            customer_id=customer.customer_id,
+            app_id=app_id,
+            type=event.type,
+            occurred_at=to_timestamp(event.occurred_at or now),
+            properties=event.properties,
+            device_id=event.device_id,
+            click_id=event.click_id,
+        )
+        try:
+            await bus.publish(
+                f"app.event.{event.type}",
+                message.SerializeToString(),
+                event_id=event.event_id,
+                event_type=message.DESCRIPTOR.full_name,
+            )
+        except Exception as exc:
+            # Events already published are deduplicated by id when the app sends the batch again.
+            raise Problem(
+                503, "events_unavailable", "events could not be stored; retry", headers={"Retry-After": "1"}
+            ) from exc
+    return EventsAccepted(accepted=len(unique))
+
+
+@router.get("/apps/{app_id}/inbox")
+async def list_inbox(
+    app_id: AppId,
+    customer: CustomerDep,
+    clients: ClientsDep,
+    unread_only: bool = False,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    page_token: Annotated[str, Query(max_length=36)] = "",
+) -> dict[str, Any]:
+    """The signed-in customer's inbox in this app, newest first."""
+    resp = await clients.reach.ListInboxMessages(
+        pb.ListInboxMessagesRequest(
+            customer_id=customer.customer_id,
+            app_id=app_id,
+            unread_only=unread_only,
+            page_size=page_size,
+            page_token=page_token,
+        )
+    )
+    return {
+        "items": [to_json(m) for m in resp.messages],
+        "unread": resp.unread,
+        "next_page_token": resp.next_page_token or None,
+    }
+
+
+@router.post("/apps/{app_id}/inbox/{message_id}/read")
+async def read_inbox_message(
+    app_id: AppId, message_id: Annotated[str, Path(max_length=36)], customer: CustomerDep, clients: ClientsDep
+) -> dict[str, Any]:
+    """Mark one of the customer's own messages read (anyone else's answers 404)."""
+    resp = await clients.reach.MarkInboxMessageRead(
+        pb.MarkInboxMessageReadRequest(customer_id=customer.customer_id, app_id=app_id, message_id=message_id)
+    )
+    return to_json(resp.message)
+
+
+@router.get("/apps/{app_id}/contact-preferences")
+async def list_preferences(app_id: AppId, customer: CustomerDep, clients: ClientsDep) -> dict[str, Any]:
+    resp = await clients.reach.ListContactPreferences(
+        pb.ListContactPreferencesRequest(customer_id=customer.customer_id)
+    )
+    return {"items": [to_json(p) for p in resp.preferences]}
+
+
+@router.put("/apps/{app_id}/contact-preferences")
+async def set_preference(
+    app_id: AppId, body: PreferenceIn, customer: CustomerDep, clients: ClientsDep
+) -> dict[str, Any]:
+    """Opt in or out of marketing on one channel, for one purpose or for all."""
+    resp = await clients.reach.SetContactPreference(
+        pb.SetContactPreferenceRequest(
+            customer_id=customer.customer_id,
+            app_id=app_id,
+            preference=pb.ContactPreference(
+                channel=body.channel, purpose=body.purpose, opted_in=body.opted_in
+            ),
+        )
+    )
+    return {"items": [to_json(p) for p in resp.preferences]}

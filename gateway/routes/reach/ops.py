@@ -1,0 +1,161 @@
+"""Reach routes for operations staff: strategies and their lifecycle, dry runs, reviews, the policy."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, status
+from google.protobuf.json_format import ParseDict
+from lattice.reach.v1 import reach_pb2 as pb
+from pydantic import AwareDatetime
+
+from gateway.auth import OperatorPrincipal, require_role
+from gateway.clients import ClientsDep
+from gateway.problems import Problem
+from gateway.routes.reach.schemas import PolicyIn, StrategyIn, StrategyUpdate, actor_pb, spec_pb, to_json
+from services.runtime.clock import to_timestamp
+
+router = APIRouter(prefix="/v1", tags=["reach"])
+Viewer = Annotated[OperatorPrincipal, require_role("viewer")]
+Operator = Annotated[OperatorPrincipal, require_role("operator")]
+Reviewer = Annotated[OperatorPrincipal, require_role("reviewer")]
+Admin = Annotated[OperatorPrincipal, require_role("admin")]
+OPS = "/ops/reach"
+StrategyId = Annotated[str, Path(max_length=36)]
+
+
+@router.post(f"{OPS}/strategies", status_code=status.HTTP_201_CREATED)
+async def create_strategy(body: StrategyIn, clients: ClientsDep, operator: Operator) -> dict[str, Any]:
+    resp = await clients.reach.CreateStrategy(
+        pb.CreateStrategyRequest(actor=actor_pb(operator), spec=spec_pb(body))
+    )
+    return to_json(resp.strategy)
+
+
+@router.get(f"{OPS}/strategies")
+async def list_strategies(
+    clients: ClientsDep,
+    operator: Viewer,
+    status_: Annotated[
+        Literal["", "draft", "approved", "active", "paused", "ended"], Query(alias="status")
+    ] = "",
+    page_size: Annotated[int, Query(ge=1, le=100)] = 50,
+    page_token: Annotated[str, Query(max_length=36)] = "",
+) -> dict[str, Any]:
+    resp = await clients.reach.ListStrategies(
+        pb.ListStrategiesRequest(
+            actor=actor_pb(operator), status=status_, page_size=page_size, page_token=page_token
+        )
+    )
+    return {"items": [to_json(s) for s in resp.strategies], "next_page_token": resp.next_page_token or None}
+
+
+@router.get(f"{OPS}/strategies/{{strategy_id}}")
+async def get_strategy(strategy_id: StrategyId, clients: ClientsDep, operator: Viewer) -> dict[str, Any]:
+    resp = await clients.reach.GetStrategy(
+        pb.GetStrategyRequest(actor=actor_pb(operator), strategy_id=strategy_id)
+    )
+    return to_json(resp.strategy)
+
+
+@router.put(f"{OPS}/strategies/{{strategy_id}}")
+async def update_strategy(
+    strategy_id: StrategyId,
+    body: StrategyUpdate,
+    clients: ClientsDep,
+    operator: Operator,
+) -> dict[str, Any]:
+    """Edit a draft, approved or paused strategy; it goes back to draft for a new approval."""
+    resp = await clients.reach.UpdateStrategy(
+        pb.UpdateStrategyRequest(
+            actor=actor_pb(operator),
+            strategy_id=strategy_id,
+            spec=spec_pb(body),
+            expected_version=body.expected_version,
+        )
+    )
+    return to_json(resp.strategy)
+
+
+async def _change(
+    clients: ClientsDep, operator: OperatorPrincipal, strategy_id: str, rpc: str
+) -> dict[str, Any]:
+    call = getattr(clients.reach, rpc)
+    resp = await call(pb.ChangeStrategyStatusRequest(actor=actor_pb(operator), strategy_id=strategy_id))
+    return to_json(resp.strategy)
+
+
+@router.post(f"{OPS}/strategies/{{strategy_id}}/approve")
+async def approve_strategy(
+    strategy_id: StrategyId, clients: ClientsDep, operator: Reviewer
+) -> dict[str, Any]:
+    """Four eyes: the author cannot approve their own strategy."""
+    return await _change(clients, operator, strategy_id, "ApproveStrategy")
+
+
+@router.post(f"{OPS}/strategies/{{strategy_id}}/dry-run")
+async def dry_run(strategy_id: StrategyId, clients: ClientsDep, operator: Operator) -> dict[str, Any]:
+    """Audience size per touchpoint as the engine would route it now; sends nothing."""
+    resp = await clients.reach.DryRunStrategy(
+        pb.DryRunStrategyRequest(actor=actor_pb(operator), strategy_id=strategy_id)
+    )
+    return to_json(resp)
+
+
+@router.post(f"{OPS}/strategies/{{strategy_id}}/{{action}}")
+async def change_strategy(
+    strategy_id: StrategyId,
+    action: Literal["activate", "pause", "end"],
+    clients: ClientsDep,
+    operator: Operator,
+) -> dict[str, Any]:
+    return await _change(clients, operator, strategy_id, f"{action.capitalize()}Strategy")
+
+
+@router.get(f"{OPS}/strategies/{{strategy_id}}/review")
+async def review_strategy(
+    strategy_id: StrategyId,
+    start: Annotated[AwareDatetime, Query(alias="from")],
+    clients: ClientsDep,
+    operator: Viewer,
+    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
+    """復盤: sent, suppressed by reason, delivered, opened, and uplift of treatment over control."""
+    request = pb.GetStrategyReviewRequest(actor=actor_pb(operator), strategy_id=strategy_id)
+    getattr(request, "from").CopyFrom(to_timestamp(start))
+    if end is not None:
+        request.to.CopyFrom(to_timestamp(end))
+    return to_json(await clients.reach.GetStrategyReview(request))
+
+
+@router.get(f"{OPS}/strategies/{{strategy_id}}/deliveries")
+async def list_deliveries(
+    strategy_id: StrategyId,
+    clients: ClientsDep,
+    operator: Viewer,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 50,
+    page_token: Annotated[str, Query(max_length=36)] = "",
+) -> dict[str, Any]:
+    resp = await clients.reach.ListDeliveries(
+        pb.ListDeliveriesRequest(
+            actor=actor_pb(operator), strategy_id=strategy_id, page_size=page_size, page_token=page_token
+        )
+    )
+    return {"items": [to_json(d) for d in resp.deliveries], "next_page_token": resp.next_page_token or None}
+
+
+@router.get(f"{OPS}/policy")
+async def get_policy(clients: ClientsDep, operator: Viewer) -> dict[str, Any]:
+    return to_json((await clients.reach.GetDeliveryPolicy(pb.GetDeliveryPolicyRequest())).policy)
+
+
+@router.put(f"{OPS}/policy")
+async def set_policy(body: PolicyIn, clients: ClientsDep, operator: Admin) -> dict[str, Any]:
+    """Caps, contact budget and quiet hours for every strategy (head office admins only)."""
+    if not operator.head_office:
+        raise Problem(403, "head_office_only", "only head office sets the delivery policy")
+    policy = ParseDict(body.model_dump(mode="json"), pb.DeliveryPolicy())
+    resp = await clients.reach.SetDeliveryPolicy(
+        pb.SetDeliveryPolicyRequest(actor=actor_pb(operator), policy=policy)
+    )
+    return to_json(resp.policy)

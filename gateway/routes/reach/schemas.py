@@ -1,0 +1,153 @@
+"""Request bodies of the reach routes (strict, bounded) and protobuf -> JSON."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from fastapi import Path
+from google.protobuf.json_format import MessageToDict, ParseDict
+from lattice.reach.v1 import reach_pb2 as pb
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from gateway.auth import OperatorPrincipal
+from gateway.problems import Problem
+
+AppIdPattern = r"^[a-z][a-z0-9_-]{1,39}$"
+AppId = Annotated[str, Path(pattern=AppIdPattern)]
+Slug = Annotated[str, Field(pattern=AppIdPattern)]
+Name = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
+Text = Annotated[str, Field(max_length=200)]
+Channel = Literal["inbox", "push", "sms", "partner"]
+MAX_EVENTS = 100
+# Properties must never carry phone, ID-card or card numbers: such keys, or values that look like them.
+_PERSONAL_KEY = re.compile(r"(^|_)(phone|mobile|id_?card|card_?(no|num|number)|pan|passport)($|_)", re.I)
+_PHONE_OR_ID = re.compile(r"(?<!\d)(1[3-9]\d{9}|\d{17}[\dXx])(?![\dXx])")
+_DIGIT_RUN = re.compile(r"\d{13,19}")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AppEventIn(Strict):
+    event_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+    type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,59}$")]
+    occurred_at: AwareDatetime | None = None
+    properties: dict[Name, Text] = Field(default_factory=dict, max_length=20)
+    device_id: Annotated[str, Field(max_length=64)] = ""
+    click_id: Annotated[str, Field(max_length=64)] = ""
+
+
+class EventBatch(Strict):
+    events: list[AppEventIn] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
+class EventsAccepted(BaseModel):
+    accepted: int
+
+
+class PreferenceIn(Strict):
+    channel: Channel
+    purpose: Annotated[str, Field(pattern=r"^(all|[a-z][a-z0-9_-]{1,39})$")] = "all"
+    opted_in: bool
+
+
+class Predicate(Strict):
+    field: Annotated[str, Field(pattern=r"^[a-z_]{2,40}(\.[A-Za-z0-9_]{1,40})?$")]
+    op: Literal["eq", "ne", "in", "not_in", "contains", "gte", "lte", "gt", "lt", "exists"]
+    values: list[Text] = Field(default_factory=list, max_length=50)
+
+
+class Touchpoint(Strict):
+    channel: Channel
+    app_id: Slug | Literal[""] = ""
+    partner_id: Slug | Literal[""] = ""
+
+
+class Content(Strict):
+    content_item_id: Annotated[str, Field(max_length=64)] = ""
+    title: Text = ""
+    body: Annotated[str, Field(max_length=2000)] = ""
+    variables: dict[Name, Text] = Field(default_factory=dict, max_length=20)
+    locale: Annotated[str, Field(max_length=10)] = ""
+
+
+class Trigger(Strict):
+    event_type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.]{1,99}$")]
+    predicates: list[Predicate] = Field(default_factory=list, max_length=20)
+    delay_s: int = Field(default=0, ge=0, le=30 * 86400)
+
+
+class Schedule(Strict):
+    start_at: AwareDatetime
+    every_s: int = Field(default=0, ge=0, le=366 * 86400)
+
+
+class StrategyIn(Strict):
+    """4W1Do: who (segment, control share), where (touchpoints), what (content), when, do."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: Literal["marketing", "transactional"] = "marketing"
+    purpose: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")] = "offers"
+    segment: list[Predicate] = Field(default_factory=list, max_length=20)
+    control_share_bp: int = Field(default=0, ge=0, le=5000)
+    touchpoints: list[Touchpoint] = Field(min_length=1, max_length=4)
+    content: Content
+    deep_link: Annotated[str, Field(max_length=500)] = ""
+    trigger: Trigger | None = None
+    schedule: Schedule | None = None
+    benefit_id: Annotated[str, Field(max_length=64)] = ""
+    validity_s: int = Field(default=3 * 86400, ge=60, le=90 * 86400)
+    goal_event_type: Annotated[str, Field(max_length=100)] = ""
+    conversion_window_s: int = Field(default=7 * 86400, ge=0, le=90 * 86400)
+    min_interval_s: int = Field(default=0, ge=0, le=90 * 86400)
+
+
+class StrategyUpdate(StrategyIn):
+    expected_version: int = Field(default=0, ge=0)
+
+
+class ChannelRule(Strict):
+    channel: Channel
+    daily_cap: int = Field(default=0, ge=0, le=1000)
+    rate_per_second: int = Field(default=0, ge=0, le=100_000)
+
+
+class PolicyIn(Strict):
+    channels: list[ChannelRule] = Field(default_factory=list, max_length=4)
+    daily_contact_budget: int = Field(default=6, ge=0, le=1000)
+    quiet_start: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "21:00"
+    quiet_end: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "08:00"
+    quiet_channels: list[Channel] = Field(default_factory=lambda: ["push", "sms", "partner"], max_length=4)
+    default_time_zone: Annotated[str, Field(min_length=1, max_length=64)] = "Asia/Shanghai"
+
+
+def to_json(message: Any) -> dict[str, Any]:
+    """A protobuf message as JSON with field names as in the proto."""
+    return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+
+
+def actor_pb(operator: OperatorPrincipal) -> pb.Actor:
+    return pb.Actor(operator_id=operator.operator_id, branch=operator.branch or "")
+
+
+def spec_pb(body: StrategyIn) -> pb.StrategySpec:
+    data = body.model_dump(mode="json", exclude={"expected_version"}, exclude_none=True)
+    return ParseDict(data, pb.StrategySpec())
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def check_privacy(event: AppEventIn) -> None:
+    """Refuse events whose properties look like phone, ID-card or card numbers."""
+    for key, value in event.properties.items():
+        card = any(_luhn(run) for run in _DIGIT_RUN.findall(value))
+        if _PERSONAL_KEY.search(key) or _PHONE_OR_ID.search(value) or card:
+            raise Problem(422, "personal_data_in_event", f"property {key} looks like personal data")
