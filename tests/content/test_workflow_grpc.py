@@ -10,6 +10,7 @@ import pytest
 from lattice.content.v1 import content_pb2 as pb
 from lattice.content.v1 import content_pb2_grpc
 
+from services.content import demo_data
 from services.content.__main__ import wire
 from services.runtime.grpc_client import reason_of
 from tests.content.conftest import AUTHOR, REVIEWER, pb_actor, pb_variants, publish_via_grpc, texts
@@ -220,3 +221,20 @@ async def test_rendered_item_for_messages(tmp_path: Path, nats_url: str) -> None
             assert (
                 err.value.code() == grpc.StatusCode.NOT_FOUND and reason_of(err.value) == "item_not_published"
             )
+
+
+async def test_demo_data_loads_twice_and_serves(tmp_path: Path, nats_url: str) -> None:
+    async with serve("content", wire, tmp_path=tmp_path, nats_url=nats_url) as (_svc, channel):
+        await demo_data.load(channel)
+        await demo_data.load(channel)
+        stub = content_pb2_grpc.ContentServiceStub(channel)
+        elderly = pb.Viewer(customer_id="cust-9", edition="elderly", branch="beijing")
+        resp = await stub.ServeSlot(
+            pb.ServeSlotRequest(slot_key=SLOT, viewer=elderly, locales=["zh-CN"]), timeout=5
+        )
+        assert (resp.placement_id, resp.item.title) == ("demo-top-banner", "春季存款计划（大字版）")
+        rendered = await stub.GetRenderedItem(
+            pb.GetRenderedItemRequest(item_id="welcome-notice", locale="en", variables={"name": "Li"}),
+            timeout=5,
+        )
+        assert rendered.title == "Welcome back, Li"
