@@ -1,0 +1,184 @@
+"""Identity scenarios: cross-app ticket issue and redeem, and pairwise-id resolution at 10^3 and 10^6
+linked accounts (the two resolution runs' p50 ratio should stay <= 1.5: an indexed lookup)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import jwt
+from lattice.identity.v1 import identity_pb2 as pb
+from lattice.identity.v1 import identity_pb2_grpc
+
+from services.identity import demo_data
+from services.identity.app_client import app_assertion
+from services.runtime.grpc_client import open_channel
+from tools.bench.scenario import BenchContext, Request, RequestFactory, Scenario, json_request
+from tools.partner_client import PartnerSigner
+
+CUSTOMERS = 50
+TICKETS = 4000
+CONSENT = pb.ConsentGrant(
+    recipient_type="partner",
+    recipient="ride",
+    purpose="partner_account_binding",
+    data_categories=["pairwise_id"],
+    text_version="partner-binding-v1",
+)
+
+
+async def _sign_in(
+    stub: identity_pb2_grpc.IdentityServiceStub, user: str, level: int = 2
+) -> pb.TokenResponse:
+    secret = demo_data.DEMO_APP_SECRETS["mbank"]
+    assertion = app_assertion(app_id="mbank", client_secret=secret, app_user_id=user, assurance_level=level)
+    return await stub.SignIn(pb.SignInRequest(app_id="mbank", assertion=assertion))
+
+
+def _caller(token: str) -> pb.CustomerCaller:
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return pb.CustomerCaller(
+        customer_id=claims["sub"],
+        app_id=claims["aud"],
+        assurance_level=int(claims["acr"]),
+        token_id=claims["jti"],
+        scopes=claims["scope"].split(),
+    )
+
+
+async def setup_issue(ctx: BenchContext) -> dict[str, Any]:
+    channel = open_channel(ctx.addrs["identity"])
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    try:
+        tokens = [(await _sign_in(stub, f"bench-issue-{i}")).access_token for i in range(CUSTOMERS)]
+    finally:
+        await channel.close()
+    return {"tokens": tokens}
+
+
+def issue(params: dict[str, Any]) -> RequestFactory:
+    tokens = params["tokens"]
+    return lambda i: json_request(
+        "POST",
+        "/v1/apps/mbank/tickets",
+        {"audience_app_id": "life"},
+        headers={"authorization": f"Bearer {tokens[i % len(tokens)]}"},
+        expect=(201,),
+    )
+
+
+async def setup_redeem(ctx: BenchContext) -> dict[str, Any]:
+    channel = open_channel(ctx.addrs["identity"])
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    try:
+        callers = [
+            _caller((await _sign_in(stub, f"bench-redeem-{i}")).access_token) for i in range(CUSTOMERS)
+        ]
+        tickets = []
+        for i in range(TICKETS):
+            request = pb.IssueRecognitionTicketRequest(caller=callers[i % CUSTOMERS], audience_app_id="life")
+            tickets.append((await stub.IssueRecognitionTicket(request)).ticket)
+    finally:
+        await channel.close()
+    return {"tickets": tickets}
+
+
+def redeem(params: dict[str, Any]) -> RequestFactory:
+    tickets, secret = params["tickets"], demo_data.DEMO_APP_SECRETS["life"]
+
+    def build(i: int) -> Request:
+        assertion = app_assertion(app_id="life", client_secret=secret)
+        body = {"ticket": tickets[i % len(tickets)], "client_assertion": assertion}
+        return json_request("POST", "/v1/apps/life/tickets/redeem", body, expect=(200,))
+
+    return build
+
+
+def seed_links(database: Path, *, total: int) -> None:
+    """Top the partner's linked accounts up to `total` rows (bulk SQL: seeding, not the code under test)."""
+    with sqlite3.connect(database, timeout=30) as db:
+        have = db.execute("SELECT count(*) FROM partner_link WHERE partner_id = 'ride'").fetchone()[0]
+        for start in range(have, total, 50_000):
+            rows = []
+            for i in range(start, min(start + 50_000, total)):
+                digest = hashlib.sha256(f"bench|{i}".encode()).digest()
+                pairwise = "pw_" + base64.b32encode(digest[:20]).decode().lower().rstrip("=")
+                rows.append((f"lnk_bench_{i}", "ride", pairwise, f"cus_bench{i:015d}", "cst_bench", "[]"))
+            db.executemany(
+                "INSERT INTO partner_link (link_id, partner_id, pairwise_id, customer_id, consent_id, scopes,"
+                " linked_at, removed_reason) VALUES (?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP, '')",
+                rows,
+            )
+            db.commit()
+
+
+async def _bound_pairwise(ctx: BenchContext, user: str) -> str:
+    channel = open_channel(ctx.addrs["identity"])
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    try:
+        caller = _caller((await _sign_in(stub, user)).access_token)
+        started = await stub.StartPartnerBinding(
+            pb.StartPartnerBindingRequest(partner_id="ride", partner_user_ref=user)
+        )
+        binding_id = started.binding.binding_id
+        await stub.ConfirmPartnerBinding(
+            pb.ConfirmPartnerBindingRequest(caller=caller, binding_id=binding_id, consent=CONSENT)
+        )
+        done = await stub.CompletePartnerBinding(
+            pb.CompletePartnerBindingRequest(partner_id="ride", binding_id=binding_id)
+        )
+    finally:
+        await channel.close()
+    return done.pairwise_id
+
+
+async def setup_resolve_1k(ctx: BenchContext) -> dict[str, Any]:
+    seed_links(ctx.var_dir / "identity.db", total=1_000)
+    return {"pairwise": await _bound_pairwise(ctx, "bench-resolve-1k")}
+
+
+async def setup_resolve_1m(ctx: BenchContext) -> dict[str, Any]:
+    seed_links(ctx.var_dir / "identity.db", total=1_000_000)
+    return {"pairwise": await _bound_pairwise(ctx, "bench-resolve-1m")}
+
+
+def resolve(params: dict[str, Any]) -> RequestFactory:
+    _, _, key_id, secret = demo_data.DEMO_PARTNERS["ride"]
+    signer = PartnerSigner(partner_id="ride", key_id=key_id, secret=secret)
+    path = f"/v1/partner/customers/{params['pairwise']}"
+
+    def build(_i: int) -> Request:
+        return Request("GET", path, signer.headers(method="GET", url=f"http://bench{path}"), None, (200,))
+
+    return build
+
+
+SCENARIOS = [
+    Scenario(
+        "identity.ticket_issue",
+        "a signed-in mbank customer asks a one-time ticket for life",
+        issue,
+        setup_issue,
+    ),
+    Scenario(
+        "identity.ticket_redeem",
+        "life's backend redeems a ticket (signed assertion) for tokens",
+        redeem,
+        setup_redeem,
+    ),
+    Scenario(
+        "identity.pairwise_1k",
+        "signed partner call resolving a pairwise id, 10^3 links",
+        resolve,
+        setup_resolve_1k,
+    ),
+    Scenario(
+        "identity.pairwise_1m",
+        "signed partner call resolving a pairwise id, 10^6 links",
+        resolve,
+        setup_resolve_1m,
+    ),
+]
