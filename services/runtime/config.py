@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # Empty means SQLite files under var_dir. `<SERVICE>_DATABASE_URL` overrides it per service.
     database_url: str = ""
     grpc_listen_host: str = "127.0.0.1"
+    # A replica's own port when several replicas of a service run on one host; callers then use
+    # `<SERVICE>_ADDR=ipv4:127.0.0.1:p1,127.0.0.1:p2` and balance over them (round robin).
+    grpc_port_override: int | None = None
     identity_addr: str = DEFAULT_ADDRS["identity"]
     benefits_addr: str = DEFAULT_ADDRS["benefits"]
     content_addr: str = DEFAULT_ADDRS["content"]
@@ -63,7 +66,11 @@ class Settings(BaseSettings):
         return getattr(self, f"{service}_addr")
 
     def grpc_port(self, service: str) -> int:
-        return int(self.addr(service).rsplit(":", 1)[1])
+        """The port this process listens on: GRPC_PORT_OVERRIDE, else the first port of its address."""
+        if self.grpc_port_override:
+            return self.grpc_port_override
+        first = self.addr(service).removeprefix("ipv4:").split(",")[0]
+        return int(first.rsplit(":", 1)[1])
 
     def database_url_for(self, service: str) -> str:
         """The database of one service: per-service URL, else the template, else SQLite under var/."""

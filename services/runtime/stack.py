@@ -45,17 +45,29 @@ class StackConfig:
     )
     external_nats_url: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Extra replicas (beyond the first) of every service and of the gateway, each on its own port.
+    replica_ports: dict[str, list[int]] = field(default_factory=dict)
+    gateway_replica_ports: list[int] = field(default_factory=list)
 
     @classmethod
-    def ephemeral(cls, var_dir: Path, **kwargs) -> StackConfig:  # type: ignore[no-untyped-def]
+    def ephemeral(cls, var_dir: Path, *, replicas: int = 1, **kwargs) -> StackConfig:  # type: ignore[no-untyped-def]
         """Free ports everywhere: for tests that must not collide with a running `make run`."""
         return cls(
             var_dir=var_dir,
             nats_port=free_port(),
             gateway_port=free_port(),
             service_ports={s: free_port() for s in SERVICES},
+            replica_ports={s: [free_port() for _ in range(replicas - 1)] for s in SERVICES},
+            gateway_replica_ports=[free_port() for _ in range(replicas - 1)],
             **kwargs,
         )
+
+    def ports(self, service: str) -> list[int]:
+        return [self.service_ports[service], *self.replica_ports.get(service, [])]
+
+    @property
+    def gateway_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{p}" for p in [self.gateway_port, *self.gateway_replica_ports]]
 
     @property
     def nats_url(self) -> str:
@@ -65,8 +77,14 @@ class StackConfig:
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}"
 
-    def addr(self, service: str) -> str:
-        return f"127.0.0.1:{self.service_ports[service]}"
+    def addr(self, service: str, replica: int | None = None) -> str:
+        """Where callers find a service: all its replicas (round robin), or one replica."""
+        ports = self.ports(service)
+        if replica is not None:
+            return f"127.0.0.1:{ports[replica]}"
+        if len(ports) == 1:
+            return f"127.0.0.1:{ports[0]}"
+        return "ipv4:" + ",".join(f"127.0.0.1:{p}" for p in ports)
 
 
 class Process:
@@ -150,7 +168,8 @@ class Stack:
 
     def start_service(self, service: str, *, replica: int = 0, env: dict[str, str] | None = None) -> Process:
         name = service if replica == 0 else f"{service}-{replica}"
-        proc_env = {**self.base_env(), **(env or {})}
+        port = self.config.ports(service)[replica]
+        proc_env = {**self.base_env(), "GRPC_PORT_OVERRIDE": str(port), **(env or {})}
         proc = Process(name, [sys.executable, "-m", f"services.{service}"], proc_env, self.log_dir)
         proc.start()
         self.processes[name] = proc
@@ -164,10 +183,10 @@ class Stack:
         self.processes[name] = proc
         return proc
 
-    def wait_service(self, service: str, *, timeout: float = 60.0, name: str | None = None) -> None:
-        proc = self.processes[name or service]
+    def wait_service(self, service: str, *, timeout: float = 60.0, replica: int = 0) -> None:
+        proc = self.processes[service if replica == 0 else f"{service}-{replica}"]
         deadline = time.monotonic() + timeout
-        with grpc.insecure_channel(self.config.addr(service)) as channel:
+        with grpc.insecure_channel(self.config.addr(service, replica)) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while time.monotonic() < deadline:
                 if not proc.alive:
@@ -201,12 +220,18 @@ class Stack:
         self.config.var_dir.mkdir(parents=True, exist_ok=True)
         self.start_nats()
         for service in services:
-            self.start_service(service)
+            for replica in range(len(self.config.ports(service))):
+                self.start_service(service, replica=replica)
         for service in services:
-            self.wait_service(service)
+            for replica in range(len(self.config.ports(service))):
+                self.wait_service(service, replica=replica)
         if gateway:
             self.start_gateway()
+            for i, port in enumerate(self.config.gateway_replica_ports, start=1):
+                self.start_gateway(replica=i, port=port)
             self.wait_gateway()
+            for i, port in enumerate(self.config.gateway_replica_ports, start=1):
+                self.wait_gateway(port=port, name=f"gateway-{i}")
 
     def restart(self, name: str, *, kill: bool = False, env: dict[str, str] | None = None) -> None:
         """Stop (or crash) one process and start it again with the same command."""
