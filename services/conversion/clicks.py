@@ -93,6 +93,12 @@ def record_click(
             touch.rejection = "click_flood"
     if touch.attributable:
         counters["views" if touch.interaction == VIEW else "clicks"] = 1
+    if touch.device_id:
+        # a browser already tied to a customer keeps that customer for its later clicks
+        known = select(Touchpoint.customer_id).where(
+            col(Touchpoint.device_id) == touch.device_id, col(Touchpoint.customer_id).is_not(None)
+        )
+        touch.customer_id = session.exec(known.limit(1)).first()
     session.add(touch)
     bump(session, partner_id=touch.partner_id, campaign_id=touch.campaign_id, day=touch.day, **counters)
     return touch

@@ -97,8 +97,6 @@ class Appliers:
 
     def app_event(self, session: Session, delivery: Delivery) -> None:
         event = app_event_pb2.AppEvent.FromString(delivery.data)
-        if not event.customer_id:
-            return
         at = from_timestamp(event.occurred_at) or utcnow()
         if event.click_id:
             record_landing(
@@ -109,6 +107,8 @@ class Appliers:
                 at=at,
                 wait_for_click=self._wait(delivery),
             )
+        if not event.customer_id:
+            return
         if event.type in self.settings.activation_event_types:
             record_behaviour(
                 session,

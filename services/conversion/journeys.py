@@ -83,6 +83,7 @@ def record_landing(
             )
         elif touch.landed_at is not None and touch.occurred_at <= at < touch.landed_at:
             touch.landed_at = at
+        _landing_reached_entry(session, touch)
     if customer_id and touch.customer_id is None:
         touch.customer_id = customer_id
         if touch.device_id:
@@ -178,23 +179,41 @@ def record_linking(
         clicked_at=touch.occurred_at,
         window_ends_at=touch.occurred_at + timedelta(days=campaign.conversion_window_days),
         landed_at=touch.landed_at,
+        linking_at=at,
     )
     session.add(entry)
     journey.entry_id = entry.entry_id
-    if _advance(session, entry=entry, step="linked", previous_at=entry.landed_at, at=at, app_id=app_id):
-        if journey.activated_at is not None:
-            _advance(
-                session, entry=entry, step="activated", previous_at=at, at=journey.activated_at, app_id=""
-            )
-        if entry.activated_at is not None and journey.upgraded_at is not None:
-            _advance(
-                session,
-                entry=entry,
-                step="upgraded",
-                previous_at=entry.activated_at,
-                at=journey.upgraded_at,
-                app_id="",
-            )
+    catch_up(session, entry=entry, journey=journey, app_id=app_id)
+
+
+def _landing_reached_entry(session: Session, touch: Touchpoint) -> None:
+    """A landing processed after the sign-in it preceded still opens the ordered funnel."""
+    entry = session.exec(select(FunnelEntry).where(col(FunnelEntry.click_id) == touch.click_id)).first()
+    if entry is None or entry.linked_at is not None or touch.landed_at is None:
+        return
+    entry.landed_at = touch.landed_at
+    journey = session.get(CustomerJourney, entry.customer_id)
+    if journey is not None:
+        catch_up(session, entry=entry, journey=journey, app_id="")
+
+
+def catch_up(session: Session, *, entry: FunnelEntry, journey: CustomerJourney, app_id: str) -> None:
+    """Credit, in order, every step whose time is known and that follows the previous step."""
+    previous = entry.landed_at
+    steps = (
+        ("linked", entry.linking_at),
+        ("activated", journey.activated_at),
+        ("upgraded", journey.upgraded_at),
+    )
+    for step, at in steps:
+        done = getattr(entry, f"{step}_at")
+        if done is None:
+            if at is None or not _advance(
+                session, entry=entry, step=step, previous_at=previous, at=at, app_id=app_id
+            ):
+                return
+            done = at
+        previous = done
 
 
 def _relabel_as_acquisition(session: Session, entry: FunnelEntry) -> None:
@@ -253,25 +272,7 @@ def record_behaviour(
         journey.upgraded_at = max(journey.upgraded_at or at, at)
     session.add(journey)
     entry = session.get(FunnelEntry, journey.entry_id) if journey.entry_id else None
-    previous = (
-        None if entry is None else (entry.linked_at if milestone == "activated" else entry.activated_at)
-    )
-    if entry is None or not _advance(
-        session, entry=entry, step=milestone, previous_at=previous, at=at, app_id=app_id
-    ):
+    if entry is not None:
+        catch_up(session, entry=entry, journey=journey, app_id=app_id)
+    if entry is None or getattr(entry, f"{milestone}_at") != at:
         announce(session, milestone=milestone, customer_id=customer_id, at=at, app_id=app_id)
-    if (
-        milestone == "activated"
-        and entry is not None
-        and entry.activated_at is not None
-        and entry.upgraded_at is None
-    ):
-        if journey.upgraded_at is not None:
-            _advance(
-                session,
-                entry=entry,
-                step="upgraded",
-                previous_at=entry.activated_at,
-                at=journey.upgraded_at,
-                app_id="",
-            )

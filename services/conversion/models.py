@@ -147,6 +147,7 @@ class FunnelEntry(SQLModel, table=True):
     day: str = Field(max_length=10)
     clicked_at: datetime
     window_ends_at: datetime
+    linking_at: datetime  # when identity linked the customer, credited or not
     landed_at: datetime | None = None
     linked_at: datetime | None = None
     activated_at: datetime | None = None

@@ -1,8 +1,8 @@
 """initial
 
-Revision ID: d149e9e587f3
+Revision ID: 18cf794d306b
 Revises:
-Create Date: 2026-11-26 09:43:56.807759
+Create Date: 2026-11-26 09:50:54.043920
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "d149e9e587f3"
+revision: str = "18cf794d306b"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -98,6 +98,7 @@ def upgrade() -> None:
         sa.Column("day", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("clicked_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("window_ends_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("linking_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("landed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("linked_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("activated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
