@@ -81,7 +81,7 @@ def serve_from(
 ) -> Served | None:
     """Pick and render the item for `viewer` at `now`; None when nothing in the slot is eligible."""
     counts: dict[str, int] | None = None
-    for tier in snapshot.tiers.get(viewer.edition, ()):
+    for tier in snapshot.tiers_for(edition=viewer.edition, branch=viewer.branch):
         eligible = [
             c
             for c in tier

@@ -81,13 +81,58 @@ class Candidate:
         return None
 
 
+Tiers = tuple[tuple[Candidate, ...], ...]  # candidates grouped by priority, highest first
+
+
+def _tiers(candidates: list[Candidate]) -> Tiers:
+    ordered = sorted(candidates, key=lambda c: -c.priority)
+    return tuple(tuple(group) for _, group in groupby(ordered, key=lambda c: c.priority))
+
+
+def _merge(a: Tiers, b: Tiers) -> Tiers:
+    """Two tier lists as one, equal priorities joined."""
+    merged: list[tuple[Candidate, ...]] = []
+    i = j = 0
+    while i < len(a) or j < len(b):
+        pa = a[i][0].priority if i < len(a) else -1
+        pb = b[j][0].priority if j < len(b) else -1
+        if pa == pb:
+            merged.append(a[i] + b[j])
+            i, j = i + 1, j + 1
+        elif pa > pb:
+            merged.append(a[i])
+            i += 1
+        else:
+            merged.append(b[j])
+            j += 1
+    return tuple(merged)
+
+
+@dataclass(frozen=True)
+class EditionIndex:
+    """The servable candidates of one edition: those for every branch, and those aimed at branches."""
+
+    general: Tiers
+    by_branch: dict[str, Tiers]
+
+    def tiers_for(self, branch: str) -> Tiers:
+        local = self.by_branch.get(branch, ()) if branch else ()
+        if not local:
+            return self.general
+        return _merge(self.general, local) if self.general else local
+
+
 @dataclass(frozen=True)
 class SlotSnapshot:
     slot_key: str
-    tiers: dict[str, tuple[tuple[Candidate, ...], ...]]  # edition -> candidates by priority, highest first
+    editions: dict[str, EditionIndex]
     item_ids: frozenset[str]
     capped_editions: frozenset[str]  # editions for which serving must read frequency-cap counts
     built_at: float
+
+    def tiers_for(self, *, edition: str, branch: str) -> Tiers:
+        index = self.editions.get(edition)
+        return index.tiers_for(branch) if index is not None else ()
 
 
 def _published(session: Session, item_ids: set[str]) -> dict[str, PublishedItem]:
@@ -141,18 +186,33 @@ def build_snapshot(*, engine: Engine, slot_key: str) -> SlotSnapshot:
         if slot is None:
             raise NotFound("slot_not_found", f"no slot {slot_key}")
         stmt = select(Placement).where(Placement.slot_key == slot_key, col(Placement.active).is_(True))
-        placements = list(session.exec(stmt.order_by(col(Placement.priority).desc())))
+        placements = list(session.exec(stmt))
         item_ids = {i for p in placements for i in (p.item_id, p.fallback_item_id) if i}
         items = _published(session, item_ids)
-    candidates = [_candidate(p, items) for p in placements]
-    tiers: dict[str, tuple[tuple[Candidate, ...], ...]] = {}
-    for edition in slot.editions or EDITIONS:
-        targeted = [p for p in placements if edition in (p.targeting.get("editions") or [edition])]
-        ids = {p.placement_id for p in targeted}
-        eligible = [c for c in candidates if c.placement_id in ids and c.content_for(edition)]
-        tiers[edition] = tuple(tuple(group) for _, group in groupby(eligible, key=lambda c: c.priority))
-    capped = frozenset(e for e, ts in tiers.items() if any(c.cap_per_day for tier in ts for c in tier))
-    return SlotSnapshot(slot_key, tiers, frozenset(item_ids), capped, time.monotonic())
+    slot_editions = slot.editions or list(EDITIONS)
+    general: dict[str, list[Candidate]] = defaultdict(list)
+    local: dict[str, dict[str, list[Candidate]]] = defaultdict(lambda: defaultdict(list))
+    for p in placements:
+        c = _candidate(p, items)
+        for edition in set(p.targeting.get("editions") or slot_editions) & set(slot_editions):
+            if c.content_for(edition) is None:
+                continue
+            if c.branches:
+                for branch in c.branches:
+                    local[edition][branch].append(c)
+            else:
+                general[edition].append(c)
+    editions = {
+        e: EditionIndex(_tiers(general[e]), {b: _tiers(cs) for b, cs in local[e].items()})
+        for e in slot_editions
+    }
+    capped = frozenset(
+        e
+        for e in slot_editions
+        if any(c.cap_per_day for c in general[e])
+        or any(c.cap_per_day for cs in local[e].values() for c in cs)
+    )
+    return SlotSnapshot(slot_key, editions, frozenset(item_ids), capped, time.monotonic())
 
 
 class SlotCache:

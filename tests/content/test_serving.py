@@ -261,3 +261,25 @@ def test_archived_item_is_not_served(engine: Engine) -> None:
     review.archive_item(engine=engine, actor=AUTHOR, item_id="old", reason="campaign over")
     cache.invalidate_item("old")
     assert serve(engine, cache, Viewer(customer_id="c"), now=NOON + timedelta(minutes=1)) is None
+
+
+def test_branch_placements_compete_with_head_office_ones_by_priority(engine: Engine) -> None:
+    setup_slot(engine)
+    for item_id in ("hq-item", "sz-item", "sz-top", "gz-item"):
+        published_item(engine, item_id, {"standard": texts(item_id)})
+    place(engine, "p-hq", "hq-item", priority=5)
+    place(engine, "p-sz", "sz-item", priority=5, targeting={"branches": ["shenzhen"]})
+    place(engine, "p-gz", "gz-item", priority=7, targeting={"branches": ["guangzhou", "foshan"]})
+    cache, rng = SlotCache(engine), random.Random(3)
+    assert serve(engine, cache, Viewer(customer_id="c", branch="guangzhou")).placement_id == "p-gz"
+    assert serve(engine, cache, Viewer(customer_id="c", branch="foshan")).placement_id == "p-gz"
+    assert serve(engine, cache, Viewer(customer_id="c", branch="")).placement_id == "p-hq"
+    shenzhen = Counter(
+        serve(engine, cache, Viewer(customer_id="c", branch="shenzhen"), rng=rng).placement_id
+        for _ in range(400)
+    )
+    assert set(shenzhen) == {"p-hq", "p-sz"} and min(shenzhen.values()) > 120
+    place(engine, "p-sz-top", "sz-top", priority=9, targeting={"branches": ["shenzhen"]})
+    cache.invalidate_slot(SLOT)
+    assert serve(engine, cache, Viewer(customer_id="c", branch="shenzhen")).placement_id == "p-sz-top"
+    assert serve(engine, cache, Viewer(customer_id="c", branch="guangzhou")).placement_id == "p-gz"
