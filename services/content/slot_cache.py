@@ -216,36 +216,55 @@ def build_snapshot(*, engine: Engine, slot_key: str) -> SlotSnapshot:
 
 
 class SlotCache:
-    """Snapshots per slot; a build that overlaps an invalidation is not kept."""
+    """Snapshots per slot, built by one thread at a time per slot.
+
+    While a stale snapshot is being rebuilt, other requests keep serving the stale one; a build that
+    overlaps an invalidation is not kept.
+    """
 
     def __init__(self, engine: Engine, *, max_age_s: float = 60.0) -> None:
         self._engine = engine
         self._max_age_s = max_age_s
         self._snapshots: dict[str, SlotSnapshot] = {}
         self._slots_by_item: dict[str, set[str]] = defaultdict(set)
+        self._building: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._generation = 0
         self._lock = threading.Lock()
+
+    def _fresh(self, snapshot: SlotSnapshot | None) -> bool:
+        return snapshot is not None and time.monotonic() - snapshot.built_at <= self._max_age_s
 
     def peek(self, slot_key: str) -> SlotSnapshot | None:
         """The cached snapshot if it is fresh; never touches the database."""
         snapshot = self._snapshots.get(slot_key)
-        if snapshot is None or time.monotonic() - snapshot.built_at > self._max_age_s:
-            return None
-        return snapshot
+        return snapshot if self._fresh(snapshot) else None
 
     def get(self, slot_key: str) -> SlotSnapshot:
         """The snapshot of a slot, built from the database when missing or too old (blocking)."""
-        snapshot = self.peek(slot_key)
-        if snapshot is not None:
-            return snapshot
-        generation = self._generation
-        snapshot = build_snapshot(engine=self._engine, slot_key=slot_key)
+        snapshot = self._snapshots.get(slot_key)
+        if self._fresh(snapshot):
+            return snapshot  # type: ignore[return-value]
         with self._lock:
-            if generation == self._generation:
-                self._snapshots[slot_key] = snapshot
-                for item_id in snapshot.item_ids:
-                    self._slots_by_item[item_id].add(slot_key)
-        return snapshot
+            building = self._building[slot_key]
+        if not building.acquire(blocking=snapshot is None):
+            return snapshot  # type: ignore[return-value]
+        try:
+            current = self._snapshots.get(slot_key)
+            if self._fresh(current):
+                return current  # type: ignore[return-value]
+            generation = self._generation
+            snapshot = build_snapshot(engine=self._engine, slot_key=slot_key)
+            with self._lock:
+                if generation == self._generation:
+                    self._snapshots[slot_key] = snapshot
+                    for item_id in snapshot.item_ids:
+                        self._slots_by_item[item_id].add(slot_key)
+            return snapshot
+        finally:
+            building.release()
+            if slot_key not in self._snapshots:
+                with self._lock:
+                    self._building.pop(slot_key, None)
 
     def invalidate_slot(self, slot_key: str) -> None:
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from services.content import catalogue, review, slots
 from services.content.serving import Viewer, serve_slot
 from services.content.slot_cache import SlotCache
 from services.content.slots import PlacementSpec
+from services.runtime.errors import NotFound
 from tests.content.conftest import AUTHOR, REVIEWER, published_item, texts
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -283,3 +285,33 @@ def test_branch_placements_compete_with_head_office_ones_by_priority(engine: Eng
     cache.invalidate_slot(SLOT)
     assert serve(engine, cache, Viewer(customer_id="c", branch="shenzhen")).placement_id == "p-sz-top"
     assert serve(engine, cache, Viewer(customer_id="c", branch="guangzhou")).placement_id == "p-gz"
+
+
+def test_a_stale_snapshot_is_rebuilt_from_the_database(engine: Engine) -> None:
+    setup_slot(engine)
+    published_item(engine, "first", {"standard": texts("First")})
+    place(engine, "p-first", "first", priority=1)
+    cache = SlotCache(engine, max_age_s=0.05)
+    assert serve(engine, cache, Viewer(customer_id="c")).placement_id == "p-first"
+    published_item(engine, "second", {"standard": texts("Second")})
+    place(engine, "p-second", "second", priority=2)  # no invalidation: only the age makes it visible
+    assert serve(engine, cache, Viewer(customer_id="c")).placement_id == "p-first"
+    time.sleep(0.06)
+    assert serve(engine, cache, Viewer(customer_id="c")).placement_id == "p-second"
+    assert serve_or_none(engine, cache, "mbank/home/none") == "slot_not_found"
+
+
+def serve_or_none(engine: Engine, cache: SlotCache, slot_key: str) -> str:
+    try:
+        serve_slot(
+            engine=engine,
+            cache=cache,
+            slot_key=slot_key,
+            viewer=Viewer(customer_id="c"),
+            locales=[],
+            now=NOON,
+            rng=random.Random(),
+        )
+    except NotFound as exc:
+        return exc.reason
+    return "served"
