@@ -32,7 +32,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.clients = Clients.open(settings)
-        app.state.bus = await Bus.connect(settings.nats_url, name="gateway")
+        app.state.bus = await Bus.connect(
+            settings.nats_url, name="gateway", stream_replicas=settings.nats_stream_replicas
+        )
         app.state.edge = await Edge.start(settings=settings, clients=app.state.clients)
         try:
             yield

@@ -60,8 +60,9 @@ Handler = Callable[[Delivery], Awaitable[None]]
 class Bus:
     """A connection to NATS with JetStream; publishing and consuming carry W3C trace context."""
 
-    def __init__(self, nc: nats.NATS, name: str) -> None:
+    def __init__(self, nc: nats.NATS, name: str, *, stream_replicas: int = 1) -> None:
         self.nc = nc
+        self.stream_replicas = stream_replicas
         self.js = nc.jetstream(timeout=5)
         self.name = name
         self._tasks: list[asyncio.Task[None]] = []
@@ -78,11 +79,13 @@ class Bus:
         )
 
     @classmethod
-    async def connect(cls, url: str, *, name: str) -> Bus:
+    async def connect(cls, url: str, *, name: str, stream_replicas: int = 1) -> Bus:
+        """Connect (NATS_URL may list several cluster nodes, comma-separated) and declare the streams."""
+        servers = [u.strip() for u in url.split(",") if u.strip()]
         nc = await nats.connect(
-            url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5
+            servers=servers, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5
         )
-        bus = cls(nc, name)
+        bus = cls(nc, name, stream_replicas=stream_replicas)
         await bus.ensure_streams()
         return bus
 
@@ -93,6 +96,7 @@ class Bus:
                 subjects=subjects,
                 storage=StorageType.FILE,
                 duplicate_window=DUPLICATE_WINDOW_S,
+                num_replicas=self.stream_replicas,
             )
             try:
                 await self.js.add_stream(config)

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     var_dir: Path = Path("var")
     nats_url: str = "nats://127.0.0.1:14222"
+    # 3 on a 3-node JetStream cluster (every stream replicated); 1 on a single server.
+    nats_stream_replicas: int = 1
     # A URL template for every service's database; "{service}" is replaced by the service name.
     # Empty means SQLite files under var_dir. `<SERVICE>_DATABASE_URL` overrides it per service.
     database_url: str = ""

@@ -101,7 +101,7 @@ async def start_service(name: str, wire: Wiring, settings: Settings, *, port: in
     """
     engine = make_engine(settings.database_url_for(name))
     await asyncio.to_thread(migrate, engine, name)
-    bus = await Bus.connect(settings.nats_url, name=name)
+    bus = await Bus.connect(settings.nats_url, name=name, stream_replicas=settings.nats_stream_replicas)
     relay = OutboxRelay(engine=engine, bus=bus, poll_interval_s=settings.outbox_poll_interval_s)
     ctx = ServiceContext(name=name, settings=settings, engine=engine, bus=bus, relay=relay)
     server, health_servicer = build_server()
