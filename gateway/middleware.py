@@ -16,8 +16,8 @@ from gateway.ratelimit import STATE_KEY as RATE_LIMIT_KEY
 from services.runtime.grpc_server import current_deadline
 
 _AUTH_PREFIX = trusted_headers.PREFIX.encode()
-_GROUPED = ("/v1/apps/", "/v1/partner/", "/v1/ops/")
 _UNLIMITED = ("/healthz", "/readyz")
+_CREDENTIALS = (b"authorization", b"x-lattice-signature", trusted_headers.SECRET.encode())
 
 
 class BodyTooLarge(Exception):
@@ -52,9 +52,9 @@ class EdgeMiddleware:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
             await self._too_large(scope, send, request_id)
             return
-        if edge is not None and not scope["path"].startswith(_GROUPED + _UNLIMITED):
+        if edge is not None and _uncredentialed(headers) and not scope["path"].startswith(_UNLIMITED):
             try:
-                client = (scope.get("client") or ("unknown", 0))[0]
+                client = _client_ip(scope, headers, behind_kong=edge.settings.trust_kong_headers)
                 await edge.rate_limits.admit(state, group="public", consumer=f"ip:{client}")
             except Problem as problem:
                 await _send_problem(scope, send, request_id, problem)
@@ -87,6 +87,18 @@ class EdgeMiddleware:
     async def _too_large(self, scope: Scope, send: Send, request_id: str) -> None:
         problem = Problem(413, "body_too_large", f"request bodies are limited to {self.max_body} bytes")
         await _send_problem(scope, send, request_id, problem)
+
+
+def _uncredentialed(headers: dict[bytes, bytes]) -> bool:
+    """Requests without credentials (sign-in, redirects, documents) count against their address."""
+    return not any(name in headers for name in _CREDENTIALS)
+
+
+def _client_ip(scope: Scope, headers: dict[bytes, bytes], *, behind_kong: bool) -> str:
+    if behind_kong and b"x-forwarded-for" in headers:
+        # Kong appends the address it saw last; earlier entries are whatever the caller claimed.
+        return headers[b"x-forwarded-for"].decode("latin-1").rsplit(",", 1)[-1].strip()
+    return (scope.get("client") or ("unknown", 0))[0]
 
 
 class _Responder:

@@ -40,7 +40,7 @@ COMMON_SCHEMA: list[dict[str, Any]] = [
 DEFAULT_STORE_PATH = "/usr/local/kong/lattice-edge.db"
 
 _shared: dict[str, Any] = {}
-_shared_lock = threading.Lock()
+_shared_lock = threading.RLock()
 
 
 def shared(kind: str, config: dict[str, Any], build: Any) -> Any:
@@ -76,7 +76,7 @@ def edge_store(config: dict[str, Any]) -> EdgeStore:
 
 def edge_secret(config: dict[str, Any]) -> str:
     """The secret proving to the gateway that Kong set the identity headers (never in kong.yml)."""
-    secret = os.environ.get(config["shared_secret_env"], "")
+    secret = os.environ.get(config.get("shared_secret_env") or "KONG_SHARED_SECRET", "")
     if len(secret) < 16:
         raise PolicyDenied(503, "edge_misconfigured", "the edge is not configured")
     return secret

@@ -1,0 +1,33 @@
+"""Partner registration and key rotation straight at the identity service (what head office would do)."""
+
+from __future__ import annotations
+
+import uuid
+
+import grpc
+from lattice.identity.v1 import identity_pb2 as pb
+from lattice.identity.v1 import identity_pb2_grpc
+
+
+def register_partner(identity_addr: str, prefix: str) -> tuple[str, str, bytes]:
+    """A new partner with its first signing key: (partner_id, key_id, secret)."""
+    partner_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    with grpc.insecure_channel(identity_addr) as channel:
+        resp = identity_pb2_grpc.IdentityServiceStub(channel).RegisterPartner(
+            pb.RegisterPartnerRequest(
+                partner=pb.Partner(
+                    partner_id=partner_id, name="Edge Test Co.", sector="mobility", allowed_scopes=["profile"]
+                )
+            ),
+            timeout=5,
+        )
+    return partner_id, resp.signing_key_id, resp.signing_secret
+
+
+def rotate_partner_key(identity_addr: str, partner_id: str, overlap_s: int) -> tuple[str, bytes]:
+    """A new current key; the previous one stays valid for `overlap_s` seconds."""
+    with grpc.insecure_channel(identity_addr) as channel:
+        resp = identity_pb2_grpc.IdentityServiceStub(channel).RotatePartnerSigningKey(
+            pb.RotatePartnerSigningKeyRequest(partner_id=partner_id, overlap_seconds=overlap_s), timeout=5
+        )
+    return resp.key_id, resp.secret
