@@ -20,6 +20,7 @@ OPENED_EVENT = "message_opened"
 _IDENTITY_TRIGGERS = {
     "identity.app_account.linked": identity_events.AppAccountLinked,
     "identity.customer.recognized": identity_events.CustomerRecognized,
+    "identity.partner_link.created": identity_events.PartnerLinkCreated,
 }
 
 
@@ -40,13 +41,17 @@ def trigger_from_identity(delivery: Delivery) -> TriggerEvent | None:
     if message_type is None:
         return None
     event = message_type.FromString(delivery.data)
-    properties = {"click_id": event.click_id} if event.click_id else {}
+    properties: dict[str, str] = {}
+    if isinstance(event, identity_events.PartnerLinkCreated):
+        properties["partner_id"] = event.partner_id
+    elif event.click_id:
+        properties["click_id"] = event.click_id
     if isinstance(event, identity_events.AppAccountLinked):
         properties["new_customer"] = str(event.new_customer).lower()
     return TriggerEvent(
         event_id=delivery.event_id,
         customer_id=event.customer_id,
-        app_id=event.app_id,
+        app_id=getattr(event, "app_id", ""),
         type=delivery.subject,
         occurred_at=from_timestamp(event.occurred_at) or utcnow(),
         properties=properties,
