@@ -10,6 +10,7 @@ import grpc
 import pytest
 from lattice.conversion.v1 import conversion_pb2 as pb
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from services.runtime.clock import utcnow
 from tests.conversion.conftest import Conversion, eventually, running_conversion, unique
@@ -74,7 +75,7 @@ async def test_503_twice_then_delivered_with_the_same_id_and_a_valid_signature(
         assert payload["data"]["milestone"] == "linked" and payload["data"]["campaign_id"] == campaign
         assert "pairwise_id" not in payload["data"]
         assert customer not in attempts[-1].body
-        with pytest.raises(Exception):
+        with pytest.raises(WebhookVerificationError):
             Webhook("whsec_" + "QUJD" * 8).verify(attempts[-1].body, attempts[-1].headers)
 
 
