@@ -184,6 +184,7 @@ async def run_journey(system: System, gw: httpx.Client) -> None:
         headers=viewer,
     )
     assert ops.status_code == 200 and ops.json()["totals"]["linked"] >= 1
+    await rotate_keys_keeping_old_links(gw, campaign_id, link["code"])
     unsigned = await asyncio.to_thread(
         gw.get, "/v1/partner/reports/funnel", params={"from_day": today, "to_day": today}
     )
@@ -196,3 +197,18 @@ async def _hint_seen(system: System, customer_id: str) -> None:
 
     with read_session(system.conversion.service.ctx.engine) as session:
         assert session.get(PartnerBindingHint, (customer_id, "ride")) is not None
+
+
+async def rotate_keys_keeping_old_links(gw: httpx.Client, campaign_id: str, old_code: str) -> None:
+    """After a rotation with overlap, links of both the previous and the new key are followed."""
+    admin = await asyncio.to_thread(actors.operator_headers, gw, "hq-admin")
+    rotated = await asyncio.to_thread(
+        gw.post, "/v1/ops/conversion/link-keys/rotate", json={"overlap_days": 1}, headers=admin
+    )
+    assert rotated.status_code == 201, rotated.text
+    new_code = (await asyncio.to_thread(create_link, gw, campaign_id))["code"]
+    assert new_code.split(".")[5] == rotated.json()["key_id"] != old_code.split(".")[5]
+    await asyncio.sleep(1.1)  # the gateway refetches keys for an unknown key id at most once a second
+    for code in (old_code, new_code):
+        followed = await asyncio.to_thread(gw.get, f"/r/{code}")
+        assert followed.status_code == 302 and "click_id=" in followed.headers["location"], code

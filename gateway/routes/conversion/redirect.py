@@ -36,7 +36,7 @@ router = APIRouter(tags=["conversion"])
 CLICK_SUBJECT = "conversion.click.recorded"
 DEVICE_COOKIE = "lattice_did"
 KEYS_MAX_AGE_S = 300.0
-KEYS_MIN_REFRESH_S = 5.0
+KEYS_MIN_REFRESH_S = 1.0
 CAMPAIGN_MAX_AGE_S = 30.0
 _DEVICE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 Code = Annotated[str, Path(min_length=10, max_length=MAX_CODE_LENGTH)]
