@@ -67,7 +67,7 @@ def claim_serve(
 
 def needs_database(snapshot: SlotSnapshot, viewer: Viewer) -> bool:
     """False when serving this viewer is a pure in-memory choice (no caps to count)."""
-    return viewer.edition in snapshot.capped_editions
+    return snapshot.counts_caps(edition=viewer.edition, branch=viewer.branch)
 
 
 def serve_from(

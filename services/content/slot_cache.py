@@ -114,6 +114,10 @@ class EditionIndex:
 
     general: Tiers
     by_branch: dict[str, Tiers]
+    capped_branches: frozenset[str]  # "" when a placement for every branch has a frequency cap
+
+    def capped_for(self, branch: str) -> bool:
+        return "" in self.capped_branches or branch in self.capped_branches
 
     def tiers_for(self, branch: str) -> Tiers:
         local = self.by_branch.get(branch, ()) if branch else ()
@@ -127,12 +131,16 @@ class SlotSnapshot:
     slot_key: str
     editions: dict[str, EditionIndex]
     item_ids: frozenset[str]
-    capped_editions: frozenset[str]  # editions for which serving must read frequency-cap counts
     built_at: float
 
     def tiers_for(self, *, edition: str, branch: str) -> Tiers:
         index = self.editions.get(edition)
         return index.tiers_for(branch) if index is not None else ()
+
+    def counts_caps(self, *, edition: str, branch: str) -> bool:
+        """Whether serving this edition and branch may have to read or write frequency-cap counts."""
+        index = self.editions.get(edition)
+        return index is not None and index.capped_for(branch)
 
 
 def _published(session: Session, item_ids: set[str]) -> dict[str, PublishedItem]:
@@ -203,16 +211,17 @@ def build_snapshot(*, engine: Engine, slot_key: str) -> SlotSnapshot:
             else:
                 general[edition].append(c)
     editions = {
-        e: EditionIndex(_tiers(general[e]), {b: _tiers(cs) for b, cs in local[e].items()})
+        e: EditionIndex(
+            _tiers(general[e]),
+            {b: _tiers(cs) for b, cs in local[e].items()},
+            frozenset(
+                ([""] if any(c.cap_per_day for c in general[e]) else [])
+                + [b for b, cs in local[e].items() if any(c.cap_per_day for c in cs)]
+            ),
+        )
         for e in slot_editions
     }
-    capped = frozenset(
-        e
-        for e in slot_editions
-        if any(c.cap_per_day for c in general[e])
-        or any(c.cap_per_day for cs in local[e].values() for c in cs)
-    )
-    return SlotSnapshot(slot_key, editions, frozenset(item_ids), capped, time.monotonic())
+    return SlotSnapshot(slot_key, editions, frozenset(item_ids), time.monotonic())
 
 
 class SlotCache:

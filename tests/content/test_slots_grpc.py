@@ -192,3 +192,35 @@ async def test_every_replica_drops_its_snapshot_on_publish_and_placement_events(
             pb.RemovePlacementRequest(actor=pb_actor(AUTHOR), placement_id="p1"), timeout=5
         )
         await eventually_on_b("")
+
+
+async def test_caps_hold_through_the_api_for_branch_aimed_and_general_placements(
+    tmp_path: Path, nats_url: str
+) -> None:
+    async with serve("content", wire, tmp_path=tmp_path, nats_url=nats_url) as (_svc, channel):
+        stub = content_pb2_grpc.ContentServiceStub(channel)
+        await _slot_with_item(stub)
+        await publish_via_grpc(stub, "backup", {"standard": texts("Backup")})
+        placements = [
+            (
+                BRANCH_SZ,
+                pb.Placement(placement_id="p-sz", slot_key=SLOT, item_id="promo", priority=9, cap_per_day=2),
+            ),
+            (
+                AUTHOR,
+                pb.Placement(placement_id="p-all", slot_key=SLOT, item_id="promo", priority=5, cap_per_day=1),
+            ),
+            (AUTHOR, pb.Placement(placement_id="p-backup", slot_key=SLOT, item_id="backup", priority=0)),
+        ]
+        for operator, placement in placements:
+            await stub.CreatePlacement(
+                pb.CreatePlacementRequest(actor=pb_actor(operator), placement=placement), timeout=5
+            )
+
+        async def served(branch: str) -> list[str]:
+            viewer = pb.Viewer(customer_id=f"cust-{branch}", branch=branch)
+            request = pb.ServeSlotRequest(slot_key=SLOT, viewer=viewer)
+            return [(await stub.ServeSlot(request, timeout=5)).placement_id for _ in range(4)]
+
+        assert await served("shenzhen") == ["p-sz", "p-sz", "p-all", "p-backup"]
+        assert await served("guangzhou") == ["p-all", "p-backup", "p-backup", "p-backup"]
