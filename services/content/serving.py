@@ -60,9 +60,9 @@ def claim_serve(
         index_elements=[table.c.customer_id, table.c.day, table.c.placement_id],
         set_={"count": table.c.count + 1},
         where=table.c.count < cap,
-    )
+    ).returning(table.c.count)
     with transaction(engine) as session:
-        return session.connection().execute(stmt).rowcount == 1
+        return session.connection().execute(stmt).first() is not None
 
 
 def needs_database(snapshot: SlotSnapshot, viewer: Viewer) -> bool:

@@ -15,6 +15,7 @@ from services.content import catalogue, review
 from services.content.catalogue import Actor
 from services.content.convert import variants_to_pb
 from services.runtime.db import make_engine, migrate
+from tests.support.databases import DATABASE_KINDS, fresh_database_url
 
 AUTHOR = Actor(operator_id="op-author", role="operator")
 REVIEWER = Actor(operator_id="op-reviewer", role="reviewer")
@@ -38,12 +39,16 @@ def texts(
     }
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'content.db'}")
-    migrate(engine, "content")
-    yield engine
-    engine.dispose()
+@pytest.fixture(params=DATABASE_KINDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated content database: SQLite, and PostgreSQL under `make test-postgres`."""
+    with fresh_database_url(request.param, tmp_path) as url:
+        engine = make_engine(url)
+        migrate(engine, "content")
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def published_item(
