@@ -2,8 +2,8 @@
 
 Invalidation must reach *every* replica, so it cannot use a shared durable consumer (replicas would
 split the messages between them): each process reads the CONTENT stream through its own ordered,
-ephemeral JetStream consumer, from new messages on. Snapshots also expire after a minute, which bounds
-staleness should a replica miss a message while reconnecting.
+ephemeral JetStream consumer, from new messages on (the ordered consumer recreates itself after a gap).
+Snapshots also expire after five minutes, which bounds staleness should a replica still miss one.
 """
 
 from __future__ import annotations

@@ -231,7 +231,7 @@ class SlotCache:
     overlaps an invalidation is not kept.
     """
 
-    def __init__(self, engine: Engine, *, max_age_s: float = 60.0) -> None:
+    def __init__(self, engine: Engine, *, max_age_s: float = 300.0) -> None:
         self._engine = engine
         self._max_age_s = max_age_s
         self._snapshots: dict[str, SlotSnapshot] = {}

@@ -1,7 +1,0 @@
-"""benefits routes."""
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-router = APIRouter(prefix="/v1", tags=["benefits"])
