@@ -2,7 +2,7 @@
 
 Retried with exponential backoff on 5xx, 429, timeouts and connection errors under the same
 webhook-id; dead-lettered after the last attempt or on another 4xx. The pairwise id is included only
-when identity says the customer's consent for this partner is active at the time of the first send.
+when identity says the customer's consent for this partner is active at the time of each attempt.
 """
 
 from __future__ import annotations
@@ -159,8 +159,8 @@ class PostbackSender:
             attempt = Attempt(-1, "no_endpoint")
         else:
             try:
-                if delivery.body is None:
-                    delivery.body, delivery.pairwise_id_included = await self._body(delivery)
+                # consent is checked again on every attempt: a withdrawal stops the pairwise id at once
+                delivery.body, delivery.pairwise_id_included = await self._body(delivery)
                 attempt = await self._send(
                     client,
                     url=endpoint.url,
