@@ -1,0 +1,116 @@
+"""Sibling apps: the signed-in customer's shared wallet, claims and redemptions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from lattice.benefits.v1 import benefits_pb2 as pb
+
+from gateway.auth import CustomerDep
+from gateway.clients import ClientsDep
+from gateway.idempotency import IdempotencyKeyDep
+from gateway.problems import Problem
+from gateway.routes.benefits.calls import build_target, caller_key, refund_use, settle_hold, use_benefit
+from gateway.routes.benefits.schemas import (
+    Claim,
+    GrantPublic,
+    RedemptionId,
+    RedemptionPublic,
+    Refund,
+    Settle,
+    Slug,
+    Use,
+    WalletPublic,
+    grant_public,
+    wallet_public,
+)
+
+router = APIRouter(prefix="/v1", tags=["benefits"])
+
+
+def app_context(customer: CustomerDep, app_id: str, device_id: str | None = None) -> pb.UsageContext:
+    if app_id != customer.app_id:
+        raise Problem(403, "wrong_app", "the token was issued for another app")
+    return pb.UsageContext(app_id=app_id, assurance_level=customer.assurance_level, device_id=device_id or "")
+
+
+@router.get("/apps/{app_id}/wallet", response_model=WalletPublic)
+async def app_wallet(app_id: Slug, customer: CustomerDep, clients: ClientsDep) -> WalletPublic:
+    """The customer's shared wallet as seen from this app."""
+    resp = await clients.benefits.GetWallet(
+        pb.GetWalletRequest(customer_id=customer.customer_id, context=app_context(customer, app_id))
+    )
+    return wallet_public(resp)
+
+
+@router.post("/apps/{app_id}/grants", status_code=status.HTTP_201_CREATED, response_model=GrantPublic)
+async def app_claim(
+    app_id: Slug,
+    body: Claim,
+    customer: CustomerDep,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> GrantPublic:
+    """Claim a claimable benefit into the wallet."""
+    ctx = app_context(customer, app_id, body.device_id)
+    resp = await clients.benefits.GrantBenefit(
+        pb.GrantBenefitRequest(
+            customer_id=customer.customer_id,
+            benefit_id=body.benefit_id,
+            app_id=app_id,
+            channel="claim",
+            device_id=ctx.device_id,
+            context=ctx,
+            idempotency_key=caller_key(f"app:{app_id}", idempotency_key),
+        )
+    )
+    return grant_public(resp.grant)
+
+
+@router.post(
+    "/apps/{app_id}/redemptions", status_code=status.HTTP_201_CREATED, response_model=RedemptionPublic
+)
+async def app_redeem(
+    app_id: Slug,
+    body: Use,
+    customer: CustomerDep,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> RedemptionPublic:
+    """Redeem (or, with hold_seconds, reserve) a benefit in this app."""
+    ctx = app_context(customer, app_id, body.device_id)
+    target = build_target(
+        body, customer_id=customer.customer_id, context=ctx, key=caller_key(f"app:{app_id}", idempotency_key)
+    )
+    return await use_benefit(clients, body, target)
+
+
+@router.post("/apps/{app_id}/redemptions/{redemption_id}/refunds", response_model=RedemptionPublic)
+async def app_refund(
+    app_id: Slug,
+    redemption_id: RedemptionId,
+    body: Refund,
+    customer: CustomerDep,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> RedemptionPublic:
+    """Refund all or part of a redemption back to the wallet."""
+    app_context(customer, app_id)
+    return await refund_use(
+        clients, body, redemption_id, customer.customer_id, caller_key(f"app:{app_id}", idempotency_key)
+    )
+
+
+@router.post("/apps/{app_id}/redemptions/{redemption_id}/{action}", response_model=RedemptionPublic)
+async def app_settle(
+    app_id: Slug,
+    redemption_id: RedemptionId,
+    action: Settle,
+    customer: CustomerDep,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> RedemptionPublic:
+    """Confirm or cancel a hold."""
+    app_context(customer, app_id)
+    return await settle_hold(
+        clients, action, redemption_id, customer.customer_id, caller_key(f"app:{app_id}", idempotency_key)
+    )

@@ -1,0 +1,71 @@
+"""What the benefits routes share: idempotency keys per caller, redemption calls, pairwise ids."""
+
+from __future__ import annotations
+
+import uuid
+
+from lattice.benefits.v1 import benefits_pb2 as pb
+
+from gateway.clients import Clients
+from gateway.routes.benefits.schemas import RedemptionPublic, Refund, Use, redemption_public
+
+
+def caller_key(caller: str, key: str | None) -> str:
+    """Keys are per caller; without one, the operation is simply not deduplicated."""
+    return f"{caller}:{key or uuid.uuid4().hex}"
+
+
+def build_target(body: Use, *, customer_id: str, context: pb.UsageContext, key: str) -> pb.RedemptionTarget:
+    return pb.RedemptionTarget(
+        customer_id=customer_id,
+        benefit_id=body.benefit_id,
+        grant_id=body.grant_id or "",
+        amount=body.amount,
+        order_amount=body.order_amount,
+        order_ref=body.order_ref or "",
+        context=context,
+        idempotency_key=key,
+    )
+
+
+async def use_benefit(clients: Clients, body: Use, target: pb.RedemptionTarget) -> RedemptionPublic:
+    if body.hold_seconds:
+        held = await clients.benefits.ReserveBenefit(
+            pb.ReserveBenefitRequest(target=target, ttl_seconds=body.hold_seconds)
+        )
+        return redemption_public(held.redemption)
+    done = await clients.benefits.RedeemBenefit(pb.RedeemBenefitRequest(target=target))
+    return redemption_public(done.redemption)
+
+
+async def settle_hold(
+    clients: Clients, action: str, redemption_id: str, customer_id: str, key: str
+) -> RedemptionPublic:
+    if action == "confirm":
+        resp = await clients.benefits.ConfirmRedemption(
+            pb.ConfirmRedemptionRequest(
+                redemption_id=redemption_id, customer_id=customer_id, idempotency_key=key
+            )
+        )
+    else:
+        resp = await clients.benefits.CancelRedemption(
+            pb.CancelRedemptionRequest(
+                redemption_id=redemption_id, customer_id=customer_id, idempotency_key=key
+            )
+        )
+    return redemption_public(resp.redemption)
+
+
+async def refund_use(
+    clients: Clients, body: Refund, redemption_id: str, customer_id: str, key: str
+) -> RedemptionPublic:
+    resp = await clients.benefits.RefundRedemption(
+        pb.RefundRedemptionRequest(
+            redemption_id=redemption_id,
+            customer_id=customer_id,
+            amount=body.amount,
+            ratio_bps=body.ratio_bps,
+            idempotency_key=key,
+        )
+    )
+    return redemption_public(resp.redemption)

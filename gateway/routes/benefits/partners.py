@@ -1,0 +1,115 @@
+"""Partners: a bound customer's benefits usable in the partner's scenes, addressed by pairwise id."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from lattice.benefits.v1 import benefits_pb2 as pb
+from lattice.identity.v1 import identity_pb2 as identity_pb
+from pydantic import Field
+
+from gateway.auth import PartnerDep, PartnerPrincipal
+from gateway.clients import Clients, ClientsDep
+from gateway.idempotency import IdempotencyKeyDep
+from gateway.routes.benefits.calls import build_target, caller_key, refund_use, settle_hold, use_benefit
+from gateway.routes.benefits.schemas import (
+    PartnerRef,
+    PartnerRefund,
+    PartnerUse,
+    RedemptionId,
+    RedemptionPublic,
+    Refund,
+    Settle,
+    Slug,
+    WalletPublic,
+    wallet_public,
+)
+
+router = APIRouter(prefix="/v1", tags=["benefits"])
+
+
+def partner_key(partner: PartnerPrincipal, key: str | None) -> str:
+    return caller_key(f"partner:{partner.partner_id}", key)
+
+
+async def resolve_customer(clients: Clients, partner_id: str, pairwise_id: str) -> str:
+    resp = await clients.identity.ResolvePairwiseId(
+        identity_pb.ResolvePairwiseIdRequest(partner_id=partner_id, pairwise_id=pairwise_id)
+    )
+    return resp.customer_id
+
+
+@router.get("/partner/customers/{pairwise_id}/wallet", response_model=WalletPublic)
+async def partner_wallet(
+    pairwise_id: Annotated[str, Field(min_length=1, max_length=100)],
+    partner: PartnerDep,
+    clients: ClientsDep,
+    scene: Annotated[Slug | None, Query()] = None,
+) -> WalletPublic:
+    """The benefits of a bound customer that are usable in this partner's scenes."""
+    customer_id = await resolve_customer(clients, partner.partner_id, pairwise_id)
+    resp = await clients.benefits.GetWallet(
+        pb.GetWalletRequest(
+            customer_id=customer_id,
+            context=pb.UsageContext(partner_id=partner.partner_id, scene=scene or ""),
+            only_usable_here=True,
+        )
+    )
+    return wallet_public(resp)
+
+
+@router.post("/partner/redemptions", status_code=status.HTTP_201_CREATED, response_model=RedemptionPublic)
+async def partner_redeem(
+    body: PartnerUse, partner: PartnerDep, clients: ClientsDep, idempotency_key: IdempotencyKeyDep = None
+) -> RedemptionPublic:
+    """Redeem (or reserve) a customer's benefit in one of the partner's scenes."""
+    customer_id = await resolve_customer(clients, partner.partner_id, body.pairwise_id)
+    ctx = pb.UsageContext(
+        partner_id=partner.partner_id, scene=body.scene or "", device_id=body.device_id or ""
+    )
+    target = build_target(
+        body,
+        customer_id=customer_id,
+        context=ctx,
+        key=partner_key(partner, idempotency_key),
+    )
+    return await use_benefit(clients, body, target)
+
+
+@router.post("/partner/redemptions/{redemption_id}/refunds", response_model=RedemptionPublic)
+async def partner_refund(
+    redemption_id: RedemptionId,
+    body: PartnerRefund,
+    partner: PartnerDep,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> RedemptionPublic:
+    customer_id = await resolve_customer(clients, partner.partner_id, body.pairwise_id)
+    refund = Refund(amount=body.amount, ratio_bps=body.ratio_bps)
+    return await refund_use(
+        clients,
+        refund,
+        redemption_id,
+        customer_id,
+        partner_key(partner, idempotency_key),
+    )
+
+
+@router.post("/partner/redemptions/{redemption_id}/{action}", response_model=RedemptionPublic)
+async def partner_settle(
+    redemption_id: RedemptionId,
+    action: Settle,
+    body: PartnerRef,
+    partner: PartnerDep,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> RedemptionPublic:
+    customer_id = await resolve_customer(clients, partner.partner_id, body.pairwise_id)
+    return await settle_hold(
+        clients,
+        action,
+        redemption_id,
+        customer_id,
+        partner_key(partner, idempotency_key),
+    )

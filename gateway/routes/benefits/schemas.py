@@ -1,0 +1,214 @@
+"""Request and response bodies of the benefits routes, and their protobuf conversions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from lattice.benefits.v1 import benefits_pb2 as pb
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.benefits.convert import KIND_FROM_PB
+from services.runtime.clock import from_timestamp
+
+Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
+Ref = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,80}$")]
+Amount = Annotated[int, Field(ge=0, le=10**12)]
+Kind = Literal["fixed_coupon", "discount_coupon", "rate_coupon", "points", "perk"]
+Scope = Annotated[str, Field(pattern=r"^(app|partner):(\*|[a-z][a-z0-9_-]{1,39})(:[a-z0-9_-]{1,40})?$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BenefitDraft(Strict):
+    benefit_id: Slug
+    name: str = Field(min_length=1, max_length=100)
+    kind: Kind
+    funder: str = Field(pattern=r"^(dept|partner):[a-z][a-z0-9_-]{1,39}$")
+    branch: Slug | None = None
+    face_value: Amount
+    discount_bps: int = Field(default=0, ge=0, le=10_000)
+    rate_bps: int = Field(default=0, ge=0, le=5_000)
+    min_order_amount: Amount = 0
+    eligible_apps: list[Slug] = Field(default_factory=list, max_length=20)
+    eligible_editions: list[Slug] = Field(default_factory=list, max_length=10)
+    min_assurance_level: int = Field(default=0, ge=0, le=3)
+    usable_scopes: list[Scope] = Field(min_length=1, max_length=30)
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    valid_days: int = Field(default=0, ge=0, le=3650)
+    pending_days: int = Field(default=0, ge=0, le=365)
+    total_budget: Amount
+    daily_budget: Amount = 0
+    per_customer_limit: int = Field(default=0, ge=0, le=10_000)
+    stackable: bool = False
+    claimable: bool = False
+
+
+class BenefitPublic(BenefitDraft):
+    model_config = ConfigDict(extra="ignore")
+    status: str
+    drafted_by: str
+    reviewed_by: str
+    budget_remaining: int
+
+
+class Review(Strict):
+    approve: bool
+    note: str = Field(default="", max_length=500)
+
+
+class Claim(Strict):
+    benefit_id: Slug
+    device_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class Use(Strict):
+    benefit_id: Slug
+    grant_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
+    amount: Amount = 0
+    order_amount: Amount = 0
+    order_ref: Ref | None = None
+    device_id: str | None = Field(default=None, min_length=1, max_length=100)
+    hold_seconds: int | None = Field(default=None, ge=1, le=86_400, description="reserve instead of redeem")
+
+
+class PartnerUse(Use):
+    pairwise_id: str = Field(min_length=1, max_length=100)
+    scene: Slug | None = None
+
+
+class Refund(Strict):
+    amount: Amount = 0
+    ratio_bps: int = Field(default=0, ge=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Refund:
+        if (self.amount > 0) == (self.ratio_bps > 0):
+            raise ValueError("give either a positive amount or ratio_bps")
+        return self
+
+
+class PartnerRef(Strict):
+    pairwise_id: str = Field(min_length=1, max_length=100)
+
+
+class PartnerRefund(Refund, PartnerRef):
+    pass
+
+
+class GrantPublic(BaseModel):
+    grant_id: str
+    benefit_id: str
+    benefit_name: str
+    kind: str
+    status: str
+    initial_amount: int
+    remaining: int
+    held: int
+    available_at: datetime | None
+    expires_at: datetime | None
+    usable_here: bool
+
+
+class PointsPublic(BaseModel):
+    benefit_id: str
+    available: int
+    pending: int
+    held: int
+
+
+class WalletPublic(BaseModel):
+    grants: list[GrantPublic]
+    points: list[PointsPublic]
+
+
+class RedemptionPublic(BaseModel):
+    redemption_id: str
+    benefit_id: str
+    status: str
+    amount: int
+    refunded: int
+    order_amount: int
+    order_ref: str
+    scope: str
+    created_at: datetime | None
+    hold_expires_at: datetime | None
+
+
+def grant_public(g: pb.Grant) -> GrantPublic:
+    return GrantPublic(
+        grant_id=g.grant_id,
+        benefit_id=g.benefit_id,
+        benefit_name=g.benefit_name,
+        kind=KIND_FROM_PB.get(g.kind, ""),
+        status=g.status,
+        initial_amount=g.initial_amount,
+        remaining=g.remaining,
+        held=g.held,
+        available_at=from_timestamp(g.available_at),
+        expires_at=from_timestamp(g.expires_at),
+        usable_here=g.usable_here,
+    )
+
+
+def wallet_public(resp: pb.GetWalletResponse) -> WalletPublic:
+    return WalletPublic(
+        grants=[grant_public(g) for g in resp.grants],
+        points=[
+            PointsPublic(benefit_id=p.benefit_id, available=p.available, pending=p.pending, held=p.held)
+            for p in resp.points
+        ],
+    )
+
+
+def redemption_public(r: pb.Redemption) -> RedemptionPublic:
+    return RedemptionPublic(
+        redemption_id=r.redemption_id,
+        benefit_id=r.benefit_id,
+        status=r.status,
+        amount=r.amount,
+        refunded=r.refunded,
+        order_amount=r.order_amount,
+        order_ref=r.order_ref,
+        scope=r.scope,
+        created_at=from_timestamp(r.created_at),
+        hold_expires_at=from_timestamp(r.hold_expires_at),
+    )
+
+
+def benefit_public(b: pb.Benefit) -> BenefitPublic:
+    return BenefitPublic(
+        benefit_id=b.benefit_id,
+        name=b.name,
+        kind=KIND_FROM_PB.get(b.kind, "perk"),
+        funder=b.funder,
+        branch=b.branch or None,
+        face_value=b.face_value,
+        discount_bps=b.discount_bps,
+        rate_bps=b.rate_bps,
+        min_order_amount=b.min_order_amount,
+        eligible_apps=list(b.eligible_apps),
+        eligible_editions=list(b.eligible_editions),
+        min_assurance_level=b.min_assurance_level,
+        usable_scopes=list(b.usable_scopes),
+        valid_from=from_timestamp(b.valid_from),
+        valid_until=from_timestamp(b.valid_until),
+        valid_days=b.valid_days,
+        pending_days=b.pending_days,
+        total_budget=b.total_budget,
+        daily_budget=b.daily_budget,
+        per_customer_limit=b.per_customer_limit,
+        stackable=b.stackable,
+        claimable=b.claimable,
+        status=b.status,
+        drafted_by=b.drafted_by,
+        reviewed_by=b.reviewed_by,
+        budget_remaining=b.budget_remaining,
+    )
+
+
+RedemptionId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+Settle = Literal["confirm", "cancel"]
