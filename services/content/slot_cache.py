@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import time as dtime
@@ -187,7 +187,7 @@ def _candidate(p: Placement, items: dict[str, PublishedItem]) -> Candidate:
     )
 
 
-def build_snapshot(*, engine: Engine, slot_key: str) -> SlotSnapshot:
+def build_snapshot(*, engine: Engine, slot_key: str, built_at: float = 0.0) -> SlotSnapshot:
     """Read a slot's active placements and their published items once, and index them per edition."""
     with read_session(engine) as session:
         slot = session.get(ResourceSlot, slot_key)
@@ -221,7 +221,7 @@ def build_snapshot(*, engine: Engine, slot_key: str) -> SlotSnapshot:
         )
         for e in slot_editions
     }
-    return SlotSnapshot(slot_key, editions, frozenset(item_ids), time.monotonic())
+    return SlotSnapshot(slot_key, editions, frozenset(item_ids), built_at)
 
 
 class SlotCache:
@@ -231,8 +231,11 @@ class SlotCache:
     overlaps an invalidation is not kept.
     """
 
-    def __init__(self, engine: Engine, *, max_age_s: float = 300.0) -> None:
+    def __init__(
+        self, engine: Engine, *, max_age_s: float = 300.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._engine = engine
+        self._clock = clock
         self._max_age_s = max_age_s
         self._snapshots: dict[str, SlotSnapshot] = {}
         self._slots_by_item: dict[str, set[str]] = defaultdict(set)
@@ -241,7 +244,7 @@ class SlotCache:
         self._lock = threading.Lock()
 
     def _fresh(self, snapshot: SlotSnapshot | None) -> bool:
-        return snapshot is not None and time.monotonic() - snapshot.built_at <= self._max_age_s
+        return snapshot is not None and self._clock() - snapshot.built_at <= self._max_age_s
 
     def peek(self, slot_key: str) -> SlotSnapshot | None:
         """The cached snapshot if it is fresh; never touches the database."""
@@ -262,7 +265,7 @@ class SlotCache:
             if self._fresh(current):
                 return current  # type: ignore[return-value]
             generation = self._generation
-            snapshot = build_snapshot(engine=self._engine, slot_key=slot_key)
+            snapshot = build_snapshot(engine=self._engine, slot_key=slot_key, built_at=self._clock())
             with self._lock:
                 if generation == self._generation:
                     self._snapshots[slot_key] = snapshot

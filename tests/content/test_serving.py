@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -291,12 +290,14 @@ def test_a_stale_snapshot_is_rebuilt_from_the_database(engine: Engine) -> None:
     setup_slot(engine)
     published_item(engine, "first", {"standard": texts("First")})
     place(engine, "p-first", "first", priority=1)
-    cache = SlotCache(engine, max_age_s=0.05)
+    ticks = [100.0]
+    cache = SlotCache(engine, max_age_s=60, clock=lambda: ticks[0])
     assert serve(engine, cache, Viewer(customer_id="c")).placement_id == "p-first"
     published_item(engine, "second", {"standard": texts("Second")})
     place(engine, "p-second", "second", priority=2)  # no invalidation: only the age makes it visible
+    ticks[0] += 60
     assert serve(engine, cache, Viewer(customer_id="c")).placement_id == "p-first"
-    time.sleep(0.06)
+    ticks[0] += 0.001
     assert serve(engine, cache, Viewer(customer_id="c")).placement_id == "p-second"
     assert serve_or_none(engine, cache, "mbank/home/none") == "slot_not_found"
 
