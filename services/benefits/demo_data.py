@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import grpc
-
 from lattice.benefits.v1 import benefits_pb2 as pb
 from lattice.benefits.v1 import benefits_pb2_grpc
+
 from services.runtime.clock import to_timestamp, utcnow
 
 DEMO_BENEFITS = [
