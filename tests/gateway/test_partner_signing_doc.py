@@ -27,9 +27,12 @@ def test_the_documented_shell_example_signs_a_request_the_gateway_accepts(gatewa
         .replace("BASE=http://127.0.0.1:8080", f"BASE={str(gateway.base_url).rstrip('/')}")
         .replace("ride-user-42", ref)
     )
-    run = lambda: subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=30
-    )  # noqa: E731
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=30
+        )
+
     first = run()
     assert first.returncode == 0, first.stderr
     body = json.loads(first.stdout)

@@ -1,4 +1,4 @@
-"""The app-token and operator-token plugin servers driven as Kong would, with tokens from the real identity."""
+"""App-token and operator-token plugin servers driven as Kong would, with tokens from the real identity."""
 
 from __future__ import annotations
 
