@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 
+from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.idempotency import CLAIM_KEY, REPLAY_KEY, stored_response
@@ -141,6 +142,10 @@ class _Responder:
     def _decorate(self, message: Message) -> None:
         headers = message.setdefault("headers", [])
         headers.append((b"x-request-id", self._request_id))
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            # lets ops (and `make demo`) find the request's trace
+            headers.append((b"x-trace-id", format(span.trace_id, "032x").encode()))
         for name, value in (self._state.get(RATE_LIMIT_KEY) or {}).items():
             if not any(k.lower() == name.lower().encode() for k, _ in headers):
                 headers.append((name.lower().encode(), value.encode()))

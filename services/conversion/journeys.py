@@ -34,6 +34,9 @@ class ClickPending(Exception):
     """An event names a click that is not recorded yet (its event may still be on its way)."""
 
 
+REGISTRATION_GRACE = timedelta(hours=1)
+
+
 def _journey(session: Session, customer_id: str, at: datetime) -> CustomerJourney:
     journey = session.get(CustomerJourney, customer_id)
     if journey is None:
@@ -147,8 +150,12 @@ def record_linking(
             wait_for_click=wait_for_click,
         )
     journey = _journey(session, customer_id, at)
+    if new_customer and journey.registered_at is None:
+        journey.registered_at = at
+    # registered moments ago in a sibling app, then linked here with the click: still an acquisition
+    registered_now = journey.registered_at is not None and abs(at - journey.registered_at) <= REGISTRATION_GRACE
     kind = classify_linking(
-        new_customer=new_customer,
+        new_customer=new_customer or registered_now,
         active_since=journey.active_since,
         last_active_at=journey.last_active_at,
         at=at,

@@ -126,6 +126,8 @@ class CustomerJourney(SQLModel, table=True):
 
     customer_id: str = Field(primary_key=True, max_length=64)
     first_seen_at: datetime
+    # when identity reported this customer as newly registered (AppAccountLinked.new_customer)
+    registered_at: datetime | None = None
     active_since: datetime | None = None
     last_active_at: datetime | None = None
     entry_id: str | None = Field(default=None, max_length=40)

@@ -9,6 +9,7 @@ from concurrent import futures
 from dataclasses import dataclass
 
 import grpc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 
@@ -58,6 +59,21 @@ class _Collector(trace_service_pb2_grpc.TraceServiceServicer):
         return trace_service_pb2.ExportTraceServiceResponse()
 
 
+class _MetricsCollector(metrics_service_pb2_grpc.MetricsServiceServicer):
+    """Accepts metric exports and keeps the metric names seen (per service)."""
+
+    def __init__(self) -> None:
+        self.names: set[tuple[str, str]] = set()
+
+    def Export(self, request, context):  # type: ignore[no-untyped-def]
+        for rm in request.resource_metrics:
+            attrs = {a.key: _value(a.value) for a in rm.resource.attributes}
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    self.names.add((str(attrs.get("service.name", "")), m.name))
+        return metrics_service_pb2.ExportMetricsServiceResponse()
+
+
 class OtlpReceiver:
     """Listens on a free port; `endpoint` goes into OTEL_EXPORTER_OTLP_ENDPOINT."""
 
@@ -65,6 +81,8 @@ class OtlpReceiver:
         self._collector = _Collector()
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(self._collector, self._server)
+        self.metrics = _MetricsCollector()
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(self.metrics, self._server)
         self.port = self._server.add_insecure_port("127.0.0.1:0")
 
     @property

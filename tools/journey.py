@@ -1,0 +1,352 @@
+"""The whole journey, as a partner, a customer's apps and operations staff meet Lattice.
+
+A ride-hailing partner creates a campaign link through its signed API; a user clicks it and lands in
+the `life` app; already signed in to `mbank`, the user is recognised in `life` through a cross-app
+ticket; the user binds the partner account with consent; a welcome strategy (reach) grants a shared
+coupon (benefits) and puts an inbox message (content) in front of the user; the user redeems the
+coupon in the partner's scene; the first transaction in `mbank` is attributed to the partner and a
+signed postback reaches the partner's receiver; the funnel report shows it.
+
+Used by `make demo` (against `make run`) and by tests/e2e. Every step goes through the gateway only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+
+from services.identity import demo_data
+from services.identity.app_client import app_assertion
+from tools.actors import Session, issue_ticket, operator_headers, partner_client, partner_consent, sign_in
+from tools.postback_receiver import PostbackReceiver
+
+PARTNER = "ride"
+
+
+@dataclass
+class Step:
+    party: str
+    title: str
+    saw: dict[str, Any]
+    trace_id: str = ""
+
+
+@dataclass
+class JourneyResult:
+    steps: list[Step] = field(default_factory=list)
+    campaign_id: str = ""
+    benefit_id: str = ""
+    click_id: str = ""
+    pairwise_id: str = ""
+    mbank: Session | None = None
+    life: Session | None = None
+    partner_responses: list[str] = field(default_factory=list)
+
+
+def _ok(resp: httpx.Response) -> dict[str, Any]:
+    if resp.status_code >= 300 and resp.status_code != 302:
+        raise AssertionError(f"{resp.request.method} {resp.request.url.path} -> {resp.status_code}: {resp.text}")
+    return resp.json() if resp.content and "json" in resp.headers.get("content-type", "") else {}
+
+
+def wait_until(what: str, probe: Callable[[], Any], timeout: float = 20.0) -> Any:
+    """Poll `probe` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Journey:
+    """Runs the journey across one or more gateway replicas (requests rotate between them)."""
+
+    def __init__(self, gateway_urls: list[str], *, receiver: PostbackReceiver, say: Callable[[str], None] = print):
+        self._clients = [httpx.Client(base_url=u, timeout=15) for u in gateway_urls]
+        self._next = itertools.cycle(self._clients)
+        self.receiver = receiver
+        self.say = say
+        self.run = uuid.uuid4().hex[:8]
+        self.result = JourneyResult()
+
+    @property
+    def gw(self) -> httpx.Client:
+        return next(self._next)
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+    def _record(self, party: str, title: str, saw: dict[str, Any], resp: httpx.Response | None = None) -> None:
+        trace_id = resp.headers.get("x-trace-id", "") if resp is not None else ""
+        self.result.steps.append(Step(party, title, saw, trace_id))
+        self.say(f"[{party}] {title}")
+        for key, value in saw.items():
+            self.say(f"    {key}: {value}")
+        if trace_id:
+            self.say(f"    trace: {trace_id}")
+
+    def _partner(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        with partner_client(self.gw, PARTNER) as partner:
+            resp = partner.request(method, path, **kwargs)
+        self.result.partner_responses.append(resp.text)
+        return resp
+
+    # -- operations staff prepare the campaign ------------------------------------------------
+
+    def prepare(self) -> None:
+        """Head office sets up the campaign, the coupon, the welcome message and the strategy."""
+        ops, reviewer = operator_headers(self.gw, "hq-operator"), operator_headers(self.gw, "hq-reviewer")
+        admin = operator_headers(self.gw, "hq-admin")
+        run = self.run
+        endpoint = _ok(
+            self.gw.put(
+                f"/v1/ops/conversion/partners/{PARTNER}/postback",
+                json={"url": self.receiver.url, "rotate_secret": True},
+                headers=admin,
+            )
+        )
+        self.receiver.secret = endpoint["secret"]
+        campaign_id = f"welcome-{run}"
+        _ok(
+            self.gw.post(
+                "/v1/ops/conversion/campaigns",
+                json={
+                    "campaign_id": campaign_id,
+                    "partner_id": PARTNER,
+                    "name": "Ride riders welcome",
+                    "target_app_id": "life",
+                    "landing_url": "https://life.bank.example/welcome",
+                    "cpa_amount_minor": 3000,
+                    "commission_milestone": "activated",
+                    "postback_milestones": ["activated"],
+                },
+                headers=ops,
+            )
+        )
+        benefit_id = f"ride-welcome-{run}"
+        _ok(
+            self.gw.post(
+                "/v1/ops/benefits",
+                json={
+                    "benefit_id": benefit_id,
+                    "name": "Ride welcome coupon 10 CNY",
+                    "kind": "fixed_coupon",
+                    "funder": f"partner:{PARTNER}",
+                    "face_value": 1000,
+                    "usable_scopes": ["app:*", f"partner:{PARTNER}"],
+                    "valid_days": 30,
+                    "total_budget": 1_000_000,
+                    "per_customer_limit": 1,
+                },
+                headers=ops,
+            )
+        )
+        _ok(self.gw.post(f"/v1/ops/benefits/{benefit_id}/review", json={"approve": True}, headers=reviewer))
+        item_id = f"ride-welcome-{run}"
+        variant = {
+            "edition": "standard",
+            "texts": [
+                {"locale": "zh-Hans", "title": "欢迎来自出行伙伴的您", "body": "10元出行券已放入您的钱包。"},
+                {"locale": "en", "title": "Welcome, ride rider", "body": "A 10 CNY ride coupon is in your wallet."},
+            ],
+            "deep_link": "life://wallet",
+        }
+        _ok(
+            self.gw.post(
+                "/v1/ops/content/items", json={"item_id": item_id, "type": "notice", "variants": [variant]}, headers=ops
+            )
+        )
+        _ok(self.gw.post(f"/v1/ops/content/items/{item_id}/submit", json={}, headers=ops))
+        _ok(self.gw.post(f"/v1/ops/content/items/{item_id}/approve", json={}, headers=reviewer))
+        _ok(self.gw.post(f"/v1/ops/content/items/{item_id}/publish", json={}, headers=ops))
+        strategy = _ok(
+            self.gw.post(
+                "/v1/ops/reach/strategies",
+                json={
+                    "name": f"Welcome ride riders {run}",
+                    "purpose": "welcome",
+                    "touchpoints": [{"channel": "inbox", "app_id": "life"}],
+                    "content": {"content_item_id": item_id, "locale": "en"},
+                    "deep_link": "life://wallet",
+                    "trigger": {
+                        "event_type": "identity.partner_link.created",
+                        "predicates": [{"field": "properties.partner_id", "op": "eq", "values": [PARTNER]}],
+                    },
+                    "benefit_id": benefit_id,
+                },
+                headers=ops,
+            )
+        )
+        strategy_id = strategy.get("strategy_id") or strategy["strategy"]["strategy_id"]
+        _ok(self.gw.post(f"/v1/ops/reach/strategies/{strategy_id}/approve", json={}, headers=reviewer))
+        _ok(self.gw.post(f"/v1/ops/reach/strategies/{strategy_id}/activate", json={}, headers=ops))
+        self.result.campaign_id, self.result.benefit_id = campaign_id, benefit_id
+        self._record(
+            "operations",
+            "head office prepared the campaign, coupon, welcome notice and strategy",
+            {"campaign": campaign_id, "benefit": benefit_id, "content item": item_id, "strategy": strategy_id},
+        )
+
+    # -- the journey ---------------------------------------------------------------------------
+
+    def partner_creates_link(self) -> str:
+        resp = self._partner("POST", "/v1/partner/links", json_body={"campaign_id": self.result.campaign_id, "scene": "trip-end"},
+                             headers={"Idempotency-Key": f"link-{self.run}"})
+        link = _ok(resp)
+        self._record("partner ride", "created a signed campaign link", {"url": link["url"]}, resp)
+        return str(link["code"])
+
+    def user_clicks(self, code: str) -> str:
+        resp = self.gw.get(f"/r/{code}", headers={"User-Agent": "RideApp/5.2"}, follow_redirects=False)
+        assert resp.status_code == 302, resp.text
+        location = resp.headers["location"]
+        click_id = parse_qs(urlparse(location).query)["click_id"][0]
+        self.result.click_id = click_id
+        self._record("customer", "clicked the link and landed in life", {"redirected to": location}, resp)
+        return click_id
+
+    def recognised_in_life(self) -> None:
+        mbank = sign_in(self.gw, "mbank", f"m-journey-{self.run}", assurance_level=2)
+        ticket = issue_ticket(self.gw, mbank, "life")
+        assertion = app_assertion(app_id="life", client_secret=demo_data.DEMO_APP_SECRETS["life"])
+        resp = self.gw.post(
+            "/v1/apps/life/tickets/redeem",
+            json={"ticket": ticket, "client_assertion": assertion, "click_id": self.result.click_id},
+        )
+        body = _ok(resp)
+        life = Session(
+            app_id="life",
+            app_user_id=body["app_user_id"],
+            access_token=body["access_token"],
+            refresh_token=body["refresh_token"],
+            assurance_level=body["assurance_level"],
+        )
+        self.result.mbank, self.result.life = mbank, life
+        self._record(
+            "customer",
+            "signed in to mbank, then recognised in life through a one-time ticket (no second registration)",
+            {"same customer in both apps": mbank.customer_id == life.customer_id},
+            resp,
+        )
+
+    def binds_partner_account(self) -> str:
+        life = self.result.life
+        assert life is not None
+        started = _ok(self._partner("POST", "/v1/partner/bindings", json_body={"partner_user_ref": f"rider-{self.run}"}))
+        confirm = self.gw.post(
+            f"/v1/apps/life/partner-bindings/{started['binding_id']}/confirm",
+            json={"consent": partner_consent(PARTNER)},
+            headers=life.headers,
+        )
+        _ok(confirm)
+        resp = self._partner("POST", f"/v1/partner/bindings/{started['binding_id']}/complete")
+        pairwise_id = str(_ok(resp)["pairwise_id"])
+        self.result.pairwise_id = pairwise_id
+        self._record("partner ride", "the customer confirmed the binding with a separate consent",
+                     {"partner sees pairwise id": pairwise_id}, resp)
+        return pairwise_id
+
+    def welcomed(self) -> None:
+        life, mbank = self.result.life, self.result.mbank
+        assert life is not None and mbank is not None
+
+        def inbox() -> list[dict[str, Any]]:
+            body = _ok(self.gw.get("/v1/apps/life/inbox", headers=life.headers))
+            return body.get("messages") or body.get("items") or []
+
+        messages = wait_until("the welcome message in the life inbox", inbox)
+
+        def coupon(session: Session) -> list[dict[str, Any]]:
+            grants = _ok(self.gw.get(f"/v1/apps/{session.app_id}/wallet", headers=session.headers))["grants"]
+            return [g for g in grants if g["benefit_id"] == self.result.benefit_id]
+
+        in_life = wait_until("the welcome coupon in the wallet", lambda: coupon(life))
+        in_mbank = coupon(mbank)
+        self._record("customer", "welcomed: an inbox message in life and a coupon in the shared wallet", {
+            "inbox": [m.get("title") for m in messages],
+            "wallet in life": [(g["benefit_name"], g["remaining"]) for g in in_life],
+            "same coupon seen in mbank": [g["grant_id"] for g in in_mbank] == [g["grant_id"] for g in in_life],
+        })
+
+    def redeems_in_partner_scene(self) -> dict[str, Any]:
+        resp = self._partner(
+            "POST",
+            "/v1/partner/redemptions",
+            json_body={
+                "pairwise_id": self.result.pairwise_id,
+                "benefit_id": self.result.benefit_id,
+                "order_amount": 3500,
+                "order_ref": f"trip-{self.run}",
+                "scene": "trip-end",
+            },
+            headers={"Idempotency-Key": f"redeem-{self.run}"},
+        )
+        redemption = _ok(resp)
+        self._record("partner ride", "redeemed the coupon in its trip-end scene",
+                     {"amount": redemption["amount"], "status": redemption["status"]}, resp)
+        return redemption
+
+    def first_transaction_in_mbank(self) -> None:
+        mbank = self.result.mbank
+        assert mbank is not None
+        resp = self.gw.post(
+            "/v1/apps/mbank/events",
+            json={"events": [{
+                "event_id": f"first-tx-{self.run}",
+                "type": "first_transaction",
+                "occurred_at": datetime.now(UTC).isoformat(),
+                "properties": {"channel": "debit"},
+            }]},
+            headers=mbank.headers,
+        )
+        _ok(resp)
+        postback = wait_until(
+            "the signed activation postback at the partner",
+            lambda: [p for p in self.receiver.received if p.body.get("data", {}).get("campaign_id") == self.result.campaign_id],
+            timeout=30,
+        )[0]
+        self._record("partner ride", "received a signed postback for the activation made in mbank", {
+            "webhook-id": postback.webhook_id,
+            "signature valid": postback.signature_valid,
+            "milestone": postback.body["data"].get("milestone"),
+            "pairwise id": postback.body["data"].get("pairwise_id"),
+        }, resp)
+
+    def funnel(self) -> dict[str, Any]:
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
+
+        def report() -> dict[str, Any] | None:
+            resp = self._partner("GET", "/v1/partner/reports/funnel",
+                                 params={"from_day": today, "to_day": today, "campaign_id": self.result.campaign_id})
+            body = _ok(resp)
+            return body if body["totals"]["activated"] >= 1 else None
+
+        body = wait_until("the activation in the funnel report", report)
+        self._record("partner ride", "read the campaign funnel", {
+            k: body["totals"][k] for k in ("clicks", "landings", "linked", "acquired", "activated")
+        } | {"commission due (minor units)": body["commission_due_minor"]})
+        return body
+
+    def play(self) -> JourneyResult:
+        """Every step in order; returns what each party saw."""
+        self.prepare()
+        code = self.partner_creates_link()
+        self.user_clicks(code)
+        self.recognised_in_life()
+        self.binds_partner_account()
+        self.welcomed()
+        self.redeems_in_partner_scene()
+        self.first_transaction_in_mbank()
+        self.funnel()
+        return self.result
