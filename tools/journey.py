@@ -250,6 +250,8 @@ class Journey:
             headers=life.headers,
         )
         _ok(confirm)
+        self._record("customer", "confirmed the ride binding in life with a separate, recorded consent",
+                     {"recipient": PARTNER, "purpose": "partner_account_binding"}, confirm)
         resp = self._partner("POST", f"/v1/partner/bindings/{started['binding_id']}/complete")
         pairwise_id = str(_ok(resp)["pairwise_id"])
         self.result.pairwise_id = pairwise_id

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from tests.e2e.conftest import JourneyWorld
-from tools.journey import Journey
+from tests.support.otlp import ReceivedSpan
+from tools.journey import Journey, JourneyResult
+
+ALL_PROCESSES = {"gateway", "identity", "benefits", "content", "reach", "conversion"}
+
+
+def play(world: JourneyWorld, gateway_urls: list[str] | None = None) -> JourneyResult:
+    journey = Journey(gateway_urls or [world.stack.config.gateway_url], receiver=world.partner, say=lambda _m: None)
+    try:
+        return journey.play()
+    finally:
+        journey.close()
 
 
 def test_partner_click_to_recognised_customer_to_benefit_to_conversion(world: JourneyWorld) -> None:
-    journey = Journey([world.stack.config.gateway_url], receiver=world.partner, say=lambda _m: None)
-    try:
-        result = journey.play()
-    finally:
-        journey.close()
+    result = play(world)
     assert result.mbank is not None and result.life is not None
     customer_id = result.mbank.customer_id
     assert result.life.customer_id == customer_id  # one customer in both apps
@@ -24,3 +31,42 @@ def test_partner_click_to_recognised_customer_to_benefit_to_conversion(world: Jo
     assert len({p.webhook_id for p in activations}) == 1
     assert all(p.signature_valid for p in activations)
     assert activations[0].body["data"].get("pairwise_id") == result.pairwise_id
+    # the customer sees one wallet in both apps (checked in the step), the funnel counts once
+    funnel = [s for s in result.steps if s.title == "read the campaign funnel"][0].saw
+    assert (funnel["clicks"], funnel["acquired"], funnel["activated"]) == (1, 1, 1)
+
+
+def _connected(spans: list[ReceivedSpan]) -> bool:
+    ids = {s.span_id for s in spans}
+    roots = [s for s in spans if not s.parent_span_id or s.parent_span_id not in ids]
+    return len(roots) == 1 and roots[0].service == "gateway"
+
+
+def test_the_journey_forms_connected_traces_across_all_services(world: JourneyWorld) -> None:
+    result = play(world)
+    trace_ids = {s.trace_id for s in result.steps if s.trace_id}
+    assert len(trace_ids) >= 6
+
+    def journey_spans(spans: list[ReceivedSpan]) -> list[ReceivedSpan]:
+        return [s for s in spans if s.trace_id in trace_ids]
+
+    def covers_everything(spans: list[ReceivedSpan]) -> bool:
+        return {s.service for s in journey_spans(spans)} >= ALL_PROCESSES
+
+    spans = journey_spans(world.spans.wait_for(covers_everything, timeout=30))
+    by_trace: dict[str, list[ReceivedSpan]] = {}
+    for span in spans:
+        by_trace.setdefault(span.trace_id, []).append(span)
+    assert set(by_trace) == trace_ids
+    assert all(_connected(t) for t in by_trace.values())
+
+    confirm = next(s.trace_id for s in result.steps if s.title.startswith("confirmed the ride binding"))
+    welcome = by_trace[confirm]
+    # binding -> identity.partner_link.created -> reach -> benefits grant + content message
+    assert {s.service for s in welcome} == ALL_PROCESSES
+    names = {s.name for s in welcome}
+    assert {"identity.partner_link.created publish", "identity.partner_link.created process"} <= names
+    grpc_statuses = [s.attributes.get("rpc.grpc.status_code") for s in welcome if s.kind == 3]
+    assert grpc_statuses and all(code == 0 for code in grpc_statuses)
+    consumers = [s for s in welcome if s.kind == 5]
+    assert consumers and all(s.attributes.get("messaging.nats.jetstream.delivery_count", 0) >= 1 for s in consumers)
