@@ -70,3 +70,22 @@ def test_the_journey_forms_connected_traces_across_all_services(world: JourneyWo
     assert grpc_statuses and all(code == 0 for code in grpc_statuses)
     consumers = [s for s in welcome if s.kind == 5]
     assert consumers and all(s.attributes.get("messaging.nats.jetstream.delivery_count", 0) >= 1 for s in consumers)
+
+
+def test_logs_spans_and_events_of_the_journey_carry_no_personal_numbers(world: JourneyWorld) -> None:
+    from tests.support.privacy import findings, stream_payloads
+
+    problems: list[str] = []
+    logs = sorted((world.stack.config.var_dir / "logs").glob("*.log"))
+    assert logs
+    for path in logs:
+        problems += findings(path.read_text(encoding="utf-8", errors="replace"), path.name)
+    spans = world.spans.spans()
+    assert spans
+    for span in spans:
+        problems += findings(f"{span.name} {span.attributes}", f"span {span.service}:{span.name}")
+    payloads = stream_payloads(world.stack.config.nats_url)
+    assert payloads
+    for subject, data in payloads:
+        problems += findings(data.decode("latin-1"), subject)
+    assert not problems, "\n".join(problems[:20])

@@ -3,52 +3,27 @@ phone or ID-card numbers, and nothing a partner can see carries an internal cust
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
-
-import nats
-from nats.js.api import StreamInfo
-from nats.js.errors import NotFoundError
 
 from services.identity import demo_data
 from services.runtime.stack import Stack
+from tests.support.privacy import CUSTOMER_ID, findings, stream_payloads
 
-_EDGE = r"(?<![0-9A-Za-z_]){}(?![0-9A-Za-z_])"
-PHONE = re.compile(_EDGE.format(r"1[3-9][0-9]{9}"))
-ID_CARD = re.compile(_EDGE.format(r"[1-9][0-9]{16}[0-9Xx]"))
-CUSTOMER_ID = re.compile(r"cus_[0-9a-f]{20}")
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 SPAN_FLUSH_S = 5.5  # BatchSpanProcessor's default schedule delay, plus a margin
-
-
-def is_id_card(candidate: str) -> bool:
-    """A PRC resident ID number: a real birth date and the ISO 7064 MOD 11-2 check character."""
-    try:
-        date(int(candidate[6:10]), int(candidate[10:12]), int(candidate[12:14]))
-    except ValueError:
-        return False
-    total = sum(int(d) * w for d, w in zip(candidate[:17], _WEIGHTS, strict=True))
-    return "10X98765432"[total % 11] == candidate[17].upper()
-
-
-def findings(text: str, where: str) -> list[str]:
-    found = [f"{where}: phone number {m}" for m in PHONE.findall(text)]
-    found += [f"{where}: ID-card number {m}" for m in ID_CARD.findall(text) if is_id_card(m)]
-    return found
 
 
 def test_the_scanner_finds_what_it_looks_for() -> None:
     sample = (
         'x {"phone": "13800138001", "id": "11010519491231002X", "t": "1732612345678901234"} ab13812345678'
     )
-    assert findings(sample, "sample") == [
+    assert findings(sample + " card 6222020200112233445 4111111111111111", "sample") == [
         "sample: phone number 13800138001",
         "sample: ID-card number 11010519491231002X",
+        "sample: card number 4111111111111111",
     ]
 
 
@@ -98,28 +73,8 @@ def test_nothing_partners_see_carries_an_internal_customer_id(stack: Stack) -> N
     assert not urls, f"customer ids in request URLs: {urls[:5]}"
 
 
-async def _stream_payloads(url: str) -> list[tuple[str, bytes]]:
-    nc = await nats.connect(url)
-    js = nc.jetstream()
-    out: list[tuple[str, bytes]] = []
-    try:
-        streams: list[StreamInfo] = await js.streams_info()
-        for info in streams:
-            last = info.state.last_seq
-            for seq in range(info.state.first_seq, last + 1 if info.state.messages else 0):
-                try:
-                    msg = await js.get_msg(info.config.name, seq)
-                except NotFoundError:
-                    continue
-                headers = json.dumps(dict(msg.headers or {}))
-                out.append((msg.subject or "", (msg.data or b"") + headers.encode()))
-    finally:
-        await nc.close()
-    return out
-
-
 def test_nats_payloads_carry_no_phone_or_id_card_numbers(stack: Stack) -> None:
-    payloads = asyncio.run(_stream_payloads(stack.config.nats_url))
+    payloads = stream_payloads(stack.config.nats_url)
     problems: list[str] = []
     for subject, data in payloads:
         problems += findings(data.decode("latin-1"), subject)
