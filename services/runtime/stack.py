@@ -240,6 +240,19 @@ class Stack:
         if env:
             proc.env = {**proc.env, **env}
         proc.start()
+        if name == "nats":
+            _wait_for_port(self.config.nats_port, proc, timeout=20)
+
+    def pause(self, name: str) -> None:
+        """SIGSTOP: the process keeps its sockets but answers nothing (a hanging downstream)."""
+        proc = self.processes[name]
+        assert proc.popen is not None
+        proc.popen.send_signal(signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        proc = self.processes[name]
+        assert proc.popen is not None
+        proc.popen.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         """Gateway first, then services, then NATS, so nothing in flight is lost."""
