@@ -25,6 +25,8 @@ def main() -> int:
         gateway_port=int(os.environ.get("HTTP_PORT", "8080")),
         service_ports={s: settings.grpc_port(s) for s in SERVICES},
         external_nats_url=os.environ.get("NATS_URL"),
+        # the local partner receiver of `make demo` may receive postbacks (development only)
+        extra_env={"CONVERSION_POSTBACK_ALLOWLIST": os.environ.get("CONVERSION_POSTBACK_ALLOWLIST", '["127.0.0.1:18099"]')},
     )
     stack = Stack(config)
     started = time.monotonic()
