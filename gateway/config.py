@@ -28,7 +28,7 @@ class GatewaySettings(Settings):
     jwks_max_age_s: float = 300.0
     jwks_min_refresh_interval_s: float = 10.0
     rate_limit_window_s: int = 60
-    rate_limits: dict[str, int] = {"partner": 600, "app": 300, "ops": 600, "public": 120}
+    rate_limits: dict[str, int] = {"partner": 600, "app": 300, "ops": 600, "public": 120, "click": 6000}
     idempotency_ttl_s: int = 24 * 3600
     idempotency_lease_s: int = 60
 

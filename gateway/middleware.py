@@ -56,7 +56,10 @@ class EdgeMiddleware:
         if edge is not None and _uncredentialed(headers) and not scope["path"].startswith(_UNLIMITED):
             try:
                 client = _client_ip(scope, headers, behind_kong=edge.settings.trust_kong_headers)
-                await edge.rate_limits.admit(state, group="public", consumer=f"ip:{client}")
+                # link clicks come from many people behind one carrier NAT: their own, larger budget
+                # (conversion's click-flood guard decides what is attributed)
+                group = "click" if scope["path"].startswith("/r/") else "public"
+                await edge.rate_limits.admit(state, group=group, consumer=f"ip:{client}")
             except Problem as problem:
                 await _send_problem(scope, send, request_id, problem)
                 return

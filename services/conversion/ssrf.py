@@ -39,8 +39,12 @@ def check_postback_url(url: str, *, allowlist: list[str]) -> str:
     """
     if len(url) > MAX_URL_LENGTH:
         raise InvalidInput("postback_url_invalid", "the postback URL is too long")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:  # e.g. an unbalanced IPv6 bracket
+        raise InvalidInput("postback_url_invalid", "the postback URL cannot be parsed") from exc
+    if parts.scheme not in ("http", "https") or not hostname:
         raise InvalidInput("postback_url_invalid", "the postback URL must be an http(s) URL with a host")
     if parts.username or parts.password:
         raise InvalidInput("postback_url_invalid", "the postback URL must not carry credentials")
@@ -48,8 +52,8 @@ def check_postback_url(url: str, *, allowlist: list[str]) -> str:
         port = _port(parts.scheme, parts.port)
     except ValueError as exc:
         raise InvalidInput("postback_url_invalid", "the postback URL has an invalid port") from exc
-    addresses = resolve(parts.hostname, port)
-    if f"{parts.hostname}:{port}" in allowlist:
+    addresses = resolve(hostname, port)
+    if f"{hostname}:{port}" in allowlist:
         return addresses[0]
     if not addresses or not all(_is_public(a) for a in addresses):
         raise InvalidInput(

@@ -43,3 +43,10 @@ def test_public_addresses_pass_and_the_allow_list_admits_one_local_receiver() ->
     assert check_postback_url("http://127.0.0.1:9000/hook", allowlist=["127.0.0.1:9000"]) == "127.0.0.1"
     with pytest.raises(InvalidInput):
         check_postback_url("http://127.0.0.1:9001/hook", allowlist=["127.0.0.1:9000"])
+
+
+@pytest.mark.parametrize("url", ["https://ãa,l¶]…", "https://[::1", "http://[fe80::1/"])
+def test_unparseable_urls_are_invalid_input_not_errors(url: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        check_postback_url(url, allowlist=[])
+    assert err.value.reason == "postback_url_invalid"
