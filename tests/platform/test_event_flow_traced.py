@@ -69,7 +69,9 @@ def test_gateway_to_service_to_nats_to_consumer_is_one_trace(traced_stack: tuple
     assert rpc_client.service == "gateway" and rpc_client.kind == SPAN_KIND_CLIENT
 
     publish = _one(trace, service="identity", name=f"{subject} publish", kind=SPAN_KIND_PRODUCER)
-    process = _one(trace, service="conversion", name=f"{subject} process", kind=SPAN_KIND_CONSUMER)
+    processes = [s for s in trace if s.name == f"{subject} process" and s.kind == SPAN_KIND_CONSUMER]
+    process = next(s for s in processes if s.attributes["messaging.consumer.group.name"] == "conversion-partners")
+    assert process.service == "conversion"
     assert process.parent_span_id == publish.span_id
     assert process.attributes["messaging.nats.jetstream.delivery_count"] == 1
     assert process.attributes["lattice.event_id"] == publish.attributes["lattice.event_id"]
