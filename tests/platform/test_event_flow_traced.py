@@ -55,8 +55,21 @@ def test_gateway_to_service_to_nats_to_consumer_is_one_trace(traced_stack: tuple
 
     subject = "identity.partner.registered"
 
+    wanted = [
+        ("gateway", SPAN_KIND_SERVER, "POST /v1/ops/partners"),
+        ("gateway", SPAN_KIND_CLIENT, "/RegisterPartner"),
+        ("identity", SPAN_KIND_SERVER, "/RegisterPartner"),
+        ("identity", SPAN_KIND_PRODUCER, f"{subject} publish"),
+        ("conversion", SPAN_KIND_CONSUMER, f"{subject} process"),
+    ]
+
     def complete(spans: list[ReceivedSpan]) -> bool:
-        return any(s.name == f"{subject} process" and s.service == "conversion" for s in spans)
+        edges = [s for s in spans if s.service == "gateway" and s.name == "POST /v1/ops/partners"]
+        in_trace = [s for s in spans if edges and s.trace_id == edges[0].trace_id]
+        return all(
+            any(s.service == svc and s.kind == kind and s.name.endswith(name) for s in in_trace)
+            for svc, kind, name in wanted
+        )
 
     spans = receiver.wait_for(complete)
     edge = _one(spans, service="gateway", kind=SPAN_KIND_SERVER, name="POST /v1/ops/partners")
