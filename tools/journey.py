@@ -53,7 +53,9 @@ class JourneyResult:
 
 def _ok(resp: httpx.Response) -> dict[str, Any]:
     if resp.status_code >= 300 and resp.status_code != 302:
-        raise AssertionError(f"{resp.request.method} {resp.request.url.path} -> {resp.status_code}: {resp.text}")
+        raise AssertionError(
+            f"{resp.request.method} {resp.request.url.path} -> {resp.status_code}: {resp.text}"
+        )
     return resp.json() if resp.content and "json" in resp.headers.get("content-type", "") else {}
 
 
@@ -71,7 +73,9 @@ def wait_until(what: str, probe: Callable[[], Any], timeout: float = 20.0) -> An
 class Journey:
     """Runs the journey across one or more gateway replicas (requests rotate between them)."""
 
-    def __init__(self, gateway_urls: list[str], *, receiver: PostbackReceiver, say: Callable[[str], None] = print):
+    def __init__(
+        self, gateway_urls: list[str], *, receiver: PostbackReceiver, say: Callable[[str], None] = print
+    ):
         self._clients = [httpx.Client(base_url=u, timeout=15) for u in gateway_urls]
         self._next = itertools.cycle(self._clients)
         self.receiver = receiver
@@ -87,7 +91,9 @@ class Journey:
         for client in self._clients:
             client.close()
 
-    def _record(self, party: str, title: str, saw: dict[str, Any], resp: httpx.Response | None = None) -> None:
+    def _record(
+        self, party: str, title: str, saw: dict[str, Any], resp: httpx.Response | None = None
+    ) -> None:
         trace_id = resp.headers.get("x-trace-id", "") if resp is not None else ""
         self.result.steps.append(Step(party, title, saw, trace_id))
         self.say(f"[{party}] {title}")
@@ -158,13 +164,19 @@ class Journey:
             "edition": "standard",
             "texts": [
                 {"locale": "zh-Hans", "title": "欢迎来自出行伙伴的您", "body": "10元出行券已放入您的钱包。"},
-                {"locale": "en", "title": "Welcome, ride rider", "body": "A 10 CNY ride coupon is in your wallet."},
+                {
+                    "locale": "en",
+                    "title": "Welcome, ride rider",
+                    "body": "A 10 CNY ride coupon is in your wallet.",
+                },
             ],
             "deep_link": "life://wallet",
         }
         _ok(
             self.gw.post(
-                "/v1/ops/content/items", json={"item_id": item_id, "type": "notice", "variants": [variant]}, headers=ops
+                "/v1/ops/content/items",
+                json={"item_id": item_id, "type": "notice", "variants": [variant]},
+                headers=ops,
             )
         )
         _ok(self.gw.post(f"/v1/ops/content/items/{item_id}/submit", json={}, headers=ops))
@@ -195,14 +207,23 @@ class Journey:
         self._record(
             "operations",
             "head office prepared the campaign, coupon, welcome notice and strategy",
-            {"campaign": campaign_id, "benefit": benefit_id, "content item": item_id, "strategy": strategy_id},
+            {
+                "campaign": campaign_id,
+                "benefit": benefit_id,
+                "content item": item_id,
+                "strategy": strategy_id,
+            },
         )
 
     # -- the journey ---------------------------------------------------------------------------
 
     def partner_creates_link(self) -> str:
-        resp = self._partner("POST", "/v1/partner/links", json_body={"campaign_id": self.result.campaign_id, "scene": "trip-end"},
-                             headers={"Idempotency-Key": f"link-{self.run}"})
+        resp = self._partner(
+            "POST",
+            "/v1/partner/links",
+            json_body={"campaign_id": self.result.campaign_id, "scene": "trip-end"},
+            headers={"Idempotency-Key": f"link-{self.run}"},
+        )
         link = _ok(resp)
         self._record("partner ride", "created a signed campaign link", {"url": link["url"]}, resp)
         return str(link["code"])
@@ -245,20 +266,30 @@ class Journey:
     def binds_partner_account(self) -> str:
         life = self.result.life
         assert life is not None
-        started = _ok(self._partner("POST", "/v1/partner/bindings", json_body={"partner_user_ref": f"rider-{self.run}"}))
+        started = _ok(
+            self._partner("POST", "/v1/partner/bindings", json_body={"partner_user_ref": f"rider-{self.run}"})
+        )
         confirm = self.gw.post(
             f"/v1/apps/life/partner-bindings/{started['binding_id']}/confirm",
             json={"consent": partner_consent(PARTNER)},
             headers=life.headers,
         )
         _ok(confirm)
-        self._record("customer", "confirmed the ride binding in life with a separate, recorded consent",
-                     {"recipient": PARTNER, "purpose": "partner_account_binding"}, confirm)
+        self._record(
+            "customer",
+            "confirmed the ride binding in life with a separate, recorded consent",
+            {"recipient": PARTNER, "purpose": "partner_account_binding"},
+            confirm,
+        )
         resp = self._partner("POST", f"/v1/partner/bindings/{started['binding_id']}/complete")
         pairwise_id = str(_ok(resp)["pairwise_id"])
         self.result.pairwise_id = pairwise_id
-        self._record("partner ride", "the customer confirmed the binding with a separate consent",
-                     {"partner sees pairwise id": pairwise_id}, resp)
+        self._record(
+            "partner ride",
+            "the customer confirmed the binding with a separate consent",
+            {"partner sees pairwise id": pairwise_id},
+            resp,
+        )
         return pairwise_id
 
     def welcomed(self) -> None:
@@ -277,11 +308,16 @@ class Journey:
 
         in_life = wait_until("the welcome coupon in the wallet", lambda: coupon(life))
         in_mbank = coupon(mbank)
-        self._record("customer", "welcomed: an inbox message in life and a coupon in the shared wallet", {
-            "inbox": [m.get("title") for m in messages],
-            "wallet in life": [(g["benefit_name"], g["remaining"]) for g in in_life],
-            "same coupon seen in mbank": [g["grant_id"] for g in in_mbank] == [g["grant_id"] for g in in_life],
-        })
+        self._record(
+            "customer",
+            "welcomed: an inbox message in life and a coupon in the shared wallet",
+            {
+                "inbox": [m.get("title") for m in messages],
+                "wallet in life": [(g["benefit_name"], g["remaining"]) for g in in_life],
+                "same coupon seen in mbank": [g["grant_id"] for g in in_mbank]
+                == [g["grant_id"] for g in in_life],
+            },
+        )
 
     def redeems_in_partner_scene(self) -> dict[str, Any]:
         resp = self._partner(
@@ -297,8 +333,12 @@ class Journey:
             headers={"Idempotency-Key": f"redeem-{self.run}"},
         )
         redemption = _ok(resp)
-        self._record("partner ride", "redeemed the coupon in its trip-end scene",
-                     {"amount": redemption["amount"], "status": redemption["status"]}, resp)
+        self._record(
+            "partner ride",
+            "redeemed the coupon in its trip-end scene",
+            {"amount": redemption["amount"], "status": redemption["status"]},
+            resp,
+        )
         return redemption
 
     def first_transaction_in_mbank(self) -> None:
@@ -306,40 +346,61 @@ class Journey:
         assert mbank is not None
         resp = self.gw.post(
             "/v1/apps/mbank/events",
-            json={"events": [{
-                "event_id": f"first-tx-{self.run}",
-                "type": "first_transaction",
-                "occurred_at": datetime.now(UTC).isoformat(),
-                "properties": {"channel": "debit"},
-            }]},
+            json={
+                "events": [
+                    {
+                        "event_id": f"first-tx-{self.run}",
+                        "type": "first_transaction",
+                        "occurred_at": datetime.now(UTC).isoformat(),
+                        "properties": {"channel": "debit"},
+                    }
+                ]
+            },
             headers=mbank.headers,
         )
         _ok(resp)
         postback = wait_until(
             "the signed activation postback at the partner",
-            lambda: [p for p in self.receiver.received if p.body.get("data", {}).get("campaign_id") == self.result.campaign_id],
+            lambda: [p for p in self.receiver.received if self._is_mine(p.body.get("data", {}))],
             timeout=30,
         )[0]
-        self._record("partner ride", "received a signed postback for the activation made in mbank", {
-            "webhook-id": postback.webhook_id,
-            "signature valid": postback.signature_valid,
-            "milestone": postback.body["data"].get("milestone"),
-            "pairwise id": postback.body["data"].get("pairwise_id"),
-        }, resp)
+        self._record(
+            "partner ride",
+            "received a signed postback for the activation made in mbank",
+            {
+                "webhook-id": postback.webhook_id,
+                "signature valid": postback.signature_valid,
+                "milestone": postback.body["data"].get("milestone"),
+                "pairwise id": postback.body["data"].get("pairwise_id"),
+            },
+            resp,
+        )
+
+    def _is_mine(self, data: dict[str, Any]) -> bool:
+        return (
+            data.get("campaign_id") == self.result.campaign_id
+            and data.get("click_id") == self.result.click_id
+        )
 
     def funnel(self) -> dict[str, Any]:
         today = datetime.now(UTC).strftime("%Y-%m-%d")
 
         def report() -> dict[str, Any] | None:
-            resp = self._partner("GET", "/v1/partner/reports/funnel",
-                                 params={"from_day": today, "to_day": today, "campaign_id": self.result.campaign_id})
+            resp = self._partner(
+                "GET",
+                "/v1/partner/reports/funnel",
+                params={"from_day": today, "to_day": today, "campaign_id": self.result.campaign_id},
+            )
             body = _ok(resp)
             return body if body["totals"]["activated"] >= 1 else None
 
         body = wait_until("the activation in the funnel report", report)
-        self._record("partner ride", "read the campaign funnel", {
-            k: body["totals"][k] for k in ("clicks", "landings", "linked", "acquired", "activated")
-        } | {"commission due (minor units)": body["commission_due_minor"]})
+        self._record(
+            "partner ride",
+            "read the campaign funnel",
+            {k: body["totals"][k] for k in ("clicks", "landings", "linked", "acquired", "activated")}
+            | {"commission due (minor units)": body["commission_due_minor"]},
+        )
         return body
 
     def play(self) -> JourneyResult:

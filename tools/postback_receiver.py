@@ -45,7 +45,9 @@ class PostbackReceiver:
                     valid = True
                 except WebhookVerificationError:
                     valid = False
-                receiver.received.append(Postback(headers.get("webhook-id", ""), json.loads(raw or b"{}"), valid))
+                receiver.received.append(
+                    Postback(headers.get("webhook-id", ""), json.loads(raw or b"{}"), valid)
+                )
                 self.send_response(204 if valid else 401)
                 self.end_headers()
 

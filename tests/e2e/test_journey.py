@@ -10,7 +10,9 @@ ALL_PROCESSES = {"gateway", "identity", "benefits", "content", "reach", "convers
 
 
 def play(world: JourneyWorld, gateway_urls: list[str] | None = None) -> JourneyResult:
-    journey = Journey(gateway_urls or [world.stack.config.gateway_url], receiver=world.partner, say=lambda _m: None)
+    journey = Journey(
+        gateway_urls or [world.stack.config.gateway_url], receiver=world.partner, say=lambda _m: None
+    )
     try:
         return journey.play()
     finally:
@@ -27,7 +29,9 @@ def test_partner_click_to_recognised_customer_to_benefit_to_conversion(world: Jo
     assert all(customer_id not in text for text in result.partner_responses)
     assert all(customer_id not in str(p.body) for p in world.partner.received)
     # one signed postback for the activation, carrying the pairwise id (consent active)
-    activations = [p for p in world.partner.received if p.body["data"].get("campaign_id") == result.campaign_id]
+    activations = [
+        p for p in world.partner.received if p.body["data"].get("campaign_id") == result.campaign_id
+    ]
     assert len({p.webhook_id for p in activations}) == 1
     assert all(p.signature_valid for p in activations)
     assert activations[0].body["data"].get("pairwise_id") == result.pairwise_id
@@ -77,7 +81,9 @@ def test_the_journey_forms_connected_traces_across_all_services(world: JourneyWo
     grpc_statuses = [s.attributes.get("rpc.grpc.status_code") for s in welcome if s.kind == 3]
     assert grpc_statuses and all(code == 0 for code in grpc_statuses)
     consumers = [s for s in welcome if s.kind == 5]
-    assert consumers and all(s.attributes.get("messaging.nats.jetstream.delivery_count", 0) >= 1 for s in consumers)
+    assert consumers and all(
+        s.attributes.get("messaging.nats.jetstream.delivery_count", 0) >= 1 for s in consumers
+    )
 
 
 def test_logs_spans_and_events_of_the_journey_carry_no_personal_numbers(world: JourneyWorld) -> None:

@@ -25,7 +25,11 @@ REQUEST_TIMEOUT_S = 2.0
 def replicated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JourneyWorld]:
     spans = OtlpReceiver().start()
     partner = PostbackReceiver().start()
-    env = {**journey_env(partner, spans), "REACH_RETRY_DELAY_S": "2", "REQUEST_TIMEOUT_S": str(REQUEST_TIMEOUT_S)}
+    env = {
+        **journey_env(partner, spans),
+        "REACH_RETRY_DELAY_S": "2",
+        "REQUEST_TIMEOUT_S": str(REQUEST_TIMEOUT_S),
+    }
     config = StackConfig.ephemeral(tmp_path_factory.mktemp("replicated"), replicas=2, extra_env=env)
     stack = Stack(config)
     try:
@@ -84,7 +88,9 @@ def test_journey_across_replicas_survives_a_crash_and_a_nats_restart(replicated:
         inbox = gw.get("/v1/apps/life/inbox", headers=life.headers).json()
         messages = inbox.get("messages") or inbox.get("items") or []
         assert len(messages) == 1
-        postbacks = [p for p in replicated.partner.received if p.body["data"].get("campaign_id") == result.campaign_id]
+        postbacks = [
+            p for p in replicated.partner.received if p.body["data"].get("campaign_id") == result.campaign_id
+        ]
         assert len({p.webhook_id for p in postbacks}) == 1  # no duplicate postback
         funnel = [s for s in result.steps if s.title == "read the campaign funnel"][0].saw
         assert (funnel["clicks"], funnel["acquired"], funnel["activated"]) == (1, 1, 1)  # no lost event
@@ -116,5 +122,9 @@ def test_a_hanging_downstream_gets_a_problem_within_the_deadline(replicated: Jou
         assert resp.status_code == 504, resp.text
         assert resp.headers["content-type"].startswith("application/problem+json")
         assert elapsed <= REQUEST_TIMEOUT_S + 0.2, elapsed
-        wait_until("content answering again", lambda: gw.get(
-            "/v1/apps/life/slots/home/feed", headers=session.headers).status_code in (200, 204))
+        wait_until(
+            "content answering again",
+            lambda: (
+                gw.get("/v1/apps/life/slots/home/feed", headers=session.headers).status_code in (200, 204)
+            ),
+        )

@@ -23,11 +23,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.runtime.config import SERVICES
 from services.runtime.stack import Process, Stack, StackConfig, free_port
 from tools.bench.baselines import BASELINES
+from tools.bench.journey import measure_journeys
 from tools.bench.report import markdown, write_results
 from tools.bench.runner import ROOT, LoadOptions, Target, measure
 from tools.bench.scenario import BenchContext, discover, run_setup
 from tools.bench.wrk import wrk_binary
 from tools.demo_data import load as load_demo_data
+from tools.postback_receiver import PostbackReceiver
 
 
 # The benchmark measures throughput, so the per-consumer quotas that protect production must not
@@ -56,6 +58,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--scenarios", default="", help="comma-separated scenario names or groups (default: all)"
     )
+    parser.add_argument("--journeys", type=int, default=12, help="journeys for the journey measurement (0: skip)")
     parser.add_argument("--results", type=Path, default=ROOT / "bench/results/latest.json")
     args = parser.parse_args(argv)
     if args.load == "wrk" and wrk_binary() is None:
@@ -140,9 +143,13 @@ def run_baselines(work: Path, options: LoadOptions, loads: list[str]) -> dict[st
             proc.stop()
 
 
-def run_system(work: Path, chosen: dict[str, tuple[str, Any]], options: LoadOptions) -> list[dict[str, Any]]:
-    """Start the whole system, run every chosen scenario against it, stop it."""
-    stack = Stack(StackConfig.ephemeral(work / "var", extra_env=BENCH_ENV))
+def run_system(
+    work: Path, chosen: dict[str, tuple[str, Any]], options: LoadOptions, *, journeys: int
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Start the whole system, run every chosen scenario (and the journey) against it, stop it."""
+    receiver = PostbackReceiver().start()
+    env = {**BENCH_ENV, "CONVERSION_POSTBACK_ALLOWLIST": f'["127.0.0.1:{receiver.port}"]'}
+    stack = Stack(StackConfig.ephemeral(work / "var", extra_env=env))
     try:
         try:
             stack.start()
@@ -165,9 +172,14 @@ def run_system(work: Path, chosen: dict[str, tuple[str, Any]], options: LoadOpti
         for name, (module, scenario) in chosen.items():
             print(f"  {name} ...", file=sys.stderr, flush=True)
             results.append(measure(module, scenario, run_setup(scenario, ctx), target, options))
-        return results
+        journey = None
+        if journeys:
+            print("  journey ...", file=sys.stderr, flush=True)
+            journey = measure_journeys(stack.config.gateway_url, receiver, journeys=journeys)
+        return results, journey
     finally:
         stack.stop()
+        receiver.stop()
 
 
 def main(argv: list[str]) -> int:
@@ -186,8 +198,10 @@ def main(argv: list[str]) -> int:
         print("bench: baselines", file=sys.stderr, flush=True)
         baselines = run_baselines(Path(tmp), options, loads)
         print(f"bench: system ({len(chosen)} scenarios)", file=sys.stderr, flush=True)
-        scenarios = run_system(Path(tmp), chosen, options)
-    document = write_results(args.results, options=asdict(options), baselines=baselines, scenarios=scenarios)
+        scenarios, journey = run_system(Path(tmp), chosen, options, journeys=args.journeys)
+    document = write_results(
+        args.results, options=asdict(options), baselines=baselines, scenarios=scenarios, journey=journey
+    )
     print(markdown(document))
     print(f"\nresults: {args.results}")
     failed = [

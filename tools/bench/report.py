@@ -38,6 +38,7 @@ def write_results(
     options: dict[str, Any],
     baselines: dict[str, dict[str, dict[str, Any]]],
     scenarios: list[dict[str, Any]],
+    journey: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     document = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -49,6 +50,7 @@ def write_results(
         "options": options,
         "baselines": {load: with_ratios(list(b.values()), baselines) for load, b in baselines.items()},
         "scenarios": with_ratios(scenarios, baselines),
+        "journey": journey,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n")
@@ -75,5 +77,14 @@ def markdown(document: dict[str, Any]) -> str:
             f"| {_fmt(q['bare']['throughput'])} | {_fmt(q['grpc']['throughput'])} "
             f"| {_fmt(q['bare']['p50'])} | {_fmt(q['grpc']['p50'])} "
             f"| {_fmt(q['bare']['cpu_per_request'])} | {_fmt(q['grpc']['cpu_per_request'])} | {r['errors']} |"
+        )
+    journey = document.get("journey")
+    if journey:
+        lines.append("")
+        lines.append(
+            f"journey: {journey['journeys']} journeys at concurrency {journey['concurrency']}: "
+            f"{journey['steps_per_s']} steps/s, journey p50 {journey['journey_p50_ms']} ms, "
+            f"click -> signed postback p50 {journey['click_to_postback_p50_ms']} ms "
+            f"(max {journey['click_to_postback_max_ms']} ms)"
         )
     return "\n".join(lines)
