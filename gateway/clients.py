@@ -8,12 +8,12 @@ from typing import Annotated
 import grpc
 from fastapi import Depends, Request
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from lattice.benefits.v1 import benefits_pb2_grpc
 from lattice.content.v1 import content_pb2_grpc
 from lattice.conversion.v1 import conversion_pb2_grpc
 from lattice.identity.v1 import identity_pb2_grpc
 from lattice.reach.v1 import reach_pb2_grpc
+
 from services.runtime.config import SERVICES, Settings
 from services.runtime.grpc_client import open_channel
 
@@ -24,7 +24,9 @@ class Clients:
 
     @classmethod
     def open(cls, settings: Settings) -> Clients:
-        return cls({s: open_channel(settings.addr(s), default_timeout_s=settings.rpc_timeout_s) for s in SERVICES})
+        return cls(
+            {s: open_channel(settings.addr(s), default_timeout_s=settings.rpc_timeout_s) for s in SERVICES}
+        )
 
     @property
     def identity(self) -> identity_pb2_grpc.IdentityServiceStub:

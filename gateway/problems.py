@@ -107,7 +107,9 @@ def problem_from_rpc_error(error: grpc.aio.AioRpcError) -> Problem:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(request, exc.status, exc.code, exc.detail, headers=exc.headers, extra=exc.extra)
+        return problem_response(
+            request, exc.status, exc.code, exc.detail, headers=exc.headers, extra=exc.extra
+        )
 
     @app.exception_handler(grpc.aio.AioRpcError)
     async def _rpc(request: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:

@@ -16,6 +16,8 @@ from services.runtime.config import SERVICES, Settings
 from services.runtime.stack import Stack, StackConfig
 from tools.demo_data import load
 
+DEMO_ALLOWLIST = '["127.0.0.1:18099"]'
+
 
 def main() -> int:
     settings = Settings()
@@ -26,7 +28,11 @@ def main() -> int:
         service_ports={s: settings.grpc_port(s) for s in SERVICES},
         external_nats_url=os.environ.get("NATS_URL"),
         # the local partner receiver of `make demo` may receive postbacks (development only)
-        extra_env={"CONVERSION_POSTBACK_ALLOWLIST": os.environ.get("CONVERSION_POSTBACK_ALLOWLIST", '["127.0.0.1:18099"]')},
+        extra_env={
+            "CONVERSION_POSTBACK_ALLOWLIST": os.environ.get(
+                "CONVERSION_POSTBACK_ALLOWLIST", '["127.0.0.1:18099"]'
+            )
+        },
     )
     stack = Stack(config)
     started = time.monotonic()

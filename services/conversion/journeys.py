@@ -153,7 +153,9 @@ def record_linking(
     if new_customer and journey.registered_at is None:
         journey.registered_at = at
     # registered moments ago in a sibling app, then linked here with the click: still an acquisition
-    registered_now = journey.registered_at is not None and abs(at - journey.registered_at) <= REGISTRATION_GRACE
+    registered_now = (
+        journey.registered_at is not None and abs(at - journey.registered_at) <= REGISTRATION_GRACE
+    )
     kind = classify_linking(
         new_customer=new_customer or registered_now,
         active_since=journey.active_since,

@@ -213,7 +213,10 @@ class Bus:
                     outcome = "retry"
                     logger.warning(
                         "consumer %s failed on %s (delivery %d); will retry",
-                        durable, msg.subject, delivery.num_delivered, exc_info=True,
+                        durable,
+                        msg.subject,
+                        delivery.num_delivered,
+                        exc_info=True,
                     )
                     await msg.nak(delay=min(0.2 * 2**delivery.num_delivered, 10))
         self._process_duration.record(
@@ -261,7 +264,9 @@ def idempotent(engine: Engine, consumer: str, apply: Callable[[Session, Delivery
         with transaction(engine) as session:
             if session.get(ProcessedMessage, (consumer, delivery.event_id)) is not None:
                 return
-            session.add(ProcessedMessage(consumer=consumer, event_id=delivery.event_id, processed_at=utcnow()))
+            session.add(
+                ProcessedMessage(consumer=consumer, event_id=delivery.event_id, processed_at=utcnow())
+            )
             apply(session, delivery)
 
     async def handle(delivery: Delivery) -> None:

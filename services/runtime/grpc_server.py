@@ -98,14 +98,14 @@ def build_server() -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
 
 
 def enable_reflection(server: grpc.aio.Server, service_names: Iterable[str]) -> None:
-    reflection.enable_server_reflection([*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    reflection.enable_server_reflection(
+        [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
 
 
 async def set_serving(
     health_servicer: health.aio.HealthServicer, service_names: Iterable[str], serving: bool
 ) -> None:
-    status = (
-        health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
-    )
+    status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
     for name in ["", *service_names]:
         await health_servicer.set(name, status)

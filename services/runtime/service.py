@@ -94,7 +94,9 @@ class RunningService:
         self.ctx.engine.dispose()
 
 
-async def start_service(name: str, wire: Wiring, settings: Settings, *, port: int | None = None) -> RunningService:
+async def start_service(
+    name: str, wire: Wiring, settings: Settings, *, port: int | None = None
+) -> RunningService:
     """Migrate, connect to NATS, wire the servicer and consumers, and start serving.
 
     `port=0` picks a free port (tests); by default the port of `<SERVICE>_ADDR`.

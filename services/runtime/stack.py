@@ -175,7 +175,9 @@ class Stack:
         self.processes[name] = proc
         return proc
 
-    def start_gateway(self, *, replica: int = 0, port: int | None = None, env: dict[str, str] | None = None) -> Process:
+    def start_gateway(
+        self, *, replica: int = 0, port: int | None = None, env: dict[str, str] | None = None
+    ) -> Process:
         name = "gateway" if replica == 0 else f"gateway-{replica}"
         proc_env = {**self.base_env(), "HTTP_PORT": str(port or self.config.gateway_port), **(env or {})}
         proc = Process(name, [sys.executable, "-m", "gateway"], proc_env, self.log_dir)
@@ -256,7 +258,9 @@ class Stack:
 
     def stop(self) -> None:
         """Gateway first, then services, then NATS, so nothing in flight is lost."""
-        order = sorted(self.processes.values(), key=lambda p: (p.name == "nats", not p.name.startswith("gateway")))
+        order = sorted(
+            self.processes.values(), key=lambda p: (p.name == "nats", not p.name.startswith("gateway"))
+        )
         for proc in order:
             proc.stop()
 

@@ -71,9 +71,7 @@ def setup_logging(service: str, level: str = "INFO") -> None:
 
 
 def _span_exporter(service: str, var_dir: Path, files: list[IO[str]]) -> SpanExporter:
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-    ):
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
         return OTLPSpanExporter()
@@ -85,9 +83,7 @@ def _span_exporter(service: str, var_dir: Path, files: list[IO[str]]) -> SpanExp
 
 
 def _metric_reader(service: str, var_dir: Path, files: list[IO[str]]) -> MetricReader:
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
-    ):
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 
         return PeriodicExportingMetricReader(OTLPMetricExporter())

@@ -79,7 +79,10 @@ def test_smoke_run_writes_results_with_ratios_to_both_baselines(tmp_path: Path) 
     assert "| platform.readyz | python |" in done.stdout
     journey = document["journey"]
     assert journey["journeys"] == 2 and journey["steps"] == 14
-    assert journey["steps_per_s"] > 0 and 0 < journey["click_to_postback_p50_ms"] <= journey["click_to_postback_max_ms"]
+    assert (
+        journey["steps_per_s"] > 0
+        and 0 < journey["click_to_postback_p50_ms"] <= journey["click_to_postback_max_ms"]
+    )
     assert "click -> signed postback p50" in done.stdout
 
 

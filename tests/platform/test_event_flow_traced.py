@@ -22,7 +22,9 @@ SPAN_KIND_SERVER, SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER, SPAN_KIND_CONSUMER = 2, 
 @pytest.fixture
 def traced_stack(tmp_path: Path) -> Iterator[tuple[Stack, OtlpReceiver]]:
     receiver = OtlpReceiver().start()
-    stack = Stack(StackConfig.ephemeral(tmp_path / "var", extra_env={"ENVIRONMENT": "test", **receiver.env()}))
+    stack = Stack(
+        StackConfig.ephemeral(tmp_path / "var", extra_env={"ENVIRONMENT": "test", **receiver.env()})
+    )
     try:
         stack.start()
         load({s: stack.config.addr(s) for s in SERVICES}, say=lambda _m: None)
@@ -38,7 +40,9 @@ def _one(spans: list[ReceivedSpan], **match: object) -> ReceivedSpan:
     return found[0]
 
 
-def test_gateway_to_service_to_nats_to_consumer_is_one_trace(traced_stack: tuple[Stack, OtlpReceiver]) -> None:
+def test_gateway_to_service_to_nats_to_consumer_is_one_trace(
+    traced_stack: tuple[Stack, OtlpReceiver],
+) -> None:
     stack, receiver = traced_stack
     with httpx.Client(base_url=stack.config.gateway_url, timeout=10) as gw:
         headers = operator_headers(gw, "hq-admin")
@@ -83,7 +87,9 @@ def test_gateway_to_service_to_nats_to_consumer_is_one_trace(traced_stack: tuple
 
     publish = _one(trace, service="identity", name=f"{subject} publish", kind=SPAN_KIND_PRODUCER)
     processes = [s for s in trace if s.name == f"{subject} process" and s.kind == SPAN_KIND_CONSUMER]
-    process = next(s for s in processes if s.attributes["messaging.consumer.group.name"] == "conversion-partners")
+    process = next(
+        s for s in processes if s.attributes["messaging.consumer.group.name"] == "conversion-partners"
+    )
     assert process.service == "conversion"
     assert process.parent_span_id == publish.span_id
     assert process.attributes["messaging.nats.jetstream.delivery_count"] == 1

@@ -9,9 +9,9 @@ import time
 import grpc
 import nats
 import pytest
-
 from lattice.conversion.v1 import conversion_pb2, conversion_pb2_grpc
 from lattice.identity.v1 import identity_pb2, identity_pb2_grpc
+
 from services.runtime.stack import Stack
 
 
@@ -61,7 +61,9 @@ def _stream_count(nats_url: str, subject: str) -> int:
 
 def _processed_rows(db_path: str, consumer: str) -> int:
     with sqlite3.connect(db_path) as db:
-        return db.execute("SELECT count(*) FROM processed_message WHERE consumer = ?", (consumer,)).fetchone()[0]
+        return db.execute(
+            "SELECT count(*) FROM processed_message WHERE consumer = ?", (consumer,)
+        ).fetchone()[0]
 
 
 def test_event_committed_before_a_crash_is_relayed_after_restart_exactly_once(private_stack: Stack) -> None:
@@ -96,7 +98,9 @@ def test_event_committed_before_a_crash_is_relayed_after_restart_exactly_once(pr
 
 
 @pytest.mark.parametrize("max_deliver", [3])
-async def test_a_message_that_always_fails_is_dead_lettered_after_max_deliver(nats_url: str, max_deliver: int) -> None:
+async def test_a_message_that_always_fails_is_dead_lettered_after_max_deliver(
+    nats_url: str, max_deliver: int
+) -> None:
     from services.runtime.bus import Bus, Delivery
 
     bus = await Bus.connect(nats_url, name="dlq-test")
@@ -107,8 +111,12 @@ async def test_a_message_that_always_fails_is_dead_lettered_after_max_deliver(na
         raise RuntimeError("cannot apply")
 
     try:
-        await bus.consume(durable="dlq-test", subject="reach.dlqtest.poison", handler=always_fails, max_deliver=max_deliver)
-        await bus.publish("reach.dlqtest.poison", b"payload", event_id="evt-poison-1", event_type="test.Poison")
+        await bus.consume(
+            durable="dlq-test", subject="reach.dlqtest.poison", handler=always_fails, max_deliver=max_deliver
+        )
+        await bus.publish(
+            "reach.dlqtest.poison", b"payload", event_id="evt-poison-1", event_type="test.Poison"
+        )
         dead = await bus.js.pull_subscribe("dlq.dlq-test.>", durable="dlq-test-reader", stream="DLQ")
         msgs = await dead.fetch(1, timeout=15)
         assert attempts == list(range(1, max_deliver + 1))

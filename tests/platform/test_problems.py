@@ -29,7 +29,9 @@ def test_bad_requests_are_4xx_problems(gateway: httpx.Client, method: str, path:
 
 def test_oversized_body_is_413(gateway: httpx.Client) -> None:
     resp = gateway.post(
-        "/v1/ops/partners", content=b"{" + b" " * 2_000_000 + b"}", headers={"content-type": "application/json"}
+        "/v1/ops/partners",
+        content=b"{" + b" " * 2_000_000 + b"}",
+        headers={"content-type": "application/json"},
     )
     assert resp.status_code == 413
     assert resp.json()["code"] == "body_too_large"

@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from lattice.identity.v1 import events_pb2
 from sqlalchemy import inspect, text
 from sqlmodel import Field, SQLModel, select
 
-from lattice.identity.v1 import events_pb2
 from services.runtime.bus import Delivery, idempotent
 from services.runtime.db import make_engine, migrate, transaction
 from services.runtime.errors import Unavailable
@@ -69,7 +69,9 @@ def test_concurrent_read_modify_write_loses_no_update(engine, kind: str) -> None
         for _ in range(100):
             try:
                 with transaction(engine) as session:
-                    row = session.exec(select(StorageCounter).where(StorageCounter.id == 1).with_for_update()).one()
+                    row = session.exec(
+                        select(StorageCounter).where(StorageCounter.id == 1).with_for_update()
+                    ).one()
                     row.value += 1
                     session.add(row)
                 return

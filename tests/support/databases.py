@@ -29,7 +29,9 @@ def fresh_database_url(kind: str, tmp_path: Path) -> Iterator[str]:
         return
     server_url = os.environ.get(POSTGRES_ENV)
     if not server_url:
-        pytest.fail(f"{POSTGRES_ENV} must point at a PostgreSQL server for postgres tests (make test-postgres)")
+        pytest.fail(
+            f"{POSTGRES_ENV} must point at a PostgreSQL server for postgres tests (make test-postgres)"
+        )
     name = f"lattice_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

@@ -108,7 +108,9 @@ class OtlpReceiver:
         with self._collector.lock:
             return list(self._collector.spans)
 
-    def wait_for(self, predicate: Callable[[list[ReceivedSpan]], bool], timeout: float = 15.0) -> list[ReceivedSpan]:
+    def wait_for(
+        self, predicate: Callable[[list[ReceivedSpan]], bool], timeout: float = 15.0
+    ) -> list[ReceivedSpan]:
         """Wait until the spans received so far satisfy `predicate`; return them."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -116,4 +118,6 @@ class OtlpReceiver:
             if predicate(spans):
                 return spans
             time.sleep(0.2)
-        raise AssertionError(f"spans never satisfied the condition; got {[(s.service, s.name) for s in self.spans()]}")
+        raise AssertionError(
+            f"spans never satisfied the condition; got {[(s.service, s.name) for s in self.spans()]}"
+        )

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision: str = 'e02938f6f038'
 down_revision: str | None = '18cf794d306b'
 branch_labels: str | Sequence[str] | None = None
