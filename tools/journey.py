@@ -25,10 +25,9 @@ import httpx
 
 from services.identity import demo_data
 from services.identity.app_client import app_assertion
-from tools.actors import Session, issue_ticket, operator_headers, partner_client, partner_consent, sign_in
+from tools.actors import Session, issue_ticket, partner_client, partner_consent, sign_in
+from tools.journey_setup import PARTNER, ok_json, prepare_welcome_campaign
 from tools.postback_receiver import PostbackReceiver
-
-PARTNER = "ride"
 
 
 @dataclass
@@ -49,14 +48,6 @@ class JourneyResult:
     mbank: Session | None = None
     life: Session | None = None
     partner_responses: list[str] = field(default_factory=list)
-
-
-def _ok(resp: httpx.Response) -> dict[str, Any]:
-    if resp.status_code >= 300 and resp.status_code != 302:
-        raise AssertionError(
-            f"{resp.request.method} {resp.request.url.path} -> {resp.status_code}: {resp.text}"
-        )
-    return resp.json() if resp.content and "json" in resp.headers.get("content-type", "") else {}
 
 
 def wait_until(what: str, probe: Callable[[], Any], timeout: float = 20.0) -> Any:
@@ -112,106 +103,16 @@ class Journey:
 
     def prepare(self) -> None:
         """Head office sets up the campaign, the coupon, the welcome message and the strategy."""
-        ops, reviewer = operator_headers(self.gw, "hq-operator"), operator_headers(self.gw, "hq-reviewer")
-        admin = operator_headers(self.gw, "hq-admin")
-        run = self.run
-        endpoint = _ok(
-            self.gw.put(
-                f"/v1/ops/conversion/partners/{PARTNER}/postback",
-                json={"url": self.receiver.url, "rotate_secret": True},
-                headers=admin,
-            )
-        )
-        self.receiver.secret = endpoint["secret"]
-        campaign_id = f"welcome-{run}"
-        _ok(
-            self.gw.post(
-                "/v1/ops/conversion/campaigns",
-                json={
-                    "campaign_id": campaign_id,
-                    "partner_id": PARTNER,
-                    "name": "Ride riders welcome",
-                    "target_app_id": "life",
-                    "landing_url": "https://life.bank.example/welcome",
-                    "cpa_amount_minor": 3000,
-                    "commission_milestone": "activated",
-                    "postback_milestones": ["activated"],
-                },
-                headers=ops,
-            )
-        )
-        benefit_id = f"ride-welcome-{run}"
-        _ok(
-            self.gw.post(
-                "/v1/ops/benefits",
-                json={
-                    "benefit_id": benefit_id,
-                    "name": "Ride welcome coupon 10 CNY",
-                    "kind": "fixed_coupon",
-                    "funder": f"partner:{PARTNER}",
-                    "face_value": 1000,
-                    "usable_scopes": ["app:*", f"partner:{PARTNER}"],
-                    "valid_days": 30,
-                    "total_budget": 1_000_000,
-                    "per_customer_limit": 1,
-                },
-                headers=ops,
-            )
-        )
-        _ok(self.gw.post(f"/v1/ops/benefits/{benefit_id}/review", json={"approve": True}, headers=reviewer))
-        item_id = f"ride-welcome-{run}"
-        variant = {
-            "edition": "standard",
-            "texts": [
-                {"locale": "zh-Hans", "title": "欢迎来自出行伙伴的您", "body": "10元出行券已放入您的钱包。"},
-                {
-                    "locale": "en",
-                    "title": "Welcome, ride rider",
-                    "body": "A 10 CNY ride coupon is in your wallet.",
-                },
-            ],
-            "deep_link": "life://wallet",
-        }
-        _ok(
-            self.gw.post(
-                "/v1/ops/content/items",
-                json={"item_id": item_id, "type": "notice", "variants": [variant]},
-                headers=ops,
-            )
-        )
-        _ok(self.gw.post(f"/v1/ops/content/items/{item_id}/submit", json={}, headers=ops))
-        _ok(self.gw.post(f"/v1/ops/content/items/{item_id}/approve", json={}, headers=reviewer))
-        _ok(self.gw.post(f"/v1/ops/content/items/{item_id}/publish", json={}, headers=ops))
-        strategy = _ok(
-            self.gw.post(
-                "/v1/ops/reach/strategies",
-                json={
-                    "name": f"Welcome ride riders {run}",
-                    "purpose": "welcome",
-                    "touchpoints": [{"channel": "inbox", "app_id": "life"}],
-                    "content": {"content_item_id": item_id, "locale": "en"},
-                    "deep_link": "life://wallet",
-                    "trigger": {
-                        "event_type": "identity.partner_link.created",
-                        "predicates": [{"field": "properties.partner_id", "op": "eq", "values": [PARTNER]}],
-                    },
-                    "benefit_id": benefit_id,
-                },
-                headers=ops,
-            )
-        )
-        strategy_id = strategy.get("strategy_id") or strategy["strategy"]["strategy_id"]
-        _ok(self.gw.post(f"/v1/ops/reach/strategies/{strategy_id}/approve", json={}, headers=reviewer))
-        _ok(self.gw.post(f"/v1/ops/reach/strategies/{strategy_id}/activate", json={}, headers=ops))
-        self.result.campaign_id, self.result.benefit_id = campaign_id, benefit_id
+        prepared = prepare_welcome_campaign(lambda: self.gw, receiver=self.receiver, run=self.run)
+        self.result.campaign_id, self.result.benefit_id = prepared.campaign_id, prepared.benefit_id
         self._record(
             "operations",
             "head office prepared the campaign, coupon, welcome notice and strategy",
             {
-                "campaign": campaign_id,
-                "benefit": benefit_id,
-                "content item": item_id,
-                "strategy": strategy_id,
+                "campaign": prepared.campaign_id,
+                "benefit": prepared.benefit_id,
+                "content item": prepared.item_id,
+                "strategy": prepared.strategy_id,
             },
         )
 
@@ -224,7 +125,7 @@ class Journey:
             json_body={"campaign_id": self.result.campaign_id, "scene": "trip-end"},
             headers={"Idempotency-Key": f"link-{self.run}"},
         )
-        link = _ok(resp)
+        link = ok_json(resp)
         self._record("partner ride", "created a signed campaign link", {"url": link["url"]}, resp)
         return str(link["code"])
 
@@ -247,7 +148,7 @@ class Journey:
             "/v1/apps/life/tickets/redeem",
             json={"ticket": ticket, "client_assertion": assertion, "click_id": self.result.click_id},
         )
-        body = _ok(resp)
+        body = ok_json(resp)
         life = Session(
             app_id="life",
             app_user_id=body["app_user_id"],
@@ -266,7 +167,7 @@ class Journey:
     def binds_partner_account(self) -> str:
         life = self.result.life
         assert life is not None
-        started = _ok(
+        started = ok_json(
             self._partner("POST", "/v1/partner/bindings", json_body={"partner_user_ref": f"rider-{self.run}"})
         )
         confirm = self.gw.post(
@@ -274,7 +175,7 @@ class Journey:
             json={"consent": partner_consent(PARTNER)},
             headers=life.headers,
         )
-        _ok(confirm)
+        ok_json(confirm)
         self._record(
             "customer",
             "confirmed the ride binding in life with a separate, recorded consent",
@@ -282,7 +183,7 @@ class Journey:
             confirm,
         )
         resp = self._partner("POST", f"/v1/partner/bindings/{started['binding_id']}/complete")
-        pairwise_id = str(_ok(resp)["pairwise_id"])
+        pairwise_id = str(ok_json(resp)["pairwise_id"])
         self.result.pairwise_id = pairwise_id
         self._record(
             "partner ride",
@@ -297,13 +198,15 @@ class Journey:
         assert life is not None and mbank is not None
 
         def inbox() -> list[dict[str, Any]]:
-            body = _ok(self.gw.get("/v1/apps/life/inbox", headers=life.headers))
+            body = ok_json(self.gw.get("/v1/apps/life/inbox", headers=life.headers))
             return body.get("messages") or body.get("items") or []
 
         messages = wait_until("the welcome message in the life inbox", inbox)
 
         def coupon(session: Session) -> list[dict[str, Any]]:
-            grants = _ok(self.gw.get(f"/v1/apps/{session.app_id}/wallet", headers=session.headers))["grants"]
+            grants = ok_json(self.gw.get(f"/v1/apps/{session.app_id}/wallet", headers=session.headers))[
+                "grants"
+            ]
             return [g for g in grants if g["benefit_id"] == self.result.benefit_id]
 
         in_life = wait_until("the welcome coupon in the wallet", lambda: coupon(life))
@@ -332,7 +235,7 @@ class Journey:
             },
             headers={"Idempotency-Key": f"redeem-{self.run}"},
         )
-        redemption = _ok(resp)
+        redemption = ok_json(resp)
         self._record(
             "partner ride",
             "redeemed the coupon in its trip-end scene",
@@ -358,7 +261,7 @@ class Journey:
             },
             headers=mbank.headers,
         )
-        _ok(resp)
+        ok_json(resp)
         postback = wait_until(
             "the signed activation postback at the partner",
             lambda: [p for p in self.receiver.received if self._is_mine(p.body.get("data", {}))],
@@ -391,7 +294,7 @@ class Journey:
                 "/v1/partner/reports/funnel",
                 params={"from_day": today, "to_day": today, "campaign_id": self.result.campaign_id},
             )
-            body = _ok(resp)
+            body = ok_json(resp)
             return body if body["totals"]["activated"] >= 1 else None
 
         body = wait_until("the activation in the funnel report", report)
