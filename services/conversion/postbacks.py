@@ -29,6 +29,7 @@ from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import DomainError
 from services.runtime.outbox import record_event
+from services.runtime.waiting import wake_or_timeout
 
 logger = logging.getLogger(__name__)
 MAX_REDIRECTS = 3
@@ -212,10 +213,7 @@ class PostbackSender:
                 except Exception:
                     logger.warning("postback pass failed; retrying", exc_info=True)
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._settings.postback_poll_interval_s)
-                except TimeoutError:
-                    pass
+                await wake_or_timeout(self._wake, self._settings.postback_poll_interval_s)
 
 
 def _backoff(base_s: float, attempts: int) -> timedelta:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select, update
 
 from services.runtime.clock import utcnow
+from services.runtime.waiting import wake_or_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,12 @@ class OutboxRelay:
         self._poll = poll_interval_s
         self._batch = batch
         self._wake = asyncio.Event()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Finish the current pass and leave `run()` (a cancellation alone can be lost in a library)."""
+        self._stopping = True
+        self._wake.set()
 
     def notify(self) -> None:
         """Ask for a relay pass now (called after a transaction that wrote events commits)."""
@@ -106,7 +113,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         backoff = self._poll
-        while True:
+        while not self._stopping:
             try:
                 count = await self.relay_once()
                 backoff = self._poll
@@ -118,7 +125,4 @@ class OutboxRelay:
                 logger.warning("outbox relay pass failed; retrying", exc_info=True)
                 backoff = min(backoff * 2, 5.0)
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            except TimeoutError:
-                pass
+            await wake_or_timeout(self._wake, backoff)

@@ -85,10 +85,18 @@ class RunningService:
         await self.server.stop(grace=5)
         for task in self.ctx._tasks:
             task.cancel()
-        await asyncio.gather(*self.ctx._tasks, return_exceptions=True)
+        try:
+            async with asyncio.timeout(5):
+                await asyncio.gather(*self.ctx._tasks, return_exceptions=True)
+        except TimeoutError:
+            logger.warning("%s: background tasks did not stop within 5 s", self.ctx.name)
         if self._relay_task is not None:
-            self._relay_task.cancel()
-            await asyncio.gather(self._relay_task, return_exceptions=True)
+            self.ctx.relay.stop()
+            try:
+                async with asyncio.timeout(5):
+                    await self._relay_task
+            except TimeoutError:
+                self._relay_task.cancel()
         await self.ctx.bus.close()
         await self.ctx.close_channels()
         self.ctx.engine.dispose()
