@@ -84,6 +84,9 @@ def test_smoke_run_writes_results_with_ratios_to_both_baselines(tmp_path: Path) 
         and 0 < journey["click_to_postback_p50_ms"] <= journey["click_to_postback_max_ms"]
     )
     assert "click -> signed postback p50" in done.stdout
+    extras = {e["name"]: e for e in document["extras"]}
+    assert extras["baseline.sqlmodel_insert"]["tx_per_s"] > 0
+    assert extras["baseline.jetstream_publish"]["msgs_per_s"] > 0
 
 
 def test_scenarios_are_named_after_their_module_and_build_requests() -> None:

@@ -24,6 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.runtime.config import SERVICES
 from services.runtime.stack import Process, Stack, StackConfig, free_port
 from tools.bench.baselines import BASELINES
+from tools.bench.extras import event_to_inbox_latency, jetstream_publish_baseline, sqlmodel_insert_baseline
 from tools.bench.journey import measure_journeys
 from tools.bench.report import markdown, write_results
 from tools.bench.runner import ROOT, LoadOptions, Target, measure
@@ -147,7 +148,7 @@ def run_baselines(work: Path, options: LoadOptions, loads: list[str]) -> dict[st
 
 def run_system(
     work: Path, chosen: dict[str, tuple[str, Any]], options: LoadOptions, *, journeys: int
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, list[dict[str, Any]]]:
     """Start the whole system, run every chosen scenario (and the journey) against it, stop it."""
     receiver = PostbackReceiver().start()
     env = {**BENCH_ENV, "CONVERSION_POSTBACK_ALLOWLIST": f'["127.0.0.1:{receiver.port}"]'}
@@ -170,6 +171,13 @@ def run_system(
         load_demo_data(addrs, say=lambda _msg: None)
         target = Target(stack.config.gateway_url, {n: p.popen.pid for n, p in stack.processes.items()})
         ctx = BenchContext(gateway_url=stack.config.gateway_url, addrs=addrs, var_dir=stack.config.var_dir)
+        extras = [
+            sqlmodel_insert_baseline(work),
+            jetstream_publish_baseline(stack.config.nats_url),
+        ]
+        if any(name.startswith("reach.") for name in chosen):
+            # before the load scenarios, so that no backlog of their events sits in front of it
+            extras.append(event_to_inbox_latency(ctx))
         results = []
         for name, (module, scenario) in chosen.items():
             print(f"  {name} ...", file=sys.stderr, flush=True)
@@ -178,7 +186,7 @@ def run_system(
         if journeys:
             print("  journey ...", file=sys.stderr, flush=True)
             journey = measure_journeys(stack.config.gateway_url, receiver, journeys=journeys)
-        return results, journey
+        return results, journey, extras
     finally:
         stack.stop()
         receiver.stop()
@@ -200,9 +208,14 @@ def main(argv: list[str]) -> int:
         print("bench: baselines", file=sys.stderr, flush=True)
         baselines = run_baselines(Path(tmp), options, loads)
         print(f"bench: system ({len(chosen)} scenarios)", file=sys.stderr, flush=True)
-        scenarios, journey = run_system(Path(tmp), chosen, options, journeys=args.journeys)
+        scenarios, journey, extras = run_system(Path(tmp), chosen, options, journeys=args.journeys)
     document = write_results(
-        args.results, options=asdict(options), baselines=baselines, scenarios=scenarios, journey=journey
+        args.results,
+        options=asdict(options),
+        baselines=baselines,
+        scenarios=scenarios,
+        journey=journey,
+        extras=extras,
     )
     print(markdown(document))
     print(f"\nresults: {args.results}")

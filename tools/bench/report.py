@@ -39,6 +39,7 @@ def write_results(
     baselines: dict[str, dict[str, dict[str, Any]]],
     scenarios: list[dict[str, Any]],
     journey: dict[str, Any] | None = None,
+    extras: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     document = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -51,10 +52,30 @@ def write_results(
         "baselines": {load: with_ratios(list(b.values()), baselines) for load, b in baselines.items()},
         "scenarios": with_ratios(scenarios, baselines),
         "journey": journey,
+        "extras": with_extra_ratios(extras or [], scenarios),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n")
     return document
+
+
+def with_extra_ratios(extras: list[dict[str, Any]], scenarios: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Scenarios compared with the in-process baselines: redemptions with a single-insert
+    transaction, behaviour events with acknowledged JetStream publishes."""
+    rates = {e["name"]: e.get("tx_per_s") or e.get("msgs_per_s") for e in extras}
+    compared = []
+    for s in scenarios:
+        if s["name"].startswith("benefits.") and rates.get("baseline.sqlmodel_insert"):
+            compared.append(
+                (s["name"], "vs sqlmodel insert", s["throughput_rps"] / rates["baseline.sqlmodel_insert"])
+            )
+        if s["name"].startswith("reach.events") and rates.get("baseline.jetstream_publish"):
+            per_event = s["throughput_rps"] * 10  # ten events per request
+            compared.append(
+                (s["name"], "events vs jetstream publish", per_event / rates["baseline.jetstream_publish"])
+            )
+    ratios = [{"name": n, "ratio": what, "value": round(v, 3)} for n, what, v in compared]
+    return [*extras, *([{"name": "ratios", "items": ratios}] if ratios else [])]
 
 
 def _fmt(value: float | None) -> str:
@@ -87,4 +108,10 @@ def markdown(document: dict[str, Any]) -> str:
             f"click -> signed postback p50 {journey['click_to_postback_p50_ms']} ms "
             f"(max {journey['click_to_postback_max_ms']} ms)"
         )
+    for extra in document.get("extras") or []:
+        if extra["name"] == "ratios":
+            for r in extra["items"]:
+                lines.append(f"{r['name']} {r['ratio']}: {r['value']}")
+        else:
+            lines.append(", ".join(f"{k}={v}" for k, v in extra.items()))
     return "\n".join(lines)

@@ -36,7 +36,7 @@ def _spec(name: str, event_type: str) -> pb.StrategySpec:
     )
 
 
-async def _strategies(ctx: BenchContext, count: int) -> str:
+async def active_strategies(ctx: BenchContext, count: int) -> str:
     """`count` active strategies; one of them listens to the returned event type."""
     hit = f"bench_hit_{count}"
     channel = open_channel(ctx.addrs["reach"], default_timeout_s=30)
@@ -56,7 +56,7 @@ async def _strategies(ctx: BenchContext, count: int) -> str:
     return hit
 
 
-async def _tokens(ctx: BenchContext, group: str) -> list[str]:
+async def customer_tokens(ctx: BenchContext, group: str) -> list[str]:
     channel = open_channel(ctx.addrs["identity"])
     stub = identity_pb2_grpc.IdentityServiceStub(channel)
     secret = demo_data.DEMO_APP_SECRETS["mbank"]
@@ -79,7 +79,7 @@ async def _tokens(ctx: BenchContext, group: str) -> list[str]:
 
 def _setup(count: int):  # type: ignore[no-untyped-def]
     async def setup(ctx: BenchContext) -> dict[str, Any]:
-        return {"event_type": await _strategies(ctx, count), "tokens": await _tokens(ctx, str(count))}
+        return {"event_type": await active_strategies(ctx, count), "tokens": await customer_tokens(ctx, str(count))}
 
     return setup
 
