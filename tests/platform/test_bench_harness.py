@@ -50,6 +50,10 @@ def test_smoke_run_writes_results_with_ratios_to_both_baselines(tmp_path: Path) 
         "platform",
         "--journeys",
         "2",
+        "--fixed-rate",
+        "20",
+        "--fixed-rate-scenarios",
+        "platform.healthz",
         "--results",
         str(results),
     ]
@@ -60,7 +64,11 @@ def test_smoke_run_writes_results_with_ratios_to_both_baselines(tmp_path: Path) 
     assert (bare["name"], grpc["name"]) == ("baseline.bare", "baseline.grpc")
     assert bare["ratios"]["bare"] == {"throughput": 1.0, "p50": 1.0, "cpu_per_request": 1.0}
     assert set(grpc["cpu_ms_per_request_by_process"]) == {"fastapi", "echo"}
-    scenarios = {s["name"]: s for s in document["scenarios"]}
+    fixed = [s for s in document["scenarios"] if s["load"] == "fixed"]
+    assert [s["name"] for s in fixed] == ["platform.healthz"]
+    assert 10 <= fixed[0]["throughput_rps"] <= 25  # open loop at 20 req/s, beside the bare baseline at 20
+    assert set(fixed[0]["ratios"]) == {"bare", "grpc"}
+    scenarios = {s["name"]: s for s in document["scenarios"] if s["load"] != "fixed"}
     assert set(scenarios) == {"platform.healthz", "platform.readyz"}
     for s in scenarios.values():
         assert s["load"] == "python" and s["errors"] == 0 and s["requests"] > 0

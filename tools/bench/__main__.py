@@ -62,6 +62,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--journeys", type=int, default=12, help="journeys for the journey measurement (0: skip)"
     )
+    parser.add_argument(
+        "--fixed-rate",
+        type=float,
+        default=100.0,
+        help="open-loop req/s of the fixed-rate comparison (0: skip)",
+    )
+    parser.add_argument(
+        "--fixed-rate-scenarios",
+        default="conversion.redirect",
+        help="scenarios also measured at the fixed rate, beside both baselines at the same rate",
+    )
     parser.add_argument("--results", type=Path, default=ROOT / "bench/results/latest.json")
     args = parser.parse_args(argv)
     if args.load == "wrk" and wrk_binary() is None:
@@ -105,7 +116,9 @@ def _wait_grpc(addr: str, proc: Process) -> None:
     raise TimeoutError(f"{proc.name} did not serve gRPC on {addr}")
 
 
-def run_baselines(work: Path, options: LoadOptions, loads: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+def run_baselines(
+    work: Path, options: LoadOptions, loads: list[str], fixed: LoadOptions
+) -> dict[str, dict[str, dict[str, Any]]]:
     """Measure both baselines with each load generator in use; the servers stop afterwards."""
     env = Stack(StackConfig(var_dir=work)).base_env()
     ports = {name: free_port() for name in ("bare", "echo", "grpc")}
@@ -135,7 +148,7 @@ def run_baselines(work: Path, options: LoadOptions, loads: list[str]) -> dict[st
         }
         measured: dict[str, dict[str, dict[str, Any]]] = {}
         for load in loads:
-            forced = LoadOptions(**{**asdict(options), "load": load})
+            forced = fixed if load == "fixed" else LoadOptions(**{**asdict(options), "load": load})
             measured[load] = {
                 name: measure("tools.bench.baselines", scenario, {}, targets[name], forced)
                 for name, scenario in BASELINES.items()
@@ -147,7 +160,13 @@ def run_baselines(work: Path, options: LoadOptions, loads: list[str]) -> dict[st
 
 
 def run_system(
-    work: Path, chosen: dict[str, tuple[str, Any]], options: LoadOptions, *, journeys: int
+    work: Path,
+    chosen: dict[str, tuple[str, Any]],
+    options: LoadOptions,
+    *,
+    journeys: int,
+    fixed_rate: set[str],
+    fixed: LoadOptions,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, list[dict[str, Any]]]:
     """Start the whole system, run every chosen scenario (and the journey) against it, stop it."""
     receiver = PostbackReceiver().start()
@@ -181,7 +200,10 @@ def run_system(
         results = []
         for name, (module, scenario) in chosen.items():
             print(f"  {name} ...", file=sys.stderr, flush=True)
-            results.append(measure(module, scenario, run_setup(scenario, ctx), target, options))
+            params = run_setup(scenario, ctx)
+            results.append(measure(module, scenario, params, target, options))
+            if name in fixed_rate:
+                results.append(measure(module, scenario, params, target, fixed))
         journey = None
         if journeys:
             print("  journey ...", file=sys.stderr, flush=True)
@@ -202,13 +224,19 @@ def main(argv: list[str]) -> int:
         timeout_s=args.timeout,
         load=args.load,
     )
+    fixed = LoadOptions(**{**asdict(options), "load": "fixed", "rate_rps": args.fixed_rate})
     chosen = selected(args.scenarios)
     loads = ["python"] if args.load == "python" or wrk_binary() is None else ["python", "wrk"]
+    if args.fixed_rate > 0:
+        loads.append("fixed")
+    fixed_rate = set(args.fixed_rate_scenarios.split(",")) if args.fixed_rate > 0 else set()
     with tempfile.TemporaryDirectory(prefix="lattice-bench-") as tmp:
         print("bench: baselines", file=sys.stderr, flush=True)
-        baselines = run_baselines(Path(tmp), options, loads)
+        baselines = run_baselines(Path(tmp), options, loads, fixed)
         print(f"bench: system ({len(chosen)} scenarios)", file=sys.stderr, flush=True)
-        scenarios, journey, extras = run_system(Path(tmp), chosen, options, journeys=args.journeys)
+        scenarios, journey, extras = run_system(
+            Path(tmp), chosen, options, journeys=args.journeys, fixed_rate=fixed_rate, fixed=fixed
+        )
     document = write_results(
         args.results,
         options=asdict(options),

@@ -43,17 +43,33 @@ async def run_phase(
     concurrency: int,
     seconds: float,
     max_requests: int,
+    rate_rps: float = 0.0,
 ) -> tuple[Phase, float]:
-    """Send requests from `concurrency` workers until `seconds` pass or `max_requests` are sent."""
+    """Send requests from `concurrency` workers until `seconds` pass or `max_requests` are sent.
+
+    With `rate_rps` the load is open-loop: request i is due at start + i / rate, and its latency
+    counts from when it was due (a slow server cannot slow the schedule down and hide its delay).
+    """
     phase = Phase()
     started = time.perf_counter()
     deadline = started + seconds
     sent = itertools.count()
 
     async def worker() -> None:
-        while time.perf_counter() < deadline and next(sent) < max_requests:
+        while True:
+            i = next(sent)
+            if i >= max_requests:
+                return
+            if rate_rps > 0:
+                t0 = started + i / rate_rps
+                if t0 >= deadline:
+                    return
+                await asyncio.sleep(max(0.0, t0 - time.perf_counter()))
+            else:
+                if time.perf_counter() >= deadline:
+                    return
+                t0 = time.perf_counter()
             request = factory(next(counter))
-            t0 = time.perf_counter()
             try:
                 reply = await client.request(
                     request.method, request.path, headers=request.headers, content=request.body
@@ -102,6 +118,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             concurrency=spec["concurrency"],
             seconds=spec["warmup_s"],
             max_requests=spec["max_requests"],
+            rate_rps=spec.get("rate_rps", 0.0),
         )
         print("WARM", flush=True)
         phase, elapsed = await run_phase(
@@ -111,6 +128,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             concurrency=spec["concurrency"],
             seconds=spec["duration_s"],
             max_requests=spec["max_requests"],
+            rate_rps=spec.get("rate_rps", 0.0),
         )
     return summarise(phase, elapsed)
 
@@ -124,7 +142,8 @@ def main(argv: list[str]) -> int:
         result = asyncio.run(run(spec))
     else:
         result = uvloop.run(run(spec))
-    print(json.dumps({**result, "load": "python"}), flush=True)
+    label = "fixed" if spec.get("rate_rps", 0.0) > 0 else "python"
+    print(json.dumps({**result, "load": label}), flush=True)
     return 0
 
 

@@ -26,6 +26,7 @@ class LoadOptions:
     max_requests: int = 200_000
     timeout_s: float = 5.0
     load: str = "auto"
+    rate_rps: float = 0.0  # with load "fixed": open-loop requests per second
 
 
 @dataclass
@@ -49,7 +50,7 @@ def cpu_snapshot(target: Target) -> dict[str, float]:
 
 def choose_load(scenario: Scenario, params: dict[str, Any], options: LoadOptions) -> str:
     """`wrk` when asked for (or `auto` and installed) and the scenario repeats one request; else `python`."""
-    if options.load == "python" or wrk_binary() is None:
+    if options.load in ("python", "fixed") or wrk_binary() is None:
         return "python"
     factory = scenario.requests(params)
     return "wrk" if suits_wrk(factory(0), factory(1)) else "python"

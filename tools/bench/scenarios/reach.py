@@ -79,7 +79,10 @@ async def customer_tokens(ctx: BenchContext, group: str) -> list[str]:
 
 def _setup(count: int):  # type: ignore[no-untyped-def]
     async def setup(ctx: BenchContext) -> dict[str, Any]:
-        return {"event_type": await active_strategies(ctx, count), "tokens": await customer_tokens(ctx, str(count))}
+        return {
+            "event_type": await active_strategies(ctx, count),
+            "tokens": await customer_tokens(ctx, str(count)),
+        }
 
     return setup
 
