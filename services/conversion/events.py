@@ -13,7 +13,7 @@ from sqlmodel import Session
 from services.conversion.clicks import record_click
 from services.conversion.config import ConversionSettings
 from services.conversion.journeys import note_activity, record_behaviour, record_landing, record_linking
-from services.conversion.models import PartnerBindingHint, PartnerProfile
+from services.conversion.models import PartnerProfile
 from services.runtime.bus import Bus, Delivery, Handler, idempotent
 from services.runtime.clock import from_timestamp, utcnow
 
@@ -29,33 +29,6 @@ def apply_partner_registered(session: Session, delivery: Delivery) -> None:
     profile.postback_url = event.postback_url
     profile.registered_at = from_timestamp(event.occurred_at) or profile.registered_at
     session.add(profile)
-
-
-def apply_binding_change(session: Session, delivery: Delivery) -> None:
-    """Keep the hint that a customer is bound to a partner (identity still decides at send time)."""
-    if delivery.subject == "identity.partner_link.created":
-        event = identity_events.PartnerLinkCreated.FromString(delivery.data)
-        key = (event.customer_id, event.partner_id)
-        if session.get(PartnerBindingHint, key) is None:
-            session.add(
-                PartnerBindingHint(
-                    customer_id=event.customer_id,
-                    partner_id=event.partner_id,
-                    linked_at=from_timestamp(event.occurred_at) or utcnow(),
-                )
-            )
-        return
-    if delivery.subject == "identity.partner_link.removed":
-        removed = identity_events.PartnerLinkRemoved.FromString(delivery.data)
-        key = (removed.customer_id, removed.partner_id)
-    elif delivery.subject == "identity.consent.withdrawn":
-        withdrawn = identity_events.ConsentWithdrawn.FromString(delivery.data)
-        key = (withdrawn.customer_id, withdrawn.recipient)
-    else:
-        return
-    hint = session.get(PartnerBindingHint, key)
-    if hint is not None:
-        session.delete(hint)
 
 
 class Appliers:
@@ -82,7 +55,6 @@ class Appliers:
             event = identity_events.AppAccountLinked.FromString(delivery.data)
             new_customer = event.new_customer
         else:
-            apply_binding_change(session, delivery)
             return
         record_linking(
             session,

@@ -199,13 +199,3 @@ class PostbackDelivery(SQLModel, table=True):
     last_error: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None
-
-
-class PartnerBindingHint(SQLModel, table=True):
-    """A customer is bound to a partner (from identity's events); identity is asked before each use."""
-
-    __tablename__ = "partner_binding_hint"
-
-    customer_id: str = Field(primary_key=True, max_length=64)
-    partner_id: str = Field(primary_key=True, max_length=40)
-    linked_at: datetime

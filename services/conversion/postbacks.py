@@ -23,7 +23,7 @@ from sqlmodel import col, select
 from standardwebhooks import Webhook
 
 from services.conversion.config import ConversionSettings
-from services.conversion.models import PartnerBindingHint, PostbackDelivery, PostbackEndpoint
+from services.conversion.models import PostbackDelivery, PostbackEndpoint
 from services.conversion.ssrf import check_postback_url
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session, transaction
@@ -88,15 +88,22 @@ class PostbackSender:
             return [(d, session.get(PostbackEndpoint, d.partner_id)) for d in due]
 
     async def _pairwise_id(self, delivery: PostbackDelivery) -> str:
-        with read_session(self._engine) as session:
-            hint = session.get(PartnerBindingHint, (delivery.customer_id, delivery.partner_id))
-        if hint is None:
-            return ""
-        resp = await self._identity.GetPairwiseId(
-            identity_pb2.GetPairwiseIdRequest(
-                partner_id=delivery.partner_id, customer_id=delivery.customer_id
+        """Identity decides at every send: bound with active consent -> the pairwise id, else none.
+
+        When identity cannot answer, the postback goes without the id: never share what consent
+        has not been confirmed for, and never hold a partner's conversion back for it.
+        """
+        try:
+            resp = await self._identity.GetPairwiseId(
+                identity_pb2.GetPairwiseIdRequest(
+                    partner_id=delivery.partner_id, customer_id=delivery.customer_id
+                )
             )
-        )
+        except grpc.aio.AioRpcError as exc:
+            logger.warning(
+                "identity did not confirm consent for a postback (%s): sent without id", exc.code().name
+            )
+            return ""
         return resp.pairwise_id if resp.consent_active else ""
 
     async def _body(self, delivery: PostbackDelivery) -> tuple[str, bool]:

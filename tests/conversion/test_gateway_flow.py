@@ -146,7 +146,6 @@ async def run_journey(system: System, gw: httpx.Client) -> None:
 
     [linked] = await eventually(lambda: postbacks(1))
     assert linked["data"]["milestone"] == "linked" and linked["data"]["click_id"] == click_id
-    await eventually(lambda: _hint_seen(system, session.customer_id))
     await behaviour(system, "first_transaction", session.customer_id)
     activated = (await eventually(lambda: postbacks(2)))[1]
     assert activated["data"]["milestone"] == "activated" and activated["data"]["pairwise_id"] == pairwise
@@ -189,14 +188,6 @@ async def run_journey(system: System, gw: httpx.Client) -> None:
         gw.get, "/v1/partner/reports/funnel", params={"from_day": today, "to_day": today}
     )
     assert unsigned.status_code == 401
-
-
-async def _hint_seen(system: System, customer_id: str) -> None:
-    from services.conversion.models import PartnerBindingHint
-    from services.runtime.db import read_session
-
-    with read_session(system.conversion.service.ctx.engine) as session:
-        assert session.get(PartnerBindingHint, (customer_id, "ride")) is not None
 
 
 async def rotate_keys_keeping_old_links(gw: httpx.Client, campaign_id: str, old_code: str) -> None:
