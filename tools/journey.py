@@ -193,7 +193,7 @@ class Journey:
         )
         return pairwise_id
 
-    def welcomed(self) -> None:
+    def welcomed(self, *, timeout: float = 20.0) -> None:
         life, mbank = self.result.life, self.result.mbank
         assert life is not None and mbank is not None
 
@@ -201,7 +201,7 @@ class Journey:
             body = ok_json(self.gw.get("/v1/apps/life/inbox", headers=life.headers))
             return body.get("messages") or body.get("items") or []
 
-        messages = wait_until("the welcome message in the life inbox", inbox)
+        messages = wait_until("the welcome message in the life inbox", inbox, timeout=timeout)
 
         def coupon(session: Session) -> list[dict[str, Any]]:
             grants = ok_json(self.gw.get(f"/v1/apps/{session.app_id}/wallet", headers=session.headers))[
@@ -209,7 +209,7 @@ class Journey:
             ]
             return [g for g in grants if g["benefit_id"] == self.result.benefit_id]
 
-        in_life = wait_until("the welcome coupon in the wallet", lambda: coupon(life))
+        in_life = wait_until("the welcome coupon in the wallet", lambda: coupon(life), timeout=timeout)
         in_mbank = coupon(mbank)
         self._record(
             "customer",

@@ -42,7 +42,14 @@ def open_channel(addr: str, *, default_timeout_s: float = 5.0) -> grpc.aio.Chann
     return grpc.aio.insecure_channel(
         addr,
         interceptors=[DeadlineInterceptor(default_timeout_s)],
-        options=[("grpc.lb_policy_name", "round_robin"), ("grpc.enable_retries", 1)],
+        options=[
+            ("grpc.lb_policy_name", "round_robin"),
+            ("grpc.enable_retries", 1),
+            # reconnect to a restarted peer within seconds (gRPC's default backoff grows to 120 s)
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.min_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 2000),
+        ],
     )
 
 

@@ -27,7 +27,7 @@ def replicated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JourneyWorl
     partner = PostbackReceiver().start()
     env = {
         **journey_env(partner, spans),
-        "REACH_RETRY_DELAY_S": "2",
+        "REACH_RETRY_DELAY_S": "3",
         "REQUEST_TIMEOUT_S": str(REQUEST_TIMEOUT_S),
     }
     config = StackConfig.ephemeral(tmp_path_factory.mktemp("replicated"), replicas=2, extra_env=env)
@@ -72,7 +72,7 @@ def test_journey_across_replicas_survives_a_crash_and_a_nats_restart(replicated:
         for replica, name in enumerate(("benefits", "benefits-1")):
             stack.processes[name].start()
             stack.wait_service("benefits", replica=replica)
-        journey.welcomed()  # reach retried the grant once benefits was back
+        journey.welcomed(timeout=40)  # reach retried the grant once benefits was back
         journey.redeems_in_partner_scene()
         journey.first_transaction_in_mbank()
         journey.funnel()
