@@ -48,12 +48,12 @@ class Session:
         return str(jwt.decode(self.access_token, options={"verify_signature": False})["sub"])
 
 
-def _check(resp: httpx.Response) -> dict[str, Any]:
-    if resp.status_code >= 300:
-        raise AssertionError(
-            f"{resp.request.method} {resp.request.url.path} -> {resp.status_code}: {resp.text}"
-        )
-    return resp.json()
+def ok_json(resp: httpx.Response) -> dict[str, Any]:
+    """The JSON body of a successful (or redirect) answer; an AssertionError naming the call otherwise."""
+    if resp.status_code >= 300 and resp.status_code != 302:
+        request = resp.request
+        raise AssertionError(f"{request.method} {request.url.path} -> {resp.status_code}: {resp.text}")
+    return resp.json() if resp.content and "json" in resp.headers.get("content-type", "") else {}
 
 
 def _session(app_id: str, body: dict[str, Any]) -> Session:
@@ -78,7 +78,7 @@ def sign_in(
         **claims,
     )
     resp = gateway.post(f"/v1/apps/{app_id}/token", json={"grant_type": JWT_BEARER, "assertion": assertion})
-    return _session(app_id, _check(resp))
+    return _session(app_id, ok_json(resp))
 
 
 def issue_ticket(
@@ -89,7 +89,7 @@ def issue_ticket(
         json={"audience_app_id": audience_app_id, "scopes": scopes or []},
         headers=session.headers,
     )
-    return str(_check(resp)["ticket"])
+    return str(ok_json(resp)["ticket"])
 
 
 def redeem_ticket(gateway: httpx.Client, app_id: str, ticket: str, **claims: Any) -> httpx.Response:
@@ -105,7 +105,7 @@ def recognise(
 ) -> Session:
     """The signed-in customer recognised in a sibling app (ticket issued, then redeemed)."""
     ticket = issue_ticket(gateway, session, audience_app_id, scopes)
-    return _session(audience_app_id, _check(redeem_ticket(gateway, audience_app_id, ticket)))
+    return _session(audience_app_id, ok_json(redeem_ticket(gateway, audience_app_id, ticket)))
 
 
 def operator_token(gateway: httpx.Client, operator_id: str) -> str:
@@ -114,7 +114,7 @@ def operator_token(gateway: httpx.Client, operator_id: str) -> str:
     cached = _operator_tokens.get(cache_key)
     if cached and cached[1] - time.time() > 60:
         return cached[0]
-    body = _check(
+    body = ok_json(
         gateway.post(
             "/v1/ops/token",
             json={
@@ -152,10 +152,10 @@ def partner_consent(partner_id: str) -> dict[str, Any]:
 def bind_partner(gateway: httpx.Client, session: Session, partner_id: str, *, partner_user_ref: str) -> str:
     """Bind the customer to a partner with consent; returns the partner's pairwise id."""
     with partner_client(gateway, partner_id) as partner:
-        started = _check(
+        started = ok_json(
             partner.request("POST", "/v1/partner/bindings", json_body={"partner_user_ref": partner_user_ref})
         )
         confirm = f"/v1/apps/{session.app_id}/partner-bindings/{started['binding_id']}/confirm"
-        _check(gateway.post(confirm, json={"consent": partner_consent(partner_id)}, headers=session.headers))
-        done = _check(partner.request("POST", f"/v1/partner/bindings/{started['binding_id']}/complete"))
+        ok_json(gateway.post(confirm, json={"consent": partner_consent(partner_id)}, headers=session.headers))
+        done = ok_json(partner.request("POST", f"/v1/partner/bindings/{started['binding_id']}/complete"))
     return str(done["pairwise_id"])

@@ -25,8 +25,8 @@ import httpx
 
 from services.identity import demo_data
 from services.identity.app_client import app_assertion
-from tools.actors import Session, issue_ticket, partner_client, partner_consent, sign_in
-from tools.journey_setup import PARTNER, ok_json, prepare_welcome_campaign
+from tools.actors import Session, issue_ticket, ok_json, partner_client, partner_consent, sign_in
+from tools.journey_setup import PARTNER, prepare_welcome_campaign
 from tools.postback_receiver import PostbackReceiver
 
 
@@ -204,10 +204,10 @@ class Journey:
         messages = wait_until("the welcome message in the life inbox", inbox, timeout=timeout)
 
         def coupon(session: Session) -> list[dict[str, Any]]:
-            grants = ok_json(self.gw.get(f"/v1/apps/{session.app_id}/wallet", headers=session.headers))[
-                "grants"
-            ]
-            return [g for g in grants if g["benefit_id"] == self.result.benefit_id]
+            resp = self.gw.get(f"/v1/apps/{session.app_id}/wallet", headers=session.headers)
+            if resp.status_code == 503:  # retryable (a benefits replica is coming back): ask again
+                return []
+            return [g for g in ok_json(resp)["grants"] if g["benefit_id"] == self.result.benefit_id]
 
         in_life = wait_until("the welcome coupon in the wallet", lambda: coupon(life), timeout=timeout)
         in_mbank = coupon(mbank)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
-from tools.actors import operator_headers
+from tools.actors import ok_json, operator_headers
 from tools.postback_receiver import PostbackReceiver
 
 PARTNER = "ride"
@@ -21,14 +20,6 @@ class Prepared:
     benefit_id: str
     item_id: str
     strategy_id: str
-
-
-def ok_json(resp: httpx.Response) -> dict[str, Any]:
-    if resp.status_code >= 300:
-        raise AssertionError(
-            f"{resp.request.method} {resp.request.url.path} -> {resp.status_code}: {resp.text}"
-        )
-    return resp.json() if resp.content else {}
 
 
 def prepare_welcome_campaign(

@@ -79,22 +79,24 @@ def test_journey_across_replicas_survives_a_crash_and_a_nats_restart(replicated:
         result = journey.result
         life = result.life
         assert life is not None
-        gw = httpx.Client(base_url=stack.config.gateway_urls[1], timeout=10)
-        time.sleep(2.0)  # let any duplicate that was going to happen happen
-        welcome = [s for s in result.steps if s.title.startswith("welcomed")][0].saw
-        assert len(welcome["wallet in life"]) == 1  # one welcome coupon was granted...
-        wallet = gw.get("/v1/apps/life/wallet", headers=life.headers).json()["grants"]
-        assert [g for g in wallet if g["benefit_id"] == result.benefit_id] == []  # ...and no second one later
-        inbox = gw.get("/v1/apps/life/inbox", headers=life.headers).json()
-        messages = inbox.get("messages") or inbox.get("items") or []
-        assert len(messages) == 1
-        postbacks = [
-            p for p in replicated.partner.received if p.body["data"].get("campaign_id") == result.campaign_id
-        ]
-        assert len({p.webhook_id for p in postbacks}) == 1  # no duplicate postback
-        funnel = [s for s in result.steps if s.title == "read the campaign funnel"][0].saw
-        assert (funnel["clicks"], funnel["acquired"], funnel["activated"]) == (1, 1, 1)  # no lost event
-        gw.close()
+        with httpx.Client(base_url=stack.config.gateway_urls[1], timeout=10) as gw:
+            time.sleep(2.0)  # let any duplicate that was going to happen happen
+            welcome = [s for s in result.steps if s.title.startswith("welcomed")][0].saw
+            assert len(welcome["wallet in life"]) == 1  # one welcome coupon was granted...
+            wallet = gw.get("/v1/apps/life/wallet", headers=life.headers).json()["grants"]
+            later = [g for g in wallet if g["benefit_id"] == result.benefit_id]
+            assert later == []  # ...and no second one later
+            inbox = gw.get("/v1/apps/life/inbox", headers=life.headers).json()
+            messages = inbox.get("messages") or inbox.get("items") or []
+            assert len(messages) == 1
+            postbacks = [
+                p
+                for p in replicated.partner.received
+                if p.body["data"].get("campaign_id") == result.campaign_id
+            ]
+            assert len({p.webhook_id for p in postbacks}) == 1  # no duplicate postback
+            funnel = [s for s in result.steps if s.title == "read the campaign funnel"][0].saw
+            assert (funnel["clicks"], funnel["acquired"], funnel["activated"]) == (1, 1, 1)  # no lost event
     finally:
         journey.close()
     # replicas share one durable consumer per name instead of each consuming everything

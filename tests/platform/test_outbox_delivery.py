@@ -13,6 +13,7 @@ from lattice.conversion.v1 import conversion_pb2, conversion_pb2_grpc
 from lattice.identity.v1 import identity_pb2, identity_pb2_grpc
 
 from services.runtime.stack import Stack
+from tools.journey import wait_until
 
 
 def _register_partner(stack: Stack, partner_id: str) -> None:
@@ -36,15 +37,6 @@ def _conversion_knows(stack: Stack, partner_id: str) -> bool:
             if exc.code() != grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
                 raise
             return False
-
-
-def _wait(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not reached in time")
 
 
 def _stream_count(nats_url: str, subject: str) -> int:
@@ -79,7 +71,7 @@ def test_event_committed_before_a_crash_is_relayed_after_restart_exactly_once(pr
 
     stack.restart("identity", kill=True, env={"OUTBOX_RELAY_ENABLED": "true"})  # kill -9, then start again
     stack.wait_service("identity")
-    _wait(lambda: _conversion_knows(stack, "ride"))
+    wait_until("conversion to know ride", lambda: _conversion_knows(stack, "ride"))
 
     subject = "identity.partner.registered"
     assert _stream_count(stack.config.nats_url, subject) == 1
@@ -91,7 +83,7 @@ def test_event_committed_before_a_crash_is_relayed_after_restart_exactly_once(pr
     with sqlite3.connect(stack.config.var_dir / "identity.db") as db:
         db.execute("UPDATE outbox_event SET published_at = NULL")
     _register_partner(stack, "food")  # wakes the relay
-    _wait(lambda: _conversion_knows(stack, "food"))
+    wait_until("conversion to know food", lambda: _conversion_knows(stack, "food"))
     time.sleep(0.5)
     assert _stream_count(stack.config.nats_url, subject) == 2
     assert _processed_rows(conversion_db, "conversion-partners") == 2
