@@ -14,7 +14,7 @@ from lattice.conversion.v1 import conversion_pb2_grpc
 from lattice.identity.v1 import identity_pb2_grpc
 from lattice.reach.v1 import reach_pb2_grpc
 
-from services.runtime.config import SERVICES, Settings
+from services.runtime.config import SERVICES, Settings, grpc_service_name
 from services.runtime.grpc_client import open_channel
 
 
@@ -49,12 +49,13 @@ class Clients:
         return conversion_pb2_grpc.ConversionServiceStub(self.channels["conversion"])
 
     async def health(self) -> dict[str, str]:
-        """SERVING / NOT_SERVING / UNAVAILABLE for every service."""
+        """SERVING / NOT_SERVING / NOT_FOUND / UNAVAILABLE for every service (asked for by its API's
+        name, so a wrong address answered by another server does not count as ready)."""
         result: dict[str, str] = {}
         for name, channel in self.channels.items():
             try:
                 resp = await health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(service=""), timeout=1.0
+                    health_pb2.HealthCheckRequest(service=grpc_service_name(name)), timeout=1.0
                 )
                 result[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
             except grpc.aio.AioRpcError as exc:

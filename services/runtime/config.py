@@ -11,6 +11,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("identity", "benefits", "content", "reach", "conversion")
 
+
+def grpc_service_name(service: str) -> str:
+    """The full name of a Lattice service's gRPC API, as its health service reports it."""
+    return f"lattice.{service}.v1.{service.capitalize()}Service"
+
+
 DEFAULT_ADDRS = {
     "identity": "127.0.0.1:50051",
     "benefits": "127.0.0.1:50052",

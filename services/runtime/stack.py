@@ -5,6 +5,7 @@ Used by `make run`, the test suite and `make bench`, so all three run the same p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -19,15 +20,23 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.runtime.config import SERVICES
+from services.runtime.config import SERVICES, grpc_service_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: every socket stays bound until all are chosen, so the kernel
+    cannot hand the same port out twice (closing one before asking for the next can)."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def nats_server_binary() -> str:
@@ -52,13 +61,14 @@ class StackConfig:
     @classmethod
     def ephemeral(cls, var_dir: Path, *, replicas: int = 1, **kwargs) -> StackConfig:  # type: ignore[no-untyped-def]
         """Free ports everywhere: for tests that must not collide with a running `make run`."""
+        ports = iter(free_ports(2 + len(SERVICES) * replicas + (replicas - 1)))
         return cls(
             var_dir=var_dir,
-            nats_port=free_port(),
-            gateway_port=free_port(),
-            service_ports={s: free_port() for s in SERVICES},
-            replica_ports={s: [free_port() for _ in range(replicas - 1)] for s in SERVICES},
-            gateway_replica_ports=[free_port() for _ in range(replicas - 1)],
+            nats_port=next(ports),
+            gateway_port=next(ports),
+            service_ports={s: next(ports) for s in SERVICES},
+            replica_ports={s: [next(ports) for _ in range(replicas - 1)] for s in SERVICES},
+            gateway_replica_ports=[next(ports) for _ in range(replicas - 1)],
             **kwargs,
         )
 
@@ -194,7 +204,9 @@ class Stack:
                 if not proc.alive:
                     raise RuntimeError(f"{proc.name} exited; see {proc.log_path}")
                 try:
-                    resp = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+                    # Ask for this service's API by name: any other server on the port says NOT_FOUND.
+                    request = health_pb2.HealthCheckRequest(service=grpc_service_name(service))
+                    resp = stub.Check(request, timeout=1)
                     if resp.status == health_pb2.HealthCheckResponse.SERVING:
                         return
                 except grpc.RpcError:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from services.runtime.config import SERVICES
-from services.runtime.stack import ROOT, free_port
+from services.runtime.stack import ROOT, free_ports
 from tools.actors import operator_headers
 
 
@@ -48,13 +48,13 @@ def _children_of(pid: int) -> list[int]:
 
 
 def test_run_starts_everything_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
-    gateway_port = free_port()
+    gateway_port, nats_port, *service_ports = free_ports(2 + len(SERVICES))
     env = {
         **os.environ,
         "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'gen'}",
         "HTTP_PORT": str(gateway_port),
-        "LATTICE_NATS_PORT": str(free_port()),
-        **{f"{s.upper()}_ADDR": f"127.0.0.1:{free_port()}" for s in SERVICES},
+        "LATTICE_NATS_PORT": str(nats_port),
+        **{f"{s.upper()}_ADDR": f"127.0.0.1:{p}" for s, p in zip(SERVICES, service_ports, strict=True)},
     }
     env.pop("NATS_URL", None)
     var_dir = tmp_path / "var"

@@ -22,7 +22,7 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.runtime.config import SERVICES
-from services.runtime.stack import Process, Stack, StackConfig, free_port
+from services.runtime.stack import Process, Stack, StackConfig, free_ports
 from tools.bench.baselines import BASELINES
 from tools.bench.extras import event_to_inbox_latency, jetstream_publish_baseline, sqlmodel_insert_baseline
 from tools.bench.journey import measure_journeys
@@ -121,7 +121,7 @@ def run_baselines(
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Measure both baselines with each load generator in use; the servers stop afterwards."""
     env = Stack(StackConfig(var_dir=work)).base_env()
-    ports = {name: free_port() for name in ("bare", "echo", "grpc")}
+    ports = dict(zip(("bare", "echo", "grpc"), free_ports(3), strict=True))
     cmd = [sys.executable, "-m", "tools.bench.baselines"]
     procs = {
         "bare": Process("baseline-bare", [*cmd, "bare", str(ports["bare"])], env, work / "logs"),
