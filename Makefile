@@ -40,6 +40,10 @@ test-postgres: protos ## run the storage and ledger tests against PostgreSQL (LA
 	LATTICE_TEST_POSTGRES_URL=$${LATTICE_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres} \
 	  $(PY) -m pytest -q -m postgres
 
+fuzz: protos ## fuzz the gateway's OpenAPI with fresh random examples (longer than the run in make test)
+	LATTICE_FUZZ_EXPLORE=1 LATTICE_FUZZ_EXAMPLES=$${LATTICE_FUZZ_EXAMPLES:-40} LATTICE_FUZZ_BUDGET_S=$${LATTICE_FUZZ_BUDGET_S:-900} \
+	  $(PY) -m pytest -q tests/gateway/test_openapi_fuzz.py -p no:cacheprovider
+
 bench: protos ## measure the system against bare-FastAPI and gateway->gRPC baselines
 	$(PY) -m tools.bench
 

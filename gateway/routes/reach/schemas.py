@@ -105,7 +105,7 @@ class StrategyIn(Strict):
 
 
 class StrategyUpdate(StrategyIn):
-    expected_version: int = Field(default=0, ge=0)
+    expected_version: int = Field(default=0, ge=0, le=2**31 - 1)  # int32 in the contract
 
 
 class ChannelRule(Strict):
