@@ -11,6 +11,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from gateway.clients import Clients
 from gateway.config import GatewaySettings
 from gateway.edge import Edge
+from gateway.ended_sessions import follow_ended_sessions
 from gateway.middleware import EdgeMiddleware
 from gateway.problems import install_problem_handlers
 from gateway.routes import benefits, content, conversion, identity, reach, system
@@ -36,11 +37,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             settings.nats_url, name="gateway", stream_replicas=settings.nats_stream_replicas
         )
         app.state.edge = await Edge.start(settings=settings, clients=app.state.clients)
+        await follow_ended_sessions(app.state.bus, app.state.edge.store)
         try:
             yield
         finally:
+            await app.state.bus.close()  # first: its consumer writes to the edge store
             await app.state.edge.close()
-            await app.state.bus.close()
             await app.state.clients.close()
 
     app = FastAPI(

@@ -142,7 +142,7 @@ class Edge:
         return cls(
             settings=settings,
             store=store,
-            app_tokens=AppTokens(policy=AppTokenPolicy(jwks), kong_secret=secret),
+            app_tokens=AppTokens(policy=AppTokenPolicy(jwks, ended_sessions=store), kong_secret=secret),
             partner_signatures=PartnerSignatures(policy=signatures, kong_secret=secret),
             operator_tokens=OperatorTokens(policy=OperatorTokenPolicy(jwks), kong_secret=secret),
             rate_limits=RateLimiter(

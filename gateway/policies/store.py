@@ -44,6 +44,10 @@ class EdgeStore(Protocol):
         """True the first time `key` is claimed within `ttl_s`."""
         ...
 
+    def is_claimed(self, key: str) -> bool:
+        """True while a claim on `key` has not expired."""
+        ...
+
     def hit(self, key: str, *, window_s: int) -> WindowCount:
         """Count one request in the current window of `key`."""
         ...

@@ -45,6 +45,9 @@ class RedisEdgeStore:
     def claim_once(self, key: str, *, ttl_s: int) -> bool:
         return bool(self._redis.set(_PREFIX + key, b"1", nx=True, ex=ttl_s))
 
+    def is_claimed(self, key: str) -> bool:
+        return bool(self._redis.exists(_PREFIX + key))
+
     def hit(self, key: str, *, window_s: int) -> WindowCount:
         now = time.time()
         window = int(now // window_s)

@@ -54,6 +54,14 @@ class SqliteEdgeStore:
         self._maybe_purge(now)
         return cur.rowcount == 1
 
+    def is_claimed(self, key: str) -> bool:
+        row = (
+            self._db()
+            .execute("SELECT 1 FROM edge_once WHERE key = ? AND expires_at > ?", (key, time.time()))
+            .fetchone()
+        )
+        return row is not None
+
     def hit(self, key: str, *, window_s: int) -> WindowCount:
         now = time.time()
         window = int(now // window_s)

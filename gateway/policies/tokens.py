@@ -13,6 +13,7 @@ import jwt
 
 from gateway.policies.denial import PolicyDenied, unauthenticated
 from gateway.policies.operator_scope import ROLES
+from gateway.policies.store import EdgeStore
 
 ISSUER = "lattice-identity"
 OPERATOR_AUDIENCE = "lattice-ops"
@@ -123,11 +124,30 @@ class _TokenVerifier:
         return unauthenticated("token_audience", "the token was not issued for this app")
 
 
+def ended_session_key(session_id: str) -> str:
+    """The edge-store key that marks a session identity has ended (until its tokens expire)."""
+    return f"session-ended:{session_id}"
+
+
 class AppTokenPolicy(_TokenVerifier):
-    """A customer's access token for one sibling app: the audience must be that app."""
+    """A customer's access token for one sibling app: the audience must be that app, and its session
+    must not have ended (signed out everywhere, refresh token reused, consent withdrawn)."""
+
+    def __init__(
+        self, jwks: JwksCache, *, ended_sessions: EdgeStore | None = None, leeway_s: int = 5
+    ) -> None:
+        super().__init__(jwks, leeway_s=leeway_s)
+        self._ended_sessions = ended_sessions
 
     def authenticate(self, *, authorization: str | None, app_id: str) -> CustomerClaims:
         claims = self._verify(authorization, app_id)
+        session_id = claims.get("sid")
+        if (
+            self._ended_sessions is not None
+            and isinstance(session_id, str)
+            and self._ended_sessions.is_claimed(ended_session_key(session_id))
+        ):
+            raise unauthenticated("session_ended", "this session has ended; sign in again")
         level = _ACR_LEVEL.search(str(claims.get("acr", "")))
         scope = claims.get("scope", "")
         return CustomerClaims(

@@ -160,6 +160,7 @@ def refresh_session(*, engine: Engine, signer: TokenSigner, app_id: str, refresh
         if row.used_at is not None:
             family.revoked_at, family.revoked_reason, reused = now, "refresh_token_reused", True
             session.add(family)
+            record_sessions_ended(session, [family.family_id], reason="refresh_token_reused")
         elif row.expires_at <= now:
             raise Unauthenticated("refresh_token_expired", "the refresh token has expired")
         else:
@@ -177,15 +178,29 @@ def revoke_families(
     session: Session, *, customer_id: str, reason: str, app_id: str = "", recognized_only: bool = False
 ) -> int:
     """End active sessions of a customer (optionally of one app / only recognised ones)."""
-    stmt = update(SessionFamily).where(
-        col(SessionFamily.customer_id) == customer_id, col(SessionFamily.revoked_at).is_(None)
+    stmt = select(SessionFamily).where(
+        SessionFamily.customer_id == customer_id, col(SessionFamily.revoked_at).is_(None)
     )
     if app_id:
-        stmt = stmt.where(col(SessionFamily.app_id) == app_id)
+        stmt = stmt.where(SessionFamily.app_id == app_id)
     if recognized_only:
-        stmt = stmt.where(col(SessionFamily.actor_app_id) != "")
-    result = session.exec(stmt.values(revoked_at=utcnow(), revoked_reason=reason))  # type: ignore[call-overload]
-    return int(result.rowcount or 0)
+        stmt = stmt.where(SessionFamily.actor_app_id != "")
+    now = utcnow()
+    families = list(session.exec(stmt.with_for_update()))
+    for family in families:
+        family.revoked_at, family.revoked_reason = now, reason
+        session.add(family)
+    record_sessions_ended(session, [f.family_id for f in families], reason=reason)
+    return len(families)
+
+
+def record_sessions_ended(session: Session, session_ids: list[str], *, reason: str) -> None:
+    """Tell the edge (in the caller's transaction) to refuse these sessions' unexpired access tokens."""
+    if session_ids:
+        message = events_pb2.SessionsEnded(
+            session_ids=session_ids, reason=reason, occurred_at=to_timestamp(utcnow())
+        )
+        record_event(session, "identity.session.ended", message)
 
 
 def sign_out_everywhere(*, engine: Engine, customer_id: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +16,16 @@ def test_claim_once_holds_under_concurrency(edge_store: EdgeStore) -> None:
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda _: edge_store.claim_once(key, ttl_s=600), range(40)))
     assert results.count(True) == 1
+
+
+def test_a_claim_is_seen_until_it_expires(edge_store: EdgeStore) -> None:
+    key, expired = f"session-ended:{uuid.uuid4().hex}", f"session-ended:{uuid.uuid4().hex}"
+    assert not edge_store.is_claimed(key)
+    edge_store.claim_once(key, ttl_s=600)
+    edge_store.claim_once(expired, ttl_s=1)
+    time.sleep(1.1)
+    assert edge_store.is_claimed(key)
+    assert not edge_store.is_claimed(expired)
 
 
 def test_window_counts_every_hit_exactly_once(edge_store: EdgeStore) -> None:

@@ -7,11 +7,15 @@ import hashlib
 import hmac
 import json
 import time
+from pathlib import Path
 
 import jwt
 import pytest
+from lattice.identity.v1 import events_pb2
 
+from gateway.ended_sessions import mark_ended
 from gateway.policies.denial import PolicyDenied
+from gateway.policies.store_sqlite import SqliteEdgeStore
 from gateway.policies.tokens import AppTokenPolicy, JwksCache, OperatorTokenPolicy
 from tests.gateway.keys import Jwks, TokenIssuer
 
@@ -170,3 +174,26 @@ def test_operator_tokens_without_a_valid_role_or_branch_are_401(
 ) -> None:  # type: ignore[type-arg]
     token = issuer.token(aud="lattice-ops", sub="op1", **claims)
     assert denial(lambda: ops.authenticate(authorization=bearer(token))).status == 401
+
+
+def test_a_token_of_an_ended_session_is_refused_until_it_would_have_expired(
+    jwks: Jwks, issuer: TokenIssuer, tmp_path: Path
+) -> None:
+    store = SqliteEdgeStore(tmp_path / "edge.db")
+    apps = AppTokenPolicy(JwksCache(jwks.fetch, min_refresh_interval_s=0), ended_sessions=store)
+    ended = issuer.token(aud="life", sub="cus_1", sid="fam_ended")
+    other = issuer.token(aud="life", sub="cus_1", sid="fam_other")
+    now = time.time()
+    event = events_pb2.SessionsEnded(session_ids=["fam_ended"], reason="signed_out_everywhere")
+    event.occurred_at.FromSeconds(int(now))
+    assert mark_ended(store, event, now=now) == 1
+    denied = denial(lambda: apps.authenticate(authorization=bearer(ended), app_id="life"))
+    assert (denied.status, denied.code) == (401, "session_ended")
+    assert apps.authenticate(authorization=bearer(other), app_id="life").customer_id == "cus_1"
+
+    # an event replayed after every token of the session expired marks nothing
+    stale = events_pb2.SessionsEnded(session_ids=["fam_other"])
+    stale.occurred_at.FromSeconds(int(now) - 20 * 60)
+    assert mark_ended(store, stale, now=now) == 0
+    assert apps.authenticate(authorization=bearer(other), app_id="life").customer_id == "cus_1"
+    store.close()

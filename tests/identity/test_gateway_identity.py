@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from services.runtime.stack import Stack
 from tests.support.actors import (
     JWT_BEARER,
+    Session,
     bind_partner,
     issue_ticket,
     operator_headers,
@@ -26,6 +27,7 @@ from tests.support.actors import (
     redeem_ticket,
     sign_in,
 )
+from tools.journey import wait_until
 
 
 def user(prefix: str) -> str:
@@ -82,6 +84,33 @@ def test_refresh_reuse_revokes_the_family_and_logout_ends_every_app(gateway: htt
     problem(gateway.post("/v1/apps/mbank/token", json=again), 401, "session_revoked")
     problem(gateway.post("/v1/apps/mbank/token", json={"grant_type": JWT_BEARER}), 422, "assertion_required")
     problem(gateway.post("/v1/apps/mbank/token", json={"grant_type": "password", "x": 1}), 422)
+
+
+def test_ended_sessions_access_tokens_are_refused_at_the_edge_before_they_expire(
+    gateway: httpx.Client,
+) -> None:
+    mbank = sign_in(gateway, "mbank", user("m"))
+    life = recognise(gateway, mbank, "life")
+    bystander = sign_in(gateway, "mbank", user("m"))
+    for session in (mbank, life, bystander):
+        assert gateway.get(f"/v1/apps/{session.app_id}/me", headers=session.headers).status_code == 200
+    assert gateway.post("/v1/apps/mbank/logout-everywhere", headers=mbank.headers).status_code == 200
+
+    def refused(session: Session) -> bool:
+        resp = gateway.get(f"/v1/apps/{session.app_id}/me", headers=session.headers)
+        return resp.status_code == 401 and resp.json()["code"] == "session_ended"
+
+    # the access tokens have 15 minutes left; identity's event reaches the edge in well under 10 s
+    wait_until("mbank's access token refused", lambda: refused(mbank), timeout=10)
+    wait_until("life's access token refused", lambda: refused(life), timeout=10)
+    assert gateway.get("/v1/apps/mbank/me", headers=bystander.headers).status_code == 200
+
+    # a reused refresh token ends its session, and with it the access token it was issued with
+    first = sign_in(gateway, "life", user("l"))
+    refresh = {"grant_type": "refresh_token", "refresh_token": first.refresh_token}
+    assert gateway.post("/v1/apps/life/token", json=refresh).status_code == 200
+    problem(gateway.post("/v1/apps/life/token", json=refresh), 401, "refresh_token_reused")
+    wait_until("the reused session's token refused", lambda: refused(first), timeout=10)
 
 
 def test_partners_get_distinct_stable_pairwise_ids_and_lose_them_on_withdrawal(gateway: httpx.Client) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 
+from services.runtime.stack import Stack
 from tests.gateway.keys import TokenIssuer
 from tests.kong.conftest import EDGE_SECRET
 from tests.kong.harness import PluginServer, ProxiedRequest
 from tests.support.actors import operator_token, sign_in
+from tools.journey import wait_until
 
 KONG = "http://kong.example"
 
@@ -22,9 +26,10 @@ def run(server: PluginServer, instance: int, path: str, headers: dict[str, str])
 
 
 @pytest.fixture(scope="module")
-def app_tokens(plugin_servers: dict[str, PluginServer]) -> tuple[PluginServer, int]:
+def app_tokens(plugin_servers: dict[str, PluginServer], stack: Stack) -> tuple[PluginServer, int]:
     server = plugin_servers["lattice_app_token"]
-    return server, server.start_instance({})
+    # the store the gateway marks ended sessions in (Redis, shared the same way, in the compose file)
+    return server, server.start_instance({"store_path": str(stack.config.var_dir / "edge.db")})
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +56,21 @@ def test_an_app_token_passes_only_on_its_own_app(
     assert "x-lattice-auth-operator" in done.cleared
     other_app = run(server, instance, "/v1/apps/mbank/me", session.headers)
     assert other_app.exit is not None and other_app.exit[0] == 401
+
+
+def test_a_session_signed_out_everywhere_is_refused_at_kong_before_its_token_expires(
+    gateway: httpx.Client, app_tokens: tuple[PluginServer, int]
+) -> None:
+    server, instance = app_tokens
+    session = sign_in(gateway, "life", f"l-{uuid.uuid4().hex[:10]}")
+    assert run(server, instance, "/v1/apps/life/me", session.headers).exit is None
+    assert gateway.post("/v1/apps/life/logout-everywhere", headers=session.headers).status_code == 200
+
+    def refused() -> bool:
+        done = run(server, instance, "/v1/apps/life/me", session.headers)
+        return done.exit is not None and done.exit[0] == 401 and "session_ended" in str(done.exit[1])
+
+    wait_until("Kong's plugin to refuse the ended session", refused, timeout=10)
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,11 @@ from gateway.policies.tokens import AppTokenPolicy, app_id_from_path
 
 version = "1.0.0"
 priority = 1010
-Schema = (*lattice_kong.COMMON_SCHEMA,)
+# store_path: the edge store the gateway marks ended sessions in (REDIS_URL, when set, wins)
+Schema = (
+    *lattice_kong.COMMON_SCHEMA,
+    {"store_path": {"type": "string", "required": False, "default": lattice_kong.DEFAULT_STORE_PATH}},
+)
 
 
 class Plugin:
@@ -22,7 +26,10 @@ class Plugin:
 
     def _policy(self) -> AppTokenPolicy:
         jwks = lattice_kong.jwks_cache(self.config)
-        return lattice_kong.shared("app-token", self.config, lambda: AppTokenPolicy(jwks))
+        store = lattice_kong.edge_store(self.config)
+        return lattice_kong.shared(
+            "app-token", self.config, lambda: AppTokenPolicy(jwks, ended_sessions=store)
+        )
 
     def access(self, kong: Any) -> None:
         def handle() -> None:
