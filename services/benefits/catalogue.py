@@ -12,6 +12,7 @@ from services.benefits.models import KINDS, Benefit
 from services.benefits.rules import check_scopes
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
+from services.runtime.editions import EDITIONS
 from services.runtime.errors import AlreadyExists, Conflict, Forbidden, InvalidInput, NotFound
 
 _ID = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
@@ -46,6 +47,8 @@ def validate(benefit: Benefit) -> None:
         )
     _require(benefit.pending_days == 0 or benefit.kind == "points", "invalid_validity", "only points pend")
     _require(0 <= benefit.min_assurance_level <= 3, "invalid_assurance", "min_assurance_level in 0..3")
+    unknown = set(benefit.eligible_editions) - set(EDITIONS)
+    _require(not unknown, "invalid_edition", f"eligible_editions must be among {', '.join(EDITIONS)}")
     check_scopes(benefit.usable_scopes)
 
 

@@ -14,11 +14,11 @@ from services.content.audit import record_audit
 from services.content.models import ContentItem, ItemVersion
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
+from services.runtime.editions import EDITIONS
 from services.runtime.errors import AlreadyExists, Conflict, Forbidden, InvalidInput, NotFound
 
 TYPES = ("article", "product_card", "banner", "notice")
 PRODUCT_CATEGORIES = ("wealth", "deposit", "loan", "insurance", "card", "fund")
-EDITIONS = ("standard", "elderly", "student", "rural", "private_banking", "inclusive")
 LOCALES = ("zh-Hans", "zh-Hant", "en")
 REQUIRED_LOCALES = ("zh-Hans", "en")
 ROLES = ("viewer", "operator", "reviewer", "admin")

@@ -13,10 +13,10 @@ from sqlmodel import Session, col, select
 
 from services.identity.models import AppAccount, Customer
 from services.runtime.db import read_session
+from services.runtime.editions import EDITIONS
 from services.runtime.errors import InvalidInput, NotFound
 
 _PHONE = re.compile(r"^\+?[0-9]{7,15}$")
-EDITIONS = ("standard", "elderly", "student", "rural", "private_banking", "inclusive")
 _BRANCH = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
 
 

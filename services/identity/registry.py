@@ -13,11 +13,11 @@ from services.identity.partner_keys import add_partner_key
 from services.identity.secrets_hashing import new_secret
 from services.runtime.clock import to_timestamp
 from services.runtime.db import read_session, transaction
+from services.runtime.editions import EDITIONS
 from services.runtime.errors import AlreadyExists, InvalidInput, NotFound
 from services.runtime.outbox import record_event
 
 ROLES = ("core", "main", "vertical")
-EDITIONS = ("standard", "elderly", "student", "rural", "private_banking", "inclusive")
 _ID = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
 
 

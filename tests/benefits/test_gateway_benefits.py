@@ -83,3 +83,32 @@ def test_holds_refunds_and_validation_through_the_gateway(gateway: httpx.Client)
     assert other.status_code == 409 and other.json()["code"] == "already_confirmed"
     ledger = gateway.get("/v1/ops/benefits-ledger/check", headers=operator_headers(gateway, "hq-admin"))
     assert ledger.status_code == 200 and ledger.json()["balanced"] is True, ledger.text
+
+
+def test_an_edition_limited_benefit_is_claimed_only_in_that_edition(gateway: httpx.Client) -> None:
+    benefit_id = approved_coupon(gateway, eligible_editions=["elderly"])
+    elderly = sign_in(gateway, "mbank", f"m-{uuid.uuid4().hex[:10]}", editions=["elderly"])
+    standard = sign_in(gateway, "mbank", f"m-{uuid.uuid4().hex[:10]}")
+    claim = {"benefit_id": benefit_id}
+    granted = gateway.post("/v1/apps/mbank/grants", json=claim, headers=elderly.headers)
+    assert granted.status_code == 201, granted.text
+    assert granted.json()["benefit_id"] == benefit_id
+    refused = gateway.post("/v1/apps/mbank/grants", json=claim, headers=standard.headers)
+    assert 400 <= refused.status_code < 500, refused.text
+    assert refused.json()["code"] == "not_eligible"
+    unknown = gateway.post(
+        "/v1/ops/benefits",
+        json={
+            "benefit_id": f"gw-{uuid.uuid4().hex[:8]}",
+            "name": "Gold coupon",
+            "kind": "fixed_coupon",
+            "funder": "dept:retail",
+            "face_value": 500,
+            "total_budget": 50_000,
+            "usable_scopes": ["app:*"],
+            "valid_days": 7,
+            "eligible_editions": ["gold"],
+        },
+        headers=operator_headers(gateway, "hq-operator"),
+    )
+    assert unknown.status_code == 422, unknown.text

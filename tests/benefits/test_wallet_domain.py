@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 from services.benefits import redemptions, wallet
 from services.benefits.holds import Target
 from services.benefits.rules import Context
-from services.runtime.errors import Rejected
+from services.runtime.errors import InvalidInput, Rejected
 from tests.benefits.conftest import approved_benefit
 
 MBANK = Context(app_id="mbank", assurance_level=2)
@@ -48,3 +48,9 @@ def test_grant_then_redeem_then_partial_refund_returns_exactly_that_share(engine
             idempotency_key="r2",
         )
     assert err.value.reason == "insufficient_balance"
+
+
+def test_a_benefit_for_an_unknown_edition_is_refused(engine: Engine) -> None:
+    with pytest.raises(InvalidInput) as err:
+        approved_benefit(engine, eligible_editions=["elderly", "gold"])
+    assert err.value.reason == "invalid_edition"

@@ -7,6 +7,7 @@ from lattice.benefits.v1 import benefits_pb2 as pb
 
 from gateway.auth import CustomerDep
 from gateway.clients import ClientsDep
+from gateway.customer_attributes import CustomerAttributesDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.problems import Problem
 from gateway.routes.benefits.calls import build_target, caller_key, refund_use, settle_hold, use_benefit
@@ -23,6 +24,7 @@ from gateway.routes.benefits.schemas import (
     grant_public,
     wallet_public,
 )
+from services.runtime.editions import served_edition
 
 router = APIRouter(prefix="/v1", tags=["benefits"])
 
@@ -48,10 +50,12 @@ async def app_claim(
     body: Claim,
     customer: CustomerDep,
     clients: ClientsDep,
+    customer_attributes: CustomerAttributesDep,
     idempotency_key: IdempotencyKeyDep = None,
 ) -> GrantPublic:
-    """Claim a claimable benefit into the wallet."""
+    """Claim a claimable benefit into the wallet (edition-limited benefits: in the customer's edition)."""
     ctx = app_context(customer, app_id, body.device_id)
+    ctx.edition = served_edition((await customer_attributes.of(customer.customer_id)).editions)
     resp = await clients.benefits.GrantBenefit(
         pb.GrantBenefitRequest(
             customer_id=customer.customer_id,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.benefits.convert import KIND_FROM_PB
 from services.runtime.clock import from_timestamp
+from services.runtime.editions import Edition
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
 Ref = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,80}$")]
@@ -33,7 +34,7 @@ class BenefitDraft(Strict):
     rate_bps: int = Field(default=0, ge=0, le=5_000)
     min_order_amount: Amount = 0
     eligible_apps: list[Slug] = Field(default_factory=list, max_length=20)
-    eligible_editions: list[Slug] = Field(default_factory=list, max_length=10)
+    eligible_editions: list[Edition] = Field(default_factory=list, max_length=6)
     min_assurance_level: int = Field(default=0, ge=0, le=3)
     usable_scopes: list[Scope] = Field(min_length=1, max_length=30)
     valid_from: datetime | None = None

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 from lattice.content.v1 import content_pb2 as pb
-from lattice.identity.v1 import identity_pb2 as ipb
 from pydantic import BaseModel
 
 from gateway.auth import CustomerDep
-from gateway.clients import Clients, ClientsDep
+from gateway.clients import ClientsDep
+from gateway.customer_attributes import CustomerAttributesDep
 from gateway.routes.content.public import MediaOut, media_out
-from gateway.routes.content.schemas import EDITIONS, Locale, Slug
+from gateway.routes.content.schemas import Locale, Slug
+from services.runtime.editions import served_edition
 
 router = APIRouter(prefix="/v1/apps/{app_id}", tags=["content"])
 PositionPath = Annotated[
@@ -47,37 +47,6 @@ def preferred_languages(header: str | None) -> list[str]:
     return [tag for _, _, tag in sorted(ranked)]
 
 
-class CustomerAttributeCache:
-    """Identity's customer attributes, kept briefly: they change rarely and serving must stay fast."""
-
-    def __init__(self, *, ttl_s: float = 30.0, max_entries: int = 50_000) -> None:
-        self._ttl_s = ttl_s
-        self._max = max_entries
-        self._entries: dict[str, tuple[float, ipb.CustomerAttributes]] = {}
-
-    async def get(self, clients: Clients, customer_id: str) -> ipb.CustomerAttributes:
-        now = time.monotonic()
-        hit = self._entries.get(customer_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        resp = await clients.identity.GetCustomerAttributes(
-            ipb.GetCustomerAttributesRequest(customer_id=customer_id)
-        )
-        if len(self._entries) >= self._max:
-            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
-            if len(self._entries) >= self._max:
-                self._entries.clear()
-        self._entries[customer_id] = (now + self._ttl_s, resp.customer)
-        return resp.customer
-
-
-def _attribute_cache(request: Request) -> CustomerAttributeCache:
-    cache = getattr(request.app.state, "content_customer_attributes", None)
-    if cache is None:
-        cache = request.app.state.content_customer_attributes = CustomerAttributeCache()
-    return cache
-
-
 @router.get(
     "/slots/{position:path}",
     response_model=ServedItem,
@@ -89,15 +58,14 @@ async def serve_slot(
     position: PositionPath,
     customer: CustomerDep,
     clients: ClientsDep,
-    request: Request,
+    customer_attributes: CustomerAttributesDep,
     locale: Annotated[Locale | None, Query(description="overrides Accept-Language")] = None,
     accept_language: Annotated[str | None, Header(max_length=200)] = None,
 ) -> ServedItem | Response:
-    attributes = await _attribute_cache(request).get(clients, customer.customer_id)
-    edition = next((e for e in attributes.editions if e in EDITIONS), "standard")
+    attributes = await customer_attributes.of(customer.customer_id)
     viewer = pb.Viewer(
         customer_id=customer.customer_id,
-        edition=edition,
+        edition=served_edition(attributes.editions),
         assurance_level=customer.assurance_level,
         aum_tier=attributes.aum_tier,
         branch=attributes.branch,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from lattice.content.v1 import content_pb2 as pb
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from services.runtime.editions import Edition
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
 Position = Annotated[
@@ -16,8 +18,6 @@ Position = Annotated[
 SlotKey = Annotated[
     str, Field(max_length=120, pattern=r"^[a-z][a-z0-9_-]{1,39}(?:/[a-z0-9][a-z0-9_-]{0,38}){1,4}$")
 ]
-Edition = Literal["standard", "elderly", "student", "rural", "private_banking", "inclusive"]
-EDITIONS = get_args(Edition)
 Locale = Literal["zh-Hans", "zh-Hant", "en"]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,40}$")]
 Reason = Annotated[str, Field(max_length=500)]
