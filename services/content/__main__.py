@@ -11,6 +11,7 @@ from lattice.content.v1 import content_pb2, content_pb2_grpc
 
 from services.content.events import watch_content_events
 from services.content.grpc_api import ContentApi
+from services.content.serving import SERVE_COUNT_RETENTION
 from services.content.slot_cache import SlotCache
 from services.runtime.clock import utcnow
 from services.runtime.service import ServiceContext, main
@@ -24,6 +25,7 @@ async def wire(
     rng: random.Random | None = None,
 ) -> list[str]:
     cache = SlotCache(ctx.engine)
+    ctx.retention.append(SERVE_COUNT_RETENTION)
     await watch_content_events(ctx.bus, cache)
     content_pb2_grpc.add_ContentServiceServicer_to_server(
         ContentApi(ctx, cache=cache, clock=clock, rng=rng), server

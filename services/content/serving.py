@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from services.content.models import ServeCount
 from services.content.rendering import Rendered, locale_chain
 from services.content.slot_cache import SHANGHAI, Candidate, SlotCache, SlotSnapshot
 from services.runtime.db import read_session, transaction
+from services.runtime.retention import Rule
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,15 @@ class Served:
 def local_day(now: datetime) -> str:
     """The calendar day in Asia/Shanghai that frequency caps count in."""
     return now.astimezone(SHANGHAI).date().isoformat()
+
+
+# Frequency caps count per local day: counts older than yesterday are never read again.
+SERVE_COUNT_RETENTION = Rule(
+    "serve_count",
+    ServeCount,
+    (ServeCount.customer_id, ServeCount.day, ServeCount.placement_id),
+    lambda now: col(ServeCount.day) < local_day(now - timedelta(days=1)),
+)
 
 
 def serve_counts(*, engine: Engine, customer_id: str, day: str, slot_key: str) -> dict[str, int]:

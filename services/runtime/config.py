@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     outbox_poll_interval_s: float = 0.5
     consumer_max_deliver: int = 5
     consumer_ack_wait_s: float = 30.0
+    # Retention of bookkeeping rows (see services/runtime/retention.py); business history is kept.
+    retention_interval_s: float = 3600.0
+    outbox_retention_days: float = 7.0
+    processed_retention_days: float = 30.0
     # Keyed hashes of personal data (phone numbers) and pairwise ids use this pepper.
     pepper: str = "dev-only-secret"
     log_level: str = "INFO"

@@ -23,6 +23,7 @@ from services.runtime.db import make_engine, migrate
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import build_server, enable_reflection, set_serving
 from services.runtime.outbox import OutboxRelay
+from services.runtime.retention import Rule, platform_rules, run_retention
 from services.runtime.telemetry import setup_telemetry
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ class ServiceContext:
     engine: Engine
     bus: Bus
     relay: OutboxRelay
+    # Rows of the service's own that may be deleted after a while (added by its wiring function).
+    retention: list[Rule] = field(default_factory=list)
     _channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -116,6 +119,12 @@ async def start_service(
     ctx = ServiceContext(name=name, settings=settings, engine=engine, bus=bus, relay=relay)
     server, health_servicer = build_server()
     service_names = await wire(ctx, server)
+    rules = platform_rules(
+        outbox_days=settings.outbox_retention_days, processed_days=settings.processed_retention_days
+    )
+    ctx.spawn(
+        run_retention(engine=engine, rules=rules + ctx.retention, interval_s=settings.retention_interval_s)
+    )
     enable_reflection(server, service_names)
     listen_port = settings.grpc_port(name) if port is None else port
     bound = server.add_insecure_port(f"{settings.grpc_listen_host}:{listen_port}")
