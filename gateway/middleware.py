@@ -14,7 +14,7 @@ from gateway.idempotency import CLAIM_KEY, REPLAY_KEY, stored_response
 from gateway.policies import trusted_headers
 from gateway.problems import PROBLEM_BASE, PROBLEM_JSON, TITLES, Problem
 from gateway.ratelimit import STATE_KEY as RATE_LIMIT_KEY
-from services.runtime.grpc_server import current_deadline
+from services.runtime.deadlines import current_deadline
 
 _AUTH_PREFIX = trusted_headers.PREFIX.encode()
 _UNLIMITED = ("/healthz", "/readyz")

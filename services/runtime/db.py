@@ -15,10 +15,12 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, create_engine
 
+from services.runtime.deadlines import remaining_s
 from services.runtime.errors import Unavailable
 
 _RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
@@ -26,6 +28,18 @@ _SERVICES_DIR = Path(__file__).parent.parent
 _READONLY = "lattice_readonly"
 # PostgreSQL SQLSTATEs that mean "try again": serialization failure, deadlock, lock timeout.
 _RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
+# Time kept back from the caller's deadline to answer "busy, retry" before the caller gives up.
+_ANSWER_MARGIN_S = 0.25
+_MIN_LOCK_WAIT_S = 0.05
+
+
+def lock_wait_ms(default_s: float) -> int:
+    """How long a transaction may wait for a lock: the engine's busy timeout, but never past the
+    deadline of the request being served (less a margin), so that a busy database becomes a
+    retryable 503 the caller still hears instead of the caller's own timeout."""
+    remaining = remaining_s()
+    wait = default_s if remaining is None else min(default_s, remaining - _ANSWER_MARGIN_S)
+    return int(max(wait, _MIN_LOCK_WAIT_S) * 1000)
 
 
 def make_engine(url: str, *, busy_timeout_s: float = 5.0, pool_size: int = 10) -> Engine:
@@ -46,17 +60,25 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0, pool_size: int = 10) -
         @event.listens_for(engine, "begin")
         def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
             readonly = conn.get_execution_options().get(_READONLY, False)
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={lock_wait_ms(busy_timeout_s)}")
             conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     timeout_ms = int(busy_timeout_s * 1000)
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         connect_args={"options": f"-c lock_timeout={timeout_ms} -c statement_timeout={timeout_ms * 6}"},
     )
+
+    @event.listens_for(engine, "begin")
+    def _on_begin_pg(conn) -> None:  # type: ignore[no-untyped-def]
+        if remaining_s() is not None:  # else the connection's lock_timeout holds
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {lock_wait_ms(busy_timeout_s)}")
+
+    return engine
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -78,6 +100,13 @@ def transaction(engine: Engine) -> Iterator[Session]:
         if is_retryable(exc):
             raise Unavailable("database_busy", "the database is busy; retry the request") from exc
         raise
+
+
+def insert_ignore(session: Session, model: type, **values: object) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL (e.g. a counter row to update next)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.exec(insert(model).values(**values).on_conflict_do_nothing())  # type: ignore[call-overload]
 
 
 @contextmanager

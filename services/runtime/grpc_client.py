@@ -6,7 +6,7 @@ import time
 
 import grpc
 
-from services.runtime.grpc_server import current_deadline
+from services.runtime.deadlines import current_deadline
 
 
 class DeadlineInterceptor(grpc.aio.UnaryUnaryClientInterceptor):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import inspect
 import logging
 import time
@@ -15,6 +14,7 @@ from opentelemetry import metrics
 from sqlalchemy.exc import DBAPIError
 
 from services.runtime.db import is_retryable
+from services.runtime.deadlines import current_deadline
 from services.runtime.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -31,12 +31,6 @@ STATUS_BY_KIND = {
     "unavailable": grpc.StatusCode.UNAVAILABLE,
     "resource_exhausted": grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
-
-# Absolute monotonic deadline of the RPC being served, so that calls made while serving it
-# (see grpc_client) pass the remaining time downstream.
-current_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "lattice_deadline", default=None
-)
 
 
 class ServingInterceptor(grpc.aio.ServerInterceptor):

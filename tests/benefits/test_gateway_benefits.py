@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 
 import httpx
 
+from services.runtime.stack import Stack
 from tests.support.actors import bind_partner, operator_headers, partner_client, recognise, sign_in
 
 
@@ -112,3 +114,28 @@ def test_an_edition_limited_benefit_is_claimed_only_in_that_edition(gateway: htt
         headers=operator_headers(gateway, "hq-operator"),
     )
     assert unknown.status_code == 422, unknown.text
+
+
+def test_a_locked_database_is_a_retryable_503_before_the_gateways_deadline(
+    gateway: httpx.Client, stack: Stack
+) -> None:
+    benefit_id = approved_coupon(gateway)
+    customer = sign_in(gateway, "mbank", f"m-{uuid.uuid4().hex[:10]}")
+    claim = {"benefit_id": benefit_id}
+    headers = {**customer.headers, "Idempotency-Key": uuid.uuid4().hex}
+    assert gateway.get("/v1/apps/mbank/wallet", headers=customer.headers).status_code == 200
+    # another writer holds benefits' database far longer than the gateway's 5 s request timeout
+    holder = sqlite3.connect(stack.config.var_dir / "benefits.db", timeout=10, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        busy = gateway.post("/v1/apps/mbank/grants", json=claim, headers=headers)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert busy.status_code == 503, busy.text  # the service's answer, not the gateway's 504
+    assert busy.json()["code"] == "database_busy"
+    assert busy.headers["Retry-After"] == "1"
+    retried = gateway.post("/v1/apps/mbank/grants", json=claim, headers=headers)
+    assert retried.status_code == 201, retried.text  # the busy attempt left nothing behind
+    wallet = gateway.get("/v1/apps/mbank/wallet", headers=customer.headers).json()
+    assert [g["benefit_id"] for g in wallet["grants"]].count(benefit_id) == 1

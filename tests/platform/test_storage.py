@@ -4,6 +4,7 @@ idempotent consumers, lock timeouts as retryable errors."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from sqlmodel import Field, SQLModel, select
 
 from services.runtime.bus import Delivery, idempotent
 from services.runtime.db import make_engine, migrate, transaction
+from services.runtime.deadlines import current_deadline
 from services.runtime.errors import Unavailable
 from services.runtime.outbox import OutboxEvent, ProcessedMessage, record_event
 from tests.support.databases import DATABASE_KINDS, fresh_database_url
@@ -133,3 +135,40 @@ def test_a_lock_held_too_long_is_a_retryable_unavailable(engine, kind: str) -> N
     finally:
         release.set()
         holder.join()
+
+
+def test_a_lock_wait_ends_before_the_callers_deadline(kind: str, tmp_path: Path) -> None:
+    with fresh_database_url(kind, tmp_path) as url:
+        engine = make_engine(url, busy_timeout_s=5.0)  # longer than the caller will wait
+        try:
+            migrate(engine, "conversion")
+            StorageCounter.__table__.create(engine)  # type: ignore[attr-defined]
+            with transaction(engine) as session:
+                session.add(StorageCounter(id=4, value=0))
+            holding, release = threading.Event(), threading.Event()
+
+            def hold_lock() -> None:
+                with transaction(engine) as session:
+                    session.exec(text("UPDATE test_storage_counter SET value = value + 1 WHERE id = 4"))
+                    holding.set()
+                    release.wait(10)
+
+            holder = threading.Thread(target=hold_lock)
+            holder.start()
+            assert holding.wait(5)
+            token = current_deadline.set(time.monotonic() + 1.0)
+            started = time.monotonic()
+            try:
+                with pytest.raises(Unavailable), transaction(engine) as session:
+                    session.exec(text("UPDATE test_storage_counter SET value = value + 1 WHERE id = 4"))
+                waited = time.monotonic() - started
+            finally:
+                current_deadline.reset(token)
+                release.set()
+                holder.join()
+            # busy within the deadline (less the margin to answer), not after the 5 s busy timeout
+            assert waited < 1.0, waited
+            with transaction(engine) as session:  # without a deadline the default applies again
+                assert session.get(StorageCounter, 4).value == 1  # type: ignore[union-attr]
+        finally:
+            engine.dispose()
