@@ -25,7 +25,8 @@ class GatewaySettings(Settings):
     signature_window_s: int = 300
     nonce_ttl_s: int = 600
     partner_key_ttl_s: float = 60.0
-    jwks_max_age_s: float = 300.0
+    # a key identity stops publishing (an emergency rotation) is refused at the edge within this
+    jwks_max_age_s: float = 60.0
     jwks_min_refresh_interval_s: float = 10.0
     rate_limit_window_s: int = 60
     rate_limits: dict[str, int] = {"partner": 600, "app": 300, "ops": 600, "public": 120, "click": 6000}

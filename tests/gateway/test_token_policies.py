@@ -130,6 +130,18 @@ def test_jwks_is_cached_and_refetched_for_an_unknown_kid(jwks: Jwks, issuer: Tok
     assert jwks.fetches == 2
 
 
+def test_a_key_identity_stops_publishing_is_refused_once_the_cache_is_stale(
+    jwks: Jwks, issuer: TokenIssuer
+) -> None:
+    policy = AppTokenPolicy(JwksCache(jwks.fetch, max_age_s=0.2, min_refresh_interval_s=0))
+    token = bearer(issuer.token(aud="life", sub="c"))
+    policy.authenticate(authorization=token, app_id="life")
+    issuer.published = False  # an emergency rotation with no overlap
+    time.sleep(0.25)
+    denied = denial(lambda: policy.authenticate(authorization=token, app_id="life"))
+    assert (denied.status, denied.code) == (401, "token_invalid")
+
+
 def test_unknown_kid_refetches_are_rate_limited(jwks: Jwks, issuer: TokenIssuer) -> None:
     policy = AppTokenPolicy(JwksCache(jwks.fetch, min_refresh_interval_s=60))
     policy.authenticate(authorization=bearer(issuer.token(aud="life", sub="c")), app_id="life")
