@@ -15,13 +15,12 @@ from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import func, or_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select, update
 
 from services.benefits.models import LedgerAccount, LedgerEntry, LedgerPosting
 from services.runtime.clock import utcnow
-from services.runtime.db import read_session
+from services.runtime.db import insert_ignore, read_session
 from services.runtime.errors import DomainError, Rejected
 
 Row = TypeVar("Row")
@@ -49,13 +48,6 @@ def redeemed_account(benefit_id: str) -> str:
 
 def expired_account(benefit_id: str) -> str:
     return f"expired:{benefit_id}"
-
-
-def insert_ignore(session: Session, model: type, **values: object) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.exec(insert(model).values(**values).on_conflict_do_nothing())  # type: ignore[call-overload]
 
 
 def open_account(session: Session, account_id: str, *, may_go_negative: bool = False) -> None:

@@ -8,8 +8,8 @@ from datetime import datetime
 
 from sqlmodel import Session, col, update
 
-from services.benefits.ledger import insert_ignore
 from services.benefits.models import Benefit, PartnerBlock, UsageCounter
+from services.runtime.db import insert_ignore
 from services.runtime.errors import InvalidInput, Rejected
 
 _SLUG = r"[a-z][a-z0-9_-]{1,39}"

@@ -8,6 +8,7 @@ import grpc
 import httpx
 from lattice.reach.v1 import reach_pb2, reach_pb2_grpc
 
+from services.reach import counters
 from services.reach.config import ReachSettings
 from services.reach.engine import ReachEngine
 from services.reach.events import start_consumers
@@ -20,6 +21,7 @@ from services.runtime.service import ServiceContext, main
 
 async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
     settings = ReachSettings()
+    ctx.retention.extend(counters.RETENTION)
     client = httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)
     reach = ReachEngine(
         engine=ctx.engine,

@@ -1,28 +1,42 @@
-"""Frequency caps and the contact budget as atomic conditional counters (SQLite and PostgreSQL)."""
+"""Frequency caps, the contact budget and channel send rates as atomic conditional counters
+(SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from datetime import timedelta
 
-from services.reach.models import ContactCounter
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from services.reach.models import ContactCounter, SendWindow
+from services.runtime.db import insert_ignore
+from services.runtime.retention import Rule
 
 ALL_CHANNELS = "*"
 
-
-def _ensure_row(session: Session, *, customer_id: str, channel: str, day: str) -> None:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(ContactCounter).values(customer_id=customer_id, channel=channel, day=day, count=0)
-    session.execute(stmt.on_conflict_do_nothing())
+# Counts no rule reads again: send windows after an hour, per-day contact counts after three days
+# (a customer's local day is never more than a day from UTC's).
+RETENTION = [
+    Rule(
+        "send_window",
+        SendWindow,
+        (SendWindow.channel, SendWindow.second),
+        lambda now: col(SendWindow.second) < int(now.timestamp()) - 3600,
+    ),
+    Rule(
+        "contact_counter",
+        ContactCounter,
+        (ContactCounter.customer_id, ContactCounter.channel, ContactCounter.day),
+        lambda now: col(ContactCounter.day) < (now - timedelta(days=3)).date().isoformat(),
+    ),
+]
 
 
 def take(session: Session, *, customer_id: str, channel: str, day: str, cap: int) -> bool:
     """Count one contact unless `cap` is reached; the conditional update makes it race-free."""
     if cap <= 0:
         return True
-    _ensure_row(session, customer_id=customer_id, channel=channel, day=day)
+    insert_ignore(session, ContactCounter, customer_id=customer_id, channel=channel, day=day, count=0)
     result = session.execute(
         update(ContactCounter)
         .where(
@@ -48,6 +62,22 @@ def give_back(session: Session, *, customer_id: str, channel: str, day: str) -> 
         )
         .values(count=ContactCounter.count - 1)
     )
+
+
+def take_send_slot(session: Session, *, channel: str, second: int, rate: int) -> bool:
+    """Count one send on `channel` in this (epoch) second unless `rate` sends were counted in it
+    already, by this replica or any other."""
+    insert_ignore(session, SendWindow, channel=channel, second=second, count=0)
+    result = session.execute(
+        update(SendWindow)
+        .where(
+            SendWindow.channel == channel,  # type: ignore[arg-type]
+            SendWindow.second == second,  # type: ignore[arg-type]
+            SendWindow.count < rate,  # type: ignore[arg-type]
+        )
+        .values(count=SendWindow.count + 1)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def used(session: Session, *, customer_id: str, channel: str, day: str) -> int:

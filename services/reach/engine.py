@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from aiolimiter import AsyncLimiter
 from lattice.reach.v1 import events_pb2
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from services.reach import dispatch, profiles
+from services.reach import counters, dispatch, profiles
 from services.reach.matching import TriggerEvent, cached_spec, match_event
 from services.reach.models import AudienceProfile, Delivery, InboxMessage, ProviderDelivery, Strategy
 from services.reach.peers import Peers, Rendered, grant_idempotency_key
@@ -48,7 +49,6 @@ class ReachEngine:
         self._providers = providers
         self._notify = notify
         self._retry_delay = retry_delay
-        self._limiters: dict[tuple[str, int], AsyncLimiter] = {}
 
     async def handle_event(
         self, event: TriggerEvent, *, consumer: str, now: datetime | None = None
@@ -136,12 +136,21 @@ class ReachEngine:
             return delivery.status if delivery else "unknown"
 
     async def _throttle(self, channel: str) -> None:
-        """The per-channel send-rate limit of this process (it waits, it never drops)."""
+        """The channel's send-rate limit, across every replica: wait for a free slot in a one-second
+        window counted in the database (it waits, it never drops)."""
         rate = (await asyncio.to_thread(get_policy, engine=self.engine)).rule(channel).rate_per_second
         if rate <= 0:
             return
-        limiter = self._limiters.setdefault((channel, rate), AsyncLimiter(rate, 1.0))
-        await limiter.acquire()
+        while True:
+            now = time.time()
+            if await asyncio.to_thread(self._take_send_slot, channel, int(now), rate):
+                return
+            # the window is full: try again in the next second (a little jitter spreads replicas)
+            await asyncio.sleep(int(now) + 1 - now + random.uniform(0, 0.02))
+
+    def _take_send_slot(self, channel: str, second: int, rate: int) -> bool:
+        with transaction(self.engine) as session:
+            return counters.take_send_slot(session, channel=channel, second=second, rate=rate)
 
     def _retry_or_fail(self, delivery_id: str, reason: str, retryable: bool, now: datetime) -> str:
         with transaction(self.engine) as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import BigInteger, Index, UniqueConstraint
 from sqlmodel import JSON, Column, Field, SQLModel
 
 from services.runtime.clock import utcnow
@@ -120,6 +120,16 @@ class ContactCounter(SQLModel, table=True):
     customer_id: str = Field(primary_key=True, max_length=64)
     channel: str = Field(primary_key=True, max_length=20)
     day: str = Field(primary_key=True, max_length=10)
+    count: int = 0
+
+
+class SendWindow(SQLModel, table=True):
+    """Sends on one channel in one second, counted across every replica (the channel's send rate)."""
+
+    __tablename__ = "send_window"
+
+    channel: str = Field(primary_key=True, max_length=20)
+    second: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))  # epoch s
     count: int = 0
 
 

@@ -24,7 +24,8 @@ class ChannelRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     channel: Channel
-    daily_cap: int = Field(default=0, ge=0, le=1000)
+    daily_cap: int = Field(default=0, ge=0, le=1000)  # per customer per local day; 0 = no cap
+    # sends per second on the channel, all replicas together (provider quotas); 0 = no limit
     rate_per_second: int = Field(default=0, ge=0, le=100_000)
 
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from services.reach import counters
 from services.reach import policy as policies
 from services.reach.engine import ReachEngine
-from services.reach.models import Delivery, ProviderDelivery
+from services.reach.models import ContactCounter, Delivery, ProviderDelivery, SendWindow
 from services.reach.peers import Peers
 from services.reach.scheduler import run_due
-from services.runtime.db import read_session
+from services.runtime.db import read_session, transaction
+from services.runtime.retention import purge
 from tests.reach.conftest import (
     UnreachablePeers,
     event,
@@ -173,3 +176,43 @@ async def test_fallback_to_the_next_touchpoint_with_consent(reach: ReachEngine, 
     with read_session(reach_db) as session:
         [d] = session.exec(select(Delivery))
     assert (d.status, d.channel) == ("delivered", "inbox")
+
+
+def test_a_send_window_admits_exactly_the_rate_under_concurrency(any_reach_db: Engine) -> None:
+    def take(_: int) -> bool:
+        with transaction(any_reach_db) as session:
+            return counters.take_send_slot(session, channel="sms", second=1_900_000_000, rate=5)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        taken = list(pool.map(take, range(20)))
+    assert taken.count(True) == 5
+
+
+async def test_the_send_rate_holds_across_replicas_and_nothing_is_dropped(reach_db: Engine) -> None:
+    policy(reach_db, channels=[{"channel": "push", "rate_per_second": 4}])
+    replicas = [
+        ReachEngine(engine=reach_db, peers=Peers(UnreachablePeers().channel), providers=sandbox_providers())
+        for _ in range(2)
+    ]
+    await asyncio.gather(*(replicas[i % 2]._throttle("push") for i in range(12)))
+    with read_session(reach_db) as session:
+        windows = [w.count for w in session.exec(select(SendWindow).where(SendWindow.channel == "push"))]
+    assert sum(windows) == 12  # every send went out, none was dropped
+    assert max(windows) <= 4 and len(windows) >= 3  # never more than the rate in any second
+
+
+def test_old_send_windows_and_contact_counts_are_purged(any_reach_db: Engine) -> None:
+    now = local(10, 12)
+    second = int(now.timestamp())
+    with transaction(any_reach_db) as session:
+        for age_s in (7200, 3601, 10):
+            session.add(SendWindow(channel="push", second=second - age_s, count=1))
+        for age_days in (5, 4, 1, 0):
+            day = (now - timedelta(days=age_days)).date().isoformat()
+            session.add(ContactCounter(customer_id="cust-1", channel="push", day=day, count=1))
+    windows, contacts = counters.RETENTION
+    assert purge(any_reach_db, windows, now=now) == 2
+    assert purge(any_reach_db, contacts, now=now) == 2
+    with read_session(any_reach_db) as session:
+        assert [w.second for w in session.exec(select(SendWindow))] == [second - 10]
+        assert len(session.exec(select(ContactCounter)).all()) == 2
