@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from functools import partial
 
 from lattice.common.v1 import app_event_pb2
 from lattice.conversion.v1 import events_pb2
@@ -12,12 +14,20 @@ from sqlmodel import Session
 
 from services.conversion.clicks import record_click
 from services.conversion.config import ConversionSettings
-from services.conversion.journeys import note_activity, record_behaviour, record_landing, record_linking
+from services.conversion.journeys import (
+    ActivityPending,
+    note_activity,
+    record_behaviour,
+    record_landing,
+    record_linking,
+)
 from services.conversion.models import PartnerProfile
 from services.runtime.bus import Bus, Delivery, Handler, idempotent
 from services.runtime.clock import from_timestamp, utcnow
 
+logger = logging.getLogger(__name__)
 CLICK_SUBJECT = "conversion.click.recorded"
+APP_EVENTS_STREAM, APP_EVENTS_DURABLE = "APP_EVENTS", "conversion-app-events"
 
 
 def apply_partner_registered(session: Session, delivery: Delivery) -> None:
@@ -47,7 +57,7 @@ class Appliers:
             session, event=events_pb2.ClickRecorded.FromString(delivery.data), settings=self.settings
         )
 
-    def identity(self, session: Session, delivery: Delivery) -> None:
+    def identity(self, session: Session, delivery: Delivery, *, activity_settled: bool = False) -> None:
         if delivery.subject == "identity.customer.recognized":
             event = identity_events.CustomerRecognized.FromString(delivery.data)
             new_customer = False
@@ -65,6 +75,7 @@ class Appliers:
             at=from_timestamp(event.occurred_at) or utcnow(),
             wait_for_click=self._wait(delivery),
             settings=self.settings,
+            activity_settled=activity_settled,
         )
 
     def app_event(self, session: Session, delivery: Delivery) -> None:
@@ -102,6 +113,30 @@ class Appliers:
         note_activity(session, customer_id=event.customer_id, at=at, settings=self.settings)
 
 
+def _after_app_activity(bus: Bus, engine: Engine, appliers: Appliers, durable: str) -> Handler:
+    """Sign-ins whose re-engagement depends on app activity wait until the app-event consumer has
+    caught up (or, on the last delivery, go ahead with what is known)."""
+    first_try = idempotent(engine, durable, appliers.identity)
+    settled = idempotent(engine, durable, partial(appliers.identity, activity_settled=True))
+
+    async def handle(delivery: Delivery) -> None:
+        try:
+            await first_try(delivery)
+        except ActivityPending:
+            if delivery.num_delivered < appliers.max_deliver and not await app_events_caught_up():
+                raise  # retried with backoff, by when the earlier app events are applied
+            await settled(delivery)
+
+    async def app_events_caught_up() -> bool:
+        try:
+            return await bus.caught_up(stream=APP_EVENTS_STREAM, durable=APP_EVENTS_DURABLE)
+        except Exception:  # NATS unreachable for a moment: wait like for a lagging consumer
+            logger.warning("could not read the lag of %s", APP_EVENTS_DURABLE, exc_info=True)
+            return False
+
+    return handle
+
+
 def _then(handler: Handler, after: Callable[[], None]) -> Handler:
     async def handle(delivery: Delivery) -> None:
         await handler(delivery)
@@ -121,17 +156,26 @@ async def start_consumers(
 ) -> None:
     """Durable consumers; `on_change` wakes the outbox relay and the postback sender after each event."""
     appliers = Appliers(settings, max_deliver)
-    consumers = (
-        ("conversion-partners", "identity.partner.registered", apply_partner_registered),
-        ("conversion-clicks", CLICK_SUBJECT, appliers.click),
-        ("conversion-identity", "identity.>", appliers.identity),
-        ("conversion-app-events", "app.event.>", appliers.app_event),
+    consumers: tuple[tuple[str, str, Handler], ...] = (
+        (
+            "conversion-partners",
+            "identity.partner.registered",
+            idempotent(engine, "conversion-partners", apply_partner_registered),
+        ),
+        ("conversion-clicks", CLICK_SUBJECT, idempotent(engine, "conversion-clicks", appliers.click)),
+        # before the identity consumer, which reads this one's lag
+        (APP_EVENTS_DURABLE, "app.event.>", idempotent(engine, APP_EVENTS_DURABLE, appliers.app_event)),
+        (
+            "conversion-identity",
+            "identity.>",
+            _after_app_activity(bus, engine, appliers, "conversion-identity"),
+        ),
     )
-    for durable, subject, apply in consumers:
+    for durable, subject, handler in consumers:
         await bus.consume(
             durable=durable,
             subject=subject,
-            handler=_then(idempotent(engine, durable, apply), on_change),
+            handler=_then(handler, on_change),
             max_deliver=max_deliver,
             ack_wait_s=ack_wait_s,
         )

@@ -34,6 +34,11 @@ class ClickPending(Exception):
     """An event names a click that is not recorded yet (its event may still be on its way)."""
 
 
+class ActivityPending(Exception):
+    """A sign-in would count as re-engagement, but the customer's earlier app activity may not be
+    applied yet (app events and identity events come through separate consumers)."""
+
+
 REGISTRATION_GRACE = timedelta(hours=1)
 
 
@@ -138,8 +143,12 @@ def record_linking(
     at: datetime,
     wait_for_click: bool,
     settings: ConversionSettings,
+    activity_settled: bool = True,
 ) -> None:
-    """Identity linked / registered / recognised: attribute it and open the customer's funnel entry."""
+    """Identity linked / registered / recognised: attribute it and open the customer's funnel entry.
+
+    `activity_settled=False` raises ActivityPending instead of opening a re-engagement entry, for the
+    caller to make sure the app events before the sign-in are applied first."""
     if click_id:
         record_landing(
             session,
@@ -174,6 +183,8 @@ def record_linking(
     if winner is None:
         announce(session, milestone="linked", customer_id=customer_id, at=at, app_id=app_id, kind=kind)
         return
+    if kind == RE_ENGAGEMENT and not activity_settled:
+        raise ActivityPending(customer_id)
     touch = next(t for c, t in pairs if c.click_id == winner.click_id)
     campaign = session.get(Campaign, touch.campaign_id)
     assert campaign is not None

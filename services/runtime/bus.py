@@ -237,6 +237,11 @@ class Bus:
         inject(headers)
         await self.js.publish(f"dlq.{durable}.{delivery.subject}", delivery.data, headers=headers)
 
+    async def caught_up(self, *, stream: str, durable: str) -> bool:
+        """True when the durable consumer has processed everything its stream holds so far."""
+        info = await self.js.consumer_info(stream, durable)
+        return not info.num_pending and not info.num_ack_pending
+
     def _observe_lag(self, _options):  # type: ignore[no-untyped-def]
         return [
             metrics.Observation(pending, {"messaging.consumer.group.name": durable})

@@ -87,6 +87,30 @@ async def test_returning_customers_are_re_engaged_only_after_inactivity(
         await eventually(settled)
 
 
+async def test_a_sign_in_waits_for_the_app_activity_still_in_the_consumers_backlog(
+    tmp_path: Path, conversion_nats: str
+) -> None:
+    async with running_conversion(tmp_path, conversion_nats) as conv:
+        partner = unique("p")
+        await conv.partner(partner)
+        campaign = await conv.campaign(partner)
+        now = utcnow()
+        active = unique("active")
+        # a backlog of other customers' app events, then the active customer's login of yesterday
+        for _ in range(300):
+            await conv.app_event("page_view", customer_id=unique("other"), app_id="mbank", at=now)
+        await conv.app_event("login", customer_id=active, app_id="mbank", at=now - timedelta(days=1))
+        click = await conv.click(partner_id=partner, campaign_id=campaign, at=now - timedelta(hours=1))
+        await conv.linked(customer_id=active, click_id=click, at=now, new_customer=False)
+
+        async def linking_applied() -> None:  # the landing commits with the linking
+            assert (await conv.report(partner, campaign, days=days_around(now))).totals.landings == 1
+
+        await eventually(linking_applied, timeout=20)
+        # an active customer re-clicking is no conversion, though the sign-in overtook the login
+        assert linked_counts(await conv.report(partner, campaign, days=days_around(now))) == (0, 0, 0)
+
+
 async def test_funnel_fixture_gives_the_expected_ordered_counts_across_apps(
     tmp_path: Path, conversion_nats: str
 ) -> None:
