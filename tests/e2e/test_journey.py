@@ -60,19 +60,22 @@ def test_the_journey_forms_connected_traces_across_all_services(world: JourneyWo
             grouped.setdefault(span.trace_id, []).append(span)
         return grouped
 
+    confirm = next(s.trace_id for s in result.steps if s.title.startswith("confirmed the ride binding"))
+
     def complete(spans: list[ReceivedSpan]) -> bool:
         grouped = by_trace(spans)
         return (
             set(grouped) == trace_ids
             and all(_connected(t) for t in grouped.values())
             and {s.service for s in journey_spans(spans)} >= ALL_PROCESSES
+            # the processes export their spans in batches, each on its own schedule
+            and {s.service for s in grouped[confirm]} >= ALL_PROCESSES
         )
 
     # every journey trace arrives whole (one root: the gateway's server span) and together they
     # cover the gateway and all five services
     traces = by_trace(world.spans.wait_for(complete, timeout=30))
 
-    confirm = next(s.trace_id for s in result.steps if s.title.startswith("confirmed the ride binding"))
     welcome = traces[confirm]
     # binding -> identity.partner_link.created -> reach -> benefits grant + content message
     assert {s.service for s in welcome} == ALL_PROCESSES

@@ -60,10 +60,15 @@ def measure(work: Path) -> dict[str, float]:
             {**payload, **claims}, private, algorithm="ES256", headers={"kid": "k1"}
         )
 
-    app_token, ops_token = token("mbank", acr="2"), token("lattice-ops", role="operator", branch="sz01")
-    apps, ops = AppTokenPolicy(jwks), OperatorTokenPolicy(jwks)
+    app_token = token("mbank", acr="2", sid="s1")
+    ops_token = token("lattice-ops", role="operator", branch="sz01")
+    store = SqliteEdgeStore(work / "edge.db")
+    store.claim_once("session-ended:another-session", ttl_s=900)
+    # as the gateway runs it: the signature, then the ended-session mark in the edge store
+    apps, ops = AppTokenPolicy(jwks, ended_sessions=store), OperatorTokenPolicy(jwks)
+    signature_only = AppTokenPolicy(jwks)
     key = PartnerKey(partner_id="ride", key_id="k1", secret=b"s" * 32, not_before=0)
-    partners = PartnerSignaturePolicy(keys=_Keys(key), store=SqliteEdgeStore(work / "edge.db"))
+    partners = PartnerSignaturePolicy(keys=_Keys(key), store=store)
     signer = PartnerSigner(partner_id="ride", key_id="k1", secret=b"s" * 32)
     body = b'{"amount":100}'
     url = "http://gateway/v1/partner/transfers?page_size=10"
@@ -82,6 +87,9 @@ def measure(work: Path) -> dict[str, float]:
     ]
     return {
         "app_token": cpu_us(lambda _i: apps.authenticate(authorization=app_token, app_id="mbank")),
+        "app_token_without_session_check": cpu_us(
+            lambda _i: signature_only.authenticate(authorization=app_token, app_id="mbank")
+        ),
         "operator_token": cpu_us(lambda _i: ops.authenticate(authorization=ops_token)),
         "partner_signature": cpu_us(lambda i: partners.authenticate(signed[i])),
     }
