@@ -27,7 +27,9 @@ class GatewaySettings(Settings):
     partner_key_ttl_s: float = 60.0
     # a key identity stops publishing (an emergency rotation) is refused at the edge within this
     jwks_max_age_s: float = 60.0
-    jwks_min_refresh_interval_s: float = 10.0
+    # at most one refetch per second for unknown key ids: a new key's tokens pass within a second of
+    # a rotation, and forged key ids cannot make the edge hammer identity
+    jwks_min_refresh_interval_s: float = 1.0
     rate_limit_window_s: int = 60
     rate_limits: dict[str, int] = {"partner": 600, "app": 300, "ops": 600, "public": 120, "click": 6000}
     idempotency_ttl_s: int = 24 * 3600

@@ -27,7 +27,7 @@ class JwksCache:
     """The identity JWKS, fetched lazily, refreshed when stale or on an unknown `kid` (rate-limited)."""
 
     def __init__(
-        self, fetch: Callable[[], str], *, max_age_s: float = 60.0, min_refresh_interval_s: float = 10.0
+        self, fetch: Callable[[], str], *, max_age_s: float = 60.0, min_refresh_interval_s: float = 1.0
     ) -> None:
         self._fetch = fetch
         self._max_age_s = max_age_s
