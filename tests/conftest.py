@@ -9,22 +9,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.runtime.config import SERVICES
 from services.runtime.stack import Stack, StackConfig
-from tools.demo_data import load
+from tests.support.system import running_system
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One shared system for the tests that do not restart or kill processes."""
-    var_dir = tmp_path_factory.mktemp("lattice-var")
-    stack = Stack(StackConfig.ephemeral(var_dir, extra_env=_test_env()))
-    try:
-        stack.start()
-        load({s: stack.config.addr(s) for s in SERVICES}, say=lambda _msg: None)
+    with running_system(tmp_path_factory.mktemp("lattice-var"), extra_env=_test_env()) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from services.runtime.config import SERVICES
-from services.runtime.stack import Stack, StackConfig
+from services.runtime.stack import Stack
 from tests.support.otlp import OtlpReceiver
-from tools.demo_data import load
+from tests.support.system import running_system
 from tools.postback_receiver import PostbackReceiver
 
 
@@ -37,13 +36,10 @@ def journey_env(receiver: PostbackReceiver, spans: OtlpReceiver) -> dict[str, st
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JourneyWorld]:
     spans = OtlpReceiver().start()
     partner = PostbackReceiver().start()
-    config = StackConfig.ephemeral(tmp_path_factory.mktemp("journey"), extra_env=journey_env(partner, spans))
-    stack = Stack(config)
     try:
-        stack.start()
-        load({s: config.addr(s) for s in SERVICES}, say=lambda _m: None)
-        yield JourneyWorld(stack, spans, partner)
+        env = journey_env(partner, spans)
+        with running_system(tmp_path_factory.mktemp("journey"), extra_env=env) as stack:
+            yield JourneyWorld(stack, spans, partner)
     finally:
-        stack.stop()
         partner.stop()
         spans.stop()

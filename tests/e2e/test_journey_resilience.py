@@ -10,11 +10,9 @@ import httpx
 import nats
 import pytest
 
-from services.runtime.config import SERVICES
-from services.runtime.stack import Stack, StackConfig
 from tests.e2e.conftest import JourneyWorld, journey_env
 from tests.support.otlp import OtlpReceiver
-from tools.demo_data import load
+from tests.support.system import running_system
 from tools.journey import Journey, wait_until
 from tools.postback_receiver import PostbackReceiver
 
@@ -30,14 +28,10 @@ def replicated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JourneyWorl
         "REACH_RETRY_DELAY_S": "3",
         "REQUEST_TIMEOUT_S": str(REQUEST_TIMEOUT_S),
     }
-    config = StackConfig.ephemeral(tmp_path_factory.mktemp("replicated"), replicas=2, extra_env=env)
-    stack = Stack(config)
     try:
-        stack.start()
-        load({s: config.addr(s) for s in SERVICES}, say=lambda _m: None)
-        yield JourneyWorld(stack, spans, partner)
+        with running_system(tmp_path_factory.mktemp("replicated"), replicas=2, extra_env=env) as stack:
+            yield JourneyWorld(stack, spans, partner)
     finally:
-        stack.stop()
         partner.stop()
         spans.stop()
 

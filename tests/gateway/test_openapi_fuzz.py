@@ -21,10 +21,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from services.runtime.config import SERVICES
-from services.runtime.stack import Stack, StackConfig
 from tests.support.actors import operator_headers, partner_client, sign_in
-from tools.demo_data import load
+from tests.support.system import running_system
 
 EXPLORE = os.environ.get("LATTICE_FUZZ_EXPLORE") == "1"
 EXAMPLES_PER_OPERATION = int(os.environ.get("LATTICE_FUZZ_EXAMPLES", "4"))
@@ -33,16 +31,12 @@ TIME_BUDGET_S = float(os.environ.get("LATTICE_FUZZ_BUDGET_S", "60"))
 
 @pytest.fixture(scope="module")
 def fuzz_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    stack = Stack(
-        StackConfig.ephemeral(tmp_path_factory.mktemp("fuzz-var"), extra_env={"ENVIRONMENT": "test"})
-    )
-    try:
-        stack.start()
-        load({s: stack.config.addr(s) for s in SERVICES}, say=lambda _msg: None)
-        with httpx.Client(base_url=stack.config.gateway_url, timeout=10) as client:
-            yield client
-    finally:
-        stack.stop()
+    var_dir = tmp_path_factory.mktemp("fuzz-var")
+    with (
+        running_system(var_dir, extra_env={"ENVIRONMENT": "test"}) as stack,
+        httpx.Client(base_url=stack.config.gateway_url, timeout=10) as client,
+    ):
+        yield client
 
 
 class Caller:

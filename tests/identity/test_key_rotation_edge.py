@@ -14,10 +14,8 @@ import httpx
 import jwt
 import pytest
 
-from services.runtime.config import SERVICES
-from services.runtime.stack import Stack, StackConfig
 from tests.support.actors import operator_headers, sign_in
-from tools.demo_data import load
+from tests.support.system import running_system
 from tools.journey import wait_until
 
 JWKS_MAX_AGE_S = 2  # production default 60 s; short here so the test does not wait a minute
@@ -26,14 +24,11 @@ JWKS_MAX_AGE_S = 2  # production default 60 s; short here so the test does not w
 @pytest.fixture
 def rotating_gateway(tmp_path: Path) -> Iterator[httpx.Client]:
     env = {"ENVIRONMENT": "test", "JWKS_MAX_AGE_S": str(JWKS_MAX_AGE_S)}
-    stack = Stack(StackConfig.ephemeral(tmp_path / "var", extra_env=env))
-    try:
-        stack.start()
-        load({s: stack.config.addr(s) for s in SERVICES}, say=lambda _msg: None)
-        with httpx.Client(base_url=stack.config.gateway_url, timeout=10) as client:
-            yield client
-    finally:
-        stack.stop()
+    with (
+        running_system(tmp_path / "var", extra_env=env) as stack,
+        httpx.Client(base_url=stack.config.gateway_url, timeout=10) as client,
+    ):
+        yield client
 
 
 def test_a_withdrawn_signing_key_is_refused_at_the_edge_and_the_new_one_accepted(

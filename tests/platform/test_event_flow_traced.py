@@ -10,11 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.runtime.config import SERVICES
-from services.runtime.stack import Stack, StackConfig
+from services.runtime.stack import Stack
 from tests.support.actors import operator_headers
 from tests.support.otlp import OtlpReceiver, ReceivedSpan
-from tools.demo_data import load
+from tests.support.system import running_system
 
 SPAN_KIND_SERVER, SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER, SPAN_KIND_CONSUMER = 2, 3, 4, 5
 
@@ -22,15 +21,11 @@ SPAN_KIND_SERVER, SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER, SPAN_KIND_CONSUMER = 2, 
 @pytest.fixture
 def traced_stack(tmp_path: Path) -> Iterator[tuple[Stack, OtlpReceiver]]:
     receiver = OtlpReceiver().start()
-    stack = Stack(
-        StackConfig.ephemeral(tmp_path / "var", extra_env={"ENVIRONMENT": "test", **receiver.env()})
-    )
     try:
-        stack.start()
-        load({s: stack.config.addr(s) for s in SERVICES}, say=lambda _m: None)
-        yield stack, receiver
+        env = {"ENVIRONMENT": "test", **receiver.env()}
+        with running_system(tmp_path / "var", extra_env=env) as stack:
+            yield stack, receiver
     finally:
-        stack.stop()
         receiver.stop()
 
 
