@@ -13,7 +13,7 @@ import yaml
 from tests.kong.harness import ROOT, config_fields, kong_env, plugin_info
 
 KONG_YML = ROOT / "infra" / "kong" / "kong.yml"
-DECK_SCHEMA = ROOT.parent / "shared" / "vendor" / "kong_json_schema.json"
+DECK_SCHEMA = ROOT / "infra" / "kong" / "vendor" / "kong_json_schema.json"
 TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean", "array": "array"}
 
 

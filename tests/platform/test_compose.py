@@ -19,7 +19,7 @@ from gateway.config import GatewaySettings
 from services.runtime.config import SERVICES, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-KONG_SCHEMA = ROOT.parent / "shared" / "vendor" / "kong_json_schema.json"
+KONG_SCHEMA = ROOT / "infra" / "kong" / "vendor" / "kong_json_schema.json"
 SECRETS = {
     "PEPPER",
     "POSTGRES_PASSWORD",
