@@ -8,12 +8,12 @@ from typing import Any
 from lattice.content.v1 import content_pb2 as pb
 
 from services.content.catalogue import Actor
-from services.content.compliance import Finding
 from services.content.models import AuditEntry, ContentItem, ItemVersion, Placement, ResourceSlot
 from services.content.rendering import Rendered
 from services.content.serving import Viewer
 from services.content.slots import PlacementSpec
 from services.runtime.clock import from_timestamp, to_timestamp
+from services.runtime.compliance import Finding
 from services.runtime.errors import InvalidInput
 
 MAX_VARIANTS = 6

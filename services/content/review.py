@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from lattice.content.v1 import events_pb2
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from services.content.audit import record_audit
 from services.content.catalogue import Actor, get_item_in, versions_of, working_version
-from services.content.compliance import Finding, check_content, unresolved
 from services.content.models import ContentItem, ItemVersion
 from services.runtime.clock import to_timestamp, utcnow
+from services.runtime.compliance import Finding, Passage, check_passages, unresolved
 from services.runtime.db import transaction
 from services.runtime.errors import Conflict, Forbidden, InvalidInput, NotFound, Rejected
 from services.runtime.outbox import record_event
 
 ITEM_PUBLISHED = "content.item.published"
+FIELDS = ("title", "body")
 ITEM_ARCHIVED = "content.item.archived"
 Result = tuple[ContentItem, list[ItemVersion]]
 
@@ -44,6 +47,16 @@ def _touch(session: Session, item: ContentItem, *versions: ItemVersion) -> None:
     for v in versions:
         v.updated_at = now
         session.add(v)
+
+
+def check_content(*, item_type: str, product_category: str, variants: dict[str, Any]) -> list[Finding]:
+    """Every compliance finding in every title and body of every variant."""
+    passages = (
+        Passage(path=f"variants.{edition}.{locale}", locale=locale, fields={f: t.get(f, "") for f in FIELDS})
+        for edition, variant in sorted(variants.items())
+        for locale, t in sorted(variant.get("texts", {}).items())
+    )
+    return check_passages(passages, item_type=item_type, product_category=product_category)
 
 
 def findings_of(item: ContentItem, version: ItemVersion) -> list[Finding]:

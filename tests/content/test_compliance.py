@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from services.content import catalogue, review
-from services.content.compliance import check_content, rule_book
+from services.content.review import check_content
+from services.runtime.compliance import rule_book
 from services.runtime.errors import Rejected
 from tests.content.conftest import AUTHOR, REVIEWER, texts
 
