@@ -11,7 +11,7 @@ from sqlmodel import Session, col, or_, select
 
 from services.conversion.config import ConversionSettings
 from services.conversion.models import Campaign, PartnerProfile, PostbackEndpoint
-from services.conversion.ssrf import check_postback_url
+from services.runtime.ssrf import check_postback_url
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import AlreadyExists, InvalidInput, NotFound

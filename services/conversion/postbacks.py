@@ -24,7 +24,7 @@ from standardwebhooks import Webhook
 
 from services.conversion.config import ConversionSettings
 from services.conversion.models import PostbackDelivery, PostbackEndpoint
-from services.conversion.ssrf import check_postback_url
+from services.runtime.ssrf import check_postback_url
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import DomainError
