@@ -16,7 +16,30 @@ from services.reach.grpc_api import ReachApi
 from services.reach.peers import Peers
 from services.reach.scheduler import run_forever
 from services.reach.touchpoints import build_providers
+from services.runtime.callers import GATEWAY, TOOLS
 from services.runtime.service import ServiceContext, main
+
+# Who may call each RPC (service identities from the mTLS certificates); an RPC left out is refused.
+CALLERS: dict[str, frozenset[str]] = {
+    "CreateStrategy": GATEWAY | TOOLS,
+    "UpdateStrategy": GATEWAY,
+    "GetStrategy": GATEWAY,
+    "ListStrategies": GATEWAY | TOOLS,
+    "ApproveStrategy": GATEWAY | TOOLS,
+    "ActivateStrategy": GATEWAY | TOOLS,
+    "PauseStrategy": GATEWAY,
+    "EndStrategy": GATEWAY,
+    "DryRunStrategy": GATEWAY,
+    "GetStrategyReview": GATEWAY,
+    "ListDeliveries": GATEWAY,
+    "GetDeliveryPolicy": GATEWAY,
+    "ProposeDeliveryPolicy": GATEWAY,
+    "ApproveDeliveryPolicy": GATEWAY,
+    "ListContactPreferences": GATEWAY,
+    "SetContactPreference": GATEWAY,
+    "ListInboxMessages": GATEWAY,
+    "MarkInboxMessageRead": GATEWAY,
+}
 
 
 async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
@@ -38,6 +61,7 @@ async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
         ack_wait_s=ctx.settings.consumer_ack_wait_s,
     )
     ctx.spawn(_schedule(reach, client, settings.scheduler_interval_s))
+    ctx.callers.declare(reach_pb2.DESCRIPTOR.services_by_name["ReachService"], CALLERS)
     return [reach_pb2.DESCRIPTOR.services_by_name["ReachService"].full_name]
 
 

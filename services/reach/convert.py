@@ -5,13 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from lattice.reach.v1 import reach_pb2 as pb
 
-from services.reach.models import ContactPreference, Delivery, InboxMessage, Strategy
+from services.reach.models import ContactPreference, Delivery, InboxMessage, PolicyProposal, Strategy
 from services.reach.policy import DeliveryPolicy
 from services.reach.strategies import Actor
 from services.runtime.clock import from_timestamp, to_timestamp
 from services.runtime.errors import InvalidInput
+
+
+def _at(value: datetime | None) -> Timestamp | None:
+    """A set Timestamp, or None so the field stays unset (never 1970-01-01)."""
+    return None if value is None else to_timestamp(value)
 
 
 def actor_from_pb(actor: pb.Actor) -> Actor:
@@ -110,9 +116,11 @@ def strategy_to_pb(strategy: Strategy) -> pb.Strategy:
         branch=strategy.branch or "",
         created_by=strategy.created_by,
         approved_by=strategy.approved_by or "",
-        created_at=to_timestamp(strategy.created_at),
-        updated_at=to_timestamp(strategy.updated_at),
+        created_at=_at(strategy.created_at),
+        updated_at=_at(strategy.updated_at),
         version=strategy.version,
+        revision=strategy.revision,
+        edited_by=list(strategy.edited_by) or [strategy.created_by],
     )
 
 
@@ -124,10 +132,10 @@ def delivery_to_pb(d: Delivery) -> pb.Delivery:
         status=d.status,
         reason=d.reason,
         control=d.control,
-        created_at=to_timestamp(d.created_at),
-        not_before=to_timestamp(d.not_before),
-        delivered_at=to_timestamp(d.delivered_at),
-        opened_at=to_timestamp(d.opened_at),
+        created_at=_at(d.created_at),
+        not_before=_at(d.not_before),
+        delivered_at=_at(d.delivered_at),
+        opened_at=_at(d.opened_at),
         action_state=d.action_state,
     )
 
@@ -139,15 +147,15 @@ def inbox_to_pb(m: InboxMessage) -> pb.InboxMessage:
         title=m.title,
         body=m.body,
         deep_link=m.deep_link,
-        created_at=to_timestamp(m.created_at),
-        read_at=to_timestamp(m.read_at),
-        expires_at=to_timestamp(m.expires_at),
+        created_at=_at(m.created_at),
+        read_at=_at(m.read_at),
+        expires_at=_at(m.expires_at),
     )
 
 
 def preference_to_pb(p: ContactPreference) -> pb.ContactPreference:
     return pb.ContactPreference(
-        channel=p.channel, purpose=p.purpose, opted_in=p.opted_in, updated_at=to_timestamp(p.updated_at)
+        channel=p.channel, purpose=p.purpose, opted_in=p.opted_in, updated_at=_at(p.updated_at)
     )
 
 
@@ -159,6 +167,18 @@ def policy_to_pb(policy: DeliveryPolicy) -> pb.DeliveryPolicy:
         quiet_end=policy.quiet_end,
         quiet_channels=list(policy.quiet_channels),
         default_time_zone=policy.default_time_zone,
+    )
+
+
+def proposal_to_pb(p: PolicyProposal) -> pb.PolicyProposal:
+    return pb.PolicyProposal(
+        proposal_id=p.proposal_id,
+        policy=policy_to_pb(DeliveryPolicy.model_validate(p.policy)),
+        proposed_by=p.proposed_by,
+        status=p.status,
+        decided_by=p.decided_by or "",
+        created_at=_at(p.created_at),
+        decided_at=_at(p.decided_at),
     )
 
 

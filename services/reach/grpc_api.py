@@ -7,7 +7,7 @@ import asyncio
 from lattice.reach.v1 import reach_pb2 as pb
 from lattice.reach.v1 import reach_pb2_grpc
 
-from services.reach import inbox, policy, review, strategies
+from services.reach import inbox, policy, policy_changes, review, strategies
 from services.reach.convert import (
     actor_from_pb,
     delivery_to_pb,
@@ -15,6 +15,7 @@ from services.reach.convert import (
     policy_from_pb,
     policy_to_pb,
     preference_to_pb,
+    proposal_to_pb,
     spec_from_pb,
     strategy_to_pb,
 )
@@ -175,19 +176,32 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
 
     async def GetDeliveryPolicy(self, request, context) -> pb.DeliveryPolicyResponse:  # type: ignore[no-untyped-def]
         found = await asyncio.to_thread(policy.get_policy, engine=self._engine)
-        return pb.DeliveryPolicyResponse(policy=policy_to_pb(found))
-
-    async def SetDeliveryPolicy(
-        self, request: pb.SetDeliveryPolicyRequest, context
-    ) -> pb.DeliveryPolicyResponse:  # type: ignore[no-untyped-def]
-        actor = actor_from_pb(request.actor)
-        saved = await asyncio.to_thread(
-            policy.set_policy,
-            engine=self._engine,
-            data=policy_from_pb(request.policy),
-            operator_id=actor.operator_id,
+        pending = await asyncio.to_thread(policy_changes.pending_proposal, engine=self._engine)
+        return pb.DeliveryPolicyResponse(
+            policy=policy_to_pb(found), pending=proposal_to_pb(pending) if pending else None
         )
-        return pb.DeliveryPolicyResponse(policy=policy_to_pb(saved))
+
+    async def ProposeDeliveryPolicy(
+        self, request: pb.ProposeDeliveryPolicyRequest, context
+    ) -> pb.PolicyProposalResponse:  # type: ignore[no-untyped-def]
+        proposal = await asyncio.to_thread(
+            policy_changes.propose,
+            engine=self._engine,
+            actor=actor_from_pb(request.actor),
+            data=policy_from_pb(request.policy),
+        )
+        return pb.PolicyProposalResponse(proposal=proposal_to_pb(proposal))
+
+    async def ApproveDeliveryPolicy(
+        self, request: pb.ApproveDeliveryPolicyRequest, context
+    ) -> pb.PolicyProposalResponse:  # type: ignore[no-untyped-def]
+        proposal = await asyncio.to_thread(
+            policy_changes.approve,
+            engine=self._engine,
+            actor=actor_from_pb(request.actor),
+            proposal_id=request.proposal_id,
+        )
+        return pb.PolicyProposalResponse(proposal=proposal_to_pb(proposal))
 
     async def ListContactPreferences(self, request, context) -> pb.ListContactPreferencesResponse:  # type: ignore[no-untyped-def]
         found = await asyncio.to_thread(

@@ -30,6 +30,27 @@ class Strategy(SQLModel, table=True):
     created_by: str = Field(max_length=60)
     approved_by: str | None = Field(default=None, max_length=60)
     version: int = 1
+    # The reviewable version of the spec, and everyone who wrote it (its author first).
+    revision: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    edited_by: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class StrategyRevision(SQLModel, table=True):
+    """One reviewable version of a strategy's spec: its author, its editors and its approver."""
+
+    __tablename__ = "strategy_revision"
+
+    strategy_id: str = Field(primary_key=True, max_length=36)
+    revision: int = Field(primary_key=True)
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    authored_by: str = Field(max_length=60)
+    edited_by: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    approved_by: str | None = Field(default=None, max_length=60)
+    approved_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -73,7 +94,22 @@ class PolicyRecord(SQLModel, table=True):
     policy_id: int = Field(default=1, primary_key=True)
     policy: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     updated_by: str = Field(default="", max_length=60)
+    approved_by: str = Field(default="", max_length=60, sa_column_kwargs={"server_default": ""})
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class PolicyProposal(SQLModel, table=True):
+    """A change to the delivery policy; it takes effect once another head-office admin approves it."""
+
+    __tablename__ = "delivery_policy_proposal"
+
+    proposal_id: str = Field(primary_key=True, max_length=36)
+    policy: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    proposed_by: str = Field(max_length=60)
+    status: str = Field(default="pending", max_length=20)  # pending | approved | superseded
+    decided_by: str | None = Field(default=None, max_length=60)
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None
 
 
 class Delivery(SQLModel, table=True):

@@ -109,14 +109,19 @@ def get_policy(*, engine: Engine) -> DeliveryPolicy:
         return load_policy(session)
 
 
-def set_policy(*, engine: Engine, data: dict, operator_id: str) -> DeliveryPolicy:  # type: ignore[type-arg]
-    """Replace the delivery policy."""
+def parse_policy(data: dict) -> DeliveryPolicy:  # type: ignore[type-arg]
+    """Validate a policy; a bad one is InvalidInput with the first problem as detail."""
     try:
-        policy = DeliveryPolicy.model_validate(data)
+        return DeliveryPolicy.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise InvalidInput("invalid_policy", f"{where}: {first.get('msg', 'invalid')}") from exc
+
+
+def set_policy(*, engine: Engine, data: dict, operator_id: str) -> DeliveryPolicy:  # type: ignore[type-arg]
+    """Replace the policy in force at once: for tests and set-up only; operators go through policy_changes."""
+    policy = parse_policy(data)
     with transaction(engine) as session:
         record = session.get(PolicyRecord, 1) or PolicyRecord(policy_id=1)
         record.policy = policy.model_dump()

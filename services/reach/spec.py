@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from services.runtime.compliance import Passage, check_passages
 from services.runtime.errors import InvalidInput
 
 CHANNELS = ("inbox", "push", "sms", "partner")
@@ -116,8 +117,19 @@ class StrategySpec(_Strict):
 def parse_spec(data: dict) -> StrategySpec:  # type: ignore[type-arg]
     """Validate a spec; a bad one is InvalidInput with the first problem as detail."""
     try:
-        return StrategySpec.model_validate(data)
+        spec = StrategySpec.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise InvalidInput("invalid_strategy", f"{where}: {first.get('msg', 'invalid')}") from exc
+    _check_compliance(spec.content)
+    return spec
+
+
+def _check_compliance(content: Content) -> None:
+    """Inline texts pass the same compliance check as content items; claims needing evidence go there."""
+    fields = {"title": content.title, "body": content.body}
+    fields |= {f"variables.{name}": value for name, value in sorted(content.variables.items())}
+    passage = Passage(path="content", locale=content.locale, fields=fields)
+    if blocking := [f for f in check_passages([passage], item_type="message") if f.severity == "block"]:
+        raise InvalidInput("compliance_violation", "; ".join(f.describe() for f in blocking))

@@ -9,11 +9,12 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from services.reach import revisions
 from services.reach.models import Strategy
 from services.reach.spec import StrategySpec, parse_spec
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
-from services.runtime.errors import Conflict, Forbidden, NotFound
+from services.runtime.errors import Conflict, NotFound
 
 EDITABLE = ("draft", "approved", "paused")
 TRANSITIONS = {
@@ -67,6 +68,7 @@ def create_strategy(*, engine: Engine, actor: Actor, spec_data: dict) -> Strateg
     )
     _apply_spec(strategy, spec)
     with transaction(engine) as session:
+        revisions.start(session, strategy=strategy, operator_id=actor.operator_id, now=strategy.created_at)
         session.add(strategy)
     return strategy
 
@@ -79,8 +81,9 @@ def update_strategy(
     spec_data: dict,
     expected_version: int = 0,  # type: ignore[type-arg]
 ) -> Strategy:
-    """Change a strategy's spec; it goes back to draft and needs a new approval."""
+    """Change a strategy's spec; it goes back to draft and its version needs a new approval."""
     spec = parse_spec(spec_data)
+    now = utcnow()
     with transaction(engine) as session:
         strategy = _load(session, strategy_id, actor)
         if strategy.status not in EDITABLE:
@@ -88,11 +91,12 @@ def update_strategy(
         if expected_version and expected_version != strategy.version:
             raise Conflict("version_mismatch", "the strategy changed since it was read")
         _apply_spec(strategy, spec)
+        revisions.record_edit(session, strategy=strategy, operator_id=actor.operator_id, now=now)
         strategy.status = "draft"
         strategy.approved_by = None
         strategy.next_run_at = None
         strategy.version += 1
-        strategy.updated_at = utcnow()
+        strategy.updated_at = now
         session.add(strategy)
     return strategy
 
@@ -100,7 +104,7 @@ def update_strategy(
 def change_status(
     *, engine: Engine, actor: Actor, strategy_id: str, action: str, now: datetime | None = None
 ) -> Strategy:
-    """Move a strategy along its lifecycle; approval must come from someone other than the author."""
+    """Move a strategy along its lifecycle; nobody approves a version they authored or edited."""
     allowed_from, target = TRANSITIONS[action]
     now = now or utcnow()
     with transaction(engine) as session:
@@ -108,11 +112,7 @@ def change_status(
         if strategy.status not in allowed_from:
             raise Conflict("invalid_transition", f"cannot {action} a {strategy.status} strategy")
         if action == "approve":
-            if actor.operator_id == strategy.created_by:
-                raise Forbidden(
-                    "self_approval", "a strategy must be approved by someone other than its author"
-                )
-            strategy.approved_by = actor.operator_id
+            revisions.approve(session, strategy=strategy, operator_id=actor.operator_id, now=now)
         if action == "activate":
             schedule = spec_of(strategy).schedule
             if schedule is not None and strategy.next_run_at is None:

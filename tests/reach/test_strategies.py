@@ -28,7 +28,7 @@ def test_author_cannot_approve_own_strategy(reach_db: Engine) -> None:
     s = strategies.create_strategy(engine=reach_db, actor=AUTHOR, spec_data=SPEC)
     with pytest.raises(Forbidden) as err:
         strategies.change_status(engine=reach_db, actor=AUTHOR, strategy_id=s.strategy_id, action="approve")
-    assert err.value.reason == "self_approval"
+    assert err.value.reason == "own_work"
     with pytest.raises(Conflict):
         strategies.change_status(engine=reach_db, actor=AUTHOR, strategy_id=s.strategy_id, action="activate")
     approved = strategies.change_status(

@@ -89,7 +89,7 @@ async def _change(
 async def approve_strategy(
     strategy_id: StrategyId, clients: ClientsDep, operator: Reviewer
 ) -> dict[str, Any]:
-    """Four eyes: the author cannot approve their own strategy."""
+    """Four eyes: nobody approves a version they authored or edited (403 own_work)."""
     return await _change(clients, operator, strategy_id, "ApproveStrategy")
 
 
@@ -146,16 +146,35 @@ async def list_deliveries(
 
 @router.get(f"{OPS}/policy")
 async def get_policy(clients: ClientsDep, operator: Viewer) -> dict[str, Any]:
-    return to_json((await clients.reach.GetDeliveryPolicy(pb.GetDeliveryPolicyRequest())).policy)
+    """The bank-wide policy in force, and the change waiting for approval (null when none)."""
+    resp = await clients.reach.GetDeliveryPolicy(pb.GetDeliveryPolicyRequest())
+    pending = to_json(resp.pending) if resp.HasField("pending") else None
+    return {**to_json(resp.policy), "pending_proposal": pending}
 
 
-@router.put(f"{OPS}/policy")
-async def set_policy(body: PolicyIn, clients: ClientsDep, operator: Admin) -> dict[str, Any]:
-    """Caps, contact budget and quiet hours for every strategy (head office admins only)."""
+def _head_office(operator: OperatorPrincipal) -> None:
     if not operator.head_office:
-        raise Problem(403, "head_office_only", "only head office sets the delivery policy")
+        raise Problem(403, "head_office_only", "only head office changes the delivery policy")
+
+
+@router.put(f"{OPS}/policy", status_code=status.HTTP_202_ACCEPTED)
+async def propose_policy(body: PolicyIn, clients: ClientsDep, operator: Admin) -> dict[str, Any]:
+    """Propose caps, contact budget and quiet hours; in force once another head-office admin approves."""
+    _head_office(operator)
     policy = ParseDict(body.model_dump(mode="json"), pb.DeliveryPolicy())
-    resp = await clients.reach.SetDeliveryPolicy(
-        pb.SetDeliveryPolicyRequest(actor=actor_pb(operator), policy=policy)
+    resp = await clients.reach.ProposeDeliveryPolicy(
+        pb.ProposeDeliveryPolicyRequest(actor=actor_pb(operator), policy=policy)
     )
-    return to_json(resp.policy)
+    return to_json(resp.proposal)
+
+
+@router.post(f"{OPS}/policy/proposals/{{proposal_id}}/approve")
+async def approve_policy(
+    proposal_id: Annotated[str, Path(max_length=36)], clients: ClientsDep, operator: Admin
+) -> dict[str, Any]:
+    """Four eyes: the proposer cannot approve their own change."""
+    _head_office(operator)
+    resp = await clients.reach.ApproveDeliveryPolicy(
+        pb.ApproveDeliveryPolicyRequest(actor=actor_pb(operator), proposal_id=proposal_id)
+    )
+    return to_json(resp.proposal)

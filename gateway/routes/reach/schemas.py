@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from google.protobuf.json_format import MessageToDict, ParseDict
+from google.protobuf.timestamp_pb2 import Timestamp
 from lattice.reach.v1 import reach_pb2 as pb
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -124,8 +125,25 @@ class PolicyIn(Strict):
 
 
 def to_json(message: Any) -> dict[str, Any]:
-    """A protobuf message as JSON with field names as in the proto."""
-    return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    """A protobuf message as JSON with field names as in the proto; an unset time is null."""
+    data = MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    _null_times(message, data)
+    return data
+
+
+def _null_times(message: Any, data: dict[str, Any]) -> None:
+    for f in message.DESCRIPTOR.fields:
+        kind = f.message_type
+        if kind is None or kind.GetOptions().map_entry:
+            continue
+        if f.is_repeated:
+            for item, item_data in zip(getattr(message, f.name), data.get(f.name, []), strict=True):
+                _null_times(item, item_data)
+        elif kind.full_name == Timestamp.DESCRIPTOR.full_name:
+            if not message.HasField(f.name):
+                data[f.name] = None
+        elif message.HasField(f.name):
+            _null_times(getattr(message, f.name), data[f.name])
 
 
 def actor_pb(operator: OperatorPrincipal) -> pb.Actor:
