@@ -71,6 +71,7 @@ async def start_consumers(*, bus: Bus, reach: ReachEngine, max_deliver: int, ack
                 mark_opened,
                 engine=reach.engine,
                 customer_id=trigger.customer_id,
+                app_id=trigger.app_id,
                 delivery_id=opened,
                 now=utcnow(),
             )

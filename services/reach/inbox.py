@@ -7,9 +7,9 @@ from datetime import datetime
 from lattice.reach.v1 import events_pb2
 from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from services.reach.models import Delivery, InboxMessage
+from services.reach.models import Delivery, InboxMessage, ProviderDelivery
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import NotFound
@@ -42,7 +42,7 @@ def list_messages(
             stmt = stmt.where(col(InboxMessage.read_at).is_(None))
         if before:
             anchor = session.get(InboxMessage, before)
-            if anchor is None or anchor.customer_id != customer_id:
+            if anchor is None or anchor.customer_id != customer_id or anchor.app_id != app_id:
                 raise NotFound("page_not_found", "the page token is not valid")
             stmt = stmt.where(
                 or_(
@@ -92,11 +92,23 @@ def mark_read(
     return message
 
 
-def mark_opened(*, engine: Engine, customer_id: str, delivery_id: str, now: datetime) -> bool:
-    """A push or partner message was opened (reported by the app as a `message_opened` event)."""
+def addressed_app(session: Session, delivery_id: str) -> str:
+    """The app a message was shown in or pushed to ("" when it went to no app, e.g. SMS)."""
+    message = session.get(InboxMessage, delivery_id)
+    if message is not None:
+        return message.app_id
+    handed = session.get(ProviderDelivery, delivery_id)
+    return handed.payload.get("app_id", "") if handed is not None else ""
+
+
+def mark_opened(*, engine: Engine, customer_id: str, app_id: str, delivery_id: str, now: datetime) -> bool:
+    """A message was opened, as reported by the customer's app it was addressed to (`message_opened`)."""
     with transaction(engine) as session:
         delivery = session.get(Delivery, delivery_id)
         if delivery is None or delivery.customer_id != customer_id or delivery.opened_at is not None:
+            return False
+        addressed = addressed_app(session, delivery_id)
+        if addressed and addressed != app_id:
             return False
         delivery.opened_at = now
         session.add(delivery)
