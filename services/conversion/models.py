@@ -176,13 +176,31 @@ class FunnelDay(SQLModel, table=True):
     upgraded: int = 0
 
 
+class CoreMilestone(SQLModel, table=True):
+    """A milestone from the core banking feed; its id is the idempotency key for ever."""
+
+    __tablename__ = "core_milestone"
+
+    milestone_id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=40)
+    customer_id: str = Field(index=True, max_length=64)
+    occurred_at: datetime
+    tier: str = Field(default="", max_length=40)
+    system_id: str = Field(max_length=40)
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
 class PostbackDelivery(SQLModel, table=True):
-    """A postback to send (the delivery outbox): retried with backoff, then dead-lettered."""
+    """A webhook to a partner (the delivery outbox): retried with backoff, then dead-lettered.
+
+    `event_type` conversion.milestone.reached (a postback, its body built at each attempt) or
+    binding.withdrawn (a partner notification, its body fixed when it is queued)."""
 
     __tablename__ = "postback_delivery"
     __table_args__ = (Index("ix_postback_due", "status", "next_attempt_at"),)
 
     delivery_id: str = Field(primary_key=True, max_length=40)
+    event_type: str = Field(default="conversion.milestone.reached", max_length=40)
     partner_id: str = Field(index=True, max_length=40)
     campaign_id: str = Field(max_length=40)
     customer_id: str = Field(max_length=64)  # internal: used to ask identity for the pairwise id
