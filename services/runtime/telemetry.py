@@ -11,6 +11,8 @@ import logging
 import os
 import socket
 import sys
+import traceback
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -23,9 +25,17 @@ from opentelemetry.sdk.metrics.export import (
     PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SpanExporter,
+    SpanExportResult,
+)
+from opentelemetry.trace import Status
 from pythonjsonlogger.json import JsonFormatter
+
+from services.runtime.personal_data import scrub
 
 ATTR_EVENT_ID = "lattice.event_id"
 ATTR_REASON = "lattice.reason"
@@ -53,9 +63,87 @@ class _TraceContextFilter(logging.Filter):
         return True
 
 
+_RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class PersonalDataFilter(logging.Filter):
+    """Scrubs personal numbers from log messages, exceptions and extra fields (defence in depth)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call still logs its format string, scrubbed
+            message = str(record.msg)
+        clean = scrub(message)
+        if clean != message or not isinstance(record.msg, str):
+            record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:
+            # the exception's message may quote client input; its formatted text is scrubbed once here
+            record.exc_text = scrub("".join(traceback.format_exception(*record.exc_info)).rstrip())
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
+        for key, value in list(vars(record).items()):
+            if key not in _RECORD_FIELDS and isinstance(value, str):
+                setattr(record, key, scrub(value))
+        return True
+
+
+def _clean(value: object) -> object:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, Sequence) and not isinstance(value, bytes):
+        return tuple(scrub(v) if isinstance(v, str) else v for v in value)
+    return value
+
+
+def _clean_attributes(attributes: Mapping[str, object] | None) -> dict[str, object]:
+    return {key: _clean(value) for key, value in (attributes or {}).items()}
+
+
+def scrubbed_span(span: ReadableSpan) -> ReadableSpan:
+    """A copy of `span` whose name, attributes, events and status carry no personal number."""
+    return ReadableSpan(
+        name=scrub(span.name),
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=_clean_attributes(span.attributes),  # type: ignore[arg-type]
+        events=[
+            Event(e.name, _clean_attributes(e.attributes), e.timestamp)  # type: ignore[arg-type]
+            for e in span.events
+        ],
+        links=span.links,
+        kind=span.kind,
+        status=Status(span.status.status_code, scrub(span.status.description or "") or None),
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+class ScrubbingSpanExporter(SpanExporter):
+    """Exports spans through `inner` only after scrubbing personal numbers out of them."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self._inner = inner
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self._inner.export([scrubbed_span(s) for s in spans])
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
 def setup_logging(service: str, level: str = "INFO") -> None:
     """JSON logs on stderr, each line with service, trace_id and span_id."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(PersonalDataFilter())
     handler.addFilter(_TraceContextFilter())
     handler.setFormatter(
         JsonFormatter(
@@ -105,7 +193,8 @@ def setup_telemetry(service: str, *, var_dir: Path, log_level: str = "INFO") -> 
     )
     files: list[IO[str]] = []
     tracer_provider = TracerProvider(resource=resource)
-    tracer_provider.add_span_processor(BatchSpanProcessor(_span_exporter(service, var_dir, files)))
+    exporter = ScrubbingSpanExporter(_span_exporter(service, var_dir, files))
+    tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(tracer_provider)
     meter_provider = MeterProvider(
         resource=resource, metric_readers=[_metric_reader(service, var_dir, files)]
