@@ -8,12 +8,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from services.benefits import ledger
+from services.benefits.audit import record, visible_benefit
 from services.benefits.models import KINDS, Benefit
+from services.benefits.principals import Principal, require_operator
 from services.benefits.rules import check_scopes
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.editions import EDITIONS
-from services.runtime.errors import AlreadyExists, Conflict, Forbidden, InvalidInput, NotFound
+from services.runtime.errors import AlreadyExists, Conflict, Forbidden, InvalidInput
 
 _ID = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
 _FUNDER = re.compile(r"^(dept|partner):[a-z][a-z0-9_-]{1,39}$")
@@ -52,29 +54,35 @@ def validate(benefit: Benefit) -> None:
     check_scopes(benefit.usable_scopes)
 
 
-def create_benefit(*, engine: Engine, benefit: Benefit) -> Benefit:
-    """Draft a benefit definition; it does nothing until a reviewer approves it."""
+def create_benefit(*, engine: Engine, benefit: Benefit, by: Principal) -> Benefit:
+    """Draft a benefit definition (in the operator's branch); it does nothing until a reviewer approves it."""
+    require_operator(by)
+    if not by.head_office:
+        benefit.branch = benefit.branch or by.scope_id
+    if not by.sees_branch(benefit.branch):
+        raise Forbidden("branch_scope", "operators act only within their branch")
+    benefit.drafted_by = by.actor_id
     validate(benefit)
     benefit.status, benefit.reviewed_by, benefit.review_note = "draft", "", ""
     with transaction(engine) as session:
         if session.get(Benefit, benefit.benefit_id) is not None:
             raise AlreadyExists("benefit_exists", f"benefit {benefit.benefit_id} exists")
         session.add(benefit)
+        record(session, benefit_id=benefit.benefit_id, action="drafted", by=by)
     return benefit
 
 
-def review_benefit(*, engine: Engine, benefit_id: str, reviewer_id: str, approve: bool, note: str) -> Benefit:
+def review_benefit(*, engine: Engine, benefit_id: str, by: Principal, approve: bool, note: str) -> Benefit:
     """Approve (and fund the budget) or reject a draft; nobody reviews their own draft."""
     with transaction(engine) as session:
-        benefit = ledger.locked(session, Benefit, benefit_id)
-        if benefit is None:
-            raise NotFound("benefit_not_found", f"no benefit {benefit_id}")
+        benefit = visible_benefit(session, benefit_id, by, lock=True)
         if benefit.status != "draft":
             raise Conflict("not_a_draft", f"benefit {benefit_id} is {benefit.status}")
-        if reviewer_id == benefit.drafted_by:
+        if by.actor_id == benefit.drafted_by:
             raise Forbidden("self_approval", "a draft must be reviewed by another operator")
         benefit.status = "approved" if approve else "rejected"
-        benefit.reviewed_by, benefit.review_note, benefit.reviewed_at = reviewer_id, note, utcnow()
+        benefit.reviewed_by, benefit.review_note, benefit.reviewed_at = by.actor_id, note, utcnow()
+        record(session, benefit_id=benefit_id, action=benefit.status, by=by, reason=note)
         if approve:
             ledger.open_account(session, ledger.funder_account(benefit.funder), may_go_negative=True)
             for account in (ledger.budget_account, ledger.redeemed_account, ledger.expired_account):
@@ -92,18 +100,19 @@ def review_benefit(*, engine: Engine, benefit_id: str, reviewer_id: str, approve
     return benefit
 
 
-def get_benefit(*, engine: Engine, benefit_id: str) -> tuple[Benefit, int]:
-    """A definition and what is left of its budget."""
+def get_benefit(*, engine: Engine, benefit_id: str, by: Principal) -> tuple[Benefit, int]:
+    """A definition and what is left of its budget, if the operator's branch may see it."""
     with read_session(engine) as session:
-        benefit = session.get(Benefit, benefit_id)
-        if benefit is None:
-            raise NotFound("benefit_not_found", f"no benefit {benefit_id}")
+        benefit = visible_benefit(session, benefit_id, by)
         return benefit, ledger.balance_of(session, ledger.budget_account(benefit_id))
 
 
 def list_benefits(
-    *, engine: Engine, status: str, branch: str, limit: int, after: str
+    *, engine: Engine, by: Principal, status: str, branch: str, limit: int, after: str
 ) -> list[tuple[Benefit, int]]:
+    """A page of the catalogue; a branch operator lists only its own branch's benefits."""
+    require_operator(by)
+    branch = branch if by.head_office else by.scope_id
     with read_session(engine) as session:
         stmt = select(Benefit).where(col(Benefit.benefit_id) > after).order_by(col(Benefit.benefit_id))
         if status:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from lattice.benefits.v1 import benefits_pb2 as pb
 
 from services.benefits.holds import Target
-from services.benefits.models import Benefit
+from services.benefits.models import Benefit, BenefitAudit, BenefitChange
+from services.benefits.principals import Principal
 from services.benefits.rules import Context
 from services.benefits.views import GrantView, RedemptionView
 from services.runtime.clock import from_timestamp, to_timestamp
@@ -20,7 +21,7 @@ KIND_TO_PB = {
 KIND_FROM_PB = {v: k for k, v in KIND_TO_PB.items()}
 
 
-def benefit_from_pb(b: pb.Benefit, *, operator_id: str) -> Benefit:
+def benefit_from_pb(b: pb.Benefit) -> Benefit:
     return Benefit(
         benefit_id=b.benefit_id,
         name=b.name,
@@ -44,7 +45,7 @@ def benefit_from_pb(b: pb.Benefit, *, operator_id: str) -> Benefit:
         per_customer_limit=b.per_customer_limit,
         stackable=b.stackable,
         claimable=b.claimable,
-        drafted_by=operator_id,
+        drafted_by="",
     )
 
 
@@ -101,6 +102,7 @@ def target_from_pb(t: pb.RedemptionTarget) -> Target:
         order_amount=t.order_amount,
         order_ref=t.order_ref,
         context=context_from_pb(t.context),
+        by=principal_from_pb(t.principal),
     )
 
 
@@ -137,4 +139,36 @@ def redemption_to_pb(r: RedemptionView) -> pb.Redemption:
         created_at=to_timestamp(r.created_at),
         hold_expires_at=to_timestamp(r.hold_expires_at),
         grant_ids=r.grant_ids,
+    )
+
+
+def principal_from_pb(p: pb.Principal) -> Principal:
+    return Principal(kind=p.kind, scope_id=p.scope_id, actor_id=p.actor_id)
+
+
+def change_to_pb(c: BenefitChange) -> pb.BenefitChange:
+    return pb.BenefitChange(
+        change_id=c.change_id,
+        benefit_id=c.benefit_id,
+        kind=c.kind,
+        total_budget_increase=c.total_budget_increase,
+        daily_budget=c.daily_budget,
+        valid_until=to_timestamp(c.valid_until),
+        reason=c.reason,
+        status=c.status,
+        requested_by=c.requested_by,
+        reviewed_by=c.reviewed_by,
+        review_note=c.review_note,
+        requested_at=to_timestamp(c.requested_at),
+    )
+
+
+def audit_to_pb(a: BenefitAudit) -> pb.AuditRecord:
+    return pb.AuditRecord(
+        action=a.action,
+        actor_id=a.actor_id,
+        actor_branch=a.actor_branch,
+        reason=a.reason,
+        detail=a.detail,
+        at=to_timestamp(a.at),
     )

@@ -60,13 +60,20 @@ async def load(channel: grpc.aio.Channel) -> None:
         draft.CopyFrom(benefit)
         draft.valid_until.CopyFrom(to_timestamp(utcnow() + timedelta(days=365)))
         try:
-            await stub.CreateBenefit(pb.CreateBenefitRequest(benefit=draft, operator_id="hq-operator"))
+            await stub.CreateBenefit(
+                pb.CreateBenefitRequest(
+                    benefit=draft, principal=pb.Principal(kind="operator", actor_id="hq-operator")
+                )
+            )
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
                 raise
             continue
         await stub.ReviewBenefit(
             pb.ReviewBenefitRequest(
-                benefit_id=benefit.benefit_id, reviewer_id="hq-reviewer", approve=True, note="demo data"
+                benefit_id=benefit.benefit_id,
+                principal=pb.Principal(kind="operator", actor_id="hq-reviewer"),
+                approve=True,
+                note="demo data",
             )
         )

@@ -11,24 +11,21 @@ from typing import TypeVar
 from lattice.benefits.v1 import benefits_pb2 as pb
 from lattice.benefits.v1 import benefits_pb2_grpc
 
-from services.benefits import catalogue, lifecycle, redemptions, wallet
+from services.benefits import lifecycle, redemptions, wallet
 from services.benefits.config import BenefitsSettings
 from services.benefits.convert import (
-    benefit_from_pb,
-    benefit_to_pb,
     context_from_pb,
     grant_to_pb,
+    principal_from_pb,
     redemption_to_pb,
     target_from_pb,
 )
-from services.benefits.ledger import check_ledger
-from services.runtime.clock import from_timestamp
+from services.benefits.grpc_ops import CatalogueRpcs
 from services.runtime.errors import InvalidInput
 from services.runtime.service import ServiceContext
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-MAX_PAGE = 100
 
 
 def _require(value: str, name: str) -> None:
@@ -36,7 +33,7 @@ def _require(value: str, name: str) -> None:
         raise InvalidInput(f"invalid_{name}", f"{name} is required (at most 64 chars)")
 
 
-class BenefitsApi(benefits_pb2_grpc.BenefitsServiceServicer):
+class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
     def __init__(self, ctx: ServiceContext, settings: BenefitsSettings) -> None:
         self._ctx = ctx
         self._engine = ctx.engine
@@ -54,47 +51,6 @@ class BenefitsApi(benefits_pb2_grpc.BenefitsServiceServicer):
         self._ctx.relay.notify()
         return result
 
-    async def CreateBenefit(self, request: pb.CreateBenefitRequest, context) -> pb.CreateBenefitResponse:  # type: ignore[no-untyped-def]
-        _require(request.operator_id, "operator_id")
-        benefit = benefit_from_pb(request.benefit, operator_id=request.operator_id)
-        created = await asyncio.to_thread(catalogue.create_benefit, engine=self._engine, benefit=benefit)
-        return pb.CreateBenefitResponse(benefit=benefit_to_pb(created, 0))
-
-    async def ReviewBenefit(self, request: pb.ReviewBenefitRequest, context) -> pb.ReviewBenefitResponse:  # type: ignore[no-untyped-def]
-        _require(request.reviewer_id, "reviewer_id")
-        benefit = await asyncio.to_thread(
-            catalogue.review_benefit,
-            engine=self._engine,
-            benefit_id=request.benefit_id,
-            reviewer_id=request.reviewer_id,
-            approve=request.approve,
-            note=request.note[:500],
-        )
-        return pb.ReviewBenefitResponse(
-            benefit=benefit_to_pb(benefit, benefit.total_budget if request.approve else 0)
-        )
-
-    async def GetBenefit(self, request: pb.GetBenefitRequest, context) -> pb.GetBenefitResponse:  # type: ignore[no-untyped-def]
-        benefit, left = await asyncio.to_thread(
-            catalogue.get_benefit, engine=self._engine, benefit_id=request.benefit_id
-        )
-        return pb.GetBenefitResponse(benefit=benefit_to_pb(benefit, left))
-
-    async def ListBenefits(self, request: pb.ListBenefitsRequest, context) -> pb.ListBenefitsResponse:  # type: ignore[no-untyped-def]
-        size = min(request.page_size or 50, MAX_PAGE)
-        rows = await asyncio.to_thread(
-            catalogue.list_benefits,
-            engine=self._engine,
-            status=request.status,
-            branch=request.branch,
-            limit=size + 1,
-            after=request.page_token,
-        )
-        token = rows[size - 1][0].benefit_id if len(rows) > size else ""
-        return pb.ListBenefitsResponse(
-            benefits=[benefit_to_pb(b, left) for b, left in rows[:size]], next_page_token=token
-        )
-
     async def GrantBenefit(self, request: pb.GrantBenefitRequest, context) -> pb.GrantBenefitResponse:  # type: ignore[no-untyped-def]
         _require(request.customer_id, "customer_id")
         grant = await self._write(
@@ -105,19 +61,9 @@ class BenefitsApi(benefits_pb2_grpc.BenefitsServiceServicer):
             channel=request.channel or "claim",
             limits=self._limits,
             context=context_from_pb(request.context, app_id=request.app_id, device_id=request.device_id),
+            by=principal_from_pb(request.principal),
         )
         return pb.GrantBenefitResponse(grant=grant_to_pb(grant))
-
-    async def RevokeGrant(self, request: pb.RevokeGrantRequest, context) -> pb.RevokeGrantResponse:  # type: ignore[no-untyped-def]
-        _require(request.operator_id, "operator_id")
-        grant = await asyncio.to_thread(
-            wallet.revoke_grant,
-            engine=self._engine,
-            grant_id=request.grant_id,
-            operator_id=request.operator_id,
-            idempotency_key=request.idempotency_key,
-        )
-        return pb.RevokeGrantResponse(grant=grant_to_pb(grant))
 
     async def GetWallet(self, request: pb.GetWalletRequest, context) -> pb.GetWalletResponse:  # type: ignore[no-untyped-def]
         _require(request.customer_id, "customer_id")
@@ -153,6 +99,7 @@ class BenefitsApi(benefits_pb2_grpc.BenefitsServiceServicer):
             redemptions.confirm_redemption,
             redemption_id=request.redemption_id,
             customer_id=request.customer_id,
+            by=principal_from_pb(request.principal),
             idempotency_key=request.idempotency_key,
         )
         return pb.ConfirmRedemptionResponse(redemption=redemption_to_pb(view))
@@ -165,6 +112,7 @@ class BenefitsApi(benefits_pb2_grpc.BenefitsServiceServicer):
             redemptions.cancel_redemption,
             redemption_id=request.redemption_id,
             customer_id=request.customer_id,
+            by=principal_from_pb(request.principal),
             idempotency_key=request.idempotency_key,
         )
         return pb.CancelRedemptionResponse(redemption=redemption_to_pb(view))
@@ -187,6 +135,7 @@ class BenefitsApi(benefits_pb2_grpc.BenefitsServiceServicer):
             redemptions.refund_redemption,
             redemption_id=request.redemption_id,
             customer_id=request.customer_id,
+            by=principal_from_pb(request.principal),
             amount=request.amount,
             ratio_bps=request.ratio_bps,
             idempotency_key=request.idempotency_key,
@@ -199,6 +148,7 @@ class BenefitsApi(benefits_pb2_grpc.BenefitsServiceServicer):
             engine=self._engine,
             redemption_id=request.redemption_id,
             customer_id=request.customer_id,
+            by=principal_from_pb(request.principal),
         )
         return pb.GetRedemptionResponse(redemption=redemption_to_pb(view))
 
@@ -206,20 +156,3 @@ class BenefitsApi(benefits_pb2_grpc.BenefitsServiceServicer):
         expired, released = await asyncio.to_thread(lifecycle.expire_due, engine=self._engine)
         self._ctx.relay.notify()
         return pb.ExpireDueResponse(expired_grants=expired, released_holds=released)
-
-    async def CheckLedger(self, request: pb.CheckLedgerRequest, context) -> pb.CheckLedgerResponse:  # type: ignore[no-untyped-def]
-        report = await asyncio.to_thread(
-            check_ledger, engine=self._engine, as_of=from_timestamp(request.as_of)
-        )
-        return pb.CheckLedgerResponse(
-            balanced=report.balanced,
-            total_debits=report.total_debits,
-            total_credits=report.total_credits,
-            entries=report.entries,
-            postings=report.postings,
-            unbalanced_entries=report.unbalanced_entries,
-            mismatches=[
-                pb.AccountMismatch(account_id=a, stored=s, from_postings=d) for a, s, d in report.mismatches
-            ],
-            negative_accounts=report.negative_accounts,
-        )

@@ -12,7 +12,8 @@ from sqlmodel import Session, col, select
 from services.benefits import ledger
 from services.benefits.ledger import locked
 from services.benefits.models import SINGLE_USE_KINDS, Benefit, Grant, Redemption, RedemptionLine
-from services.benefits.rules import Context, RiskLimits, require_usable
+from services.benefits.principals import Principal, require_acting_here
+from services.benefits.rules import Context, RiskLimits, require_live, require_usable
 from services.benefits.wallet import grant_in, load_benefit
 from services.runtime.clock import to_timestamp
 from services.runtime.errors import InvalidInput, Rejected
@@ -30,6 +31,7 @@ class Target:
     order_amount: int = 0
     order_ref: str = ""
     context: Context = field(default_factory=Context)
+    by: Principal = field(default_factory=lambda: Principal(kind=""))
 
 
 def _usable_lots(
@@ -94,7 +96,9 @@ def _check_stacking(session: Session, benefit: Benefit, target: Target) -> None:
 
 def hold_in(session: Session, *, target: Target, ttl_s: int, now: datetime, limits: RiskLimits) -> Redemption:
     """Move value from the customer's lots to a hold account (claiming a claimable coupon if needed)."""
+    require_acting_here(target.by, target.context)
     benefit = load_benefit(session, target.benefit_id)
+    require_live(benefit)
     require_usable(session, benefit=benefit, customer_id=target.customer_id, context=target.context)
     _check_stacking(session, benefit, target)
     lots = _usable_lots(session, benefit, target, now)
@@ -107,6 +111,7 @@ def hold_in(session: Session, *, target: Target, ttl_s: int, now: datetime, limi
             channel="redeem",
             limits=limits,
             now=now,
+            by=target.by,
         )
         lots = [(grant, grant.initial_amount)]
     if not lots:
@@ -139,6 +144,8 @@ def hold_in(session: Session, *, target: Target, ttl_s: int, now: datetime, limi
         order_amount=target.order_amount,
         order_ref=target.order_ref,
         scope=target.context.scope,
+        created_by_kind=target.by.kind,
+        created_by_scope=target.by.scope_id,
         created_at=now,
         hold_expires_at=now + timedelta(seconds=ttl_s),
     )

@@ -61,6 +61,8 @@ class Grant(SQLModel, table=True):
     status: str = Field(default="active", max_length=20, index=True)
     app_id: str = Field(default="", max_length=40)
     channel: str = Field(default="", max_length=80)
+    created_by_kind: str = Field(default="", max_length=20)
+    created_by_scope: str = Field(default="", max_length=40)
     granted_at: datetime = Field(default_factory=utcnow)
     available_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime = Field(index=True)
@@ -80,6 +82,8 @@ class Redemption(SQLModel, table=True):
     order_amount: int = Field(default=0, sa_type=BigInteger)
     order_ref: str = Field(default="", max_length=80, index=True)
     scope: str = Field(max_length=120)
+    created_by_kind: str = Field(default="", max_length=20)
+    created_by_scope: str = Field(default="", max_length=40)
     created_at: datetime = Field(default_factory=utcnow)
     hold_expires_at: datetime | None = Field(default=None, index=True)
     settled_at: datetime | None = None
@@ -94,6 +98,54 @@ class RedemptionLine(SQLModel, table=True):
     grant_id: str = Field(primary_key=True, max_length=36)
     amount: int = Field(sa_type=BigInteger)
     refunded: int = Field(default=0, sa_type=BigInteger)
+
+
+class RedemptionRefund(SQLModel, table=True):
+    """One refund of a redemption, by the principal that made the redemption."""
+
+    __tablename__ = "redemption_refund"
+
+    refund_id: str = Field(primary_key=True, max_length=36)
+    redemption_id: str = Field(max_length=36, index=True)
+    amount: int = Field(sa_type=BigInteger)
+    created_by_kind: str = Field(max_length=20)
+    created_by_scope: str = Field(max_length=40)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class BenefitChange(SQLModel, table=True):
+    """A requested change that commits money (top-up, extension); applied when another reviewer approves."""
+
+    __tablename__ = "benefit_change"
+
+    change_id: str = Field(primary_key=True, max_length=36)
+    benefit_id: str = Field(max_length=40, index=True)
+    kind: str = Field(max_length=20)
+    total_budget_increase: int = Field(default=0, sa_type=BigInteger)
+    daily_budget: int = Field(default=0, sa_type=BigInteger)
+    valid_until: datetime | None = None
+    reason: str = Field(default="", max_length=500)
+    status: str = Field(default="pending", max_length=20)
+    requested_by: str = Field(max_length=64)
+    reviewed_by: str = Field(default="", max_length=64)
+    review_note: str = Field(default="", max_length=500)
+    requested_at: datetime = Field(default_factory=utcnow)
+    reviewed_at: datetime | None = None
+
+
+class BenefitAudit(SQLModel, table=True):
+    """Who did what to a benefit, when and why; never updated or deleted."""
+
+    __tablename__ = "benefit_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    benefit_id: str = Field(max_length=40, index=True)
+    action: str = Field(max_length=40)
+    actor_id: str = Field(max_length=64)
+    actor_branch: str = Field(default="", max_length=40)
+    reason: str = Field(default="", max_length=500)
+    detail: str = Field(default="", max_length=500)
+    at: datetime = Field(default_factory=utcnow)
 
 
 class LedgerAccount(SQLModel, table=True):

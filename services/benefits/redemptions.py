@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from lattice.benefits.v1 import events_pb2
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -9,7 +11,8 @@ from sqlmodel import Session
 from services.benefits import ledger
 from services.benefits.holds import Target, hold_in, lines_of, release_in, return_account, settle_in
 from services.benefits.idempotency import run_once
-from services.benefits.models import Grant, Redemption
+from services.benefits.models import Grant, Redemption, RedemptionRefund
+from services.benefits.principals import Principal, owns, require_principal
 from services.benefits.rules import DEFAULT_LIMITS, RiskLimits
 from services.benefits.views import RedemptionView
 from services.runtime.clock import to_timestamp, utcnow
@@ -31,9 +34,19 @@ def _target_request(op: str, target: Target, **extra: object) -> dict[str, objec
     return {"op": op, **fields, "context": target.context.__dict__, **extra}
 
 
-def _own(session: Session, redemption_id: str, customer_id: str) -> Redemption:
-    redemption = ledger.locked(session, Redemption, redemption_id)
-    if redemption is None or redemption.customer_id != customer_id:
+def _own(
+    session: Session, redemption_id: str, customer_id: str, by: Principal, *, lock: bool = True
+) -> Redemption:
+    """The redemption, only for its customer acting through the same app or partner that made it."""
+    require_principal(by)
+    redemption = (
+        ledger.locked(session, Redemption, redemption_id) if lock else session.get(Redemption, redemption_id)
+    )
+    if (
+        redemption is None
+        or redemption.customer_id != customer_id
+        or not owns(by, kind=redemption.created_by_kind, scope_id=redemption.created_by_scope)
+    ):
         raise NotFound("redemption_not_found", f"no redemption {redemption_id}")
     return redemption
 
@@ -81,13 +94,13 @@ def redeem_benefit(
 
 
 def confirm_redemption(
-    *, engine: Engine, redemption_id: str, customer_id: str, idempotency_key: str
+    *, engine: Engine, redemption_id: str, customer_id: str, by: Principal, idempotency_key: str
 ) -> Outcome:
     """Confirm a hold; after its TTL the hold is released instead and the answer is `hold_expired`."""
 
     def apply(session: Session) -> RedemptionView:
         now = utcnow()
-        redemption = _own(session, redemption_id, customer_id)
+        redemption = _own(session, redemption_id, customer_id, by)
         if redemption.status == "held":
             if redemption.hold_expires_at and now >= redemption.hold_expires_at:
                 release_in(session, redemption=redemption, status="released", now=now)
@@ -110,12 +123,12 @@ def confirm_redemption(
 
 
 def cancel_redemption(
-    *, engine: Engine, redemption_id: str, customer_id: str, idempotency_key: str
+    *, engine: Engine, redemption_id: str, customer_id: str, by: Principal, idempotency_key: str
 ) -> Outcome:
     """Cancel a hold: the value goes back to the customer's lots."""
 
     def apply(session: Session) -> RedemptionView:
-        redemption = _own(session, redemption_id, customer_id)
+        redemption = _own(session, redemption_id, customer_id, by)
         if redemption.status == "confirmed":
             raise Conflict("already_confirmed", "a confirmed redemption is refunded, not cancelled")
         if redemption.status == "held":
@@ -133,7 +146,14 @@ def cancel_redemption(
 
 
 def refund_redemption(
-    *, engine: Engine, redemption_id: str, customer_id: str, amount: int, ratio_bps: int, idempotency_key: str
+    *,
+    engine: Engine,
+    redemption_id: str,
+    customer_id: str,
+    by: Principal,
+    amount: int,
+    ratio_bps: int,
+    idempotency_key: str,
 ) -> Outcome:
     """Give back all or part of a confirmed redemption (an amount, or a share in basis points)."""
     if (amount > 0) == (ratio_bps > 0) or amount < 0 or not 0 <= ratio_bps <= 10_000:
@@ -141,7 +161,7 @@ def refund_redemption(
 
     def apply(session: Session) -> RedemptionView:
         now = utcnow()
-        redemption = _own(session, redemption_id, customer_id)
+        redemption = _own(session, redemption_id, customer_id, by)
         if redemption.status != "confirmed":
             raise Conflict("not_confirmed", f"the redemption is {redemption.status}")
         wanted = amount or redemption.amount * ratio_bps // 10_000
@@ -172,6 +192,16 @@ def refund_redemption(
         )
         redemption.refunded += wanted
         session.add(redemption)
+        session.add(
+            RedemptionRefund(
+                refund_id=uuid.uuid4().hex,
+                redemption_id=redemption_id,
+                amount=wanted,
+                created_by_kind=by.kind,
+                created_by_scope=by.scope_id,
+                created_at=now,
+            )
+        )
         record_event(
             session,
             "benefits.redemption.refunded",
@@ -196,9 +226,6 @@ def refund_redemption(
     )
 
 
-def get_redemption(*, engine: Engine, redemption_id: str, customer_id: str) -> RedemptionView:
+def get_redemption(*, engine: Engine, redemption_id: str, customer_id: str, by: Principal) -> RedemptionView:
     with read_session(engine) as session:
-        redemption = session.get(Redemption, redemption_id)
-        if redemption is None or redemption.customer_id != customer_id:
-            raise NotFound("redemption_not_found", f"no redemption {redemption_id}")
-        return _view(session, redemption)
+        return _view(session, _own(session, redemption_id, customer_id, by, lock=False))

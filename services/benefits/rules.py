@@ -79,9 +79,16 @@ def require_usable(session: Session, *, benefit: Benefit, customer_id: str, cont
         raise Rejected("not_usable_here", f"{benefit.benefit_id} cannot be used in {context.scope}")
 
 
-def require_valid(benefit: Benefit, now: datetime) -> None:
+def require_live(benefit: Benefit) -> None:
+    """Paused and stopped benefits are neither granted nor redeemed."""
+    if benefit.status in ("paused", "stopped"):
+        raise Rejected(f"benefit_{benefit.status}", f"{benefit.benefit_id} is {benefit.status}")
     if benefit.status != "approved":
         raise Rejected("not_eligible", f"{benefit.benefit_id} is not an approved benefit")
+
+
+def require_valid(benefit: Benefit, now: datetime) -> None:
+    require_live(benefit)
     if benefit.valid_from and now < benefit.valid_from:
         raise Rejected("not_eligible", f"{benefit.benefit_id} is not valid yet")
     if benefit.valid_until and now >= benefit.valid_until:

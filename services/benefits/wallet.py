@@ -10,8 +10,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services.benefits import ledger
+from services.benefits.audit import record
 from services.benefits.idempotency import run_once
 from services.benefits.models import Benefit, Grant, Redemption, RedemptionLine
+from services.benefits.principals import (
+    Principal,
+    require_acting_here,
+    require_grant_channel,
+    require_operator,
+)
 from services.benefits.rules import (
     DEFAULT_LIMITS,
     Context,
@@ -47,6 +54,7 @@ def grant_in(
     channel: str,
     limits: RiskLimits,
     now: datetime,
+    by: Principal,
 ) -> Grant:
     """Grant one lot inside the caller's transaction: eligibility, limits, budgets, ledger, event."""
     require_valid(benefit, now)
@@ -77,6 +85,8 @@ def grant_in(
         initial_amount=benefit.face_value,
         app_id=context.app_id,
         channel=channel,
+        created_by_kind=by.kind,
+        created_by_scope=by.scope_id,
         granted_at=now,
         available_at=now + timedelta(days=benefit.pending_days),
         expires_at=min(ends),
@@ -121,9 +131,13 @@ def grant_benefit(
     idempotency_key: str,
     context: Context,
     channel: str,
+    by: Principal,
     limits: RiskLimits = DEFAULT_LIMITS,
 ) -> tuple[GrantView, bool]:
     """Grant a benefit once per idempotency key; returns (grant, replayed)."""
+    require_grant_channel(by, channel)
+    if by.kind in ("customer", "partner"):
+        require_acting_here(by, context)
     request = {"op": "grant", "benefit": benefit_id, "channel": channel, "context": context.__dict__}
 
     def apply(session: Session) -> GrantView:
@@ -137,6 +151,7 @@ def grant_benefit(
             channel=channel,
             limits=limits,
             now=now,
+            by=by,
         )
         return GrantView.of(
             grant,
@@ -150,14 +165,15 @@ def grant_benefit(
     )
 
 
-def revoke_grant(*, engine: Engine, grant_id: str, operator_id: str, idempotency_key: str) -> GrantView:
-    """Take a grant back: its unused value returns to the budget (a reversing entry)."""
+def revoke_grant(*, engine: Engine, grant_id: str, by: Principal, idempotency_key: str) -> GrantView:
+    """Take a grant back (an operator of its benefit's branch): its unused value returns to the budget."""
+    require_operator(by)
 
     def apply(session: Session) -> GrantView:
         grant = ledger.locked(session, Grant, grant_id)
-        if grant is None:
+        benefit = session.get(Benefit, grant.benefit_id) if grant else None
+        if grant is None or benefit is None or not by.sees_branch(benefit.branch):
             raise NotFound("grant_not_found", f"no grant {grant_id}")
-        benefit = load_benefit(session, grant.benefit_id)
         if grant.status == "held" or _held_by_grant(session, [grant_id]).get(grant_id):
             raise Conflict("grant_in_use", "the grant has a hold; cancel it first")
         if grant.status != "active":
@@ -171,11 +187,12 @@ def revoke_grant(*, engine: Engine, grant_id: str, operator_id: str, idempotency
         )
         grant.status = "revoked"
         session.add(grant)
+        record(session, benefit_id=benefit.benefit_id, action="grant_revoked", by=by, detail=grant_id)
         return GrantView.of(grant, benefit, remaining=0)
 
     view, _ = run_once(
         engine,
-        scope=f"ops:{operator_id}",
+        scope=f"ops:{by.actor_id}",
         key=idempotency_key,
         request={"op": "revoke", "grant": grant_id},
         apply=apply,

@@ -133,6 +133,7 @@ class Peers:
                     idempotency_key=idempotency_key,
                     app_id=app_id,
                     channel=f"reach:{strategy_id}",
+                    principal=benefits_pb2.Principal(kind="service", scope_id="reach", actor_id="reach"),
                 )
             )
         except grpc.aio.AioRpcError as exc:

@@ -14,9 +14,22 @@ from sqlalchemy.engine import Engine
 from services.benefits import catalogue
 from services.benefits.ledger import check_ledger
 from services.benefits.models import Benefit
+from services.benefits.principals import Principal
+from services.benefits.rules import Context
 from services.runtime.clock import utcnow
 from services.runtime.db import make_engine, migrate
 from tests.support.databases import DATABASE_KINDS, fresh_database_url
+
+DRAFTER = Principal(kind="operator", actor_id="op-drafter")
+REVIEWER = Principal(kind="operator", actor_id="op-reviewer")
+REACH = Principal(kind="service", scope_id="reach", actor_id="reach")
+
+
+def acting(context: Context) -> Principal:
+    """The principal the gateway passes for a customer in an app or a partner in its scene."""
+    if context.partner_id:
+        return Principal(kind="partner", scope_id=context.partner_id)
+    return Principal(kind="customer", scope_id=context.app_id)
 
 
 def assert_ledger_balanced(engine: Engine) -> None:
@@ -51,14 +64,13 @@ def approved_benefit(engine: Engine, **fields: object) -> Benefit:
         "usable_scopes": ["app:*", "partner:*"],
         "valid_until": utcnow() + timedelta(days=30),
         "claimable": True,
-        "drafted_by": "op-drafter",
     }
     values.update(fields)
-    catalogue.create_benefit(engine=engine, benefit=Benefit(**values))  # type: ignore[arg-type]
+    catalogue.create_benefit(engine=engine, benefit=Benefit(**values), by=DRAFTER)  # type: ignore[arg-type]
     return catalogue.review_benefit(
         engine=engine,
         benefit_id=str(values["benefit_id"]),
-        reviewer_id="op-reviewer",
+        by=REVIEWER,
         approve=True,
         note="ok",
     )

@@ -24,6 +24,16 @@ from tests.support.inprocess import serve
 MBANK = pb.UsageContext(app_id="mbank", assurance_level=2)
 LIFE = pb.UsageContext(app_id="life", assurance_level=2)
 P1 = pb.UsageContext(partner_id="p1", scene="ride")
+DRAFTER = pb.Principal(kind="operator", actor_id="op-a")
+REVIEWER = pb.Principal(kind="operator", actor_id="op-b")
+REACH = pb.Principal(kind="service", scope_id="reach", actor_id="reach")
+
+
+def acting(context: pb.UsageContext) -> pb.Principal:
+    """The principal the gateway passes for a customer in an app or a partner in its scene."""
+    if context.partner_id:
+        return pb.Principal(kind="partner", scope_id=context.partner_id)
+    return pb.Principal(kind="customer", scope_id=context.app_id)
 
 
 @asynccontextmanager
@@ -48,10 +58,10 @@ async def approve(stub: benefits_pb2_grpc.BenefitsServiceStub, **fields: object)
     }
     values.update(fields)
     await stub.CreateBenefit(
-        pb.CreateBenefitRequest(benefit=pb.Benefit(**values), operator_id="op-a"), timeout=5
+        pb.CreateBenefitRequest(benefit=pb.Benefit(**values), principal=DRAFTER), timeout=5
     )
     resp = await stub.ReviewBenefit(
-        pb.ReviewBenefitRequest(benefit_id=str(values["benefit_id"]), reviewer_id="op-b", approve=True),
+        pb.ReviewBenefitRequest(benefit_id=str(values["benefit_id"]), principal=REVIEWER, approve=True),
         timeout=5,
     )
     return resp.benefit
@@ -59,7 +69,9 @@ async def approve(stub: benefits_pb2_grpc.BenefitsServiceStub, **fields: object)
 
 def target(customer: str, key: str, context: pb.UsageContext, **fields: object) -> pb.RedemptionTarget:
     values: dict[str, object] = {"benefit_id": "coffee", "order_amount": 2_000, **fields}
-    return pb.RedemptionTarget(customer_id=customer, idempotency_key=key, context=context, **values)  # type: ignore[arg-type]
+    return pb.RedemptionTarget(
+        customer_id=customer, idempotency_key=key, context=context, principal=acting(context), **values
+    )  # type: ignore[arg-type]
 
 
 async def rejected(call) -> tuple[grpc.StatusCode, str]:  # type: ignore[no-untyped-def]
@@ -80,10 +92,10 @@ async def test_drafter_cannot_approve_own_benefit(tmp_path: Path, nats_url: str)
             usable_scopes=["app:*"],
             valid_days=3,
         )
-        await stub.CreateBenefit(pb.CreateBenefitRequest(benefit=draft, operator_id="op-a"), timeout=5)
+        await stub.CreateBenefit(pb.CreateBenefitRequest(benefit=draft, principal=DRAFTER), timeout=5)
         assert await rejected(
             stub.ReviewBenefit(
-                pb.ReviewBenefitRequest(benefit_id="tea", reviewer_id="op-a", approve=True), timeout=5
+                pb.ReviewBenefitRequest(benefit_id="tea", principal=DRAFTER, approve=True), timeout=5
             )
         ) == (grpc.StatusCode.PERMISSION_DENIED, "self_approval")
         code, reason = await rejected(
@@ -119,7 +131,12 @@ async def test_scopes_expiry_and_consent_withdrawal(tmp_path: Path, nats_url: st
         )[1] == "not_usable_here"
         await stub.GrantBenefit(
             pb.GrantBenefitRequest(
-                customer_id="c9", benefit_id="coffee", idempotency_key="g", channel="reach:s1", app_id="mbank"
+                customer_id="c9",
+                benefit_id="coffee",
+                idempotency_key="g",
+                channel="reach:s1",
+                app_id="mbank",
+                principal=REACH,
             ),
             timeout=5,
         )
@@ -178,7 +195,10 @@ async def test_hold_released_after_ttl_and_confirm_after_ttl_is_409(
         wallet = await stub.GetWallet(pb.GetWalletRequest(customer_id="c1", context=MBANK))
         assert [(g.status, g.remaining, g.held) for g in wallet.grants] == [("active", 500, 0)]
         confirm = pb.ConfirmRedemptionRequest(
-            redemption_id=held.redemption.redemption_id, customer_id="c1", idempotency_key="c1"
+            redemption_id=held.redemption.redemption_id,
+            customer_id="c1",
+            idempotency_key="c1",
+            principal=acting(MBANK),
         )
         assert await rejected(stub.ConfirmRedemption(confirm, timeout=5)) == (
             grpc.StatusCode.FAILED_PRECONDITION,
@@ -189,7 +209,10 @@ async def test_hold_released_after_ttl_and_confirm_after_ttl_is_409(
         )
         confirmed = await stub.ConfirmRedemption(
             pb.ConfirmRedemptionRequest(
-                redemption_id=again.redemption.redemption_id, customer_id="c1", idempotency_key="c2"
+                redemption_id=again.redemption.redemption_id,
+                customer_id="c1",
+                idempotency_key="c2",
+                principal=acting(MBANK),
             )
         )
         assert (confirmed.redemption.status, confirmed.redemption.amount) == ("confirmed", 500)
@@ -198,14 +221,16 @@ async def test_hold_released_after_ttl_and_confirm_after_ttl_is_409(
 async def test_same_key_ten_times_concurrently_is_one_posting(tmp_path: Path, nats_url: str) -> None:
     async with benefits(tmp_path, nats_url) as stub:
         await approve(stub)
-        before = await stub.CheckLedger(pb.CheckLedgerRequest())
+        before = await stub.CheckLedger(pb.CheckLedgerRequest(principal=DRAFTER))
         request = pb.RedeemBenefitRequest(target=target("c1", "same", MBANK, order_amount=300))
         answers = await asyncio.gather(*(stub.RedeemBenefit(request, timeout=10) for _ in range(10)))
         assert len({a.SerializeToString() for a in answers}) == 1
-        after = await stub.CheckLedger(pb.CheckLedgerRequest())
+        after = await stub.CheckLedger(pb.CheckLedgerRequest(principal=DRAFTER))
         # one claim (grant), one hold, one confirmation, one coupon leftover back to the budget
         assert after.entries - before.entries == 4
-        benefit = (await stub.GetBenefit(pb.GetBenefitRequest(benefit_id="coffee"))).benefit
+        benefit = (
+            await stub.GetBenefit(pb.GetBenefitRequest(benefit_id="coffee", principal=DRAFTER))
+        ).benefit
         assert benefit.budget_remaining == 50_000 - 300
         changed = pb.RedeemBenefitRequest(target=target("c1", "same", MBANK, order_amount=400))
         assert await rejected(stub.RedeemBenefit(changed, timeout=5)) == (
@@ -221,13 +246,23 @@ async def test_partial_refund_of_40_percent_returns_exactly_40_percent(tmp_path:
         )
         await stub.GrantBenefit(
             pb.GrantBenefitRequest(
-                customer_id="c1", benefit_id="miles", idempotency_key="g1", channel="reach:s1", app_id="mbank"
+                customer_id="c1",
+                benefit_id="miles",
+                idempotency_key="g1",
+                channel="reach:s1",
+                app_id="mbank",
+                principal=REACH,
             )
         )
         used = await stub.RedeemBenefit(
             pb.RedeemBenefitRequest(
                 target=pb.RedemptionTarget(
-                    customer_id="c1", benefit_id="miles", amount=750, context=LIFE, idempotency_key="r1"
+                    customer_id="c1",
+                    benefit_id="miles",
+                    amount=750,
+                    context=LIFE,
+                    idempotency_key="r1",
+                    principal=acting(LIFE),
                 )
             )
         )
@@ -235,6 +270,7 @@ async def test_partial_refund_of_40_percent_returns_exactly_40_percent(tmp_path:
             pb.RefundRedemptionRequest(
                 redemption_id=used.redemption.redemption_id,
                 customer_id="c1",
+                principal=acting(LIFE),
                 ratio_bps=4_000,
                 idempotency_key="f1",
             )
@@ -243,6 +279,10 @@ async def test_partial_refund_of_40_percent_returns_exactly_40_percent(tmp_path:
         wallet = await stub.GetWallet(pb.GetWalletRequest(customer_id="c1", context=MBANK))
         assert [(p.available, p.pending, p.held) for p in wallet.points] == [(550, 0, 0)]
         too_much = pb.RefundRedemptionRequest(
-            redemption_id=used.redemption.redemption_id, customer_id="c1", amount=451, idempotency_key="f2"
+            redemption_id=used.redemption.redemption_id,
+            customer_id="c1",
+            amount=451,
+            idempotency_key="f2",
+            principal=acting(LIFE),
         )
         assert (await rejected(stub.RefundRedemption(too_much)))[1] == "refund_exceeds_redemption"

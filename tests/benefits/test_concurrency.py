@@ -20,7 +20,7 @@ from services.benefits.holds import Target
 from services.benefits.ledger import budget_account
 from services.benefits.rules import Context
 from services.runtime.errors import DomainError
-from tests.benefits.conftest import approved_benefit
+from tests.benefits.conftest import DRAFTER, acting, approved_benefit
 
 REDEMPTIONS = 500
 BUDGET_REDEMPTIONS = 100
@@ -39,6 +39,7 @@ def race_on_hot_budget(engine: Engine) -> Counter[str]:
             benefit_id=benefit.benefit_id,
             order_amount=2_000,
             context=Context(app_id="mbank", assurance_level=2),
+            by=acting(Context(app_id="mbank")),
         )
         try:
             redemptions.redeem_benefit(engine=engine, target=target, idempotency_key=f"k-{i}")
@@ -48,7 +49,7 @@ def race_on_hot_budget(engine: Engine) -> Counter[str]:
 
     with ThreadPoolExecutor(max_workers=32) as pool:
         outcomes = Counter(pool.map(redeem, range(REDEMPTIONS)))
-    _, remaining = catalogue.get_benefit(engine=engine, benefit_id=benefit.benefit_id)
+    _, remaining = catalogue.get_benefit(engine=engine, benefit_id=benefit.benefit_id, by=DRAFTER)
     assert remaining == 0, f"{budget_account(benefit.benefit_id)} = {remaining}"
     return outcomes
 

@@ -20,7 +20,7 @@ from services.benefits.rules import Context
 from services.runtime.clock import utcnow
 from services.runtime.db import make_engine, migrate, read_session
 from services.runtime.errors import DomainError
-from tests.benefits.conftest import approved_benefit
+from tests.benefits.conftest import REACH, acting, approved_benefit
 
 CUSTOMERS = st.sampled_from(["c1", "c2", "c3"])
 BENEFITS = st.sampled_from(["points", "coupon"])
@@ -92,6 +92,7 @@ class LedgerMachine(RuleBasedStateMachine):
             idempotency_key=self.key(),
             context=CONTEXT,
             channel="reach:s",
+            by=REACH,
         )
 
     def _target(self, customer: str, benefit: str, amount: int) -> Target:
@@ -101,6 +102,7 @@ class LedgerMachine(RuleBasedStateMachine):
             amount=amount if benefit == "points" else 0,
             order_amount=amount * 4,
             context=CONTEXT,
+            by=acting(CONTEXT),
         )
 
     @rule(
@@ -125,6 +127,7 @@ class LedgerMachine(RuleBasedStateMachine):
             engine=self.engine,
             redemption_id=hold.redemption_id,
             customer_id=hold.customer_id,
+            by=acting(CONTEXT),
             idempotency_key=self.key(),
         )
         if view is None:
@@ -142,6 +145,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 engine=self.engine,
                 redemption_id=hold.redemption_id,
                 customer_id=hold.customer_id,
+                by=acting(CONTEXT),
                 idempotency_key=self.key(),
             )
 
@@ -167,6 +171,7 @@ class LedgerMachine(RuleBasedStateMachine):
             engine=self.engine,
             redemption_id=done.redemption_id,
             customer_id=done.customer_id,
+            by=acting(CONTEXT),
             amount=0,
             ratio_bps=ratio,
             idempotency_key=self.key(),

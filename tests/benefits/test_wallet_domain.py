@@ -9,7 +9,7 @@ from services.benefits import redemptions, wallet
 from services.benefits.holds import Target
 from services.benefits.rules import Context
 from services.runtime.errors import InvalidInput, Rejected
-from tests.benefits.conftest import approved_benefit
+from tests.benefits.conftest import REACH, acting, approved_benefit
 
 MBANK = Context(app_id="mbank", assurance_level=2)
 
@@ -23,15 +23,19 @@ def test_grant_then_redeem_then_partial_refund_returns_exactly_that_share(engine
         idempotency_key="g1",
         context=MBANK,
         channel="reach:welcome",
+        by=REACH,
     )
     assert grant.remaining == 1000
-    target = Target(customer_id="c1", benefit_id=benefit.benefit_id, amount=500, context=MBANK)
+    target = Target(
+        customer_id="c1", benefit_id=benefit.benefit_id, amount=500, context=MBANK, by=acting(MBANK)
+    )
     redemption, _ = redemptions.redeem_benefit(engine=engine, target=target, idempotency_key="r1")
     assert (redemption.status, redemption.amount) == ("confirmed", 500)
     refund, _ = redemptions.refund_redemption(
         engine=engine,
         redemption_id=redemption.redemption_id,
         customer_id="c1",
+        by=acting(MBANK),
         amount=0,
         ratio_bps=4000,
         idempotency_key="f1",
@@ -44,7 +48,9 @@ def test_grant_then_redeem_then_partial_refund_returns_exactly_that_share(engine
     with pytest.raises(Rejected) as err:
         redemptions.redeem_benefit(
             engine=engine,
-            target=Target(customer_id="c1", benefit_id=benefit.benefit_id, amount=701, context=MBANK),
+            target=Target(
+                customer_id="c1", benefit_id=benefit.benefit_id, amount=701, context=MBANK, by=acting(MBANK)
+            ),
             idempotency_key="r2",
         )
     assert err.value.reason == "insufficient_balance"

@@ -1,6 +1,6 @@
 """Benefits routes: the shared wallet for apps and partners, redemptions, and the catalogue for operators."""
 
-from gateway.routes.benefits import apps, ops, partners
+from gateway.routes.benefits import apps, lifecycle, ops, partners
 
-routers = [apps.router, partners.router, ops.router]
+routers = [apps.router, partners.router, ops.router, lifecycle.router]
 router = apps.router

@@ -10,7 +10,14 @@ from gateway.clients import ClientsDep
 from gateway.customer_attributes import CustomerAttributesDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.problems import Problem
-from gateway.routes.benefits.calls import build_target, caller_key, refund_use, settle_hold, use_benefit
+from gateway.routes.benefits.calls import (
+    build_target,
+    caller_key,
+    customer_principal,
+    refund_use,
+    settle_hold,
+    use_benefit,
+)
 from gateway.routes.benefits.schemas import (
     Claim,
     GrantPublic,
@@ -22,6 +29,7 @@ from gateway.routes.benefits.schemas import (
     Use,
     WalletPublic,
     grant_public,
+    redemption_public,
     wallet_public,
 )
 from services.runtime.editions import served_edition
@@ -65,6 +73,7 @@ async def app_claim(
             device_id=ctx.device_id,
             context=ctx,
             idempotency_key=caller_key(f"app:{app_id}", idempotency_key),
+            principal=customer_principal(app_id),
         )
     )
     return grant_public(resp.grant)
@@ -83,7 +92,11 @@ async def app_redeem(
     """Redeem (or, with hold_seconds, reserve) a benefit in this app."""
     ctx = app_context(customer, app_id, body.device_id)
     target = build_target(
-        body, customer_id=customer.customer_id, context=ctx, key=caller_key(f"app:{app_id}", idempotency_key)
+        body,
+        customer_id=customer.customer_id,
+        context=ctx,
+        key=caller_key(f"app:{app_id}", idempotency_key),
+        principal=customer_principal(app_id),
     )
     return await use_benefit(clients, body, target)
 
@@ -99,8 +112,9 @@ async def app_refund(
 ) -> RedemptionPublic:
     """Refund all or part of a redemption back to the wallet."""
     app_context(customer, app_id)
+    key = caller_key(f"app:{app_id}", idempotency_key)
     return await refund_use(
-        clients, body, redemption_id, customer.customer_id, caller_key(f"app:{app_id}", idempotency_key)
+        clients, body, redemption_id, customer.customer_id, key, customer_principal(app_id)
     )
 
 
@@ -115,6 +129,23 @@ async def app_settle(
 ) -> RedemptionPublic:
     """Confirm or cancel a hold."""
     app_context(customer, app_id)
+    key = caller_key(f"app:{app_id}", idempotency_key)
     return await settle_hold(
-        clients, action, redemption_id, customer.customer_id, caller_key(f"app:{app_id}", idempotency_key)
+        clients, action, redemption_id, customer.customer_id, key, customer_principal(app_id)
     )
+
+
+@router.get("/apps/{app_id}/redemptions/{redemption_id}", response_model=RedemptionPublic)
+async def app_redemption(
+    app_id: Slug, redemption_id: RedemptionId, customer: CustomerDep, clients: ClientsDep
+) -> RedemptionPublic:
+    """One of the customer's redemptions made in this app."""
+    app_context(customer, app_id)
+    resp = await clients.benefits.GetRedemption(
+        pb.GetRedemptionRequest(
+            redemption_id=redemption_id,
+            customer_id=customer.customer_id,
+            principal=customer_principal(app_id),
+        )
+    )
+    return redemption_public(resp.redemption)

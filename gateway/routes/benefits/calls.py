@@ -6,6 +6,7 @@ import uuid
 
 from lattice.benefits.v1 import benefits_pb2 as pb
 
+from gateway.auth import OperatorPrincipal
 from gateway.clients import Clients
 from gateway.routes.benefits.schemas import RedemptionPublic, Refund, Use, redemption_public
 
@@ -15,8 +16,25 @@ def caller_key(caller: str, key: str | None) -> str:
     return f"{caller}:{key or uuid.uuid4().hex}"
 
 
-def build_target(body: Use, *, customer_id: str, context: pb.UsageContext, key: str) -> pb.RedemptionTarget:
+def customer_principal(app_id: str) -> pb.Principal:
+    """A customer acting in the app their token was issued for."""
+    return pb.Principal(kind="customer", scope_id=app_id)
+
+
+def partner_principal(partner_id: str) -> pb.Principal:
+    return pb.Principal(kind="partner", scope_id=partner_id)
+
+
+def operator_principal(operator: OperatorPrincipal) -> pb.Principal:
+    """An operator: head office (no branch) or one branch."""
+    return pb.Principal(kind="operator", scope_id=operator.branch or "", actor_id=operator.operator_id)
+
+
+def build_target(
+    body: Use, *, customer_id: str, context: pb.UsageContext, key: str, principal: pb.Principal
+) -> pb.RedemptionTarget:
     return pb.RedemptionTarget(
+        principal=principal,
         customer_id=customer_id,
         benefit_id=body.benefit_id,
         grant_id=body.grant_id or "",
@@ -39,28 +57,24 @@ async def use_benefit(clients: Clients, body: Use, target: pb.RedemptionTarget) 
 
 
 async def settle_hold(
-    clients: Clients, action: str, redemption_id: str, customer_id: str, key: str
+    clients: Clients, action: str, redemption_id: str, customer_id: str, key: str, principal: pb.Principal
 ) -> RedemptionPublic:
+    ids = {"redemption_id": redemption_id, "customer_id": customer_id, "idempotency_key": key}
     if action == "confirm":
         resp = await clients.benefits.ConfirmRedemption(
-            pb.ConfirmRedemptionRequest(
-                redemption_id=redemption_id, customer_id=customer_id, idempotency_key=key
-            )
+            pb.ConfirmRedemptionRequest(**ids, principal=principal)
         )
     else:
-        resp = await clients.benefits.CancelRedemption(
-            pb.CancelRedemptionRequest(
-                redemption_id=redemption_id, customer_id=customer_id, idempotency_key=key
-            )
-        )
+        resp = await clients.benefits.CancelRedemption(pb.CancelRedemptionRequest(**ids, principal=principal))
     return redemption_public(resp.redemption)
 
 
 async def refund_use(
-    clients: Clients, body: Refund, redemption_id: str, customer_id: str, key: str
+    clients: Clients, body: Refund, redemption_id: str, customer_id: str, key: str, principal: pb.Principal
 ) -> RedemptionPublic:
     resp = await clients.benefits.RefundRedemption(
         pb.RefundRedemptionRequest(
+            principal=principal,
             redemption_id=redemption_id,
             customer_id=customer_id,
             amount=body.amount,

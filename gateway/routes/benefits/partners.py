@@ -12,7 +12,14 @@ from pydantic import Field
 from gateway.auth import PartnerDep, PartnerPrincipal
 from gateway.clients import Clients, ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
-from gateway.routes.benefits.calls import build_target, caller_key, refund_use, settle_hold, use_benefit
+from gateway.routes.benefits.calls import (
+    build_target,
+    caller_key,
+    partner_principal,
+    refund_use,
+    settle_hold,
+    use_benefit,
+)
 from gateway.routes.benefits.schemas import (
     PartnerRef,
     PartnerRefund,
@@ -73,6 +80,7 @@ async def partner_redeem(
         customer_id=customer_id,
         context=ctx,
         key=partner_key(partner, idempotency_key),
+        principal=partner_principal(partner.partner_id),
     )
     return await use_benefit(clients, body, target)
 
@@ -93,6 +101,7 @@ async def partner_refund(
         redemption_id,
         customer_id,
         partner_key(partner, idempotency_key),
+        partner_principal(partner.partner_id),
     )
 
 
@@ -112,4 +121,5 @@ async def partner_settle(
         redemption_id,
         customer_id,
         partner_key(partner, idempotency_key),
+        partner_principal(partner.partner_id),
     )

@@ -14,7 +14,16 @@ from services.runtime.editions import Edition
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
 Ref = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,80}$")]
-Amount = Annotated[int, Field(ge=0, le=10**12)]
+# Money and counts are strict integers (minor units): true, "100", 100.0 and 1e2 are refused.
+Amount = Annotated[int, Field(strict=True, ge=0, le=10**12)]
+StrictBool = Annotated[bool, Field(strict=True)]
+
+
+def count(high: int) -> object:
+    """A strict integer count or rate in 0..high."""
+    return Field(strict=True, ge=0, le=high)
+
+
 Kind = Literal["fixed_coupon", "discount_coupon", "rate_coupon", "points", "perk"]
 Scope = Annotated[str, Field(pattern=r"^(app|partner):(\*|[a-z][a-z0-9_-]{1,39})(:[a-z0-9_-]{1,40})?$")]
 
@@ -30,22 +39,22 @@ class BenefitDraft(Strict):
     funder: str = Field(pattern=r"^(dept|partner):[a-z][a-z0-9_-]{1,39}$")
     branch: Slug | None = None
     face_value: Amount
-    discount_bps: int = Field(default=0, ge=0, le=10_000)
-    rate_bps: int = Field(default=0, ge=0, le=5_000)
+    discount_bps: Annotated[int, count(10_000)] = 0
+    rate_bps: Annotated[int, count(5_000)] = 0
     min_order_amount: Amount = 0
     eligible_apps: list[Slug] = Field(default_factory=list, max_length=20)
     eligible_editions: list[Edition] = Field(default_factory=list, max_length=6)
-    min_assurance_level: int = Field(default=0, ge=0, le=3)
+    min_assurance_level: Annotated[int, count(3)] = 0
     usable_scopes: list[Scope] = Field(min_length=1, max_length=30)
     valid_from: datetime | None = None
     valid_until: datetime | None = None
-    valid_days: int = Field(default=0, ge=0, le=3650)
-    pending_days: int = Field(default=0, ge=0, le=365)
+    valid_days: Annotated[int, count(3650)] = 0
+    pending_days: Annotated[int, count(365)] = 0
     total_budget: Amount
     daily_budget: Amount = 0
-    per_customer_limit: int = Field(default=0, ge=0, le=10_000)
-    stackable: bool = False
-    claimable: bool = False
+    per_customer_limit: Annotated[int, count(10_000)] = 0
+    stackable: StrictBool = False
+    claimable: StrictBool = False
 
 
 class BenefitPublic(BenefitDraft):
@@ -57,7 +66,7 @@ class BenefitPublic(BenefitDraft):
 
 
 class Review(Strict):
-    approve: bool
+    approve: StrictBool
     note: str = Field(default="", max_length=500)
 
 
@@ -73,7 +82,9 @@ class Use(Strict):
     order_amount: Amount = 0
     order_ref: Ref | None = None
     device_id: str | None = Field(default=None, min_length=1, max_length=100)
-    hold_seconds: int | None = Field(default=None, ge=1, le=86_400, description="reserve instead of redeem")
+    hold_seconds: Annotated[int, Field(strict=True, ge=1, le=86_400)] | None = Field(
+        default=None, description="reserve instead of redeem"
+    )
 
 
 class PartnerUse(Use):
@@ -83,7 +94,7 @@ class PartnerUse(Use):
 
 class Refund(Strict):
     amount: Amount = 0
-    ratio_bps: int = Field(default=0, ge=0, le=10_000)
+    ratio_bps: Annotated[int, count(10_000)] = 0
 
     @model_validator(mode="after")
     def _one_of(self) -> Refund:

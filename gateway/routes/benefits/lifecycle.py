@@ -1,0 +1,214 @@
+"""Operators: pause / resume / stop a live benefit, reviewed top-ups and extensions, the audit trail,
+and the ledger (whole-ledger proof, an account's balance as of a time)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, status
+from lattice.benefits.v1 import benefits_pb2 as pb
+from pydantic import AwareDatetime, BaseModel, Field
+
+from gateway.auth import OperatorPrincipal, require_role
+from gateway.clients import ClientsDep
+from gateway.routes.benefits.calls import operator_principal
+from gateway.routes.benefits.schemas import Amount, BenefitPublic, Review, Slug, Strict, benefit_public
+from services.runtime.clock import from_timestamp, to_timestamp
+
+router = APIRouter(prefix="/v1", tags=["benefits"])
+Viewer = Annotated[OperatorPrincipal, require_role("viewer")]
+Operator = Annotated[OperatorPrincipal, require_role("operator")]
+Reviewer = Annotated[OperatorPrincipal, require_role("reviewer")]
+Admin = Annotated[OperatorPrincipal, require_role("admin")]
+Reason = Annotated[str, Field(min_length=1, max_length=500)]
+ChangeId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+Account = Annotated[str, Path(pattern=r"^(funder|budget|grant|hold|redeemed|expired):[a-z0-9:_-]{1,100}$")]
+
+
+class StateChange(Strict):
+    reason: Reason
+
+
+class TopUp(Strict):
+    total_budget_increase: Amount = 0
+    daily_budget: Amount = 0
+    reason: Reason
+
+
+class Extension(Strict):
+    valid_until: AwareDatetime
+    reason: Reason
+
+
+class ChangePublic(BaseModel):
+    change_id: str
+    benefit_id: str
+    kind: str
+    total_budget_increase: int
+    daily_budget: int
+    valid_until: datetime | None
+    reason: str
+    status: str
+    requested_by: str
+    reviewed_by: str
+    review_note: str
+    requested_at: datetime | None
+
+
+class ReviewedChange(BaseModel):
+    change: ChangePublic
+    benefit: BenefitPublic
+
+
+class AuditPublic(BaseModel):
+    action: str
+    actor_id: str
+    actor_branch: str
+    reason: str
+    detail: str
+    at: datetime | None
+
+
+class BalancePublic(BaseModel):
+    account_id: str
+    balance: int
+    as_of: datetime | None
+
+
+def change_public(c: pb.BenefitChange) -> ChangePublic:
+    return ChangePublic(
+        change_id=c.change_id,
+        benefit_id=c.benefit_id,
+        kind=c.kind,
+        total_budget_increase=c.total_budget_increase,
+        daily_budget=c.daily_budget,
+        valid_until=from_timestamp(c.valid_until),
+        reason=c.reason,
+        status=c.status,
+        requested_by=c.requested_by,
+        reviewed_by=c.reviewed_by,
+        review_note=c.review_note,
+        requested_at=from_timestamp(c.requested_at),
+    )
+
+
+async def _request(
+    clients: ClientsDep, operator: OperatorPrincipal, change: pb.BenefitChange
+) -> ChangePublic:
+    resp = await clients.benefits.RequestBenefitChange(
+        pb.RequestBenefitChangeRequest(change=change, principal=operator_principal(operator))
+    )
+    return change_public(resp.change)
+
+
+@router.post("/ops/benefits/{benefit_id}/top-ups", status_code=status.HTTP_201_CREATED)
+async def request_top_up(
+    benefit_id: Slug, body: TopUp, clients: ClientsDep, operator: Operator
+) -> ChangePublic:
+    """Ask to raise the total and/or daily budget; another reviewer approves it before it counts."""
+    change = pb.BenefitChange(
+        benefit_id=benefit_id,
+        kind="top_up",
+        total_budget_increase=body.total_budget_increase,
+        daily_budget=body.daily_budget,
+        reason=body.reason,
+    )
+    return await _request(clients, operator, change)
+
+
+@router.post("/ops/benefits/{benefit_id}/extensions", status_code=status.HTTP_201_CREATED)
+async def request_extension(
+    benefit_id: Slug, body: Extension, clients: ClientsDep, operator: Operator
+) -> ChangePublic:
+    """Ask to move the end date later (lots ending with it live on); another reviewer approves it."""
+    change = pb.BenefitChange(
+        benefit_id=benefit_id, kind="extend", valid_until=to_timestamp(body.valid_until), reason=body.reason
+    )
+    return await _request(clients, operator, change)
+
+
+@router.post("/ops/benefits/{benefit_id}/changes/{change_id}/review")
+async def review_change(
+    benefit_id: Slug, change_id: ChangeId, body: Review, clients: ClientsDep, operator: Reviewer
+) -> ReviewedChange:
+    """Approve (apply) or reject a top-up or extension; never one's own request or benefit."""
+    resp = await clients.benefits.ReviewBenefitChange(
+        pb.ReviewBenefitChangeRequest(
+            benefit_id=benefit_id,
+            change_id=change_id,
+            approve=body.approve,
+            note=body.note,
+            principal=operator_principal(operator),
+        )
+    )
+    return ReviewedChange(change=change_public(resp.change), benefit=benefit_public(resp.benefit))
+
+
+@router.get("/ops/benefits/{benefit_id}/audit")
+async def benefit_audit(benefit_id: Slug, clients: ClientsDep, operator: Viewer) -> list[AuditPublic]:
+    """Who drafted, reviewed, paused, resumed, stopped or changed the benefit, when and why."""
+    resp = await clients.benefits.GetBenefitAudit(
+        pb.GetBenefitAuditRequest(benefit_id=benefit_id, principal=operator_principal(operator))
+    )
+    return [
+        AuditPublic(
+            action=r.action,
+            actor_id=r.actor_id,
+            actor_branch=r.actor_branch,
+            reason=r.reason,
+            detail=r.detail,
+            at=from_timestamp(r.at),
+        )
+        for r in resp.records
+    ]
+
+
+@router.get("/ops/benefits-ledger/accounts/{account_id}/balance")
+async def account_balance(
+    account_id: Account,
+    clients: ClientsDep,
+    operator: Viewer,
+    as_of: Annotated[AwareDatetime | None, Query()] = None,
+) -> BalancePublic:
+    """An account's balance from the journal as of a time (a branch: accounts of its own benefits)."""
+    resp = await clients.benefits.GetAccountBalance(
+        pb.GetAccountBalanceRequest(
+            account_id=account_id, as_of=to_timestamp(as_of), principal=operator_principal(operator)
+        )
+    )
+    return BalancePublic(account_id=resp.account_id, balance=resp.balance, as_of=from_timestamp(resp.as_of))
+
+
+@router.get("/ops/benefits-ledger/check")
+async def check_ledger(clients: ClientsDep, operator: Admin) -> dict[str, object]:
+    """Prove the benefits ledger balances (head-office admins)."""
+    r = await clients.benefits.CheckLedger(pb.CheckLedgerRequest(principal=operator_principal(operator)))
+    return {
+        "balanced": r.balanced,
+        "total_debits": r.total_debits,
+        "total_credits": r.total_credits,
+        "entries": r.entries,
+        "postings": r.postings,
+        "unbalanced_entries": list(r.unbalanced_entries),
+        "mismatches": [m.account_id for m in r.mismatches],
+        "negative_accounts": list(r.negative_accounts),
+    }
+
+
+# Last: its `{action}` segment would otherwise shadow the routes above.
+@router.post("/ops/benefits/{benefit_id}/{action}", response_model=BenefitPublic)
+async def change_state(
+    benefit_id: Slug,
+    action: Literal["pause", "resume", "stop"],
+    body: StateChange,
+    clients: ClientsDep,
+    operator: Operator,
+) -> BenefitPublic:
+    """Pause, resume or stop (final; the unspent budget returns to the funder) at once, audited."""
+    resp = await clients.benefits.ChangeBenefitState(
+        pb.ChangeBenefitStateRequest(
+            benefit_id=benefit_id, action=action, reason=body.reason, principal=operator_principal(operator)
+        )
+    )
+    return benefit_public(resp.benefit)

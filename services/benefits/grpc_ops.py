@@ -1,0 +1,173 @@
+"""The operators' half of BenefitsService: catalogue, lifecycle, audit and ledger RPCs."""
+
+from __future__ import annotations
+
+import asyncio
+
+from lattice.benefits.v1 import benefits_pb2 as pb
+
+from services.benefits import audit, catalogue, controls, wallet
+from services.benefits.convert import (
+    audit_to_pb,
+    benefit_from_pb,
+    benefit_to_pb,
+    change_to_pb,
+    grant_to_pb,
+    principal_from_pb,
+)
+from services.benefits.ledger import check_ledger
+from services.benefits.ledger_reports import account_balance, require_head_office
+from services.runtime.clock import from_timestamp, to_timestamp
+from services.runtime.service import ServiceContext
+
+MAX_PAGE = 100
+
+
+class CatalogueRpcs:
+    _ctx: ServiceContext
+
+    async def CreateBenefit(self, request: pb.CreateBenefitRequest, context) -> pb.CreateBenefitResponse:  # type: ignore[no-untyped-def]
+        created = await asyncio.to_thread(
+            catalogue.create_benefit,
+            engine=self._ctx.engine,
+            benefit=benefit_from_pb(request.benefit),
+            by=principal_from_pb(request.principal),
+        )
+        return pb.CreateBenefitResponse(benefit=benefit_to_pb(created, 0))
+
+    async def ReviewBenefit(self, request: pb.ReviewBenefitRequest, context) -> pb.ReviewBenefitResponse:  # type: ignore[no-untyped-def]
+        benefit = await asyncio.to_thread(
+            catalogue.review_benefit,
+            engine=self._ctx.engine,
+            benefit_id=request.benefit_id,
+            by=principal_from_pb(request.principal),
+            approve=request.approve,
+            note=request.note[:500],
+        )
+        return pb.ReviewBenefitResponse(
+            benefit=benefit_to_pb(benefit, benefit.total_budget if request.approve else 0)
+        )
+
+    async def GetBenefit(self, request: pb.GetBenefitRequest, context) -> pb.GetBenefitResponse:  # type: ignore[no-untyped-def]
+        benefit, left = await asyncio.to_thread(
+            catalogue.get_benefit,
+            engine=self._ctx.engine,
+            benefit_id=request.benefit_id,
+            by=principal_from_pb(request.principal),
+        )
+        return pb.GetBenefitResponse(benefit=benefit_to_pb(benefit, left))
+
+    async def ListBenefits(self, request: pb.ListBenefitsRequest, context) -> pb.ListBenefitsResponse:  # type: ignore[no-untyped-def]
+        size = min(request.page_size or 50, MAX_PAGE)
+        rows = await asyncio.to_thread(
+            catalogue.list_benefits,
+            engine=self._ctx.engine,
+            by=principal_from_pb(request.principal),
+            status=request.status,
+            branch=request.branch,
+            limit=size + 1,
+            after=request.page_token,
+        )
+        token = rows[size - 1][0].benefit_id if len(rows) > size else ""
+        return pb.ListBenefitsResponse(
+            benefits=[benefit_to_pb(b, left) for b, left in rows[:size]], next_page_token=token
+        )
+
+    async def RevokeGrant(self, request: pb.RevokeGrantRequest, context) -> pb.RevokeGrantResponse:  # type: ignore[no-untyped-def]
+        grant = await asyncio.to_thread(
+            wallet.revoke_grant,
+            engine=self._ctx.engine,
+            grant_id=request.grant_id,
+            by=principal_from_pb(request.principal),
+            idempotency_key=request.idempotency_key,
+        )
+        return pb.RevokeGrantResponse(grant=grant_to_pb(grant))
+
+    async def ChangeBenefitState(
+        self, request: pb.ChangeBenefitStateRequest, context
+    ) -> pb.ChangeBenefitStateResponse:  # type: ignore[no-untyped-def]
+        benefit, left = await asyncio.to_thread(
+            controls.change_state,
+            engine=self._ctx.engine,
+            benefit_id=request.benefit_id,
+            action=request.action,
+            reason=request.reason,
+            by=principal_from_pb(request.principal),
+        )
+        return pb.ChangeBenefitStateResponse(benefit=benefit_to_pb(benefit, left))
+
+    async def RequestBenefitChange(
+        self, request: pb.RequestBenefitChangeRequest, context
+    ) -> pb.RequestBenefitChangeResponse:  # type: ignore[no-untyped-def]
+        c = request.change
+        change = await asyncio.to_thread(
+            controls.request_change,
+            engine=self._ctx.engine,
+            benefit_id=c.benefit_id,
+            kind=c.kind,
+            by=principal_from_pb(request.principal),
+            reason=c.reason,
+            total_budget_increase=c.total_budget_increase,
+            daily_budget=c.daily_budget,
+            valid_until=from_timestamp(c.valid_until),
+        )
+        return pb.RequestBenefitChangeResponse(change=change_to_pb(change))
+
+    async def ReviewBenefitChange(
+        self, request: pb.ReviewBenefitChangeRequest, context
+    ) -> pb.ReviewBenefitChangeResponse:  # type: ignore[no-untyped-def]
+        change, benefit, left = await asyncio.to_thread(
+            controls.review_change,
+            engine=self._ctx.engine,
+            benefit_id=request.benefit_id,
+            change_id=request.change_id,
+            approve=request.approve,
+            note=request.note,
+            by=principal_from_pb(request.principal),
+        )
+        return pb.ReviewBenefitChangeResponse(
+            change=change_to_pb(change), benefit=benefit_to_pb(benefit, left)
+        )
+
+    async def GetBenefitAudit(
+        self, request: pb.GetBenefitAuditRequest, context
+    ) -> pb.GetBenefitAuditResponse:  # type: ignore[no-untyped-def]
+        records = await asyncio.to_thread(
+            audit.benefit_audit,
+            engine=self._ctx.engine,
+            benefit_id=request.benefit_id,
+            by=principal_from_pb(request.principal),
+        )
+        return pb.GetBenefitAuditResponse(records=[audit_to_pb(r) for r in records])
+
+    async def GetAccountBalance(
+        self, request: pb.GetAccountBalanceRequest, context
+    ) -> pb.GetAccountBalanceResponse:  # type: ignore[no-untyped-def]
+        balance, as_of = await asyncio.to_thread(
+            account_balance,
+            engine=self._ctx.engine,
+            account_id=request.account_id,
+            as_of=from_timestamp(request.as_of),
+            by=principal_from_pb(request.principal),
+        )
+        return pb.GetAccountBalanceResponse(
+            account_id=request.account_id, balance=balance, as_of=to_timestamp(as_of)
+        )
+
+    async def CheckLedger(self, request: pb.CheckLedgerRequest, context) -> pb.CheckLedgerResponse:  # type: ignore[no-untyped-def]
+        require_head_office(principal_from_pb(request.principal))
+        report = await asyncio.to_thread(
+            check_ledger, engine=self._ctx.engine, as_of=from_timestamp(request.as_of)
+        )
+        return pb.CheckLedgerResponse(
+            balanced=report.balanced,
+            total_debits=report.total_debits,
+            total_credits=report.total_credits,
+            entries=report.entries,
+            postings=report.postings,
+            unbalanced_entries=report.unbalanced_entries,
+            mismatches=[
+                pb.AccountMismatch(account_id=a, stored=s, from_postings=d) for a, s, d in report.mismatches
+            ],
+            negative_accounts=report.negative_accounts,
+        )
