@@ -38,9 +38,11 @@ async def _approve(stub: benefits_pb2_grpc.BenefitsServiceStub, benefit_id: str)
         usable_scopes=["app:*"],
         valid_until=to_timestamp(utcnow() + timedelta(days=1)),
     )
-    await stub.CreateBenefit(bpb.CreateBenefitRequest(benefit=benefit, operator_id="bench-drafter"))
+    drafter = bpb.Principal(kind="operator", actor_id="bench-drafter")
+    await stub.CreateBenefit(bpb.CreateBenefitRequest(benefit=benefit, principal=drafter))
+    reviewer = bpb.Principal(kind="operator", actor_id="bench-reviewer")
     await stub.ReviewBenefit(
-        bpb.ReviewBenefitRequest(benefit_id=benefit_id, reviewer_id="bench-reviewer", approve=True)
+        bpb.ReviewBenefitRequest(benefit_id=benefit_id, principal=reviewer, approve=True)
     )
 
 
@@ -75,6 +77,7 @@ def _setup(hot: bool):  # type: ignore[no-untyped-def]
                         idempotency_key=f"bench-{run}-{i}",
                         channel="reach:bench",
                         app_id="mbank",
+                        principal=bpb.Principal(kind="service", scope_id="bench", actor_id="bench"),
                     )
                 )
                 customers.append({"token": token.access_token, "benefit_id": benefit_id})
