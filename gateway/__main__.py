@@ -6,6 +6,7 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
+from gateway.edge import server_options
 from services.runtime.service import instrument_grpc
 from services.runtime.telemetry import setup_telemetry
 
@@ -22,6 +23,7 @@ def main() -> None:
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=5,
+            **server_options(settings),  # type: ignore[arg-type]
         )
     finally:
         telemetry.shutdown()

@@ -18,6 +18,8 @@ class GatewaySettings(Settings):
     # Behind Kong, the edge policies already ran there; the gateway then trusts only Kong's headers.
     trust_kong_headers: bool = False
     kong_shared_secret: str = ""
+    # peers whose X-Forwarded-For names the client (Kong in compose); default: trust none
+    forwarded_allow_ips: str = ""
     cors_allow_origins: list[str] = []
     # Shared store for nonces, rate limits and idempotency: Redis if set, else a SQLite file.
     redis_url: str = ""
@@ -30,6 +32,8 @@ class GatewaySettings(Settings):
     # at most one refetch per second for unknown key ids: a new key's tokens pass within a second of
     # a rotation, and forged key ids cannot make the edge hammer identity
     jwks_min_refresh_interval_s: float = 1.0
+    # registered app ids: refetched when older, and at most once a second for an unknown id
+    app_registry_max_age_s: float = 30.0
     rate_limit_window_s: int = 60
     rate_limits: dict[str, int] = {"partner": 600, "app": 300, "ops": 600, "public": 120, "click": 6000}
     idempotency_ttl_s: int = 24 * 3600

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
+import grpc
 from fastapi import Request
 
 from gateway.auth import CustomerPrincipal, OperatorPrincipal, PartnerPrincipal
@@ -13,14 +15,18 @@ from gateway.clients import Clients
 from gateway.config import GatewaySettings
 from gateway.idempotency import Idempotency
 from gateway.policies import trusted_headers
+from gateway.policies.app_registry import AppRegistry
 from gateway.policies.denial import PolicyDenied
 from gateway.policies.identity_keys import IdentityKeys
+from gateway.policies.lockout import AuthLockout
 from gateway.policies.partner_signature import PartnerKeySource, PartnerSignaturePolicy
 from gateway.policies.signing import EdgeRequest
 from gateway.policies.store import EdgeStore, open_store
 from gateway.policies.tokens import AppTokenPolicy, JwksCache, OperatorTokenPolicy
 from gateway.problems import Problem
 from gateway.ratelimit import RateLimiter
+
+T = TypeVar("T")
 
 
 def _problem(denied: PolicyDenied) -> Problem:
@@ -34,12 +40,17 @@ class AppTokens:
         self._policy = policy
         self._kong_secret = kong_secret
 
+    def require_app(self, app_id: str) -> None:
+        """Raises PolicyDenied 404 app_not_found unless the app is registered."""
+        self._policy.require_app(app_id)
+
     async def authenticate(self, request: Request) -> CustomerPrincipal:
         app_id = request.path_params.get("app_id")
         if not app_id:
             raise Problem(401, "unauthenticated", "customer routes live under /v1/apps/{app_id}/")
         try:
             if self._kong_secret:
+                await asyncio.to_thread(self._policy.require_app, app_id)
                 claims = trusted_headers.read_customer(
                     request.headers, secret=self._kong_secret, app_id=app_id
                 )
@@ -107,6 +118,8 @@ class OperatorTokens:
 class Edge:
     settings: GatewaySettings
     store: EdgeStore
+    apps: AppRegistry
+    lockout: AuthLockout
     app_tokens: AppTokens
     partner_signatures: PartnerSignatures
     operator_tokens: OperatorTokens
@@ -118,13 +131,20 @@ class Edge:
     async def start(cls, *, settings: GatewaySettings, clients: Clients) -> Edge:
         """Keys come from the identity service; the store is Redis or the shared SQLite file."""
         keys = IdentityKeys(settings.identity_addr, key_ttl_s=settings.partner_key_ttl_s)
-        edge = cls.build(settings=settings, partner_keys=keys, jwks_fetch=keys.jwks_json)
+        edge = cls.build(
+            settings=settings, partner_keys=keys, jwks_fetch=keys.jwks_json, app_ids_fetch=keys.app_ids
+        )
         edge.identity_keys = keys
         return edge
 
     @classmethod
     def build(
-        cls, *, settings: GatewaySettings, partner_keys: PartnerKeySource, jwks_fetch: Callable[[], str]
+        cls,
+        *,
+        settings: GatewaySettings,
+        partner_keys: PartnerKeySource,
+        jwks_fetch: Callable[[], str],
+        app_ids_fetch: Callable[[], Iterable[str]],
     ) -> Edge:
         store = open_store(redis_url=settings.redis_url, sqlite_path=settings.edge_store_file())
         jwks = JwksCache(
@@ -132,19 +152,28 @@ class Edge:
             max_age_s=settings.jwks_max_age_s,
             min_refresh_interval_s=settings.jwks_min_refresh_interval_s,
         )
+        lockout = AuthLockout(store=store)
+        apps = AppRegistry(app_ids_fetch, max_age_s=settings.app_registry_max_age_s)
         secret = settings.kong_shared_secret if settings.trust_kong_headers else ""
         signatures = PartnerSignaturePolicy(
             keys=partner_keys,
             store=store,
             window_s=settings.signature_window_s,
             nonce_ttl_s=settings.nonce_ttl_s,
+            lockout=lockout,
         )
         return cls(
             settings=settings,
             store=store,
-            app_tokens=AppTokens(policy=AppTokenPolicy(jwks, ended_sessions=store), kong_secret=secret),
+            apps=apps,
+            lockout=lockout,
+            app_tokens=AppTokens(
+                policy=AppTokenPolicy(jwks, ended_sessions=store, apps=apps), kong_secret=secret
+            ),
             partner_signatures=PartnerSignatures(policy=signatures, kong_secret=secret),
-            operator_tokens=OperatorTokens(policy=OperatorTokenPolicy(jwks), kong_secret=secret),
+            operator_tokens=OperatorTokens(
+                policy=OperatorTokenPolicy(jwks, revoked=store), kong_secret=secret
+            ),
             rate_limits=RateLimiter(
                 store=store, limits=settings.rate_limits, window_s=settings.rate_limit_window_s
             ),
@@ -152,6 +181,19 @@ class Edge:
                 store=store, ttl_s=settings.idempotency_ttl_s, lease_s=settings.idempotency_lease_s
             ),
         )
+
+    async def authenticating(self, attempt: Callable[[], Awaitable[T]], *, kind: str, client_id: str) -> T:
+        """A credential check of one claimed client: 429 while it is locked out, failures counted."""
+        try:
+            await asyncio.to_thread(self.lockout.check, kind=kind, client_id=client_id)
+        except PolicyDenied as denied:
+            raise _problem(denied) from None
+        try:
+            return await attempt()
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.UNAUTHENTICATED:
+                await asyncio.to_thread(self.lockout.failed, kind=kind, client_id=client_id)
+            raise
 
     async def admit(self, request: Request, *, group: str, consumer: str) -> None:
         """After authentication: count the request against the consumer's quota, then its Idempotency-Key."""
@@ -162,3 +204,8 @@ class Edge:
         if self.identity_keys is not None:
             self.identity_keys.close()
         self.store.close()
+
+
+def server_options(settings: GatewaySettings) -> dict[str, object]:
+    """uvicorn options of the edge: forwarding headers are honoured from the trusted proxies only."""
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}

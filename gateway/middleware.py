@@ -19,6 +19,9 @@ from services.runtime.deadlines import current_deadline
 _AUTH_PREFIX = trusted_headers.PREFIX.encode()
 _UNLIMITED = ("/healthz", "/readyz")
 _CREDENTIALS = (b"authorization", b"x-lattice-signature", trusted_headers.SECRET.encode())
+# request headers bounded at the edge (431): enough for any client, Kong's identity headers included
+MAX_HEADERS = 64
+MAX_HEADER_BYTES = 16 * 1024
 
 
 class BodyTooLarge(Exception):
@@ -49,13 +52,30 @@ class EdgeMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
 
+        if _headers_too_large(scope.get("headers") or []):
+            problem = Problem(
+                431,
+                "headers_too_large",
+                f"at most {MAX_HEADERS} request headers of {MAX_HEADER_BYTES} bytes in all",
+            )
+            await _send_problem(scope, send, request_id, problem)
+            return
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
             await self._too_large(scope, send, request_id)
             return
+        if declared is None and scope.get("method") not in ("GET", "HEAD"):
+            # a body without a length (chunked) is counted as it streams, before the app sees any of it
+            buffered = await self._buffer(receive)
+            if buffered is None:
+                await self._too_large(scope, send, request_id)
+                return
+            receive = _replay(buffered, receive)
         if edge is not None and _uncredentialed(headers) and not scope["path"].startswith(_UNLIMITED):
             try:
-                client = _client_ip(scope, headers, behind_kong=edge.settings.trust_kong_headers)
+                # the server already replaced the peer with X-Forwarded-For's client when the peer is
+                # one of the trusted proxies (FORWARDED_ALLOW_IPS, see gateway.edge.server_options)
+                client = (scope.get("client") or ("unknown", 0))[0]
                 # link clicks come from many people behind one carrier NAT: their own, larger budget
                 # (conversion's click-flood guard decides what is attributed)
                 group = "click" if scope["path"].startswith("/r/") else "public"
@@ -88,6 +108,21 @@ class EdgeMiddleware:
         finally:
             current_deadline.reset(token)
 
+    async def _buffer(self, receive: Receive) -> list[Message] | None:
+        """The whole body's messages, or None as soon as it passes the limit."""
+        messages: list[Message] = []
+        received = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                return messages
+            received += len(message.get("body", b""))
+            if received > self.max_body:
+                return None
+            if not message.get("more_body", False):
+                return messages
+
     async def _too_large(self, scope: Scope, send: Send, request_id: str) -> None:
         problem = Problem(413, "body_too_large", f"request bodies are limited to {self.max_body} bytes")
         await _send_problem(scope, send, request_id, problem)
@@ -98,11 +133,18 @@ def _uncredentialed(headers: dict[bytes, bytes]) -> bool:
     return not any(name in headers for name in _CREDENTIALS)
 
 
-def _client_ip(scope: Scope, headers: dict[bytes, bytes], *, behind_kong: bool) -> str:
-    if behind_kong and b"x-forwarded-for" in headers:
-        # Kong appends the address it saw last; earlier entries are whatever the caller claimed.
-        return headers[b"x-forwarded-for"].decode("latin-1").rsplit(",", 1)[-1].strip()
-    return (scope.get("client") or ("unknown", 0))[0]
+def _headers_too_large(raw: list[tuple[bytes, bytes]]) -> bool:
+    return len(raw) > MAX_HEADERS or sum(len(k) + len(v) for k, v in raw) > MAX_HEADER_BYTES
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that hands out the buffered body first, then whatever the server sends (disconnect)."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay
 
 
 class _Responder:

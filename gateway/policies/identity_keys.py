@@ -1,4 +1,4 @@
-"""Keys from the identity service over (synchronous) gRPC: partner signing keys and the token JWKS."""
+"""From the identity service over (synchronous) gRPC: partner signing keys, the token JWKS, app ids."""
 
 from __future__ import annotations
 
@@ -57,6 +57,10 @@ class IdentityKeys:
             not_before=resp.not_before.ToSeconds() if resp.HasField("not_before") else 0.0,
             not_after=resp.not_after.ToSeconds() if resp.HasField("not_after") else None,
         )
+
+    def app_ids(self) -> list[str]:
+        """The registered app ids (raises grpc.RpcError when identity cannot answer)."""
+        return [a.app_id for a in self._stub.ListApps(pb.ListAppsRequest(), timeout=self._timeout_s).apps]
 
     def jwks_json(self) -> str:
         """The JWKS document (raises grpc.RpcError when identity cannot answer)."""

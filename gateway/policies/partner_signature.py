@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.policies.denial import PolicyDenied, unauthenticated
+from gateway.policies.lockout import AuthLockout
 from gateway.policies.signing import (
     KEY_ID_HEADER,
     NONCE_HEADER,
@@ -63,6 +64,7 @@ class PartnerSignaturePolicy:
         store: EdgeStore,
         window_s: int = 300,
         nonce_ttl_s: int = 600,
+        lockout: AuthLockout | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if nonce_ttl_s < 2 * window_s:
@@ -71,17 +73,29 @@ class PartnerSignaturePolicy:
         self._store = store
         self._window_s = window_s
         self._nonce_ttl_s = nonce_ttl_s
+        self._lockout = lockout
         self._clock = clock
 
     def authenticate(self, request: EdgeRequest) -> VerifiedPartner:
         """The partner whose key signed exactly this request, now, for the first time."""
         signed = read_signature_headers(request.headers)
+        if self._lockout is not None:
+            self._lockout.check(kind="partner", client_id=signed.partner_id)
         now = self._clock()
         if abs(int(now) - signed.timestamp) > self._window_s:
             raise unauthenticated(
                 "signature_expired", f"the timestamp is more than {self._window_s}s from now"
             )
-        key = self._keys.partner_key(partner_id=signed.partner_id, key_id=signed.key_id)
+        try:
+            return self._verify(request, signed, now)
+        except PolicyDenied as denied:
+            if self._lockout is not None and denied.code in ("unknown_key", "signature_invalid"):
+                self._lockout.failed(kind="partner", client_id=signed.partner_id)
+            raise
+
+    def _verify(self, request: EdgeRequest, signed: SignatureHeaders, now: float) -> VerifiedPartner:
+        revoked = self._store.is_claimed(revoked_key_key(signed.partner_id, signed.key_id))
+        key = None if revoked else self._keys.partner_key(partner_id=signed.partner_id, key_id=signed.key_id)
         if key is None or not key.usable_at(now):
             raise unauthenticated("unknown_key", "no usable signing key with this key id")
         canonical = canonical_request(
@@ -99,6 +113,11 @@ class PartnerSignaturePolicy:
         if not self._store.claim_once(f"nonce:{signed.partner_id}:{signed.nonce}", ttl_s=self._nonce_ttl_s):
             raise unauthenticated("nonce_reused", "this nonce was already used")
         return VerifiedPartner(partner_id=signed.partner_id, key_id=signed.key_id)
+
+
+def revoked_key_key(partner_id: str, key_id: str) -> str:
+    """The edge-store key that marks a partner signing key identity revoked (rotated with no overlap)."""
+    return f"partner-key-revoked:{partner_id}:{key_id}"
 
 
 def read_signature_headers(headers: object) -> SignatureHeaders:

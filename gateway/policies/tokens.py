@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import jwt
 
+from gateway.policies.app_registry import AppRegistry, not_an_app
 from gateway.policies.denial import PolicyDenied, unauthenticated
 from gateway.policies.operator_scope import ROLES
 from gateway.policies.store import EdgeStore
@@ -18,6 +19,9 @@ from gateway.policies.store import EdgeStore
 ISSUER = "lattice-identity"
 OPERATOR_AUDIENCE = "lattice-ops"
 ALGORITHM = "ES256"
+# RFC 9068 access tokens: header typ "at+jwt"; the private claim `kind` names the principal kind
+TOKEN_TYPE = "at+jwt"
+KINDS = ("customer", "operator", "partner", "service")
 MAX_LIFETIME_S = 15 * 60
 _ACR_LEVEL = re.compile(r"([0-9]+)$")
 _BRANCH = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -81,9 +85,17 @@ class OperatorClaims:
     branch: str | None
 
 
+def withdrawn_key_key(kid: str) -> str:
+    """The edge-store key that marks a token signing key identity withdrew in an emergency."""
+    return f"signing-key-withdrawn:{kid}"
+
+
 class _TokenVerifier:
-    def __init__(self, jwks: JwksCache, *, leeway_s: int = 5) -> None:
+    kind = ""
+
+    def __init__(self, jwks: JwksCache, *, revoked: EdgeStore | None = None, leeway_s: int = 5) -> None:
         self._jwks = jwks
+        self._revoked = revoked
         self._leeway_s = leeway_s
 
     def _decode(self, authorization: str | None, audience: str) -> dict:  # type: ignore[type-arg]
@@ -94,6 +106,10 @@ class _TokenVerifier:
             raise unauthenticated("token_malformed", "the bearer token is not a JWT") from exc
         if header.get("alg") != ALGORITHM or not isinstance(header.get("kid"), str):
             raise unauthenticated("token_invalid", f"tokens must be {ALGORITHM} with a key id")
+        if header.get("typ") != TOKEN_TYPE:
+            raise unauthenticated("token_invalid", f"access tokens are typ {TOKEN_TYPE}")
+        if self._revoked is not None and self._revoked.is_claimed(withdrawn_key_key(header["kid"])):
+            raise unauthenticated("token_invalid", "the token's key was withdrawn")
         key = self._jwks.key(header["kid"])
         if key is None:
             raise unauthenticated("token_invalid", "the token's key is unknown")
@@ -101,11 +117,15 @@ class _TokenVerifier:
             token,
             key,
             algorithms=[ALGORITHM],
-            audience=audience,
             issuer=ISSUER,
             leeway=self._leeway_s,
-            options={"require": ["exp", "iat", "sub", "aud", "iss", "jti"]},
+            options={"require": ["exp", "iat", "sub", "aud", "iss", "jti"], "verify_aud": False},
         )
+        # the kind first: a token of another kind is refused whatever its audience
+        if claims.get("kind") != self.kind:
+            raise self._wrong_kind()
+        if claims["aud"] != audience:
+            raise self._wrong_audience()
         if claims["exp"] - claims["iat"] > MAX_LIFETIME_S or not isinstance(claims["sub"], str):
             raise unauthenticated("token_invalid", "the token lives too long or has no subject")
         return claims
@@ -123,6 +143,9 @@ class _TokenVerifier:
     def _wrong_audience(self) -> PolicyDenied:
         return unauthenticated("token_audience", "the token was not issued for this app")
 
+    def _wrong_kind(self) -> PolicyDenied:
+        return unauthenticated("token_kind", f"this route needs a {self.kind} token")
+
 
 def ended_session_key(session_id: str) -> str:
     """The edge-store key that marks a session identity has ended (until its tokens expire)."""
@@ -131,15 +154,32 @@ def ended_session_key(session_id: str) -> str:
 
 class AppTokenPolicy(_TokenVerifier):
     """A customer's access token for one sibling app: the audience must be that app, and its session
-    must not have ended (signed out everywhere, refresh token reused, consent withdrawn)."""
+    must not have ended (signed out everywhere, refresh token reused, consent withdrawn). With a
+    registry, an app id identity does not know is 404 app_not_found before any token is read."""
+
+    kind = "customer"
 
     def __init__(
-        self, jwks: JwksCache, *, ended_sessions: EdgeStore | None = None, leeway_s: int = 5
+        self,
+        jwks: JwksCache,
+        *,
+        ended_sessions: EdgeStore | None = None,
+        apps: AppRegistry | None = None,
+        leeway_s: int = 5,
     ) -> None:
-        super().__init__(jwks, leeway_s=leeway_s)
+        super().__init__(jwks, revoked=ended_sessions, leeway_s=leeway_s)
         self._ended_sessions = ended_sessions
+        self._apps = apps
+
+    def require_app(self, app_id: str) -> None:
+        """404 app_not_found unless `app_id` is a registered app (never another kind's audience)."""
+        if self._apps is not None:
+            self._apps.require(app_id)
+        elif not_an_app(app_id):
+            raise PolicyDenied(404, "app_not_found", "no such app")
 
     def authenticate(self, *, authorization: str | None, app_id: str) -> CustomerClaims:
+        self.require_app(app_id)
         claims = self._verify(authorization, app_id)
         session_id = claims.get("sid")
         if (
@@ -162,6 +202,8 @@ class AppTokenPolicy(_TokenVerifier):
 class OperatorTokenPolicy(_TokenVerifier):
     """A member of operations staff: audience lattice-ops, a known role, an optional branch."""
 
+    kind = "operator"
+
     def authenticate(self, *, authorization: str | None) -> OperatorClaims:
         claims = self._verify(authorization, OPERATOR_AUDIENCE)
         role, branch = claims.get("role"), claims.get("branch")
@@ -172,7 +214,10 @@ class OperatorTokenPolicy(_TokenVerifier):
         return OperatorClaims(operator_id=claims["sub"], role=role, branch=branch or None)
 
     def _wrong_audience(self) -> PolicyDenied:
-        # A genuine token of another audience (a customer's): authenticated, but not staff.
+        return unauthenticated("token_audience", "the token was not issued for operations staff")
+
+    def _wrong_kind(self) -> PolicyDenied:
+        # A genuine token of another kind (a customer's): authenticated, but not staff.
         return PolicyDenied(403, "operator_token_required", "operator routes need an operator token")
 
 

@@ -167,7 +167,8 @@ def complete_binding(
             "exp": int((now + PARTNER_TOKEN_TTL).timestamp()),
             "jti": uuid.uuid4().hex,
             "scope": " ".join(link.scopes),
-        }
+        },
+        kind="partner",
     )
     return binding, link, token
 

@@ -26,6 +26,9 @@ from services.runtime.errors import InvalidInput
 
 ISSUER = "lattice-identity"
 ALGORITHM = "ES256"
+# RFC 9068 header typ, and the private `kind` claim the edge requires per route (one kind per token)
+TOKEN_TYPE = "at+jwt"
+KINDS = ("customer", "operator", "partner", "service")
 MAX_OVERLAP_S = 7 * 24 * 3600
 
 
@@ -109,7 +112,14 @@ class TokenSigner:
                 self._keys[key.kid] = loaded
             return key.kid, self._keys[key.kid]
 
-    def sign(self, claims: dict[str, Any]) -> str:
-        """A compact JWS over `claims` with the issuer added and the active `kid` in the header."""
+    def sign(self, claims: dict[str, Any], *, kind: str) -> str:
+        """An access token over `claims` for one kind of principal: issuer, kind, typ and active kid."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown token kind {kind}")
         kid, private = self._active()
-        return jwt.encode({**claims, "iss": ISSUER}, private, algorithm=ALGORITHM, headers={"kid": kid})
+        return jwt.encode(
+            {**claims, "iss": ISSUER, "kind": kind},
+            private,
+            algorithm=ALGORITHM,
+            headers={"kid": kid, "typ": TOKEN_TYPE},
+        )

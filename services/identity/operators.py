@@ -63,4 +63,4 @@ def issue_operator_token(
     }
     if operator.branch:
         claims["branch"] = operator.branch
-    return signer.sign(claims), operator
+    return signer.sign(claims, kind="operator"), operator

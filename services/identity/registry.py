@@ -18,6 +18,7 @@ from services.runtime.errors import AlreadyExists, InvalidInput, NotFound
 from services.runtime.outbox import record_event
 
 ROLES = ("core", "main", "vertical")
+RESERVED_PREFIX = "lattice-"
 _ID = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
 
 
@@ -29,6 +30,9 @@ def _check_id(value: str, what: str) -> None:
 def register_app(*, engine: Engine, app: App, client_secret: str = "") -> tuple[App, str]:
     """Add an app to the matrix; returns it with the secret its backend signs assertions with."""
     _check_id(app.app_id, "app_id")
+    if app.app_id.startswith(RESERVED_PREFIX):
+        # lattice-ops, lattice-identity...: audiences of tokens that are not customers' never name an app
+        raise InvalidInput("reserved_app_id", f"app ids starting with {RESERVED_PREFIX} are reserved")
     if app.role not in ROLES:
         raise InvalidInput("invalid_role", f"role must be one of {', '.join(ROLES)}")
     unknown = set(app.editions) - set(EDITIONS)

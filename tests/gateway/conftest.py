@@ -26,6 +26,7 @@ from tests.gateway.keys import Jwks, PartnerKeys, TokenIssuer
 PARTNER_SECRET = b"partner-ride-secret-0123456789ab"
 
 STORE_KINDS = ["sqlite", "redis"]
+TEST_APPS = ("mbank", "life")
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +106,7 @@ class EdgeGateway:
 async def running_gateway(tmp_path: Path, nats_url: str, **overrides: object) -> AsyncIterator[EdgeGateway]:
     """Start create_app()'s gateway with the probe routes; the edge is rebuilt on the test's keys."""
     from gateway.app import create_app
-    from gateway.edge import Edge
+    from gateway.edge import Edge, server_options
     from tests.gateway import probe_routes
 
     port = free_port()
@@ -119,7 +120,9 @@ async def running_gateway(tmp_path: Path, nats_url: str, **overrides: object) ->
     app = create_app(settings)
     app.include_router(probe_routes.router)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_config=None, access_log=False, **server_options(settings)
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -130,7 +133,9 @@ async def running_gateway(tmp_path: Path, nats_url: str, **overrides: object) ->
     jwks = Jwks(issuer)
     keys = PartnerKeys(PartnerKey(partner_id="ride", key_id="k1", secret=PARTNER_SECRET, not_before=0))
     await app.state.edge.close()
-    app.state.edge = Edge.build(settings=settings, partner_keys=keys, jwks_fetch=jwks.fetch)
+    app.state.edge = Edge.build(
+        settings=settings, partner_keys=keys, jwks_fetch=jwks.fetch, app_ids_fetch=lambda: TEST_APPS
+    )
     try:
         yield EdgeGateway(f"http://127.0.0.1:{port}", app, issuer, jwks, keys, settings)
     finally:

@@ -28,8 +28,17 @@ class TokenIssuer:
         return {**jwk, "kid": self.kid, "alg": "ES256", "use": "sig"}
 
     def token(
-        self, *, aud: str, sub: str, lifetime_s: int = 600, iat: float | None = None, **claims: object
+        self,
+        *,
+        aud: str,
+        sub: str,
+        lifetime_s: int = 600,
+        iat: float | None = None,
+        kind: str | None = None,
+        typ: str = "at+jwt",
+        **claims: object,
     ) -> str:
+        """A token as identity signs it; its kind follows the audience unless given."""
         now = int(time.time() if iat is None else iat)
         payload = {
             "iss": "lattice-identity",
@@ -38,9 +47,21 @@ class TokenIssuer:
             "iat": now,
             "exp": now + lifetime_s,
             "jti": uuid.uuid4().hex,
+            "kind": kind_of(aud) if kind is None else kind,
             **claims,
         }
-        return jwt.encode(payload, self.private_key, algorithm="ES256", headers={"kid": self.kid})
+        return jwt.encode(payload, self.private_key, algorithm="ES256", headers={"kid": self.kid, "typ": typ})
+
+
+def kind_of(aud: str) -> str:
+    """The kind identity gives a token of this audience."""
+    if aud == "lattice-ops":
+        return "operator"
+    if aud.startswith("partner:"):
+        return "partner"
+    if aud.startswith("service:"):
+        return "service"
+    return "customer"
 
 
 class Jwks:

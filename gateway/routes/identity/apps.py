@@ -7,15 +7,17 @@ signed-in customer of the access token (CustomerDep), never on an id from the pa
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 from lattice.identity.v1 import identity_pb2 as pb
 from pydantic import BaseModel, Field
 
 from gateway.auth import CustomerDep, CustomerPrincipal
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
+from gateway.policies.denial import PolicyDenied
 from gateway.problems import Problem
 from gateway.routes.identity.schemas import (
     BindingOut,
@@ -34,7 +36,12 @@ from gateway.routes.identity.schemas import (
 )
 
 
-def _app_in_path(app_id: Slug) -> str:
+async def _app_in_path(app_id: Slug, request: Request) -> str:
+    """A registered app, or 404 app_not_found (a sign-in for an unknown app is not a token problem)."""
+    try:
+        await asyncio.to_thread(request.app.state.edge.app_tokens.require_app, app_id)
+    except PolicyDenied as denied:
+        raise Problem(denied.status, denied.code, denied.detail) from None
     return app_id
 
 
@@ -104,13 +111,14 @@ def caller(customer: CustomerPrincipal) -> pb.CustomerCaller:
 
 
 @public_router.post("/token", response_model=TokenOut)
-async def token(app_id: Slug, body: TokenRequest, clients: ClientsDep) -> TokenOut:
+async def token(app_id: Slug, body: TokenRequest, clients: ClientsDep, request: Request) -> TokenOut:
     """Sign-in (the app backend's signed assertion) or refresh-token rotation."""
     if body.grant_type == JWT_BEARER:
         if not body.assertion:
             raise Problem(422, "assertion_required", "the jwt-bearer grant needs an assertion")
-        resp = await clients.identity.SignIn(
-            pb.SignInRequest(app_id=app_id, assertion=body.assertion, click_id=body.click_id)
+        sign_in = pb.SignInRequest(app_id=app_id, assertion=body.assertion, click_id=body.click_id)
+        resp = await request.app.state.edge.authenticating(
+            lambda: clients.identity.SignIn(sign_in), kind="app", client_id=app_id
         )
     else:
         if not body.refresh_token:
@@ -122,12 +130,13 @@ async def token(app_id: Slug, body: TokenRequest, clients: ClientsDep) -> TokenO
 
 
 @public_router.post("/tickets/redeem", response_model=TokenOut)
-async def redeem_ticket(app_id: Slug, body: RedeemRequest, clients: ClientsDep) -> TokenOut:
+async def redeem_ticket(app_id: Slug, body: RedeemRequest, clients: ClientsDep, request: Request) -> TokenOut:
     """The sibling app named by the ticket exchanges it for its own tokens (single use, 60 s)."""
-    resp = await clients.identity.RedeemRecognitionTicket(
-        pb.RedeemRecognitionTicketRequest(
-            app_id=app_id, ticket=body.ticket, client_assertion=body.client_assertion, click_id=body.click_id
-        )
+    redeem = pb.RedeemRecognitionTicketRequest(
+        app_id=app_id, ticket=body.ticket, client_assertion=body.client_assertion, click_id=body.click_id
+    )
+    resp = await request.app.state.edge.authenticating(
+        lambda: clients.identity.RedeemRecognitionTicket(redeem), kind="app", client_id=app_id
     )
     return token_out(resp)
 

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 from lattice.identity.v1 import identity_pb2 as pb
 from pydantic import BaseModel, Field, HttpUrl
@@ -222,10 +222,16 @@ async def jwks(clients: ClientsDep) -> JSONResponse:
 
 
 @public_router.post("/ops/token", response_model=OperatorTokenOut)
-async def operator_token(body: OperatorTokenRequest, clients: ClientsDep) -> OperatorTokenOut:
+async def operator_token(
+    body: OperatorTokenRequest, clients: ClientsDep, request: Request
+) -> OperatorTokenOut:
     """Operator token for client credentials (aud lattice-ops, role, branch; 15 minutes)."""
-    resp = await clients.identity.IssueOperatorToken(
-        pb.IssueOperatorTokenRequest(operator_id=body.client_id, client_secret=body.client_secret)
+    resp = await request.app.state.edge.authenticating(
+        lambda: clients.identity.IssueOperatorToken(
+            pb.IssueOperatorTokenRequest(operator_id=body.client_id, client_secret=body.client_secret)
+        ),
+        kind="operator",
+        client_id=body.client_id,
     )
     return OperatorTokenOut(
         access_token=resp.access_token, expires_in=resp.expires_in, role=resp.role, branch=resp.branch or None

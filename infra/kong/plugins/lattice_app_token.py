@@ -27,8 +27,9 @@ class Plugin:
     def _policy(self) -> AppTokenPolicy:
         jwks = lattice_kong.jwks_cache(self.config)
         store = lattice_kong.edge_store(self.config)
+        apps = lattice_kong.app_registry(self.config)
         return lattice_kong.shared(
-            "app-token", self.config, lambda: AppTokenPolicy(jwks, ended_sessions=store)
+            "app-token", self.config, lambda: AppTokenPolicy(jwks, ended_sessions=store, apps=apps)
         )
 
     def access(self, kong: Any) -> None:

@@ -20,6 +20,7 @@ for _path in (str(ROOT / "gen"), str(ROOT)):
         sys.path.insert(1, _path)
 
 from gateway.policies import trusted_headers  # noqa: E402
+from gateway.policies.app_registry import AppRegistry  # noqa: E402
 from gateway.policies.denial import PolicyDenied  # noqa: E402
 from gateway.policies.identity_keys import IdentityKeys  # noqa: E402
 from gateway.policies.signing import EdgeRequest  # noqa: E402
@@ -28,7 +29,14 @@ from gateway.policies.tokens import JwksCache  # noqa: E402
 
 logger = logging.getLogger("lattice.kong")
 PROBLEM_BASE = "https://lattice.bank.example/problems/"
-TITLES = {401: "Unauthorized", 403: "Forbidden", 500: "Internal error", 503: "Service unavailable"}
+TITLES = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Service unavailable",
+}
 
 # Fields every Lattice plugin understands (Kong plugin schema format, as kong-pdk dumps it).
 # Addresses and secrets come from the environment Kong passes on (IDENTITY_ADDR, REDIS_URL and the
@@ -64,6 +72,12 @@ def identity_keys(config: dict[str, Any]) -> IdentityKeys:
 def jwks_cache(config: dict[str, Any]) -> JwksCache:
     keys = identity_keys(config)
     return shared("jwks", {"addr": identity_addr(config)}, lambda: JwksCache(keys.jwks_json))
+
+
+def app_registry(config: dict[str, Any]) -> AppRegistry:
+    """The registered app ids, cached like the JWKS (an unknown app is 404 app_not_found)."""
+    keys = identity_keys(config)
+    return shared("apps", {"addr": identity_addr(config)}, lambda: AppRegistry(keys.app_ids))
 
 
 def edge_store(config: dict[str, Any]) -> EdgeStore:

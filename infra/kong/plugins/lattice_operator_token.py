@@ -17,6 +17,8 @@ priority = 1010
 Schema = (
     *lattice_kong.COMMON_SCHEMA,
     {"min_role": {"type": "string", "required": True, "default": "viewer", "one_of": list(ROLES)}},
+    # the edge store the gateway marks withdrawn signing keys in (REDIS_URL, when set, wins)
+    {"store_path": {"type": "string", "required": False, "default": lattice_kong.DEFAULT_STORE_PATH}},
 )
 
 
@@ -26,7 +28,10 @@ class Plugin:
 
     def _policy(self) -> OperatorTokenPolicy:
         jwks = lattice_kong.jwks_cache(self.config)
-        return lattice_kong.shared("operator-token", self.config, lambda: OperatorTokenPolicy(jwks))
+        store = lattice_kong.edge_store(self.config)
+        return lattice_kong.shared(
+            "operator-token", self.config, lambda: OperatorTokenPolicy(jwks, revoked=store)
+        )
 
     def access(self, kong: Any) -> None:
         def handle() -> None:

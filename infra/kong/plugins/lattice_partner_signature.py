@@ -8,6 +8,7 @@ from typing import Any
 import lattice_kong
 
 from gateway.policies import trusted_headers
+from gateway.policies.lockout import AuthLockout
 from gateway.policies.partner_signature import PartnerSignaturePolicy
 
 version = "1.0.0"
@@ -33,6 +34,7 @@ class Plugin:
                 store=lattice_kong.edge_store(self.config),
                 window_s=self.config.get("window_s", 300),
                 nonce_ttl_s=self.config.get("nonce_ttl_s", 600),
+                lockout=AuthLockout(store=lattice_kong.edge_store(self.config)),
             ),
         )
 
