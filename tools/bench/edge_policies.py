@@ -55,9 +55,10 @@ def measure(work: Path) -> dict[str, float]:
             "iat": now,
             "exp": now + 600,
             "jti": "j",
+            "kind": "operator" if aud == "lattice-ops" else "customer",
         }
         return "Bearer " + jwt.encode(
-            {**payload, **claims}, private, algorithm="ES256", headers={"kid": "k1"}
+            {**payload, **claims}, private, algorithm="ES256", headers={"kid": "k1", "typ": "at+jwt"}
         )
 
     app_token = token("mbank", acr="2", sid="s1")
