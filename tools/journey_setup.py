@@ -1,4 +1,4 @@
-"""Head office prepares the journey's campaign: partner postbacks, a campaign, a reviewed coupon,
+"""Head office prepares the journey's campaign: partner postbacks, a reviewed campaign, a reviewed coupon,
 a reviewed welcome notice and an approved welcome strategy — all through the gateway's ops routes."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def prepare_welcome_campaign(
     )
     receiver.secret = endpoint["secret"]
     campaign_id = f"welcome-{run}"
-    ok_json(
+    drafted = ok_json(
         gw().post(
             "/v1/ops/conversion/campaigns",
             json={
@@ -51,6 +51,13 @@ def prepare_welcome_campaign(
                 "postback_milestones": ["activated"],
             },
             headers=ops,
+        )
+    )
+    ok_json(
+        gw().post(
+            f"/v1/ops/conversion/campaigns/{campaign_id}/review",
+            json={"version": drafted["pending"]["version"], "approve": True},
+            headers=reviewer,
         )
     )
     benefit_id = f"ride-welcome-{run}"

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from services.conversion.attribution import COUNTERS
 from services.conversion.models import Campaign, FunnelDay
 from services.runtime.db import read_session
-from services.runtime.errors import InvalidInput
+from services.runtime.errors import InvalidInput, NotFound
 
 MAX_REPORT_DAYS = 400
 
@@ -39,15 +39,26 @@ def _parse_day(value: str, what: str) -> date:
 
 
 def funnel_report(
-    *, engine: Engine, partner_id: str, campaign_id: str, from_day: str, to_day: str
+    *, engine: Engine, partner_id: str, campaign_id: str, branch: str, from_day: str, to_day: str
 ) -> tuple[list[FunnelDay], dict[str, int], int, str]:
-    """Rows per day, totals, and the commission due, for one partner (and optionally one campaign)."""
+    """Rows per day, totals and commission due for one partner (one campaign, one branch's campaigns).
+
+    A campaign of another partner (or, with `branch`, of another branch) is not found.
+    """
     start, end = _parse_day(from_day, "from_day"), _parse_day(to_day, "to_day")
     if end < start or (end - start).days > MAX_REPORT_DAYS:
         raise InvalidInput(
             "invalid_period", f"the period must run forward and span at most {MAX_REPORT_DAYS} days"
         )
     with read_session(engine) as session:
+        if campaign_id:
+            campaign = session.get(Campaign, campaign_id)
+            if (
+                campaign is None
+                or campaign.partner_id != partner_id
+                or (branch and campaign.branch != branch)
+            ):
+                raise NotFound("campaign_not_found", f"no campaign {campaign_id}")
         stmt = select(FunnelDay).where(
             col(FunnelDay.partner_id) == partner_id,
             col(FunnelDay.day) >= start.isoformat(),
@@ -55,6 +66,9 @@ def funnel_report(
         )
         if campaign_id:
             stmt = stmt.where(col(FunnelDay.campaign_id) == campaign_id)
+        if branch:
+            own = select(Campaign.campaign_id).where(col(Campaign.branch) == branch)
+            stmt = stmt.where(col(FunnelDay.campaign_id).in_(own))
         rows = list(session.exec(stmt.order_by(col(FunnelDay.day), col(FunnelDay.campaign_id))))
         campaigns = {
             c.campaign_id: c

@@ -1,20 +1,21 @@
-"""Campaigns and partners' postback endpoints: the operators' side of conversion."""
+"""Campaigns and partners' postback endpoints: the operators' side of conversion (review: campaign_review)."""
 
 from __future__ import annotations
 
 import base64
 import re
 import secrets
+from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
 from services.conversion.config import ConversionSettings
-from services.conversion.models import Campaign, PartnerProfile, PostbackEndpoint
-from services.runtime.ssrf import check_postback_url
+from services.conversion.models import Campaign, CampaignVersion, PartnerProfile, PostbackEndpoint
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import AlreadyExists, InvalidInput, NotFound
+from services.runtime.ssrf import check_postback_url
 
 MILESTONES = ("linked", "activated", "upgraded")
 STATUSES = ("active", "paused", "ended")
@@ -31,9 +32,8 @@ UPDATABLE = (
     "status",
 )
 MAX_DAYS = 90
+MAX_CPA_MINOR = 10**9
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
-_APP_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]{1,20}://\S+$")
-_UNSAFE_SCHEMES = ("javascript", "data", "file", "vbscript", "http", "blob", "about")
 
 
 def _check_slug(value: str, what: str) -> None:
@@ -41,26 +41,22 @@ def _check_slug(value: str, what: str) -> None:
         raise InvalidInput(f"invalid_{what}", f"{what} must be 2-40 lowercase letters, digits, '-' or '_'")
 
 
-def check_landing_url(url: str) -> None:
-    """Landings are https pages or app deep links; never script, data or plain-http URLs."""
-    scheme = url.split(":", 1)[0].lower()
-    if len(url) > 500 or not _APP_SCHEME.match(url) or scheme in _UNSAFE_SCHEMES:
-        raise InvalidInput("invalid_landing_url", "the landing must be an https URL or an app deep link")
-
-
-def _validate(campaign: Campaign) -> None:
+def validate(campaign: Campaign, *, settings: ConversionSettings) -> None:
+    """Raise InvalidInput unless every field of `campaign` is acceptable."""
     _check_slug(campaign.campaign_id, "campaign_id")
     _check_slug(campaign.target_app_id, "target_app_id")
     if campaign.branch:
         _check_slug(campaign.branch, "branch")
     if not campaign.name.strip() or len(campaign.name) > 100:
         raise InvalidInput("invalid_name", "name must be 1-100 characters")
-    check_landing_url(campaign.landing_url)
+    settings.check_landing(campaign.landing_url)
     for what in ("lookback_days", "conversion_window_days"):
         if not 1 <= getattr(campaign, what) <= MAX_DAYS:
             raise InvalidInput(f"invalid_{what}", f"{what} must be 1-{MAX_DAYS}")
-    if campaign.cpa_amount_minor < 0 or not re.fullmatch(r"[A-Z]{3}", campaign.currency):
-        raise InvalidInput("invalid_commission", "the CPA must be >= 0 in a 3-letter currency")
+    if not 0 <= campaign.cpa_amount_minor <= MAX_CPA_MINOR or not re.fullmatch(
+        r"[A-Z]{3}", campaign.currency
+    ):
+        raise InvalidInput("invalid_commission", "the CPA must be 0-10^9 minor units in a 3-letter currency")
     if campaign.commission_milestone not in MILESTONES or not set(campaign.postback_milestones) <= set(
         MILESTONES
     ):
@@ -74,55 +70,64 @@ def _require_partner(session: Session, partner_id: str) -> None:
         raise NotFound("partner_not_found", f"conversion knows no partner {partner_id}")
 
 
+def terms(campaign: Campaign) -> dict[str, Any]:
+    """The reviewed fields of a campaign, as a version records them."""
+    return {name: getattr(campaign, name) for name in UPDATABLE if name != "status"}
+
+
 def create_campaign(*, engine: Engine, campaign: Campaign, settings: ConversionSettings) -> Campaign:
-    """Create a campaign for a registered partner (defaults: 7-day lookback, 14-day window)."""
+    """Draft a campaign for a registered partner; it goes live once another operator approves it."""
+    if not _SLUG.match(campaign.created_by):
+        raise InvalidInput("invalid_operator", "a campaign needs the operator who drafts it")
     campaign.lookback_days = campaign.lookback_days or settings.default_lookback_days
     campaign.conversion_window_days = campaign.conversion_window_days or settings.default_window_days
     campaign.status = campaign.status or "active"
     campaign.currency = campaign.currency or "CNY"
     campaign.commission_milestone = campaign.commission_milestone or "activated"
-    _validate(campaign)
+    validate(campaign, settings=settings)
+    campaign.review_state, campaign.approved_by, campaign.approved_at = "pending_review", "", None
+    campaign.pending_version = 1
     with transaction(engine) as session:
         _require_partner(session, campaign.partner_id)
         if session.get(Campaign, campaign.campaign_id) is not None:
             raise AlreadyExists("campaign_exists", f"campaign {campaign.campaign_id} already exists")
         session.add(campaign)
+        session.add(
+            CampaignVersion(
+                campaign_id=campaign.campaign_id,
+                version=1,
+                kind="create",
+                changes=terms(campaign),
+                authors=[campaign.created_by],
+                state="pending",
+            )
+        )
     return campaign
 
 
-def update_campaign(*, engine: Engine, changes: Campaign, mask: list[str]) -> Campaign:
-    """Change the fields named in `mask`."""
-    unknown = set(mask) - set(UPDATABLE)
-    if not mask or unknown:
-        raise InvalidInput("invalid_update_mask", f"updatable fields: {', '.join(UPDATABLE)}")
-    with transaction(engine) as session:
-        campaign = session.get(Campaign, changes.campaign_id)
-        if campaign is None:
-            raise NotFound("campaign_not_found", f"no campaign {changes.campaign_id}")
-        for name in mask:
-            setattr(campaign, name, getattr(changes, name))
-        _validate(campaign)
-        campaign.updated_at = utcnow()
-        session.add(campaign)
-    return campaign
-
-
-def get_campaign(*, engine: Engine, campaign_id: str) -> Campaign:
+def get_campaign(*, engine: Engine, campaign_id: str, partner_id: str = "") -> Campaign:
+    """A campaign; with `partner_id`, only that partner's approved campaign (others are not found)."""
     with read_session(engine) as session:
         campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
+    if campaign is None or (
+        partner_id and (campaign.partner_id != partner_id or campaign.review_state != "approved")
+    ):
         raise NotFound("campaign_not_found", f"no campaign {campaign_id}")
     return campaign
 
 
-def list_campaigns(*, engine: Engine, partner_id: str, branch: str, limit: int, after: str) -> list[Campaign]:
-    """Campaigns by id; a branch sees its own campaigns and head office's."""
+def list_campaigns(
+    *, engine: Engine, partner_id: str, branch: str, approved_only: bool, limit: int, after: str
+) -> list[Campaign]:
+    """Campaigns by id; a branch reads only its own campaigns."""
     with read_session(engine) as session:
         stmt = select(Campaign).where(col(Campaign.campaign_id) > after)
         if partner_id:
             stmt = stmt.where(col(Campaign.partner_id) == partner_id)
         if branch:
-            stmt = stmt.where(or_(col(Campaign.branch) == branch, col(Campaign.branch) == ""))
+            stmt = stmt.where(col(Campaign.branch) == branch)
+        if approved_only:
+            stmt = stmt.where(col(Campaign.review_state) == "approved")
         return list(session.exec(stmt.order_by(col(Campaign.campaign_id)).limit(limit)))
 
 

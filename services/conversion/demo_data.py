@@ -1,4 +1,4 @@
-"""Demo data: one campaign for each demo partner (loaded by `make run` through gRPC)."""
+"""Demo data: one campaign for each demo partner, drafted by hq-operator and approved by hq-reviewer."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import grpc
 from lattice.conversion.v1 import conversion_pb2 as pb
 from lattice.conversion.v1 import conversion_pb2_grpc
 
+AUTHOR, REVIEWER = "hq-operator", "hq-reviewer"
 DEMO_CAMPAIGNS = [
     pb.Campaign(
         campaign_id="ride-spring",
@@ -19,6 +20,7 @@ DEMO_CAMPAIGNS = [
         currency="CNY",
         commission_milestone="activated",
         postback_milestones=["linked", "activated"],
+        created_by=AUTHOR,
     ),
     pb.Campaign(
         campaign_id="food-lunch",
@@ -30,12 +32,13 @@ DEMO_CAMPAIGNS = [
         cpa_amount_minor=800,
         currency="CNY",
         commission_milestone="linked",
+        created_by=AUTHOR,
     ),
 ]
 
 
 async def load(channel: grpc.aio.Channel) -> None:
-    """Create what is missing; partners arrive from identity's events, so wait for them briefly."""
+    """Create what is missing and approve what waits; partners arrive from identity's events."""
     stub = conversion_pb2_grpc.ConversionServiceStub(channel)
     for campaign in DEMO_CAMPAIGNS:
         for _attempt in range(100):
@@ -50,3 +53,14 @@ async def load(channel: grpc.aio.Channel) -> None:
                 await asyncio.sleep(0.1)
         else:
             raise RuntimeError(f"partner {campaign.partner_id} never reached conversion")
+        found = await stub.GetCampaign(pb.GetCampaignRequest(campaign_id=campaign.campaign_id))
+        if found.campaign.pending_version:
+            await stub.ReviewCampaign(
+                pb.ReviewCampaignRequest(
+                    campaign_id=campaign.campaign_id,
+                    version=found.campaign.pending_version,
+                    reviewer_id=REVIEWER,
+                    approve=True,
+                    note="demo data",
+                )
+            )

@@ -8,72 +8,22 @@ from datetime import timedelta
 from lattice.conversion.v1 import conversion_pb2 as pb
 from lattice.conversion.v1 import conversion_pb2_grpc
 
-from services.conversion import aggregates, campaigns, links, partners, postbacks
+from services.conversion import aggregates, campaign_review, campaigns, links, partners, postbacks
 from services.conversion.attribution import COUNTERS, rates
 from services.conversion.config import ConversionSettings
-from services.conversion.models import Campaign, PostbackDelivery
+from services.conversion.grpc_convert import (
+    campaign_from_pb,
+    campaign_to_pb,
+    counts_to_pb,
+    delivery_to_pb,
+    link_to_pb,
+    version_to_pb,
+)
+from services.conversion.models import Campaign
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.service import ServiceContext
 
 MAX_PAGE = 100
-
-
-def campaign_to_pb(c: Campaign) -> pb.Campaign:
-    return pb.Campaign(
-        campaign_id=c.campaign_id,
-        partner_id=c.partner_id,
-        name=c.name,
-        branch=c.branch,
-        target_app_id=c.target_app_id,
-        landing_url=c.landing_url,
-        lookback_days=c.lookback_days,
-        conversion_window_days=c.conversion_window_days,
-        cpa_amount_minor=c.cpa_amount_minor,
-        currency=c.currency,
-        commission_milestone=c.commission_milestone,
-        postback_milestones=c.postback_milestones,
-        status=c.status,
-        created_at=to_timestamp(c.created_at),
-        created_by=c.created_by,
-    )
-
-
-def campaign_from_pb(c: pb.Campaign) -> Campaign:
-    return Campaign(
-        campaign_id=c.campaign_id,
-        partner_id=c.partner_id,
-        name=c.name,
-        branch=c.branch,
-        target_app_id=c.target_app_id,
-        landing_url=c.landing_url,
-        lookback_days=c.lookback_days,
-        conversion_window_days=c.conversion_window_days,
-        cpa_amount_minor=c.cpa_amount_minor,
-        currency=c.currency,
-        commission_milestone=c.commission_milestone,
-        postback_milestones=list(c.postback_milestones),
-        status=c.status,
-        created_by=c.created_by,
-    )
-
-
-def delivery_to_pb(d: PostbackDelivery) -> pb.PostbackDelivery:
-    return pb.PostbackDelivery(
-        delivery_id=d.delivery_id,
-        partner_id=d.partner_id,
-        campaign_id=d.campaign_id,
-        milestone=d.milestone,
-        status=d.status,
-        attempts=d.attempts,
-        last_status_code=d.last_status_code,
-        last_error=d.last_error,
-        created_at=to_timestamp(d.created_at),
-        delivered_at=to_timestamp(d.delivered_at),
-    )
-
-
-def counts_to_pb(values: dict[str, int]) -> pb.FunnelCounts:
-    return pb.FunnelCounts(**{name: values[name] for name in COUNTERS})
 
 
 class ConversionApi(conversion_pb2_grpc.ConversionServiceServicer):
@@ -97,6 +47,13 @@ class ConversionApi(conversion_pb2_grpc.ConversionServiceServicer):
             )
         )
 
+    def _with_pending(self, campaign: Campaign) -> pb.CampaignResponse:
+        message = campaign_to_pb(campaign)
+        pending = campaign_review.pending_version(engine=self._engine, campaign=campaign)
+        if pending is not None:
+            message.pending.CopyFrom(version_to_pb(campaign, pending))
+        return pb.CampaignResponse(campaign=message)
+
     async def CreateCampaign(self, request, context) -> pb.CampaignResponse:  # type: ignore[no-untyped-def]
         campaign = await asyncio.to_thread(
             campaigns.create_campaign,
@@ -104,22 +61,76 @@ class ConversionApi(conversion_pb2_grpc.ConversionServiceServicer):
             campaign=campaign_from_pb(request.campaign),
             settings=self._settings,
         )
-        return pb.CampaignResponse(campaign=campaign_to_pb(campaign))
+        return await asyncio.to_thread(self._with_pending, campaign)
 
     async def UpdateCampaign(self, request, context) -> pb.CampaignResponse:  # type: ignore[no-untyped-def]
         campaign = await asyncio.to_thread(
-            campaigns.update_campaign,
+            campaign_review.update_campaign,
             engine=self._engine,
             changes=campaign_from_pb(request.campaign),
             mask=list(request.update_mask),
+            operator_id=request.operator_id,
+            settings=self._settings,
         )
-        return pb.CampaignResponse(campaign=campaign_to_pb(campaign))
+        return await asyncio.to_thread(self._with_pending, campaign)
+
+    async def ReviewCampaign(self, request, context) -> pb.CampaignResponse:  # type: ignore[no-untyped-def]
+        campaign = await asyncio.to_thread(
+            campaign_review.review_campaign,
+            engine=self._engine,
+            campaign_id=request.campaign_id,
+            version=request.version,
+            reviewer_id=request.reviewer_id,
+            approve=request.approve,
+            note=request.note,
+            settings=self._settings,
+        )
+        return await asyncio.to_thread(self._with_pending, campaign)
+
+    async def ListCampaignVersions(self, request, context) -> pb.ListCampaignVersionsResponse:  # type: ignore[no-untyped-def]
+        campaign, versions = await asyncio.to_thread(
+            campaign_review.list_versions, engine=self._engine, campaign_id=request.campaign_id
+        )
+        return pb.ListCampaignVersionsResponse(versions=[version_to_pb(campaign, v) for v in versions])
 
     async def GetCampaign(self, request, context) -> pb.CampaignResponse:  # type: ignore[no-untyped-def]
         campaign = await asyncio.to_thread(
-            campaigns.get_campaign, engine=self._engine, campaign_id=request.campaign_id
+            campaigns.get_campaign,
+            engine=self._engine,
+            campaign_id=request.campaign_id,
+            partner_id=request.partner_id,
         )
-        return pb.CampaignResponse(campaign=campaign_to_pb(campaign))
+        if request.partner_id:  # partners never see changes still under review
+            return pb.CampaignResponse(campaign=campaign_to_pb(campaign))
+        return await asyncio.to_thread(self._with_pending, campaign)
+
+    async def ListLinks(self, request, context) -> pb.ListLinksResponse:  # type: ignore[no-untyped-def]
+        size = min(request.page_size or 50, MAX_PAGE)
+        found = await asyncio.to_thread(
+            links.list_links,
+            engine=self._engine,
+            partner_id=request.partner_id,
+            campaign_id=request.campaign_id,
+            limit=size + 1,
+            after=request.page_token,
+        )
+        next_token = found[size - 1].link_id if len(found) > size else ""
+        return pb.ListLinksResponse(links=[link_to_pb(x) for x in found[:size]], next_page_token=next_token)
+
+    async def GetLink(self, request, context) -> pb.LinkResponse:  # type: ignore[no-untyped-def]
+        link = await asyncio.to_thread(
+            links.get_link, engine=self._engine, partner_id=request.partner_id, link_id=request.link_id
+        )
+        return pb.LinkResponse(link=link_to_pb(link))
+
+    async def GetPostbackDelivery(self, request, context) -> pb.PostbackDelivery:  # type: ignore[no-untyped-def]
+        delivery = await asyncio.to_thread(
+            postbacks.get_delivery,
+            engine=self._engine,
+            partner_id=request.partner_id,
+            delivery_id=request.delivery_id,
+        )
+        return delivery_to_pb(delivery)
 
     async def ListCampaigns(self, request, context) -> pb.ListCampaignsResponse:  # type: ignore[no-untyped-def]
         size = min(request.page_size or 50, MAX_PAGE)
@@ -128,6 +139,7 @@ class ConversionApi(conversion_pb2_grpc.ConversionServiceServicer):
             engine=self._engine,
             partner_id=request.partner_id,
             branch=request.branch,
+            approved_only=request.approved_only,
             limit=size + 1,
             after=request.page_token,
         )
@@ -153,6 +165,7 @@ class ConversionApi(conversion_pb2_grpc.ConversionServiceServicer):
             engine=self._engine,
             partner_id=request.partner_id,
             status=request.status,
+            branch=request.branch,
             limit=min(request.page_size or 50, MAX_PAGE),
         )
         return pb.ListPostbackDeliveriesResponse(deliveries=[delivery_to_pb(d) for d in found])
@@ -195,6 +208,7 @@ class ConversionApi(conversion_pb2_grpc.ConversionServiceServicer):
             engine=self._engine,
             partner_id=request.partner_id,
             campaign_id=request.campaign_id,
+            branch=request.branch,
             from_day=request.from_day,
             to_day=request.to_day,
         )

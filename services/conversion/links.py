@@ -90,6 +90,8 @@ def create_link(
         campaign = session.get(Campaign, campaign_id)
         if campaign is None or campaign.partner_id != partner_id:
             raise NotFound("campaign_not_found", f"the partner has no campaign {campaign_id}")
+        if campaign.review_state != "approved":
+            raise Rejected("campaign_not_approved", f"campaign {campaign_id} is not approved yet")
         if campaign.status != "active":
             raise Rejected("campaign_inactive", f"campaign {campaign_id} is {campaign.status}")
         key = _current_key(session)
@@ -112,4 +114,28 @@ def create_link(
             idempotency_key=idempotency_key or None,
         )
         session.add(link)
+    return link
+
+
+def list_links(
+    *, engine: Engine, partner_id: str, campaign_id: str, limit: int, after: str
+) -> list[CampaignLink]:
+    """The partner's own links, by id."""
+    if not partner_id:
+        raise InvalidInput("partner_required", "links are listed for their partner only")
+    with read_session(engine) as session:
+        stmt = select(CampaignLink).where(
+            col(CampaignLink.partner_id) == partner_id, col(CampaignLink.link_id) > after
+        )
+        if campaign_id:
+            stmt = stmt.where(col(CampaignLink.campaign_id) == campaign_id)
+        return list(session.exec(stmt.order_by(col(CampaignLink.link_id)).limit(limit)))
+
+
+def get_link(*, engine: Engine, partner_id: str, link_id: str) -> CampaignLink:
+    """One of the partner's own links; another partner's link is not found."""
+    with read_session(engine) as session:
+        link = session.get(CampaignLink, link_id)
+    if link is None or not partner_id or link.partner_id != partner_id:
+        raise NotFound("link_not_found", f"no link {link_id}")
     return link

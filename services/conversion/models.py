@@ -50,9 +50,34 @@ class Campaign(SQLModel, table=True):
     commission_milestone: str = Field(default="activated", max_length=20)
     postback_milestones: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     status: str = Field(default="active", max_length=20)
+    # Live (links redirect to the landing and earn) only once a reviewer approved the first version;
+    # later changes of terms or landing wait in CampaignVersion until approved.
+    review_state: str = Field(
+        default="pending_review", max_length=20, sa_column_kwargs={"server_default": "pending_review"}
+    )
+    approved_by: str = Field(default="", max_length=40, sa_column_kwargs={"server_default": ""})
+    approved_at: datetime | None = None
+    pending_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_by: str = Field(default="", max_length=40)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CampaignVersion(SQLModel, table=True):
+    """One proposed or applied version of a campaign: who wrote it, who reviewed it (the audit trail)."""
+
+    __tablename__ = "campaign_version"
+
+    campaign_id: str = Field(primary_key=True, max_length=40)
+    version: int = Field(primary_key=True)
+    kind: str = Field(max_length=20)  # create | change | status
+    changes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    authors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    state: str = Field(max_length=20)  # pending | approved | rejected | superseded | applied
+    proposed_at: datetime = Field(default_factory=utcnow)
+    reviewed_by: str = Field(default="", max_length=40)
+    reviewed_at: datetime | None = None
+    note: str = Field(default="", max_length=500)
 
 
 class PostbackEndpoint(SQLModel, table=True):

@@ -23,12 +23,12 @@ from sqlmodel import col, select
 from standardwebhooks import Webhook
 
 from services.conversion.config import ConversionSettings
-from services.conversion.models import PostbackDelivery, PostbackEndpoint
-from services.runtime.ssrf import check_postback_url
+from services.conversion.models import Campaign, PostbackDelivery, PostbackEndpoint
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session, transaction
-from services.runtime.errors import DomainError
+from services.runtime.errors import DomainError, NotFound
 from services.runtime.outbox import record_event
+from services.runtime.ssrf import check_postback_url
 from services.runtime.waiting import wake_or_timeout
 
 logger = logging.getLogger(__name__)
@@ -239,11 +239,26 @@ def _delivered_event(row: PostbackDelivery, now: datetime) -> events_pb2.Postbac
     )
 
 
-def list_deliveries(*, engine: Engine, partner_id: str, status: str, limit: int) -> list[PostbackDelivery]:
+def list_deliveries(
+    *, engine: Engine, partner_id: str, status: str, branch: str, limit: int
+) -> list[PostbackDelivery]:
+    """Deliveries, newest first; with `branch`, only those of that branch's campaigns."""
     with read_session(engine) as session:
         stmt = select(PostbackDelivery)
         if partner_id:
             stmt = stmt.where(col(PostbackDelivery.partner_id) == partner_id)
+        if branch:
+            own = select(Campaign.campaign_id).where(col(Campaign.branch) == branch)
+            stmt = stmt.where(col(PostbackDelivery.campaign_id).in_(own))
         if status:
             stmt = stmt.where(col(PostbackDelivery.status) == status)
         return list(session.exec(stmt.order_by(col(PostbackDelivery.created_at).desc()).limit(limit)))
+
+
+def get_delivery(*, engine: Engine, partner_id: str, delivery_id: str) -> PostbackDelivery:
+    """One of the partner's own deliveries; another partner's is not found."""
+    with read_session(engine) as session:
+        delivery = session.get(PostbackDelivery, delivery_id)
+    if delivery is None or not partner_id or delivery.partner_id != partner_id:
+        raise NotFound("delivery_not_found", f"no postback delivery {delivery_id}")
+    return delivery

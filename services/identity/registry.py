@@ -16,6 +16,7 @@ from services.runtime.db import read_session, transaction
 from services.runtime.editions import EDITIONS
 from services.runtime.errors import AlreadyExists, InvalidInput, NotFound
 from services.runtime.outbox import record_event
+from services.runtime.ssrf import OutboundSettings, check_postback_url
 
 ROLES = ("core", "main", "vertical")
 RESERVED_PREFIX = "lattice-"
@@ -77,10 +78,12 @@ def list_apps(*, engine: Engine) -> list[App]:
 def register_partner(
     *, engine: Engine, partner: Partner, key_id: str = "", secret: bytes = b""
 ) -> tuple[Partner, PartnerSigningKey]:
-    """Add a partner platform with its first signing key; conversion checks the postback URL."""
+    """Add a partner platform with its first signing key; a postback URL passes the SSRF guard first."""
     _check_id(partner.partner_id, "partner_id")
     if not partner.name.strip():
         raise InvalidInput("invalid_name", "name must not be empty")
+    if partner.postback_url:
+        check_postback_url(partner.postback_url, allowlist=OutboundSettings().postback_allowlist)
     with transaction(engine) as session:
         if session.get(Partner, partner.partner_id) is not None:
             raise AlreadyExists("partner_exists", f"partner {partner.partner_id} is already registered")

@@ -83,7 +83,8 @@ class Conversion:
             lambda: self.stub.GetPartnerProfile(pb.GetPartnerProfileRequest(partner_id=partner_id))
         )
 
-    async def campaign(self, partner_id: str, **fields: Any) -> str:
+    async def campaign(self, partner_id: str, *, approve: bool = True, **fields: Any) -> str:
+        """A campaign drafted by test-author and (unless told otherwise) approved by test-reviewer."""
         campaign_id = fields.pop("campaign_id", None) or unique("c")
         campaign = pb.Campaign(
             campaign_id=campaign_id,
@@ -91,9 +92,18 @@ class Conversion:
             name=f"Campaign {campaign_id}",
             target_app_id="life",
             landing_url="https://life.bank.example/welcome?src=partner",
-            **fields,
+            **{"created_by": "test-author", **fields},
         )
-        await self.stub.CreateCampaign(pb.CreateCampaignRequest(campaign=campaign))
+        created = await self.stub.CreateCampaign(pb.CreateCampaignRequest(campaign=campaign))
+        if approve:
+            await self.stub.ReviewCampaign(
+                pb.ReviewCampaignRequest(
+                    campaign_id=campaign_id,
+                    version=created.campaign.pending_version,
+                    reviewer_id="test-reviewer",
+                    approve=True,
+                )
+            )
         return campaign_id
 
     async def click(

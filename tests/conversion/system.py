@@ -55,9 +55,12 @@ async def running_gateway(settings: GatewaySettings) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def running_system(tmp_path: Path, nats_url: str) -> AsyncIterator[System]:
+    pki_dir = tmp_path / "pki"  # one service CA for every process of this system (mutual TLS)
     async with AsyncExitStack() as stack:
         _identity, identity_channel = await stack.enter_async_context(
-            serve("identity", identity_wire, tmp_path=tmp_path / "identity", nats_url=nats_url)
+            serve(
+                "identity", identity_wire, tmp_path=tmp_path / "identity", nats_url=nats_url, pki_dir=pki_dir
+            )
         )
         await demo_data.load(identity_channel)
         identity_addr = f"127.0.0.1:{_identity.port}"
@@ -69,7 +72,9 @@ async def running_system(tmp_path: Path, nats_url: str) -> AsyncIterator[System]
             "CONVERSION_SAFE_LANDING_URL": "https://www.bank.example/safe",
         }
         conversion = await stack.enter_async_context(
-            running_conversion(tmp_path / "conversion", nats_url, env, identity_addr=identity_addr)
+            running_conversion(
+                tmp_path / "conversion", nats_url, env, identity_addr=identity_addr, pki_dir=pki_dir
+            )
         )
         for partner_id in demo_data.DEMO_PARTNERS:
             await eventually(
@@ -82,6 +87,9 @@ async def running_system(tmp_path: Path, nats_url: str) -> AsyncIterator[System]
             var_dir=tmp_path / "gateway",
             nats_url=nats_url,
             http_port=free_port(),
+            pki_dir=pki_dir,
+            # the trust-boundary tests send hundreds of generated requests per operator
+            rate_limits={group: 100_000 for group in ("partner", "app", "ops", "public", "click")},
             identity_addr=identity_addr,
             conversion_addr=f"127.0.0.1:{conversion.service.port}",
         )

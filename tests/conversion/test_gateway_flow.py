@@ -54,6 +54,13 @@ def set_up_campaign(gw: httpx.Client, receiver_url: str) -> tuple[str, str]:
         gw.post("/v1/ops/conversion/campaigns", json={**body, "extra": 1}, headers=operator).status_code
         == 422
     )
+    review = {"version": created.json()["pending"]["version"], "approve": True}
+    approved = gw.post(
+        f"/v1/ops/conversion/campaigns/{campaign_id}/review",
+        json=review,
+        headers=actors.operator_headers(gw, "hq-reviewer"),
+    )
+    assert approved.status_code == 200 and approved.json()["review_state"] == "approved", approved.text
     return campaign_id, endpoint.json()["secret"]
 
 

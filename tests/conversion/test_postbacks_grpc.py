@@ -87,7 +87,7 @@ async def test_the_last_failed_attempt_dead_letters_and_redirects_to_private_hos
         running_conversion(tmp_path, conversion_nats, postback_env(receiver)) as conv,
     ):
         receiver.answer("/down", 503, 502, 504, 500)
-        receiver.answer("/moved", (307, {"location": "http://10.0.0.1/steal"}))
+        receiver.answer("/moved", (307, {"location": "https://10.0.0.1/steal"}))
         down, down_campaign, _ = await partner_with_endpoint(conv, receiver.url("/down"))
         moved, moved_campaign, _ = await partner_with_endpoint(conv, receiver.url("/moved"))
         await convert_one(conv, down, down_campaign)
@@ -105,7 +105,7 @@ async def test_the_last_failed_attempt_dead_letters_and_redirects_to_private_hos
         assert refused.last_error == "postback_url_forbidden" and len(receiver.on("/moved")) == 1
 
 
-@pytest.mark.parametrize("url", ["http://169.254.169.254/", "http://10.0.0.1/", "http://127.0.0.1:1/"])
+@pytest.mark.parametrize("url", ["https://169.254.169.254/", "https://10.0.0.1/", "https://127.0.0.1:1/"])
 async def test_internal_postback_urls_are_rejected_at_registration(
     url: str, tmp_path: Path, conversion_nats: str
 ) -> None:

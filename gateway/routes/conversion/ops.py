@@ -1,4 +1,9 @@
-"""Operator routes: campaigns, postback endpoints, link keys, funnels and postback deliveries."""
+"""Operator routes: campaigns (with review), postback endpoints, link keys, funnels, postback deliveries.
+
+Campaigns belong to head office or one branch; a branch operator reads and changes only its own
+branch's campaigns and what derives from them (funnels, postback deliveries). Partners' postback
+endpoints and link keys are head office's.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,9 @@ from gateway.routes.conversion.schemas import (
     CampaignCreate,
     CampaignPage,
     CampaignPublic,
+    CampaignReview,
     CampaignUpdate,
+    CampaignVersionPublic,
     Day,
     FunnelReport,
     KeyRotation,
@@ -24,12 +31,15 @@ from gateway.routes.conversion.schemas import (
     PostbackEndpointSet,
     Slug,
     campaign_public,
+    delivery_public,
     report_public,
+    version_public,
 )
 
 router = APIRouter(prefix="/v1/ops/conversion", tags=["conversion"])
 VIEWER = require_role("viewer")
 OPERATOR = require_role("operator")
+REVIEWER = require_role("reviewer")
 ADMIN = require_role("admin")
 
 
@@ -48,7 +58,7 @@ def _head_office(operator: OperatorPrincipal) -> None:
 
 async def _campaign(clients: ClientsDep, campaign_id: str, operator: OperatorPrincipal) -> pb.Campaign:
     campaign = (await clients.conversion.GetCampaign(pb.GetCampaignRequest(campaign_id=campaign_id))).campaign
-    if campaign.branch and not operator.can_manage_branch(campaign.branch):
+    if not operator.can_manage_branch(campaign.branch or None):
         raise Problem(404, "campaign_not_found", f"no campaign {campaign_id}")
     return campaign
 
@@ -73,7 +83,7 @@ async def get_partner_profile(
 async def create_campaign(
     body: CampaignCreate, clients: ClientsDep, operator: OperatorPrincipal = OPERATOR
 ) -> CampaignPublic:
-    """A campaign for a partner; branch staff create campaigns of their own branch only."""
+    """Draft a campaign (live once another operator approves it); branch staff draft their branch's."""
     if not operator.head_office and body.branch != operator.branch:
         raise Problem(403, "branch_scope", "branch staff create campaigns of their own branch")
     fields = body.model_dump(exclude={"branch"})
@@ -117,18 +127,48 @@ async def update_campaign(
     clients: ClientsDep,
     operator: OperatorPrincipal = OPERATOR,
 ) -> CampaignPublic:
-    """Change a campaign (landing, lookback, window, terms, postbacks, status)."""
-    current = await _campaign(clients, campaign_id, operator)
-    if not operator.can_manage_branch(current.branch or None):
-        raise Problem(403, "branch_scope", "this campaign belongs to head office")
+    """Change a campaign: a status change applies at once, anything else waits for review."""
+    await _campaign(clients, campaign_id, operator)
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     if not changes:
         raise Problem(422, "nothing_to_update", "name at least one field to change")
     campaign = pb.Campaign(campaign_id=campaign_id, **changes)
     resp = await clients.conversion.UpdateCampaign(
-        pb.UpdateCampaignRequest(campaign=campaign, update_mask=sorted(changes))
+        pb.UpdateCampaignRequest(
+            campaign=campaign, update_mask=sorted(changes), operator_id=operator.operator_id
+        )
     )
     return campaign_public(resp.campaign)
+
+
+@router.post("/campaigns/{campaign_id}/review", response_model=CampaignPublic)
+async def review_campaign(
+    campaign_id: Slug, body: CampaignReview, clients: ClientsDep, operator: OperatorPrincipal = REVIEWER
+) -> CampaignPublic:
+    """Approve or reject the pending version of a campaign; never a version one wrote."""
+    await _campaign(clients, campaign_id, operator)
+    resp = await clients.conversion.ReviewCampaign(
+        pb.ReviewCampaignRequest(
+            campaign_id=campaign_id,
+            version=body.version,
+            reviewer_id=operator.operator_id,
+            approve=body.approve,
+            note=body.note,
+        )
+    )
+    return campaign_public(resp.campaign)
+
+
+@router.get("/campaigns/{campaign_id}/versions", response_model=list[CampaignVersionPublic])
+async def list_campaign_versions(
+    campaign_id: Slug, clients: ClientsDep, operator: OperatorPrincipal = VIEWER
+) -> list[CampaignVersionPublic]:
+    """Every version of the campaign: who wrote it, who reviewed it, when (the audit trail)."""
+    await _campaign(clients, campaign_id, operator)
+    resp = await clients.conversion.ListCampaignVersions(
+        pb.ListCampaignVersionsRequest(campaign_id=campaign_id)
+    )
+    return [version_public(v) for v in resp.versions]
 
 
 @router.put("/partners/{partner_id}/postback", response_model=PostbackEndpointPublic)
@@ -158,22 +198,13 @@ async def list_postback_deliveries(
 ) -> list[PostbackDeliveryPublic]:
     resp = await clients.conversion.ListPostbackDeliveries(
         pb.ListPostbackDeliveriesRequest(
-            partner_id=partner_id or "", status=delivery_status or "", page_size=page_size
+            partner_id=partner_id or "",
+            status=delivery_status or "",
+            page_size=page_size,
+            branch=operator.branch or "",
         )
     )
-    return [
-        PostbackDeliveryPublic(
-            delivery_id=d.delivery_id,
-            partner_id=d.partner_id,
-            campaign_id=d.campaign_id,
-            milestone=d.milestone,
-            status=d.status,
-            attempts=d.attempts,
-            last_status_code=d.last_status_code,
-            last_error=d.last_error,
-        )
-        for d in resp.deliveries
-    ]
+    return [delivery_public(d) for d in resp.deliveries]
 
 
 @router.post("/link-keys/rotate", status_code=status.HTTP_201_CREATED)
@@ -202,7 +233,11 @@ async def funnel_report(
         await _campaign(clients, campaign_id, operator)
     resp = await clients.conversion.GetFunnelReport(
         pb.GetFunnelReportRequest(
-            partner_id=partner_id, campaign_id=campaign_id or "", from_day=from_day, to_day=to_day
+            partner_id=partner_id,
+            campaign_id=campaign_id or "",
+            from_day=from_day,
+            to_day=to_day,
+            branch=operator.branch or "",
         )
     )
     return report_public(resp, partner_id=partner_id, from_day=from_day, to_day=to_day)

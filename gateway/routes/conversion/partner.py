@@ -1,10 +1,13 @@
-"""Partner routes (signed requests): links for the partner's own campaigns and its funnel report."""
+"""Partner routes (signed requests): the partner's own campaigns, links, postbacks and funnel.
+
+Every read is scoped to the signing partner in conversion itself: another partner's ids are 404.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 from lattice.conversion.v1 import conversion_pb2 as pb
 
 from gateway.auth import PartnerDep
@@ -16,13 +19,35 @@ from gateway.routes.conversion.schemas import (
     FunnelReport,
     LinkCreate,
     LinkPublic,
+    LinkRecord,
+    PostbackDeliveryPublic,
     Slug,
     campaign_public,
+    delivery_public,
     report_public,
 )
 from services.runtime.clock import from_timestamp
 
 router = APIRouter(prefix="/v1/partner", tags=["conversion"])
+# partners see the approved terms, never who approved them or changes still under review
+HIDDEN = {"approved_by", "pending"}
+LinkId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,16}$")]
+DeliveryId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+
+
+def _link_url(request: Request, code: str) -> str:
+    return str(request.base_url).rstrip("/") + f"/r/{code}"
+
+
+def _link_record(request: Request, link: pb.Link) -> LinkRecord:
+    return LinkRecord(
+        link_id=link.link_id,
+        campaign_id=link.campaign_id,
+        scene=link.scene,
+        url=_link_url(request, link.code),
+        expires_at=from_timestamp(link.expires_at),
+        created_at=from_timestamp(link.created_at),
+    )
 
 
 @router.post("/links", status_code=status.HTTP_201_CREATED, response_model=LinkPublic)
@@ -45,17 +70,74 @@ async def create_link(
     )
     expires_at = from_timestamp(resp.expires_at)
     assert expires_at is not None
-    url = str(request.base_url).rstrip("/") + f"/r/{resp.code}"
+    url = _link_url(request, resp.code)
     return LinkPublic(link_id=resp.link_id, code=resp.code, url=url, expires_at=expires_at)
 
 
-@router.get("/campaigns", response_model=list[CampaignPublic])
+@router.get("/links", response_model=list[LinkRecord])
+async def list_my_links(
+    partner: PartnerDep,
+    clients: ClientsDep,
+    request: Request,
+    campaign_id: Annotated[Slug | None, Query()] = None,
+) -> list[LinkRecord]:
+    """The partner's own links (the first 100)."""
+    resp = await clients.conversion.ListLinks(
+        pb.ListLinksRequest(partner_id=partner.partner_id, campaign_id=campaign_id or "", page_size=100)
+    )
+    return [_link_record(request, link) for link in resp.links]
+
+
+@router.get("/links/{link_id}", response_model=LinkRecord)
+async def get_my_link(
+    link_id: LinkId, partner: PartnerDep, clients: ClientsDep, request: Request
+) -> LinkRecord:
+    resp = await clients.conversion.GetLink(pb.GetLinkRequest(partner_id=partner.partner_id, link_id=link_id))
+    return _link_record(request, resp.link)
+
+
+@router.get("/campaigns", response_model=list[CampaignPublic], response_model_exclude=HIDDEN)
 async def list_my_campaigns(partner: PartnerDep, clients: ClientsDep) -> list[CampaignPublic]:
-    """The partner's campaigns."""
+    """The partner's approved campaigns."""
     resp = await clients.conversion.ListCampaigns(
-        pb.ListCampaignsRequest(partner_id=partner.partner_id, page_size=100)
+        pb.ListCampaignsRequest(partner_id=partner.partner_id, page_size=100, approved_only=True)
     )
     return [campaign_public(c) for c in resp.campaigns]
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignPublic, response_model_exclude=HIDDEN)
+async def get_my_campaign(campaign_id: Slug, partner: PartnerDep, clients: ClientsDep) -> CampaignPublic:
+    resp = await clients.conversion.GetCampaign(
+        pb.GetCampaignRequest(campaign_id=campaign_id, partner_id=partner.partner_id)
+    )
+    return campaign_public(resp.campaign)
+
+
+@router.get("/postbacks", response_model=list[PostbackDeliveryPublic])
+async def list_my_postbacks(
+    partner: PartnerDep,
+    clients: ClientsDep,
+    delivery_status: Annotated[
+        Literal["pending", "delivered", "dead_lettered"] | None, Query(alias="status")
+    ] = None,
+) -> list[PostbackDeliveryPublic]:
+    """Postbacks to the partner, newest first (the last 100)."""
+    resp = await clients.conversion.ListPostbackDeliveries(
+        pb.ListPostbackDeliveriesRequest(
+            partner_id=partner.partner_id, status=delivery_status or "", page_size=100
+        )
+    )
+    return [delivery_public(d) for d in resp.deliveries]
+
+
+@router.get("/postbacks/{delivery_id}", response_model=PostbackDeliveryPublic)
+async def get_my_postback(
+    delivery_id: DeliveryId, partner: PartnerDep, clients: ClientsDep
+) -> PostbackDeliveryPublic:
+    resp = await clients.conversion.GetPostbackDelivery(
+        pb.GetPostbackDeliveryRequest(partner_id=partner.partner_id, delivery_id=delivery_id)
+    )
+    return delivery_public(resp)
 
 
 @router.get("/reports/funnel", response_model=FunnelReport)

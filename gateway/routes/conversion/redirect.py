@@ -3,8 +3,8 @@
 No database write on this path: the link signature is checked against keys cached from conversion
 (refetched when an unknown key id shows up, so rotations are picked up at once), the campaign's
 landing is cached for a short time, and the click goes to JetStream with click_id as the event id.
-Tampered, expired or otherwise unusable links are counted but never attributed, and go to the safe
-default landing.
+Tampered, expired or otherwise unusable links (and links of campaigns not yet approved) are counted
+but never attributed, and go to the safe default landing.
 """
 
 from __future__ import annotations
@@ -135,6 +135,8 @@ async def _resolve(directory: LinkDirectory, code: str) -> tuple[LinkClaims | No
     campaign = await directory.campaign(claims.campaign_id)
     if campaign is None or campaign.partner_id != claims.partner_id:
         return claims, "unknown_campaign", ""
+    if campaign.review_state != "approved":
+        return claims, "campaign_not_approved", ""
     if campaign.status != "active":
         return claims, "campaign_inactive", ""
     return claims, "", campaign.landing_url

@@ -6,17 +6,23 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from lattice.conversion.v1 import conversion_pb2 as pb
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from services.runtime.clock import from_timestamp
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
 Scene = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,40}$")]
 Day = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 Milestone = Literal["linked", "activated", "upgraded"]
-Landing = Annotated[str, Field(min_length=8, max_length=500)]
+Landing = Annotated[str, Field(min_length=1, max_length=500)]
+# Commission in minor units: a JSON integer only (no true, "100" or 1e2).
+MinorUnits = Annotated[StrictInt, Field(ge=0, le=10**9)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields refused, no type coercion."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class CampaignCreate(Strict):
@@ -28,7 +34,7 @@ class CampaignCreate(Strict):
     landing_url: Landing
     lookback_days: int = Field(default=7, ge=1, le=90)
     conversion_window_days: int = Field(default=14, ge=1, le=90)
-    cpa_amount_minor: int = Field(default=0, ge=0, le=10**9)
+    cpa_amount_minor: MinorUnits = 0
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
     commission_milestone: Milestone = "activated"
     postback_milestones: list[Milestone] = Field(default_factory=list, max_length=3)
@@ -40,11 +46,24 @@ class CampaignUpdate(Strict):
     landing_url: Landing | None = None
     lookback_days: int | None = Field(default=None, ge=1, le=90)
     conversion_window_days: int | None = Field(default=None, ge=1, le=90)
-    cpa_amount_minor: int | None = Field(default=None, ge=0, le=10**9)
+    cpa_amount_minor: MinorUnits | None = None
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     commission_milestone: Milestone | None = None
     postback_milestones: list[Milestone] | None = Field(default=None, max_length=3)
     status: Literal["active", "paused", "ended"] | None = None
+
+
+class CampaignVersionPublic(BaseModel):
+    version: int
+    kind: str
+    fields: list[str]
+    proposed: dict[str, object]
+    authors: list[str]
+    state: str
+    proposed_at: datetime | None
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    note: str
 
 
 class CampaignPublic(BaseModel):
@@ -61,6 +80,26 @@ class CampaignPublic(BaseModel):
     commission_milestone: str
     postback_milestones: list[str]
     status: str
+    review_state: Literal["pending_review", "approved", "rejected"]
+    approved_by: str | None = None
+    pending: CampaignVersionPublic | None = Field(
+        default=None, description="the change waiting for review (operators only)"
+    )
+
+
+class CampaignReview(Strict):
+    version: StrictInt = Field(ge=1, le=2**31 - 1, description="the pending version that was read")
+    approve: bool
+    note: str = Field(default="", max_length=500)
+
+
+class LinkRecord(BaseModel):
+    link_id: str
+    campaign_id: str
+    scene: str
+    url: str
+    expires_at: datetime | None
+    created_at: datetime | None
 
 
 class CampaignPage(BaseModel):
@@ -82,7 +121,7 @@ class LinkPublic(BaseModel):
 
 
 class PostbackEndpointSet(Strict):
-    url: str = Field(min_length=10, max_length=500, pattern=r"^https?://")
+    url: str = Field(min_length=1, max_length=500)
     rotate_secret: bool = False
 
 
@@ -159,6 +198,21 @@ def report_public(
     )
 
 
+def version_public(v: pb.CampaignVersion) -> CampaignVersionPublic:
+    return CampaignVersionPublic(
+        version=v.version,
+        kind=v.kind,
+        fields=list(v.fields),
+        proposed={name: getattr(campaign_public(v.proposed), name) for name in v.fields},
+        authors=list(v.authors),
+        state=v.state,
+        proposed_at=from_timestamp(v.proposed_at),
+        reviewed_by=v.reviewed_by or None,
+        reviewed_at=from_timestamp(v.reviewed_at),
+        note=v.note,
+    )
+
+
 def campaign_public(c: pb.Campaign) -> CampaignPublic:
     return CampaignPublic(
         campaign_id=c.campaign_id,
@@ -174,4 +228,20 @@ def campaign_public(c: pb.Campaign) -> CampaignPublic:
         commission_milestone=c.commission_milestone,
         postback_milestones=list(c.postback_milestones),
         status=c.status,
+        review_state=c.review_state or "pending_review",
+        approved_by=c.approved_by or None,
+        pending=version_public(c.pending) if c.HasField("pending") else None,
+    )
+
+
+def delivery_public(d: pb.PostbackDelivery) -> PostbackDeliveryPublic:
+    return PostbackDeliveryPublic(
+        delivery_id=d.delivery_id,
+        partner_id=d.partner_id,
+        campaign_id=d.campaign_id,
+        milestone=d.milestone,
+        status=d.status,
+        attempts=d.attempts,
+        last_status_code=d.last_status_code,
+        last_error=d.last_error,
     )

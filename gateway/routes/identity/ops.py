@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 from lattice.identity.v1 import identity_pb2 as pb
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
@@ -93,7 +93,8 @@ class PartnerCreate(Strict):
     allowed_scopes: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
         default_factory=list, max_length=20
     )
-    postback_url: HttpUrl | None = None
+    # kept as written: identity checks it with the one SSRF guard (services/runtime/ssrf.py)
+    postback_url: str | None = Field(default=None, min_length=1, max_length=500)
 
 
 class PartnerPublic(BaseModel):
@@ -181,7 +182,7 @@ async def register_partner(
                 name=body.name,
                 sector=body.sector,
                 allowed_scopes=body.allowed_scopes,
-                postback_url=str(body.postback_url) if body.postback_url else "",
+                postback_url=body.postback_url or "",
             )
         )
     )

@@ -1,0 +1,166 @@
+"""Campaign changes under review: nobody approves a version they wrote; every step is kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from services.conversion.campaigns import UPDATABLE, validate
+from services.conversion.config import ConversionSettings
+from services.conversion.models import Campaign, CampaignVersion
+from services.runtime.clock import utcnow
+from services.runtime.db import read_session, transaction
+from services.runtime.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+MAX_NOTE = 500
+
+
+def _locked(session: Session, campaign_id: str) -> Campaign:
+    stmt = select(Campaign).where(col(Campaign.campaign_id) == campaign_id).with_for_update()
+    campaign = session.exec(stmt).first()
+    if campaign is None:
+        raise NotFound("campaign_not_found", f"no campaign {campaign_id}")
+    return campaign
+
+
+def _pending(session: Session, campaign: Campaign) -> CampaignVersion | None:
+    if not campaign.pending_version:
+        return None
+    return session.get(CampaignVersion, (campaign.campaign_id, campaign.pending_version))
+
+
+def _last_version(session: Session, campaign_id: str) -> int:
+    stmt = select(CampaignVersion.version).where(col(CampaignVersion.campaign_id) == campaign_id)
+    return max(session.exec(stmt).all(), default=0)
+
+
+def proposed(campaign: Campaign, version: CampaignVersion) -> Campaign:
+    """The campaign as it is once `version` applies."""
+    return Campaign(**{**campaign.model_dump(), **version.changes})  # table models do not validate here
+
+
+def update_campaign(
+    *, engine: Engine, changes: Campaign, mask: list[str], operator_id: str, settings: ConversionSettings
+) -> Campaign:
+    """A status change applies at once; a change of terms or landing waits for review.
+
+    A change made while another is pending joins it: the merged version counts every writer.
+    """
+    unknown = set(mask) - set(UPDATABLE)
+    if not mask or unknown:
+        raise InvalidInput("invalid_update_mask", f"updatable fields: {', '.join(UPDATABLE)}")
+    if not operator_id:
+        raise InvalidInput("invalid_operator", "a change needs the operator who writes it")
+    reviewed = {name: getattr(changes, name) for name in mask if name != "status"}
+    with transaction(engine) as session:
+        campaign = _locked(session, changes.campaign_id)
+        number = _last_version(session, campaign.campaign_id) + 1
+        if "status" in mask:
+            campaign.status = changes.status
+            validate(campaign, settings=settings)
+            session.add(
+                CampaignVersion(
+                    campaign_id=campaign.campaign_id,
+                    version=number,
+                    kind="status",
+                    changes={"status": campaign.status},
+                    authors=[operator_id],
+                    state="applied",
+                )
+            )
+            number += 1
+        if reviewed:
+            _propose(session, campaign, reviewed, operator_id=operator_id, number=number, settings=settings)
+        campaign.updated_at = utcnow()
+        session.add(campaign)
+    return campaign
+
+
+def _propose(
+    session: Session,
+    campaign: Campaign,
+    reviewed: dict[str, Any],
+    *,
+    operator_id: str,
+    number: int,
+    settings: ConversionSettings,
+) -> None:
+    earlier = _pending(session, campaign)
+    authors, merged = [operator_id], dict(reviewed)
+    if earlier is not None:
+        earlier.state = "superseded"
+        session.add(earlier)
+        authors = sorted({*earlier.authors, operator_id})
+        merged = {**earlier.changes, **reviewed}
+    version = CampaignVersion(
+        campaign_id=campaign.campaign_id,
+        version=number,
+        kind="change" if campaign.review_state == "approved" else "create",
+        changes=merged,
+        authors=authors,
+        state="pending",
+    )
+    validate(proposed(campaign, version), settings=settings)
+    if campaign.review_state != "approved":
+        # not live yet: the draft itself changes, and goes back to review
+        for name, value in reviewed.items():
+            setattr(campaign, name, value)
+        campaign.review_state = "pending_review"
+    campaign.pending_version = number
+    session.add(version)
+
+
+def review_campaign(
+    *,
+    engine: Engine,
+    campaign_id: str,
+    version: int,
+    reviewer_id: str,
+    approve: bool,
+    note: str,
+    settings: ConversionSettings,
+) -> Campaign:
+    """Approve (the version applies, the campaign goes live) or reject the pending version."""
+    if not reviewer_id or len(note) > MAX_NOTE:
+        raise InvalidInput("invalid_review", f"a review needs its reviewer and a note of at most {MAX_NOTE}")
+    with transaction(engine) as session:
+        campaign = _locked(session, campaign_id)
+        pending = _pending(session, campaign)
+        if pending is None:
+            raise Conflict("nothing_to_review", f"campaign {campaign_id} has no version waiting for review")
+        if pending.version != version:
+            raise Conflict("version_changed", f"the pending version of {campaign_id} is {pending.version}")
+        if reviewer_id in pending.authors:
+            raise Forbidden("self_approval", "a version must be reviewed by someone who did not write it")
+        now = utcnow()
+        pending.state = "approved" if approve else "rejected"
+        pending.reviewed_by, pending.reviewed_at, pending.note = reviewer_id, now, note
+        if approve:
+            for name, value in pending.changes.items():
+                setattr(campaign, name, value)
+            validate(campaign, settings=settings)
+            campaign.review_state, campaign.approved_by, campaign.approved_at = "approved", reviewer_id, now
+        elif campaign.review_state != "approved":
+            campaign.review_state = "rejected"
+        campaign.pending_version = 0
+        campaign.updated_at = now
+        session.add(pending)
+        session.add(campaign)
+    return campaign
+
+
+def pending_version(*, engine: Engine, campaign: Campaign) -> CampaignVersion | None:
+    with read_session(engine) as session:
+        return _pending(session, campaign)
+
+
+def list_versions(*, engine: Engine, campaign_id: str) -> tuple[Campaign, list[CampaignVersion]]:
+    """Every version of a campaign, oldest first: who wrote what, who reviewed it and when."""
+    with read_session(engine) as session:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise NotFound("campaign_not_found", f"no campaign {campaign_id}")
+        stmt = select(CampaignVersion).where(col(CampaignVersion.campaign_id) == campaign_id)
+        return campaign, list(session.exec(stmt.order_by(col(CampaignVersion.version))))
