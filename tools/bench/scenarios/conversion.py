@@ -40,8 +40,17 @@ async def setup_redirect(ctx: BenchContext) -> dict[str, Any]:
             name="Bench redirect",
             target_app_id="life",
             landing_url="https://life.bank.example/welcome",
+            created_by="hq-operator",
         )
-        await stub.CreateCampaign(pb.CreateCampaignRequest(campaign=campaign))
+        created = await stub.CreateCampaign(pb.CreateCampaignRequest(campaign=campaign))
+        await stub.ReviewCampaign(
+            pb.ReviewCampaignRequest(
+                campaign_id=campaign_id,
+                version=created.campaign.pending_version,
+                reviewer_id="hq-reviewer",
+                approve=True,
+            )
+        )
         link = await stub.CreateLink(
             pb.CreateLinkRequest(partner_id="ride", campaign_id=campaign_id, scene="bench")
         )
