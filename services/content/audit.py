@@ -7,13 +7,19 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from services.content.models import AuditEntry
+from services.content.models import AuditEntry, ContentItem, Placement, ResourceSlot
 from services.runtime.db import read_session
+from services.runtime.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from services.content.catalogue import Actor
 
 MAX_ENTRIES = 500
+OWNED: dict[str, type[ContentItem | Placement | ResourceSlot]] = {
+    "item": ContentItem,
+    "placement": Placement,
+    "slot": ResourceSlot,
+}
 
 
 def record_audit(
@@ -43,9 +49,16 @@ def record_audit(
     )
 
 
-def list_audit(*, engine: Engine, entity: str, entity_id: str) -> list[AuditEntry]:
-    """The newest entries of one item, placement or slot, oldest first."""
+def list_audit(*, engine: Engine, actor: Actor, entity: str, entity_id: str) -> list[AuditEntry]:
+    """The entries of one item, placement or slot the operator may see, oldest first; else 404."""
+    actor.require("viewer")
+    if entity not in OWNED:
+        raise InvalidInput("invalid_entity", "the audit trail is kept for items, placements and slots")
     with read_session(engine) as session:
+        found = session.get(OWNED[entity], entity_id) if entity_id else None
+        # Slots belong to head office and are shared with every branch; the rest is branch-scoped.
+        if found is None or not actor.sees(getattr(found, "owner_branch", actor.branch)):
+            raise NotFound(f"{entity}_not_found", f"no {entity} {entity_id}")
         stmt = (
             select(AuditEntry)
             .where(AuditEntry.entity == entity, AuditEntry.entity_id == entity_id)

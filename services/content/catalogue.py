@@ -40,6 +40,10 @@ class Actor:
         if self.role not in ROLES or ROLES.index(self.role) < ROLES.index(role):
             raise Forbidden("role_required", f"this action needs the {role} role")
 
+    def sees(self, owner_branch: str) -> bool:
+        """Head office reads everything; a branch operator only its own branch's objects."""
+        return not self.branch or self.branch == owner_branch
+
     def require_branch(self, owner_branch: str) -> None:
         """Head office acts on everything; a branch operator only on its own branch's objects."""
         if self.branch and self.branch != owner_branch:
@@ -170,7 +174,9 @@ def edit_item(
                 author_id=actor.operator_id,
             )
             versions.append(draft)
-        draft.variants, draft.author_id, draft.updated_at = variants, actor.operator_id, utcnow()
+        if not draft.worked_on_by(actor.operator_id):
+            draft.editor_ids = [*draft.editor_ids, actor.operator_id]
+        draft.variants, draft.updated_at = variants, utcnow()
         session.add(draft)
         item.updated_at = utcnow()
         session.add(item)
@@ -186,15 +192,25 @@ def edit_item(
     return item, versions
 
 
-def get_item(*, engine: Engine, item_id: str) -> tuple[ContentItem, list[ItemVersion]]:
+def get_item(*, engine: Engine, actor: Actor, item_id: str) -> tuple[ContentItem, list[ItemVersion]]:
+    """One item with its versions; another branch's item is absent (404), not forbidden."""
+    actor.require("viewer")
     with read_session(engine) as session:
         item = get_item_in(session, item_id)
+        if not actor.sees(item.owner_branch):
+            raise NotFound("item_not_found", f"no item {item_id}")
         return item, versions_of(session, item_id)
 
 
-def list_items(*, engine: Engine, limit: int, after: str = "", status: str = "") -> list[ContentItem]:
+def list_items(
+    *, engine: Engine, actor: Actor, limit: int, after: str = "", status: str = ""
+) -> list[ContentItem]:
+    """A page of the items the operator may see, by id."""
+    actor.require("viewer")
     with read_session(engine) as session:
         stmt = select(ContentItem).where(col(ContentItem.item_id) > after)
+        if actor.branch:
+            stmt = stmt.where(ContentItem.owner_branch == actor.branch)
         if status:
             stmt = stmt.where(ContentItem.status == status)
         return list(session.exec(stmt.order_by(col(ContentItem.item_id)).limit(limit)))

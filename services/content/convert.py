@@ -74,6 +74,7 @@ def item_to_pb(item: ContentItem, versions: list[ItemVersion] | None = None) -> 
                 status=v.status,
                 variants=variants_to_pb(v.variants),
                 author_id=v.author_id,
+                editor_ids=v.editor_ids,
                 reviewer_id=v.reviewer_id,
                 created_at=to_timestamp(v.created_at),
             )

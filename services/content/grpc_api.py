@@ -74,7 +74,10 @@ class ContentApi(content_pb2_grpc.ContentServiceServicer):
 
     async def GetItem(self, request: pb.GetItemRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
         item, versions = await asyncio.to_thread(
-            catalogue.get_item, engine=self._engine, item_id=request.item_id
+            catalogue.get_item,
+            engine=self._engine,
+            actor=actor_from_pb(request.actor),
+            item_id=request.item_id,
         )
         return pb.ItemResponse(item=item_to_pb(item, versions))
 
@@ -83,6 +86,7 @@ class ContentApi(content_pb2_grpc.ContentServiceServicer):
         items = await asyncio.to_thread(
             catalogue.list_items,
             engine=self._engine,
+            actor=actor_from_pb(request.actor),
             limit=size + 1,
             after=request.page_token,
             status=request.status,
@@ -115,7 +119,10 @@ class ContentApi(content_pb2_grpc.ContentServiceServicer):
         self, request: pb.CheckItemComplianceRequest, context
     ) -> pb.CheckItemComplianceResponse:  # type: ignore[no-untyped-def]
         item, versions = await asyncio.to_thread(
-            catalogue.get_item, engine=self._engine, item_id=request.item_id
+            catalogue.get_item,
+            engine=self._engine,
+            actor=actor_from_pb(request.actor),
+            item_id=request.item_id,
         )
         wanted = request.version or versions[-1].version
         version = next((v for v in versions if v.version == wanted), None)
@@ -170,7 +177,11 @@ class ContentApi(content_pb2_grpc.ContentServiceServicer):
         self, request: pb.ListAuditEntriesRequest, context
     ) -> pb.ListAuditEntriesResponse:  # type: ignore[no-untyped-def]
         entries = await asyncio.to_thread(
-            audit.list_audit, engine=self._engine, entity=request.entity, entity_id=request.entity_id
+            audit.list_audit,
+            engine=self._engine,
+            actor=actor_from_pb(request.actor),
+            entity=request.entity,
+            entity_id=request.entity_id,
         )
         return pb.ListAuditEntriesResponse(entries=[audit_to_pb(e) for e in entries])
 
@@ -188,7 +199,9 @@ class ContentApi(content_pb2_grpc.ContentServiceServicer):
         return pb.SlotResponse(slot=slot_to_pb(slot))
 
     async def ListSlots(self, request: pb.ListSlotsRequest, context) -> pb.ListSlotsResponse:  # type: ignore[no-untyped-def]
-        found = await asyncio.to_thread(slots.list_slots, engine=self._engine, app_id=request.app_id)
+        found = await asyncio.to_thread(
+            slots.list_slots, engine=self._engine, actor=actor_from_pb(request.actor), app_id=request.app_id
+        )
         return pb.ListSlotsResponse(slots=[slot_to_pb(s) for s in found])
 
     async def _placement_write(self, fn, **kwargs) -> pb.PlacementResponse:  # type: ignore[no-untyped-def]
@@ -225,6 +238,7 @@ class ContentApi(content_pb2_grpc.ContentServiceServicer):
         found = await asyncio.to_thread(
             slots.list_placements,
             engine=self._engine,
+            actor=actor_from_pb(request.actor),
             slot_key=request.slot_key,
             include_inactive=request.include_inactive,
         )

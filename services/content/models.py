@@ -39,9 +39,14 @@ class ItemVersion(SQLModel, table=True):
     # {edition: {"texts": {locale: {"title", "body"}}, "media": [{kind, uri, alt}], "deep_link": str}}
     variants: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     author_id: str = Field(max_length=64)
+    # Everyone else who changed this version; none of them, nor the author, may approve it.
+    editor_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     reviewer_id: str = Field(default="", max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+    def worked_on_by(self, operator_id: str) -> bool:
+        return operator_id == self.author_id or operator_id in self.editor_ids
 
 
 class ResourceSlot(SQLModel, table=True):

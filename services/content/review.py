@@ -89,12 +89,12 @@ def submit_item(
 
 
 def approve_item(*, engine: Engine, actor: Actor, item_id: str, overrides: dict[str, str]) -> Result:
-    """Approve the version in review: never by its author, never with an unresolved compliance hit."""
+    """Approve the version in review: never by its author or an editor, never with an unresolved hit."""
     with transaction(engine) as session:
         item, versions = _open(session, actor, item_id, "reviewer")
         version = _working(versions, "in_review")
-        if version.author_id == actor.operator_id:
-            raise Forbidden("self_approval", "the author of a version cannot approve it")
+        if version.worked_on_by(actor.operator_id):
+            raise Forbidden("own_work", "nobody approves a version they authored or edited")
         findings = findings_of(item, version)
         blocking = unresolved(findings, overrides)
         if blocking:

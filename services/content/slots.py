@@ -70,7 +70,9 @@ def create_slot(
     return slot
 
 
-def list_slots(*, engine: Engine, app_id: str = "") -> list[ResourceSlot]:
+def list_slots(*, engine: Engine, actor: Actor, app_id: str = "") -> list[ResourceSlot]:
+    """Slots are head office's and shared: every branch places into them, so every operator sees them."""
+    actor.require("viewer")
     with read_session(engine) as session:
         stmt = select(ResourceSlot).order_by(col(ResourceSlot.slot_key))
         if app_id:
@@ -210,9 +212,17 @@ def remove_placement(*, engine: Engine, actor: Actor, placement_id: str, reason:
     return placement
 
 
-def list_placements(*, engine: Engine, slot_key: str, include_inactive: bool = False) -> list[Placement]:
+def list_placements(
+    *, engine: Engine, actor: Actor, slot_key: str, include_inactive: bool = False
+) -> list[Placement]:
+    """The placements of a slot the operator may see; a branch sees only its own."""
+    actor.require("viewer")
     with read_session(engine) as session:
+        if session.get(ResourceSlot, slot_key) is None:
+            raise NotFound("slot_not_found", f"no slot {slot_key}")
         stmt = select(Placement).where(Placement.slot_key == slot_key)
+        if actor.branch:
+            stmt = stmt.where(Placement.owner_branch == actor.branch)
         if not include_inactive:
             stmt = stmt.where(col(Placement.active).is_(True))
         return list(session.exec(stmt.order_by(col(Placement.priority).desc(), col(Placement.placement_id))))

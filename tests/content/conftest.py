@@ -1,21 +1,32 @@
-"""Fixtures of the content tests: a migrated SQLite database, operators and item builders."""
+"""Fixtures of the content tests: a migrated database, operators, item builders and the gateway desk."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+import jwt
 import pytest
 from lattice.content.v1 import content_pb2 as pb
 from lattice.content.v1 import content_pb2_grpc
+from lattice.identity.v1 import identity_pb2 as ipb
+from lattice.identity.v1 import identity_pb2_grpc
 from sqlalchemy.engine import Engine
 
 from services.content import catalogue, review
+from services.content.__main__ import wire as content_wire
 from services.content.catalogue import Actor
 from services.content.convert import variants_to_pb
+from services.identity.__main__ import wire as identity_wire
+from services.identity.app_client import app_assertion
 from services.runtime.db import make_engine, migrate
+from tests.gateway.conftest import EdgeGateway, running_gateway
+from tests.gateway.keys import TokenIssuer
 from tests.support.databases import DATABASE_KINDS, fresh_database_url
+from tests.support.inprocess import serve
 
 AUTHOR = Actor(operator_id="op-author", role="operator")
 REVIEWER = Actor(operator_id="op-reviewer", role="reviewer")
@@ -108,3 +119,65 @@ async def publish_via_grpc(
     await stub.ApproveItem(pb.ApproveItemRequest(actor=pb_actor(REVIEWER), item_id=item_id), timeout=5)
     resp = await stub.PublishItem(pb.ItemActionRequest(actor=pb_actor(AUTHOR), item_id=item_id), timeout=5)
     return resp.item
+
+
+APP_SECRET = "mbank-test-client-secret-0123456789abcdef"
+
+
+@dataclass
+class Desk:
+    http: httpx.AsyncClient
+    issuer: TokenIssuer
+    elderly_customer: str
+
+    def ops(self, operator_id: str, role: str, branch: str | None = None) -> dict[str, str]:
+        claims = {"role": role} | ({"branch": branch} if branch else {})
+        return {"Authorization": f"Bearer {self.issuer.token(aud='lattice-ops', sub=operator_id, **claims)}"}
+
+    def customer(self, customer_id: str, *, app: str = "mbank", acr: str = "2") -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.issuer.token(aud=app, sub=customer_id, acr=acr, scope='content')}"
+        }
+
+
+async def _sign_in_elderly_customer(channel) -> str:  # type: ignore[no-untyped-def]
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    app = ipb.App(
+        app_id="mbank",
+        name="Mobile Banking",
+        role=ipb.APP_ROLE_CORE,
+        legal_entity="Lattice Bank",
+        editions=["standard", "elderly"],
+    )
+    await stub.RegisterApp(ipb.RegisterAppRequest(app=app, client_secret=APP_SECRET), timeout=5)
+    assertion = app_assertion(
+        app_id="mbank",
+        client_secret=APP_SECRET,
+        app_user_id="m-1",
+        assurance_level=2,
+        branch="shenzhen",
+        editions=["elderly"],
+    )
+    token = await stub.SignIn(ipb.SignInRequest(app_id="mbank", assertion=assertion), timeout=5)
+    return jwt.decode(token.access_token, options={"verify_signature": False})["sub"]
+
+
+@pytest.fixture
+async def desk(tmp_path: Path, nats_url: str) -> AsyncIterator[Desk]:
+    async with (
+        serve("identity", identity_wire, tmp_path=tmp_path, nats_url=nats_url, environment="test") as (
+            idn,
+            id_channel,
+        ),
+        serve("content", content_wire, tmp_path=tmp_path, nats_url=nats_url) as (content, _),
+    ):
+        customer_id = await _sign_in_elderly_customer(id_channel)
+        async with running_gateway(
+            tmp_path,
+            nats_url,
+            identity_addr=f"127.0.0.1:{idn.port}",
+            content_addr=f"127.0.0.1:{content.port}",
+        ) as gw:
+            gw_typed: EdgeGateway = gw
+            async with httpx.AsyncClient(base_url=gw_typed.url, timeout=10) as http:
+                yield Desk(http, gw_typed.issuer, customer_id)

@@ -2,84 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
+from tests.content.conftest import Desk
 
-import httpx
-import jwt
-import pytest
-from lattice.identity.v1 import identity_pb2 as ipb
-from lattice.identity.v1 import identity_pb2_grpc
-
-from services.content.__main__ import wire as content_wire
-from services.identity.__main__ import wire as identity_wire
-from services.identity.app_client import app_assertion
-from tests.gateway.conftest import EdgeGateway, running_gateway
-from tests.gateway.keys import TokenIssuer
-from tests.support.inprocess import serve
-
-APP_SECRET = "mbank-test-client-secret-0123456789abcdef"
 SLOT_URL = "/v1/apps/mbank/slots/home/top-banner"
-
-
-@dataclass
-class Desk:
-    http: httpx.AsyncClient
-    issuer: TokenIssuer
-    elderly_customer: str
-
-    def ops(self, operator_id: str, role: str, branch: str | None = None) -> dict[str, str]:
-        claims = {"role": role} | ({"branch": branch} if branch else {})
-        return {"Authorization": f"Bearer {self.issuer.token(aud='lattice-ops', sub=operator_id, **claims)}"}
-
-    def customer(self, customer_id: str, *, app: str = "mbank", acr: str = "2") -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self.issuer.token(aud=app, sub=customer_id, acr=acr, scope='content')}"
-        }
-
-
-async def _sign_in_elderly_customer(channel) -> str:  # type: ignore[no-untyped-def]
-    stub = identity_pb2_grpc.IdentityServiceStub(channel)
-    app = ipb.App(
-        app_id="mbank",
-        name="Mobile Banking",
-        role=ipb.APP_ROLE_CORE,
-        legal_entity="Lattice Bank",
-        editions=["standard", "elderly"],
-    )
-    await stub.RegisterApp(ipb.RegisterAppRequest(app=app, client_secret=APP_SECRET), timeout=5)
-    assertion = app_assertion(
-        app_id="mbank",
-        client_secret=APP_SECRET,
-        app_user_id="m-1",
-        assurance_level=2,
-        branch="shenzhen",
-        editions=["elderly"],
-    )
-    token = await stub.SignIn(ipb.SignInRequest(app_id="mbank", assertion=assertion), timeout=5)
-    return jwt.decode(token.access_token, options={"verify_signature": False})["sub"]
-
-
-@pytest.fixture
-async def desk(tmp_path: Path, nats_url: str) -> AsyncIterator[Desk]:
-    async with (
-        serve("identity", identity_wire, tmp_path=tmp_path, nats_url=nats_url, environment="test") as (
-            idn,
-            id_channel,
-        ),
-        serve("content", content_wire, tmp_path=tmp_path, nats_url=nats_url) as (content, _),
-    ):
-        customer_id = await _sign_in_elderly_customer(id_channel)
-        async with running_gateway(
-            tmp_path,
-            nats_url,
-            identity_addr=f"127.0.0.1:{idn.port}",
-            content_addr=f"127.0.0.1:{content.port}",
-        ) as gw:
-            gw_typed: EdgeGateway = gw
-            async with httpx.AsyncClient(base_url=gw_typed.url, timeout=10) as http:
-                yield Desk(http, gw_typed.issuer, customer_id)
 
 
 def variant(edition: str, title: str, body: str = "Monthly savings plan") -> dict:
@@ -108,7 +33,7 @@ async def test_content_desk_and_serving_through_the_gateway(desk: Desk) -> None:
     assert created.status_code == 201, created.text
     assert (await http.post("/v1/ops/content/items/savings/submit", headers=author)).status_code == 200
     own = await http.post("/v1/ops/content/items/savings/approve", headers=author, json={})
-    assert (own.status_code, own.json()["code"]) == (403, "self_approval")
+    assert (own.status_code, own.json()["code"]) == (403, "own_work")
     assert (await http.post("/v1/ops/content/items/savings/approve", headers=reviewer)).status_code == 200
     published = await http.post("/v1/ops/content/items/savings/publish", headers=author)
     assert published.json()["published_version"] == 1

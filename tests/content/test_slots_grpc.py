@@ -143,7 +143,9 @@ async def test_branch_operator_changes_only_its_own_branch_placements(tmp_path: 
             timeout=5,
         )
         assert hq_changed.placement.priority == 1
-        listed = await stub.ListPlacements(pb.ListPlacementsRequest(slot_key=SLOT), timeout=5)
+        listed = await stub.ListPlacements(
+            pb.ListPlacementsRequest(actor=pb_actor(REVIEWER), slot_key=SLOT), timeout=5
+        )
         assert {(p.placement_id, p.priority) for p in listed.placements} == {
             ("p-sz", 7),
             ("p-hq", 0),

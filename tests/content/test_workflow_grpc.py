@@ -57,9 +57,7 @@ async def test_author_cannot_approve_own_item(tmp_path: Path, nats_url: str) -> 
         author_as_reviewer = pb.Actor(operator_id=AUTHOR.operator_id, role="reviewer")
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.ApproveItem(pb.ApproveItemRequest(actor=author_as_reviewer, item_id="own"), timeout=5)
-        assert (
-            err.value.code() == grpc.StatusCode.PERMISSION_DENIED and reason_of(err.value) == "self_approval"
-        )
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED and reason_of(err.value) == "own_work"
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.ApproveItem(pb.ApproveItemRequest(actor=pb_actor(AUTHOR), item_id="own"), timeout=5)
         assert reason_of(err.value) == "role_required"
@@ -105,7 +103,7 @@ async def test_edit_of_published_item_keeps_serving_old_version_then_rollback(
         assert await _served_title(stub) == "Promo v1"
 
         trail = await stub.ListAuditEntries(
-            pb.ListAuditEntriesRequest(entity="item", entity_id="promo"), timeout=5
+            pb.ListAuditEntriesRequest(actor=pb_actor(REVIEWER), entity="item", entity_id="promo"), timeout=5
         )
         steps = [(e.action, e.version, e.actor_id) for e in trail.entries]
         assert steps == [
@@ -160,9 +158,11 @@ async def test_guaranteed_principal_blocks_approval_naming_rule_and_text(
         assert reason_of(err.value) == "compliance_violation"
         assert "guaranteed_return" in err.value.details() and "'保本'" in err.value.details()
         assert "'guaranteed return'" in err.value.details()
-        item = await stub.GetItem(pb.GetItemRequest(item_id="safe"), timeout=5)
+        item = await stub.GetItem(pb.GetItemRequest(actor=pb_actor(REVIEWER), item_id="safe"), timeout=5)
         assert item.item.versions[0].status == "in_review"
-        checked = await stub.CheckItemCompliance(pb.CheckItemComplianceRequest(item_id="safe"), timeout=5)
+        checked = await stub.CheckItemCompliance(
+            pb.CheckItemComplianceRequest(actor=pb_actor(REVIEWER), item_id="safe"), timeout=5
+        )
         assert {f.field for f in checked.findings} == {
             "variants.standard.en.body",
             "variants.standard.zh-Hans.body",

@@ -1,8 +1,10 @@
 """The content desk of operations staff under `/v1/ops/content`: items, review, slots, placements.
 
 Roles: viewers read, operators author, publish and place, reviewers approve, reject and roll back.
-The content service itself refuses self-approval and enforces branch scope (head office manages
-every slot; a branch operator only placements aimed at its own branch).
+The content service itself refuses approval by anyone who authored or edited the version and
+enforces branch scope on every read and write (head office sees and manages everything; a branch
+operator sees only its own branch's items and placements, another branch's are 404; slots are
+head office's and shared).
 """
 
 from __future__ import annotations
@@ -96,14 +98,18 @@ async def list_items(
     page_token: Annotated[str, Query(max_length=40)] = "",
 ) -> ItemPage:
     resp = await clients.content.ListItems(
-        pb.ListItemsRequest(page_size=page_size, page_token=page_token, status=item_status)
+        pb.ListItemsRequest(
+            actor=actor(operator), page_size=page_size, page_token=page_token, status=item_status
+        )
     )
     return ItemPage(items=[item_out(i) for i in resp.items], next_page_token=resp.next_page_token or None)
 
 
 @items_router.get("/{item_id}", response_model=ItemOut)
 async def get_item(item_id: Slug, clients: ClientsDep, operator: Viewer) -> ItemOut:
-    return item_out((await clients.content.GetItem(pb.GetItemRequest(item_id=item_id))).item)
+    """One item with every version; 404 for another branch's item."""
+    resp = await clients.content.GetItem(pb.GetItemRequest(actor=actor(operator), item_id=item_id))
+    return item_out(resp.item)
 
 
 @items_router.put("/{item_id}/draft", response_model=ItemOut)
@@ -136,7 +142,7 @@ async def check_compliance(
     version: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> Compliance:
     resp = await clients.content.CheckItemCompliance(
-        pb.CheckItemComplianceRequest(item_id=item_id, version=version)
+        pb.CheckItemComplianceRequest(actor=actor(operator), item_id=item_id, version=version)
     )
     return Compliance(version=resp.version, findings=[finding_out(f) for f in resp.findings])
 
@@ -145,7 +151,7 @@ async def check_compliance(
 async def approve_item(
     item_id: Slug, clients: ClientsDep, operator: Reviewer, body: Approval | None = None
 ) -> ItemOut:
-    """Approve the version in review: 403 for its author, 409 `compliance_violation` with each hit."""
+    """Approve the version in review: 403 `own_work` for its author or an editor, 409 with each hit."""
     overrides = body.overrides if body else []
     try:
         resp = await clients.content.ApproveItem(
@@ -158,7 +164,9 @@ async def approve_item(
     except grpc.aio.AioRpcError as exc:
         if reason_of(exc) != "compliance_violation":
             raise
-        check = await clients.content.CheckItemCompliance(pb.CheckItemComplianceRequest(item_id=item_id))
+        check = await clients.content.CheckItemCompliance(
+            pb.CheckItemComplianceRequest(actor=actor(operator), item_id=item_id)
+        )
         overridden = {o.rule_id for o in overrides}
         violations = [
             finding_out(f).model_dump()
@@ -214,7 +222,7 @@ async def rollback_item(item_id: Slug, body: Rollback, clients: ClientsDep, oper
 @items_router.get("/{item_id}/audit", response_model=list[AuditOut])
 async def item_audit(item_id: Slug, clients: ClientsDep, operator: Viewer) -> list[AuditOut]:
     resp = await clients.content.ListAuditEntries(
-        pb.ListAuditEntriesRequest(entity="item", entity_id=item_id)
+        pb.ListAuditEntriesRequest(actor=actor(operator), entity="item", entity_id=item_id)
     )
     return [audit_out(e) for e in resp.entries]
 
@@ -236,7 +244,8 @@ async def list_slots(
     operator: Viewer,
     app_id: Annotated[str, Query(pattern=r"^([a-z][a-z0-9_-]{1,39})?$")] = "",
 ) -> list[SlotOut]:
-    return [slot_out(s) for s in (await clients.content.ListSlots(pb.ListSlotsRequest(app_id=app_id))).slots]
+    resp = await clients.content.ListSlots(pb.ListSlotsRequest(actor=actor(operator), app_id=app_id))
+    return [slot_out(s) for s in resp.slots]
 
 
 @slots_router.post("/placements", status_code=status.HTTP_201_CREATED, response_model=PlacementOut)
@@ -259,7 +268,7 @@ async def list_placements(
     include_inactive: bool = False,
 ) -> list[PlacementOut]:
     resp = await clients.content.ListPlacements(
-        pb.ListPlacementsRequest(slot_key=slot_key, include_inactive=include_inactive)
+        pb.ListPlacementsRequest(actor=actor(operator), slot_key=slot_key, include_inactive=include_inactive)
     )
     return [placement_out(p) for p in resp.placements]
 
@@ -292,6 +301,6 @@ async def remove_placement(
 @slots_router.get("/placements/{placement_id}/audit", response_model=list[AuditOut])
 async def placement_audit(placement_id: Slug, clients: ClientsDep, operator: Viewer) -> list[AuditOut]:
     resp = await clients.content.ListAuditEntries(
-        pb.ListAuditEntriesRequest(entity="placement", entity_id=placement_id)
+        pb.ListAuditEntriesRequest(actor=actor(operator), entity="placement", entity_id=placement_id)
     )
     return [audit_out(e) for e in resp.entries]

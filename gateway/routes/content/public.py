@@ -38,6 +38,7 @@ class VersionOut(BaseModel):
     version: int
     status: str
     author_id: str
+    editor_ids: list[str]
     reviewer_id: str | None
     created_at: datetime | None
     variants: list[VariantOut]
@@ -83,6 +84,7 @@ def item_out(i: pb.Item) -> ItemOut:
                 version=v.version,
                 status=v.status,
                 author_id=v.author_id,
+                editor_ids=list(v.editor_ids),
                 reviewer_id=v.reviewer_id or None,
                 created_at=when(v.created_at),
                 variants=[_variant_out(x) for x in v.variants],
