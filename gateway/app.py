@@ -10,11 +10,12 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from gateway.clients import Clients
 from gateway.config import GatewaySettings
+from gateway.core_banking import CoreBanking, CoreBankingSettings
 from gateway.edge import Edge
 from gateway.ended_sessions import follow_ended_sessions
 from gateway.middleware import EdgeMiddleware
 from gateway.problems import install_problem_handlers
-from gateway.routes import benefits, content, conversion, identity, reach, system
+from gateway.routes import benefits, content, conversion, core, identity, reach, system
 from services.runtime.bus import Bus
 
 API_DESCRIPTION = """
@@ -37,6 +38,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             settings.nats_url, name="gateway", stream_replicas=settings.nats_stream_replicas
         )
         app.state.edge = await Edge.start(settings=settings, clients=app.state.clients)
+        app.state.core_banking = CoreBanking(
+            settings=CoreBankingSettings(), store=app.state.edge.store, environment=settings.environment
+        )
         await follow_ended_sessions(app.state.bus, app.state.edge.store)
         try:
             yield
@@ -55,7 +59,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_problem_handlers(app)
-    for module in (system, identity, benefits, content, reach, conversion):
+    for module in (system, identity, benefits, content, reach, conversion, core):
         # a module may expose several routers (e.g. conversion's public `/r/{code}` redirect)
         for router in getattr(module, "routers", None) or [module.router]:
             app.include_router(router)

@@ -1,4 +1,6 @@
-"""Act as a customer, an operator or a partner through the gateway, with the demo data's credentials.
+"""Act as a customer, an operator, a partner or the core banking system through the gateway.
+
+Every actor uses the demo data's credentials:
 
     session = sign_in(gateway, "mbank", "m-1001")            # a customer signed in to mbank
     gateway.get("/v1/apps/mbank/me", headers=session.headers)
@@ -6,6 +8,7 @@
     gateway.get("/v1/ops/apps", headers=operator_headers(gateway, "hq-admin"))
     with partner_client(gateway, "ride") as ride: ride.request("GET", "/v1/partner/...")
     pairwise = bind_partner(gateway, session, "ride", partner_user_ref="ride-user-1")
+    with core_banking_client(gateway) as core: core.record_milestones([milestone("first_transaction", id)])
 
 `gateway` is an httpx.Client whose base_url is the gateway (the `gateway` fixture of tests/conftest.py).
 """
@@ -21,6 +24,7 @@ import jwt
 
 from services.identity import demo_data
 from services.identity.app_client import app_assertion
+from tools.core_banking_client import core_banking_client, milestone  # noqa: F401  (re-exported)
 from tools.partner_client import PartnerClient, PartnerSigner
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"

@@ -4,8 +4,9 @@ A ride-hailing partner creates a campaign link through its signed API; a user cl
 the `life` app; already signed in to `mbank`, the user is recognised in `life` through a cross-app
 ticket; the user binds the partner account with consent; a welcome strategy (reach) grants a shared
 coupon (benefits) and puts an inbox message (content) in front of the user; the user redeems the
-coupon in the partner's scene; the first transaction in `mbank` is attributed to the partner and a
-signed postback reaches the partner's receiver; the funnel report shows it.
+coupon in the partner's scene; the first transaction in `mbank`, recorded by the core banking
+system's signed feed, is attributed to the partner and a signed postback reaches the partner's
+receiver; the funnel report shows it.
 
 Used by `make demo` (against `make run`) and by tests/e2e. Every step goes through the gateway only.
 """
@@ -26,6 +27,7 @@ import httpx
 from services.identity import demo_data
 from services.identity.app_client import app_assertion
 from tools.actors import Session, issue_ticket, ok_json, partner_client, partner_consent, sign_in
+from tools.core_banking_client import core_banking_client, milestone
 from tools.journey_setup import PARTNER, prepare_welcome_campaign
 from tools.postback_receiver import PostbackReceiver
 
@@ -245,9 +247,11 @@ class Journey:
         return redemption
 
     def first_transaction_in_mbank(self) -> None:
+        """The customer's first transaction: mbank reports the behaviour (for reach), the core banking
+        system books it and records the milestone that pays the partner."""
         mbank = self.result.mbank
         assert mbank is not None
-        resp = self.gw.post(
+        behaviour = self.gw.post(
             "/v1/apps/mbank/events",
             json={
                 "events": [
@@ -261,7 +265,19 @@ class Journey:
             },
             headers=mbank.headers,
         )
+        ok_json(behaviour)
+        with core_banking_client(self.gw) as core:
+            record = milestone(
+                "first_transaction", mbank.customer_id, milestone_id=f"cbs-first-tx-{self.run}"
+            )
+            resp = core.record_milestones([record], headers={"Idempotency-Key": f"cbs-{self.run}"})
         ok_json(resp)
+        self._record(
+            "core banking",
+            "booked the first transaction and recorded the milestone (signed feed)",
+            {"milestone id": record["milestone_id"], "kind": record["kind"]},
+            resp,
+        )
         postback = wait_until(
             "the signed activation postback at the partner",
             lambda: [p for p in self.receiver.received if self._is_mine(p.body.get("data", {}))],

@@ -1,4 +1,5 @@
-"""Events conversion consumes: partners and sign-ins from identity, clicks, and apps' behaviour events."""
+"""Events conversion consumes: partners, sign-ins and binding withdrawals from identity, clicks, apps'
+behaviour events (landings and activity only) and the core banking feed (milestones that pay)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 from collections.abc import Callable
 from functools import partial
 
-from lattice.common.v1 import app_event_pb2
+from lattice.common.v1 import app_event_pb2, core_milestone_pb2
 from lattice.conversion.v1 import events_pb2
 from lattice.identity.v1 import events_pb2 as identity_events
 from sqlalchemy.engine import Engine
@@ -21,7 +22,9 @@ from services.conversion.journeys import (
     record_landing,
     record_linking,
 )
-from services.conversion.models import PartnerProfile
+from services.conversion.milestones import CORE_MILESTONE_SUBJECT, FUNNEL_STEP_OF_CORE_KIND
+from services.conversion.models import CoreMilestone, PartnerProfile
+from services.conversion.notifications import queue_binding_withdrawn
 from services.runtime.bus import Bus, Delivery, Handler, idempotent
 from services.runtime.clock import from_timestamp, utcnow
 
@@ -64,6 +67,10 @@ class Appliers:
         elif delivery.subject == "identity.app_account.linked":
             event = identity_events.AppAccountLinked.FromString(delivery.data)
             new_customer = event.new_customer
+        elif delivery.subject == "identity.partner_link.removed":
+            removed = identity_events.PartnerLinkRemoved.FromString(delivery.data)
+            queue_binding_withdrawn(session, event=removed, event_id=delivery.event_id)
+            return
         else:
             return
         record_linking(
@@ -79,6 +86,7 @@ class Appliers:
         )
 
     def app_event(self, session: Session, delivery: Delivery) -> None:
+        """A behaviour event: its landing and the customer's activity; it never credits a milestone."""
         event = app_event_pb2.AppEvent.FromString(delivery.data)
         at = from_timestamp(event.occurred_at) or utcnow()
         if event.click_id:
@@ -90,27 +98,29 @@ class Appliers:
                 at=at,
                 wait_for_click=self._wait(delivery),
             )
-        if not event.customer_id:
+        if event.customer_id:
+            note_activity(session, customer_id=event.customer_id, at=at, settings=self.settings)
+
+    def core_milestone(self, session: Session, delivery: Delivery) -> None:
+        """A milestone the core banking system recorded: credited once per milestone id, for ever."""
+        event = core_milestone_pb2.CoreMilestoneRecorded.FromString(delivery.data)
+        step = FUNNEL_STEP_OF_CORE_KIND.get(event.kind)
+        if step is None or not event.customer_id or session.get(CoreMilestone, event.milestone_id):
             return
-        if event.type in self.settings.activation_event_types:
-            record_behaviour(
-                session,
+        at = from_timestamp(event.occurred_at) or utcnow()
+        session.add(
+            CoreMilestone(
+                milestone_id=event.milestone_id,
+                kind=event.kind,
                 customer_id=event.customer_id,
-                app_id=event.app_id,
-                milestone="activated",
-                at=at,
-                settings=self.settings,
+                occurred_at=at,
+                tier=event.tier,
+                system_id=event.system_id,
             )
-        elif event.type in self.settings.upgrade_event_types:
-            record_behaviour(
-                session,
-                customer_id=event.customer_id,
-                app_id=event.app_id,
-                milestone="upgraded",
-                at=at,
-                settings=self.settings,
-            )
-        note_activity(session, customer_id=event.customer_id, at=at, settings=self.settings)
+        )
+        record_behaviour(
+            session, customer_id=event.customer_id, app_id="", milestone=step, at=at, settings=self.settings
+        )
 
 
 def _after_app_activity(bus: Bus, engine: Engine, appliers: Appliers, durable: str) -> Handler:
@@ -163,6 +173,11 @@ async def start_consumers(
             idempotent(engine, "conversion-partners", apply_partner_registered),
         ),
         ("conversion-clicks", CLICK_SUBJECT, idempotent(engine, "conversion-clicks", appliers.click)),
+        (
+            "conversion-core-milestones",
+            CORE_MILESTONE_SUBJECT,
+            idempotent(engine, "conversion-core-milestones", appliers.core_milestone),
+        ),
         # before the identity consumer, which reads this one's lag
         (APP_EVENTS_DURABLE, "app.event.>", idempotent(engine, APP_EVENTS_DURABLE, appliers.app_event)),
         (

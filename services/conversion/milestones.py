@@ -14,6 +14,10 @@ from services.runtime.clock import to_timestamp
 from services.runtime.outbox import record_event
 
 MILESTONE_SUBJECT = "conversion.milestone.reached"
+CORE_MILESTONE_SUBJECT = "core.milestone.recorded"
+# The core banking feed's kinds and the funnel step each one credits. Apps' behaviour events of the
+# same names stay for reach and never credit anything.
+FUNNEL_STEP_OF_CORE_KIND = {"first_transaction": "activated", "aum_tier_upgraded": "upgraded"}
 
 
 def announce(

@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 MAX_REDIRECTS = 3
 BATCH = 20
 RETRYABLE_STATUS = {429} | set(range(500, 600))
+# other event types (binding.withdrawn, services/conversion/notifications.py) are queued with their body
+MILESTONE_REACHED = "conversion.milestone.reached"
 
 
 @dataclass
@@ -118,7 +120,7 @@ class PostbackSender:
         if pairwise_id:
             data["pairwise_id"] = pairwise_id
         body = {
-            "type": "conversion.milestone.reached",
+            "type": MILESTONE_REACHED,
             "timestamp": delivery.created_at.isoformat(),
             "data": data,
         }
@@ -167,14 +169,15 @@ class PostbackSender:
             attempt = Attempt(-1, "no_endpoint")
         else:
             try:
-                # consent is checked again on every attempt: a withdrawal stops the pairwise id at once
-                delivery.body, delivery.pairwise_id_included = await self._body(delivery)
+                if delivery.event_type == MILESTONE_REACHED:
+                    # consent is checked again on every attempt: a withdrawal stops the pairwise id at once
+                    delivery.body, delivery.pairwise_id_included = await self._body(delivery)
                 attempt = await self._send(
                     client,
                     url=endpoint.url,
                     delivery_id=delivery.delivery_id,
                     secret=endpoint.secret,
-                    body=delivery.body,
+                    body=delivery.body or "",
                 )
             except grpc.aio.AioRpcError as exc:
                 # Without identity's answer the pairwise id cannot be checked: try again later.

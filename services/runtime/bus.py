@@ -35,6 +35,7 @@ STREAMS: dict[str, list[str]] = {
     "REACH": ["reach.>"],
     "CONVERSION": ["conversion.>"],
     "APP_EVENTS": ["app.event.>"],
+    "CORE": ["core.>"],  # the core banking feed (milestones that pay partners)
     "DLQ": ["dlq.>"],
 }
 DUPLICATE_WINDOW_S = 600

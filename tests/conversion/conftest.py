@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import grpc
 import pytest
 from google.protobuf.message import Message
-from lattice.common.v1 import app_event_pb2
+from lattice.common.v1 import app_event_pb2, core_milestone_pb2
 from lattice.conversion.v1 import conversion_pb2 as pb
 from lattice.conversion.v1 import conversion_pb2_grpc, events_pb2
 from lattice.identity.v1 import events_pb2 as identity_events
@@ -178,6 +178,21 @@ class Conversion:
             click_id=click_id,
         )
         await self.publish(f"app.event.{kind}", event, event_id=event.event_id)
+
+    async def core_milestone(
+        self, kind: str, *, customer_id: str, at: datetime, milestone_id: str = "", tier: str = ""
+    ) -> str:
+        """core.milestone.recorded as the gateway publishes the core banking feed; returns its id."""
+        event = core_milestone_pb2.CoreMilestoneRecorded(
+            milestone_id=milestone_id or unique("cbs"),
+            kind=kind,
+            customer_id=customer_id,
+            occurred_at=to_timestamp(at),
+            tier=tier or ("affluent" if kind == "aum_tier_upgraded" else ""),
+            system_id="core",
+        )
+        await self.publish("core.milestone.recorded", event, event_id=event.milestone_id)
+        return event.milestone_id
 
     async def report(
         self, partner_id: str, campaign_id: str = "", *, days: tuple[datetime, datetime]

@@ -131,15 +131,15 @@ async def test_funnel_fixture_gives_the_expected_ordered_counts_across_apps(
             click = await conv.click(partner_id=partner, campaign_id=campaign, at=clicked)
             landed, linked, activated, upgraded = at
             if activated and late_join:
-                await conv.app_event("first_transaction", customer_id=customer, app_id="mbank", at=activated)
+                await conv.core_milestone("first_transaction", customer_id=customer, at=activated)
             if landed:
                 await conv.landing(click_id=click, at=landed, app_id="life")
             if linked:
                 await conv.linked(customer_id=customer, click_id=click, at=linked, app_id="life")
             if activated and not late_join:
-                await conv.app_event("first_transaction", customer_id=customer, app_id="mbank", at=activated)
+                await conv.core_milestone("first_transaction", customer_id=customer, at=activated)
             if upgraded:
-                await conv.app_event("aum_tier_upgraded", customer_id=customer, app_id="mbank", at=upgraded)
+                await conv.core_milestone("aum_tier_upgraded", customer_id=customer, at=upgraded)
 
         await journey(1, [0.001, 0.003, 2, 5])  # lands in life, converts in mbank: every step
         await journey(2, [0.001, 0.003, 20, 21])  # activation after the 14-day window

@@ -17,7 +17,7 @@ from standardwebhooks import Webhook
 from services.conversion.link_codec import LinkClaims, sign_link
 from services.identity import demo_data
 from services.identity.app_client import app_assertion
-from services.runtime.clock import to_timestamp, utcnow
+from services.runtime.clock import utcnow
 from tests.conversion.conftest import eventually, unique
 from tests.conversion.system import System, running_system
 from tests.support import actors
@@ -99,14 +99,10 @@ def sign_in_with_click(gw: httpx.Client, click_id: str) -> actors.Session:
 
 
 async def behaviour(system: System, kind: str, customer_id: str) -> None:
-    event = app_event_pb2.AppEvent(
-        event_id=uuid.uuid4().hex,
-        customer_id=customer_id,
-        app_id="mbank",
-        type=kind,
-        occurred_at=to_timestamp(utcnow()),
-    )
-    await system.conversion.publish(f"app.event.{kind}", event, event_id=event.event_id)
+    """The core banking system records the milestone through its signed feed."""
+    with actors.core_banking_client(system.gateway_url) as core:
+        resp = await asyncio.to_thread(core.record_milestones, [actors.milestone(kind, customer_id)])
+    assert resp.status_code == 202, resp.text
 
 
 async def test_partner_traffic_converts_and_is_reported_through_the_gateway(
@@ -146,10 +142,11 @@ async def run_journey(system: System, gw: httpx.Client) -> None:
     pairwise = await asyncio.to_thread(actors.bind_partner, gw, session, "ride", partner_user_ref=unique("r"))
     received = system.receiver.on
 
-    async def postbacks(count: int) -> list[dict]:  # type: ignore[type-arg]
-        got = received("/ride/postbacks")
+    async def postbacks(count: int, kind: str = "conversion.milestone.reached") -> list[dict]:  # type: ignore[type-arg]
+        verified = [Webhook(secret).verify(r.body, r.headers) for r in received("/ride/postbacks")]
+        got = [v for v in verified if v["type"] == kind]
         assert len(got) == count
-        return [Webhook(secret).verify(r.body, r.headers) for r in got]
+        return got
 
     [linked] = await eventually(lambda: postbacks(1))
     assert linked["data"]["milestone"] == "linked" and linked["data"]["click_id"] == click_id
@@ -163,6 +160,8 @@ async def run_journey(system: System, gw: httpx.Client) -> None:
         gw.post, f"/v1/apps/life/consents/{consent_id}/withdraw", headers=session.headers
     )
     assert withdrawn.status_code == 200, withdrawn.text
+    [told] = await eventually(lambda: postbacks(1, "binding.withdrawn"))
+    assert told["data"] == told["data"] | {"pairwise_id": pairwise, "reason": "consent_withdrawn"}
     await behaviour(system, "aum_tier_upgraded", session.customer_id)
     upgraded = (await eventually(lambda: postbacks(3)))[2]
     assert upgraded["data"]["milestone"] == "upgraded" and "pairwise_id" not in upgraded["data"]

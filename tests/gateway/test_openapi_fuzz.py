@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.support.actors import operator_headers, partner_client, sign_in
 from tests.support.system import running_system
+from tools.core_banking_client import CoreBankingSigner
 
 EXPLORE = os.environ.get("LATTICE_FUZZ_EXPLORE") == "1"
 EXAMPLES_PER_OPERATION = int(os.environ.get("LATTICE_FUZZ_EXAMPLES", "4"))
@@ -47,7 +48,8 @@ class Caller:
         self.customer = sign_in(gateway, "mbank", "m-1001")
         self.operator = operator_headers(gateway, "hq-admin")
         self.partner = partner_client(gateway, "ride")
-        self.accepted: dict[str, int] = {"apps": 0, "ops": 0, "partner": 0}
+        self.core = CoreBankingSigner()
+        self.accepted: dict[str, int] = {"apps": 0, "ops": 0, "partner": 0, "core": 0}
 
     def send(self, case: Any) -> httpx.Response:
         if "app_id" in (case.path_parameters or {}):
@@ -71,6 +73,10 @@ class Caller:
         if path.startswith("/v1/partner/"):
             request.headers.update(
                 self.partner.signer.headers(method=request.method, url=str(request.url), body=body or b"")
+            )
+        elif path.startswith("/v1/core/"):
+            request.headers.update(
+                self.core.headers(method=request.method, path=request.url.raw_path.decode(), body=body or b"")
             )
         elif path.startswith("/v1/ops/"):
             request.headers.update(self.operator)
