@@ -15,6 +15,7 @@ from gateway.edge import Edge
 from gateway.ended_sessions import follow_ended_sessions
 from gateway.middleware import EdgeMiddleware
 from gateway.problems import install_problem_handlers
+from gateway.revoked_keys import follow_revoked_keys
 from gateway.routes import benefits, content, conversion, core, identity, reach, system
 from services.runtime.bus import Bus
 
@@ -42,6 +43,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             settings=CoreBankingSettings(), store=app.state.edge.store, environment=settings.environment
         )
         await follow_ended_sessions(app.state.bus, app.state.edge.store)
+        await follow_revoked_keys(app.state.bus, app.state.edge.store)
         try:
             yield
         finally:

@@ -64,16 +64,27 @@ def start_binding(
     return binding, partner
 
 
-def get_binding(*, engine: Engine, binding_id: str, partner_id: str = "") -> tuple[PartnerBinding, Partner]:
-    """A binding (as its partner or a signed-in customer sees it); another partner's is not found."""
+def get_binding(
+    *, engine: Engine, binding_id: str, partner_id: str = "", customer_id: str = ""
+) -> tuple[PartnerBinding, Partner]:
+    """A binding as its partner, or a signed-in customer, sees it: another partner's is not found, and
+    so is one another customer confirmed (a pending one is shown to whoever holds its id, to confirm)."""
+    if bool(partner_id) == bool(customer_id):
+        raise InvalidInput("invalid_request", "a binding is read by its partner or by a customer")
     with read_session(engine) as session:
         binding = session.get(PartnerBinding, binding_id)
         partner = session.get(Partner, binding.partner_id) if binding else None
-    if binding is None or partner is None or (partner_id and binding.partner_id != partner_id):
+    if binding is None or partner is None or not _visible(binding, partner_id, customer_id):
         raise NotFound("binding_not_found", "no such binding")
     if binding.status == "pending" and binding.expires_at <= utcnow():
         binding.status = "expired"
     return binding, partner
+
+
+def _visible(binding: PartnerBinding, partner_id: str, customer_id: str) -> bool:
+    if partner_id:
+        return binding.partner_id == partner_id
+    return binding.customer_id is None or binding.customer_id == customer_id
 
 
 def confirm_binding(
@@ -83,7 +94,7 @@ def confirm_binding(
     now = utcnow()
     with transaction(engine) as session:
         binding = session.get(PartnerBinding, binding_id)
-        if binding is None:
+        if binding is None or not _visible(binding, "", caller.customer_id):
             raise NotFound("binding_not_found", "no such binding")
         if binding.status != "pending" or binding.expires_at <= now:
             raise Conflict("binding_not_pending", "the binding is no longer waiting for confirmation")

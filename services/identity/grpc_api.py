@@ -100,6 +100,7 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
         key, previous = await asyncio.to_thread(
             keys.rotate_signing_key, engine=self._engine, overlap_s=request.overlap_seconds
         )
+        self._ctx.relay.notify()
         return pb.RotateSigningKeyResponse(
             kid=key.kid,
             previous_kid=previous.kid if previous else "",
@@ -170,6 +171,7 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
             partner_id=request.partner_id,
             overlap_s=request.overlap_seconds,
         )
+        self._ctx.relay.notify()
         return pb.RotatePartnerSigningKeyResponse(
             partner_id=key.partner_id,
             key_id=key.key_id,

@@ -142,6 +142,7 @@ class CustomerRpcs:
             engine=self._engine,
             binding_id=request.binding_id,
             partner_id=request.partner_id,
+            customer_id=caller_from_pb(request.caller).customer_id if request.HasField("caller") else "",
         )
         return pb.GetPartnerBindingResponse(binding=binding_to_pb(found, partner))
 

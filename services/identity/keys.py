@@ -16,13 +16,15 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
+from lattice.identity.v1 import events_pb2
 from sqlalchemy.engine import Engine
 from sqlmodel import col, or_, select
 
 from services.identity.models import SigningKey
-from services.runtime.clock import utcnow
+from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import InvalidInput
+from services.runtime.outbox import record_event
 
 ISSUER = "lattice-identity"
 ALGORITHM = "ES256"
@@ -74,6 +76,10 @@ def rotate_signing_key(*, engine: Engine, overlap_s: int) -> tuple[SigningKey, S
             previous.retired_at = now
             previous.not_after = now + timedelta(seconds=overlap_s)
             session.add(previous)
+            if overlap_s == 0:
+                # an emergency: the edge refuses the key's tokens at once, not when its JWKS goes stale
+                withdrawn = events_pb2.SigningKeyWithdrawn(kid=previous.kid, occurred_at=to_timestamp(now))
+                record_event(session, "identity.signing_key.withdrawn", withdrawn)
         key = _new_key(now)
         session.add(key)
     return key, previous

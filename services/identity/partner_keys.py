@@ -5,14 +5,16 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+from lattice.identity.v1 import events_pb2
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services.identity.keys import MAX_OVERLAP_S
 from services.identity.models import Partner, PartnerSigningKey
-from services.runtime.clock import utcnow
+from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import InvalidInput, NotFound
+from services.runtime.outbox import record_event
 
 
 def add_partner_key(
@@ -36,16 +38,24 @@ def rotate_partner_key(
     """Issue a new secret; current keys stay valid for `overlap_s` more seconds."""
     if not 0 <= overlap_s <= MAX_OVERLAP_S:
         raise InvalidInput("invalid_overlap", f"overlap must be 0..{MAX_OVERLAP_S} seconds")
-    ends = utcnow() + timedelta(seconds=overlap_s)
+    now = utcnow()
+    ends = now + timedelta(seconds=overlap_s)
     with transaction(engine) as session:
         if session.get(Partner, partner_id) is None:
             raise NotFound("partner_not_found", f"no partner {partner_id}")
         stmt = select(PartnerSigningKey).where(
             PartnerSigningKey.partner_id == partner_id, col(PartnerSigningKey.not_after).is_(None)
         )
-        for current in session.exec(stmt):
+        retired = list(session.exec(stmt))
+        for current in retired:
             current.not_after = ends
             session.add(current)
+        if overlap_s == 0 and retired:
+            # revoked now: the edge drops the keys from its caches within a second (gateway/revoked_keys.py)
+            revoked = events_pb2.PartnerKeyRevoked(
+                partner_id=partner_id, key_ids=[k.key_id for k in retired], occurred_at=to_timestamp(now)
+            )
+            record_event(session, "identity.partner_key.revoked", revoked)
         key = add_partner_key(session, partner_id=partner_id)
     return key, ends
 

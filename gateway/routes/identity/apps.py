@@ -206,7 +206,9 @@ async def withdraw_consent(consent_id: ConsentId, customer: CustomerDep, clients
 @router.get("/partner-bindings/{binding_id}", response_model=BindingOut)
 async def get_binding(binding_id: BindingId, customer: CustomerDep, clients: ClientsDep) -> BindingOut:
     """What a partner asks for, to show on the consent screen."""
-    resp = await clients.identity.GetPartnerBinding(pb.GetPartnerBindingRequest(binding_id=binding_id))
+    resp = await clients.identity.GetPartnerBinding(
+        pb.GetPartnerBindingRequest(binding_id=binding_id, caller=caller(customer))
+    )
     return binding_out(resp.binding)
 
 
