@@ -44,10 +44,10 @@ class Actor:
         """Head office reads everything; a branch operator only its own branch's objects."""
         return not self.branch or self.branch == owner_branch
 
-    def require_branch(self, owner_branch: str) -> None:
-        """Head office acts on everything; a branch operator only on its own branch's objects."""
-        if self.branch and self.branch != owner_branch:
-            raise Forbidden("outside_branch_scope", "this object belongs to head office or another branch")
+    def require_visible(self, owner_branch: str, what: str, object_id: str) -> None:
+        """Outside the operator's scope an object is absent, as if it never existed (ids do not leak)."""
+        if not self.sees(owner_branch):
+            raise NotFound(f"{what}_not_found", f"no {what} {object_id}")
 
 
 def new_id(prefix: str) -> str:
@@ -158,7 +158,7 @@ def edit_item(
     validate_variants(variants)
     with transaction(engine) as session:
         item = get_item_in(session, item_id, for_update=True)
-        actor.require_branch(item.owner_branch)
+        actor.require_visible(item.owner_branch, "item", item_id)
         if item.status == "archived":
             raise Conflict("item_archived", "an archived item cannot be edited")
         versions = versions_of(session, item_id)
@@ -197,8 +197,7 @@ def get_item(*, engine: Engine, actor: Actor, item_id: str) -> tuple[ContentItem
     actor.require("viewer")
     with read_session(engine) as session:
         item = get_item_in(session, item_id)
-        if not actor.sees(item.owner_branch):
-            raise NotFound("item_not_found", f"no item {item_id}")
+        actor.require_visible(item.owner_branch, "item", item_id)
         return item, versions_of(session, item_id)
 
 

@@ -26,7 +26,7 @@ Result = tuple[ContentItem, list[ItemVersion]]
 def _open(session: Session, actor: Actor, item_id: str, role: str) -> tuple[ContentItem, list[ItemVersion]]:
     actor.require(role)
     item = get_item_in(session, item_id, for_update=True)
-    actor.require_branch(item.owner_branch)
+    actor.require_visible(item.owner_branch, "item", item_id)
     if item.status == "archived":
         raise Conflict("item_archived", f"item {item_id} is archived")
     return item, versions_of(session, item_id)

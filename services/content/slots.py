@@ -99,12 +99,13 @@ def _targeting(actor: Actor, raw: dict[str, Any] | None) -> dict[str, Any]:
     return targeting
 
 
-def _check(session: Session, spec: PlacementSpec) -> None:
+def _check(session: Session, actor: Actor, spec: PlacementSpec) -> None:
+    """A branch places its own items or head office's; another branch's item is absent to it."""
     if session.get(ResourceSlot, spec.slot_key) is None:
         raise NotFound("slot_not_found", f"no slot {spec.slot_key}")
     for item_id in filter(None, (spec.item_id, spec.fallback_item_id)):
         item = session.get(ContentItem, item_id)
-        if item is None or item.status != "active":
+        if item is None or item.status != "active" or item.owner_branch not in ("", actor.branch):
             raise NotFound("item_not_found", f"no active item {item_id}")
     if not 0 <= spec.priority <= 1000 or not 1 <= spec.weight <= 10_000 or not 0 <= spec.cap_per_day <= 100:
         raise InvalidInput("invalid_placement", "priority 0-1000, weight 1-10000, cap_per_day 0-100")
@@ -167,7 +168,7 @@ def create_placement(
     )
     _apply(placement, spec, targeting)
     with transaction(engine) as session:
-        _check(session, spec)
+        _check(session, actor, spec)
         if session.get(Placement, placement_id) is not None:
             raise AlreadyExists("placement_exists", f"placement {placement_id} exists")
         session.add(placement)
@@ -182,7 +183,7 @@ def _owned(session: Session, actor: Actor, placement_id: str) -> Placement:
     ).first()
     if placement is None:
         raise NotFound("placement_not_found", f"no placement {placement_id}")
-    actor.require_branch(placement.owner_branch)
+    actor.require_visible(placement.owner_branch, "placement", placement_id)
     if not placement.active:
         raise Conflict("placement_removed", f"placement {placement_id} was removed")
     return placement
@@ -196,7 +197,7 @@ def update_placement(*, engine: Engine, actor: Actor, placement_id: str, spec: P
         if spec.slot_key and spec.slot_key != placement.slot_key:
             raise InvalidInput("slot_immutable", "a placement stays in its slot; create a new one")
         spec = replace(spec, slot_key=placement.slot_key)
-        _check(session, spec)
+        _check(session, actor, spec)
         _apply(placement, spec, targeting)
         session.add(placement)
         _changed(session, actor, placement, "updated")

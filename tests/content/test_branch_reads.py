@@ -145,3 +145,45 @@ async def test_four_eyes_through_the_gateway(desk: Desk) -> None:
         assert (refused.status_code, refused.json()["code"]) == (403, "own_work")
     approved = await _ok(await http.post("/v1/ops/content/items/rates/approve", headers=tess))
     assert approved["versions"][0]["reviewer_id"] == "hq-tess"
+
+
+def _write_body(route: str) -> dict[str, Any] | None:
+    """A valid body for each ops write on one object, so that only the scope can refuse it."""
+    suffix = route.rsplit("}", 1)[1]
+    if suffix == "/draft":
+        return {"variants": [variant("standard", "Changed")]}
+    if suffix == "/rollback":
+        return {"version": 1, "reason": "probe"}
+    if suffix in ("/reject", "/archive"):
+        return {"reason": "probe"}
+    if route.startswith("/v1/ops/content/placements/"):
+        return {"item_id": "hq-notice"}
+    return None
+
+
+async def test_every_content_write_on_another_branchs_object_is_404(desk: Desk) -> None:
+    await _seed(desk)
+    http = desk.http
+    spec = (await _ok(await http.get("/openapi.json")))["paths"]
+    writes = [
+        (method, route)
+        for route, ops in sorted(spec.items())
+        if route.startswith("/v1/ops/content") and re.search(r"{(item_id|placement_id)}", route)
+        for method in ops
+        if method in ("post", "put", "delete")
+    ]
+    assert len(writes) >= 9, writes
+    guangzhou = desk.ops("gz-reviewer", "reviewer", "guangzhou")
+    for method, route in writes:
+        param = re.findall(r"{(\w+)}", route)[0]
+        for owner in ("hq", "shenzhen"):
+            url = route.replace(f"{{{param}}}", OBJECTS[param][owner])
+            resp = await http.request(method.upper(), url, headers=guangzhou, json=_write_body(route))
+            assert resp.status_code == 404, (method, url, resp.text)
+            assert resp.json()["code"] == f"{param.removesuffix('_id')}_not_found"
+    gz_item = {"placement_id": "p-gz", "slot_key": SLOT, "item_id": "sz-notice"}
+    placed = await http.post("/v1/ops/content/placements", headers=guangzhou, json=gz_item)
+    assert (placed.status_code, placed.json()["code"]) == (404, "item_not_found")
+    # Head office's content is the library branches place for their own customers.
+    hq_item = gz_item | {"item_id": "hq-notice"}
+    await _ok(await http.post("/v1/ops/content/placements", headers=guangzhou, json=hq_item), 201)

@@ -78,7 +78,7 @@ async def test_content_desk_and_serving_through_the_gateway(desk: Desk) -> None:
     denied = await http.put(
         "/v1/ops/content/placements/p-hq", headers=branch, json={"item_id": "savings", "priority": 9}
     )
-    assert (denied.status_code, denied.json()["code"]) == (403, "outside_branch_scope")
+    assert (denied.status_code, denied.json()["code"]) == (404, "placement_not_found")
     viewer_only = await http.post("/v1/ops/content/items", headers=desk.ops("v", "viewer"), json={})
     assert (viewer_only.status_code, viewer_only.json()["code"]) == (403, "role_required")
     audit = await http.get("/v1/ops/content/items/savings/audit", headers=desk.ops("v", "viewer"))

@@ -49,6 +49,14 @@ async def _denied(call) -> str:  # type: ignore[no-untyped-def]
     return reason_of(err.value)
 
 
+async def _absent(call) -> str:  # type: ignore[no-untyped-def]
+    """Outside a branch's scope an object does not exist for it."""
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await call
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    return reason_of(err.value)
+
+
 async def test_branch_operator_changes_only_its_own_branch_placements(tmp_path: Path, nats_url: str) -> None:
     async with serve("content", wire, tmp_path=tmp_path, nats_url=nats_url) as (_svc, channel):
         stub = content_pb2_grpc.ContentServiceStub(channel)
@@ -74,7 +82,7 @@ async def test_branch_operator_changes_only_its_own_branch_placements(tmp_path: 
         )
 
         assert (
-            await _denied(
+            await _absent(
                 stub.UpdatePlacement(
                     pb.UpdatePlacementRequest(
                         actor=pb_actor(BRANCH_SZ), placement=_placement("p-hq", priority=9)
@@ -82,10 +90,10 @@ async def test_branch_operator_changes_only_its_own_branch_placements(tmp_path: 
                     timeout=5,
                 )
             )
-            == "outside_branch_scope"
+            == "placement_not_found"
         )
         assert (
-            await _denied(
+            await _absent(
                 stub.UpdatePlacement(
                     pb.UpdatePlacementRequest(
                         actor=pb_actor(BRANCH_SZ), placement=_placement("p-gz", priority=9)
@@ -93,10 +101,10 @@ async def test_branch_operator_changes_only_its_own_branch_placements(tmp_path: 
                     timeout=5,
                 )
             )
-            == "outside_branch_scope"
+            == "placement_not_found"
         )
         assert (
-            await _denied(
+            await _absent(
                 stub.RemovePlacement(
                     pb.RemovePlacementRequest(
                         actor=pb_actor(BRANCH_SZ), placement_id=gz.placement.placement_id
@@ -104,7 +112,7 @@ async def test_branch_operator_changes_only_its_own_branch_placements(tmp_path: 
                     timeout=5,
                 )
             )
-            == "outside_branch_scope"
+            == "placement_not_found"
         )
         assert (
             await _denied(

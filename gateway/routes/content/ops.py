@@ -277,7 +277,7 @@ async def list_placements(
 async def update_placement(
     placement_id: Slug, body: PlacementFields, clients: ClientsDep, operator: Author
 ) -> PlacementOut:
-    """Change a placement: 403 for a branch operator on head office's or another branch's placement."""
+    """Change a placement: 404 for a branch operator on head office's or another branch's placement."""
     placement = to_placement(body, placement_id=placement_id, slot_key="")
     resp = await clients.content.UpdatePlacement(
         pb.UpdatePlacementRequest(actor=actor(operator), placement=placement)
