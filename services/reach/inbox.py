@@ -68,7 +68,7 @@ def mark_read(
     """Mark one of the customer's own messages read (someone else's is simply not found)."""
     now = now or utcnow()
     with transaction(engine) as session:
-        message = session.get(InboxMessage, message_id)
+        message = session.get(InboxMessage, message_id, with_for_update=True, populate_existing=True)
         if message is None or message.customer_id != customer_id or message.app_id != app_id:
             raise NotFound("message_not_found", f"no message {message_id}")
         if message.read_at is None:
@@ -104,7 +104,7 @@ def addressed_app(session: Session, delivery_id: str) -> str:
 def mark_opened(*, engine: Engine, customer_id: str, app_id: str, delivery_id: str, now: datetime) -> bool:
     """A message was opened, as reported by the customer's app it was addressed to (`message_opened`)."""
     with transaction(engine) as session:
-        delivery = session.get(Delivery, delivery_id)
+        delivery = session.get(Delivery, delivery_id, with_for_update=True, populate_existing=True)
         if delivery is None or delivery.customer_id != customer_id or delivery.opened_at is not None:
             return False
         addressed = addressed_app(session, delivery_id)

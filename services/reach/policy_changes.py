@@ -22,7 +22,8 @@ def _head_office(actor: Actor) -> None:
 
 
 def _pending(session: Session) -> list[PolicyProposal]:
-    return list(session.exec(select(PolicyProposal).where(PolicyProposal.status == "pending")))
+    stmt = select(PolicyProposal).where(PolicyProposal.status == "pending").with_for_update()
+    return list(session.exec(stmt))
 
 
 def pending_proposal(*, engine: Engine) -> PolicyProposal | None:
@@ -56,7 +57,7 @@ def approve(*, engine: Engine, actor: Actor, proposal_id: str, now: datetime | N
     _head_office(actor)
     now = now or utcnow()
     with transaction(engine) as session:
-        proposal = session.get(PolicyProposal, proposal_id)
+        proposal = session.get(PolicyProposal, proposal_id, with_for_update=True, populate_existing=True)
         if proposal is None:
             raise NotFound("proposal_not_found", f"no policy proposal {proposal_id}")
         if proposal.status != "pending":

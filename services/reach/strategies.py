@@ -40,8 +40,9 @@ def spec_of(strategy: Strategy) -> StrategySpec:
     return StrategySpec.model_validate(strategy.spec)
 
 
-def _load(session: Session, strategy_id: str, actor: Actor) -> Strategy:
-    strategy = session.get(Strategy, strategy_id)
+def _load(session: Session, strategy_id: str, actor: Actor, *, lock: bool = False) -> Strategy:
+    # Writers lock the row, so an approval and a concurrent edit never both pass (PostgreSQL).
+    strategy = session.get(Strategy, strategy_id, with_for_update=lock, populate_existing=lock)
     # Another branch's strategy is reported as absent, not as forbidden, so ids do not leak.
     if strategy is None or not actor.can_manage(strategy):
         raise NotFound("strategy_not_found", f"no strategy {strategy_id}")
@@ -85,7 +86,7 @@ def update_strategy(
     spec = parse_spec(spec_data)
     now = utcnow()
     with transaction(engine) as session:
-        strategy = _load(session, strategy_id, actor)
+        strategy = _load(session, strategy_id, actor, lock=True)
         if strategy.status not in EDITABLE:
             raise Conflict("strategy_not_editable", f"a {strategy.status} strategy cannot be edited")
         if expected_version and expected_version != strategy.version:
@@ -108,7 +109,7 @@ def change_status(
     allowed_from, target = TRANSITIONS[action]
     now = now or utcnow()
     with transaction(engine) as session:
-        strategy = _load(session, strategy_id, actor)
+        strategy = _load(session, strategy_id, actor, lock=True)
         if strategy.status not in allowed_from:
             raise Conflict("invalid_transition", f"cannot {action} a {strategy.status} strategy")
         if action == "approve":

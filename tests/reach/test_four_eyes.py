@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sqlalchemy.engine import Engine
 
@@ -120,3 +124,32 @@ def test_a_newer_proposal_supersedes_the_waiting_one(reach_db: Engine) -> None:
     assert err.value.reason == "proposal_not_pending"
     policy_changes.approve(engine=reach_db, actor=HEAD_ADMIN, proposal_id=second.proposal_id)
     assert policies.get_policy(engine=reach_db).daily_contact_budget == 3
+
+
+def _edit_at(engine: Engine, strategy_id: str, barrier: threading.Barrier) -> None:
+    barrier.wait()
+    _edit(engine, EDITOR, strategy_id, "slipped in")
+
+
+def _approve_at(engine: Engine, strategy_id: str, barrier: threading.Barrier) -> None:
+    barrier.wait()
+    with contextlib.suppress(Forbidden):
+        _approve(engine, EDITOR, strategy_id)
+
+
+def test_an_approval_racing_an_edit_by_the_approver_never_approves_the_edit(any_reach_db: Engine) -> None:
+    """Whichever commits first, the editor's own text is never approved by the editor."""
+    for _ in range(15):
+        s = strategies.create_strategy(engine=any_reach_db, actor=AUTHOR, spec_data=SPEC)
+        barrier = threading.Barrier(2)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            racing = [
+                pool.submit(step, any_reach_db, s.strategy_id, barrier) for step in (_edit_at, _approve_at)
+            ]
+            for future in racing:
+                future.result()
+        with read_session(any_reach_db) as session:
+            approved = [r for r in revisions.history(session, strategy_id=s.strategy_id) if r.approved_by]
+        for revision in approved:
+            assert revision.approved_by not in [revision.authored_by, *revision.edited_by]
+            assert revision.spec["name"] != "slipped in"
