@@ -22,9 +22,10 @@ from services.runtime.bus import Bus
 API_DESCRIPTION = """
 Lattice connects the bank's app matrix and its partner ecosystem.
 
-Three kinds of caller: sibling bank apps (`Authorization: Bearer <access token>` issued by
-identity, audience = the app), partner platforms (HMAC-signed requests, see the README), and
-operations staff (`Authorization: Bearer <operator token>`). Errors are RFC 9457 problems.
+Four kinds of caller: sibling bank apps (`Authorization: Bearer <access token>` issued by
+identity, audience = the app), partner platforms (HMAC-signed requests, see the README),
+operations staff (`Authorization: Bearer <operator token>`) and the bank's core banking system
+(HMAC-signed with its own key, `/v1/core`). Errors are RFC 9457 problems.
 """
 
 
