@@ -14,6 +14,7 @@ from gateway.core_banking import CoreBanking, CoreBankingSettings
 from gateway.edge import Edge
 from gateway.ended_sessions import follow_ended_sessions
 from gateway.middleware import EdgeMiddleware
+from gateway.personal_data_guard import PersonalDataGuard
 from gateway.problems import install_problem_handlers
 from gateway.revoked_keys import follow_revoked_keys
 from gateway.routes import benefits, content, conversion, core, identity, reach, system
@@ -75,6 +76,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
+    app.add_middleware(PersonalDataGuard)  # inside the edge: after its body limit and request id
     app.add_middleware(
         EdgeMiddleware, max_body_bytes=settings.max_body_bytes, timeout_s=settings.request_timeout_s
     )

@@ -22,7 +22,7 @@ from gateway.problems import Problem
 CLAIM_KEY = "idempotency_claim"
 REPLAY_KEY = "idempotency_replay"
 REPLAYED_HEADER = "Idempotent-Replayed"
-_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+_KEY = re.compile(r"^[A-Za-z0-9._:+/=~-]{1,128}$")
 # Headers that describe this very request rather than the original response.
 _NOT_REPLAYED = {
     b"x-request-id",
@@ -41,7 +41,7 @@ IdempotencyKeyDep = Annotated[
         alias="Idempotency-Key",
         min_length=1,
         max_length=128,
-        pattern=r"^[\x21-\x7e]+$",
+        pattern=r"^[A-Za-z0-9._:+/=~-]+$",
         description="Retries with the same key and body replay the first response (kept 24 h).",
     ),
 ]
@@ -59,7 +59,7 @@ class Idempotency:
         if request.method != "POST" or key is None:
             return
         if not _KEY.match(key):
-            raise Problem(422, "idempotency_key_invalid", "Idempotency-Key: 1-128 visible ASCII characters")
+            raise Problem(422, "idempotency_key_invalid", "Idempotency-Key: 1-128 of A-Z a-z 0-9 ._:+/=~-")
         body = await request.body()
         target = f"{request.method} {request.url.path}?{request.url.query}\n".encode()
         fingerprint = hashlib.sha256(target + body).hexdigest()

@@ -4,6 +4,7 @@ rate-limit headers, public-route rate limits and the Idempotency-Key response st
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 
@@ -15,9 +16,11 @@ from gateway.policies import trusted_headers
 from gateway.problems import PROBLEM_BASE, PROBLEM_JSON, TITLES, Problem
 from gateway.ratelimit import STATE_KEY as RATE_LIMIT_KEY
 from services.runtime.deadlines import current_deadline
+from services.runtime.personal_data import contains_personal_number
 
 _AUTH_PREFIX = trusted_headers.PREFIX.encode()
 _UNLIMITED = ("/healthz", "/readyz")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
 _CREDENTIALS = (b"authorization", b"x-lattice-signature", trusted_headers.SECRET.encode())
 # request headers bounded at the edge (431): enough for any client, Kong's identity headers included
 MAX_HEADERS = 64
@@ -48,7 +51,9 @@ class EdgeMiddleware:
             ]
         headers = dict(scope.get("headers") or [])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if 8 <= len(incoming) <= 64 and incoming.isascii() else uuid.uuid4().hex
+        # a caller's request id is echoed and logged: only a safe token without personal numbers
+        usable = _REQUEST_ID.fullmatch(incoming) and not contains_personal_number(incoming)
+        request_id = incoming if usable else uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from sqlmodel import Session
 from services.runtime.clock import utcnow
 from services.runtime.db import transaction
 from services.runtime.outbox import ProcessedMessage
+from services.runtime.personal_data import contains_personal_number
 from services.runtime.telemetry import ATTR_DELIVERY_COUNT, ATTR_EVENT_ID
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,19 @@ STREAMS: dict[str, list[str]] = {
 DUPLICATE_WINDOW_S = 600
 EVENT_TYPE_HEADER = "Lattice-Event-Type"
 MSG_ID_HEADER = "Nats-Msg-Id"
+_SUBJECT_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,100}")
+
+
+class UnsafeSubject(ValueError):
+    """A subject or event id that is not a safe token, or carries a personal number."""
+
+
+def check_subject(subject: str, *, event_id: str = "") -> None:
+    """Subjects are dot-separated safe tokens; neither they nor event ids carry personal numbers."""
+    if not all(_SUBJECT_TOKEN.fullmatch(token) for token in subject.split(".")):
+        raise UnsafeSubject("the subject is not made of safe tokens")
+    if contains_personal_number(subject) or contains_personal_number(event_id):
+        raise UnsafeSubject("the subject or event id carries a personal number")
 
 
 @dataclass
@@ -114,6 +129,7 @@ class Bus:
         trace_headers: dict[str, str] | None = None,
     ) -> None:
         """Publish once per event id (JetStream drops duplicates inside the window)."""
+        check_subject(subject, event_id=event_id)
         parent = extract(trace_headers) if trace_headers else None
         with tracer.start_as_current_span(
             f"{subject} publish",

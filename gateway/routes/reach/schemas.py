@@ -33,11 +33,14 @@ class Strict(BaseModel):
 
 class AppEventIn(Strict):
     event_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
-    type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,59}$")]
+    # the type becomes a NATS subject token: lower-case words, digit runs of at most six
+    type: Annotated[
+        str, Field(min_length=2, max_length=60, pattern=r"^[a-z][a-z_]*(?:[0-9]{1,6}[a-z_]+)*[0-9]{0,6}$")
+    ]
     occurred_at: AwareDatetime | None = None
     properties: dict[Name, Text] = Field(default_factory=dict, max_length=20)
-    device_id: Annotated[str, Field(max_length=64)] = ""
-    click_id: Annotated[str, Field(max_length=64)] = ""
+    device_id: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] = ""
+    click_id: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")] = ""
 
 
 class EventBatch(Strict):
@@ -100,7 +103,7 @@ class StrategyIn(Strict):
     schedule: Schedule | None = None
     benefit_id: Annotated[str, Field(max_length=64)] = ""
     validity_s: int = Field(default=3 * 86400, ge=60, le=90 * 86400)
-    goal_event_type: Annotated[str, Field(max_length=100)] = ""
+    goal_event_type: Annotated[str, Field(max_length=100, pattern=r"^([a-z][a-z0-9_.]{1,99})?$")] = ""
     conversion_window_s: int = Field(default=7 * 86400, ge=0, le=90 * 86400)
     min_interval_s: int = Field(default=0, ge=0, le=90 * 86400)
 
