@@ -27,7 +27,7 @@ from services.content.rendering import render_item
 from services.content.serving import needs_database, serve_from, serve_slot
 from services.content.slot_cache import SlotCache
 from services.runtime.clock import utcnow
-from services.runtime.errors import InvalidInput
+from services.runtime.errors import InvalidInput, NotFound
 from services.runtime.service import ServiceContext
 
 MAX_PAGE = 100
@@ -127,7 +127,7 @@ class ContentApi(content_pb2_grpc.ContentServiceServicer):
         wanted = request.version or versions[-1].version
         version = next((v for v in versions if v.version == wanted), None)
         if version is None:
-            raise InvalidInput("version_not_found", f"item {request.item_id} has no version {wanted}")
+            raise NotFound("version_not_found", f"item {request.item_id} has no version {wanted}")
         findings = review.findings_of(item, version)
         return pb.CheckItemComplianceResponse(version=wanted, findings=[finding_to_pb(f) for f in findings])
 

@@ -123,6 +123,10 @@ async def test_unknown_or_hidden_audit_trails_are_404(desk: Desk) -> None:
         )
     )
     assert [e["action"] for e in trail] == ["created", "submitted", "approved", "published"]
+    no_version = await desk.http.get(
+        "/v1/ops/content/items/sz-notice/compliance?version=99", headers=desk.ops("x", "viewer", "shenzhen")
+    )
+    assert (no_version.status_code, no_version.json()["code"]) == (404, "version_not_found")
 
 
 async def test_four_eyes_through_the_gateway(desk: Desk) -> None:

@@ -14,17 +14,18 @@ from typing import Annotated
 import grpc
 from fastapi import APIRouter, Query, status
 from lattice.content.v1 import content_pb2 as pb
-from pydantic import BaseModel
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.problems import Problem
 from gateway.routes.content.public import (
     AuditOut,
-    FindingOut,
+    Compliance,
     ItemOut,
+    ItemPage,
     PlacementOut,
     SlotOut,
+    Submitted,
     audit_out,
     finding_out,
     item_out,
@@ -56,21 +57,6 @@ Reviewer = Annotated[OperatorPrincipal, require_role("reviewer")]
 
 def actor(operator: OperatorPrincipal) -> pb.Actor:
     return pb.Actor(operator_id=operator.operator_id, role=operator.role, branch=operator.branch or "")
-
-
-class ItemPage(BaseModel):
-    items: list[ItemOut]
-    next_page_token: str | None
-
-
-class Submitted(BaseModel):
-    item: ItemOut
-    findings: list[FindingOut]
-
-
-class Compliance(BaseModel):
-    version: int
-    findings: list[FindingOut]
 
 
 @items_router.post("", status_code=status.HTTP_201_CREATED, response_model=ItemOut)

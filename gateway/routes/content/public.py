@@ -215,3 +215,18 @@ def audit_out(e: pb.AuditEntry) -> AuditOut:
         details=json.loads(e.details_json or "{}"),
         at=when(e.at),
     )
+
+
+class ItemPage(BaseModel):
+    items: list[ItemOut]
+    next_page_token: str | None
+
+
+class Submitted(BaseModel):
+    item: ItemOut
+    findings: list[FindingOut]
+
+
+class Compliance(BaseModel):
+    version: int
+    findings: list[FindingOut]
