@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from gateway.policies import operator_scope
 from gateway.policies.operator_scope import ROLES
 from gateway.problems import Problem
+from services.runtime.on_behalf import Principal, act_for
 
 __all__ = [
     "ROLES",
@@ -74,6 +75,7 @@ async def current_customer(request: Request) -> CustomerPrincipal:
     edge = request.app.state.edge
     customer = await edge.app_tokens.authenticate(request)
     await edge.admit(request, group="app", consumer=f"customer:{customer.app_id}:{customer.customer_id}")
+    act_for(Principal("customer", customer.customer_id, app=customer.app_id))
     return customer
 
 
@@ -81,6 +83,7 @@ async def current_partner(request: Request) -> PartnerPrincipal:
     edge = request.app.state.edge
     partner = await edge.partner_signatures.authenticate(request)
     await edge.admit(request, group="partner", consumer=f"partner:{partner.partner_id}")
+    act_for(Principal("partner", partner.partner_id))
     return partner
 
 
@@ -88,6 +91,7 @@ async def current_operator(request: Request) -> OperatorPrincipal:
     edge = request.app.state.edge
     operator = await edge.operator_tokens.authenticate(request)
     await edge.admit(request, group="ops", consumer=f"operator:{operator.operator_id}")
+    act_for(Principal("operator", operator.operator_id, role=operator.role, branch=operator.branch or ""))
     return operator
 
 

@@ -16,6 +16,7 @@ from lattice.reach.v1 import reach_pb2_grpc
 
 from services.runtime.config import SERVICES, Settings, grpc_service_name
 from services.runtime.grpc_client import open_channel
+from services.runtime.pki import own_identity
 
 
 @dataclass
@@ -24,8 +25,15 @@ class Clients:
 
     @classmethod
     def open(cls, settings: Settings) -> Clients:
+        """Mutual-TLS channels to every service, as the gateway's identity."""
+        identity = own_identity(settings, "gateway")
         return cls(
-            {s: open_channel(settings.addr(s), default_timeout_s=settings.rpc_timeout_s) for s in SERVICES}
+            {
+                s: open_channel(
+                    settings.addr(s), peer=s, identity=identity, default_timeout_s=settings.rpc_timeout_s
+                )
+                for s in SERVICES
+            }
         )
 
     @property

@@ -25,6 +25,7 @@ from gateway.policies.store import EdgeStore, open_store
 from gateway.policies.tokens import AppTokenPolicy, JwksCache, OperatorTokenPolicy
 from gateway.problems import Problem
 from gateway.ratelimit import RateLimiter
+from services.runtime.pki import own_identity
 
 T = TypeVar("T")
 
@@ -130,7 +131,11 @@ class Edge:
     @classmethod
     async def start(cls, *, settings: GatewaySettings, clients: Clients) -> Edge:
         """Keys come from the identity service; the store is Redis or the shared SQLite file."""
-        keys = IdentityKeys(settings.identity_addr, key_ttl_s=settings.partner_key_ttl_s)
+        keys = IdentityKeys(
+            settings.identity_addr,
+            identity=own_identity(settings, "gateway"),
+            key_ttl_s=settings.partner_key_ttl_s,
+        )
         edge = cls.build(
             settings=settings, partner_keys=keys, jwks_fetch=keys.jwks_json, app_ids_fetch=keys.app_ids
         )

@@ -9,14 +9,19 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+from pathlib import Path
 
 from services.runtime.config import SERVICES
 from services.runtime.grpc_client import open_channel
+from services.runtime.pki import ensure_pki, load_identity
 
 logger = logging.getLogger(__name__)
 
 
-async def load_all(addrs: dict[str, str], *, say=print) -> None:  # type: ignore[no-untyped-def]
+async def load_all(addrs: dict[str, str], *, pki_dir: Path, say=print) -> None:  # type: ignore[no-untyped-def]
+    """Load every service's demo data as the "tools" identity of the stack's PKI."""
+    ensure_pki(pki_dir)
+    identity = load_identity("tools", pki_dir.resolve())
     for service in SERVICES:
         name = f"services.{service}.demo_data"
         try:
@@ -25,7 +30,7 @@ async def load_all(addrs: dict[str, str], *, say=print) -> None:  # type: ignore
             if exc.name != name:
                 raise
             continue
-        channel = open_channel(addrs[service], default_timeout_s=10)
+        channel = open_channel(addrs[service], peer=service, identity=identity, default_timeout_s=10)
         try:
             await module.load(channel)
             say(f"  demo data loaded: {service}")
@@ -33,5 +38,5 @@ async def load_all(addrs: dict[str, str], *, say=print) -> None:  # type: ignore
             await channel.close()
 
 
-def load(addrs: dict[str, str], *, say=print) -> None:  # type: ignore[no-untyped-def]
-    asyncio.run(load_all(addrs, say=say))
+def load(addrs: dict[str, str], *, pki_dir: Path, say=print) -> None:  # type: ignore[no-untyped-def]
+    asyncio.run(load_all(addrs, pki_dir=pki_dir, say=say))

@@ -55,7 +55,7 @@ def main() -> int:
         stack.start_gateway()
         stack.wait_gateway()
         print(f"  gateway    {config.gateway_url}")
-        load({s: config.addr(s) for s in SERVICES}, say=print)
+        load({s: config.addr(s) for s in SERVICES}, pki_dir=config.pki_dir, say=print)
         print(f"Lattice is up in {time.monotonic() - started:.1f}s")
         print(f"  API        {config.gateway_url}/v1   docs {config.gateway_url}/docs")
         print(f"  readiness  {config.gateway_url}/readyz")

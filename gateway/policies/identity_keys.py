@@ -11,15 +11,23 @@ from lattice.identity.v1 import identity_pb2_grpc
 
 from gateway.policies.denial import PolicyDenied
 from gateway.policies.partner_signature import PartnerKey
+from services.runtime.grpc_client import open_sync_channel
+from services.runtime.pki import ServiceIdentity
 
 
 class IdentityKeys:
     """Partner signing keys (cached briefly, misses too) and the JWKS document, fetched from identity."""
 
     def __init__(
-        self, addr: str, *, timeout_s: float = 2.0, key_ttl_s: float = 60.0, miss_ttl_s: float = 5.0
+        self,
+        addr: str,
+        *,
+        identity: ServiceIdentity,
+        timeout_s: float = 2.0,
+        key_ttl_s: float = 60.0,
+        miss_ttl_s: float = 5.0,
     ) -> None:
-        self._channel = grpc.insecure_channel(addr)
+        self._channel = open_sync_channel(addr, peer="identity", identity=identity)
         self._stub = identity_pb2_grpc.IdentityServiceStub(self._channel)
         self._timeout_s = timeout_s
         self._key_ttl_s = key_ttl_s

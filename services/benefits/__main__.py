@@ -9,7 +9,32 @@ from services.benefits import events
 from services.benefits.config import BenefitsSettings
 from services.benefits.grpc_api import BenefitsApi
 from services.benefits.lifecycle import run_sweeper
+from services.runtime.callers import GATEWAY, TOOLS
 from services.runtime.service import ServiceContext, main
+
+# Who may call each RPC (service identities from the mTLS certificates); an RPC left out is refused.
+CALLERS: dict[str, frozenset[str]] = {
+    "CreateBenefit": GATEWAY | TOOLS,
+    "ReviewBenefit": GATEWAY | TOOLS,
+    "GetBenefit": GATEWAY,
+    "ListBenefits": GATEWAY,
+    "GrantBenefit": GATEWAY | TOOLS | {"reach"},
+    "RevokeGrant": GATEWAY,
+    "GetWallet": GATEWAY,
+    "ReserveBenefit": GATEWAY,
+    "ConfirmRedemption": GATEWAY,
+    "CancelRedemption": GATEWAY,
+    "RedeemBenefit": GATEWAY,
+    "RefundRedemption": GATEWAY,
+    "GetRedemption": GATEWAY,
+    "ExpireDue": TOOLS,
+    "CheckLedger": GATEWAY | TOOLS,
+    "GetAccountBalance": GATEWAY,
+    "ChangeBenefitState": GATEWAY,
+    "RequestBenefitChange": GATEWAY,
+    "ReviewBenefitChange": GATEWAY,
+    "GetBenefitAudit": GATEWAY,
+}
 
 
 async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
@@ -17,6 +42,7 @@ async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
     benefits_pb2_grpc.add_BenefitsServiceServicer_to_server(BenefitsApi(ctx, settings), server)
     await events.subscribe(ctx)
     ctx.spawn(run_sweeper(engine=ctx.engine, interval_s=settings.sweep_interval_s, notify=ctx.relay.notify))
+    ctx.callers.declare(benefits_pb2.DESCRIPTOR.services_by_name["BenefitsService"], CALLERS)
     return [benefits_pb2.DESCRIPTOR.services_by_name["BenefitsService"].full_name]
 
 

@@ -13,8 +13,33 @@ from services.content.events import watch_content_events
 from services.content.grpc_api import ContentApi
 from services.content.serving import SERVE_COUNT_RETENTION
 from services.content.slot_cache import SlotCache
+from services.runtime.callers import GATEWAY, TOOLS
 from services.runtime.clock import utcnow
 from services.runtime.service import ServiceContext, main
+
+# Who may call each RPC (service identities from the mTLS certificates); an RPC left out is refused.
+CALLERS: dict[str, frozenset[str]] = {
+    "CreateItem": GATEWAY | TOOLS,
+    "GetItem": GATEWAY,
+    "ListItems": GATEWAY,
+    "EditItem": GATEWAY,
+    "SubmitItem": GATEWAY | TOOLS,
+    "CheckItemCompliance": GATEWAY,
+    "ApproveItem": GATEWAY | TOOLS,
+    "RejectItem": GATEWAY,
+    "PublishItem": GATEWAY | TOOLS,
+    "ArchiveItem": GATEWAY,
+    "RollbackItem": GATEWAY,
+    "ListAuditEntries": GATEWAY,
+    "CreateSlot": GATEWAY | TOOLS,
+    "ListSlots": GATEWAY,
+    "CreatePlacement": GATEWAY | TOOLS,
+    "UpdatePlacement": GATEWAY | TOOLS,
+    "RemovePlacement": GATEWAY,
+    "ListPlacements": GATEWAY,
+    "ServeSlot": GATEWAY | TOOLS,
+    "GetRenderedItem": GATEWAY | {"reach"},
+}
 
 
 async def wire(
@@ -30,6 +55,7 @@ async def wire(
     content_pb2_grpc.add_ContentServiceServicer_to_server(
         ContentApi(ctx, cache=cache, clock=clock, rng=rng), server
     )
+    ctx.callers.declare(content_pb2.DESCRIPTOR.services_by_name["ContentService"], CALLERS)
     return [content_pb2.DESCRIPTOR.services_by_name["ContentService"].full_name]
 
 

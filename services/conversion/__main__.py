@@ -9,7 +9,28 @@ from services.conversion.config import ConversionSettings
 from services.conversion.events import start_consumers
 from services.conversion.grpc_api import ConversionApi
 from services.conversion.postbacks import PostbackSender
+from services.runtime.callers import GATEWAY, TOOLS
 from services.runtime.service import ServiceContext, main
+
+# Who may call each RPC (service identities from the mTLS certificates); an RPC left out is refused.
+CALLERS: dict[str, frozenset[str]] = {
+    "GetPartnerProfile": GATEWAY,
+    "CreateCampaign": GATEWAY | TOOLS,
+    "UpdateCampaign": GATEWAY,
+    "GetCampaign": GATEWAY | TOOLS,
+    "ReviewCampaign": GATEWAY | TOOLS,
+    "ListCampaignVersions": GATEWAY,
+    "ListLinks": GATEWAY,
+    "GetLink": GATEWAY,
+    "GetPostbackDelivery": GATEWAY,
+    "ListCampaigns": GATEWAY,
+    "SetPostbackEndpoint": GATEWAY,
+    "ListPostbackDeliveries": GATEWAY,
+    "CreateLink": GATEWAY | TOOLS,
+    "ListLinkSigningKeys": GATEWAY,
+    "RotateLinkSigningKey": GATEWAY,
+    "GetFunnelReport": GATEWAY,
+}
 
 
 async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
@@ -32,6 +53,7 @@ async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
         on_change=on_change,
     )
     ctx.spawn(sender.run())
+    ctx.callers.declare(conversion_pb2.DESCRIPTOR.services_by_name["ConversionService"], CALLERS)
     return [conversion_pb2.DESCRIPTOR.services_by_name["ConversionService"].full_name]
 
 

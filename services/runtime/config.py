@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     # Empty means SQLite files under var_dir. `<SERVICE>_DATABASE_URL` overrides it per service.
     database_url: str = ""
     grpc_listen_host: str = "127.0.0.1"
+    # The service CA and every process identity's certificate (mutual TLS); default <VAR_DIR>/pki.
+    pki_dir: Path | None = None
     # A replica's own port when several replicas of a service run on one host; callers then use
     # `<SERVICE>_ADDR=ipv4:127.0.0.1:p1,127.0.0.1:p2` and balance over them (round robin).
     grpc_port_override: int | None = None
@@ -72,6 +74,11 @@ class Settings(BaseSettings):
         if self.environment == "production" and self.pepper in _PLACEHOLDER_SECRETS:
             raise ValueError("PEPPER must be set to a real secret in production")
         return self
+
+    @property
+    def pki_path(self) -> Path:
+        """Where the service CA and the certificates are; created there on first start unless production."""
+        return self.pki_dir or self.var_dir / "pki"
 
     def addr(self, service: str) -> str:
         """host:port of a service."""

@@ -7,6 +7,8 @@ import time
 import grpc
 
 from services.runtime.deadlines import current_deadline
+from services.runtime.on_behalf import METADATA_KEY, acting
+from services.runtime.pki import ServiceIdentity
 
 
 class DeadlineInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
@@ -37,12 +39,43 @@ class DeadlineInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         return await continuation(details, request)
 
 
-def open_channel(addr: str, *, default_timeout_s: float = 5.0) -> grpc.aio.Channel:
-    """An insecure channel (mTLS is terminated by the mesh in production) with deadlines enforced."""
-    return grpc.aio.insecure_channel(
+class OnBehalfInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
+    """Attaches the assertion of the principal the current request acts for (signed once per request)."""
+
+    def __init__(self, identity: ServiceIdentity) -> None:
+        self._identity = identity
+
+    async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        current = acting.get()
+        if current is None:
+            return await continuation(client_call_details, request)
+        metadata = grpc.aio.Metadata(*(client_call_details.metadata or ()))
+        metadata.add(METADATA_KEY, current.token(self._identity))
+        details = grpc.aio.ClientCallDetails(
+            client_call_details.method,
+            client_call_details.timeout,
+            metadata,
+            client_call_details.credentials,
+            client_call_details.wait_for_ready,
+        )
+        return await continuation(details, request)
+
+
+def channel_options(peer: str) -> list[tuple[str, object]]:
+    """The server must present `peer`'s certificate, whatever address it is reached at."""
+    return [("grpc.ssl_target_name_override", peer)]
+
+
+def open_channel(
+    addr: str, *, peer: str, identity: ServiceIdentity, default_timeout_s: float = 5.0
+) -> grpc.aio.Channel:
+    """A mutual-TLS channel to service `peer` as `identity`, with deadlines enforced."""
+    return grpc.aio.secure_channel(
         addr,
-        interceptors=[DeadlineInterceptor(default_timeout_s)],
+        identity.channel_credentials,
+        interceptors=[DeadlineInterceptor(default_timeout_s), OnBehalfInterceptor(identity)],
         options=[
+            *channel_options(peer),
             ("grpc.lb_policy_name", "round_robin"),
             ("grpc.enable_retries", 1),
             # reconnect to a restarted peer within seconds (gRPC's default backoff grows to 120 s)
@@ -51,6 +84,11 @@ def open_channel(addr: str, *, default_timeout_s: float = 5.0) -> grpc.aio.Chann
             ("grpc.max_reconnect_backoff_ms", 2000),
         ],
     )
+
+
+def open_sync_channel(addr: str, *, peer: str, identity: ServiceIdentity) -> grpc.Channel:
+    """A blocking mutual-TLS channel (health probes, Kong's plugin servers)."""
+    return grpc.secure_channel(addr, identity.channel_credentials, options=channel_options(peer))
 
 
 def reason_of(error: grpc.aio.AioRpcError) -> str:

@@ -13,9 +13,19 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import metrics
 from sqlalchemy.exc import DBAPIError
 
+from services.runtime.callers import CallerPolicy, peer_identity
 from services.runtime.db import is_retryable
 from services.runtime.deadlines import current_deadline
 from services.runtime.errors import DomainError
+from services.runtime.on_behalf import (
+    ASSERTING,
+    METADATA_KEY,
+    AssertionRefused,
+    AssertionVerifier,
+    carriers,
+    disagreements,
+)
+from services.runtime.pki import ServiceIdentity
 
 logger = logging.getLogger(__name__)
 meter = metrics.get_meter("lattice.grpc")
@@ -34,9 +44,12 @@ STATUS_BY_KIND = {
 
 
 class ServingInterceptor(grpc.aio.ServerInterceptor):
-    """Records the caller's deadline, maps domain errors to status codes, and measures RPCs."""
+    """Admits only declared callers, records the caller's deadline, maps domain errors to status
+    codes, and measures RPCs."""
 
-    def __init__(self) -> None:
+    def __init__(self, policy: CallerPolicy, identity: ServiceIdentity) -> None:
+        self._policy = policy
+        self._verifier = AssertionVerifier(identity.ca_certificate)
         self._duration = meter.create_histogram(
             "rpc.server.duration", unit="s", description="Duration of served RPCs"
         )
@@ -48,8 +61,21 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
         inner = handler.unary_unary
         method = handler_call_details.method
         duration = self._duration
+        allowed = self._policy.allowed(method)
+        assertion = next(
+            (v for k, v in handler_call_details.invocation_metadata or () if k == METADATA_KEY), None
+        )
+        verifier = self._verifier
 
         async def serve(request, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+            caller = peer_identity(context)
+            if caller is None:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "no verified service identity")
+            if caller not in allowed:
+                await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{caller} may not call {method}")
+            refusal = on_behalf_refusal(request, caller=caller, assertion=assertion, verifier=verifier)
+            if refusal is not None:
+                await context.abort(*refusal)
             remaining = context.time_remaining()
             token = current_deadline.set(time.monotonic() + remaining if remaining is not None else None)
             started = time.perf_counter()
@@ -80,10 +106,34 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
         )
 
 
-def build_server() -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
-    """A grpc.aio server with the standard health service."""
+def on_behalf_refusal(
+    request: object, *, caller: str, assertion: str | bytes | None, verifier: AssertionVerifier
+) -> tuple[grpc.StatusCode, str] | None:
+    """Why a request's principal is not believed (status, detail), or None when it is."""
+    if assertion is None:
+        acts_for_someone = any(getattr(c, "kind", "") != "service" for c in carriers(request))  # type: ignore[arg-type]
+        if caller in ASSERTING and acts_for_someone:
+            return grpc.StatusCode.UNAUTHENTICATED, "the principal must travel as an on-behalf-of assertion"
+        return None
+    try:
+        principal = verifier.verify(assertion if isinstance(assertion, str) else assertion.decode())
+    except AssertionRefused as exc:
+        return grpc.StatusCode.UNAUTHENTICATED, str(exc)
+    wrong = disagreements(request, principal)  # type: ignore[arg-type]
+    if wrong:
+        return (
+            grpc.StatusCode.PERMISSION_DENIED,
+            f"fields disagree with the asserted principal: {', '.join(wrong)}",
+        )
+    return None
+
+
+def build_server(
+    policy: CallerPolicy, identity: ServiceIdentity
+) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
+    """A grpc.aio server with the standard health service, admitting the callers `policy` declares."""
     server = grpc.aio.server(
-        interceptors=[ServingInterceptor()],
+        interceptors=[ServingInterceptor(policy, identity)],
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 4 * 1024 * 1024)],
     )
     health_servicer = health.aio.HealthServicer()

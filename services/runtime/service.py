@@ -18,11 +18,13 @@ from opentelemetry.instrumentation.grpc import (
 from sqlalchemy.engine import Engine
 
 from services.runtime.bus import Bus
+from services.runtime.callers import CallerPolicy
 from services.runtime.config import Settings
 from services.runtime.db import make_engine, migrate
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import build_server, enable_reflection, set_serving
 from services.runtime.outbox import OutboxRelay
+from services.runtime.pki import ServiceIdentity, own_identity
 from services.runtime.retention import Rule, platform_rules, run_retention
 from services.runtime.telemetry import setup_telemetry
 
@@ -38,6 +40,9 @@ class ServiceContext:
     engine: Engine
     bus: Bus
     relay: OutboxRelay
+    identity: ServiceIdentity
+    # Which identities may call each RPC (declared by the wiring function next to its servicer).
+    callers: CallerPolicy = field(default_factory=CallerPolicy)
     # Rows of the service's own that may be deleted after a while (added by its wiring function).
     retention: list[Rule] = field(default_factory=list)
     _channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
@@ -51,7 +56,10 @@ class ServiceContext:
         """A shared channel to a peer service (opened on first use)."""
         if service not in self._channels:
             self._channels[service] = open_channel(
-                self.settings.addr(service), default_timeout_s=self.settings.rpc_timeout_s
+                self.settings.addr(service),
+                peer=service,
+                identity=self.identity,
+                default_timeout_s=self.settings.rpc_timeout_s,
             )
         return self._channels[service]
 
@@ -116,8 +124,9 @@ async def start_service(
     await asyncio.to_thread(migrate, engine, name)
     bus = await Bus.connect(settings.nats_url, name=name, stream_replicas=settings.nats_stream_replicas)
     relay = OutboxRelay(engine=engine, bus=bus, poll_interval_s=settings.outbox_poll_interval_s)
-    ctx = ServiceContext(name=name, settings=settings, engine=engine, bus=bus, relay=relay)
-    server, health_servicer = build_server()
+    identity = own_identity(settings, name)
+    ctx = ServiceContext(name=name, settings=settings, engine=engine, bus=bus, relay=relay, identity=identity)
+    server, health_servicer = build_server(ctx.callers, identity)
     service_names = await wire(ctx, server)
     rules = platform_rules(
         outbox_days=settings.outbox_retention_days, processed_days=settings.processed_retention_days
@@ -127,7 +136,8 @@ async def start_service(
     )
     enable_reflection(server, service_names)
     listen_port = settings.grpc_port(name) if port is None else port
-    bound = server.add_insecure_port(f"{settings.grpc_listen_host}:{listen_port}")
+    listen_addr = f"{settings.grpc_listen_host}:{listen_port}"
+    bound = server.add_secure_port(listen_addr, identity.server_credentials())
     await server.start()
     await set_serving(health_servicer, service_names, True)
     relay_task = asyncio.create_task(relay.run()) if settings.outbox_relay_enabled else None

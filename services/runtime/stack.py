@@ -21,6 +21,8 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.runtime.config import SERVICES, grpc_service_name
+from services.runtime.grpc_client import open_sync_channel
+from services.runtime.pki import ServiceIdentity, ensure_pki, load_identity
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,6 +84,11 @@ class StackConfig:
     @property
     def nats_url(self) -> str:
         return self.external_nats_url or f"nats://127.0.0.1:{self.nats_port}"
+
+    @property
+    def pki_dir(self) -> Path:
+        """The stack's service CA and certificates (PKI_DIR in extra_env overrides it)."""
+        return Path(self.extra_env.get("PKI_DIR") or self.var_dir / "pki").resolve()
 
     @property
     def gateway_url(self) -> str:
@@ -146,6 +153,14 @@ class Stack:
         self.config = config
         self.processes: dict[str, Process] = {}
         self.log_dir = config.var_dir / "logs"
+        self._pki_ready = False
+
+    def identity(self, name: str = "tools") -> ServiceIdentity:
+        """A process identity of this stack (the supervisor and tools are "tools"); creates the PKI once."""
+        if not self._pki_ready:
+            ensure_pki(self.config.pki_dir)
+            self._pki_ready = True
+        return load_identity(name, self.config.pki_dir)
 
     def base_env(self) -> dict[str, str]:
         cfg = self.config
@@ -155,6 +170,7 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
             "VAR_DIR": str(cfg.var_dir),
             "NATS_URL": cfg.nats_url,
+            "PKI_DIR": str(cfg.pki_dir),
             **{f"{s.upper()}_ADDR": cfg.addr(s) for s in SERVICES},
         }
         env.update(cfg.extra_env)
@@ -179,6 +195,7 @@ class Stack:
     def start_service(self, service: str, *, replica: int = 0, env: dict[str, str] | None = None) -> Process:
         name = service if replica == 0 else f"{service}-{replica}"
         port = self.config.ports(service)[replica]
+        self.identity()
         proc_env = {**self.base_env(), "GRPC_PORT_OVERRIDE": str(port), **(env or {})}
         proc = Process(name, [sys.executable, "-m", f"services.{service}"], proc_env, self.log_dir)
         proc.start()
@@ -189,6 +206,7 @@ class Stack:
         self, *, replica: int = 0, port: int | None = None, env: dict[str, str] | None = None
     ) -> Process:
         name = "gateway" if replica == 0 else f"gateway-{replica}"
+        self.identity()
         proc_env = {**self.base_env(), "HTTP_PORT": str(port or self.config.gateway_port), **(env or {})}
         proc = Process(name, [sys.executable, "-m", "gateway"], proc_env, self.log_dir)
         proc.start()
@@ -198,7 +216,8 @@ class Stack:
     def wait_service(self, service: str, *, timeout: float = 60.0, replica: int = 0) -> None:
         proc = self.processes[service if replica == 0 else f"{service}-{replica}"]
         deadline = time.monotonic() + timeout
-        with grpc.insecure_channel(self.config.addr(service, replica)) as channel:
+        addr = self.config.addr(service, replica)
+        with open_sync_channel(addr, peer=service, identity=self.identity()) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while time.monotonic() < deadline:
                 if not proc.alive:

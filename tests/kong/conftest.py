@@ -24,6 +24,7 @@ def kong_prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def plugin_servers(stack: Stack, kong_prefix: Path) -> Iterator[dict[str, PluginServer]]:
     env = {
         "IDENTITY_ADDR": stack.config.addr("identity"),
+        "PKI_DIR": str(stack.config.pki_dir),
         "KONG_SHARED_SECRET": EDGE_SECRET,
         "REDIS_URL": "",
     }

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import uuid
 
-import grpc
 from lattice.identity.v1 import identity_pb2 as pb
 from lattice.identity.v1 import identity_pb2_grpc
 
+from services.runtime.stack import Stack
+from tests.support.channels import stack_channel
 
-def register_partner(identity_addr: str, prefix: str) -> tuple[str, str, bytes]:
+
+def register_partner(stack: Stack, prefix: str) -> tuple[str, str, bytes]:
     """A new partner with its first signing key: (partner_id, key_id, secret)."""
     partner_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    with grpc.insecure_channel(identity_addr) as channel:
+    with stack_channel(stack, "identity") as channel:
         resp = identity_pb2_grpc.IdentityServiceStub(channel).RegisterPartner(
             pb.RegisterPartnerRequest(
                 partner=pb.Partner(
@@ -24,9 +26,9 @@ def register_partner(identity_addr: str, prefix: str) -> tuple[str, str, bytes]:
     return partner_id, resp.signing_key_id, resp.signing_secret
 
 
-def rotate_partner_key(identity_addr: str, partner_id: str, overlap_s: int) -> tuple[str, bytes]:
+def rotate_partner_key(stack: Stack, partner_id: str, overlap_s: int) -> tuple[str, bytes]:
     """A new current key; the previous one stays valid for `overlap_s` seconds."""
-    with grpc.insecure_channel(identity_addr) as channel:
+    with stack_channel(stack, "identity") as channel:
         resp = identity_pb2_grpc.IdentityServiceStub(channel).RotatePartnerSigningKey(
             pb.RotatePartnerSigningKeyRequest(partner_id=partner_id, overlap_seconds=overlap_s), timeout=5
         )

@@ -97,7 +97,7 @@ def through_kong(server: PluginServer, instance: int, requests: list[Outgoing]) 
 
 @pytest.fixture(scope="module")
 def partner(stack: Stack) -> Credentials:
-    return Credentials(*register_partner(stack.config.addr("identity"), "edge"))
+    return Credentials(*register_partner(stack, "edge"))
 
 
 @pytest.fixture(scope="module")
@@ -127,9 +127,8 @@ def test_same_outcome_on_both_hosts(
 def test_key_rotation_overlap_on_both_hosts(
     stack: Stack, gateway: httpx.Client, plugin_servers: dict[str, PluginServer], signature_instance: int
 ) -> None:
-    identity = stack.config.addr("identity")
-    partner_id, old_key, old_secret = register_partner(identity, "rot")
-    new_key, new_secret = rotate_partner_key(identity, partner_id, overlap_s=3)
+    partner_id, old_key, old_secret = register_partner(stack, "rot")
+    new_key, new_secret = rotate_partner_key(stack, partner_id, overlap_s=3)
     old, new = Credentials(partner_id, old_key, old_secret), Credentials(partner_id, new_key, new_secret)
     base = str(gateway.base_url).rstrip("/")
     server = plugin_servers["lattice_partner_signature"]

@@ -87,7 +87,7 @@ def lattice_processes(compose: dict) -> dict[str, str]:
     """compose service -> the Python module it runs (`python -m <module>`)."""
     found = {}
     for name, svc in compose["services"].items():
-        if svc.get("build", {}).get("dockerfile") == "infra/docker/Dockerfile":
+        if svc.get("build", {}).get("dockerfile") == "infra/docker/Dockerfile" and name != "pki-init":
             python, flag, module = svc["command"]
             assert (python, flag) == ("python", "-m"), name
             found[name] = module
@@ -151,11 +151,26 @@ def test_depends_on_waits_for_health_where_there_is_a_healthcheck(compose: dict)
         for dep, spec in svc.get("depends_on", {}).items():
             assert dep in services, f"{name} depends on unknown {dep}"
             wanted = "service_healthy" if "healthcheck" in services[dep] else "service_started"
+            if dep == "pki-init":  # a one-shot job: its certificates must exist first
+                wanted = "service_completed_successfully"
             assert spec["condition"] == wanted, f"{name} -> {dep}"
     for name in SERVICES:
         assert {"postgres", "nats"} <= set(services[name]["depends_on"])
     assert set(SERVICES) <= set(services["gateway"]["depends_on"])
     assert "gateway" in services["kong"]["depends_on"]
+
+
+def test_every_grpc_process_has_the_service_pki(compose: dict) -> None:
+    """Services, gateway and Kong's plugin servers read their certificates from pki-init's volume."""
+    services = compose["services"]
+    assert services["pki-init"]["command"] == ["python", "-m", "services.runtime.pki", "/pki"]
+    assert services["pki-init"]["restart"] == "no"
+    for name in [*SERVICES, "gateway", "kong"]:
+        assert "pki:/pki:ro" in services[name]["volumes"], name
+        assert services[name]["environment"]["PKI_DIR"] == "/pki", name
+        assert services[name]["depends_on"]["pki-init"]["condition"] == "service_completed_successfully"
+    for name in SERVICES:
+        assert services[name]["healthcheck"]["test"][3:5] == ["--peer", name]
 
 
 def test_secrets_are_required_and_never_defaulted(dotenv: dict[str, str]) -> None:

@@ -13,11 +13,12 @@ from lattice.conversion.v1 import conversion_pb2, conversion_pb2_grpc
 from lattice.identity.v1 import identity_pb2, identity_pb2_grpc
 
 from services.runtime.stack import Stack
+from tests.support.channels import stack_channel
 from tools.journey import wait_until
 
 
 def _register_partner(stack: Stack, partner_id: str) -> None:
-    with grpc.insecure_channel(stack.config.addr("identity")) as channel:
+    with stack_channel(stack, "identity") as channel:
         identity_pb2_grpc.IdentityServiceStub(channel).RegisterPartner(
             identity_pb2.RegisterPartnerRequest(
                 partner=identity_pb2.Partner(partner_id=partner_id, name="Ride Co", sector="mobility")
@@ -27,7 +28,7 @@ def _register_partner(stack: Stack, partner_id: str) -> None:
 
 
 def _conversion_knows(stack: Stack, partner_id: str) -> bool:
-    with grpc.insecure_channel(stack.config.addr("conversion")) as channel:
+    with stack_channel(stack, "conversion") as channel:
         try:
             conversion_pb2_grpc.ConversionServiceStub(channel).GetPartnerProfile(
                 conversion_pb2.GetPartnerProfileRequest(partner_id=partner_id), timeout=5

@@ -9,17 +9,19 @@ from pathlib import Path
 import grpc
 
 from services.runtime.config import Settings
+from services.runtime.pki import own_identity
 from services.runtime.service import RunningService, Wiring, start_service
+from tests.support.channels import aio_channel
 
 
 @asynccontextmanager
 async def serve(
-    name: str, wire: Wiring, *, tmp_path: Path, nats_url: str, **settings: object
+    name: str, wire: Wiring, *, tmp_path: Path, nats_url: str, caller: str = "gateway", **settings: object
 ) -> AsyncIterator[tuple[RunningService, grpc.aio.Channel]]:
-    """Start `name` in-process; yield it and a channel to it; stop it afterwards."""
+    """Start `name` in-process; yield it and a channel to it as `caller` (mTLS); stop it afterwards."""
     config = Settings(var_dir=tmp_path, nats_url=nats_url, outbox_poll_interval_s=0.1, **settings)  # type: ignore[arg-type]
     running = await start_service(name, wire, config, port=0)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+    channel = aio_channel(f"127.0.0.1:{running.port}", peer=name, identity=own_identity(config, caller))
     try:
         yield running, channel
     finally:

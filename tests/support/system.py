@@ -19,7 +19,7 @@ def running_system(var_dir: Path, **config: Any) -> Iterator[Stack]:
     stack = Stack(StackConfig.ephemeral(var_dir, **config))
     try:
         stack.start()
-        load({s: stack.config.addr(s) for s in SERVICES}, say=lambda _msg: None)
+        load({s: stack.config.addr(s) for s in SERVICES}, pki_dir=stack.config.pki_dir, say=lambda _msg: None)
         yield stack
     finally:
         stack.stop()

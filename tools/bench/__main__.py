@@ -187,7 +187,7 @@ def run_system(
                     )
             raise
         addrs = {s: stack.config.addr(s) for s in SERVICES}
-        load_demo_data(addrs, say=lambda _msg: None)
+        load_demo_data(addrs, pki_dir=stack.config.pki_dir, say=lambda _msg: None)
         target = Target(stack.config.gateway_url, {n: p.popen.pid for n, p in stack.processes.items()})
         ctx = BenchContext(gateway_url=stack.config.gateway_url, addrs=addrs, var_dir=stack.config.var_dir)
         extras = [

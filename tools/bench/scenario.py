@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
+
+from services.runtime.grpc_client import open_channel
+from services.runtime.pki import load_identity
+
 
 @dataclass(frozen=True)
 class Request:
@@ -48,6 +53,13 @@ class BenchContext:
     gateway_url: str
     addrs: dict[str, str]
     var_dir: Path
+
+    def channel(self, service: str, *, default_timeout_s: float = 5.0) -> grpc.aio.Channel:
+        """A mutual-TLS channel to `service` as the bank's tools (for setting up test data)."""
+        identity = load_identity("tools", (self.var_dir / "pki").resolve())
+        return open_channel(
+            self.addrs[service], peer=service, identity=identity, default_timeout_s=default_timeout_s
+        )
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ from gateway.policies.identity_keys import IdentityKeys  # noqa: E402
 from gateway.policies.signing import EdgeRequest  # noqa: E402
 from gateway.policies.store import EdgeStore, open_store  # noqa: E402
 from gateway.policies.tokens import JwksCache  # noqa: E402
+from services.runtime.config import Settings  # noqa: E402
+from services.runtime.pki import own_identity  # noqa: E402
 
 logger = logging.getLogger("lattice.kong")
 PROBLEM_BASE = "https://lattice.bank.example/problems/"
@@ -66,7 +68,9 @@ def identity_addr(config: dict[str, Any]) -> str:
 
 def identity_keys(config: dict[str, Any]) -> IdentityKeys:
     addr = identity_addr(config)
-    return shared("identity", {"addr": addr}, lambda: IdentityKeys(addr))
+    # Kong's plugin servers are the "edge" identity (PKI_DIR: the CA and edge.pem / edge.key).
+    build = lambda: IdentityKeys(addr, identity=own_identity(Settings(), "edge"))  # noqa: E731
+    return shared("identity", {"addr": addr}, build)
 
 
 def jwks_cache(config: dict[str, Any]) -> JwksCache:

@@ -20,7 +20,6 @@ from lattice.identity.v1 import identity_pb2_grpc
 from services.identity import demo_data
 from services.identity.app_client import app_assertion
 from services.runtime.clock import to_timestamp, utcnow
-from services.runtime.grpc_client import open_channel
 from tools.bench.scenario import BenchContext, RequestFactory, Scenario, json_request
 
 CUSTOMERS = 64
@@ -48,8 +47,8 @@ async def _approve(stub: benefits_pb2_grpc.BenefitsServiceStub, benefit_id: str)
 
 def _setup(hot: bool):  # type: ignore[no-untyped-def]
     async def setup(ctx: BenchContext) -> dict[str, Any]:
-        identity = open_channel(ctx.addrs["identity"], default_timeout_s=30)
-        benefits = open_channel(ctx.addrs["benefits"], default_timeout_s=30)
+        identity = ctx.channel("identity", default_timeout_s=30)
+        benefits = ctx.channel("benefits", default_timeout_s=30)
         ids, bstub = (
             identity_pb2_grpc.IdentityServiceStub(identity),
             benefits_pb2_grpc.BenefitsServiceStub(benefits),

@@ -24,7 +24,6 @@ from lattice.identity.v1 import identity_pb2_grpc
 from services.content.catalogue import EDITIONS
 from services.identity import demo_data
 from services.identity.app_client import app_assertion
-from services.runtime.grpc_client import open_channel
 from tools.bench.scenario import BenchContext, Request, RequestFactory, Scenario
 
 CUSTOMERS = 200
@@ -37,7 +36,7 @@ _tokens: dict[str, list[str]] = {}
 async def _customer_tokens(ctx: BenchContext, group: str) -> list[str]:
     """Access tokens of signed-in mbank customers (own ones per scenario: rate limits are per customer)."""
     if group not in _tokens:
-        channel = open_channel(ctx.addrs["identity"])
+        channel = ctx.channel("identity")
         stub = identity_pb2_grpc.IdentityServiceStub(channel)
         secret = demo_data.DEMO_APP_SECRETS["mbank"]
         tokens = []
@@ -123,7 +122,7 @@ def seed_placements(database: Path, *, slot_key: str, item_id: str, total: int) 
 
 async def _slot(ctx: BenchContext, position: str, *, placements: int, cap_per_day: int = 0) -> None:
     """A slot of mbank with five head-office placements and the rest of `placements` seeded; warmed up."""
-    channel = open_channel(ctx.addrs["content"], default_timeout_s=60)
+    channel = ctx.channel("content", default_timeout_s=60)
     stub = content_pb2_grpc.ContentServiceStub(channel)
     slot_key = f"mbank/{position}"
     try:

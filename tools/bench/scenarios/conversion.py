@@ -20,7 +20,6 @@ from lattice.identity.v1 import identity_pb2 as ipb
 from lattice.identity.v1 import identity_pb2_grpc
 
 from services.identity import demo_data
-from services.runtime.grpc_client import open_channel
 from tools.bench.scenario import BenchContext, Request, RequestFactory, Scenario
 
 DAYS = 90
@@ -30,7 +29,7 @@ VIEWERS = [op for op, (role, branch) in demo_data.DEMO_OPERATORS.items() if not 
 
 async def setup_redirect(ctx: BenchContext) -> dict[str, Any]:
     """A campaign of the demo partner `ride` and one signed link to it."""
-    channel = open_channel(ctx.addrs["conversion"], default_timeout_s=30)
+    channel = ctx.channel("conversion", default_timeout_s=30)
     stub = conversion_pb2_grpc.ConversionServiceStub(channel)
     campaign_id = f"bench-{uuid.uuid4().hex[:8]}"
     try:
@@ -105,7 +104,7 @@ def _setup_report(clicks: int):  # type: ignore[no-untyped-def]
         partner_id = f"bench-{clicks}-{uuid.uuid4().hex[:6]}"
         start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=DAYS)
         seed_clicks(str(ctx.var_dir / "conversion.db"), partner_id=partner_id, clicks=clicks, start=start)
-        channel = open_channel(ctx.addrs["identity"], default_timeout_s=30)
+        channel = ctx.channel("identity", default_timeout_s=30)
         stub = identity_pb2_grpc.IdentityServiceStub(channel)
         tokens = []
         try:

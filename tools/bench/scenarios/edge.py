@@ -14,7 +14,6 @@ from lattice.identity.v1 import identity_pb2_grpc
 
 from services.identity import demo_data
 from services.identity.app_client import app_assertion
-from services.runtime.grpc_client import open_channel
 from tools.bench.scenario import BenchContext, Request, RequestFactory, Scenario
 from tools.partner_client import PartnerSigner
 
@@ -24,7 +23,7 @@ CUSTOMERS = 200
 
 
 async def partners(ctx: BenchContext) -> dict[str, Any]:
-    channel = open_channel(ctx.addrs["identity"])
+    channel = ctx.channel("identity")
     stub = identity_pb2_grpc.IdentityServiceStub(channel)
     keys = []
     try:
@@ -52,7 +51,7 @@ def signed_partner_requests(params: dict[str, Any]) -> RequestFactory:
 
 
 async def customers(ctx: BenchContext) -> dict[str, Any]:
-    channel = open_channel(ctx.addrs["identity"])
+    channel = ctx.channel("identity")
     stub = identity_pb2_grpc.IdentityServiceStub(channel)
     tokens = []
     try:

@@ -15,7 +15,6 @@ from lattice.identity.v1 import identity_pb2_grpc
 
 from services.identity import demo_data
 from services.identity.app_client import app_assertion
-from services.runtime.grpc_client import open_channel
 from tools.bench.scenario import BenchContext, Request, RequestFactory, Scenario, json_request
 from tools.partner_client import PartnerSigner
 
@@ -50,7 +49,7 @@ def _caller(token: str) -> pb.CustomerCaller:
 
 
 async def setup_issue(ctx: BenchContext) -> dict[str, Any]:
-    channel = open_channel(ctx.addrs["identity"])
+    channel = ctx.channel("identity")
     stub = identity_pb2_grpc.IdentityServiceStub(channel)
     try:
         tokens = [(await _sign_in(stub, f"bench-issue-{i}")).access_token for i in range(CUSTOMERS)]
@@ -71,7 +70,7 @@ def issue(params: dict[str, Any]) -> RequestFactory:
 
 
 async def setup_redeem(ctx: BenchContext) -> dict[str, Any]:
-    channel = open_channel(ctx.addrs["identity"])
+    channel = ctx.channel("identity")
     stub = identity_pb2_grpc.IdentityServiceStub(channel)
     try:
         callers = [
@@ -116,7 +115,7 @@ def seed_links(database: Path, *, total: int) -> None:
 
 
 async def _bound_pairwise(ctx: BenchContext, user: str) -> str:
-    channel = open_channel(ctx.addrs["identity"])
+    channel = ctx.channel("identity")
     stub = identity_pb2_grpc.IdentityServiceStub(channel)
     try:
         caller = _caller((await _sign_in(stub, user)).access_token)

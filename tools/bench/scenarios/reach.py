@@ -16,7 +16,6 @@ from lattice.reach.v1 import reach_pb2_grpc
 
 from services.identity import demo_data
 from services.identity.app_client import app_assertion
-from services.runtime.grpc_client import open_channel
 from tools.bench.scenario import BenchContext, Request, RequestFactory, Scenario
 
 CUSTOMERS = 50
@@ -39,7 +38,7 @@ def _spec(name: str, event_type: str) -> pb.StrategySpec:
 async def active_strategies(ctx: BenchContext, count: int) -> str:
     """`count` active strategies; one of them listens to the returned event type."""
     hit = f"bench_hit_{count}"
-    channel = open_channel(ctx.addrs["reach"], default_timeout_s=30)
+    channel = ctx.channel("reach", default_timeout_s=30)
     stub = reach_pb2_grpc.ReachServiceStub(channel)
     try:
         for k in range(count):
@@ -57,7 +56,7 @@ async def active_strategies(ctx: BenchContext, count: int) -> str:
 
 
 async def customer_tokens(ctx: BenchContext, group: str) -> list[str]:
-    channel = open_channel(ctx.addrs["identity"])
+    channel = ctx.channel("identity")
     stub = identity_pb2_grpc.IdentityServiceStub(channel)
     secret = demo_data.DEMO_APP_SECRETS["mbank"]
     try:
