@@ -202,14 +202,19 @@ def get_item(*, engine: Engine, actor: Actor, item_id: str) -> tuple[ContentItem
 
 
 def list_items(
-    *, engine: Engine, actor: Actor, limit: int, after: str = "", status: str = ""
+    *, engine: Engine, actor: Actor, limit: int, after: str = "", status: str = "", stage: str = ""
 ) -> list[ContentItem]:
-    """A page of the items the operator may see, by id."""
+    """A page of the items the operator may see, by id; `stage` in_review is the review queue."""
     actor.require("viewer")
+    if stage and stage not in WORKING:
+        raise InvalidInput("invalid_stage", f"stage is one of {', '.join(WORKING)}")
     with read_session(engine) as session:
         stmt = select(ContentItem).where(col(ContentItem.item_id) > after)
         if actor.branch:
             stmt = stmt.where(ContentItem.owner_branch == actor.branch)
         if status:
             stmt = stmt.where(ContentItem.status == status)
+        if stage:
+            staged = select(ItemVersion.item_id).where(ItemVersion.status == stage)
+            stmt = stmt.where(col(ContentItem.item_id).in_(staged))
         return list(session.exec(stmt.order_by(col(ContentItem.item_id)).limit(limit)))

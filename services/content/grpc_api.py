@@ -90,6 +90,7 @@ class ContentApi(content_pb2_grpc.ContentServiceServicer):
             limit=size + 1,
             after=request.page_token,
             status=request.status,
+            stage=request.stage,
         )
         next_token = items[size - 1].item_id if len(items) > size else ""
         return pb.ListItemsResponse(items=[item_to_pb(i) for i in items[:size]], next_page_token=next_token)

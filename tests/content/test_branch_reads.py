@@ -191,3 +191,24 @@ async def test_every_content_write_on_another_branchs_object_is_404(desk: Desk) 
     # Head office's content is the library branches place for their own customers.
     hq_item = gz_item | {"item_id": "hq-notice"}
     await _ok(await http.post("/v1/ops/content/placements", headers=guangzhou, json=hq_item), 201)
+
+
+async def test_review_queue_is_branch_scoped(desk: Desk) -> None:
+    http = desk.http
+    queued = {}
+    for branch in ("", "shenzhen", "guangzhou"):
+        author = desk.ops(f"author-{branch or 'hq'}", "operator", branch or None)
+        item_id = f"queued-{branch or 'hq'}"
+        item = {"item_id": item_id, "type": "notice", "variants": [variant("standard", "Queued")]}
+        await _ok(await http.post("/v1/ops/content/items", headers=author, json=item), 201)
+        await _ok(await http.post(f"/v1/ops/content/items/{item_id}/submit", headers=author))
+        queued[branch] = item_id
+    drafted = {"item_id": "drafted-hq", "type": "notice", "variants": [variant("standard", "Draft")]}
+    await _ok(await http.post("/v1/ops/content/items", headers=desk.ops("a", "operator"), json=drafted), 201)
+    for branch in ("", "shenzhen", "guangzhou", "beijing"):
+        reviewer = desk.ops("r", "reviewer", branch or None)
+        page = await _ok(await http.get("/v1/ops/content/items?stage=in_review", headers=reviewer))
+        expected = set(queued.values()) if not branch else {queued[branch]} if branch in queued else set()
+        assert {i["item_id"] for i in page["items"]} == expected, branch
+    bad = await http.get("/v1/ops/content/items?stage=published", headers=desk.ops("r", "reviewer"))
+    assert (bad.status_code, bad.json()["code"]) == (422, "validation_failed")

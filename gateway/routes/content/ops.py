@@ -80,12 +80,18 @@ async def list_items(
     clients: ClientsDep,
     operator: Viewer,
     item_status: Annotated[str, Query(alias="status", pattern=r"^(active|archived)?$")] = "",
+    stage: Annotated[str, Query(pattern=r"^(draft|in_review|approved)?$")] = "",
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
     page_token: Annotated[str, Query(max_length=40)] = "",
 ) -> ItemPage:
+    """Items in the operator's scope, by id; `stage=in_review` is the review queue."""
     resp = await clients.content.ListItems(
         pb.ListItemsRequest(
-            actor=actor(operator), page_size=page_size, page_token=page_token, status=item_status
+            actor=actor(operator),
+            page_size=page_size,
+            page_token=page_token,
+            status=item_status,
+            stage=stage,
         )
     )
     return ItemPage(items=[item_out(i) for i in resp.items], next_page_token=resp.next_page_token or None)
