@@ -69,7 +69,7 @@ def record_landing(
     touch = session.get(Touchpoint, click_id)
     if touch is None:
         if wait_for_click:
-            raise ClickPending(click_id)
+            raise ClickPending("the click is not recorded yet")  # never the client's click id: it is logged
         return None
     campaign = session.get(Campaign, touch.campaign_id)
     if touch.attributable and campaign is not None:
