@@ -123,7 +123,7 @@ def _check_extension(benefit: Benefit, valid_until: datetime | None) -> None:
         raise Conflict("no_end_date", "the benefit has no end date to extend")
     if valid_until is None or valid_until <= benefit.valid_until:
         raise InvalidInput("invalid_extension", "the new end date must be later than the current one")
-    if valid_until > benefit.valid_until + timedelta(days=3650):
+    if valid_until - benefit.valid_until > timedelta(days=3650):
         raise InvalidInput("invalid_extension", "at most ten years further")
 
 
