@@ -193,6 +193,8 @@ class ConversionApi(conversion_pb2_grpc.ConversionServiceServicer):
                 for k in keys
             ],
             safe_landing_url=self._settings.safe_landing_url,
+            landing_domains=self._settings.landing_domains,
+            landing_app_schemes=self._settings.landing_app_schemes,
         )
 
     async def RotateLinkSigningKey(self, request, context) -> pb.RotateLinkSigningKeyResponse:  # type: ignore[no-untyped-def]

@@ -10,8 +10,10 @@ from typing import Any
 
 import httpx
 from lattice.conversion.v1 import conversion_pb2 as pb
+from sqlmodel import Session
 
 from services.conversion.link_codec import LinkClaims, new_link_id, sign_link
+from services.conversion.models import Campaign
 from services.runtime.clock import utcnow
 from tests.conversion.conftest import days_around, eventually, unique
 from tests.conversion.system import System, running_system
@@ -153,3 +155,13 @@ async def test_campaigns_go_live_only_when_another_operator_approved_them(
             assert (await asyncio.to_thread(review, gw, approved, "hq-reviewer")).status_code == 200
             live = await signed_click(system, gw, approved["campaign_id"])
             assert live.headers["location"].startswith("https://life.bank.example/reviewed?click_id=")
+            legacy = await asyncio.to_thread(draft, gw, "hq-operator")
+            assert (await asyncio.to_thread(review, gw, legacy, "hq-reviewer")).status_code == 200
+            with Session(system.conversion.service.ctx.engine) as session:  # written before the guard existed
+                row = session.get(Campaign, legacy["campaign_id"])
+                assert row is not None
+                row.landing_url = "https://169.254.169.254/latest/meta-data/"
+                session.add(row)
+                session.commit()
+            unsafe = await signed_click(system, gw, legacy["campaign_id"])
+            assert unsafe.status_code == 302 and unsafe.headers["location"] == SAFE

@@ -29,6 +29,8 @@ from lattice.conversion.v1 import events_pb2
 
 from services.conversion.link_codec import MAX_CODE_LENGTH, LinkClaims, LinkRejected, verify_link
 from services.runtime.clock import from_timestamp, to_timestamp, utcnow
+from services.runtime.errors import InvalidInput
+from services.runtime.ssrf import check_redirect_url
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["conversion"])
@@ -52,6 +54,8 @@ class LinkDirectory:
         self._lock = asyncio.Lock()
         self._campaigns: dict[str, tuple[float, pb.Campaign | None]] = {}
         self.safe_landing = ""
+        self.landing_domains: list[str] = []
+        self.landing_app_schemes: list[str] = []
 
     async def _refresh_keys(self, *, unless_newer_than: float) -> None:
         async with self._lock:
@@ -63,6 +67,8 @@ class LinkDirectory:
                 not_after = from_timestamp(key.not_after)
                 self._keys[key.key_id] = (key.secret, not_after.timestamp() if not_after else None)
             self.safe_landing = resp.safe_landing_url
+            self.landing_domains = list(resp.landing_domains)
+            self.landing_app_schemes = list(resp.landing_app_schemes)
             self._keys_at = time.monotonic()
 
     def _usable_keys(self) -> dict[str, bytes]:
@@ -139,6 +145,12 @@ async def _resolve(directory: LinkDirectory, code: str) -> tuple[LinkClaims | No
         return claims, "campaign_not_approved", ""
     if campaign.status != "active":
         return claims, "campaign_inactive", ""
+    try:  # checked when written; checked again here for landings written before the guard existed
+        check_redirect_url(
+            campaign.landing_url, domains=directory.landing_domains, app_schemes=directory.landing_app_schemes
+        )
+    except InvalidInput:
+        return claims, "unsafe_landing", ""
     return claims, "", campaign.landing_url
 
 
