@@ -60,6 +60,7 @@ def main() -> int:
         print(f"  API        {config.gateway_url}/v1   docs {config.gateway_url}/docs")
         print(f"  readiness  {config.gateway_url}/readyz")
         print(f"  logs       {stack.log_dir}/<process>.log   traces {config.var_dir / 'telemetry'}")
+        print(f"  pki        {config.pki_dir} (service CA and certificates; gRPC is mutual TLS)")
         print("Ctrl-C stops every process.")
         while not stopping:
             dead = [p.name for p in stack.processes.values() if not p.alive]

@@ -103,8 +103,20 @@ class AssertionVerifier:
     def __init__(self, ca: x509.Certificate) -> None:
         self._ca = ca
         self._keys: dict[bytes, ec.EllipticCurvePublicKey] = {}
+        # A request's several calls carry one assertion: verify it once (until it expires).
+        self._verified: dict[str, tuple[float, Principal]] = {}
 
     def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None and cached[0] > time.time():
+            return cached[1]
+        principal, expires = self._verify(token)
+        if len(self._verified) > 1024:
+            self._verified.clear()
+        self._verified[token] = (expires, principal)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
             der = base64.b64decode(header["x5c"][0], validate=True)
@@ -116,13 +128,14 @@ class AssertionVerifier:
             raise AssertionRefused(f"on-behalf-of assertion refused: {type(exc).__name__}") from exc
         if claims.get("kind") not in KINDS or not claims["sub"]:
             raise AssertionRefused("on-behalf-of assertion names no principal")
-        return Principal(
+        principal = Principal(
             kind=claims["kind"],
             subject=str(claims["sub"]),
             app=str(claims.get("app", "")),
             role=str(claims.get("role", "")),
             branch=str(claims.get("branch", "")),
         )
+        return principal, float(claims["exp"])
 
     def _signer_key(self, der: bytes) -> ec.EllipticCurvePublicKey:
         cert = x509.load_der_x509_certificate(der)

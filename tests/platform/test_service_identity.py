@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import jwt
 import pytest
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor
@@ -230,6 +231,15 @@ async def test_a_customer_assertion_for_someone_else_is_refused(world: World, as
     assert status == grpc.StatusCode.PERMISSION_DENIED
 
 
+def _expired(identity: ServiceIdentity) -> str:
+    """The gateway's genuine assertion of the right principal, two minutes past its expiry."""
+    token = sign(OPERATOR, identity=identity)
+    header = jwt.get_unverified_header(token)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    claims.update(iat=claims["iat"] - 300, exp=claims["exp"] - 180)
+    return jwt.encode(claims, identity.private_key, algorithm="ES256", headers={"x5c": header["x5c"]})
+
+
 async def test_forged_assertions_are_refused(world: World, tmp_path: Path) -> None:
     foreign = load_identity("gateway", ensure_pki(tmp_path / "other-pki", identities=("gateway",)).resolve())
     genuine = sign(OPERATOR, identity=world.identity("gateway"))
@@ -243,6 +253,7 @@ async def test_forged_assertions_are_refused(world: World, tmp_path: Path) -> No
         f"{head}.{other_body}.{signature}",  # claims swapped under the gateway's signature
         f"{head}.{body}.{signature[:-4]}AAAA",  # a broken signature
         "not-a-jwt",
+        _expired(world.identity("gateway")),
     ]
     for token in forged:
         assert (
