@@ -4,6 +4,7 @@ exactly this request, now, once, is accepted; bad input is a 422 problem; a repl
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from datetime import timedelta
@@ -11,7 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from pydantic import ValidationError
 
+from gateway.core_banking import CoreBanking, CoreBankingSettings
+from gateway.policies.store import open_store
 from gateway.routes.core.milestones import MAX_MILESTONES
 from services.identity import demo_data
 from services.runtime.clock import utcnow
@@ -74,7 +79,7 @@ def invalid_bodies() -> dict[str, bytes]:
         "empty batch": body_of(),
         "batch too big": body_of(*[milestone("first_transaction", "c") for _ in range(MAX_MILESTONES + 1)]),
         "personal number as id": body_of({**good, "milestone_id": "tx-13812345678"}),
-        "card number as customer": body_of({**good, "customer_id": "6222021234567890123"}),
+        "card number as customer": body_of({**good, "customer_id": "4539578763621486"}),
         "short id": body_of({**good, "milestone_id": "x"}),
         "one id, two records": body_of(good, {**good, "customer_id": "cust-2"}),
         "not json": b"{milestones",
@@ -110,3 +115,17 @@ async def test_only_the_core_systems_fresh_signature_is_accepted(
             await asyncio.to_thread(check_the_feed, gw)
         finally:
             gw.close()
+
+
+def test_production_refuses_the_demo_key_and_weak_keys(tmp_path: Path) -> None:
+    store = open_store(redis_url="", sqlite_path=tmp_path / "edge.db")
+    try:
+        with pytest.raises(ValueError, match="real key"):
+            CoreBanking(settings=CoreBankingSettings(), store=store, environment="production")
+        strong = {"core-k1": base64.b64encode(b"k" * 32).decode()}
+        CoreBanking(settings=CoreBankingSettings(keys=strong), store=store, environment="production")
+        for weak in ({"core-k1": base64.b64encode(b"k" * 31).decode()}, {"core-k1": "not base64!"}, {}):
+            with pytest.raises(ValidationError):
+                CoreBankingSettings(keys=weak)
+    finally:
+        store.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -14,6 +13,7 @@ from gateway.core_banking import CoreBankingDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.problems import Problem
 from services.runtime.clock import to_timestamp
+from services.runtime.personal_data import contains_personal_number
 
 router = APIRouter(prefix="/v1/core", tags=["core banking"])
 SUBJECT = "core.milestone.recorded"
@@ -22,8 +22,6 @@ MAX_MILESTONES = 500
 MAX_AGE = timedelta(days=90)
 MAX_SKEW = timedelta(minutes=5)
 Kind = Literal["first_transaction", "aum_tier_upgraded"]
-# ids travel in events and logs: no run of digits long enough to be a phone, ID-card or card number
-_LONG_DIGIT_RUN = re.compile(r"\d{11,}")
 
 
 class CoreMilestoneIn(BaseModel):
@@ -38,8 +36,9 @@ class CoreMilestoneIn(BaseModel):
     @field_validator("milestone_id", "customer_id")
     @classmethod
     def _no_personal_numbers(cls, value: str) -> str:
-        if _LONG_DIGIT_RUN.search(value):
-            raise ValueError("ids must not carry 11 or more digits in a row (personal numbers)")
+        # ids travel in events (the milestone id is the message id) and logs
+        if contains_personal_number(value):
+            raise ValueError("ids must not carry phone, ID-card or card numbers")
         return value
 
     @model_validator(mode="after")
