@@ -12,6 +12,8 @@ from services.runtime.pki import IDENTITIES
 
 logger = logging.getLogger(__name__)
 
+GATEWAY = frozenset({"gateway"})
+TOOLS = frozenset({"tools"})
 # Health checks are open to every identity the CA vouches for (the supervisor, load balancers' probes).
 PLATFORM_RPCS: dict[str, frozenset[str]] = {"/grpc.health.v1.Health/Check": frozenset(IDENTITIES)}
 
@@ -19,8 +21,10 @@ PLATFORM_RPCS: dict[str, frozenset[str]] = {"/grpc.health.v1.Health/Check": froz
 class CallerPolicy:
     """{"/package.Service/Method": allowed identities}, declared by each service next to its servicer."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tools: bool = True) -> None:
         self._allowed: dict[str, frozenset[str]] = dict(PLATFORM_RPCS)
+        # In production the "tools" identity (demo loader, bench) only checks health.
+        self._tools = tools
 
     def declare(self, service: ServiceDescriptor, table: Mapping[str, Iterable[str]]) -> None:
         """Allow `table[method]` on each method of `service`; a method left out stays refused to all."""
@@ -32,7 +36,7 @@ class CallerPolicy:
             if not allowed <= set(IDENTITIES):
                 unknown = sorted(allowed - set(IDENTITIES))
                 raise ValueError(f"{service.full_name}/{method}: unknown identities {unknown}")
-            self._allowed[f"/{service.full_name}/{method}"] = allowed
+            self._allowed[f"/{service.full_name}/{method}"] = allowed if self._tools else allowed - TOOLS
         for missing in sorted(methods - set(table)):
             logger.error("%s/%s has no declared callers: every call is refused", service.full_name, missing)
 
@@ -51,7 +55,3 @@ def peer_identity(context: grpc.aio.ServicerContext) -> str | None:
         return None
     name = names[0].decode() if isinstance(names[0], bytes) else str(names[0])
     return name if name in IDENTITIES else None
-
-
-GATEWAY = frozenset({"gateway"})
-TOOLS = frozenset({"tools"})

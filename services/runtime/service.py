@@ -125,7 +125,15 @@ async def start_service(
     bus = await Bus.connect(settings.nats_url, name=name, stream_replicas=settings.nats_stream_replicas)
     relay = OutboxRelay(engine=engine, bus=bus, poll_interval_s=settings.outbox_poll_interval_s)
     identity = own_identity(settings, name)
-    ctx = ServiceContext(name=name, settings=settings, engine=engine, bus=bus, relay=relay, identity=identity)
+    ctx = ServiceContext(
+        name=name,
+        settings=settings,
+        engine=engine,
+        bus=bus,
+        relay=relay,
+        identity=identity,
+        callers=CallerPolicy(tools=settings.environment != "production"),
+    )
     server, health_servicer = build_server(ctx.callers, identity)
     service_names = await wire(ctx, server)
     rules = platform_rules(

@@ -18,6 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from lattice.content.v1 import content_pb2
 from lattice.identity.v1 import identity_pb2
 
+from services.runtime.callers import CallerPolicy
 from services.runtime.config import SERVICES, Settings
 from services.runtime.grpc_client import channel_options
 from services.runtime.on_behalf import METADATA_KEY, Principal, sign
@@ -259,3 +260,13 @@ async def test_forged_assertions_are_refused(world: World, tmp_path: Path) -> No
         assert (
             await _as_gateway(world, "content", "GetItem", ITEM, token) == grpc.StatusCode.UNAUTHENTICATED
         ), token
+
+
+def test_in_production_the_tools_identity_only_checks_health() -> None:
+    policy = CallerPolicy(tools=False)
+    for service, descriptor in PROTOS.items():
+        policy.declare(descriptor, callers_of(service))
+    declared = policy.declared()
+    assert all("tools" not in callers for rpc, callers in declared.items() if "grpc.health" not in rpc)
+    assert "tools" in declared["/grpc.health.v1.Health/Check"]
+    assert declared["/lattice.identity.v1.IdentityService/SignIn"] == {"gateway"}
