@@ -91,6 +91,7 @@ def delivery_to_pb(d: PostbackDelivery) -> pb.PostbackDelivery:
         last_error=d.last_error,
         created_at=to_timestamp(d.created_at),
         delivered_at=to_timestamp(d.delivered_at),
+        type=d.event_type,
     )
 
 

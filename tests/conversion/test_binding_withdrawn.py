@@ -9,7 +9,6 @@ from functools import partial
 from pathlib import Path
 
 import httpx
-from lattice.conversion.v1 import conversion_pb2 as pb
 from standardwebhooks import Webhook
 
 from tests.conversion.conftest import eventually, unique
@@ -28,9 +27,13 @@ def withdraw_consent(gw: httpx.Client, session: actors.Session, pairwise: str) -
     assert resp.status_code == 200, resp.text
 
 
-def customer_unbinds(gw: httpx.Client, session: actors.Session, pairwise: str) -> None:
-    resp = gw.delete(f"/v1/apps/{session.app_id}/partner-links/ride", headers=session.headers)
+def customer_unbinds_from(gw: httpx.Client, session: actors.Session, partner_id: str) -> None:
+    resp = gw.delete(f"/v1/apps/{session.app_id}/partner-links/{partner_id}", headers=session.headers)
     assert resp.status_code == 204, resp.text
+
+
+def customer_unbinds(gw: httpx.Client, session: actors.Session, pairwise: str) -> None:
+    customer_unbinds_from(gw, session, "ride")
 
 
 def partner_unbinds(gw: httpx.Client, session: actors.Session, pairwise: str) -> None:
@@ -87,14 +90,31 @@ async def tell_the_partner(system: System, gw: httpx.Client) -> None:
         assert session.customer_id not in str(message)
         told.append(message)
 
+    def records(**params: str) -> list[dict]:  # type: ignore[type-arg]
+        resp = gw.get("/v1/ops/conversion/postbacks", params=params, headers=admin)
+        assert resp.status_code == 200, resp.text
+        return resp.json()  # type: ignore[no-any-return]
+
     async def all_delivered() -> None:
-        records = await system.conversion.stub.ListPostbackDeliveries(
-            pb.ListPostbackDeliveriesRequest(partner_id="ride", status="delivered", page_size=50)
-        )
+        delivered = await asyncio.to_thread(records, partner_id="ride", status="delivered")
         webhook_ids = {r.headers["webhook-id"] for r in system.receiver.on(HOOKS)}
-        assert len(webhook_ids) == len(WAYS) and webhook_ids <= {d.delivery_id for d in records.deliveries}
+        assert len(webhook_ids) == len(WAYS)
+        assert {
+            d["delivery_id"]: d["type"] for d in delivered if d["delivery_id"] in webhook_ids
+        } == dict.fromkeys(webhook_ids, "binding.withdrawn")
 
     await eventually(all_delivered, timeout=20)
     attempts = system.receiver.on(HOOKS)
     assert len(attempts) == len(WAYS) + 1  # one retry after the 503, then each delivered once
     assert attempts[0].headers["webhook-id"] == attempts[1].headers["webhook-id"]
+
+    # a partner with no endpoint cannot be told: the notification is dead-lettered, visible to ops
+    session = await asyncio.to_thread(actors.sign_in, gw, "life", unique("w"))
+    await asyncio.to_thread(actors.bind_partner, gw, session, "food", partner_user_ref=unique("f"))
+    await asyncio.to_thread(customer_unbinds_from, gw, session, "food")
+
+    async def dead_lettered() -> None:
+        dead = await asyncio.to_thread(records, partner_id="food", status="dead_lettered")
+        assert [(d["type"], d["last_error"]) for d in dead] == [("binding.withdrawn", "no_endpoint")]
+
+    await eventually(dead_lettered, timeout=20)

@@ -133,6 +133,7 @@ class PostbackEndpointPublic(BaseModel):
 
 class PostbackDeliveryPublic(BaseModel):
     delivery_id: str
+    type: str  # conversion.milestone.reached (a postback) | binding.withdrawn (a notification)
     partner_id: str
     campaign_id: str
     milestone: str
@@ -237,6 +238,7 @@ def campaign_public(c: pb.Campaign) -> CampaignPublic:
 def delivery_public(d: pb.PostbackDelivery) -> PostbackDeliveryPublic:
     return PostbackDeliveryPublic(
         delivery_id=d.delivery_id,
+        type=d.type,
         partner_id=d.partner_id,
         campaign_id=d.campaign_id,
         milestone=d.milestone,
