@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -135,17 +135,22 @@ def _normalised(original: str) -> _View:
     """NFKC (full-width forms), invisible marks dropped, spaces between CJK characters dropped."""
     chars: list[tuple[str, int]] = []
     for i, ch in enumerate(original):
-        if unicodedata.category(ch) in _INVISIBLE:
-            continue
-        chars.extend((c, i) for c in unicodedata.normalize("NFKC", ch))
-    kept = [(c, i) for n, (c, i) in enumerate(chars) if not (c.isspace() and _between_cjk(chars, n))]
+        if unicodedata.category(ch) not in _INVISIBLE:
+            chars.extend((c, i) for c in unicodedata.normalize("NFKC", ch))
+    # The nearest non-space character before each position (one pass each way keeps this linear).
+    before, last = [], ""
+    for c, _ in chars:
+        before.append(last)
+        last = c if not c.isspace() else last
+    kept: list[tuple[str, int]] = []
+    after = ""
+    for n in range(len(chars) - 1, -1, -1):
+        c, i = chars[n]
+        if not (c.isspace() and _CJK.match(before[n]) and _CJK.match(after)):
+            kept.append((c, i))
+        after = c if not c.isspace() else after
+    kept.reverse()
     return _View("".join(c for c, _ in kept), [i for _, i in kept])
-
-
-def _between_cjk(chars: list[tuple[str, int]], n: int) -> bool:
-    before = next((c for c, _ in reversed(chars[:n]) if not c.isspace()), "")
-    after = next((c for c, _ in chars[n + 1 :] if not c.isspace()), "")
-    return bool(_CJK.match(before) and _CJK.match(after))
 
 
 def _squeezed_view(view: _View) -> tuple[_View, list[int]]:
@@ -154,19 +159,25 @@ def _squeezed_view(view: _View) -> tuple[_View, list[int]]:
     return _View("".join(view.text[n] for n in keep), [view.origin[n] for n in keep]), keep
 
 
+@lru_cache(maxsize=64)
+def _views(original: str) -> tuple[_View, _View, list[int]]:
+    """Both views of one text, computed once for all rules."""
+    view = _normalised(original)
+    return (view, *_squeezed_view(view))
+
+
 def _word(text: str, n: int) -> bool:
     return 0 <= n < len(text) and (text[n].isalnum() or text[n] == "_")
 
 
 def _matches(rule_id: str, locale: str | None, original: str) -> Iterator[tuple[int, int]]:
     """Spans (start, end) in the original text of the rule's patterns, in either view."""
-    view = _normalised(original)
+    view, squeezed, at = _views(original)
     seen: set[int] = set()
     for m in _compiled(rule_id, locale).finditer(view.text):
         if m.end() > m.start() and (start := view.origin[m.start()]) not in seen:
             seen.add(start)
             yield start, view.origin[m.end() - 1] + 1
-    squeezed, at = _squeezed_view(view)
     for regex, left, right in _squeezed(rule_id, locale):
         for m in regex.finditer(squeezed.text):
             if m.end() == m.start():
