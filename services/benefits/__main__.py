@@ -34,6 +34,7 @@ CALLERS: dict[str, frozenset[str]] = {
     "RequestBenefitChange": GATEWAY,
     "ReviewBenefitChange": GATEWAY,
     "GetBenefitAudit": GATEWAY,
+    "ListBenefitChanges": GATEWAY,
 }
 
 

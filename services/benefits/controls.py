@@ -14,7 +14,7 @@ from services.benefits.catalogue import MAX_AMOUNT
 from services.benefits.models import Benefit, BenefitChange, Grant
 from services.benefits.principals import Principal
 from services.runtime.clock import utcnow
-from services.runtime.db import transaction
+from services.runtime.db import read_session, transaction
 from services.runtime.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 LIVE = ("approved", "paused")
@@ -188,3 +188,13 @@ def _apply_extension(session: Session, benefit: Benefit, change: BenefitChange) 
         session.add(grant)
     benefit.valid_until = new
     session.add(benefit)
+
+
+def list_changes(*, engine: Engine, benefit_id: str, status: str, by: Principal) -> list[BenefitChange]:
+    """A benefit's requested changes, oldest first (reviewers find the pending ones here)."""
+    with read_session(engine) as session:
+        visible_benefit(session, benefit_id, by)
+        stmt = select(BenefitChange).where(BenefitChange.benefit_id == benefit_id)
+        if status:
+            stmt = stmt.where(BenefitChange.status == status)
+        return list(session.exec(stmt.order_by(col(BenefitChange.requested_at)).limit(200)))

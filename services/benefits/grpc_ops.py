@@ -129,6 +129,18 @@ class CatalogueRpcs:
             change=change_to_pb(change), benefit=benefit_to_pb(benefit, left)
         )
 
+    async def ListBenefitChanges(
+        self, request: pb.ListBenefitChangesRequest, context
+    ) -> pb.ListBenefitChangesResponse:  # type: ignore[no-untyped-def]
+        changes = await asyncio.to_thread(
+            controls.list_changes,
+            engine=self._ctx.engine,
+            benefit_id=request.benefit_id,
+            status=request.status,
+            by=principal_from_pb(request.principal),
+        )
+        return pb.ListBenefitChangesResponse(changes=[change_to_pb(c) for c in changes])
+
     async def GetBenefitAudit(
         self, request: pb.GetBenefitAuditRequest, context
     ) -> pb.GetBenefitAuditResponse:  # type: ignore[no-untyped-def]

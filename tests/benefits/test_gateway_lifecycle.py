@@ -57,6 +57,10 @@ def test_pause_resume_top_up_extend_and_stop_are_reviewed_and_audited(gateway: h
     top_up = {"total_budget_increase": 10_000, "daily_budget": 5_000, "reason": "more riders"}
     asked = gateway.post(f"{b}/top-ups", json=top_up, headers=reviewer)
     assert asked.status_code == 201 and asked.json()["status"] == "pending", asked.text
+    pending = gateway.get(f"{b}/changes", params={"status": "pending"}, headers=admin).json()
+    assert [(c["change_id"], c["requested_by"]) for c in pending] == [
+        (asked.json()["change_id"], "hq-reviewer")
+    ]
     review = f"{b}/changes/{asked.json()['change_id']}/review"
     assert gateway.get(b, headers=admin).json()["total_budget"] == 50_000  # not before the review
     own = gateway.post(review, json={"approve": True}, headers=reviewer)

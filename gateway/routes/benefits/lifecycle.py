@@ -145,6 +145,22 @@ async def review_change(
     return ReviewedChange(change=change_public(resp.change), benefit=benefit_public(resp.benefit))
 
 
+@router.get("/ops/benefits/{benefit_id}/changes")
+async def list_changes(
+    benefit_id: Slug,
+    clients: ClientsDep,
+    operator: Viewer,
+    status_: Annotated[Literal["pending", "approved", "rejected"] | None, Query(alias="status")] = None,
+) -> list[ChangePublic]:
+    """The benefit's top-ups and extensions (reviewers look for the pending ones)."""
+    resp = await clients.benefits.ListBenefitChanges(
+        pb.ListBenefitChangesRequest(
+            benefit_id=benefit_id, status=status_ or "", principal=operator_principal(operator)
+        )
+    )
+    return [change_public(c) for c in resp.changes]
+
+
 @router.get("/ops/benefits/{benefit_id}/audit")
 async def benefit_audit(benefit_id: Slug, clients: ClientsDep, operator: Viewer) -> list[AuditPublic]:
     """Who drafted, reviewed, paused, resumed, stopped or changed the benefit, when and why."""
