@@ -7,11 +7,12 @@ from functools import partial
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from services.benefits import audit, catalogue, controls, ledger, redemptions, wallet
 from services.benefits.holds import Target
 from services.benefits.ledger_reports import account_balance
-from services.benefits.models import Benefit
+from services.benefits.models import Benefit, Grant, Redemption, RedemptionRefund
 from services.benefits.principals import Principal
 from services.benefits.rules import Context
 from services.runtime.clock import utcnow
@@ -305,3 +306,27 @@ def test_callers_act_only_as_themselves(engine: Engine) -> None:
         wallet.revoke_grant(
             engine=engine, grant_id=grant(engine, benefit.benefit_id, "g"), by=BEIJING, idempotency_key="k"
         )
+
+
+def test_every_object_records_the_principal_and_scope_that_created_it(engine: Engine) -> None:
+    benefit = approved_benefit(engine, kind="points", face_value=100, total_budget=1_000, valid_days=30)
+    ride = Context(partner_id="ride", scene="trip")
+    grant(engine, benefit.benefit_id, "g1")
+    use = Target(customer_id="c1", benefit_id=benefit.benefit_id, amount=40, context=ride, by=acting(ride))
+    done, _ = redemptions.redeem_benefit(engine=engine, target=use, idempotency_key="r1")
+    redemptions.refund_redemption(
+        engine=engine,
+        redemption_id=done.redemption_id,
+        customer_id="c1",
+        by=acting(ride),
+        amount=10,
+        ratio_bps=0,
+        idempotency_key="f1",
+    )
+    with read_session(engine) as session:
+        made = [
+            (row.created_by_kind, row.created_by_scope)
+            for model in (Grant, Redemption, RedemptionRefund)
+            for row in session.exec(select(model))
+        ]
+    assert made == [("service", "reach"), ("partner", "ride"), ("partner", "ride")]
