@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 RULES_FILE = Path(__file__).parent / "compliance_rules.yaml"
 # Marks with no visible width of their own (zero-width spaces and joiners, soft hyphens, combining
 # marks) are dropped everywhere; they only serve to split a phrase for a regex.
-_INVISIBLE = ("Cf", "Mn", "Me", "Cc")
+_INVISIBLE = ("Cf", "Mn", "Me", "Cc")  # Cc except whitespace: a line break still separates words
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 # Written to match words spaced out normally; in the squeezed view spaces and dashes are gone.
 _SPACING = re.compile(r"\\s[+*?]?|\[- \]\??|\[ -\]\??|\\b")
@@ -135,7 +135,7 @@ def _normalised(original: str) -> _View:
     """NFKC (full-width forms), invisible marks dropped, spaces between CJK characters dropped."""
     chars: list[tuple[str, int]] = []
     for i, ch in enumerate(original):
-        if unicodedata.category(ch) not in _INVISIBLE:
+        if ch.isspace() or unicodedata.category(ch) not in _INVISIBLE:
             chars.extend((c, i) for c in unicodedata.normalize("NFKC", ch))
     # The nearest non-space character before each position (one pass each way keeps this linear).
     before, last = [], ""

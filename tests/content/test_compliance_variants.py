@@ -106,3 +106,13 @@ def test_full_width_disclosure_counts_as_present() -> None:
         check_content(item_type="product_card", product_category="wealth", variants={"standard": variant})
         == []
     )
+
+
+def test_line_breaks_and_tabs_still_separate_words() -> None:
+    findings = check_passages(
+        [Passage(path="c", locale="en", fields={"body": "Our\nbest\trate\r\nzero\nrisk"})]
+    )
+    assert [(f.rule_id, f.offset, f.matched_text) for f in findings] == [
+        ("guaranteed_return", 15, "zero\nrisk"),
+        ("unsupported_superlative", 4, "best"),
+    ]
