@@ -72,7 +72,7 @@ class Review(Strict):
 
 class Claim(Strict):
     benefit_id: Slug
-    device_id: str | None = Field(default=None, min_length=1, max_length=100)
+    device_id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
 class Use(Strict):
@@ -81,7 +81,7 @@ class Use(Strict):
     amount: Amount = 0
     order_amount: Amount = 0
     order_ref: Ref | None = None
-    device_id: str | None = Field(default=None, min_length=1, max_length=100)
+    device_id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
     hold_seconds: Annotated[int, Field(strict=True, ge=1, le=86_400)] | None = Field(
         default=None, description="reserve instead of redeem"
     )

@@ -92,7 +92,10 @@ async def list_inbox(
 
 @router.post("/apps/{app_id}/inbox/{message_id}/read")
 async def read_inbox_message(
-    app_id: AppId, message_id: Annotated[str, Path(max_length=36)], customer: CustomerDep, clients: ClientsDep
+    app_id: AppId,
+    message_id: Annotated[str, Path(max_length=36, pattern=r"^[A-Za-z0-9_-]+$")],
+    customer: CustomerDep,
+    clients: ClientsDep,
 ) -> dict[str, Any]:
     """Mark one of the customer's own messages read (anyone else's answers 404)."""
     resp = await clients.reach.MarkInboxMessageRead(

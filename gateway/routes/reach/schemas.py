@@ -70,7 +70,7 @@ class Touchpoint(Strict):
 
 
 class Content(Strict):
-    content_item_id: Annotated[str, Field(max_length=64)] = ""
+    content_item_id: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_.:-]*$")] = ""
     title: Text = ""
     body: Annotated[str, Field(max_length=2000)] = ""
     variables: dict[Name, Text] = Field(default_factory=dict, max_length=20)
@@ -101,7 +101,7 @@ class StrategyIn(Strict):
     deep_link: Annotated[str, Field(max_length=500)] = ""
     trigger: Trigger | None = None
     schedule: Schedule | None = None
-    benefit_id: Annotated[str, Field(max_length=64)] = ""
+    benefit_id: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_.:-]*$")] = ""
     validity_s: int = Field(default=3 * 86400, ge=60, le=90 * 86400)
     goal_event_type: Annotated[str, Field(max_length=100, pattern=r"^([a-z][a-z0-9_.]{1,99})?$")] = ""
     conversion_window_s: int = Field(default=7 * 86400, ge=0, le=90 * 86400)
