@@ -64,7 +64,7 @@ TRICKS = [
     "https://lífe.bank.example/",
     "https://ｌｏｃａｌｈｏｓｔ/",
     "https://bank。example/",
-    "https://xn--80ak6aa92e.com/",
+    "https://xn--80ak6aa92e.example/",  # punycode; .example never resolves, so no DNS decides this
     "https://" + "a" * 500 + ".bank.example/",
     "",
 ]
