@@ -24,6 +24,7 @@ CALLERS: dict[str, frozenset[str]] = {
     "CreateStrategy": GATEWAY | TOOLS,
     "UpdateStrategy": GATEWAY,
     "GetStrategy": GATEWAY,
+    "ListStrategyRevisions": GATEWAY,
     "ListStrategies": GATEWAY | TOOLS,
     "ApproveStrategy": GATEWAY | TOOLS,
     "ActivateStrategy": GATEWAY | TOOLS,

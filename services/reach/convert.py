@@ -8,7 +8,14 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 from lattice.reach.v1 import reach_pb2 as pb
 
-from services.reach.models import ContactPreference, Delivery, InboxMessage, PolicyProposal, Strategy
+from services.reach.models import (
+    ContactPreference,
+    Delivery,
+    InboxMessage,
+    PolicyProposal,
+    Strategy,
+    StrategyRevision,
+)
 from services.reach.policy import DeliveryPolicy
 from services.reach.strategies import Actor
 from services.runtime.clock import from_timestamp, to_timestamp
@@ -121,6 +128,19 @@ def strategy_to_pb(strategy: Strategy) -> pb.Strategy:
         version=strategy.version,
         revision=strategy.revision,
         edited_by=list(strategy.edited_by) or [strategy.created_by],
+    )
+
+
+def revision_to_pb(r: StrategyRevision) -> pb.StrategyRevision:
+    return pb.StrategyRevision(
+        revision=r.revision,
+        spec=spec_to_pb(r.spec),
+        authored_by=r.authored_by,
+        edited_by=list(r.edited_by),
+        approved_by=r.approved_by or "",
+        approved_at=_at(r.approved_at),
+        created_at=_at(r.created_at),
+        updated_at=_at(r.updated_at),
     )
 
 

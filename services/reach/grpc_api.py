@@ -16,6 +16,7 @@ from services.reach.convert import (
     policy_to_pb,
     preference_to_pb,
     proposal_to_pb,
+    revision_to_pb,
     spec_from_pb,
     strategy_to_pb,
 )
@@ -92,6 +93,17 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
         return pb.ListStrategiesResponse(
             strategies=[strategy_to_pb(s) for s in found[:size]], next_page_token=token
         )
+
+    async def ListStrategyRevisions(
+        self, request: pb.GetStrategyRequest, context
+    ) -> pb.ListStrategyRevisionsResponse:  # type: ignore[no-untyped-def]
+        found = await asyncio.to_thread(
+            strategies.list_revisions,
+            engine=self._engine,
+            actor=actor_from_pb(request.actor),
+            strategy_id=request.strategy_id,
+        )
+        return pb.ListStrategyRevisionsResponse(revisions=[revision_to_pb(r) for r in found])
 
     async def _change(self, request: pb.ChangeStrategyStatusRequest, action: str) -> pb.StrategyResponse:
         s = await asyncio.to_thread(

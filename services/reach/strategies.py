@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services.reach import revisions
-from services.reach.models import Strategy
+from services.reach.models import Strategy, StrategyRevision
 from services.reach.spec import StrategySpec, parse_spec
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
@@ -130,6 +130,13 @@ def change_status(
 def get_strategy(*, engine: Engine, actor: Actor, strategy_id: str) -> Strategy:
     with read_session(engine) as session:
         return _load(session, strategy_id, actor)
+
+
+def list_revisions(*, engine: Engine, actor: Actor, strategy_id: str) -> list[StrategyRevision]:
+    """Who authored, edited and approved each version of a strategy the actor may see."""
+    with read_session(engine) as session:
+        _load(session, strategy_id, actor)
+        return revisions.history(session, strategy_id=strategy_id)
 
 
 def list_strategies(

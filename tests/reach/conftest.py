@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +21,7 @@ from services.reach.profiles import CustomerAttributes
 from services.reach.touchpoints import SandboxProvider
 from services.runtime.db import make_engine, migrate, transaction
 from services.runtime.grpc_client import open_channel
+from services.runtime.pki import identity_for
 from services.runtime.stack import free_port
 from tests.support.databases import fresh_database_url
 
@@ -54,16 +57,23 @@ def any_reach_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
         engine.dispose()
 
 
+# Reach's own development certificate for the channels below (nothing ever answers on them).
+_PKI_DIR = Path(tempfile.gettempdir()) / f"lattice-reach-tests-pki-{os.getuid()}"
+
+
 class UnreachablePeers:
     """Channels to ports where nothing listens: identity, content and benefits are down (UNAVAILABLE)."""
 
     def __init__(self) -> None:
         self.channels: dict[str, grpc.aio.Channel] = {}
         self.port = free_port()
+        self.identity = identity_for("reach", pki_dir=_PKI_DIR, create=True)
 
     def channel(self, name: str) -> grpc.aio.Channel:
         if name not in self.channels:
-            self.channels[name] = open_channel(f"127.0.0.1:{self.port}", default_timeout_s=2)
+            self.channels[name] = open_channel(
+                f"127.0.0.1:{self.port}", peer=name, identity=self.identity, default_timeout_s=2
+            )
         return self.channels[name]
 
 

@@ -109,6 +109,12 @@ def test_nobody_approves_a_strategy_version_they_authored_or_edited(
     _problem(gateway.post(f"{url}/approve", headers=staff["hq-third"]), 403, "own_work")
     again = gateway.post(f"{url}/approve", headers=staff["hq-editor"])
     assert again.status_code == 200 and again.json()["approved_by"], again.text
+    history = ok_json(gateway.get(f"{url}/revisions", headers=staff["hq-author"]))["items"]
+    writers = [(r["revision"], [r["authored_by"], *r["edited_by"]], r["approved_by"]) for r in history]
+    approvers = [approved.json()["approved_by"], again.json()["approved_by"]]
+    author, editor = edited.json()["edited_by"]
+    assert writers == [(1, [author, editor], approvers[0]), (2, [approvers[0]], approvers[1])]
+    assert all(r["approved_at"] for r in history)
 
 
 def test_a_policy_change_needs_a_second_head_office_admin(
@@ -149,6 +155,9 @@ STRATEGY_ROUTES: dict[tuple[str, str], Call] = {
     ),
     ("GET", "/strategies/{strategy_id}/deliveries"): lambda g, h, s: g.get(
         f"{OPS}/strategies/{s}/deliveries", headers=h
+    ),
+    ("GET", "/strategies/{strategy_id}/revisions"): lambda g, h, s: g.get(
+        f"{OPS}/strategies/{s}/revisions", headers=h
     ),
     ("POST", "/strategies/{strategy_id}/approve"): lambda g, h, s: g.post(
         f"{OPS}/strategies/{s}/approve", headers=h

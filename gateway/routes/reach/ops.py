@@ -77,6 +77,15 @@ async def update_strategy(
     return to_json(resp.strategy)
 
 
+@router.get(f"{OPS}/strategies/{{strategy_id}}/revisions")
+async def list_revisions(strategy_id: StrategyId, clients: ClientsDep, operator: Viewer) -> dict[str, Any]:
+    """Every version of the strategy: who authored, edited and approved it."""
+    resp = await clients.reach.ListStrategyRevisions(
+        pb.GetStrategyRequest(actor=actor_pb(operator), strategy_id=strategy_id)
+    )
+    return {"items": [to_json(r) for r in resp.revisions]}
+
+
 async def _change(
     clients: ClientsDep, operator: OperatorPrincipal, strategy_id: str, rpc: str
 ) -> dict[str, Any]:
