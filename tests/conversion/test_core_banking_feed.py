@@ -129,3 +129,29 @@ def test_production_refuses_the_demo_key_and_weak_keys(tmp_path: Path) -> None:
                 CoreBankingSettings(keys=weak)
     finally:
         store.close()
+
+
+async def test_the_feed_has_its_own_quota(
+    tmp_path: Path, conversion_nats: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CORE_BANKING_REQUESTS_PER_MINUTE", "3")
+    async with running_system(tmp_path, conversion_nats) as system:
+        gw = system.client()
+        try:
+            await asyncio.to_thread(spend_the_quota, gw)
+        finally:
+            gw.close()
+
+
+def spend_the_quota(gw: httpx.Client) -> None:
+    answers = []
+    for _ in range(7):  # fixed windows: even across a window's end, 7 requests meet the limit of 3
+        body = body_of(milestone("first_transaction", "cust-quota"))
+        answers.append(gw.post(PATH, content=body, headers=signed(body)))
+    assert [a.status_code for a in answers[:3]] == [202, 202, 202]
+    refused = [a for a in answers if a.status_code != 202]
+    assert refused and all(a.status_code == 429 for a in refused)
+    assert refused[0].json()["code"] == "rate_limited" and int(refused[0].headers["retry-after"]) > 0
+    # partners' quota is another one
+    with actors.partner_client(gw, "ride") as ride:
+        assert ride.request("GET", "/v1/partner/campaigns").status_code == 200
