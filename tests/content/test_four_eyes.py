@@ -14,6 +14,7 @@ from services.content.catalogue import Actor
 from services.runtime.db import alembic_config, make_engine, migrate
 from services.runtime.errors import Forbidden
 from tests.content.conftest import texts
+from tests.support.databases import DATABASE_KINDS, fresh_database_url
 
 AUTHOR = Actor(operator_id="op-ann", role="reviewer")
 EDITOR = Actor(operator_id="op-ed", role="reviewer")
@@ -73,8 +74,13 @@ def test_neither_author_nor_editor_approves_every_version(
     review.approve_item(engine=engine, actor=third, item_id=item_id, overrides={})
 
 
-def test_migration_recovers_editors_from_the_audit_trail(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'content.sqlite'}")
+@pytest.mark.parametrize("kind", DATABASE_KINDS)
+def test_migration_recovers_editors_from_the_audit_trail(kind: str, tmp_path: Path) -> None:
+    with fresh_database_url(kind, tmp_path) as url:
+        _recovers_editors(make_engine(url))
+
+
+def _recovers_editors(engine: Engine) -> None:
     try:
         with engine.begin() as conn:
             cfg = alembic_config("content")
@@ -84,8 +90,9 @@ def test_migration_recovers_editors_from_the_audit_trail(tmp_path: Path) -> None
                 sa.text(
                     "INSERT INTO content_item (item_id, type, product_category, standard_fallback,"
                     " owner_branch, published_version, status, created_by, created_at, updated_at) VALUES"
-                    " ('old', 'notice', '', 1, '', 0, 'active', 'op-ann', '2026-01-01', '2026-01-01')"
-                )
+                    " ('old', 'notice', '', :yes, '', 0, 'active', 'op-ann', '2026-01-01', '2026-01-01')"
+                ),
+                {"yes": True},
             )
             # Before the fix the editor's edit had replaced the author.
             conn.execute(
