@@ -143,6 +143,24 @@ def test_key_rotation_overlap_on_both_hosts(
     assert through_kong(server, signature_instance, [signed(base, new)]) == PASS
 
 
+def test_a_key_revoked_with_no_overlap_is_refused_by_kong_within_a_second(
+    stack: Stack, gateway: httpx.Client, plugin_servers: dict[str, PluginServer]
+) -> None:
+    server = plugin_servers["lattice_partner_signature"]
+    # the store the gateway's consumer marks revoked keys in (Redis, shared the same way, in compose)
+    instance = server.start_instance({"store_path": str(stack.config.var_dir / "edge.db")})
+    partner_id, key_id, secret = register_partner(stack, "rev")
+    old = Credentials(partner_id, key_id, secret)
+    base = str(gateway.base_url).rstrip("/")
+    assert through_kong(server, instance, [signed(base, old)]) == PASS  # the key is in the plugin's cache
+    rotate_partner_key(stack, partner_id, overlap_s=0)
+    revoked_at = time.monotonic()
+    while through_kong(server, instance, [signed(base, old)]) != 401:
+        assert time.monotonic() - revoked_at < 2.0, "the revoked key still passes at Kong"
+        time.sleep(0.05)
+    assert time.monotonic() - revoked_at <= 1.0
+
+
 def test_the_plugin_replaces_identity_headers_a_caller_sent(
     plugin_servers: dict[str, PluginServer], signature_instance: int, partner: Credentials
 ) -> None:

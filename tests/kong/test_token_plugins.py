@@ -121,3 +121,20 @@ def test_a_customer_token_on_an_operator_route_is_403(
     session = sign_in(gateway, "mbank", "m-1001")
     done = run(server, instance, "/v1/ops/apps", session.headers)
     assert done.exit is not None and done.exit[0] == 403
+
+
+def test_tokens_of_another_kind_or_for_no_registered_app_stop_at_kong(
+    gateway: httpx.Client, app_tokens: tuple[PluginServer, int]
+) -> None:
+    server, instance = app_tokens
+    staff = {"Authorization": f"Bearer {operator_token(gateway, 'hq-admin')}"}
+    customer = sign_in(gateway, "mbank", "m-1001").headers
+    for path, headers, status, code in (
+        ("/v1/apps/lattice-ops/me", staff, 404, "app_not_found"),  # the operator audience is no app
+        ("/v1/apps/mbank/me", staff, 401, "token_kind"),
+        ("/v1/apps/no-such-app/me", customer, 404, "app_not_found"),
+    ):
+        done = run(server, instance, path, headers)
+        assert done.exit is not None and done.exit[0] == status, (path, done.exit)
+        assert f'"code": "{code}"' in str(done.exit[1])
+        assert "x-lattice-auth-secret" not in done.upstream_headers
