@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.runtime.grpc_client import reason_of
+from services.runtime.personal_data import scrub
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,8 @@ def problem_response(
         "title": TITLES.get(status, "Error"),
         "status": status,
         "code": code,
-        "detail": detail or TITLES.get(status, code),
+        # a detail may quote a service's message about the input: never a personal number in it
+        "detail": scrub(detail) or TITLES.get(status, code),
         "instance": request.url.path,
     }
     request_id = getattr(request.state, "request_id", None)

@@ -107,3 +107,25 @@ async def test_ordinary_ids_amounts_and_times_pass(edge_gateway: EdgeGateway) ->
         resp = await http.post(url, content=raw, headers=headers)
     assert resp.status_code == 201, resp.text
     assert len(Effects.applied) == before + 1
+
+
+def test_problem_details_never_quote_a_personal_number() -> None:
+    """A service's message about the input is passed on as the detail: scrubbed on the way out."""
+    from starlette.requests import Request
+
+    from gateway.problems import problem_response
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/v1/x",
+        "headers": [],
+        "query_string": b"",
+        "state": {},
+    }
+    answer = problem_response(
+        Request(scope), 422, "invalid_time_zone", "unknown time zone ＋８６ 138 0013 8000"
+    )
+    body = json.loads(answer.body)
+    assert body["detail"].startswith("unknown time zone ") and body["detail"].endswith("[personal-number]")
+    assert not find_personal_numbers(body["detail"]) and "0013" not in body["detail"], body
