@@ -105,7 +105,8 @@ def _check(session: Session, actor: Actor, spec: PlacementSpec) -> None:
         raise NotFound("slot_not_found", f"no slot {spec.slot_key}")
     for item_id in filter(None, (spec.item_id, spec.fallback_item_id)):
         item = session.get(ContentItem, item_id)
-        if item is None or item.status != "active" or item.owner_branch not in ("", actor.branch):
+        placeable = item is not None and (actor.sees(item.owner_branch) or not item.owner_branch)
+        if item is None or not placeable or item.status != "active":
             raise NotFound("item_not_found", f"no active item {item_id}")
     if not 0 <= spec.priority <= 1000 or not 1 <= spec.weight <= 10_000 or not 0 <= spec.cap_per_day <= 100:
         raise InvalidInput("invalid_placement", "priority 0-1000, weight 1-10000, cap_per_day 0-100")

@@ -191,6 +191,12 @@ async def test_every_content_write_on_another_branchs_object_is_404(desk: Desk) 
     # Head office's content is the library branches place for their own customers.
     hq_item = gz_item | {"item_id": "hq-notice"}
     await _ok(await http.post("/v1/ops/content/placements", headers=guangzhou, json=hq_item), 201)
+    # Head office manages every placement, a branch's own item included.
+    moved = {"item_id": "sz-notice", "priority": 3}
+    hq = desk.ops("hq-operator", "operator")
+    assert (await _ok(await http.put("/v1/ops/content/placements/p-sz", headers=hq, json=moved)))[
+        "priority"
+    ] == 3
 
 
 async def test_review_queue_is_branch_scoped(desk: Desk) -> None:
