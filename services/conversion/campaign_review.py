@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from services.conversion.campaigns import UPDATABLE, validate
+from services.conversion.campaigns import UPDATABLE, Staff, validate
 from services.conversion.config import ConversionSettings
 from services.conversion.models import Campaign, CampaignVersion
 from services.runtime.clock import utcnow
@@ -17,10 +17,10 @@ from services.runtime.errors import Conflict, Forbidden, InvalidInput, NotFound
 MAX_NOTE = 500
 
 
-def _locked(session: Session, campaign_id: str) -> Campaign:
+def _locked(session: Session, campaign_id: str, actor: Staff) -> Campaign:
     stmt = select(Campaign).where(col(Campaign.campaign_id) == campaign_id).with_for_update()
     campaign = session.exec(stmt).first()
-    if campaign is None:
+    if campaign is None or not actor.reaches(campaign):
         raise NotFound("campaign_not_found", f"no campaign {campaign_id}")
     return campaign
 
@@ -42,7 +42,7 @@ def proposed(campaign: Campaign, version: CampaignVersion) -> Campaign:
 
 
 def update_campaign(
-    *, engine: Engine, changes: Campaign, mask: list[str], operator_id: str, settings: ConversionSettings
+    *, engine: Engine, changes: Campaign, mask: list[str], actor: Staff, settings: ConversionSettings
 ) -> Campaign:
     """A status change applies at once; a change of terms or landing waits for review.
 
@@ -51,11 +51,11 @@ def update_campaign(
     unknown = set(mask) - set(UPDATABLE)
     if not mask or unknown:
         raise InvalidInput("invalid_update_mask", f"updatable fields: {', '.join(UPDATABLE)}")
-    if not operator_id:
-        raise InvalidInput("invalid_operator", "a change needs the operator who writes it")
+    actor.require("operator")
+    operator_id = actor.operator_id
     reviewed = {name: getattr(changes, name) for name in mask if name != "status"}
     with transaction(engine) as session:
-        campaign = _locked(session, changes.campaign_id)
+        campaign = _locked(session, changes.campaign_id, actor)
         number = _last_version(session, campaign.campaign_id) + 1
         if "status" in mask:
             campaign.status = changes.status
@@ -117,16 +117,18 @@ def review_campaign(
     engine: Engine,
     campaign_id: str,
     version: int,
-    reviewer_id: str,
+    actor: Staff,
     approve: bool,
     note: str,
     settings: ConversionSettings,
 ) -> Campaign:
     """Approve (the version applies, the campaign goes live) or reject the pending version."""
-    if not reviewer_id or len(note) > MAX_NOTE:
-        raise InvalidInput("invalid_review", f"a review needs its reviewer and a note of at most {MAX_NOTE}")
+    actor.require("reviewer")
+    reviewer_id = actor.operator_id
+    if len(note) > MAX_NOTE:
+        raise InvalidInput("invalid_review", f"a review note has at most {MAX_NOTE} characters")
     with transaction(engine) as session:
-        campaign = _locked(session, campaign_id)
+        campaign = _locked(session, campaign_id, actor)
         pending = _pending(session, campaign)
         if pending is None:
             raise Conflict("nothing_to_review", f"campaign {campaign_id} has no version waiting for review")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -14,7 +15,7 @@ from services.conversion.config import ConversionSettings
 from services.conversion.models import Campaign, CampaignVersion, PartnerProfile, PostbackEndpoint
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
-from services.runtime.errors import AlreadyExists, InvalidInput, NotFound
+from services.runtime.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
 from services.runtime.ssrf import check_postback_url
 
 MILESTONES = ("linked", "activated", "upgraded")
@@ -34,6 +35,28 @@ UPDATABLE = (
 MAX_DAYS = 90
 MAX_CPA_MINOR = 10**9
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
+
+
+ROLES = ("viewer", "operator", "reviewer", "admin")
+
+
+@dataclass(frozen=True)
+class Staff:
+    """The operator acting (as the gateway asserted it): id, role, branch ("" = head office)."""
+
+    operator_id: str
+    role: str
+    branch: str
+
+    def require(self, role: str) -> None:
+        if not _SLUG.match(self.operator_id) or self.role not in ROLES:
+            raise InvalidInput("actor_required", "a campaign is changed by an operator with a role")
+        if ROLES.index(self.role) < ROLES.index(role):
+            raise Forbidden("insufficient_role", f"this needs the {role} role")
+
+    def reaches(self, campaign: Campaign) -> bool:
+        """Head office reaches every campaign; a branch only its own."""
+        return not self.branch or campaign.branch == self.branch
 
 
 def _check_slug(value: str, what: str) -> None:
@@ -75,10 +98,14 @@ def terms(campaign: Campaign) -> dict[str, Any]:
     return {name: getattr(campaign, name) for name in UPDATABLE if name != "status"}
 
 
-def create_campaign(*, engine: Engine, campaign: Campaign, settings: ConversionSettings) -> Campaign:
+def create_campaign(
+    *, engine: Engine, campaign: Campaign, actor: Staff, settings: ConversionSettings
+) -> Campaign:
     """Draft a campaign for a registered partner; it goes live once another operator approves it."""
-    if not _SLUG.match(campaign.created_by):
-        raise InvalidInput("invalid_operator", "a campaign needs the operator who drafts it")
+    actor.require("operator")
+    if not actor.reaches(campaign):
+        raise Forbidden("branch_scope", "branch staff draft campaigns of their own branch")
+    campaign.created_by = actor.operator_id
     campaign.lookback_days = campaign.lookback_days or settings.default_lookback_days
     campaign.conversion_window_days = campaign.conversion_window_days or settings.default_window_days
     campaign.status = campaign.status or "active"

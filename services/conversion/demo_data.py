@@ -8,7 +8,8 @@ import grpc
 from lattice.conversion.v1 import conversion_pb2 as pb
 from lattice.conversion.v1 import conversion_pb2_grpc
 
-AUTHOR, REVIEWER = "hq-operator", "hq-reviewer"
+AUTHOR = pb.Actor(kind="operator", operator_id="hq-operator", role="operator")
+REVIEWER = pb.Actor(kind="operator", operator_id="hq-reviewer", role="reviewer")
 DEMO_CAMPAIGNS = [
     pb.Campaign(
         campaign_id="ride-spring",
@@ -20,7 +21,6 @@ DEMO_CAMPAIGNS = [
         currency="CNY",
         commission_milestone="activated",
         postback_milestones=["linked", "activated"],
-        created_by=AUTHOR,
     ),
     pb.Campaign(
         campaign_id="food-lunch",
@@ -32,7 +32,6 @@ DEMO_CAMPAIGNS = [
         cpa_amount_minor=800,
         currency="CNY",
         commission_milestone="linked",
-        created_by=AUTHOR,
     ),
 ]
 
@@ -43,7 +42,7 @@ async def load(channel: grpc.aio.Channel) -> None:
     for campaign in DEMO_CAMPAIGNS:
         for _attempt in range(100):
             try:
-                await stub.CreateCampaign(pb.CreateCampaignRequest(campaign=campaign))
+                await stub.CreateCampaign(pb.CreateCampaignRequest(campaign=campaign, actor=AUTHOR))
                 break
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.ALREADY_EXISTS:
@@ -59,7 +58,7 @@ async def load(channel: grpc.aio.Channel) -> None:
                 pb.ReviewCampaignRequest(
                     campaign_id=campaign.campaign_id,
                     version=found.campaign.pending_version,
-                    reviewer_id=REVIEWER,
+                    actor=REVIEWER,
                     approve=True,
                     note="demo data",
                 )

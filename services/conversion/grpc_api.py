@@ -17,6 +17,7 @@ from services.conversion.grpc_convert import (
     counts_to_pb,
     delivery_to_pb,
     link_to_pb,
+    staff_from_pb,
     version_to_pb,
 )
 from services.conversion.models import Campaign
@@ -59,6 +60,7 @@ class ConversionApi(conversion_pb2_grpc.ConversionServiceServicer):
             campaigns.create_campaign,
             engine=self._engine,
             campaign=campaign_from_pb(request.campaign),
+            actor=staff_from_pb(request.actor),
             settings=self._settings,
         )
         return await asyncio.to_thread(self._with_pending, campaign)
@@ -69,7 +71,7 @@ class ConversionApi(conversion_pb2_grpc.ConversionServiceServicer):
             engine=self._engine,
             changes=campaign_from_pb(request.campaign),
             mask=list(request.update_mask),
-            operator_id=request.operator_id,
+            actor=staff_from_pb(request.actor),
             settings=self._settings,
         )
         return await asyncio.to_thread(self._with_pending, campaign)
@@ -80,7 +82,7 @@ class ConversionApi(conversion_pb2_grpc.ConversionServiceServicer):
             engine=self._engine,
             campaign_id=request.campaign_id,
             version=request.version,
-            reviewer_id=request.reviewer_id,
+            actor=staff_from_pb(request.actor),
             approve=request.approve,
             note=request.note,
             settings=self._settings,

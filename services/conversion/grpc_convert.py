@@ -6,6 +6,7 @@ from lattice.conversion.v1 import conversion_pb2 as pb
 
 from services.conversion import campaign_review
 from services.conversion.attribution import COUNTERS
+from services.conversion.campaigns import Staff
 from services.conversion.models import Campaign, CampaignLink, CampaignVersion, PostbackDelivery
 from services.runtime.clock import to_timestamp
 
@@ -97,3 +98,12 @@ def delivery_to_pb(d: PostbackDelivery) -> pb.PostbackDelivery:
 
 def counts_to_pb(values: dict[str, int]) -> pb.FunnelCounts:
     return pb.FunnelCounts(**{name: values[name] for name in COUNTERS})
+
+
+def staff_from_pb(actor: pb.Actor) -> Staff:
+    """The acting operator; the runtime has checked it against the gateway's assertion."""
+    return Staff(
+        operator_id=actor.operator_id if actor.kind == "operator" else "",
+        role=actor.role,
+        branch=actor.branch,
+    )

@@ -28,6 +28,8 @@ from services.runtime.stack import Stack, StackConfig
 from tests.support.inprocess import serve
 
 T = TypeVar("T")
+AUTHOR = pb.Actor(kind="operator", operator_id="test-author", role="operator")
+REVIEWER = pb.Actor(kind="operator", operator_id="test-reviewer", role="reviewer")
 
 
 @pytest.fixture(scope="module")
@@ -92,16 +94,16 @@ class Conversion:
             name=f"Campaign {campaign_id}",
             target_app_id="life",
             landing_url="https://life.bank.example/welcome?src=partner",
-            **{"created_by": "test-author", **fields},
+            **fields,
         )
-        created = await self.stub.CreateCampaign(pb.CreateCampaignRequest(campaign=campaign))
+        created = await self.stub.CreateCampaign(pb.CreateCampaignRequest(campaign=campaign, actor=AUTHOR))
         if approve:
             await self.stub.ReviewCampaign(
                 pb.ReviewCampaignRequest(
                     campaign_id=campaign_id,
                     version=created.campaign.pending_version,
-                    reviewer_id="test-reviewer",
                     approve=True,
+                    actor=REVIEWER,
                 )
             )
         return campaign_id

@@ -8,14 +8,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
+import pytest
 from lattice.conversion.v1 import conversion_pb2 as pb
 from sqlmodel import Session
 
 from services.conversion.link_codec import LinkClaims, new_link_id, sign_link
 from services.conversion.models import Campaign
 from services.runtime.clock import utcnow
-from tests.conversion.conftest import days_around, eventually, unique
+from tests.conversion.conftest import AUTHOR, days_around, eventually, running_conversion, unique
 from tests.conversion.system import System, running_system
 from tests.support import actors
 
@@ -165,3 +167,45 @@ async def test_campaigns_go_live_only_when_another_operator_approved_them(
                 session.commit()
             unsafe = await signed_click(system, gw, legacy["campaign_id"])
             assert unsafe.status_code == 302 and unsafe.headers["location"] == SAFE
+
+
+async def test_the_service_itself_checks_role_branch_and_authorship(
+    tmp_path: Path, conversion_nats: str
+) -> None:
+    """Behind the gateway too: the actor (asserted by the gateway) decides, not a field anyone can set."""
+    async with running_conversion(tmp_path, conversion_nats) as conv:
+        await conv.partner("ride")
+        campaign_id = await conv.campaign("ride", approve=False, branch="shanghai")
+        drafted = await conv.stub.GetCampaign(pb.GetCampaignRequest(campaign_id=campaign_id))
+        version = drafted.campaign.pending_version
+
+        async def refused(actor: pb.Actor, code: grpc.StatusCode, reason: str | None) -> None:
+            request = pb.ReviewCampaignRequest(
+                campaign_id=campaign_id, version=version, approve=True, actor=actor
+            )
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await conv.stub.ReviewCampaign(request)
+            assert err.value.code() == code
+            assert dict(err.value.trailing_metadata() or ()).get("lattice-reason") == reason
+
+        await refused(AUTHOR, grpc.StatusCode.PERMISSION_DENIED, "insufficient_role")
+        author_as_reviewer = pb.Actor(kind="operator", operator_id=AUTHOR.operator_id, role="reviewer")
+        await refused(author_as_reviewer, grpc.StatusCode.PERMISSION_DENIED, "self_approval")
+        beijing = pb.Actor(kind="operator", operator_id="bj-reviewer", role="reviewer", branch="beijing")
+        await refused(beijing, grpc.StatusCode.NOT_FOUND, "campaign_not_found")
+        await refused(pb.Actor(), grpc.StatusCode.UNAUTHENTICATED, None)  # the runtime: nobody asserted
+        shanghai = pb.Actor(kind="operator", operator_id="sh-reviewer", role="reviewer", branch="shanghai")
+        approved = await conv.stub.ReviewCampaign(
+            pb.ReviewCampaignRequest(campaign_id=campaign_id, version=version, approve=True, actor=shanghai)
+        )
+        assert approved.campaign.review_state == "approved" and approved.campaign.approved_by == "sh-reviewer"
+        elsewhere = pb.Campaign(
+            campaign_id=unique("c"), partner_id="ride", name="x", target_app_id="life",
+            landing_url="https://life.bank.example/", branch="shanghai",
+        )  # fmt: skip
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            bj_operator = pb.Actor(
+                kind="operator", operator_id="bj-operator", role="operator", branch="beijing"
+            )
+            await conv.stub.CreateCampaign(pb.CreateCampaignRequest(campaign=elsewhere, actor=bj_operator))
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -20,7 +20,7 @@ from lattice.identity.v1 import identity_pb2 as ipb
 from sqlmodel import Session
 
 from services.conversion.models import PostbackEndpoint
-from tests.conversion.conftest import unique
+from tests.conversion.conftest import AUTHOR, unique
 from tests.conversion.hostile_urls import hostile_urls
 from tests.conversion.system import System, running_system
 from tests.support import actors
@@ -155,16 +155,15 @@ async def hostile_rpcs(system: System) -> None:
             name="Evil",
             target_app_id="life",
             landing_url=url,
-            created_by="test-author",
         )
         partner = ipb.Partner(partner_id=unique("evil"), name="Evil", sector="test", postback_url=url)
         calls = [
-            stub.CreateCampaign(pb.CreateCampaignRequest(campaign=campaign)),
+            stub.CreateCampaign(pb.CreateCampaignRequest(campaign=campaign, actor=AUTHOR)),
             stub.UpdateCampaign(
                 pb.UpdateCampaignRequest(
                     campaign=pb.Campaign(campaign_id=existing, landing_url=url),
                     update_mask=["landing_url"],
-                    operator_id="test-editor",
+                    actor=AUTHOR,
                 )
             ),
             stub.SetPostbackEndpoint(pb.SetPostbackEndpointRequest(partner_id="ride", url=url)),

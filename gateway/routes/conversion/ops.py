@@ -51,6 +51,12 @@ class PartnerProfilePublic(BaseModel):
     flood_clicks: int
 
 
+def _actor(operator: OperatorPrincipal) -> pb.Actor:
+    return pb.Actor(
+        kind="operator", operator_id=operator.operator_id, role=operator.role, branch=operator.branch or ""
+    )
+
+
 def _head_office(operator: OperatorPrincipal) -> None:
     if not operator.head_office:
         raise Problem(403, "head_office_only", "partners' postbacks and link keys are managed by head office")
@@ -87,8 +93,10 @@ async def create_campaign(
     if not operator.head_office and body.branch != operator.branch:
         raise Problem(403, "branch_scope", "branch staff create campaigns of their own branch")
     fields = body.model_dump(exclude={"branch"})
-    campaign = pb.Campaign(**fields, branch=body.branch or "", created_by=operator.operator_id)
-    resp = await clients.conversion.CreateCampaign(pb.CreateCampaignRequest(campaign=campaign))
+    campaign = pb.Campaign(**fields, branch=body.branch or "")
+    resp = await clients.conversion.CreateCampaign(
+        pb.CreateCampaignRequest(campaign=campaign, actor=_actor(operator))
+    )
     return campaign_public(resp.campaign)
 
 
@@ -134,9 +142,7 @@ async def update_campaign(
         raise Problem(422, "nothing_to_update", "name at least one field to change")
     campaign = pb.Campaign(campaign_id=campaign_id, **changes)
     resp = await clients.conversion.UpdateCampaign(
-        pb.UpdateCampaignRequest(
-            campaign=campaign, update_mask=sorted(changes), operator_id=operator.operator_id
-        )
+        pb.UpdateCampaignRequest(campaign=campaign, update_mask=sorted(changes), actor=_actor(operator))
     )
     return campaign_public(resp.campaign)
 
@@ -151,7 +157,7 @@ async def review_campaign(
         pb.ReviewCampaignRequest(
             campaign_id=campaign_id,
             version=body.version,
-            reviewer_id=operator.operator_id,
+            actor=_actor(operator),
             approve=body.approve,
             note=body.note,
         )

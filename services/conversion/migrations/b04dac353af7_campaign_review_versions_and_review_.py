@@ -11,7 +11,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision: str = "b04dac353af7"
 down_revision: str | None = "0d36f04f7404"
 branch_labels: str | Sequence[str] | None = None

@@ -39,14 +39,14 @@ async def setup_redirect(ctx: BenchContext) -> dict[str, Any]:
             name="Bench redirect",
             target_app_id="life",
             landing_url="https://life.bank.example/welcome",
-            created_by="hq-operator",
         )
-        created = await stub.CreateCampaign(pb.CreateCampaignRequest(campaign=campaign))
+        author = pb.Actor(kind="operator", operator_id="hq-operator", role="operator")
+        created = await stub.CreateCampaign(pb.CreateCampaignRequest(campaign=campaign, actor=author))
         await stub.ReviewCampaign(
             pb.ReviewCampaignRequest(
                 campaign_id=campaign_id,
                 version=created.campaign.pending_version,
-                reviewer_id="hq-reviewer",
+                actor=pb.Actor(kind="operator", operator_id="hq-reviewer", role="reviewer"),
                 approve=True,
             )
         )
