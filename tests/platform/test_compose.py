@@ -3,6 +3,7 @@ Kong's environment and declarative config, checked against the code and each oth
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import subprocess
@@ -328,3 +329,11 @@ def test_otlp_endpoint_reaches_the_collector(compose: dict) -> None:
         endpoint = urlsplit(compose["services"][name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"])
         assert endpoint.hostname == "otel-collector" and endpoint.port == grpc_port
     assert grpc_port in container_ports(compose["services"]["otel-collector"])
+
+
+def test_the_gateway_honours_forwarding_headers_from_kong_only(compose: dict) -> None:
+    services = compose["services"]
+    kong = services["kong"]["networks"]["default"]["ipv4_address"]
+    assert services["gateway"]["environment"]["FORWARDED_ALLOW_IPS"] == kong
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert ipaddress.ip_address(kong) in ipaddress.ip_network(subnet)
