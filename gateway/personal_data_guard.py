@@ -45,19 +45,23 @@ def _is_personal(value: object) -> bool:
 
 def json_hits(document: Any) -> Iterator[str]:
     """JSON pointers of every key or value of `document` that carries a personal number."""
-    stack: list[tuple[str, Any]] = [("", document)]
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), document)]
     while stack:
-        pointer, node = stack.pop()
+        path, node = stack.pop()
         if isinstance(node, dict):
             for key, value in node.items():
                 if _is_personal(key):
-                    yield pointer or "/"
+                    yield _pointer(path) or "/"
                     continue
-                stack.append((f"{pointer}/{_segment(key)}", value))
+                stack.append(((*path, key), value))
         elif isinstance(node, list):
-            stack.extend((f"{pointer}/{i}", value) for i, value in enumerate(node))
+            stack.extend(((*path, i), value) for i, value in enumerate(node))
         elif _is_personal(node):
-            yield pointer
+            yield _pointer(path)
+
+
+def _pointer(path: tuple[Any, ...]) -> str:
+    return "".join("/" + _segment(step) for step in path)
 
 
 def _pairs_hits(pairs: list[tuple[str, str]]) -> Iterator[str]:
@@ -71,6 +75,9 @@ def body_hits(body: bytes, content_type: bytes) -> Iterator[str]:
     text = body.decode("utf-8", errors="replace")
     if content_type.split(b";")[0].strip().lower() == _FORM:
         yield from _pairs_hits(parse_qsl(text, keep_blank_values=True))
+        return
+    if "\\" not in text and not contains_personal_number(text):
+        # without escapes every key and value is in the text as written: one pass over it suffices
         return
     try:
         document = json.loads(text)

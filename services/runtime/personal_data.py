@@ -17,7 +17,9 @@ from datetime import date
 REPLACEMENT = "[personal-number]"
 KINDS = {"phone": "phone number", "id_card": "ID-card number", "card": "card number"}
 
-_RUN = re.compile(r"[0-9]+(?:[ .\-]{1,3}[0-9]+)*(?:[ .\-]?[Xx])?")
+# digits and separators, at least eleven characters: the only places a number can be (a fast scan)
+_DENSE = re.compile(r"[0-9][0-9 \t.\-]{10,}[Xx]?")
+_RUN = re.compile(r"[0-9]+(?:[ \t.\-]{1,3}[0-9]+)*(?:[ \t.\-]?[Xx])?")
 _GROUP = re.compile(r"[0-9]+[Xx]?|[Xx]")
 # Hex ids: a UUID, or a token of 16+ hex characters with at least one letter (trace/span ids, hashes).
 _HEX_ID = re.compile(
@@ -30,6 +32,9 @@ _ID_CARD = re.compile(r"[1-8][0-9]{16}[0-9X]")
 _CARD = re.compile(r"(?:4|5[1-5]|2[2-7]|62|81|3[47]|35|30|36|38|6011|64[4-9]|65)[0-9]+")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _MAX_GROUPS_PER_NUMBER = 8
+_MIN_DIGITS, _MAX_DIGITS = 11, 20  # a mobile number .. a 19-digit card (or 0086 + mobile) with its X
+# any script's digits, with anything between them: fewer than eleven and there is nothing to find
+_ENOUGH_DIGITS = re.compile(r"\d(?:\D*\d){10}")
 
 
 @dataclass(frozen=True)
@@ -131,27 +136,37 @@ def _kind(groups: list[str]) -> tuple[str, str] | None:
 
 
 def _candidates(folded: str) -> list[tuple[int, int, str, str]]:
-    hex_ids = [m.span() for m in _HEX_ID.finditer(folded)]
+    hex_ids: list[tuple[int, int]] | None = None
     found: list[tuple[int, int, str, str]] = []
-    for run in _RUN.finditer(folded):
+    runs = (run for dense in _DENSE.finditer(folded) for run in _RUN.finditer(folded, *dense.span()))
+    for run in runs:
         groups = [
             (m.start() + run.start(), m.end() + run.start(), m.group()) for m in _GROUP.finditer(run.group())
         ]
         if len(groups) > 1 and groups[-1][2] in ("X", "x"):  # "... 002 X": the check character set apart
             groups[-2:] = [(groups[-2][0], groups[-1][1], groups[-2][2] + "X")]
         for i in range(len(groups)):
+            digits = 0
             for j in range(i, min(len(groups), i + _MAX_GROUPS_PER_NUMBER)):
+                digits += len(groups[j][2])
+                if digits > _MAX_DIGITS:
+                    break
+                if digits < _MIN_DIGITS:
+                    continue
+                hit = _kind([g[2] for g in groups[i : j + 1]])
+                if hit is None:
+                    continue
                 start, end = groups[i][0], groups[j][1]
-                texts = [g[2] for g in groups[i : j + 1]]
-                hit = _kind(texts)
-                if hit and not any(s < end and start < e for s, e in hex_ids):
+                if hex_ids is None:
+                    hex_ids = [m.span() for m in _HEX_ID.finditer(folded)]
+                if not any(s < end and start < e for s, e in hex_ids):
                     found.append((start, end, *hit))
     return found
 
 
 def find_personal_numbers(text: str) -> list[Finding]:
     """Every phone, ID-card and card number in `text`, leftmost-longest, not overlapping."""
-    if not any(ch.isdigit() for ch in text):
+    if _ENOUGH_DIGITS.search(text) is None:
         return []
     folded, index = fold(text)
     chosen: list[Finding] = []
