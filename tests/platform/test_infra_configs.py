@@ -19,7 +19,9 @@ import yaml
 from grpc_health.v1 import health_pb2
 from opentelemetry.semconv.metrics import MetricInstruments
 
+from services.runtime.callers import CallerPolicy
 from services.runtime.grpc_server import build_server
+from services.runtime.pki import ensure_pki, load_identity
 from services.runtime.stack import nats_server_binary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,20 +74,24 @@ def test_nats_cluster_routes_name_the_three_nodes_of_its_compose_file() -> None:
         assert nodes[name] == name
 
 
-async def test_healthcheck_follows_the_grpc_health_service() -> None:
-    server, servicer = build_server()
-    port = server.add_insecure_port("127.0.0.1:0")
+async def test_healthcheck_follows_the_grpc_health_service(tmp_path: Path) -> None:
+    pki = ensure_pki(tmp_path / "pki")
+    identity = load_identity("identity", pki.resolve())
+    server, servicer = build_server(CallerPolicy(), identity)
+    port = server.add_secure_port("127.0.0.1:0", identity.server_credentials())
     await server.start()
 
-    async def probe() -> int:
+    async def probe(peer: str = "identity") -> int:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(HEALTHCHECK), "grpc", f"127.0.0.1:{port}"
-        )
+            sys.executable, str(HEALTHCHECK), "--peer", peer, "grpc", f"127.0.0.1:{port}",
+            env={**os.environ, "PKI_DIR": str(pki)},
+        )  # fmt: skip
         return await asyncio.wait_for(proc.wait(), timeout=30)
 
     try:
         await servicer.set("", health_pb2.HealthCheckResponse.SERVING)
         assert await probe() == 0
+        assert await probe(peer="benefits") == 1  # another service's certificate was expected
         await servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
         assert await probe() == 1
     finally:
