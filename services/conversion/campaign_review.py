@@ -158,11 +158,11 @@ def pending_version(*, engine: Engine, campaign: Campaign) -> CampaignVersion | 
         return _pending(session, campaign)
 
 
-def list_versions(*, engine: Engine, campaign_id: str) -> tuple[Campaign, list[CampaignVersion]]:
+def list_versions(*, engine: Engine, campaign_id: str, branch: str) -> tuple[Campaign, list[CampaignVersion]]:
     """Every version of a campaign, oldest first: who wrote what, who reviewed it and when."""
     with read_session(engine) as session:
         campaign = session.get(Campaign, campaign_id)
-        if campaign is None:
+        if campaign is None or (branch and campaign.branch != branch):
             raise NotFound("campaign_not_found", f"no campaign {campaign_id}")
         stmt = select(CampaignVersion).where(col(CampaignVersion.campaign_id) == campaign_id)
         return campaign, list(session.exec(stmt.order_by(col(CampaignVersion.version))))

@@ -132,12 +132,14 @@ def create_campaign(
     return campaign
 
 
-def get_campaign(*, engine: Engine, campaign_id: str, partner_id: str = "") -> Campaign:
-    """A campaign; with `partner_id`, only that partner's approved campaign (others are not found)."""
+def get_campaign(*, engine: Engine, campaign_id: str, partner_id: str = "", branch: str = "") -> Campaign:
+    """A campaign; a partner's own approved one, or a branch's own (others are not found)."""
     with read_session(engine) as session:
         campaign = session.get(Campaign, campaign_id)
-    if campaign is None or (
-        partner_id and (campaign.partner_id != partner_id or campaign.review_state != "approved")
+    if (
+        campaign is None
+        or (branch and campaign.branch != branch)
+        or (partner_id and (campaign.partner_id != partner_id or campaign.review_state != "approved"))
     ):
         raise NotFound("campaign_not_found", f"no campaign {campaign_id}")
     return campaign

@@ -12,6 +12,7 @@ from services.conversion import aggregates, campaign_review, campaigns, links, p
 from services.conversion.attribution import COUNTERS, rates
 from services.conversion.config import ConversionSettings
 from services.conversion.grpc_convert import (
+    branch_of,
     campaign_from_pb,
     campaign_to_pb,
     counts_to_pb,
@@ -91,7 +92,10 @@ class ConversionApi(conversion_pb2_grpc.ConversionServiceServicer):
 
     async def ListCampaignVersions(self, request, context) -> pb.ListCampaignVersionsResponse:  # type: ignore[no-untyped-def]
         campaign, versions = await asyncio.to_thread(
-            campaign_review.list_versions, engine=self._engine, campaign_id=request.campaign_id
+            campaign_review.list_versions,
+            engine=self._engine,
+            campaign_id=request.campaign_id,
+            branch=branch_of(request.actor),
         )
         return pb.ListCampaignVersionsResponse(versions=[version_to_pb(campaign, v) for v in versions])
 
@@ -101,6 +105,7 @@ class ConversionApi(conversion_pb2_grpc.ConversionServiceServicer):
             engine=self._engine,
             campaign_id=request.campaign_id,
             partner_id=request.partner_id,
+            branch=branch_of(request.actor),
         )
         if request.partner_id:  # partners never see changes still under review
             return pb.CampaignResponse(campaign=campaign_to_pb(campaign))
@@ -140,7 +145,7 @@ class ConversionApi(conversion_pb2_grpc.ConversionServiceServicer):
             campaigns.list_campaigns,
             engine=self._engine,
             partner_id=request.partner_id,
-            branch=request.branch,
+            branch=branch_of(request.actor),
             approved_only=request.approved_only,
             limit=size + 1,
             after=request.page_token,
@@ -167,7 +172,7 @@ class ConversionApi(conversion_pb2_grpc.ConversionServiceServicer):
             engine=self._engine,
             partner_id=request.partner_id,
             status=request.status,
-            branch=request.branch,
+            branch=branch_of(request.actor),
             limit=min(request.page_size or 50, MAX_PAGE),
         )
         return pb.ListPostbackDeliveriesResponse(deliveries=[delivery_to_pb(d) for d in found])
@@ -212,7 +217,7 @@ class ConversionApi(conversion_pb2_grpc.ConversionServiceServicer):
             engine=self._engine,
             partner_id=request.partner_id,
             campaign_id=request.campaign_id,
-            branch=request.branch,
+            branch=branch_of(request.actor),
             from_day=request.from_day,
             to_day=request.to_day,
         )

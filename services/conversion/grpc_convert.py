@@ -107,3 +107,8 @@ def staff_from_pb(actor: pb.Actor) -> Staff:
         role=actor.role,
         branch=actor.branch,
     )
+
+
+def branch_of(actor: pb.Actor) -> str:
+    """The branch an operator's reads are limited to ("" = head office, or no operator acting)."""
+    return actor.branch if actor.kind == "operator" else ""

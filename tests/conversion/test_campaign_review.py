@@ -193,6 +193,11 @@ async def test_the_service_itself_checks_role_branch_and_authorship(
         await refused(author_as_reviewer, grpc.StatusCode.PERMISSION_DENIED, "self_approval")
         beijing = pb.Actor(kind="operator", operator_id="bj-reviewer", role="reviewer", branch="beijing")
         await refused(beijing, grpc.StatusCode.NOT_FOUND, "campaign_not_found")
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await conv.stub.GetCampaign(pb.GetCampaignRequest(campaign_id=campaign_id, actor=beijing))
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+        listed = await conv.stub.ListCampaigns(pb.ListCampaignsRequest(actor=beijing, page_size=100))
+        assert campaign_id not in {c.campaign_id for c in listed.campaigns}
         await refused(pb.Actor(), grpc.StatusCode.UNAUTHENTICATED, None)  # the runtime: nobody asserted
         shanghai = pb.Actor(kind="operator", operator_id="sh-reviewer", role="reviewer", branch="shanghai")
         approved = await conv.stub.ReviewCampaign(

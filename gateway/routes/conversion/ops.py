@@ -63,7 +63,8 @@ def _head_office(operator: OperatorPrincipal) -> None:
 
 
 async def _campaign(clients: ClientsDep, campaign_id: str, operator: OperatorPrincipal) -> pb.Campaign:
-    campaign = (await clients.conversion.GetCampaign(pb.GetCampaignRequest(campaign_id=campaign_id))).campaign
+    request = pb.GetCampaignRequest(campaign_id=campaign_id, actor=_actor(operator))
+    campaign = (await clients.conversion.GetCampaign(request)).campaign
     if not operator.can_manage_branch(campaign.branch or None):
         raise Problem(404, "campaign_not_found", f"no campaign {campaign_id}")
     return campaign
@@ -111,7 +112,7 @@ async def list_campaigns(
     resp = await clients.conversion.ListCampaigns(
         pb.ListCampaignsRequest(
             partner_id=partner_id or "",
-            branch=operator.branch or "",
+            actor=_actor(operator),
             page_size=page_size,
             page_token=page_token,
         )
@@ -172,7 +173,7 @@ async def list_campaign_versions(
     """Every version of the campaign: who wrote it, who reviewed it, when (the audit trail)."""
     await _campaign(clients, campaign_id, operator)
     resp = await clients.conversion.ListCampaignVersions(
-        pb.ListCampaignVersionsRequest(campaign_id=campaign_id)
+        pb.ListCampaignVersionsRequest(campaign_id=campaign_id, actor=_actor(operator))
     )
     return [version_public(v) for v in resp.versions]
 
@@ -207,7 +208,7 @@ async def list_postback_deliveries(
             partner_id=partner_id or "",
             status=delivery_status or "",
             page_size=page_size,
-            branch=operator.branch or "",
+            actor=_actor(operator),
         )
     )
     return [delivery_public(d) for d in resp.deliveries]
@@ -243,7 +244,7 @@ async def funnel_report(
             campaign_id=campaign_id or "",
             from_day=from_day,
             to_day=to_day,
-            branch=operator.branch or "",
+            actor=_actor(operator),
         )
     )
     return report_public(resp, partner_id=partner_id, from_day=from_day, to_day=to_day)
