@@ -76,14 +76,22 @@ def body_hits(body: bytes, content_type: bytes) -> Iterator[str]:
     if content_type.split(b";")[0].strip().lower() == _FORM:
         yield from _pairs_hits(parse_qsl(text, keep_blank_values=True))
         return
-    if "\\" not in text and not contains_personal_number(text):
-        # without escapes every key and value is in the text as written: one pass over it suffices
-        return
+    odd_floats: list[float] = []
+
+    def read_float(literal: str) -> float:
+        value = float(literal)
+        if _is_personal(value):  # 1.38e10 reads as a number its text does not show
+            odd_floats.append(value)
+        return value
+
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_float=read_float)
     except (ValueError, RecursionError):
         if _is_personal(text):
             yield ""
+        return
+    if "\\" not in text and not odd_floats and not contains_personal_number(text):
+        # without escapes every key and value is in the text as written: one pass over it suffices
         return
     yield from json_hits(document)
 

@@ -1,7 +1,7 @@
 """Personal numbers (mainland mobile, resident ID card, payment card) in any text, however written.
 
 Text is folded first: every script's decimal digits become ASCII digits, full-width forms their ASCII
-counterparts, invisible format characters (zero-width spaces, joiners, soft hyphens) are dropped,
+counterparts, invisible characters (zero-width spaces, joiners, soft hyphens, controls) are dropped,
 dashes and spaces of every kind become '-' and ' '. A candidate is a whole run of digit groups joined
 by spaces, dots or dashes, never part of a longer number (digit-boundary aware); tokens that are
 hexadecimal ids (UUIDs, trace ids, hashes, `cus_...`) are not read as numbers.
@@ -20,6 +20,8 @@ KINDS = {"phone": "phone number", "id_card": "ID-card number", "card": "card num
 # digits and separators, at least eleven characters: the only places a number can be (a fast scan)
 _DENSE = re.compile(r"[0-9][0-9 \t.\-]{10,}[Xx]?")
 _RUN = re.compile(r"[0-9]+(?:[ \t.\-]{1,3}[0-9]+)*(?:[ \t.\-]?[Xx])?")
+# control characters other than tab and line breaks are invisible: dropped like zero-width ones
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _GROUP = re.compile(r"[0-9]+[Xx]?|[Xx]")
 # Hex ids: a UUID, or a token of 16+ hex characters with at least one letter (trace/span ids, hashes).
 _HEX_ID = re.compile(
@@ -53,12 +55,14 @@ class Finding:
 
 def fold(text: str) -> tuple[str, list[int] | None]:
     """The text with digits, widths, spaces and dashes folded; and each folded char's original index."""
-    if text.isascii():
+    if text.isascii() and not _CONTROL.search(text):
         return text, None
     out: list[str] = []
     index: list[int] = []
     for i, ch in enumerate(text):
         if ch.isascii():
+            if _CONTROL.match(ch):
+                continue
             folded = ch
         elif unicodedata.category(ch) == "Cf":
             continue

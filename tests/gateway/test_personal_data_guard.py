@@ -85,6 +85,10 @@ async def test_query_path_header_cookie_form_and_text_bodies_are_scanned(edge_ga
             "/client_id",
         )
         _refused(await http.post("/v1/ops/token", content=b"{not json 13800138000"), "body", "")
+        exponent = b'{"client_id": "ops", "client_secret": 1.3800138e10}'
+        _refused(await http.post("/v1/ops/token", content=exponent), "body", "/client_secret")
+        escaped = b'{"client_id": "138\\t0013\\u00008000"}'
+        _refused(await http.post("/v1/ops/token", content=escaped), "body", "/client_id")
         deep = b"[" * 5000 + b'"13800138000"' + b"]" * 5000
         _refused(await http.post("/v1/ops/token", content=deep), "body", "")
 
