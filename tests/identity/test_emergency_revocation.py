@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,9 +22,11 @@ REVOKED_WITHIN_S = 1.0
 UNKNOWN_PAIRWISE = "/v1/partner/customers/pw_aaaaaaaaaaaaaaaaaaaa"
 
 
-@pytest.fixture
-def replicas(tmp_path: Path) -> Iterator[list[httpx.Client]]:
-    with running_system(tmp_path / "var", replicas=2, extra_env={"ENVIRONMENT": "test"}) as stack:
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[httpx.Client]]:
+    """One system for both tests: the partner key test ends only `ride`'s key."""
+    var = tmp_path_factory.mktemp("revocation") / "var"
+    with running_system(var, replicas=2, extra_env={"ENVIRONMENT": "test"}) as stack:
         clients = [httpx.Client(base_url=url, timeout=10) for url in stack.config.gateway_urls]
         try:
             yield clients
