@@ -15,40 +15,25 @@ import os
 import random
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 
-from services.runtime.personal_data import find_personal_numbers, fold, scrub
+from services.runtime.personal_data import find_personal_numbers, fold
 from services.runtime.stack import Stack
-from tests.support.actors import operator_headers, partner_client, sign_in
 from tests.support.privacy import stream_payloads
 from tests.support.system import running_system
 from tests.zz_privacy.numbers import Generated, personal_numbers
+from tests.zz_privacy.openapi_probes import Edge, Probe, place, pointer_of, slots, without_numbers
 
 SPAN_FLUSH_S = 5.5
 EXPLORE = os.environ.get("LATTICE_FUZZ_EXPLORE") == "1"
 NO_LIMITS = json.dumps({g: 1_000_000 for g in ("partner", "app", "ops", "public", "click")})
 SKIPPED_PATHS = ("/openapi.json", "/docs", "/docs/oauth2-redirect")
-
-
-@dataclass
-class Probe:
-    """One request: which field carries which generated number, and what came back."""
-
-    operation: str
-    where: str
-    pointer: str
-    number: Generated
-    status: int = 0
-    answer: str = ""
-    problems: list[str] = field(default_factory=list)
 
 
 @pytest.fixture(scope="module")
@@ -59,136 +44,6 @@ def edge_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stac
         httpx.Client(base_url=stack.config.gateway_url, timeout=15) as client,
     ):
         yield stack, client
-
-
-def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        node: Any = document
-        for part in schema["$ref"].lstrip("#/").split("/"):
-            node = node[part]
-        schema = node
-    return schema
-
-
-def _leaves(document: dict[str, Any], schema: dict[str, Any], path: tuple[Any, ...] = ()) -> Iterator[tuple]:
-    """Paths (keys and indices) of every string or integer leaf a body of `schema` may hold."""
-    schema = _resolve(document, schema)
-    if len(path) > 8:
-        return
-    options = schema.get("anyOf") or schema.get("oneOf") or schema.get("allOf")
-    if options:
-        for option in options:
-            yield from _leaves(document, option, path)
-        return
-    kind = schema.get("type")
-    if kind == "object" or "properties" in schema:
-        for name, sub in (schema.get("properties") or {}).items():
-            yield from _leaves(document, sub, (*path, name))
-        extra = schema.get("additionalProperties")
-        if isinstance(extra, dict):
-            yield (*path, {"key": True})
-            yield from _leaves(document, extra, (*path, "k"))
-    elif kind == "array":
-        yield from _leaves(document, schema.get("items") or {}, (*path, 0))
-    elif kind in ("string", "integer", "number") or not kind:
-        yield path
-
-
-def _place(body: Any, path: tuple[Any, ...], value: Any) -> Any:
-    """`body` with `value` at `path` (containers created as needed); a {"key": True} step sets a key."""
-    if not path:
-        return value
-    step, rest = path[0], path[1:]
-    if isinstance(step, dict):
-        node = dict(body) if isinstance(body, dict) else {}
-        node[str(value)] = "x"
-        return node
-    if isinstance(step, int):
-        node = list(body) if isinstance(body, list) and body else [None]
-        node[0] = _place(node[0], rest, value)
-        return node
-    node = dict(body) if isinstance(body, dict) else {}
-    node[step] = _place(node.get(step), rest, value)
-    return node
-
-
-def _pointer(path: tuple[Any, ...]) -> str:
-    if path and isinstance(path[-1], dict):
-        return "/" + "/".join(str(p) for p in path[:-1]) if path[:-1] else "/"
-    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in path)
-
-
-class Edge:
-    """Sends a probe with the credentials of its route's caller kind and checks the answer."""
-
-    def __init__(self, gateway: httpx.Client) -> None:
-        self.gateway = gateway
-        self.customer = sign_in(gateway, "mbank", "m-1001")
-        self.operator = operator_headers(gateway, "hq-admin")
-        self.partner = partner_client(gateway, "ride")
-
-    def send(self, probe: Probe, method: str, path: str, params: dict, headers: dict, body: Any) -> None:  # type: ignore[type-arg]
-        url = path
-        for name, value in params["path"].items():
-            url = url.replace("{" + name + "}", quote(str(value), safe=""))
-        content = json.dumps(body, ensure_ascii=False).encode() if body is not None else b""
-        sent = {k: str(v).encode() for k, v in headers.items()}
-        if body is not None:
-            sent["Content-Type"] = b"application/json"
-        request = self.gateway.build_request(
-            method, url, params=params["query"] or None, content=content or None, headers=sent
-        )
-        if url.startswith("/v1/partner/"):
-            request.headers.update(
-                self.partner.signer.headers(method=method, url=str(request.url), body=content)
-            )
-        elif url.startswith("/v1/ops/"):
-            request.headers.update(self.operator)
-        elif url.startswith("/v1/apps/"):
-            request.headers.update(self.customer.headers)
-        response = self.gateway.send(request)
-        probe.status = response.status_code
-        try:
-            answer: Any = response.json()
-            probe.answer = json.dumps(answer, ensure_ascii=False)
-        except ValueError:
-            answer, probe.answer = {}, response.text
-        probe.answer += json.dumps(dict(response.headers), ensure_ascii=False)
-        answer = answer if isinstance(answer, dict) else {}
-        if response.status_code != 422 or answer.get("code") != "personal_data_not_allowed":
-            probe.problems.append(f"answered {response.status_code} {answer.get('code')}")
-        elif (answer.get("in"), answer.get("pointer")) != (probe.where, probe.pointer):
-            probe.problems.append(f"named {answer.get('in')} {answer.get('pointer')}")
-        if _carries(probe.answer, probe.number):
-            probe.problems.append("the answer echoes the number")
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {_clean(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, int | float) and not isinstance(value, bool) and find_personal_numbers(repr(value)):
-        return 1
-    return value
-
-
-def _carries(text: str, number: Generated) -> bool:
-    bare = "".join(ch for ch in fold(text)[0] if ch not in " .-").upper()
-    return number.digits.upper() in bare or bool(find_personal_numbers(text))
-
-
-def _slots(document: dict[str, Any], path: str, method: str) -> Iterator[tuple[str, Any]]:
-    item = document["paths"][path][method]
-    for parameter in [*document["paths"][path].get("parameters", []), *item.get("parameters", [])]:
-        if parameter["in"] in ("path", "query", "header"):
-            yield parameter["in"], parameter["name"]
-    content = (item.get("requestBody") or {}).get("content") or {}
-    if "application/json" in content:
-        for leaf in _leaves(document, content["application/json"].get("schema") or {}):
-            yield "body", leaf
 
 
 def number_pool(size: int = 500) -> Iterator[Generated]:
@@ -229,19 +84,21 @@ def _exercise(
     @given(case=operation.as_strategy())
     def run(case: Any) -> None:
         # the generated request without numbers of its own, so each probe carries exactly one
-        base_path = {k: _clean(v) for k, v in (case.path_parameters or {}).items()}
+        base_path = {k: without_numbers(v) for k, v in (case.path_parameters or {}).items()}
         if "app_id" in base_path:
             base_path["app_id"] = "mbank"
-        base_query = {_clean(k): _clean(v) for k, v in (case.query or {}).items()}
-        base_headers = {k: _clean(v) for k, v in (case.headers or {}).items() if k.lower() != "content-type"}
-        base_body = _clean(case.body) if isinstance(case.body, dict | list) else None
-        for where, slot in _slots(document, path, method):
+        base_query = {without_numbers(k): without_numbers(v) for k, v in (case.query or {}).items()}
+        base_headers = {
+            k: without_numbers(v) for k, v in (case.headers or {}).items() if k.lower() != "content-type"
+        }
+        base_body = without_numbers(case.body) if isinstance(case.body, dict | list) else None
+        for where, slot in slots(document, path, method):
             number = next(numbers)
             params = {"path": dict(base_path), "query": dict(base_query)}
             headers, body = dict(base_headers), base_body
             if where == "body":
-                pointer = _pointer(slot)
-                body = _place(base_body if base_body is not None else {}, slot, number.text)
+                pointer = pointer_of(slot)
+                body = place(base_body if base_body is not None else {}, slot, number.text)
             else:
                 pointer = f"/{slot.lower()}" if where == "header" else f"/{slot}"
                 if where == "header":
@@ -295,7 +152,7 @@ def test_personal_numbers_in_any_field_are_refused_and_leave_no_trace(
     with_fields = {
         f"{op.method.upper()} {op.path}"
         for op in operations
-        if any(_slots(document, op.path, op.method.lower()))
+        if any(slots(document, op.path, op.method.lower()))
     }
     assert len(with_fields) > 50 and with_fields <= exercised, sorted(with_fields - exercised)
     assert not failures, f"{len(failures)} of {len(probes)} probes failed:\n" + "\n".join(failures[:40])
