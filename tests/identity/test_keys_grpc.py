@@ -104,3 +104,26 @@ async def test_assertions_must_be_signed_by_the_app_fresh_and_used_once(identity
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await identity.stub.SignIn(pb.SignInRequest(app_id="life", assertion=assertion))
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED and reason(err) == expected
+
+
+async def test_every_token_names_its_kind_and_app_ids_never_take_another_kinds_audience(
+    identity: Identity,
+) -> None:
+    customer = await identity.sign_in("mbank", "u-kind")
+    secret = demo_data.DEMO_OPERATOR_SECRETS["hq-admin"]
+    operator = await identity.stub.IssueOperatorToken(
+        pb.IssueOperatorTokenRequest(operator_id="hq-admin", client_secret=secret)
+    )
+    for token, audience, kind in (
+        (customer.access_token, "mbank", "customer"),
+        (operator.access_token, "lattice-ops", "operator"),
+    ):
+        assert jwt.get_unverified_header(token)["typ"] == "at+jwt"
+        assert (await identity.verify(token, audience))["kind"] == kind
+    for reserved in ("lattice-ops", "lattice-identity", "lattice-anything"):
+        app = pb.App(
+            app_id=reserved, name="Not an app", role=pb.APP_ROLE_VERTICAL, legal_entity="Lattice Bank"
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await identity.stub.RegisterApp(pb.RegisterAppRequest(app=app))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and reason(err) == "reserved_app_id"
