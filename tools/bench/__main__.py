@@ -22,6 +22,8 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.runtime.config import SERVICES
+from services.runtime.grpc_client import open_sync_channel
+from services.runtime.pki import ServiceIdentity
 from services.runtime.stack import Process, Stack, StackConfig, free_ports
 from tools.bench.baselines import BASELINES
 from tools.bench.extras import event_to_inbox_latency, jetstream_publish_baseline, sqlmodel_insert_baseline
@@ -102,9 +104,9 @@ def _wait_http(url: str, proc: Process) -> None:
     raise TimeoutError(f"{proc.name} did not answer {url}")
 
 
-def _wait_grpc(addr: str, proc: Process) -> None:
+def _wait_grpc(addr: str, proc: Process, identity: ServiceIdentity) -> None:
     deadline = time.monotonic() + 30
-    with grpc.insecure_channel(addr) as channel:
+    with open_sync_channel(addr, peer="identity", identity=identity) as channel:
         while time.monotonic() < deadline:
             if not proc.alive:
                 raise RuntimeError(f"{proc.name} exited; see {proc.log_path}")
@@ -120,7 +122,9 @@ def run_baselines(
     work: Path, options: LoadOptions, loads: list[str], fixed: LoadOptions
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Measure both baselines with each load generator in use; the servers stop afterwards."""
-    env = Stack(StackConfig(var_dir=work)).base_env()
+    supervisor = Stack(StackConfig(var_dir=work))
+    tools_identity = supervisor.identity()  # creates the PKI the baselines' gRPC ends use
+    env = supervisor.base_env()
     ports = dict(zip(("bare", "echo", "grpc"), free_ports(3), strict=True))
     cmd = [sys.executable, "-m", "tools.bench.baselines"]
     procs = {
@@ -137,7 +141,7 @@ def run_baselines(
         for proc in procs.values():
             proc.start()
         _wait_http(f"http://127.0.0.1:{ports['bare']}/json", procs["bare"])
-        _wait_grpc(f"127.0.0.1:{ports['echo']}", procs["echo"])
+        _wait_grpc(f"127.0.0.1:{ports['echo']}", procs["echo"], tools_identity)
         _wait_http(f"http://127.0.0.1:{ports['grpc']}/echo", procs["grpc"])
         targets = {
             "bare": Target(f"http://127.0.0.1:{ports['bare']}", {"bare": procs["bare"].popen.pid}),

@@ -3,15 +3,18 @@
 `python -m tools.bench.baselines bare PORT` serves a bare FastAPI JSON endpoint;
 `python -m tools.bench.baselines echo PORT` serves a gRPC server (the standard health service);
 `python -m tools.bench.baselines grpc PORT ECHO_ADDR` serves a FastAPI endpoint making one grpc.aio call.
+Both gRPC ends use mutual TLS with PKI_DIR's certificates, as the system's gateway and services do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -20,7 +23,13 @@ from fastapi import FastAPI
 from fastapi import Request as HttpRequest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from services.runtime.grpc_client import channel_options
+from services.runtime.pki import ServiceIdentity, load_identity
 from tools.bench.scenario import Request, RequestFactory, Scenario
+
+
+def pki_identity(name: str) -> ServiceIdentity:
+    return load_identity(name, Path(os.environ["PKI_DIR"]).resolve())
 
 
 def bare_app() -> FastAPI:
@@ -36,7 +45,10 @@ def bare_app() -> FastAPI:
 def grpc_app(echo_addr: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with grpc.aio.insecure_channel(echo_addr) as channel:
+        credentials = pki_identity("gateway").channel_credentials
+        async with grpc.aio.secure_channel(
+            echo_addr, credentials, options=channel_options("identity")
+        ) as channel:
             app.state.stub = health_pb2_grpc.HealthStub(channel)
             yield
 
@@ -54,7 +66,7 @@ async def serve_echo(port: int) -> None:
     """A grpc.aio server whose health service answers every Check (the echo of the baseline)."""
     server = grpc.aio.server()
     health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
-    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.add_secure_port(f"127.0.0.1:{port}", pki_identity("identity").server_credentials())
     await server.start()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
