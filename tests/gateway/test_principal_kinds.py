@@ -162,22 +162,25 @@ def _concrete(path: str, *, app_id: str) -> str:
 
 
 class _EventTap:
-    """Every message published on a domain subject while the probes run."""
+    """Messages published while the probes run that name one of the probing principals."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, markers: set[str]) -> None:
         self.url = url
+        self.markers = {m.encode() for m in markers}
         self.subjects: list[str] = []
 
     async def run(self, probes: object) -> None:
         connection = await nats.connect(self.url)
 
         async def seen(msg: object) -> None:
-            subject = msg.subject  # type: ignore[attr-defined]
-            if not subject.startswith(("$", "_INBOX")):
+            subject, data = msg.subject, msg.data  # type: ignore[attr-defined]
+            if not subject.startswith(("$", "_INBOX")) and any(m in data for m in self.markers):
                 self.subjects.append(subject)
 
         await connection.subscribe(">", cb=seen)
         await connection.flush()
+        await asyncio.sleep(1.5)  # the fixture's own events (binding, consent) are out by now
+        self.subjects.clear()
         await asyncio.to_thread(probes)  # type: ignore[arg-type]
         await asyncio.sleep(2.0)  # the outbox relays within its poll interval
         await connection.close()
@@ -209,7 +212,11 @@ def test_no_route_accepts_a_credential_of_another_kind(
                     if "{app_id}" not in path:
                         break
 
-    tap = _EventTap(stack.config.nats_url)
+    markers = {
+        jwt.decode(c.headers["Authorization"][7:], options={"verify_signature": False})["sub"]
+        for c in credentials
+    }
+    tap = _EventTap(stack.config.nats_url, markers=markers)
     asyncio.run(tap.run(probes))
     assert not accepted, "\n".join(accepted[:40])
     assert tap.subjects == [], tap.subjects
