@@ -99,6 +99,13 @@ def _identity_signer(stack: Stack) -> tuple[str, object]:
     return kid, serialization.load_pem_private_key(pem, password=None)
 
 
+def _identity_rows(stack: Stack) -> dict[str, int]:
+    """Rows of every table of identity's database."""
+    with sqlite3.connect(stack.config.var_dir / "identity.db") as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}  # noqa: S608
+
+
 def _minted(stack: Stack, *, kind: str | None, aud: str) -> str:
     kid, key = _identity_signer(stack)
     now = int(time.time())
@@ -217,6 +224,8 @@ def test_no_route_accepts_a_credential_of_another_kind(
         for c in credentials
     }
     tap = _EventTap(stack.config.nats_url, markers=markers)
+    before = _identity_rows(stack)
     asyncio.run(tap.run(probes))
     assert not accepted, "\n".join(accepted[:40])
     assert tap.subjects == [], tap.subjects
+    assert _identity_rows(stack) == before  # no consent, session, binding or link written
