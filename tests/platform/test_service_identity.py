@@ -20,8 +20,8 @@ from lattice.identity.v1 import identity_pb2
 
 from services.runtime.callers import CallerPolicy
 from services.runtime.config import SERVICES, Settings
-from services.runtime.grpc_client import channel_options
-from services.runtime.on_behalf import METADATA_KEY, Principal, sign
+from services.runtime.grpc_client import channel_options, open_channel
+from services.runtime.on_behalf import METADATA_KEY, Principal, act_for, acting, sign
 from services.runtime.pki import IDENTITIES, ServiceIdentity, ensure_pki, load_identity
 from services.runtime.service import RunningService, start_service
 
@@ -270,3 +270,34 @@ def test_in_production_the_tools_identity_only_checks_health() -> None:
     assert all("tools" not in callers for rpc, callers in declared.items() if "grpc.health" not in rpc)
     assert "tools" in declared["/grpc.health.v1.Health/Check"]
     assert declared["/lattice.identity.v1.IdentityService/SignIn"] == {"gateway"}
+
+
+async def test_the_gateways_channels_carry_the_principal_of_the_request(world: World) -> None:
+    """open_channel (the gateway's Clients) signs the principal its auth dependency set, once."""
+    channel = open_channel(world.addr("content"), peer="content", identity=world.identity("gateway"))
+    stub = channel.unary_unary(
+        "/lattice.content.v1.ContentService/GetItem",
+        request_serializer=content_pb2.GetItemRequest.SerializeToString,
+        response_deserializer=content_pb2.ItemResponse.FromString,
+    )
+    other = content_pb2.GetItemRequest(
+        actor=content_pb2.Actor(operator_id="op-ben", role="operator"), item_id="x"
+    )
+
+    async def status(request: content_pb2.GetItemRequest) -> grpc.StatusCode:
+        try:
+            await stub(request, timeout=5)
+        except grpc.aio.AioRpcError as exc:
+            return exc.code()
+        return grpc.StatusCode.OK
+
+    async with channel:
+        assert await status(ITEM) == grpc.StatusCode.UNAUTHENTICATED  # no principal set: none sent
+        act_for(OPERATOR)
+        try:
+            assert await status(ITEM) == grpc.StatusCode.NOT_FOUND
+            assert await status(other) == grpc.StatusCode.PERMISSION_DENIED
+            signed = acting.get()
+            assert signed is not None and signed.token(world.identity("gateway")) == signed._token
+        finally:
+            acting.set(None)
