@@ -10,7 +10,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from lattice.common.v1 import app_event_pb2
 from lattice.conversion.v1 import conversion_pb2 as pb
 from standardwebhooks import Webhook
 

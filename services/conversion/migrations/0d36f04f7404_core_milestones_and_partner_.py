@@ -11,7 +11,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision: str = "0d36f04f7404"
 down_revision: str | None = "085b96b1794d"
 branch_labels: str | Sequence[str] | None = None
