@@ -65,7 +65,12 @@ def test_gateway_to_service_to_nats_to_consumer_is_one_trace(
     def complete(spans: list[ReceivedSpan]) -> bool:
         edges = [s for s in spans if s.service == "gateway" and s.name == "POST /v1/ops/partners"]
         in_trace = [s for s in spans if edges and s.trace_id == edges[0].trace_id]
-        return all(
+        # conversion has two consumers of this subject; wait for the partner projection's own span
+        projected = any(
+            s.attributes.get("messaging.consumer.group.name") == "conversion-partners"
+            for s in in_trace
+        )
+        return projected and all(
             any(s.service == svc and s.kind == kind and s.name.endswith(name) for s in in_trace)
             for svc, kind, name in wanted
         )
