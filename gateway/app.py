@@ -17,7 +17,18 @@ from gateway.middleware import EdgeMiddleware
 from gateway.personal_data_guard import PersonalDataGuard
 from gateway.problems import install_problem_handlers
 from gateway.revoked_keys import follow_revoked_keys
-from gateway.routes import benefits, content, conversion, core, identity, reach, system
+from gateway.routes import (
+    benefits,
+    content,
+    conversion,
+    core,
+    identity,
+    platform,
+    reach,
+    reviews,
+    system,
+    traces,
+)
 from services.runtime.bus import Bus
 
 API_DESCRIPTION = """
@@ -63,7 +74,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_problem_handlers(app)
-    for module in (system, identity, benefits, content, reach, conversion, core):
+    for module in (system, identity, benefits, content, reach, conversion, core, traces, reviews, platform):
         # a module may expose several routers (e.g. conversion's public `/r/{code}` redirect)
         for router in getattr(module, "routers", None) or [module.router]:
             app.include_router(router)
