@@ -39,6 +39,7 @@ CALLERS: dict[str, frozenset[str]] = {
     "ListPlacements": GATEWAY,
     "ServeSlot": GATEWAY | TOOLS,
     "GetRenderedItem": GATEWAY | {"reach"},
+    "PreviewSlot": GATEWAY,
 }
 
 

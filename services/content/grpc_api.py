@@ -23,6 +23,7 @@ from services.content.convert import (
     variants_from_pb,
     viewer_from_pb,
 )
+from services.content.preview import PreviewRpcs
 from services.content.rendering import render_item
 from services.content.serving import needs_database, serve_from, serve_slot
 from services.content.slot_cache import SlotCache
@@ -40,7 +41,7 @@ def _reason(text: str) -> str:
     return text
 
 
-class ContentApi(content_pb2_grpc.ContentServiceServicer):
+class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
     def __init__(
         self,
         ctx: ServiceContext,

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from gateway.routes.content import apps, ops
+from gateway.routes.content import apps, ops, preview
 
-routers = [apps.router, ops.items_router, ops.slots_router]
+routers = [apps.router, ops.items_router, ops.slots_router, preview.router]
