@@ -33,6 +33,7 @@ CALLERS: dict[str, frozenset[str]] = {
     "DryRunStrategy": GATEWAY,
     "GetStrategyReview": GATEWAY,
     "ListDeliveries": GATEWAY,
+    "RecordReceipts": GATEWAY,
     "GetDeliveryPolicy": GATEWAY,
     "ProposeDeliveryPolicy": GATEWAY,
     "ApproveDeliveryPolicy": GATEWAY,

@@ -7,7 +7,7 @@ import asyncio
 from lattice.reach.v1 import reach_pb2 as pb
 from lattice.reach.v1 import reach_pb2_grpc
 
-from services.reach import inbox, policy, policy_changes, review, strategies
+from services.reach import inbox, policy, policy_changes, receipts, review, strategies
 from services.reach.convert import (
     actor_from_pb,
     delivery_to_pb,
@@ -159,6 +159,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
             start=start,
             end=end,
         )
+        low, high = r.uplift_interval()
         return pb.GetStrategyReviewResponse(
             audience=r.audience,
             sent=r.sent,
@@ -169,6 +170,9 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
             treatment=_group(r.treatment),
             control=_group(r.control),
             uplift=r.uplift,
+            measurable=r.measurable,
+            uplift_ci_low=low,
+            uplift_ci_high=high,
         )
 
     async def ListDeliveries(self, request: pb.ListDeliveriesRequest, context) -> pb.ListDeliveriesResponse:  # type: ignore[no-untyped-def]
@@ -184,6 +188,24 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
         token = found[size - 1].delivery_id if len(found) > size else ""
         return pb.ListDeliveriesResponse(
             deliveries=[delivery_to_pb(d) for d in found[:size]], next_page_token=token
+        )
+
+    async def RecordReceipts(self, request: pb.RecordReceiptsRequest, context) -> pb.RecordReceiptsResponse:  # type: ignore[no-untyped-def]
+        now = utcnow()
+        found = [
+            receipts.Receipt(
+                delivery_id=r.delivery_id,
+                status=r.status,
+                reason=r.reason,
+                occurred_at=from_timestamp(r.occurred_at) or now,
+            )
+            for r in request.receipts
+        ]
+        outcome = await asyncio.to_thread(
+            receipts.record_receipts, engine=self._engine, channel=request.channel, receipts=found, now=now
+        )
+        return pb.RecordReceiptsResponse(
+            applied=outcome.applied, unchanged=outcome.unchanged, unknown=outcome.unknown
         )
 
     async def GetDeliveryPolicy(self, request, context) -> pb.DeliveryPolicyResponse:  # type: ignore[no-untyped-def]

@@ -198,9 +198,11 @@ class ProviderDelivery(SQLModel, table=True):
     recipient: str = Field(max_length=100)  # customer id, or pairwise id for a partner channel
     partner_id: str = Field(default="", max_length=40)
     payload: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="accepted", max_length=20)
+    status: str = Field(default="accepted", max_length=20)  # accepted | delivered | failed (receipt)
     provider_ref: str = Field(default="", max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
+    receipt_reason: str = Field(default="", max_length=60)
+    receipt_at: datetime | None = None
 
 
 class GoalEvent(SQLModel, table=True):

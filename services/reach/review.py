@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from math import sqrt
+from statistics import NormalDist
 
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
@@ -19,6 +21,7 @@ from services.runtime.errors import InvalidInput
 
 CLOSED = ("suppressed", "dropped", "failed")
 _CHUNK = 500
+_Z95 = NormalDist().inv_cdf(0.975)
 
 
 @dataclass
@@ -53,6 +56,30 @@ class Review:
     @property
     def uplift(self) -> float:
         return self.treatment.rate - self.control.rate
+
+    @property
+    def measurable(self) -> bool:
+        """Uplift means something only with customers in both groups (a control group was held out)."""
+        return self.treatment.customers > 0 and self.control.customers > 0
+
+    def uplift_interval(self) -> tuple[float, float]:
+        """95% interval of treatment rate - control rate (Newcombe's hybrid score); (0, 0) unmeasurable."""
+        if not self.measurable:
+            return 0.0, 0.0
+        t_low, t_high = _wilson(self.treatment)
+        c_low, c_high = _wilson(self.control)
+        t, c = self.treatment.rate, self.control.rate
+        low = (t - c) - sqrt((t - t_low) ** 2 + (c_high - c) ** 2)
+        high = (t - c) + sqrt((t_high - t) ** 2 + (c - c_low) ** 2)
+        return max(low, -1.0), min(high, 1.0)
+
+
+def _wilson(group: GroupOutcome) -> tuple[float, float]:
+    """Wilson score interval of a group's conversion rate (behaves at 0% and 100%, unlike Wald)."""
+    n, p, z = group.customers, group.rate, _Z95
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
 
 
 def dry_run(*, engine: Engine, actor: Actor, strategy_id: str, now: datetime) -> DryRun:

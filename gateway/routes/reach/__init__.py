@@ -1,7 +1,7 @@
-"""Reach routes: behaviour events and the inbox (apps); strategies, policy and reviews (operators)."""
+"""Reach routes: events and the inbox (apps); strategies, policy, reviews (operators); provider receipts."""
 
 from __future__ import annotations
 
-from gateway.routes.reach import apps, ops
+from gateway.routes.reach import apps, ops, receipts
 
-routers = [apps.router, ops.router]
+routers = [apps.router, ops.router, receipts.router]

@@ -129,12 +129,18 @@ async def review_strategy(
     operator: Viewer,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
 ) -> dict[str, Any]:
-    """復盤: sent, suppressed by reason, delivered, opened, and uplift of treatment over control."""
+    """復盤: sent, suppressed by reason, delivered, opened, and uplift over control with its 95% interval.
+
+    Without customers in both groups (no control group held out) the uplift is not measurable:
+    `measurable` is false and `uplift`, `uplift_ci_low` and `uplift_ci_high` are null."""
     request = pb.GetStrategyReviewRequest(actor=actor_pb(operator), strategy_id=strategy_id)
     getattr(request, "from").CopyFrom(to_timestamp(start))
     if end is not None:
         request.to.CopyFrom(to_timestamp(end))
-    return to_json(await clients.reach.GetStrategyReview(request))
+    body = to_json(await clients.reach.GetStrategyReview(request))
+    if not body["measurable"]:
+        body.update(uplift=None, uplift_ci_low=None, uplift_ci_high=None)
+    return body
 
 
 @router.get(f"{OPS}/strategies/{{strategy_id}}/deliveries")
