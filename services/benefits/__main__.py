@@ -35,6 +35,7 @@ CALLERS: dict[str, frozenset[str]] = {
     "ReviewBenefitChange": GATEWAY,
     "GetBenefitAudit": GATEWAY,
     "ListBenefitChanges": GATEWAY,
+    "GetBudgetBurndown": GATEWAY,
 }
 
 

@@ -7,6 +7,7 @@ import asyncio
 from lattice.benefits.v1 import benefits_pb2 as pb
 
 from services.benefits import audit, catalogue, controls, wallet
+from services.benefits.burndown import budget_burndown
 from services.benefits.convert import (
     audit_to_pb,
     benefit_from_pb,
@@ -151,6 +152,27 @@ class CatalogueRpcs:
             by=principal_from_pb(request.principal),
         )
         return pb.GetBenefitAuditResponse(records=[audit_to_pb(r) for r in records])
+
+    async def GetBudgetBurndown(
+        self, request: pb.GetBudgetBurndownRequest, context
+    ) -> pb.GetBudgetBurndownResponse:  # type: ignore[no-untyped-def]
+        benefit, days = await asyncio.to_thread(
+            budget_burndown,
+            engine=self._ctx.engine,
+            benefit_id=request.benefit_id,
+            by=principal_from_pb(request.principal),
+            from_day=request.from_day,
+            to_day=request.to_day,
+        )
+        return pb.GetBudgetBurndownResponse(
+            benefit_id=benefit.benefit_id,
+            total_budget=benefit.total_budget,
+            daily_budget=benefit.daily_budget,
+            days=[
+                pb.BurndownDay(day=d.day.isoformat(), added=d.added, spent=d.spent, remaining=d.remaining)
+                for d in days
+            ],
+        )
 
     async def GetAccountBalance(
         self, request: pb.GetAccountBalanceRequest, context
