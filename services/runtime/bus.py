@@ -43,6 +43,10 @@ STREAMS: dict[str, list[str]] = {
 DUPLICATE_WINDOW_S = 600
 EVENT_TYPE_HEADER = "Lattice-Event-Type"
 MSG_ID_HEADER = "Nats-Msg-Id"
+# a replayed dead letter keeps its event id (consumers stay idempotent) and names the one consumer
+# it is for; the others ack it unseen (services/runtime/dead_letters.py)
+EVENT_ID_HEADER = "Lattice-Event-Id"
+REPLAY_FOR_HEADER = "Lattice-Replay-For"
 _SUBJECT_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 
@@ -191,10 +195,14 @@ class Bus:
 
     async def _process(self, msg, durable: str, handler: Handler, max_deliver: int) -> None:  # type: ignore[no-untyped-def]
         headers = dict(msg.headers or {})
+        if headers.get(REPLAY_FOR_HEADER, durable) != durable:
+            await msg.ack()
+            return
         delivery = Delivery(
             subject=msg.subject,
             data=msg.data,
-            event_id=headers.get(MSG_ID_HEADER, f"{msg.metadata.stream}:{msg.metadata.sequence.stream}"),
+            event_id=headers.get(EVENT_ID_HEADER)
+            or headers.get(MSG_ID_HEADER, f"{msg.metadata.stream}:{msg.metadata.sequence.stream}"),
             event_type=headers.get(EVENT_TYPE_HEADER, ""),
             num_delivered=msg.metadata.num_delivered,
             headers=headers,
@@ -244,7 +252,8 @@ class Bus:
     async def _dead_letter(self, delivery: Delivery, durable: str, exc: Exception) -> None:
         logger.error("consumer %s dead-lettered event %s", durable, delivery.event_id)
         headers = {
-            MSG_ID_HEADER: f"{durable}:{delivery.event_id}",
+            # a replay that fails again is a new dead letter, not a duplicate of the first
+            MSG_ID_HEADER: f"{durable}:{delivery.headers.get(MSG_ID_HEADER, delivery.event_id)}",
             EVENT_TYPE_HEADER: delivery.event_type,
             "Lattice-Original-Subject": delivery.subject,
             "Lattice-Original-Event-Id": delivery.event_id,

@@ -1,0 +1,138 @@
+"""Platform health for head-office admins: consumers and their lag, dead letters, their inspection and
+replay. The gateway reads JetStream itself: no service owns the bus."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from gateway.auth import OperatorPrincipal, require_role
+from gateway.problems import Problem
+from services.runtime import dead_letters
+from services.runtime.errors import DomainError, InvalidInput
+
+router = APIRouter(prefix="/v1/ops/platform", tags=["platform"])
+ADMIN = require_role("admin")
+Sequence = Annotated[int, Path(ge=1, le=2**63 - 1, description="the dead letter's DLQ stream sequence")]
+
+
+class ConsumerOut(BaseModel):
+    stream: str
+    consumer: str
+    filter_subject: str
+    pending: int = Field(description="messages not yet delivered (the lag)")
+    ack_pending: int = Field(description="delivered, not yet acknowledged")
+    redelivered: int
+    last_delivered_at: datetime | None
+    dead_letters: int = Field(description="dead letters of this consumer still in the DLQ")
+
+
+class ConsumerList(BaseModel):
+    items: list[ConsumerOut]
+
+
+class DeadLetterOut(BaseModel):
+    sequence: int
+    consumer: str
+    subject: str = Field(description="the subject the message was published on")
+    event_id: str
+    event_type: str
+    error: str = Field(description="the exception type of the last attempt")
+    dead_lettered_at: datetime | None
+    size: int
+
+
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetterOut]
+    next_page_token: str | None
+
+
+class DeadLetterDetail(DeadLetterOut):
+    payload: dict[str, Any] = Field(
+        description="`decoded` and `fields` (the event decoded by its type) or `base64`; "
+        "personal numbers scrubbed"
+    )
+
+
+class ReplayOut(BaseModel):
+    replayed: DeadLetterOut
+    status: str = "replayed"
+
+
+def _head_office_admin(operator: OperatorPrincipal) -> None:
+    # dead letters carry every branch's events: only head office sees them
+    if not operator.head_office:
+        raise Problem(403, "head_office_only", "platform health is run by head office")
+
+
+def _js(request: Request):  # type: ignore[no-untyped-def]
+    return request.app.state.bus.js
+
+
+def _problem(error: DomainError) -> Problem:
+    status = 422 if isinstance(error, InvalidInput) else 404
+    return Problem(status, error.reason, error.detail)
+
+
+@router.get(
+    "/consumers", response_model=ConsumerList, summary="Durable consumers, their lag and dead letters"
+)
+async def list_consumers(request: Request, operator: OperatorPrincipal = ADMIN) -> ConsumerList:
+    _head_office_admin(operator)
+    found = await dead_letters.consumers(_js(request))
+    return ConsumerList(items=[ConsumerOut(**vars(c)) for c in found])
+
+
+@router.get("/dead-letters", response_model=DeadLetterPage, summary="Dead-lettered messages, oldest first")
+async def list_dead_letters(
+    request: Request,
+    operator: OperatorPrincipal = ADMIN,
+    consumer: Annotated[str | None, Query(pattern=f"^{dead_letters.TOKEN}$")] = None,
+    subject: Annotated[str | None, Query(pattern=f"^{dead_letters.SUBJECT}$", max_length=500)] = None,
+    page_token: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> DeadLetterPage:
+    _head_office_admin(operator)
+    try:
+        items, after = await dead_letters.list_dead_letters(
+            _js(request), consumer=consumer, subject=subject, after=int(page_token or 0), limit=limit
+        )
+    except DomainError as error:
+        raise _problem(error) from None
+    return DeadLetterPage(
+        items=[DeadLetterOut(**vars(d)) for d in items],
+        next_page_token=None if after is None else str(after),
+    )
+
+
+@router.get("/dead-letters/{sequence}", response_model=DeadLetterDetail, summary="Inspect one dead letter")
+async def inspect_dead_letter(
+    request: Request, sequence: Sequence, operator: OperatorPrincipal = ADMIN
+) -> DeadLetterDetail:
+    _head_office_admin(operator)
+    try:
+        letter, payload = await dead_letters.inspect(_js(request), sequence=sequence)
+    except DomainError as error:
+        raise _problem(error) from None
+    return DeadLetterDetail(**vars(letter), payload=payload)
+
+
+@router.post(
+    "/dead-letters/{sequence}/replay",
+    response_model=ReplayOut,
+    summary="Publish a dead letter again, for the consumer that dead-lettered it only",
+    description="Other consumers of the subject acknowledge the replay unseen; the consumer keeps its "
+    "exactly-once record by the event id. The message leaves the DLQ; if it fails again it returns there.",
+)
+async def replay_dead_letter(
+    request: Request, sequence: Sequence, operator: OperatorPrincipal = ADMIN
+) -> ReplayOut:
+    _head_office_admin(operator)
+    try:
+        letter = await dead_letters.replay(_js(request), sequence=sequence, operator_id=operator.operator_id)
+    except DomainError as error:
+        raise _problem(error) from None
+    return ReplayOut(replayed=DeadLetterOut(**vars(letter)))
