@@ -18,6 +18,7 @@ from gateway.personal_data_guard import PersonalDataGuard
 from gateway.problems import install_problem_handlers
 from gateway.revoked_keys import follow_revoked_keys
 from gateway.routes import (
+    audit,
     benefits,
     content,
     conversion,
@@ -74,7 +75,19 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_problem_handlers(app)
-    for module in (system, identity, benefits, content, reach, conversion, core, traces, reviews, platform):
+    for module in (
+        system,
+        identity,
+        benefits,
+        content,
+        reach,
+        conversion,
+        core,
+        traces,
+        audit,
+        reviews,
+        platform,
+    ):
         # a module may expose several routers (e.g. conversion's public `/r/{code}` redirect)
         for router in getattr(module, "routers", None) or [module.router]:
             app.include_router(router)

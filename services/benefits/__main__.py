@@ -6,9 +6,11 @@ import grpc
 from lattice.benefits.v1 import benefits_pb2, benefits_pb2_grpc
 
 from services.benefits import events
+from services.benefits.audit_search import search_audit
 from services.benefits.config import BenefitsSettings
 from services.benefits.grpc_api import BenefitsApi
 from services.benefits.lifecycle import run_sweeper
+from services.runtime.audit_trail import serve_audit_trail
 from services.runtime.callers import GATEWAY, TOOLS
 from services.runtime.service import ServiceContext, main
 
@@ -45,7 +47,8 @@ async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
     await events.subscribe(ctx)
     ctx.spawn(run_sweeper(engine=ctx.engine, interval_s=settings.sweep_interval_s, notify=ctx.relay.notify))
     ctx.callers.declare(benefits_pb2.DESCRIPTOR.services_by_name["BenefitsService"], CALLERS)
-    return [benefits_pb2.DESCRIPTOR.services_by_name["BenefitsService"].full_name]
+    trail = serve_audit_trail(ctx, server, service="benefits", search=search_audit)
+    return [benefits_pb2.DESCRIPTOR.services_by_name["BenefitsService"].full_name, trail]
 
 
 if __name__ == "__main__":

@@ -9,10 +9,12 @@ from datetime import datetime
 import grpc
 from lattice.content.v1 import content_pb2, content_pb2_grpc
 
+from services.content.audit_search import search_audit
 from services.content.events import watch_content_events
 from services.content.grpc_api import ContentApi
 from services.content.serving import SERVE_COUNT_RETENTION
 from services.content.slot_cache import SlotCache
+from services.runtime.audit_trail import serve_audit_trail
 from services.runtime.callers import GATEWAY, TOOLS
 from services.runtime.clock import utcnow
 from services.runtime.service import ServiceContext, main
@@ -57,7 +59,8 @@ async def wire(
         ContentApi(ctx, cache=cache, clock=clock, rng=rng), server
     )
     ctx.callers.declare(content_pb2.DESCRIPTOR.services_by_name["ContentService"], CALLERS)
-    return [content_pb2.DESCRIPTOR.services_by_name["ContentService"].full_name]
+    trail = serve_audit_trail(ctx, server, service="content", search=search_audit)
+    return [content_pb2.DESCRIPTOR.services_by_name["ContentService"].full_name, trail]
 
 
 if __name__ == "__main__":

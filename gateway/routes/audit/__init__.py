@@ -1,0 +1,123 @@
+"""The operators' audit search across services: `GET /v1/ops/audit`.
+
+The gateway asks every service's AuditTrail (lattice.audit.v1) for one page and merges them newest
+first by (at, service, record id); the page token is the last record's key. Each service enforces
+the role and branch scope itself (a branch operator gets only records about its branch's objects).
+Viewer and up: leadership and analysts read every report. A service that does not answer fails the
+whole search (503), never a silently partial trail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from lattice.audit.v1 import audit_pb2 as pb
+from lattice.audit.v1 import audit_pb2_grpc
+from pydantic import AwareDatetime, BaseModel
+
+from gateway.auth import OperatorPrincipal, require_role
+from gateway.clients import ClientsDep
+from gateway.problems import Problem
+from services.runtime.clock import from_timestamp, to_timestamp
+
+router = APIRouter(prefix="/v1/ops/audit", tags=["audit"])
+Viewer = Annotated[OperatorPrincipal, require_role("viewer")]
+TRAILS = ("benefits", "content")
+Token = r"^([0-9]{1,20}\.[a-z]{2,20}\.[0-9]{1,19})?$"
+Word = r"^([A-Za-z0-9_.:-]{1,64})?$"
+
+
+class AuditRecordOut(BaseModel):
+    service: str
+    record_id: int
+    at: datetime
+    operator_id: str
+    operator_branch: str
+    action: str
+    entity: str
+    entity_id: str
+    branch: str
+    reason: str
+    detail: str
+
+
+class AuditPage(BaseModel):
+    records: list[AuditRecordOut]
+    next_page_token: str = ""
+
+
+def _cursor(token: str) -> pb.Cursor | None:
+    if not token:
+        return None
+    micros, service, record_id = token.split(".")
+    seconds, fraction = divmod(int(micros), 1_000_000)
+    at = datetime.fromtimestamp(seconds, tz=UTC) + timedelta(microseconds=fraction)
+    return pb.Cursor(at=to_timestamp(at), service=service, record_id=int(record_id))
+
+
+def _token(record: pb.AuditRecord) -> str:
+    micros = record.at.seconds * 1_000_000 + record.at.nanos // 1000
+    return f"{micros}.{record.service}.{record.record_id}"
+
+
+def _out(record: pb.AuditRecord) -> AuditRecordOut:
+    return AuditRecordOut(
+        service=record.service,
+        record_id=record.record_id,
+        at=from_timestamp(record.at),
+        operator_id=record.operator_id,
+        operator_branch=record.operator_branch,
+        action=record.action,
+        entity=record.entity,
+        entity_id=record.entity_id,
+        branch=record.branch,
+        reason=record.reason,
+        detail=record.detail,
+    )
+
+
+@router.get("", response_model=AuditPage, summary="Who did what, when, to which object, across every service")
+async def search_audit(
+    clients: ClientsDep,
+    operator: Viewer,
+    service: Annotated[str, Query(pattern=r"^([a-z]{2,20})?$", description="only this service's trail")] = "",
+    by_operator: Annotated[str, Query(pattern=Word, description="who acted")] = "",
+    action: Annotated[str, Query(pattern=Word)] = "",
+    entity: Annotated[str, Query(pattern=Word, description="item, placement, slot, benefit...")] = "",
+    entity_id: Annotated[str, Query(pattern=r"^([A-Za-z0-9_.:/-]{1,120})?$")] = "",
+    since: Annotated[AwareDatetime | None, Query()] = None,
+    until: Annotated[AwareDatetime | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    page_token: Annotated[str, Query(pattern=Token)] = "",
+) -> AuditPage:
+    """Newest first; every filter is exact; `since` is inclusive and `until` exclusive."""
+    if service and service not in TRAILS:
+        raise Problem(422, "unknown_service", f"the audit trails are kept by {', '.join(TRAILS)}")
+    if since and until and since >= until:
+        raise Problem(422, "invalid_period", "since must be before until")
+    request = pb.SearchAuditRequest(
+        actor=pb.Actor(operator_id=operator.operator_id, role=operator.role, branch=operator.branch or ""),
+        by_operator=by_operator,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        since=to_timestamp(since) if since else None,
+        until=to_timestamp(until) if until else None,
+        page_size=limit + 1,
+        before=_cursor(page_token),
+    )
+    trails = [service] if service else list(TRAILS)
+    replies = await asyncio.gather(
+        *(audit_pb2_grpc.AuditTrailStub(clients.channels[name]).SearchAudit(request) for name in trails)
+    )
+    merged = sorted(
+        (r for reply in replies for r in reply.records),
+        key=lambda r: (r.at.seconds, r.at.nanos, r.service, r.record_id),
+        reverse=True,
+    )
+    shown = merged[:limit]
+    token = _token(shown[-1]) if len(merged) > limit else ""
+    return AuditPage(records=[_out(r) for r in shown], next_page_token=token)
