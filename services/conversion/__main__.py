@@ -30,6 +30,13 @@ CALLERS: dict[str, frozenset[str]] = {
     "ListLinkSigningKeys": GATEWAY,
     "RotateLinkSigningKey": GATEWAY,
     "GetFunnelReport": GATEWAY,
+    "GetNorthStar": GATEWAY,
+    "CreateGoal": GATEWAY,
+    "UpdateGoal": GATEWAY,
+    "DeleteGoal": GATEWAY,
+    "GetGoal": GATEWAY,
+    "ListGoals": GATEWAY,
+    "ListGoalChanges": GATEWAY,
 }
 
 

@@ -21,6 +21,7 @@ from services.conversion.grpc_convert import (
     staff_from_pb,
     version_to_pb,
 )
+from services.conversion.grpc_goals import GoalRpcs
 from services.conversion.models import Campaign
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.service import ServiceContext
@@ -28,7 +29,7 @@ from services.runtime.service import ServiceContext
 MAX_PAGE = 100
 
 
-class ConversionApi(conversion_pb2_grpc.ConversionServiceServicer):
+class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
     def __init__(self, ctx: ServiceContext, settings: ConversionSettings) -> None:
         self._ctx = ctx
         self._engine = ctx.engine

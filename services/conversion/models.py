@@ -242,3 +242,38 @@ class PostbackDelivery(SQLModel, table=True):
     last_error: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None
+
+
+class Goal(SQLModel, table=True):
+    """An OGSM goal: its objective, its scope, and measures (a target per metric and period)."""
+
+    __tablename__ = "goal"
+
+    goal_id: str = Field(primary_key=True, max_length=40)
+    objective: str = Field(index=True, max_length=200)
+    name: str = Field(max_length=100)
+    branch: str = Field(default="", index=True, max_length=40)
+    app_id: str = Field(default="", max_length=40)
+    partner_id: str = Field(default="", max_length=40)
+    campaign_id: str = Field(default="", max_length=40)
+    # [{"metric", "from_day", "to_day", "target"}]: saved whole with the goal, never half
+    measures: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    version: int = 1
+    deleted: bool = False
+    created_by: str = Field(max_length=40)
+    updated_by: str = Field(max_length=40)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class GoalChange(SQLModel, table=True):
+    """One change of a goal, by whom and when, with the goal as it left it (the audit trail)."""
+
+    __tablename__ = "goal_change"
+
+    goal_id: str = Field(primary_key=True, max_length=40)
+    version: int = Field(primary_key=True)
+    action: str = Field(max_length=20)  # created | updated | deleted
+    operator_id: str = Field(max_length=40)
+    at: datetime = Field(default_factory=utcnow)
+    snapshot: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

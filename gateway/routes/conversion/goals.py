@@ -1,0 +1,214 @@
+"""Goals for operators (OGSM): objective -> goal -> measures, a target per metric and period, with the
+actual (the north-star metric over that period, within the goal's scope) and the gap.
+
+Head office sets goals for the whole bank or any branch; a branch operator only for its branch, and
+reads only its branch's goals. Every change names the version it read and is kept (`/history`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+from lattice.conversion.v1 import conversion_pb2 as pb
+from pydantic import BaseModel, Field, StrictInt
+
+from gateway.auth import OperatorPrincipal, require_role
+from gateway.clients import ClientsDep
+from gateway.problems import Problem
+from gateway.routes.conversion.ops import _actor
+from gateway.routes.conversion.schemas import Day, Slug, Strict
+from services.runtime.clock import from_timestamp
+
+router = APIRouter(prefix="/v1/ops/goals", tags=["goals"])
+VIEWER = require_role("viewer")
+OPERATOR = require_role("operator")
+Metric = Literal["acquired", "activated", "upgraded", "linked", "landings", "clicks"]
+Version = Annotated[StrictInt, Field(ge=1, le=2**31 - 1, description="the version that was read")]
+
+
+class MeasureIn(Strict):
+    metric: Metric
+    from_day: Day
+    to_day: Day
+    target: Annotated[StrictInt, Field(ge=1, le=10**12)]
+
+
+class GoalIn(Strict):
+    objective: str = Field(min_length=1, max_length=200, description="the objective (O of OGSM) it serves")
+    name: str = Field(min_length=1, max_length=100, description="the goal (G)")
+    app_id: Slug | None = None
+    partner_id: Slug | None = None
+    campaign_id: Slug | None = None
+    measures: list[MeasureIn] = Field(min_length=1, max_length=12, description="the measures (M)")
+
+
+class GoalCreate(GoalIn):
+    goal_id: Slug
+    branch: Slug | None = Field(default=None, description="none: the whole bank (head office only)")
+
+
+class GoalUpdate(GoalIn):
+    version: Version
+
+
+class MeasureOut(BaseModel):
+    metric: str
+    from_day: str
+    to_day: str
+    target: int
+    actual: int
+    gap: int = Field(description="target - actual; 0 or less when the target is met")
+    attainment: float = Field(description="actual / target")
+
+
+class GoalOut(BaseModel):
+    goal_id: str
+    objective: str
+    name: str
+    branch: str | None
+    app_id: str | None
+    partner_id: str | None
+    campaign_id: str | None
+    measures: list[MeasureOut]
+    version: int
+    created_by: str
+    updated_by: str
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class GoalPage(BaseModel):
+    items: list[GoalOut]
+    next_page_token: str | None
+
+
+class GoalChangeOut(BaseModel):
+    version: int
+    action: Literal["created", "updated", "deleted"]
+    operator_id: str
+    at: datetime | None
+    goal: GoalOut
+
+
+def _out(g: pb.Goal) -> GoalOut:
+    return GoalOut(
+        goal_id=g.goal_id,
+        objective=g.objective,
+        name=g.name,
+        branch=g.branch or None,
+        app_id=g.scope.app_id or None,
+        partner_id=g.scope.partner_id or None,
+        campaign_id=g.scope.campaign_id or None,
+        measures=[
+            MeasureOut(
+                metric=m.metric,
+                from_day=m.from_day,
+                to_day=m.to_day,
+                target=m.target,
+                actual=m.actual,
+                gap=m.target - m.actual,
+                attainment=round(m.actual / m.target, 4) if m.target else 0.0,
+            )
+            for m in g.measures
+        ],
+        version=g.version,
+        created_by=g.created_by,
+        updated_by=g.updated_by,
+        created_at=from_timestamp(g.created_at),
+        updated_at=from_timestamp(g.updated_at),
+    )
+
+
+def _goal_pb(body: GoalIn, *, goal_id: str, branch: str = "", version: int = 0) -> pb.Goal:
+    return pb.Goal(
+        goal_id=goal_id,
+        objective=body.objective,
+        name=body.name,
+        branch=branch,
+        scope=pb.MetricFilter(
+            app_id=body.app_id or "", partner_id=body.partner_id or "", campaign_id=body.campaign_id or ""
+        ),
+        measures=[pb.GoalMeasure(**m.model_dump()) for m in body.measures],
+        version=version,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=GoalOut)
+async def create_goal(
+    body: GoalCreate, clients: ClientsDep, operator: OperatorPrincipal = OPERATOR
+) -> GoalOut:
+    """Set a goal with its measures; a branch operator sets its own branch's goals only."""
+    if not operator.head_office and body.branch != operator.branch:
+        raise Problem(403, "branch_scope", "branch staff set goals of their own branch")
+    goal = _goal_pb(body, goal_id=body.goal_id, branch=body.branch or "")
+    resp = await clients.conversion.CreateGoal(pb.CreateGoalRequest(goal=goal, actor=_actor(operator)))
+    return _out(resp.goal)
+
+
+@router.get("", response_model=GoalPage)
+async def list_goals(
+    clients: ClientsDep,
+    operator: OperatorPrincipal = VIEWER,
+    objective: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 50,
+    page_token: Annotated[str, Query(max_length=40)] = "",
+) -> GoalPage:
+    """Live goals by id with actual and gap; a branch operator lists only its branch's."""
+    resp = await clients.conversion.ListGoals(
+        pb.ListGoalsRequest(
+            objective=objective or "", page_size=page_size, page_token=page_token, actor=_actor(operator)
+        )
+    )
+    return GoalPage(items=[_out(g) for g in resp.goals], next_page_token=resp.next_page_token or None)
+
+
+@router.get("/{goal_id}", response_model=GoalOut)
+async def get_goal(goal_id: Slug, clients: ClientsDep, operator: OperatorPrincipal = VIEWER) -> GoalOut:
+    resp = await clients.conversion.GetGoal(pb.GetGoalRequest(goal_id=goal_id, actor=_actor(operator)))
+    return _out(resp.goal)
+
+
+@router.put("/{goal_id}", response_model=GoalOut)
+async def update_goal(
+    goal_id: Slug, body: GoalUpdate, clients: ClientsDep, operator: OperatorPrincipal = OPERATOR
+) -> GoalOut:
+    """Replace the goal's objective, name, scope and measures (409 version_mismatch if it changed)."""
+    goal = _goal_pb(body, goal_id=goal_id, version=body.version)
+    resp = await clients.conversion.UpdateGoal(pb.UpdateGoalRequest(goal=goal, actor=_actor(operator)))
+    return _out(resp.goal)
+
+
+@router.delete("/{goal_id}", response_model=GoalOut)
+async def delete_goal(
+    goal_id: Slug,
+    version: Annotated[int, Query(ge=1, le=2**31 - 1)],
+    clients: ClientsDep,
+    operator: OperatorPrincipal = OPERATOR,
+) -> GoalOut:
+    """Withdraw the goal (its history stays)."""
+    resp = await clients.conversion.DeleteGoal(
+        pb.DeleteGoalRequest(goal_id=goal_id, version=version, actor=_actor(operator))
+    )
+    return _out(resp.goal)
+
+
+@router.get("/{goal_id}/history", response_model=list[GoalChangeOut])
+async def goal_history(
+    goal_id: Slug, clients: ClientsDep, operator: OperatorPrincipal = VIEWER
+) -> list[GoalChangeOut]:
+    """Who changed the goal, when, and how it read after each change (the audit trail)."""
+    resp = await clients.conversion.ListGoalChanges(
+        pb.ListGoalChangesRequest(goal_id=goal_id, actor=_actor(operator))
+    )
+    return [
+        GoalChangeOut(
+            version=c.version,
+            action=c.action,  # type: ignore[arg-type]
+            operator_id=c.operator_id,
+            at=from_timestamp(c.at),
+            goal=_out(c.goal),
+        )
+        for c in resp.changes
+    ]

@@ -1,0 +1,82 @@
+"""North-star metrics for operators: acquisitions, activations and tier upgrades by day, app, partner,
+campaign or branch over a period of click days (the funnel's own aggregates, so both always agree).
+
+A branch operator sees only its branch's campaigns; asking for another branch is 403 branch_scope.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from lattice.conversion.v1 import conversion_pb2 as pb
+from pydantic import BaseModel, Field
+
+from gateway.auth import OperatorPrincipal, require_role
+from gateway.clients import ClientsDep
+from gateway.routes.conversion.ops import _actor
+from gateway.routes.conversion.schemas import Day, FunnelCounts, Slug, counts_public
+
+router = APIRouter(prefix="/v1/ops/metrics", tags=["metrics"])
+VIEWER = require_role("viewer")
+GroupBy = Literal["day", "app", "partner", "campaign", "branch"]
+BranchFilter = Annotated[str, Field(pattern=r"^(head_office|[a-z][a-z0-9_-]{1,39})$")]
+
+
+class MetricGroup(BaseModel):
+    key: str = Field(description="the day, app, partner, campaign or branch (head_office for head office)")
+    counts: FunnelCounts
+
+
+class NorthStarSeries(BaseModel):
+    group_by: GroupBy
+    from_day: str
+    to_day: str
+    metrics: list[str] = Field(description="the north-star metrics among the counts, in funnel order")
+    groups: list[MetricGroup]
+    totals: FunnelCounts
+
+
+NORTH_STAR = ["acquired", "activated", "upgraded"]
+
+
+@router.get("/north-star", response_model=NorthStarSeries)
+async def north_star(
+    clients: ClientsDep,
+    from_day: Annotated[Day, Query(alias="from", description="first click day, YYYY-MM-DD")],
+    to_day: Annotated[Day, Query(alias="to", description="last click day, inclusive")],
+    group_by: Annotated[GroupBy, Query()] = "day",
+    app_id: Annotated[Slug | None, Query()] = None,
+    partner_id: Annotated[Slug | None, Query()] = None,
+    campaign_id: Annotated[Slug | None, Query()] = None,
+    branch: Annotated[BranchFilter | None, Query(description="head_office or a branch")] = None,
+    operator: OperatorPrincipal = VIEWER,
+) -> NorthStarSeries:
+    """Counters per group over the period (every day when by day), and their totals."""
+    resp = await clients.conversion.GetNorthStar(
+        pb.GetNorthStarRequest(
+            group_by=group_by,
+            from_day=from_day,
+            to_day=to_day,
+            filter=pb.MetricFilter(
+                app_id=app_id or "",
+                partner_id=partner_id or "",
+                campaign_id=campaign_id or "",
+                branch=branch or "",
+            ),
+            actor=_actor(operator),
+        )
+    )
+    return NorthStarSeries(
+        group_by=group_by,
+        from_day=from_day,
+        to_day=to_day,
+        metrics=NORTH_STAR,
+        groups=[
+            MetricGroup(
+                key=g.key or ("head_office" if group_by == "branch" else ""), counts=counts_public(g.counts)
+            )
+            for g in resp.groups
+        ],
+        totals=counts_public(resp.totals),
+    )

@@ -1,0 +1,159 @@
+"""ConversionService's north-star and goal RPCs (mixed into ConversionApi)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from lattice.conversion.v1 import conversion_pb2 as pb
+from sqlalchemy.engine import Engine
+
+from services.conversion import goals, north_star
+from services.conversion.grpc_convert import branch_of, counts_to_pb, staff_from_pb
+from services.conversion.models import Goal, GoalChange
+from services.runtime.clock import to_timestamp
+
+MAX_PAGE = 100
+
+
+def _scope(f: pb.MetricFilter) -> north_star.Scope:
+    return north_star.Scope(
+        app_id=f.app_id, partner_id=f.partner_id, campaign_id=f.campaign_id, branch=f.branch
+    )
+
+
+def _goal_from_pb(g: pb.Goal) -> tuple[Goal, list[goals.Measure]]:
+    goal = Goal(
+        goal_id=g.goal_id,
+        objective=g.objective,
+        name=g.name,
+        branch=g.branch,
+        app_id=g.scope.app_id,
+        partner_id=g.scope.partner_id,
+        campaign_id=g.scope.campaign_id,
+        created_by="",
+        updated_by="",
+    )
+    measures = [goals.Measure(m.metric, m.from_day, m.to_day, m.target) for m in g.measures]
+    return goal, measures
+
+
+def _goal_to_pb(goal: Goal, actual: list[int] | None = None) -> pb.Goal:
+    actual = actual or [0] * len(goal.measures)
+    return pb.Goal(
+        goal_id=goal.goal_id,
+        objective=goal.objective,
+        name=goal.name,
+        branch=goal.branch,
+        scope=pb.MetricFilter(app_id=goal.app_id, partner_id=goal.partner_id, campaign_id=goal.campaign_id),
+        measures=[
+            pb.GoalMeasure(actual=a, **{k: m[k] for k in ("metric", "from_day", "to_day", "target")})
+            for m, a in zip(goal.measures, actual, strict=True)
+        ],
+        version=goal.version,
+        created_by=goal.created_by,
+        updated_by=goal.updated_by,
+        created_at=to_timestamp(goal.created_at),
+        updated_at=to_timestamp(goal.updated_at),
+    )
+
+
+def _with_actuals(engine: Engine, goal: Goal) -> pb.Goal:
+    return _goal_to_pb(goal, goals.actuals(engine=engine, goal=goal))
+
+
+def _change_to_pb(change: GoalChange) -> pb.GoalChange:
+    return pb.GoalChange(
+        goal_id=change.goal_id,
+        version=change.version,
+        action=change.action,
+        operator_id=change.operator_id,
+        at=to_timestamp(change.at),
+        goal=_goal_to_pb(Goal.model_validate(change.snapshot)),
+    )
+
+
+class GoalRpcs:
+    """North-star series and goal CRUD; `_engine` comes from ConversionApi."""
+
+    _engine: Engine
+
+    async def GetNorthStar(self, request, context) -> pb.GetNorthStarResponse:  # type: ignore[no-untyped-def]
+        groups, totals = await asyncio.to_thread(
+            north_star.series,
+            engine=self._engine,
+            group_by=request.group_by,
+            from_day=request.from_day,
+            to_day=request.to_day,
+            scope=_scope(request.filter),
+            actor_branch=branch_of(request.actor),
+        )
+        return pb.GetNorthStarResponse(
+            groups=[pb.MetricGroup(key=key, counts=counts_to_pb(c)) for key, c in groups],
+            totals=counts_to_pb(totals),
+        )
+
+    async def _answer(self, goal: Goal) -> pb.GoalResponse:
+        return pb.GoalResponse(goal=await asyncio.to_thread(_with_actuals, self._engine, goal))
+
+    async def CreateGoal(self, request, context) -> pb.GoalResponse:  # type: ignore[no-untyped-def]
+        goal, measures = _goal_from_pb(request.goal)
+        created = await asyncio.to_thread(
+            goals.create_goal,
+            engine=self._engine,
+            goal=goal,
+            measures=measures,
+            actor=staff_from_pb(request.actor),
+        )
+        return await self._answer(created)
+
+    async def UpdateGoal(self, request, context) -> pb.GoalResponse:  # type: ignore[no-untyped-def]
+        goal, measures = _goal_from_pb(request.goal)
+        updated = await asyncio.to_thread(
+            goals.update_goal,
+            engine=self._engine,
+            changes=goal,
+            version=request.goal.version,
+            measures=measures,
+            actor=staff_from_pb(request.actor),
+        )
+        return await self._answer(updated)
+
+    async def DeleteGoal(self, request, context) -> pb.GoalResponse:  # type: ignore[no-untyped-def]
+        deleted = await asyncio.to_thread(
+            goals.delete_goal,
+            engine=self._engine,
+            goal_id=request.goal_id,
+            version=request.version,
+            actor=staff_from_pb(request.actor),
+        )
+        return pb.GoalResponse(goal=_goal_to_pb(deleted))
+
+    async def GetGoal(self, request, context) -> pb.GoalResponse:  # type: ignore[no-untyped-def]
+        goal = await asyncio.to_thread(
+            goals.get_goal, engine=self._engine, goal_id=request.goal_id, actor=staff_from_pb(request.actor)
+        )
+        return await self._answer(goal)
+
+    async def ListGoals(self, request, context) -> pb.ListGoalsResponse:  # type: ignore[no-untyped-def]
+        size = min(request.page_size or 50, MAX_PAGE)
+        found = await asyncio.to_thread(
+            goals.list_goals,
+            engine=self._engine,
+            objective=request.objective,
+            actor=staff_from_pb(request.actor),
+            limit=size + 1,
+            after=request.page_token,
+        )
+        page = found[:size]
+        answered = await asyncio.to_thread(lambda: [_with_actuals(self._engine, g) for g in page])
+        next_token = found[size - 1].goal_id if len(found) > size else ""
+        return pb.ListGoalsResponse(goals=answered, next_page_token=next_token)
+
+    async def ListGoalChanges(self, request, context) -> pb.ListGoalChangesResponse:  # type: ignore[no-untyped-def]
+        changes = await asyncio.to_thread(
+            goals.list_changes,
+            engine=self._engine,
+            goal_id=request.goal_id,
+            actor=staff_from_pb(request.actor),
+        )
+        return pb.ListGoalChangesResponse(changes=[_change_to_pb(c) for c in changes])
