@@ -12,7 +12,7 @@ from services.benefits import ledger
 from services.benefits.audit import record, visible_benefit
 from services.benefits.catalogue import MAX_AMOUNT
 from services.benefits.models import Benefit, BenefitChange, Grant
-from services.benefits.principals import Principal
+from services.benefits.principals import Principal, require_operator
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -191,10 +191,18 @@ def _apply_extension(session: Session, benefit: Benefit, change: BenefitChange) 
 
 
 def list_changes(*, engine: Engine, benefit_id: str, status: str, by: Principal) -> list[BenefitChange]:
-    """A benefit's requested changes, oldest first (reviewers find the pending ones here)."""
+    """A benefit's requested changes (no benefit: all in the operator's scope), oldest first."""
     with read_session(engine) as session:
-        visible_benefit(session, benefit_id, by)
-        stmt = select(BenefitChange).where(BenefitChange.benefit_id == benefit_id)
+        if benefit_id:
+            visible_benefit(session, benefit_id, by)
+            stmt = select(BenefitChange).where(BenefitChange.benefit_id == benefit_id)
+        else:
+            require_operator(by)
+            stmt = select(BenefitChange).join(
+                Benefit, col(Benefit.benefit_id) == col(BenefitChange.benefit_id)
+            )
+            if not by.head_office:
+                stmt = stmt.where(Benefit.branch == by.scope_id)
         if status:
             stmt = stmt.where(BenefitChange.status == status)
         return list(session.exec(stmt.order_by(col(BenefitChange.requested_at)).limit(200)))

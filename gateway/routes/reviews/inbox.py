@@ -1,0 +1,85 @@
+"""`/v1/ops/reviews`: what waits for a reviewer across the services, in the operator's branch scope.
+
+Each service answers for its own queue with the operator's actor, so branch scope and four eyes stay
+where they are enforced; this route only pages across the queues and marks the operator's own work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from gateway.auth import OperatorPrincipal, require_role
+from gateway.clients import ClientsDep
+from gateway.problems import Problem
+from gateway.routes.reviews.sources import KINDS, READERS, ReviewItem
+
+router = APIRouter(prefix="/v1/ops/reviews", tags=["reviews"])
+Viewer = Annotated[OperatorPrincipal, require_role("viewer")]
+Kind = Literal["content_item", "benefit", "benefit_change", "strategy", "campaign"]
+# Counting reads whole queues; beyond this many per kind the count says "at least".
+COUNT_CAP = 500
+
+
+class ReviewPage(BaseModel):
+    items: list[ReviewItem]
+    next_page_token: str | None = None
+
+
+class ReviewCount(BaseModel):
+    kind: str
+    count: int
+    capped: bool
+
+
+class ReviewCounts(BaseModel):
+    kinds: list[ReviewCount]
+    total: int
+
+
+def _parse_token(token: str, kinds: tuple[str, ...]) -> tuple[int, str]:
+    kind, sep, inner = token.partition(":")
+    if not sep or kind not in kinds:
+        raise Problem(422, "invalid_page_token", "page_token is not one this route issued")
+    return kinds.index(kind), inner
+
+
+@router.get("", response_model=ReviewPage)
+async def list_reviews(
+    clients: ClientsDep,
+    operator: Viewer,
+    kind: Kind | None = None,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 50,
+    page_token: Annotated[str, Query(max_length=80, pattern=r"^[a-z_]+:[A-Za-z0-9_.=-]*$")] = "",
+) -> ReviewPage:
+    """Items waiting for review, kind by kind, oldest kind first; each marks the caller's own work."""
+    kinds = (kind,) if kind else KINDS
+    index, inner = _parse_token(page_token, kinds) if page_token else (0, "")
+    items: list[ReviewItem] = []
+    while index < len(kinds) and len(items) < page_size:
+        found, inner = await READERS[kinds[index]](clients, operator, page_size - len(items), inner)
+        items.extend(found)
+        if not inner:
+            index += 1
+    more = index < len(kinds)
+    return ReviewPage(items=items, next_page_token=f"{kinds[index]}:{inner}" if more else None)
+
+
+async def _count(clients: ClientsDep, operator: OperatorPrincipal, kind: str) -> ReviewCount:
+    count, token = 0, ""
+    while count < COUNT_CAP:
+        found, token = await READERS[kind](clients, operator, 100, token)
+        count += len(found)
+        if not token:
+            return ReviewCount(kind=kind, count=count, capped=False)
+    return ReviewCount(kind=kind, count=count, capped=True)
+
+
+@router.get("/counts", response_model=ReviewCounts)
+async def count_reviews(clients: ClientsDep, operator: Viewer) -> ReviewCounts:
+    """How many items of each kind wait for review in the operator's scope (for the inbox's badges)."""
+    counts = await asyncio.gather(*(_count(clients, operator, k) for k in KINDS))
+    return ReviewCounts(kinds=list(counts), total=sum(c.count for c in counts))

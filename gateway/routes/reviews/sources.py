@@ -1,0 +1,209 @@
+"""One page of one kind's review queue, read from the service that owns it with the operator's scope."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from lattice.benefits.v1 import benefits_pb2 as bpb
+from lattice.content.v1 import content_pb2 as cpb
+from lattice.conversion.v1 import conversion_pb2 as vpb
+from lattice.reach.v1 import reach_pb2 as rpb
+from pydantic import BaseModel
+
+from gateway.auth import OperatorPrincipal
+from gateway.clients import Clients
+from gateway.routes.benefits.calls import operator_principal
+from services.runtime.clock import from_timestamp
+
+KINDS = ("content_item", "benefit", "benefit_change", "strategy", "campaign")
+# Campaign lists cannot filter on a pending change, so one call reads this many pages at most.
+CAMPAIGN_SCAN_PAGES = 10
+
+
+class ReviewItem(BaseModel):
+    """A change waiting for a reviewer: what it is, who wrote it, and whether this operator may decide it."""
+
+    kind: str
+    object_id: str
+    parent_id: str | None = None
+    title: str
+    branch: str | None = None
+    version: int | None = None
+    authors: list[str]
+    submitted_at: datetime | None = None
+    own_work: bool
+    can_approve: bool
+    can_reject: bool
+
+
+def _at(ts: Timestamp) -> datetime | None:
+    return from_timestamp(ts) if ts.seconds or ts.nanos else None
+
+
+def _item(operator: OperatorPrincipal, *, rejectable: bool = True, **fields: object) -> ReviewItem:
+    authors = [a for a in fields.pop("authors", []) if a]  # type: ignore[attr-defined]
+    own = operator.operator_id in authors
+    may = operator.has_role("reviewer") and not own
+    return ReviewItem(
+        authors=authors,
+        own_work=own,
+        can_approve=may,
+        can_reject=may and rejectable,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+Page = tuple[list[ReviewItem], str]
+
+
+async def content_items(clients: Clients, op: OperatorPrincipal, size: int, token: str) -> Page:
+    actor = cpb.Actor(operator_id=op.operator_id, role=op.role, branch=op.branch or "")
+    resp = await clients.content.ListItems(
+        cpb.ListItemsRequest(actor=actor, page_size=size, page_token=token, stage="in_review")
+    )
+    # The list carries no versions; each item's own read names the one in review and its authors.
+    full = await asyncio.gather(
+        *(clients.content.GetItem(cpb.GetItemRequest(actor=actor, item_id=i.item_id)) for i in resp.items)
+    )
+    found = []
+    for item in (r.item for r in full):
+        version = next((v for v in item.versions if v.status == "in_review"), None)
+        if version is None:
+            continue
+        title = next((t.title for v in version.variants for t in v.texts if t.title), item.item_id)
+        found.append(
+            _item(
+                op,
+                kind="content_item",
+                object_id=item.item_id,
+                title=title,
+                branch=item.owner_branch or None,
+                version=version.version,
+                authors=[version.author_id, *version.editor_ids],
+                submitted_at=_at(version.created_at),
+            )
+        )
+    return found, resp.next_page_token
+
+
+async def benefits(clients: Clients, op: OperatorPrincipal, size: int, token: str) -> Page:
+    resp = await clients.benefits.ListBenefits(
+        bpb.ListBenefitsRequest(
+            status="draft", principal=operator_principal(op), page_size=size, page_token=token
+        )
+    )
+    found = [
+        _item(
+            op,
+            kind="benefit",
+            object_id=b.benefit_id,
+            title=b.name,
+            branch=b.branch or None,
+            authors=[b.drafted_by],
+            submitted_at=_at(b.created_at),
+        )
+        for b in resp.benefits
+    ]
+    return found, resp.next_page_token
+
+
+async def benefit_changes(clients: Clients, op: OperatorPrincipal, size: int, token: str) -> Page:
+    principal = operator_principal(op)
+    resp = await clients.benefits.ListBenefitChanges(
+        bpb.ListBenefitChangesRequest(status="pending", principal=principal)
+    )
+    start = int(token or 0)
+    changes = list(resp.changes)[start : start + size]
+    owners = {c.benefit_id for c in changes}
+    got = await asyncio.gather(
+        *(
+            clients.benefits.GetBenefit(bpb.GetBenefitRequest(benefit_id=b, principal=principal))
+            for b in owners
+        )
+    )
+    by_id = {r.benefit.benefit_id: r.benefit for r in got}
+    found = [
+        _item(
+            op,
+            kind="benefit_change",
+            object_id=c.change_id,
+            parent_id=c.benefit_id,
+            title=f"{c.kind}: {by_id[c.benefit_id].name}",
+            branch=by_id[c.benefit_id].branch or None,
+            # Nobody approves a change to a benefit they drafted, nor their own request.
+            authors=[c.requested_by, by_id[c.benefit_id].drafted_by],
+            submitted_at=_at(c.requested_at),
+        )
+        for c in changes
+    ]
+    more = start + size < len(resp.changes)
+    return found, str(start + size) if more else ""
+
+
+async def strategies(clients: Clients, op: OperatorPrincipal, size: int, token: str) -> Page:
+    actor = rpb.Actor(operator_id=op.operator_id, branch=op.branch or "")
+    resp = await clients.reach.ListStrategies(
+        rpb.ListStrategiesRequest(actor=actor, status="draft", page_size=size, page_token=token)
+    )
+    found = [
+        _item(
+            op,
+            rejectable=False,  # a draft strategy is edited or left, never rejected (reach's lifecycle)
+            kind="strategy",
+            object_id=s.strategy_id,
+            title=s.spec.name or s.strategy_id,
+            branch=s.branch or None,
+            version=s.revision,
+            authors=[s.created_by, *s.edited_by],
+            submitted_at=_at(s.updated_at) or _at(s.created_at),
+        )
+        for s in resp.strategies
+    ]
+    return found, resp.next_page_token
+
+
+async def campaigns(clients: Clients, op: OperatorPrincipal, size: int, token: str) -> Page:
+    actor = vpb.Actor(kind="operator", operator_id=op.operator_id, role=op.role, branch=op.branch or "")
+    found: list[ReviewItem] = []
+    for _ in range(CAMPAIGN_SCAN_PAGES):
+        resp = await clients.conversion.ListCampaigns(
+            vpb.ListCampaignsRequest(actor=actor, page_size=size - len(found), page_token=token)
+        )
+        # The list names a pending version; the campaign's own read carries it and its authors.
+        full = await asyncio.gather(
+            *(
+                clients.conversion.GetCampaign(vpb.GetCampaignRequest(campaign_id=c.campaign_id, actor=actor))
+                for c in resp.campaigns
+                if c.pending_version
+            )
+        )
+        for c in (r.campaign for r in full):
+            if c.pending_version:
+                found.append(
+                    _item(
+                        op,
+                        kind="campaign",
+                        object_id=c.campaign_id,
+                        title=c.pending.proposed.name or c.name,
+                        branch=c.branch or None,
+                        version=c.pending_version,
+                        authors=list(c.pending.authors),
+                        submitted_at=_at(c.pending.proposed_at),
+                    )
+                )
+        token = resp.next_page_token
+        if not token or len(found) >= size:
+            break
+    return found, token
+
+
+READERS: dict[str, Callable[[Clients, OperatorPrincipal, int, str], Awaitable[Page]]] = {
+    "content_item": content_items,
+    "benefit": benefits,
+    "benefit_change": benefit_changes,
+    "strategy": strategies,
+    "campaign": campaigns,
+}

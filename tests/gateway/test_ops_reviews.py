@@ -1,0 +1,203 @@
+"""The reviewers' inbox `/v1/ops/reviews` through the gateway: every kind, branch scope, own work, paging."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.benefits.test_gateway_benefits import approved_coupon
+from tests.support.actors import operator_headers
+
+REVIEWS = "/v1/ops/reviews"
+
+
+def _uid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def _variant(title: str) -> dict[str, Any]:
+    texts = [
+        {"locale": "zh-Hans", "title": f"{title}（中文）", "body": "每月储蓄计划"},
+        {"locale": "en", "title": title, "body": "Monthly plan"},
+    ]
+    return {"edition": "standard", "texts": texts}
+
+
+def _ok(resp: httpx.Response, status: int = 201) -> dict[str, Any]:
+    assert resp.status_code == status, resp.text
+    return resp.json()
+
+
+def _submitted_item(gw: httpx.Client, author: str) -> str:
+    item_id = _uid("rv-item")
+    headers = operator_headers(gw, author)
+    body = {"item_id": item_id, "type": "notice", "variants": [_variant(f"Hours {item_id}")]}
+    _ok(gw.post("/v1/ops/content/items", json=body, headers=headers))
+    _ok(gw.post(f"/v1/ops/content/items/{item_id}/submit", headers=headers), 200)
+    return item_id
+
+
+def _drafted_benefit(gw: httpx.Client, author: str) -> str:
+    benefit_id = _uid("rv-ben")
+    body = {
+        "benefit_id": benefit_id,
+        "name": "Reviewed coupon",
+        "kind": "fixed_coupon",
+        "funder": "dept:retail",
+        "face_value": 500,
+        "total_budget": 50_000,
+        "usable_scopes": ["app:*"],
+        "valid_days": 7,
+    }
+    _ok(gw.post("/v1/ops/benefits", json=body, headers=operator_headers(gw, author)))
+    return benefit_id
+
+
+def _strategy(gw: httpx.Client, author: str) -> str:
+    spec = {
+        "name": _uid("rv-welcome"),
+        "touchpoints": [{"channel": "inbox"}],
+        "content": {"title": "Welcome", "body": "Hello"},
+        "trigger": {"event_type": "identity.app_account.linked"},
+    }
+    return _ok(gw.post("/v1/ops/reach/strategies", json=spec, headers=operator_headers(gw, author)))[
+        "strategy_id"
+    ]
+
+
+def _campaign(gw: httpx.Client, author: str, branch: str | None) -> str:
+    body = {
+        "campaign_id": _uid("rv-camp"),
+        "partner_id": "ride",
+        "name": "Reviewed rides",
+        "target_app_id": "life",
+        "landing_url": "https://life.bank.example/reviewed",
+        "postback_milestones": ["linked"],
+        **({"branch": branch} if branch else {}),
+    }
+    _ok(gw.post("/v1/ops/conversion/campaigns", json=body, headers=operator_headers(gw, author)))
+    return body["campaign_id"]
+
+
+def _all(gw: httpx.Client, who: str, **params: Any) -> list[dict[str, Any]]:
+    """Every page of the inbox, two items at a time (the token crosses kinds and services)."""
+    items: list[dict[str, Any]] = []
+    token = ""
+    for _ in range(500):
+        page = _ok(
+            gw.get(
+                REVIEWS,
+                params={"page_size": 2, **params, **({"page_token": token} if token else {})},
+                headers=operator_headers(gw, who),
+            ),
+            200,
+        )
+        assert len(page["items"]) <= 2
+        items.extend(page["items"])
+        token = page["next_page_token"]
+        if not token:
+            return items
+    raise AssertionError("the inbox never ended")
+
+
+@pytest.fixture(scope="module")
+def queued(gateway: httpx.Client) -> dict[tuple[str, str], str]:
+    """One waiting object of every kind, written by head office and by the Shanghai branch."""
+    coupon = approved_coupon(gateway, valid_until="2099-01-01T00:00:00Z", valid_days=0)
+    top_up = {"total_budget_increase": 1_000, "reason": "more riders"}
+    change = _ok(
+        gateway.post(
+            f"/v1/ops/benefits/{coupon}/top-ups",
+            json=top_up,
+            headers=operator_headers(gateway, "hq-reviewer"),
+        )
+    )["change_id"]
+    return {
+        ("content_item", "sh-operator"): _submitted_item(gateway, "sh-operator"),
+        ("content_item", "hq-operator"): _submitted_item(gateway, "hq-operator"),
+        ("benefit", "hq-operator"): _drafted_benefit(gateway, "hq-operator"),
+        ("benefit", "sh-operator"): _drafted_benefit(gateway, "sh-operator"),
+        ("benefit_change", "hq-reviewer"): change,
+        ("strategy", "sh-operator"): _strategy(gateway, "sh-operator"),
+        ("campaign", "hq-operator"): _campaign(gateway, "hq-operator", None),
+        ("campaign", "sh-operator"): _campaign(gateway, "sh-operator", "shanghai"),
+    }
+
+
+def _found(items: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(i["kind"], i["object_id"]): i for i in items}
+
+
+def test_head_office_reviewer_sees_every_kind_and_may_decide_all_but_its_own(
+    gateway: httpx.Client, queued: dict[tuple[str, str], str]
+) -> None:
+    found = _found(_all(gateway, "hq-reviewer"))
+    for (kind, author), object_id in queued.items():
+        item = found[(kind, object_id)]
+        own = author == "hq-reviewer"
+        assert (item["own_work"], item["can_approve"]) == (own, not own), (kind, item)
+        assert author in item["authors"], item
+    assert found[("strategy", queued["strategy", "sh-operator"])]["can_reject"] is False
+    assert found[("content_item", queued["content_item", "sh-operator"])]["branch"] == "shanghai"
+    own_change = found[("benefit_change", queued["benefit_change", "hq-reviewer"])]
+    coupon = own_change["parent_id"]
+    refused = gateway.post(
+        f"/v1/ops/benefits/{coupon}/changes/{own_change['object_id']}/review",
+        json={"approve": True},
+        headers=operator_headers(gateway, "hq-reviewer"),
+    )
+    assert (refused.status_code, refused.json()["code"]) == (403, "self_approval")  # as the inbox said
+
+
+def test_a_branch_operator_sees_only_its_branch_and_approves_nothing(
+    gateway: httpx.Client, queued: dict[tuple[str, str], str]
+) -> None:
+    mine = {(k, o) for (k, author), o in queued.items() if author == "sh-operator"}
+    others = {(k, o) for (k, author), o in queued.items() if author != "sh-operator"}
+    shanghai = _found(_all(gateway, "sh-operator"))
+    assert mine <= shanghai.keys() and not others & shanghai.keys()
+    assert all(i["branch"] == "shanghai" and not i["can_approve"] for i in shanghai.values())
+    assert all(shanghai[key]["own_work"] for key in mine)
+    beijing = _found(_all(gateway, "bj-operator"))
+    assert not (mine | others) & beijing.keys()
+
+
+def test_kind_filter_and_counts_agree_with_the_pages(
+    gateway: httpx.Client, queued: dict[tuple[str, str], str]
+) -> None:
+    for kind in ("content_item", "benefit", "benefit_change", "strategy", "campaign"):
+        items = _all(gateway, "sh-operator", kind=kind)
+        assert {i["kind"] for i in items} <= {kind}
+    counts = _ok(gateway.get(f"{REVIEWS}/counts", headers=operator_headers(gateway, "sh-operator")), 200)
+    by_kind = {c["kind"]: c["count"] for c in counts["kinds"]}
+    every = _all(gateway, "sh-operator")
+    assert counts["total"] == len(every) == sum(by_kind.values())
+    for kind, n in by_kind.items():
+        assert n == sum(1 for i in every if i["kind"] == kind)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"kind": "bogus"},
+        {"page_size": 0},
+        {"page_size": 101},
+        {"page_token": "bogus"},
+        {"page_token": "nothing:"},
+        {"page_token": "campaign:", "kind": "strategy"},
+        {"page_token": "campaign:<script>"},
+        {"page_token": "x" * 81},
+    ],
+)
+def test_bad_queries_are_problems(gateway: httpx.Client, params: dict[str, Any]) -> None:
+    resp = gateway.get(REVIEWS, params=params, headers=operator_headers(gateway, "hq-reviewer"))
+    assert resp.status_code == 422, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("path", [REVIEWS, f"{REVIEWS}/counts"])
+def test_operators_only(gateway: httpx.Client, path: str) -> None:
+    assert gateway.get(path).status_code == 401
