@@ -51,6 +51,7 @@ class StackConfig:
     var_dir: Path
     nats_port: int = 14222
     gateway_port: int = 8080
+    console_port: int = 8090
     service_ports: dict[str, int] = field(
         default_factory=lambda: {s: 50051 + i for i, s in enumerate(SERVICES)}
     )
@@ -63,11 +64,12 @@ class StackConfig:
     @classmethod
     def ephemeral(cls, var_dir: Path, *, replicas: int = 1, **kwargs) -> StackConfig:  # type: ignore[no-untyped-def]
         """Free ports everywhere: for tests that must not collide with a running `make run`."""
-        ports = iter(free_ports(2 + len(SERVICES) * replicas + (replicas - 1)))
+        ports = iter(free_ports(3 + len(SERVICES) * replicas + (replicas - 1)))
         return cls(
             var_dir=var_dir,
             nats_port=next(ports),
             gateway_port=next(ports),
+            console_port=next(ports),
             service_ports={s: next(ports) for s in SERVICES},
             replica_ports={s: [next(ports) for _ in range(replicas - 1)] for s in SERVICES},
             gateway_replica_ports=[next(ports) for _ in range(replicas - 1)],
@@ -93,6 +95,10 @@ class StackConfig:
     @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def console_url(self) -> str:
+        return f"http://127.0.0.1:{self.console_port}"
 
     def addr(self, service: str, replica: int | None = None) -> str:
         """Where callers find a service: all its replicas (round robin), or one replica."""
@@ -213,6 +219,36 @@ class Stack:
         self.processes[name] = proc
         return proc
 
+    def start_console(
+        self, *, name: str = "console", port: int | None = None, env: dict[str, str] | None = None
+    ) -> Process:
+        """The operations workbench, a client of the first gateway's operator API."""
+        proc_env = {
+            **self.base_env(),
+            "CONSOLE_PORT": str(port or self.config.console_port),
+            "GATEWAY_URL": self.config.gateway_url,
+            **(env or {}),
+        }
+        proc = Process(name, [sys.executable, "-m", "console"], proc_env, self.log_dir)
+        proc.start()
+        self.processes[name] = proc
+        return proc
+
+    def wait_console(self, *, name: str = "console", port: int | None = None, timeout: float = 60.0) -> None:
+        proc = self.processes[name]
+        url = f"http://127.0.0.1:{port or self.config.console_port}/healthz"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not proc.alive:
+                raise RuntimeError(f"{proc.name} exited; see {proc.log_path}")
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"console not ready after {timeout}s; see {proc.log_path}")
+
     def wait_service(self, service: str, *, timeout: float = 60.0, replica: int = 0) -> None:
         proc = self.processes[service if replica == 0 else f"{service}-{replica}"]
         deadline = time.monotonic() + timeout
@@ -288,9 +324,10 @@ class Stack:
         proc.popen.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
-        """Gateway first, then services, then NATS, so nothing in flight is lost."""
+        """Console and gateway first, then services, then NATS, so nothing in flight is lost."""
         order = sorted(
-            self.processes.values(), key=lambda p: (p.name == "nats", not p.name.startswith("gateway"))
+            self.processes.values(),
+            key=lambda p: (p.name == "nats", not p.name.startswith(("console", "gateway"))),
         )
         for proc in order:
             proc.stop()

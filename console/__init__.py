@@ -1,0 +1,1 @@
+"""The operations workbench: a server-rendered client of the gateway's operator API."""

@@ -1,0 +1,175 @@
+"""OpsApi: the console's only way to the platform, the gateway's operator API with the operator's token."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import httpx
+from fastapi import Depends, Request
+
+from console.session import Session, SignInRequired, signed_in_session
+
+ALLOWED_PREFIXES = ("/v1/ops/", "/v1/.well-known/")
+RENEW_BEFORE_S = 60.0
+
+
+@dataclass
+class ApiProblem(Exception):
+    """An RFC 9457 answer of the API (or the console's own stand-in when the API cannot be reached)."""
+
+    status: int
+    code: str
+    detail: str = ""
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    trace_id: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code}"
+
+    @property
+    def field_errors(self) -> dict[str, str]:
+        """Field name (last element of each error's `loc`) -> message, for errors beside form fields."""
+        out: dict[str, str] = {}
+        for error in self.errors:
+            loc = error.get("loc") or []
+            name = str(loc[-1]) if loc else ""
+            if name and name not in out:
+                out[name] = str(error.get("msg", ""))
+        return out
+
+
+def ops_path(template: str, *segments: object) -> str:
+    """`ops_path("/v1/ops/items/{}", item_id)`: each segment percent-encoded, never a path traversal."""
+    quoted = []
+    for segment in segments:
+        text = str(segment)
+        if text in ("", ".", ".."):
+            raise ApiProblem(404, "not_found", "no such object")
+        quoted.append(quote(text, safe=""))
+    return template.format(*quoted)
+
+
+class OpsApi:
+    """The signed-in operator's view of `/v1/ops` (one per request; the HTTP client is shared)."""
+
+    def __init__(self, client: httpx.AsyncClient, session: Session, trace_ids: list[str]) -> None:
+        self._client = client
+        self._session = session
+        self.trace_ids = trace_ids
+
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return await self.request("GET", path, params=params)
+
+    async def post(self, path: str, json: Any = None, *, idempotency_key: str | None = None) -> Any:
+        return await self.request("POST", path, json=json, idempotency_key=idempotency_key)
+
+    async def put(self, path: str, json: Any = None) -> Any:
+        return await self.request("PUT", path, json=json)
+
+    async def patch(self, path: str, json: Any = None) -> Any:
+        return await self.request("PATCH", path, json=json)
+
+    async def delete(self, path: str) -> Any:
+        return await self.request("DELETE", path)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """The answer's JSON (None for 204); a problem answer raises ApiProblem."""
+        if not path.startswith(ALLOWED_PREFIXES) or ".." in path:
+            raise ValueError("the console calls only the operator API")
+        await self._renew_token()
+        headers = {"Authorization": f"Bearer {self._session.token}"}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        clean = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
+        response = await self._send(method, path, params=clean, json=json, headers=headers)
+        if response.status_code == 401:
+            # the API no longer accepts this sign-in (revoked, expired): sign in again
+            raise SignInRequired()
+        return _answer(response)
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._client.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ApiProblem(504, "gateway_timeout", "the operator API did not answer in time") from exc
+        except httpx.HTTPError as exc:
+            raise ApiProblem(503, "gateway_unavailable", "the operator API cannot be reached") from exc
+        trace_id = response.headers.get("x-trace-id", "")
+        if trace_id and trace_id not in self.trace_ids:
+            self.trace_ids.append(trace_id)
+        return response
+
+    async def _renew_token(self) -> None:
+        if self._session.token_expires - time.time() > RENEW_BEFORE_S:
+            return
+        if not self._session.secret:
+            raise SignInRequired()
+        try:
+            await sign_in(self._client, self._session, self._session.operator_id, self._session.secret, [])
+        except ApiProblem as exc:
+            if exc.status in (401, 403):
+                raise SignInRequired() from exc
+            raise
+
+
+async def sign_in(
+    client: httpx.AsyncClient, session: Session, operator_id: str, secret: str, trace_ids: list[str]
+) -> None:
+    """Exchange an operator's id and secret for the operator token and keep it in the session."""
+    api = OpsApi(client, session, trace_ids)
+    response = await api._send(
+        "POST",
+        "/v1/ops/token",
+        json={"grant_type": "client_credentials", "client_id": operator_id, "client_secret": secret},
+        headers={},
+    )
+    body = _answer(response)
+    session.operator_id = operator_id
+    session.secret = secret
+    session.token = body["access_token"]
+    session.token_expires = time.time() + float(body["expires_in"])
+    session.role = body.get("role") or ""
+    session.branch = body.get("branch") or ""
+
+
+def _answer(response: httpx.Response) -> Any:
+    trace_id = response.headers.get("x-trace-id", "")
+    if response.status_code >= 400:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        errors = body.get("errors")
+        raise ApiProblem(
+            status=response.status_code,
+            code=str(body.get("code") or "http_error"),
+            detail=str(body.get("detail") or ""),
+            errors=errors if isinstance(errors, list) else [],
+            trace_id=trace_id,
+        )
+    if response.status_code == 204 or not response.content:
+        return None
+    content_type = response.headers.get("content-type", "")
+    return response.json() if "json" in content_type else response.text
+
+
+def ops_api(request: Request) -> OpsApi:
+    """Dependency: the OpsApi of the request's signed-in operator (sign-in page otherwise)."""
+    session = signed_in_session(request)
+    return OpsApi(request.app.state.http, session, request.state.trace_ids)
+
+
+OpsApiDep = Annotated[OpsApi, Depends(ops_api)]

@@ -1,0 +1,29 @@
+"""Console settings from the environment (prefix CONSOLE_; GATEWAY_URL is shared with the tools)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConsoleSettings(BaseSettings):
+    """Where the console listens, which gateway it calls and how long a sign-in lasts."""
+
+    model_config = SettingsConfigDict(env_prefix="CONSOLE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8090, ge=0, le=65535)
+    gateway_url: str = Field(
+        default="http://127.0.0.1:8080", validation_alias=AliasChoices("CONSOLE_GATEWAY_URL", "GATEWAY_URL")
+    )
+    idle_timeout_s: float = Field(default=30 * 60, gt=0)
+    absolute_timeout_s: float = Field(default=8 * 60 * 60, gt=0)
+    # "auto": Secure cookie when the request arrived over TLS (directly or via a trusted proxy)
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    api_timeout_s: float = Field(default=10.0, gt=0)
+    default_language: Literal["zh-Hans", "en"] = "zh-Hans"
+    # a trace collector's UI (Jaeger); without one, trace links open the console's own traces page
+    jaeger_url: str = ""
+    max_sessions: int = Field(default=10_000, ge=1)

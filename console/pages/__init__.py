@@ -1,0 +1,1 @@
+"""One module per area: each exposes `router` (an APIRouter) and `NAV` (a NavEntry or a list)."""
