@@ -23,6 +23,7 @@ CALLERS: dict[str, frozenset[str]] = {
     "ListLinks": GATEWAY,
     "GetLink": GATEWAY,
     "GetPostbackDelivery": GATEWAY,
+    "ResendPostbackDelivery": GATEWAY,
     "ListCampaigns": GATEWAY,
     "SetPostbackEndpoint": GATEWAY,
     "ListPostbackDeliveries": GATEWAY,

@@ -8,7 +8,7 @@ from datetime import timedelta
 from lattice.conversion.v1 import conversion_pb2 as pb
 from lattice.conversion.v1 import conversion_pb2_grpc
 
-from services.conversion import aggregates, campaign_review, campaigns, links, partners, postbacks
+from services.conversion import aggregates, campaign_review, campaigns, links, partners, postbacks, resend
 from services.conversion.attribution import COUNTERS, rates
 from services.conversion.config import ConversionSettings
 from services.conversion.grpc_convert import (
@@ -137,6 +137,17 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             engine=self._engine,
             partner_id=request.partner_id,
             delivery_id=request.delivery_id,
+        )
+        return delivery_to_pb(delivery)
+
+    async def ResendPostbackDelivery(self, request, context) -> pb.PostbackDelivery:  # type: ignore[no-untyped-def]
+        delivery = await asyncio.to_thread(
+            resend.resend,
+            engine=self._engine,
+            staff=staff_from_pb(request.actor),
+            delivery_id=request.delivery_id,
+            reason=request.reason,
+            now=utcnow(),
         )
         return delivery_to_pb(delivery)
 

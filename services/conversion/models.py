@@ -277,3 +277,21 @@ class GoalChange(SQLModel, table=True):
     operator_id: str = Field(max_length=40)
     at: datetime = Field(default_factory=utcnow)
     snapshot: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class PostbackResend(SQLModel, table=True):
+    """An operator sent a dead-lettered postback again: who, when, why, and how it had failed (audit)."""
+
+    __tablename__ = "postback_resend"
+
+    resend_id: str = Field(primary_key=True, max_length=36)
+    delivery_id: str = Field(index=True, max_length=40)
+    partner_id: str = Field(max_length=40)
+    campaign_id: str = Field(max_length=40)
+    branch: str = Field(default="", max_length=40)
+    operator_id: str = Field(max_length=40)
+    reason: str = Field(max_length=200)
+    previous_attempts: int = 0
+    previous_status_code: int = 0
+    previous_error: str = Field(default="", max_length=200)
+    at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,100 @@
+"""Operator routes for the workbench: a campaign's links (list, create) and re-sending dead postbacks.
+
+Both act only on campaigns the operator's scope reaches: another branch's campaign or delivery is 404.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, status
+from lattice.conversion.v1 import conversion_pb2 as pb
+from pydantic import Field
+
+from gateway.auth import OperatorPrincipal, require_role
+from gateway.clients import ClientsDep
+from gateway.idempotency import IdempotencyKeyDep
+from gateway.routes.conversion.ops import _actor, _campaign
+from gateway.routes.conversion.partner import _link_record, _link_url
+from gateway.routes.conversion.schemas import (
+    LinkPublic,
+    LinkRecord,
+    PostbackDeliveryPublic,
+    Scene,
+    Strict,
+    delivery_public,
+)
+from services.runtime.clock import from_timestamp
+
+router = APIRouter(prefix="/v1/ops/conversion", tags=["conversion"])
+VIEWER = require_role("viewer")
+OPERATOR = require_role("operator")
+CampaignId = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
+DeliveryId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+
+
+class OpsLinkCreate(Strict):
+    scene: Scene = "default"
+    ttl_days: int = Field(default=30, ge=1, le=365)
+
+
+class PostbackResendIn(Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+@router.get("/campaigns/{campaign_id}/links", response_model=list[LinkRecord])
+async def list_campaign_links(
+    campaign_id: CampaignId, clients: ClientsDep, request: Request, operator: OperatorPrincipal = VIEWER
+) -> list[LinkRecord]:
+    """The campaign's links, whoever issued them (the first 100)."""
+    campaign = await _campaign(clients, campaign_id, operator)
+    resp = await clients.conversion.ListLinks(
+        pb.ListLinksRequest(partner_id=campaign.partner_id, campaign_id=campaign_id, page_size=100)
+    )
+    return [_link_record(request, link) for link in resp.links]
+
+
+@router.post("/campaigns/{campaign_id}/links", status_code=status.HTTP_201_CREATED, response_model=LinkPublic)
+async def create_campaign_link(
+    campaign_id: CampaignId,
+    body: OpsLinkCreate,
+    clients: ClientsDep,
+    request: Request,
+    operator: OperatorPrincipal = OPERATOR,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> LinkPublic:
+    """A signed link of an approved, active campaign, for the bank's own channels (e.g. a branch poster)."""
+    campaign = await _campaign(clients, campaign_id, operator)
+    # the service keys idempotency per partner: an operator's key never meets the partner's own keys
+    key = ""
+    if idempotency_key:
+        key = "ops:" + hashlib.sha256(f"{operator.operator_id}\n{idempotency_key}".encode()).hexdigest()
+    resp = await clients.conversion.CreateLink(
+        pb.CreateLinkRequest(
+            partner_id=campaign.partner_id,
+            campaign_id=campaign_id,
+            scene=body.scene,
+            ttl_days=body.ttl_days,
+            idempotency_key=key,
+        )
+    )
+    expires_at = from_timestamp(resp.expires_at)
+    assert expires_at is not None
+    return LinkPublic(
+        link_id=resp.link_id, code=resp.code, url=_link_url(request, resp.code), expires_at=expires_at
+    )
+
+
+@router.post("/postbacks/{delivery_id}/resend", response_model=PostbackDeliveryPublic)
+async def resend_postback(
+    delivery_id: DeliveryId,
+    body: PostbackResendIn,
+    clients: ClientsDep,
+    operator: OperatorPrincipal = OPERATOR,
+) -> PostbackDeliveryPublic:
+    """Send a dead-lettered postback again (same webhook-id); the reason is kept with who and when."""
+    resp = await clients.conversion.ResendPostbackDelivery(
+        pb.ResendPostbackDeliveryRequest(actor=_actor(operator), delivery_id=delivery_id, reason=body.reason)
+    )
+    return delivery_public(resp)
