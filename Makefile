@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PROTOS := $(shell find protos -name '*.proto')
+CHROMIUM ?= /usr/bin/chromium
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
 
 .DEFAULT_GOAL := help
@@ -27,11 +28,17 @@ gen/.stamp: $(VENV)/.installed $(PROTOS)
 
 protos: gen/.stamp ## generate Python code (with .pyi stubs) from protos/ into gen/
 
-run: protos ## start NATS, the five services and the gateway (embedded default); Ctrl-C stops all
+run: protos ## start NATS, the five services, the gateway and the console (embedded default); Ctrl-C stops all
 	$(PY) -m tools.run
 
 demo: protos ## play the partner -> customer -> benefit -> conversion journey against `make run`
 	$(PY) -m tools.demo
+
+browser: ## install Chromium (Debian package) for the console's browser tests when it is missing
+	@if [ -x "$(CHROMIUM)" ]; then echo "chromium present: $(CHROMIUM)"; else \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+	fi
 
 test: protos ## run the whole test suite on the embedded defaults (no NATS or PostgreSQL needed)
 	$(PY) -m pytest -q
@@ -48,10 +55,10 @@ bench: protos ## measure the system against bare-FastAPI and gateway->gRPC basel
 	$(PY) -m tools.bench
 
 lint: protos ## ruff check
-	$(VENV)/bin/ruff check gateway services tools tests infra
+	$(VENV)/bin/ruff check gateway services tools tests infra console
 
 fmt: install ## ruff format
-	$(VENV)/bin/ruff format gateway services tools tests infra
+	$(VENV)/bin/ruff format gateway services tools tests infra console
 
 migration: protos ## autogenerate a migration: make migration SERVICE=identity MSG="add x"
 	$(PY) -m tools.migration $(SERVICE) "$(MSG)"
@@ -68,4 +75,4 @@ logs: ## compose deployment: follow logs
 clean: ## remove generated code and local data
 	rm -rf gen var
 
-.PHONY: help install protos run demo test test-postgres bench lint fmt migration up down logs clean
+.PHONY: help install protos run demo browser test test-postgres bench lint fmt migration up down logs clean

@@ -16,6 +16,7 @@ import jsonschema
 import pytest
 import yaml
 
+from console.config import ConsoleSettings
 from gateway.config import GatewaySettings
 from services.runtime.config import SERVICES, Settings
 
@@ -103,7 +104,7 @@ def container_ports(svc: dict) -> set[int]:
 
 def test_every_process_maps_to_a_module_of_the_code(compose: dict) -> None:
     processes = lattice_processes(compose)
-    assert sorted(processes.values()) == sorted([*(f"services.{s}" for s in SERVICES), "gateway"])
+    assert sorted(processes.values()) == sorted([*(f"services.{s}" for s in SERVICES), "gateway", "console"])
     for name, module in processes.items():
         assert (ROOT / module.replace(".", "/") / "__main__.py").is_file(), module
         assert module in (name, f"services.{name}"), f"compose service {name} runs {module}"
@@ -112,6 +113,8 @@ def test_every_process_maps_to_a_module_of_the_code(compose: dict) -> None:
 def test_service_ports_match_settings_exposure_and_healthchecks(compose, monkeypatch, tmp_path) -> None:
     monkeypatch.chdir(tmp_path)  # no .env of the checkout: the container's environment only
     for name, module in lattice_processes(compose).items():
+        if module == "console":  # no service addresses: it calls the operator API only (test below)
+            continue
         svc = compose["services"][name]
         for key, value in svc["environment"].items():
             monkeypatch.setenv(key, str(value))
@@ -137,10 +140,25 @@ def test_service_ports_match_settings_exposure_and_healthchecks(compose, monkeyp
             monkeypatch.delenv(key)
 
 
+def test_console_calls_the_api_through_kong_and_listens_where_its_healthcheck_looks(
+    compose, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    svc = compose["services"]["console"]
+    for key, value in svc["environment"].items():
+        monkeypatch.setenv(key, str(value))
+    settings = ConsoleSettings()
+    assert urlsplit(settings.gateway_url).hostname == "kong" and settings.cookie_secure == "always"
+    assert settings.host == "0.0.0.0" and settings.port in container_ports(svc)
+    assert svc["healthcheck"]["test"][-2:] == ["http", f"http://127.0.0.1:{settings.port}/healthz"]
+    assert not {"PKI_DIR", "DATABASE_URL", "IDENTITY_ADDR"} & set(svc["environment"]), "API client only"
+    assert svc["depends_on"]["kong"]["condition"] == "service_healthy"
+
+
 def test_healthcheck_script_and_modules_exist_in_the_image() -> None:
     dockerfile = (ROOT / "infra/docker/Dockerfile").read_text()
     copied = re.findall(r"^COPY\s+(\S+)\s+\S+$", dockerfile, flags=re.M)
-    assert {"infra/docker", "services", "gateway", "protos", "requirements.lock"} <= set(copied)
+    assert {"infra/docker", "services", "gateway", "console", "protos", "requirements.lock"} <= set(copied)
     for source in copied:
         assert (ROOT / source).exists(), source
     assert (ROOT / "infra/docker/healthcheck.py").is_file()
@@ -326,6 +344,8 @@ def test_otlp_endpoint_reaches_the_collector(compose: dict) -> None:
     collector = yaml.safe_load((ROOT / "infra/otel/collector.yaml").read_text())
     grpc_port = int(collector["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"].rsplit(":", 1)[1])
     for name in lattice_processes(compose):
+        if name == "console":  # no spans of its own: each page links the traces the gateway answers
+            continue
         endpoint = urlsplit(compose["services"][name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"])
         assert endpoint.hostname == "otel-collector" and endpoint.port == grpc_port
     assert grpc_port in container_ports(compose["services"]["otel-collector"])
