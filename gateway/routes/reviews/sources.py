@@ -21,6 +21,8 @@ from services.runtime.clock import from_timestamp
 KINDS = ("content_item", "benefit", "benefit_change", "strategy", "campaign")
 # Campaign lists cannot filter on a pending change, so one call reads this many pages at most.
 CAMPAIGN_SCAN_PAGES = 10
+# The title shown is the bank's own language first.
+_LOCALES = {"zh-Hans": 0, "zh-Hant": 1, "en": 2}
 
 
 class ReviewItem(BaseModel):
@@ -73,7 +75,10 @@ async def content_items(clients: Clients, op: OperatorPrincipal, size: int, toke
         version = next((v for v in item.versions if v.status == "in_review"), None)
         if version is None:
             continue
-        title = next((t.title for v in version.variants for t in v.texts if t.title), item.item_id)
+        texts = sorted(
+            (t for v in version.variants for t in v.texts if t.title), key=lambda t: _LOCALES.get(t.locale, 9)
+        )
+        title = texts[0].title if texts else item.item_id
         found.append(
             _item(
                 op,
