@@ -36,7 +36,7 @@ def time_series_chart(days: list[dict[str, Any]], t: Any) -> dict[str, Any]:
     """ECharts option: one line per north-star metric over the period's days."""
     return {
         "tooltip": {"trigger": "axis"},
-        "legend": {"data": [t(f"dashboard.metric_{m}") for m in NORTH_STAR]},
+        "legend": {"top": 0, "data": [t(f"dashboard.metric_{m}") for m in NORTH_STAR]},
         "grid": {"left": 40, "right": 16, "bottom": 30, "top": 40},
         "xAxis": {"type": "category", "data": [d["key"] for d in days]},
         "yAxis": {"type": "value", "minInterval": 1},
@@ -67,7 +67,7 @@ def breakdown_chart(groups: list[dict[str, Any]], t: Any) -> dict[str, Any]:
     """ECharts option: the north-star metrics side by side per group."""
     return {
         "tooltip": {"trigger": "axis"},
-        "legend": {"data": [t(f"dashboard.metric_{m}") for m in NORTH_STAR]},
+        "legend": {"top": 0, "data": [t(f"dashboard.metric_{m}") for m in NORTH_STAR]},
         "grid": {"left": 40, "right": 16, "bottom": 60, "top": 40},
         "xAxis": {"type": "category", "data": [g["key"] for g in groups], "axisLabel": {"rotate": 30}},
         "yAxis": {"type": "value", "minInterval": 1},

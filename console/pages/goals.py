@@ -43,7 +43,7 @@ def attainment_chart(goal: dict[str, Any], t: Any) -> dict[str, Any]:
     ]
     return {
         "tooltip": {"trigger": "axis"},
-        "legend": {"data": [t("goals.target"), t("goals.actual")]},
+        "legend": {"top": 0, "data": [t("goals.target"), t("goals.actual")]},
         "grid": {"left": 40, "right": 16, "bottom": 30, "top": 36},
         "xAxis": {"type": "category", "data": labels},
         "yAxis": {"type": "value", "minInterval": 1},

@@ -32,7 +32,7 @@ CALLERS: dict[str, frozenset[str]] = {
     "RotateLinkSigningKey": GATEWAY,
     "GetFunnelReport": GATEWAY,
     "GetNorthStar": GATEWAY,
-    "CreateGoal": GATEWAY,
+    "CreateGoal": GATEWAY | TOOLS,
     "UpdateGoal": GATEWAY,
     "DeleteGoal": GATEWAY,
     "GetGoal": GATEWAY,

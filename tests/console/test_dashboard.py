@@ -176,3 +176,16 @@ def test_a_branch_dashboard_holds_only_its_branch_and_a_bad_period_is_refused_be
     page.goto(f"/dashboard?from={TODAY}&to=2020-01-01")
     assert page.locator("#e-from").is_visible()
     assert page.input_value("#f-to") == "2020-01-01"
+    month = datetime.now(UTC).strftime("%Y%m")
+    page.goto("/goals")  # the demo data's goals: the branch sees its own only
+    assert page.locator(f"[data-goal-id='shanghai-local-{month}']").count() == 1
+    assert page.locator(f"[data-goal-id='bank-ecosystem-{month}']").count() == 0
+    beijing = operator_page("bj-operator")
+    beijing.goto("/goals")
+    assert beijing.locator("[data-goal-id]").count() == 0
+    head_office = operator_page("hq-viewer")
+    head_office.goto("/goals")
+    for goal_id in (f"shanghai-local-{month}", f"bank-ecosystem-{month}", f"ride-riders-{month}"):
+        assert head_office.locator(f"[data-goal-id='{goal_id}']").count() == 1
+    assert head_office.get_by_test_id("new-goal").count() == 0  # a viewer sets no goals
+    screenshot(head_office, "goals")
