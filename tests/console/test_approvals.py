@@ -1,0 +1,148 @@
+"""The approvals inbox in the browser: branch scope, what changed, findings, four eyes, reasons."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.console.conftest import screenshot
+from tools.actors import operator_headers
+
+ITEMS = "/v1/ops/content/items"
+
+
+def _texts(title: str, body: str) -> list[dict[str, str]]:
+    return [{"locale": "zh-Hans", "title": title, "body": body}, {"locale": "en", "title": "Branch notice"}]
+
+
+def _call(resp: httpx.Response, status: int = 200) -> dict[str, Any]:
+    assert resp.status_code == status, resp.text
+    return resp.json()
+
+
+def _item_in_review(gateway: httpx.Client, author: str) -> str:
+    """A published item whose second version (a changed body with a past-performance claim) waits."""
+    item_id = f"ap-{author[:2]}-{uuid.uuid4().hex[:8]}"
+    own, reviewer = operator_headers(gateway, author), operator_headers(gateway, "hq-reviewer")
+    first = {"edition": "standard", "texts": _texts("网点<script>x</script>公告", "周末照常营业")}
+    _call(
+        gateway.post(ITEMS, json={"item_id": item_id, "type": "notice", "variants": [first]}, headers=own),
+        201,
+    )
+    _call(gateway.post(f"{ITEMS}/{item_id}/submit", headers=own))
+    _call(gateway.post(f"{ITEMS}/{item_id}/approve", json={}, headers=reviewer))
+    _call(gateway.post(f"{ITEMS}/{item_id}/publish", headers=own))
+    second = {
+        "edition": "standard",
+        "texts": _texts("网点<script>x</script>公告", "周末照常营业，历史年化收益仅供参考"),
+    }
+    _call(gateway.put(f"{ITEMS}/{item_id}/draft", json={"variants": [second]}, headers=own))
+    _call(gateway.post(f"{ITEMS}/{item_id}/submit", headers=own))
+    return item_id
+
+
+@pytest.fixture(scope="module")
+def waiting(gateway: httpx.Client) -> dict[str, str]:
+    coupon = f"ap-cp-{uuid.uuid4().hex[:8]}"
+    draft = {
+        "benefit_id": coupon,
+        "name": "审批测试券",
+        "kind": "fixed_coupon",
+        "funder": "dept:retail",
+        "face_value": 500,
+        "total_budget": 50_000,
+        "usable_scopes": ["app:*"],
+        "valid_days": 7,
+    }
+    _call(gateway.post("/v1/ops/benefits", json=draft, headers=operator_headers(gateway, "hq-reviewer")), 201)
+    return {
+        "sh": _item_in_review(gateway, "sh-operator"),
+        "bj": _item_in_review(gateway, "bj-operator"),
+        "own_benefit": coupon,
+    }
+
+
+def _rows(page) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    rows = page.locator("[data-testid=inbox] tr[data-testid=review-row]")
+    return {r.get_attribute("data-object-id"): r for r in rows.all()}
+
+
+def test_a_branch_sees_only_its_own_items_and_a_hand_edited_url_gets_the_apis_refusal(
+    operator_page, waiting: dict[str, str]
+) -> None:
+    page = operator_page("sh-operator")
+    page.goto("/approvals?kind=content_item")
+    rows = _rows(page)
+    assert waiting["sh"] in rows and waiting["bj"] not in rows
+    assert rows[waiting["sh"]].get_attribute("data-own-work") == "true"
+    assert "<script>" in rows[waiting["sh"]].inner_text()  # operator-written text shown as text
+    page.goto(f"/approvals/content_item/{waiting['sh']}")
+    assert page.locator("[data-testid=own-work]").count() == 1
+    assert page.locator("[data-testid=decision-form]").count() == 0
+    reply = page.goto(f"/approvals/content_item/{waiting['bj']}")
+    assert reply is not None and reply.status == 404
+    assert page.locator("[data-testid=problem]").get_attribute("data-code") == "item_not_found"
+    assert page.csp_violations == []
+
+
+def test_a_reviewer_reads_the_change_and_its_findings_then_approves(
+    operator_page, gateway: httpx.Client, waiting: dict[str, str]
+) -> None:
+    page = operator_page("hq-reviewer")
+    page.goto("/approvals?kind=content_item")
+    before = int(page.locator("[data-testid=count-content_item]").inner_text())
+    row = _rows(page)[waiting["sh"]]
+    assert row.get_attribute("data-own-work") == "false"
+    row.locator("a").click()
+    page.wait_for_selector("[data-testid=changes]")
+    changed = page.locator("[data-testid=changes]")
+    assert changed.locator("ins").first.inner_text() == "，历史年化收益仅供参考"
+    finding = page.locator("[data-testid=findings] li[data-rule=past_performance]")
+    assert finding.locator("mark.finding").inner_text() == "历史年化"
+    screenshot(page, "approvals-detail")
+    page.click("[data-testid=approve]")
+    page.wait_for_selector("[data-testid=decided]")
+    assert waiting["sh"] not in _rows(page)
+    assert int(page.locator("[data-testid=count-content_item]").inner_text()) == before - 1
+    item = _call(gateway.get(f"{ITEMS}/{waiting['sh']}", headers=operator_headers(gateway, "hq-admin")))
+    assert [v["reviewer_id"] for v in item["versions"] if v["version"] == 2] == ["hq-reviewer"]
+    assert page.csp_violations == []
+
+
+def test_a_reviewers_own_draft_is_not_approvable_and_a_forged_decision_gets_the_apis_refusal(
+    operator_page, waiting: dict[str, str]
+) -> None:
+    page = operator_page("hq-reviewer")
+    page.goto("/approvals?kind=benefit")
+    row = _rows(page)[waiting["own_benefit"]]
+    assert row.get_attribute("data-own-work") == "true"
+    screenshot(page, "approvals")
+    row.locator("a").click()
+    page.wait_for_selector("[data-testid=own-work]")
+    assert page.locator("[data-testid=decision-form]").count() == 0
+    forged = page.evaluate(
+        """async (path) => {
+            const token = document.querySelector('meta[name=csrf-token]').content;
+            const body = new URLSearchParams({csrf_token: token, decision: 'approve'});
+            const reply = await fetch(path, {method: 'POST', body});
+            return [reply.status, await reply.text()];
+        }""",
+        f"/approvals/benefit/{waiting['own_benefit']}/decision",
+    )
+    assert forged[0] == 403 and 'data-code="self_approval"' in forged[1], forged
+
+
+def test_rejecting_needs_a_reason_shown_beside_the_field(operator_page, waiting: dict[str, str]) -> None:
+    page = operator_page("hq-admin")
+    page.goto(f"/approvals/content_item/{waiting['bj']}")
+    page.click("[data-testid=reject]")
+    page.wait_for_selector(".field.invalid #f-reason")
+    assert page.locator("#e-reason").inner_text()
+    page.fill("#f-reason", "营业时间与网点公告不一致")
+    page.click("[data-testid=reject]")
+    page.wait_for_selector("[data-testid=decided]")
+    page.goto(f"/approvals/content_item/{waiting['bj']}")
+    assert page.locator("[data-testid=not-waiting]").count() == 1
