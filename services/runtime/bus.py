@@ -89,6 +89,9 @@ class Bus:
         self._subscriptions: list = []  # type: ignore[type-arg]
         self._lag: dict[str, int] = {}
         self._stopping = asyncio.Event()
+        self._dead_letters = meter.create_counter(
+            "lattice.messaging.dead_letters", description="Messages dead-lettered, per consumer"
+        )
         self._process_duration = meter.create_histogram(
             "messaging.process.duration", unit="s", description="Consumer handler duration"
         )
@@ -262,6 +265,7 @@ class Bus:
         }
         inject(headers)
         await self.js.publish(f"dlq.{durable}.{delivery.subject}", delivery.data, headers=headers)
+        self._dead_letters.add(1, {"messaging.consumer.group.name": durable})
 
     async def caught_up(self, *, stream: str, durable: str) -> bool:
         """True when the durable consumer has processed everything its stream holds so far."""

@@ -18,6 +18,7 @@ from opentelemetry.instrumentation.grpc import (
 from sqlalchemy.engine import Engine
 
 from services.runtime.bus import Bus
+from services.runtime.business_metrics import register_service as register_business_metrics
 from services.runtime.callers import CallerPolicy
 from services.runtime.config import Settings
 from services.runtime.db import make_engine, migrate
@@ -136,6 +137,7 @@ async def start_service(
     )
     server, health_servicer = build_server(ctx.callers, identity)
     service_names = await wire(ctx, server)
+    register_business_metrics(name, engine=engine)
     rules = platform_rules(
         outbox_days=settings.outbox_retention_days, processed_days=settings.processed_retention_days
     )
