@@ -15,7 +15,7 @@ from console.templating import render, translator
 
 router = APIRouter(prefix="/audit")
 NAV = NavEntry(label="nav.audit", path="/audit", order=40, section="platform")
-SERVICES = ("benefits", "content")
+SERVICES = ("benefits", "content", "conversion", "reach")
 EXPORT_LIMIT = 10_000  # records in one CSV; narrow the filters for more
 Word = Annotated[str, Query(pattern=r"^([A-Za-z0-9_.:-]{1,64})?$")]
 CSV_HEADER = (
@@ -37,7 +37,7 @@ def csv_row(record: dict[str, Any]) -> list[Any]:
         local_time(record["at"]),
         record["service"],
         record["operator_id"],
-        record["operator_branch"] or "head office",
+        record["operator_branch"],
         record["action"],
         record["entity"],
         record["entity_id"],
@@ -64,7 +64,7 @@ async def every_record(api: OpsApi, params: dict[str, str]) -> list[dict[str, An
 async def search(
     request: Request,
     api: OpsApiDep,
-    service: Annotated[str, Query(pattern=r"^(benefits|content)?$")] = "",
+    service: Annotated[str, Query(pattern=r"^(benefits|content|conversion|reach)?$")] = "",
     by_operator: Word = "",
     action: Word = "",
     entity: Word = "",

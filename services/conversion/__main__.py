@@ -5,10 +5,12 @@ from __future__ import annotations
 import grpc
 from lattice.conversion.v1 import conversion_pb2, conversion_pb2_grpc
 
+from services.conversion.audit_search import search_audit
 from services.conversion.config import ConversionSettings
 from services.conversion.events import start_consumers
 from services.conversion.grpc_api import ConversionApi
 from services.conversion.postbacks import PostbackSender
+from services.runtime.audit_trail import serve_audit_trail
 from services.runtime.callers import GATEWAY, TOOLS
 from services.runtime.service import ServiceContext, main
 
@@ -62,7 +64,8 @@ async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
     )
     ctx.spawn(sender.run())
     ctx.callers.declare(conversion_pb2.DESCRIPTOR.services_by_name["ConversionService"], CALLERS)
-    return [conversion_pb2.DESCRIPTOR.services_by_name["ConversionService"].full_name]
+    trail = serve_audit_trail(ctx, server, service="conversion", search=search_audit)
+    return [conversion_pb2.DESCRIPTOR.services_by_name["ConversionService"].full_name, trail]
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import httpx
 from lattice.reach.v1 import reach_pb2, reach_pb2_grpc
 
 from services.reach import counters
+from services.reach.audit_search import search_audit
 from services.reach.config import ReachSettings
 from services.reach.engine import ReachEngine
 from services.reach.events import start_consumers
@@ -16,6 +17,7 @@ from services.reach.grpc_api import ReachApi
 from services.reach.peers import Peers
 from services.reach.scheduler import run_forever
 from services.reach.touchpoints import build_providers
+from services.runtime.audit_trail import serve_audit_trail
 from services.runtime.callers import GATEWAY, TOOLS
 from services.runtime.service import ServiceContext, main
 
@@ -64,7 +66,8 @@ async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
     )
     ctx.spawn(_schedule(reach, client, settings.scheduler_interval_s))
     ctx.callers.declare(reach_pb2.DESCRIPTOR.services_by_name["ReachService"], CALLERS)
-    return [reach_pb2.DESCRIPTOR.services_by_name["ReachService"].full_name]
+    trail = serve_audit_trail(ctx, server, service="reach", search=search_audit)
+    return [reach_pb2.DESCRIPTOR.services_by_name["ReachService"].full_name, trail]
 
 
 async def _schedule(reach: ReachEngine, client: httpx.AsyncClient, interval_s: float) -> None:

@@ -7,6 +7,7 @@ the operator, pages with the shared cursor and wires the servicer with its calle
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -166,3 +167,27 @@ def narrowed(stmt: Any, query: AuditQuery, *, columns: dict[str, Any]) -> Any:
         at, bound = query.before
         stmt = stmt.where(or_(c["at"] < at, and_(c["at"] == at, c["id"] < bound)))
     return stmt.order_by(c["at"].desc(), c["id"].desc()).limit(query.limit)
+
+
+def stable_id(*parts: object) -> int:
+    """A record id for a trail derived from other tables: the same row and event always get the same id."""
+    digest = hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), digest_size=7).digest()
+    return int.from_bytes(digest, "big")
+
+
+def page_of(records: list[AuditRecord], query: AuditQuery) -> list[AuditRecord]:
+    """The query's page of records already read (trails derived in Python from small history tables)."""
+    wanted = [
+        r
+        for r in records
+        if (not query.branch or r.branch == query.branch)
+        and (not query.by_operator or r.operator_id == query.by_operator)
+        and (not query.action or r.action == query.action)
+        and (not query.entity or r.entity == query.entity)
+        and (not query.entity_id or r.entity_id == query.entity_id)
+        and (query.since is None or r.at >= query.since)
+        and (query.until is None or r.at < query.until)
+        and query.older(r.at, r.record_id)
+    ]
+    wanted.sort(key=lambda r: (r.at, r.record_id), reverse=True)
+    return wanted[: query.limit]

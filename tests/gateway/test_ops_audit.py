@@ -50,6 +50,31 @@ def _benefit(gw: httpx.Client, author: str) -> str:
     return benefit_id
 
 
+def _campaign(gw: httpx.Client, author: str, branch: str) -> str:
+    body = {
+        "campaign_id": _uid("au-camp"),
+        "partner_id": "ride",
+        "name": "Audited rides",
+        "target_app_id": "life",
+        "landing_url": "https://life.bank.example/audited",
+        "postback_milestones": ["linked"],
+        "branch": branch,
+    }
+    _ok(gw.post("/v1/ops/conversion/campaigns", json=body, headers=operator_headers(gw, author)), 201)
+    return body["campaign_id"]
+
+
+def _strategy(gw: httpx.Client, author: str) -> str:
+    spec = {
+        "name": _uid("au-welcome"),
+        "touchpoints": [{"channel": "inbox"}],
+        "content": {"title": "Welcome", "body": "Hello"},
+        "trigger": {"event_type": "identity.app_account.linked"},
+    }
+    reply = gw.post("/v1/ops/reach/strategies", json=spec, headers=operator_headers(gw, author))
+    return _ok(reply, 201)["strategy_id"]
+
+
 @pytest.fixture(scope="module")
 def objects(gateway: httpx.Client) -> dict[str, str]:
     return {
@@ -57,6 +82,9 @@ def objects(gateway: httpx.Client) -> dict[str, str]:
         "bj_item": _item(gateway, "bj-operator"),
         "sh_benefit": _benefit(gateway, "sh-operator"),
         "hq_benefit": _benefit(gateway, "hq-operator"),
+        "sh_campaign": _campaign(gateway, "sh-operator", "shanghai"),
+        "bj_campaign": _campaign(gateway, "bj-operator", "beijing"),
+        "hq_strategy": _strategy(gateway, "hq-operator"),
     }
 
 
@@ -73,6 +101,11 @@ def test_one_search_finds_who_did_what_in_every_service(gateway: httpx.Client, o
     assert (
         benefit["operator_id"] == "hq-operator" and benefit["action"] == "drafted" and benefit["branch"] == ""
     )
+    campaign = by_object[("conversion", "campaign", objects["sh_campaign"])]
+    assert campaign["operator_id"] == "sh-operator" and campaign["branch"] == "shanghai"
+    assert campaign["action"].startswith("proposed")
+    strategy = by_object[("reach", "strategy", objects["hq_strategy"])]
+    assert strategy["operator_id"] == "hq-operator" and strategy["action"] == "revision_drafted"
     keys = [(r["at"], r["service"], r["record_id"]) for r in records]
     assert keys == sorted(keys, reverse=True)
 
@@ -94,8 +127,13 @@ def test_filters_are_exact_and_combine(gateway: httpx.Client, objects) -> None:
 def test_a_branch_operator_sees_only_its_branch(gateway: httpx.Client, objects) -> None:
     records = _search(gateway, "sh-operator", limit=200)
     ids = {r["entity_id"] for r in records}
-    assert {objects["sh_item"], objects["sh_benefit"]} <= ids
-    assert objects["bj_item"] not in ids and objects["hq_benefit"] not in ids
+    assert {objects["sh_item"], objects["sh_benefit"], objects["sh_campaign"]} <= ids
+    assert not ids & {
+        objects["bj_item"],
+        objects["hq_benefit"],
+        objects["bj_campaign"],
+        objects["hq_strategy"],
+    }
     assert {r["branch"] for r in records if r["entity"] != "slot"} == {"shanghai"}
     assert _search(gateway, "sh-operator", entity_id=objects["bj_item"]) == []
 
@@ -104,7 +142,7 @@ def test_pages_walk_the_whole_trail_without_gaps_or_repeats(gateway: httpx.Clien
     headers = operator_headers(gateway, "hq-viewer")
     whole = _search(gateway, "hq-viewer", limit=200)
     assert len(whole) > 6  # several pages of 3, across both trails
-    assert {r["service"] for r in whole} == {"content", "benefits"}
+    assert {r["service"] for r in whole} == {"content", "benefits", "conversion", "reach"}
     walked: list[dict[str, Any]] = []
     token = ""
     while len(walked) < len(whole):
