@@ -102,7 +102,7 @@ def test_scenarios_are_named_after_their_module_and_build_requests() -> None:
     assert {"platform.healthz", "platform.readyz"} <= set(found)
     for name, (module, scenario) in found.items():
         assert name.split(".")[0] == module.rsplit(".", 1)[1], f"{name} lives in {module}"
-        assert scenario.target == "gateway"
+        assert scenario.target in ("gateway", "console")
 
 
 def test_wrk_output_is_parsed_and_only_repeatable_requests_go_to_wrk() -> None:

@@ -192,8 +192,21 @@ def run_system(
             raise
         addrs = {s: stack.config.addr(s) for s in SERVICES}
         load_demo_data(addrs, pki_dir=stack.config.pki_dir, say=lambda _msg: None)
-        target = Target(stack.config.gateway_url, {n: p.popen.pid for n, p in stack.processes.items()})
-        ctx = BenchContext(gateway_url=stack.config.gateway_url, addrs=addrs, var_dir=stack.config.var_dir)
+        if any(scenario.target == "console" for _, scenario in chosen.values()):
+            if "console" not in stack.processes:
+                stack.start_console()
+            stack.wait_console()
+        pids = {n: p.popen.pid for n, p in stack.processes.items()}
+        targets = {
+            "gateway": Target(stack.config.gateway_url, pids),
+            "console": Target(stack.config.console_url, pids),
+        }
+        ctx = BenchContext(
+            gateway_url=stack.config.gateway_url,
+            addrs=addrs,
+            var_dir=stack.config.var_dir,
+            console_url=stack.config.console_url,
+        )
         extras = [
             sqlmodel_insert_baseline(work),
             jetstream_publish_baseline(stack.config.nats_url),
@@ -205,6 +218,7 @@ def run_system(
         for name, (module, scenario) in chosen.items():
             print(f"  {name} ...", file=sys.stderr, flush=True)
             params = run_setup(scenario, ctx)
+            target = targets[scenario.target]
             results.append(measure(module, scenario, params, target, options))
             if name in fixed_rate:
                 results.append(measure(module, scenario, params, target, fixed))

@@ -74,6 +74,13 @@ def with_extra_ratios(extras: list[dict[str, Any]], scenarios: list[dict[str, An
             compared.append(
                 (s["name"], "events vs jetstream publish", per_event / rates["baseline.jetstream_publish"])
             )
+        api = next((a for a in scenarios if a["name"] == f"{s['name']}_api" and a["load"] == s["load"]), None)
+        if s["name"].startswith("console.") and api and api["throughput_rps"]:
+            # issue 13: a page renders in under 300 ms p50 at >= 0.5x its API call's requests/s
+            compared.append(
+                (s["name"], "req/s vs its API call (bar 0.5)", s["throughput_rps"] / api["throughput_rps"])
+            )
+            compared.append((s["name"], "p50 ms (bar 300)", s["p50_ms"]))
     ratios = [{"name": n, "ratio": what, "value": round(v, 3)} for n, what, v in compared]
     return [*extras, *([{"name": "ratios", "items": ratios}] if ratios else [])]
 

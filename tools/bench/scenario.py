@@ -53,6 +53,7 @@ class BenchContext:
     gateway_url: str
     addrs: dict[str, str]
     var_dir: Path
+    console_url: str = ""  # set when a chosen scenario targets the console
 
     def channel(self, service: str, *, default_timeout_s: float = 5.0) -> grpc.aio.Channel:
         """A mutual-TLS channel to `service` as the bank's tools (for setting up test data)."""
