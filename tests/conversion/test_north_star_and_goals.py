@@ -198,7 +198,8 @@ def bad_goals_are_problems(gw: httpx.Client) -> None:
             if isinstance(body.get("goal_id"), str) and body["goal_id"]:
                 assert gw.get(f"{GOALS}/{body['goal_id']}", headers=hq_op).status_code in (404, 422)
     problem(gw.put(f"{GOALS}/nobody", json=_update(1), headers=hq_op), 404)
-    problem(gw.put(f"{GOALS}/nobody", json={**_update(1), "version": 0}, headers=hq_op), 422)
+    for version in (0, "1", 1.0, True, None, 2**31):
+        problem(gw.put(f"{GOALS}/nobody", json={**_update(1), "version": version}, headers=hq_op), 422)
     problem(gw.delete(f"{GOALS}/nobody", headers=hq_op), 422)
     problem(gw.get(GOALS, params={"page_size": 0}, headers=hq_op), 422)
     problem(gw.post(GOALS, content=b"{", headers={**hq_op, "content-type": "application/json"}), 422)
