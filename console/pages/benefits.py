@@ -110,6 +110,7 @@ def burndown_chart(burndown: dict[str, Any], kind: str, t: Any) -> dict[str, Any
     spent: dict[str, Any] = {
         "name": t("benefits.spent"),
         "type": "bar",
+        "barMaxWidth": 32,
         "yAxisIndex": 1,
         "data": [d["spent"] / scale for d in burndown["days"]],
     }
@@ -120,8 +121,8 @@ def burndown_chart(burndown: dict[str, Any], kind: str, t: Any) -> dict[str, Any
         }
     return {
         "tooltip": {"trigger": "axis"},
-        "legend": {"data": [t("benefits.remaining"), t("benefits.spent")]},
-        "grid": {"left": 8, "right": 8, "top": 32, "bottom": 24, "containLabel": True},
+        "legend": {"top": 0, "data": [t("benefits.remaining"), t("benefits.spent")]},
+        "grid": {"left": 8, "right": 8, "top": 48, "bottom": 24, "containLabel": True},
         "xAxis": {"type": "category", "data": days},
         "yAxis": [
             {"type": "value", "name": t("benefits.remaining")},

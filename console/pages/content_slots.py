@@ -41,33 +41,36 @@ def aware(local_minute: str) -> str | None:
 
 
 def calendar(placements: list[dict[str, Any]], *, start: datetime, days: int) -> dict[str, Any]:
-    """An ECharts option: one bar per placement over its window, clipped to the shown days."""
+    """An ECharts option: one thick line per placement over its window on a time axis, clipped to the days."""
     end = start + timedelta(days=days)
-    names, offsets, lengths = [], [], []
+    names, series = [], []
     for p in placements:
-        begins = parse_time(p["schedule"]["starts_at"]) or start
-        ends = parse_time(p["schedule"]["ends_at"]) or end
-        begins, ends = max(begins, start), min(ends, end)
-        names.append(f"{p['placement_id']} (P{p['priority']}·W{p['weight']})")
-        shown = ends > begins
-        offsets.append(int(begins.timestamp() * 1000) if shown else None)
-        lengths.append(int((ends - begins).total_seconds() * 1000) if shown else None)
-    return {
-        "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
-        "grid": {"left": 8, "right": 24, "top": 16, "bottom": 24, "containLabel": True},
-        "xAxis": {"type": "time", "min": int(start.timestamp() * 1000), "max": int(end.timestamp() * 1000)},
-        "yAxis": {"type": "category", "data": names, "inverse": True},
-        "series": [
+        name = f"{p['placement_id']} (P{p['priority']}·W{p['weight']})"
+        names.append(name)
+        begins = max(parse_time(p["schedule"]["starts_at"]) or start, start)
+        ends = min(parse_time(p["schedule"]["ends_at"]) or end, end)
+        if ends <= begins:
+            continue
+        series.append(
             {
-                "type": "bar",
-                "stack": "w",
-                "data": offsets,
-                "itemStyle": {"color": "transparent"},
-                "silent": True,
-            },
-            {"type": "bar", "stack": "w", "data": lengths, "name": "window"},
-        ],
+                "name": name,
+                "type": "line",
+                "symbol": "none",
+                "lineStyle": {"width": 14},
+                "data": [[_ms(begins), name], [_ms(ends), name]],
+            }
+        )
+    return {
+        "tooltip": {"trigger": "item"},
+        "grid": {"left": 8, "right": 24, "top": 16, "bottom": 24, "containLabel": True},
+        "xAxis": {"type": "time", "min": _ms(start), "max": _ms(end)},
+        "yAxis": {"type": "category", "data": names, "inverse": True},
+        "series": series,
     }
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 @router.get("/slots")

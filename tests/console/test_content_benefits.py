@@ -64,6 +64,7 @@ def test_an_item_drafted_in_the_form_is_placed_and_previewed(operator_page, gate
     assert slot.status_code == 201, slot.text
     slot_key = f"mbank/{position}"
     page.goto(f"/content/slot?key={slot_key}")
+    page.get_by_test_id("open-placement-form").click()
     form = page.get_by_test_id("placement-form")
     form.locator("#f-placement_id").fill(f"p-{item_id}")
     form.locator("#f-item_id").fill(item_id)
