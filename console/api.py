@@ -113,14 +113,18 @@ class OpsApi:
     async def _renew_token(self) -> None:
         if self._session.token_expires - time.time() > RENEW_BEFORE_S:
             return
-        if not self._session.secret:
-            raise SignInRequired()
-        try:
-            await sign_in(self._client, self._session, self._session.operator_id, self._session.secret, [])
-        except ApiProblem as exc:
-            if exc.status in (401, 403):
-                raise SignInRequired() from exc
-            raise
+        async with self._session.renewing:  # a page's parallel calls renew once
+            if self._session.token_expires - time.time() > RENEW_BEFORE_S:
+                return
+            if not self._session.secret:
+                raise SignInRequired()
+            try:
+                session = self._session
+                await sign_in(self._client, session, session.operator_id, session.secret, [])
+            except ApiProblem as exc:
+                if exc.status in (401, 403, 422):
+                    raise SignInRequired() from exc
+                raise
 
 
 async def sign_in(

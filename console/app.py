@@ -85,8 +85,11 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         store: SessionStore = app.state.sessions
         cookie = request.cookies.get(COOKIE)
         session = store.get(cookie)
-        request.state.session_expired = bool(cookie) and session is None
-        request.state.session = session or store.new(language=settings.default_language)
+        if session is None:
+            session = store.new(language=settings.default_language)
+            if cookie:  # the browser had a session that ended: the sign-in page says so
+                session.notice = "auth.expired"
+        request.state.session = session
         try:
             response = await call_next(request)
         except Exception:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections import OrderedDict
@@ -30,6 +31,9 @@ class Session:
     # kept only to renew the 15-minute operator token while the session lives (docs/console.md)
     secret: str = field(default="", repr=False)
     counts: dict[str, tuple[float, int | None]] = field(default_factory=dict)
+    renewing: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    # a message key shown once by the next page that reads it (e.g. "your session expired")
+    notice: str = ""
 
     @property
     def signed_in(self) -> bool:

@@ -22,10 +22,9 @@ async def _form(
     request: Request, *, operator_id: str = "", next_path: str = "/", error: str = "", status_code: int = 200
 ) -> Response:
     t = translator(request)
-    notice = ""
-    if request.state.session_expired:
-        notice = "auth.expired"
-    elif request.query_params.get("signed_out"):
+    session = request.state.session
+    notice, session.notice = session.notice, ""
+    if not notice and request.query_params.get("signed_out"):
         notice = "auth.signed_out"
     return await render(
         request,
