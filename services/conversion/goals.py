@@ -175,23 +175,22 @@ def list_changes(*, engine: Engine, goal_id: str, actor: Staff) -> list[GoalChan
         return list(session.exec(stmt.order_by(col(GoalChange.version))))
 
 
-def actuals(*, engine: Engine, goal: Goal) -> list[int]:
-    """The actual of each measure: its metric over its period within the goal's scope."""
-    scope = north_star.Scope(
-        app_id=goal.app_id,
-        partner_id=goal.partner_id,
-        campaign_id=goal.campaign_id,
-        branch=goal.branch or "",
-    )
-    found = []
-    for measure in goal.measures:
-        _groups, totals = north_star.series(
-            engine=engine,
-            group_by="branch",
-            from_day=measure["from_day"],
-            to_day=measure["to_day"],
-            scope=scope,
-            actor_branch=goal.branch,
-        )
-        found.append(totals[measure["metric"]])
-    return found
+def actuals(*, engine: Engine, goals: list[Goal]) -> list[list[int]]:
+    """Each goal's measures' actuals: the metric over the measure's period within the goal's scope."""
+    found: dict[tuple[str, str, north_star.Scope, str], dict[str, int]] = {}
+    answers = []
+    with read_session(engine) as session:
+        for goal in goals:
+            scope = north_star.Scope(
+                app_id=goal.app_id, partner_id=goal.partner_id, campaign_id=goal.campaign_id
+            )
+            row = []
+            for measure in goal.measures:
+                key = (measure["from_day"], measure["to_day"], scope, goal.branch)
+                if key not in found:  # goals of one period and scope share one query
+                    found[key] = north_star.totals(
+                        session, from_day=key[0], to_day=key[1], scope=scope, branch=goal.branch
+                    )
+                row.append(found[key][measure["metric"]])
+            answers.append(row)
+    return answers

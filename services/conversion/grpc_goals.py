@@ -57,8 +57,9 @@ def _goal_to_pb(goal: Goal, actual: list[int] | None = None) -> pb.Goal:
     )
 
 
-def _with_actuals(engine: Engine, goal: Goal) -> pb.Goal:
-    return _goal_to_pb(goal, goals.actuals(engine=engine, goal=goal))
+def _with_actuals(engine: Engine, found: list[Goal]) -> list[pb.Goal]:
+    actual = goals.actuals(engine=engine, goals=found)
+    return [_goal_to_pb(goal, a) for goal, a in zip(found, actual, strict=True)]
 
 
 def _change_to_pb(change: GoalChange) -> pb.GoalChange:
@@ -93,7 +94,8 @@ class GoalRpcs:
         )
 
     async def _answer(self, goal: Goal) -> pb.GoalResponse:
-        return pb.GoalResponse(goal=await asyncio.to_thread(_with_actuals, self._engine, goal))
+        [answered] = await asyncio.to_thread(_with_actuals, self._engine, [goal])
+        return pb.GoalResponse(goal=answered)
 
     async def CreateGoal(self, request, context) -> pb.GoalResponse:  # type: ignore[no-untyped-def]
         goal, measures = _goal_from_pb(request.goal)
@@ -145,7 +147,7 @@ class GoalRpcs:
             after=request.page_token,
         )
         page = found[:size]
-        answered = await asyncio.to_thread(lambda: [_with_actuals(self._engine, g) for g in page])
+        answered = await asyncio.to_thread(_with_actuals, self._engine, page)
         next_token = found[size - 1].goal_id if len(found) > size else ""
         return pb.ListGoalsResponse(goals=answered, next_page_token=next_token)
 

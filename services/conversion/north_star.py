@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from services.conversion.aggregates import MAX_REPORT_DAYS
 from services.conversion.attribution import COUNTERS
@@ -21,6 +22,9 @@ from services.runtime.errors import Forbidden, InvalidInput
 
 GROUPS = ("day", "app", "partner", "campaign", "branch")
 HEAD_OFFICE = "head_office"
+_APP = func.coalesce(Campaign.target_app_id, "")
+_BRANCH = func.coalesce(Campaign.branch, "")
+_SUMS = [func.sum(getattr(FunnelDay, name)) for name in COUNTERS]
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,29 @@ def _reached(actor_branch: str, scope: Scope) -> str | None:
     return actor_branch
 
 
+def _statement(columns: list[Any], *, start: date, end: date, scope: Scope, branch: str | None) -> Any:
+    """SELECT `columns` over the funnel's days of the period, within the scope and branch."""
+    stmt = (
+        select(*columns)
+        .select_from(FunnelDay)
+        .outerjoin(Campaign, col(Campaign.campaign_id) == col(FunnelDay.campaign_id))
+        .where(col(FunnelDay.day) >= start.isoformat(), col(FunnelDay.day) <= end.isoformat())
+    )
+    if branch is not None:
+        stmt = stmt.where(_BRANCH == branch)
+    if scope.app_id:
+        stmt = stmt.where(_APP == scope.app_id)
+    if scope.partner_id:
+        stmt = stmt.where(col(FunnelDay.partner_id) == scope.partner_id)
+    if scope.campaign_id:
+        stmt = stmt.where(col(FunnelDay.campaign_id) == scope.campaign_id)
+    return stmt
+
+
+def _counts(values: Any) -> dict[str, int]:
+    return {name: int(v or 0) for name, v in zip(COUNTERS, values, strict=True)}
+
+
 def series(
     *, engine: Engine, group_by: str, from_day: str, to_day: str, scope: Scope, actor_branch: str
 ) -> tuple[list[tuple[str, dict[str, int]]], dict[str, int]]:
@@ -64,35 +91,26 @@ def series(
         raise InvalidInput("invalid_group_by", f"group_by must be one of {', '.join(GROUPS)}")
     start, end = period(from_day, to_day)
     branch = _reached(actor_branch, scope)
-    app = func.coalesce(Campaign.target_app_id, "")
-    branch_col = func.coalesce(Campaign.branch, "")
     key = {
         "day": col(FunnelDay.day),
-        "app": app,
+        "app": _APP,
         "partner": col(FunnelDay.partner_id),
         "campaign": col(FunnelDay.campaign_id),
-        "branch": branch_col,
+        "branch": _BRANCH,
     }[group_by]
-    sums = [func.sum(getattr(FunnelDay, name)) for name in COUNTERS]
-    stmt = (
-        select(key, *sums)
-        .select_from(FunnelDay)
-        .outerjoin(Campaign, col(Campaign.campaign_id) == col(FunnelDay.campaign_id))
-        .where(col(FunnelDay.day) >= start.isoformat(), col(FunnelDay.day) <= end.isoformat())
-    )
-    if branch is not None:
-        stmt = stmt.where(branch_col == branch)
-    if scope.app_id:
-        stmt = stmt.where(app == scope.app_id)
-    if scope.partner_id:
-        stmt = stmt.where(col(FunnelDay.partner_id) == scope.partner_id)
-    if scope.campaign_id:
-        stmt = stmt.where(col(FunnelDay.campaign_id) == scope.campaign_id)
+    stmt = _statement([key, *_SUMS], start=start, end=end, scope=scope, branch=branch)
     with read_session(engine) as session:
         rows = session.exec(stmt.group_by(key).order_by(key)).all()
-    groups = {row[0]: {name: int(v or 0) for name, v in zip(COUNTERS, row[1:], strict=True)} for row in rows}
+    groups = {row[0]: _counts(row[1:]) for row in rows}
     if group_by == "day":
         days = ((start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1))
         groups = {day: groups.get(day, dict.fromkeys(COUNTERS, 0)) for day in days}
     totals = {name: sum(g[name] for g in groups.values()) for name in COUNTERS}
     return sorted(groups.items()), totals
+
+
+def totals(session: Session, *, from_day: str, to_day: str, scope: Scope, branch: str) -> dict[str, int]:
+    """The counters summed over a period within a scope and one branch ("" = every branch)."""
+    start, end = period(from_day, to_day)
+    stmt = _statement(_SUMS, start=start, end=end, scope=scope, branch=branch or None)
+    return _counts(session.exec(stmt).one())
