@@ -29,21 +29,22 @@ DECIDERS = ("reviewer", "admin")
 PAGE_SIZE = 50
 
 # One counts call per rendered page, shared by the inbox entry and the entry of every kind.
-_counts: weakref.WeakKeyDictionary[OpsApi, asyncio.Task[dict[str, int]]] = weakref.WeakKeyDictionary()
+_counts: weakref.WeakKeyDictionary[OpsApi, asyncio.Task[dict[str, Any]]] = weakref.WeakKeyDictionary()
 
 
-async def _counts_of(api: OpsApi) -> dict[str, int]:
+async def _counts_of(api: OpsApi) -> tuple[dict[str, int], set[str]]:
     task = _counts.get(api)
     if task is None:
         task = asyncio.ensure_future(api.get("/v1/ops/reviews/counts"))
         _counts[api] = task
     answer = await asyncio.shield(task)
-    return {"": answer["total"], **{c["kind"]: c["count"] for c in answer["kinds"]}}
+    counts = {"": answer["total"], **{c["kind"]: c["count"] for c in answer["kinds"]}}
+    return counts, {c["kind"] for c in answer["kinds"] if c["capped"]}
 
 
 def _badge(kind: str):  # type: ignore[no-untyped-def]
     async def count(api: OpsApi) -> int | None:
-        return (await _counts_of(api)).get(kind)
+        return (await _counts_of(api))[0].get(kind)
 
     return count
 
@@ -79,7 +80,7 @@ async def inbox(
     """The inbox page: tabs per kind with their counts, the oldest kind's items first."""
     t = translator(request)
     params = {"kind": kind, "page_token": page_token, "page_size": PAGE_SIZE}
-    page, counts = await asyncio.gather(api.get("/v1/ops/reviews", params), _counts_of(api))
+    page, (counts, capped) = await asyncio.gather(api.get("/v1/ops/reviews", params), _counts_of(api))
     return await render(
         request,
         "approvals/inbox.html",
@@ -91,6 +92,7 @@ async def inbox(
         kind=kind,
         kinds=detail.KINDS,
         counts=counts,
+        capped=capped,
         decided=request.query_params.get("decided", ""),
     )
 

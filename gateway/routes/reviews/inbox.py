@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.problems import Problem
+from gateway.routes.reviews.counting import COUNTERS
 from gateway.routes.reviews.sources import KINDS, READERS, ReviewItem
 
 router = APIRouter(prefix="/v1/ops/reviews", tags=["reviews"])
@@ -22,6 +23,7 @@ Viewer = Annotated[OperatorPrincipal, require_role("viewer")]
 Kind = Literal["content_item", "benefit", "benefit_change", "strategy", "campaign"]
 # Counting reads whole queues; beyond this many per kind the count says "at least".
 COUNT_CAP = 500
+COUNT_PAGES = 50  # campaigns are counted by reading their list: at most this many pages of it
 
 
 class ReviewPage(BaseModel):
@@ -70,9 +72,11 @@ async def list_reviews(
 
 async def _count(clients: ClientsDep, operator: OperatorPrincipal, kind: str) -> ReviewCount:
     count, token = 0, ""
-    while count < COUNT_CAP:
-        found, token = await READERS[kind](clients, operator, 100, token)
-        count += len(found)
+    for _ in range(COUNT_PAGES):
+        if count >= COUNT_CAP:
+            break
+        found, token = await COUNTERS[kind](clients, operator, token)
+        count += found
         if not token:
             return ReviewCount(kind=kind, count=count, capped=False)
     return ReviewCount(kind=kind, count=count, capped=True)
