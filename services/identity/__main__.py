@@ -27,6 +27,7 @@ CALLERS: dict[str, frozenset[str]] = {
     "GetCustomerAttributes": GATEWAY | {"reach"},
     "ResolveAppAccount": GATEWAY,
     "RegisterOperator": GATEWAY | TOOLS,
+    "ListOperators": GATEWAY,
     "RotatePartnerSigningKey": GATEWAY,
     "RotateSigningKey": GATEWAY,
     "SignIn": GATEWAY | TOOLS,

@@ -126,6 +126,31 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
             client_secret=secret,
         )
 
+    async def ListOperators(self, request: pb.ListOperatorsRequest, context) -> pb.ListOperatorsResponse:  # type: ignore[no-untyped-def]
+        size = min(request.page_size or 50, 200)
+        found = await asyncio.to_thread(
+            operators.list_operators,
+            engine=self._engine,
+            actor_role=request.actor.role,
+            actor_branch=request.actor.branch or None,
+            branch=request.branch,
+            role=request.role,
+            limit=size + 1,
+            after=request.page_token,
+        )
+        return pb.ListOperatorsResponse(
+            operators=[
+                pb.OperatorSummary(
+                    operator_id=o.operator_id,
+                    role=o.role,
+                    branch=o.branch or "",
+                    created_at=to_timestamp(o.created_at),
+                )
+                for o in found[:size]
+            ],
+            next_page_token=found[size - 1].operator_id if len(found) > size else "",
+        )
+
     async def IssueOperatorToken(
         self, request: pb.IssueOperatorTokenRequest, context
     ) -> pb.IssueOperatorTokenResponse:  # type: ignore[no-untyped-def]

@@ -7,13 +7,14 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
+from sqlmodel import col, select
 
 from services.identity.keys import TokenSigner
 from services.identity.models import Operator
 from services.identity.secrets_hashing import hash_secret, new_secret, verify_secret
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
-from services.runtime.errors import AlreadyExists, InvalidInput, Unauthenticated
+from services.runtime.errors import AlreadyExists, Forbidden, InvalidInput, Unauthenticated
 
 ROLES = ("viewer", "operator", "reviewer", "admin")
 OPS_AUDIENCE = "lattice-ops"
@@ -64,3 +65,33 @@ def issue_operator_token(
     if operator.branch:
         claims["branch"] = operator.branch
     return signer.sign(claims, kind="operator"), operator
+
+
+def list_operators(
+    *,
+    engine: Engine,
+    actor_role: str,
+    actor_branch: str | None,
+    branch: str = "",
+    role: str = "",
+    limit: int = 50,
+    after: str = "",
+) -> list[Operator]:
+    """The staff registry for an admin: head office sees everyone, a branch admin its own branch."""
+    if actor_role != "admin":
+        raise Forbidden("role_required", "listing operators needs the admin role")
+    if role and role not in ROLES:
+        raise InvalidInput("invalid_role", f"role must be one of {', '.join(ROLES)}")
+    if actor_branch is not None:
+        if branch not in ("", actor_branch):
+            raise Forbidden("branch_scope", "a branch admin sees only its own branch's operators")
+        branch = actor_branch
+    query = select(Operator).where(col(Operator.operator_id) > after).order_by(col(Operator.operator_id))
+    if branch == "-":
+        query = query.where(col(Operator.branch).is_(None))
+    elif branch:
+        query = query.where(col(Operator.branch) == branch)
+    if role:
+        query = query.where(col(Operator.role) == role)
+    with read_session(engine) as session:
+        return list(session.exec(query.limit(limit)).all())

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from gateway.routes.identity import apps, ops, partner
+from gateway.routes.identity import apps, ops, partner, staff
 
-routers = [ops.public_router, ops.router, apps.public_router, apps.router, partner.router]
+routers = [ops.public_router, ops.router, apps.public_router, apps.router, partner.router, staff.router]
