@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from console.api import ApiProblem
@@ -83,4 +83,6 @@ def install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        if getattr(request.state, "session", None) is None:  # /static/: no session to render a page with
+            return PlainTextResponse(code, status_code=exc.status_code)
         return await problem_page(request, ApiProblem(exc.status_code, code, ""))

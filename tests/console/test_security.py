@@ -1,0 +1,241 @@
+"""The console's security, for every route it declares and every page reachable from its navigation:
+CSRF on every state-changing route, the strict CSP on every answer, operator-written text escaped,
+no operator secret or token in pages, URLs or logs, and a branch never shown another branch's objects
+(not in lists, not by a hand-edited URL)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from services.identity.demo_data import DEMO_OPERATOR_SECRETS
+from services.runtime.stack import Stack
+from tests.console.crawl import (
+    JWT,
+    STATE_CHANGING,
+    Walk,
+    console_routes,
+    nav_paths,
+    sign_in,
+    walk,
+)
+from tests.support.actors import operator_headers
+
+# a <script> element, an attribute break-out and an event handler: escaped, none of them survives as markup
+PAYLOAD = "<script>document.title='xss'</script>\"'><img src=x onerror=alert(1)>"
+RAW = ("<script>document.title", "<img src=x onerror")
+ESCAPED = "&lt;script&gt;document.title="
+# a cell starting with one of these runs as a formula when an analyst opens the export in a spreadsheet
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TODAY = datetime.now(UTC).date().isoformat()
+
+
+def _created(answer: httpx.Response) -> dict[str, Any]:
+    assert answer.status_code in (200, 201), answer.text
+    return answer.json()
+
+
+@pytest.fixture(scope="module")
+def beijing(gateway: httpx.Client) -> dict[str, str]:
+    """Objects of every kind written by Beijing's operator, each named with a marker and the payload."""
+    marker = f"bjmark{uuid.uuid4().hex[:8]}"
+    name = f"{marker} {PAYLOAD}"
+    headers = operator_headers(gateway, "bj-operator")
+    uid = uuid.uuid4().hex[:8]
+    texts = [{"locale": locale, "title": name, "body": f"{PAYLOAD} body"} for locale in ("zh-Hans", "en")]
+    _created(
+        gateway.post(
+            "/v1/ops/content/items",
+            json={
+                "item_id": f"sec-item-{uid}",
+                "type": "notice",
+                "variants": [{"edition": "standard", "texts": texts}],
+            },
+            headers=headers,
+        )
+    )
+    _created(gateway.post(f"/v1/ops/content/items/sec-item-{uid}/submit", headers=headers))
+    _created(
+        gateway.post(
+            "/v1/ops/conversion/campaigns",
+            json={
+                "campaign_id": f"sec-camp-{uid}",
+                "partner_id": "ride",
+                "name": name,
+                "branch": "beijing",
+                "target_app_id": "life",
+                "landing_url": "https://life.bank.example/sec",
+            },
+            headers=headers,
+        )
+    )
+    _created(
+        gateway.post(
+            "/v1/ops/benefits",
+            json={
+                "benefit_id": f"sec-ben-{uid}",
+                "name": name,
+                "kind": "fixed_coupon",
+                "funder": "dept:retail",
+                "face_value": 500,
+                "total_budget": 50_000,
+                "usable_scopes": ["app:*"],
+                "valid_days": 7,
+            },
+            headers=headers,
+        )
+    )
+    strategy = {
+        "name": name,
+        "touchpoints": [{"channel": "inbox"}],
+        "content": {"title": name, "body": PAYLOAD},
+        "trigger": {"event_type": "identity.app_account.linked"},
+    }
+    _created(gateway.post("/v1/ops/reach/strategies", json=strategy, headers=headers))
+    goal = {
+        "goal_id": f"sec-goal-{uid}",
+        "objective": name,
+        "name": f"=HYPERLINK(1) {marker}",
+        "branch": "beijing",
+        "measures": [{"metric": "acquired", "from_day": TODAY, "to_day": TODAY, "target": 3}],
+    }
+    _created(gateway.post("/v1/ops/goals", json=goal, headers=headers))
+    return {"marker": marker}
+
+
+def _start() -> list[str]:
+    return ["/", *nav_paths()]
+
+
+@pytest.fixture(scope="module")
+def admin_walk(console_url: str, beijing: dict[str, str]) -> Walk:
+    """Every page head office's admin reaches from the navigation, with Beijing's objects in place."""
+    return walk(sign_in(console_url, "hq-admin"), start=_start())
+
+
+@pytest.fixture(scope="module")
+def reviewer_walk(console_url: str, beijing: dict[str, str]) -> Walk:
+    return walk(sign_in(console_url, "hq-reviewer"), start=_start())
+
+
+def _csp_is_strict(answer: httpx.Response) -> None:
+    policy = answer.headers.get("content-security-policy", "")
+    directives = {d.split()[0]: d.split()[1:] for d in policy.split(";") if d.strip()}
+    assert directives.get("default-src") == ["'self'"], (answer.request.url, policy)
+    assert directives.get("script-src") == ["'self'"], policy
+    assert directives.get("style-src") == ["'self'"], policy
+    assert directives.get("object-src") == ["'none'"], policy
+    assert directives.get("frame-ancestors") == ["'none'"], policy
+    assert "unsafe" not in policy
+    assert answer.headers.get("x-content-type-options") == "nosniff"
+
+
+def test_every_state_changing_route_refuses_a_request_without_the_csrf_token(console_url: str) -> None:
+    routes = [r for r in console_routes() if r.method in STATE_CHANGING]
+    assert any(r.path == "/sign-out" for r in routes), "the enumeration sees the console's routes"
+    operator = sign_in(console_url, "hq-operator")
+    good = operator.csrf
+    for route in routes:
+        url = route.fill("sec-x1")
+        for sent in ({}, {"csrf_token": "forged"}, {"csrf_token": good + "x"}):
+            answer = operator.client.request(route.method, url, data={"reason": "r", **sent})
+            assert answer.status_code == 403, (route, sent, answer.status_code)
+            assert 'data-code="csrf_token_invalid"' in answer.text, (route, answer.text[:300])
+            _csp_is_strict(answer)
+        answer = operator.client.request(route.method, url, headers={"X-CSRF-Token": "forged"}, json={})
+        assert answer.status_code == 403, (route, "htmx header")
+    # nothing ran: the refused sign-out left the operator signed in; with the token the same route works
+    assert operator.signed_in
+    answer = operator.client.post("/language", data={"csrf_token": good, "language": "en", "next": "/"})
+    assert answer.status_code == 303
+    answer = operator.client.post("/sign-out", headers={"X-CSRF-Token": good})
+    assert answer.status_code == 303 and not operator.signed_in
+
+
+def test_csrf_refusal_also_holds_without_a_session(console_url: str) -> None:
+    with httpx.Client(base_url=console_url, timeout=20) as anonymous:
+        for route in (r for r in console_routes() if r.method in STATE_CHANGING):
+            answer = anonymous.request(route.method, route.fill("sec-x1"), data={})
+            assert answer.status_code == 403, (route, answer.status_code)
+
+
+def test_every_get_route_answers_with_the_strict_csp_and_never_a_500(console_url: str) -> None:
+    operator = sign_in(console_url, "hq-admin")
+    gets = [r for r in console_routes() if r.method == "GET"]
+    anonymous = httpx.Client(base_url=console_url, timeout=20)
+    odd = ("sec-x1", "%3Cscript%3E", "..%2F..%2Fetc", "9" * 300, "%E4%BD%A0")
+    for route in gets:
+        for value in odd if route.params else ("",):
+            for query in ("", "?page_token=%3Cscript%3E&from=yesterday&to=1&group_by=x&page_size=-1"):
+                url = route.fill(value) + query
+                for client in (operator.client, anonymous):
+                    answer = client.get(url)
+                    assert answer.status_code < 500, (url, answer.status_code, answer.text[:300])
+                    assert "Traceback" not in answer.text
+                    _csp_is_strict(answer)
+    for url in ("/static/console.css", "/static/console.js", "/no-such-page", "/static/missing.js"):
+        _csp_is_strict(operator.client.get(url))
+
+
+def test_operator_written_text_is_escaped_on_every_page(
+    admin_walk: Walk, reviewer_walk: Walk, beijing: dict[str, str]
+) -> None:
+    shown = admin_walk.containing(beijing["marker"]) + reviewer_walk.containing(beijing["marker"])
+    assert shown, "head office sees Beijing's objects somewhere (else this test proves nothing)"
+    exports = 0
+    for url, answer in [*admin_walk.pages.items(), *reviewer_walk.pages.items()]:
+        assert answer.status_code < 500, (url, answer.status_code)
+        _csp_is_strict(answer)
+        if answer.headers.get("content-type", "").startswith("text/csv"):
+            exports += 1
+            for row in csv.reader(io.StringIO(answer.text.lstrip("\ufeff"))):
+                formulas = [c for c in row if beijing["marker"] in c and c.startswith(FORMULA_STARTS)]
+                assert not formulas, f"{url} exports operator text a spreadsheet would run: {formulas}"
+            continue
+        for raw in RAW:
+            assert raw not in answer.text, f"{url} renders operator text as markup"
+    assert exports, "the walk reached the CSV exports"
+    assert any(ESCAPED in admin_walk.pages[u].text for u in admin_walk.containing(beijing["marker"]))
+
+
+def test_no_operator_secret_or_token_in_pages_urls_or_logs(stack: Stack, admin_walk: Walk) -> None:
+    secrets = list(DEMO_OPERATOR_SECRETS.values())
+    for url, answer in admin_walk.pages.items():
+        for text in (url, answer.text, answer.headers.get("location", ""), str(answer.headers)):
+            assert not any(s in text for s in secrets), url
+            assert not JWT.search(text), f"a token in {url}"
+        cookie = answer.headers.get("set-cookie", "")
+        if cookie:
+            assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+    for log in stack.log_dir.glob("*.log"):
+        content = log.read_text(errors="replace")
+        leaked = [s for s in secrets if s in content]
+        assert not leaked, f"{log.name} logs an operator secret"
+        if log.name.startswith("console"):
+            assert not JWT.search(content), f"{log.name} logs a token"
+
+
+def test_a_branch_never_sees_another_branchs_objects(
+    console_url: str, admin_walk: Walk, beijing: dict[str, str]
+) -> None:
+    marker = beijing["marker"]
+    beijing_pages = admin_walk.containing(marker)
+    assert beijing_pages, "head office sees Beijing's objects"
+    shanghai = sign_in(console_url, "sh-operator")
+    for url, answer in walk(shanghai, start=_start()).pages.items():
+        assert marker not in answer.text, f"Shanghai sees Beijing's object on {url}"
+    refusals = 0
+    for url in beijing_pages:  # the same URLs, typed by hand
+        answer = shanghai.client.get(url)
+        assert marker not in answer.text, f"a hand-edited {url} shows Beijing's object to Shanghai"
+        assert answer.status_code < 500
+        if answer.status_code in (403, 404):
+            assert 'data-testid="problem"' in answer.text and "trace-link" in answer.text, url
+            refusals += 1
+    assert refusals, "some of Beijing's object pages are refused to Shanghai with the API's problem"
