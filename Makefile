@@ -34,10 +34,16 @@ run: protos ## start NATS, the five services, the gateway and the console (embed
 demo: protos ## play the partner -> customer -> benefit -> conversion journey against `make run`
 	$(PY) -m tools.demo
 
-browser: ## install Chromium (Debian package) for the console's browser tests when it is missing
+browser: ## install Chromium and a Chinese font (Debian packages) for the console's browser tests when missing
 	@if [ -x "$(CHROMIUM)" ]; then echo "chromium present: $(CHROMIUM)"; else \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+	fi
+	@# without a CJK font the zh-Hans pages (and the screenshots in docs/console/) show empty boxes
+	@if [ -n "$$(fc-list :lang=zh 2>/dev/null)" ]; then echo "Chinese font present"; else \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-wqy-microhei \
+	    || { $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-wqy-microhei; }; \
 	fi
 
 test: protos ## run the whole test suite on the embedded defaults (no NATS or PostgreSQL needed)
