@@ -49,7 +49,7 @@ class AuditPage(BaseModel):
     next_page_token: str = ""
 
 
-def _cursor(token: str) -> pb.Cursor | None:
+def cursor(token: str) -> pb.Cursor | None:
     if not token:
         return None
     micros, service, record_id = token.split(".")
@@ -107,17 +107,18 @@ async def search_audit(
         since=to_timestamp(since) if since else None,
         until=to_timestamp(until) if until else None,
         page_size=limit + 1,
-        before=_cursor(page_token),
+        before=cursor(page_token),
     )
     trails = [service] if service else list(TRAILS)
     replies = await asyncio.gather(
         *(audit_pb2_grpc.AuditTrailStub(clients.channels[name]).SearchAudit(request) for name in trails)
     )
-    merged = sorted(
-        (r for reply in replies for r in reply.records),
-        key=lambda r: (r.at.seconds, r.at.nanos, r.service, r.record_id),
-        reverse=True,
-    )
-    shown = merged[:limit]
-    token = _token(shown[-1]) if len(merged) > limit else ""
+    shown, token = merge([r for reply in replies for r in reply.records], limit=limit)
     return AuditPage(records=[_out(r) for r in shown], next_page_token=token)
+
+
+def merge(records: list[pb.AuditRecord], *, limit: int) -> tuple[list[pb.AuditRecord], str]:
+    """One page of the services' answers, newest first by (at, service, record id), and the next token."""
+    ordered = sorted(records, key=lambda r: (r.at.seconds, r.at.nanos, r.service, r.record_id), reverse=True)
+    shown = ordered[:limit]
+    return shown, _token(shown[-1]) if len(ordered) > limit else ""
