@@ -8,6 +8,7 @@ a change names the version it read, so two operators cannot overwrite each other
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
@@ -38,8 +39,8 @@ class Measure:
 
 def _text(value: str, what: str, limit: int) -> str:
     value = value.strip()
-    if not value or len(value) > limit:
-        raise InvalidInput(f"invalid_{what}", f"{what} must be 1-{limit} characters")
+    if not value or len(value) > limit or any(unicodedata.category(c) == "Cc" for c in value):
+        raise InvalidInput(f"invalid_{what}", f"{what} must be 1-{limit} characters, no control characters")
     return value
 
 

@@ -172,8 +172,8 @@ def bad_goals_are_problems(gw: httpx.Client) -> None:
     measure = good["measures"][0]
     broken = {
         "goal_id": ["", "G1", "a" * 41, 7, None],
-        "objective": ["", "x" * 201, 3],
-        "name": ["", "x" * 101, ["a"]],
+        "objective": ["", "x" * 201, 3, "a\x00b", "   "],
+        "name": ["", "x" * 101, ["a"], "line\x1bbreak"],
         "branch": ["Shanghai", ""],
         "app_id": ["LIFE"],
         "partner_id": ["r"],
