@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import uvicorn
 
 from console.app import create_app
@@ -10,6 +12,8 @@ from console.config import ConsoleSettings
 
 def main() -> None:
     settings = ConsoleSettings()
+    # the console logs refusals and failures only: paths and codes, never tokens, secrets or form values
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -1,4 +1,4 @@
-"""`make run`: NATS with JetStream, the five services and the gateway on this machine.
+"""`make run`: NATS with JetStream, the five services, the gateway and the console on this machine.
 
 Data lives under var/ and survives restarts. NATS_URL (or <SERVICE>_DATABASE_URL / DATABASE_URL)
 point the processes at external servers instead of the embedded ones. Ctrl-C stops everything.
@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from services.identity.demo_data import DEMO_OPERATOR_SECRETS, DEMO_OPERATORS
 from services.runtime.config import SERVICES, Settings
 from services.runtime.stack import Stack, StackConfig
 from tools.demo_data import load
@@ -25,6 +26,7 @@ def main() -> int:
         var_dir=Path(os.environ.get("VAR_DIR", "var")).resolve(),
         nats_port=int(os.environ.get("LATTICE_NATS_PORT", "14222")),
         gateway_port=int(os.environ.get("HTTP_PORT", "8080")),
+        console_port=int(os.environ.get("CONSOLE_PORT", "8090")),
         service_ports={s: settings.grpc_port(s) for s in SERVICES},
         external_nats_url=os.environ.get("NATS_URL"),
         # the local partner receiver of `make demo` may receive postbacks (development only)
@@ -55,10 +57,17 @@ def main() -> int:
         stack.start_gateway()
         stack.wait_gateway()
         print(f"  gateway    {config.gateway_url}")
+        stack.start_console()
+        stack.wait_console()
+        print(f"  console    {config.console_url}")
         load({s: config.addr(s) for s in SERVICES}, pki_dir=config.pki_dir, say=print)
         print(f"Lattice is up in {time.monotonic() - started:.1f}s")
         print(f"  API        {config.gateway_url}/v1   docs {config.gateway_url}/docs")
         print(f"  readiness  {config.gateway_url}/readyz")
+        print(f"  console    {config.console_url}  (operations workbench) signs in as the demo operators:")
+        for operator_id, (role, branch) in DEMO_OPERATORS.items():
+            scope = f"branch {branch}" if branch else "head office"
+            print(f"    {operator_id:<12} {role:<9} {scope:<17} secret {DEMO_OPERATOR_SECRETS[operator_id]}")
         print(f"  logs       {stack.log_dir}/<process>.log   traces {config.var_dir / 'telemetry'}")
         print(f"  pki        {config.pki_dir} (service CA and certificates; gRPC is mutual TLS)")
         print("Ctrl-C stops every process.")

@@ -48,11 +48,12 @@ def _children_of(pid: int) -> list[int]:
 
 
 def test_run_starts_everything_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
-    gateway_port, nats_port, *service_ports = free_ports(2 + len(SERVICES))
+    gateway_port, nats_port, console_port, *service_ports = free_ports(3 + len(SERVICES))
     env = {
         **os.environ,
         "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'gen'}",
         "HTTP_PORT": str(gateway_port),
+        "CONSOLE_PORT": str(console_port),
         "LATTICE_NATS_PORT": str(nats_port),
         **{f"{s.upper()}_ADDR": f"127.0.0.1:{p}" for s, p in zip(SERVICES, service_ports, strict=True)},
     }
@@ -63,7 +64,8 @@ def test_run_starts_everything_stops_cleanly_and_keeps_data(tmp_path: Path) -> N
         try:
             lines = _wait_up(proc)
             children = _children_of(proc.pid)
-            assert len(children) == 7, lines  # NATS, five services, the gateway
+            assert len(children) == 8, lines  # NATS, five services, the gateway, the console
+            assert httpx.get(f"http://127.0.0.1:{console_port}/healthz", timeout=5).status_code == 200
             ready = httpx.get(f"http://127.0.0.1:{gateway_port}/readyz", timeout=5).json()
             assert ready["status"] == "ready" and set(ready["services"]) == set(SERVICES)
             with httpx.Client(base_url=f"http://127.0.0.1:{gateway_port}", timeout=10) as gw:
