@@ -196,3 +196,31 @@ def test_ledger_check_is_for_admins(operator_page) -> None:
     assert viewer.locator("nav.sidenav a[href='/benefits/ledger']").count() == 0
     viewer.goto("/benefits/ledger")
     assert viewer.get_by_test_id("problem").get_attribute("data-status") == "403"
+
+
+def test_a_benefit_drafted_in_the_form_keeps_what_was_typed_on_refusal(
+    operator_page, gateway: httpx.Client
+) -> None:
+    page, benefit_id = operator_page("sh-operator"), f"ui-{uuid.uuid4().hex[:8]}"
+    page.goto("/benefits")
+    page.get_by_test_id("new-benefit").click()
+    page.fill("#f-benefit_id", benefit_id)
+    page.fill("#f-name", "上海咖啡券")
+    page.fill("#f-face_value", "5.50")
+    page.fill("#f-total_budget", "a lot")
+    page.get_by_test_id("draft-benefit").click()
+    assert page.locator(".field.invalid #f-total_budget").count() == 1
+    assert page.input_value("#f-face_value") == "5.50" and page.input_value("#f-name") == "上海咖啡券"
+    page.fill("#f-total_budget", "1000")
+    page.get_by_test_id("draft-benefit").click()
+    page.wait_for_url(f"**/benefits/{benefit_id}")
+    drafted = gateway.get(
+        f"/v1/ops/benefits/{benefit_id}", headers=operator_headers(gateway, "hq-viewer")
+    ).json()
+    assert (drafted["status"], drafted["branch"], drafted["face_value"], drafted["total_budget"]) == (
+        "draft",
+        "shanghai",
+        550,
+        100_000,
+    )
+    assert drafted["drafted_by"] == "sh-operator"
