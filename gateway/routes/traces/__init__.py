@@ -19,7 +19,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.problems import Problem
-from gateway.routes.traces.spans import Trace, read_traces
+from gateway.routes.traces.spans import SpanFiles, Trace
 
 router = APIRouter(prefix="/v1/ops/traces", tags=["traces"])
 Viewer = Annotated[OperatorPrincipal, require_role("viewer")]
@@ -95,8 +95,10 @@ async def _traces(request: Request) -> dict[str, Trace]:
         raise Problem(
             409, "traces_not_local", "spans go to the configured collector; look the trace up there"
         )
-    directory = request.app.state.settings.var_dir / "telemetry"
-    return await asyncio.to_thread(read_traces, directory)
+    files = getattr(request.app.state, "span_files", None)
+    if files is None:
+        files = request.app.state.span_files = SpanFiles(request.app.state.settings.var_dir / "telemetry")
+    return await asyncio.to_thread(files.traces)
 
 
 @router.get("", response_model=TracePage, summary="Recent traces, newest first, searchable")

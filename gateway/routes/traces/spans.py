@@ -8,13 +8,15 @@ subject names and reasons. Targets, queries, event attributes and exception mess
 from __future__ import annotations
 
 import json
-import os
+import threading
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-TAIL_BYTES = 16 * 1024 * 1024  # per process file: "recent" traces, bounded work per request
+TAIL_BYTES = 16 * 1024 * 1024  # read of a process file when first followed: its "recent" traces
+MAX_SPANS_PER_FILE = 50_000  # kept per process file; older spans drop out of the search
 SHOWN = (
     "http.method",
     "http.route",
@@ -123,25 +125,65 @@ class Trace:
         return out
 
 
-def _tail_lines(path: Path) -> list[str]:
-    with path.open("rb") as handle:
-        size = handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, size - TAIL_BYTES))
-        data = handle.read()
-    lines = data.decode("utf-8", errors="replace").splitlines()
-    return lines[1:] if size > TAIL_BYTES else lines  # the first line of a tail is cut
+def _parse(line: bytes) -> tuple[str, Span] | None:
+    try:
+        raw = json.loads(line)
+        return raw["context"]["trace_id"].removeprefix("0x"), Span.parse(raw)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None  # a torn or foreign line
 
 
-def read_traces(telemetry_dir: Path) -> dict[str, Trace]:
-    """trace id -> Trace from the tail of every process's span file; torn or foreign lines skipped."""
-    traces: dict[str, Trace] = {}
-    for path in sorted(telemetry_dir.glob("*.spans.jsonl")):
-        for line in _tail_lines(path):
-            try:
-                raw = json.loads(line)
-                trace_id = raw["context"]["trace_id"].removeprefix("0x")
-                span = Span.parse(raw)
-            except (ValueError, KeyError, TypeError, AttributeError):
-                continue
-            traces.setdefault(trace_id, Trace(trace_id)).spans.append(span)
-    return traces
+@dataclass
+class _Followed:
+    inode: int
+    position: int
+    spans: deque[tuple[str, Span]]
+    cut: bool  # started inside the file: the first line read is a fragment
+
+
+class SpanFiles:
+    """The span files of a directory, followed: each call parses only the lines appended since the last."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._files: dict[Path, _Followed] = {}
+        self._lock = threading.Lock()
+
+    def traces(self) -> dict[str, Trace]:
+        """trace id -> Trace over the recent spans of every process's file."""
+        with self._lock:
+            paths = sorted(self._directory.glob("*.spans.jsonl"))
+            for gone in set(self._files) - set(paths):
+                del self._files[gone]
+            for path in paths:
+                self._follow(path)
+            traces: dict[str, Trace] = {}
+            for followed in self._files.values():
+                for trace_id, span in followed.spans:
+                    traces.setdefault(trace_id, Trace(trace_id)).spans.append(span)
+            return traces
+
+    def _follow(self, path: Path) -> None:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            self._files.pop(path, None)
+            return
+        followed = self._files.get(path)
+        if followed is None or followed.inode != stat.st_ino or stat.st_size < followed.position:
+            start = max(0, stat.st_size - TAIL_BYTES)
+            followed = _Followed(stat.st_ino, start, deque(maxlen=MAX_SPANS_PER_FILE), cut=start > 0)
+            self._files[path] = followed
+        if stat.st_size <= followed.position:
+            return
+        with path.open("rb") as handle:
+            handle.seek(followed.position)
+            data = handle.read(stat.st_size - followed.position)
+        end = data.rfind(b"\n")
+        if end < 0:
+            return  # the line being written is not complete yet
+        followed.position += end + 1
+        lines = data[:end].split(b"\n")
+        if followed.cut:
+            lines, followed.cut = lines[1:], False
+        followed.spans.extend(parsed for parsed in map(_parse, lines) if parsed is not None)
