@@ -99,3 +99,23 @@ def test_postbacks_page_filters_on_the_server(operator_page: Any) -> None:
     assert page.locator("[data-testid=resend]").count() == 0  # a viewer does not re-send
     screenshot(page, "conversion-postbacks")
     assert not page.csp_violations
+
+
+def test_partner_page_and_link_key_rotation_for_head_office_admins(operator_page: Any) -> None:
+    operator = operator_page("hq-operator")
+    operator.goto("/conversion/partners/ride")
+    assert operator.locator("[data-testid=partner]").is_visible()
+    assert operator.locator("[data-testid=link-keys]").count() == 0  # only head-office admins rotate keys
+    admin = operator_page("hq-admin")
+    admin.goto("/conversion/partners/ride")
+    admin.on("dialog", lambda dialog: dialog.accept())
+    admin.fill("#f-overlap", "7")
+    admin.click("[data-testid=rotate]")
+    notice = admin.locator("[data-testid=rotated]").inner_text()
+    assert "+08:00" in notice  # the previous key's end, in the bank's zone
+    # a hand-made rotation by an operator gets the API's refusal
+    token = operator.locator("meta[name=csrf-token]").get_attribute("content")
+    refused = operator.request.post(
+        "/conversion/partners/ride/rotate-link-key", form={"overlap_days": "7", "csrf_token": token}
+    )
+    assert refused.status == 403
