@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -30,6 +31,21 @@ CSV_HEADER = (
     "reason",
     "detail",
 )
+
+
+OBJECT_PAGES = {
+    "item": "/content/items/{}",
+    "benefit": "/benefits/{}",
+    "campaign": "/conversion/campaigns/{}",
+    "goal": "/goals/{}",
+    "strategy": "/reach/strategies/{}",
+}
+
+
+def object_url(record: dict[str, Any]) -> str:
+    """The console page of the record's object, when it has one."""
+    page = OBJECT_PAGES.get(record["entity"])
+    return page.format(quote(record["entity_id"], safe="")) if page else ""
 
 
 def csv_row(record: dict[str, Any]) -> list[Any]:
@@ -96,7 +112,7 @@ async def search(
         breadcrumb=[(t("audit.title"), None)],
         filters=filters,
         services=SERVICES,
-        records=page["records"],
+        records=[{**r, "object_url": object_url(r)} for r in page["records"]],
         next_page_token=page["next_page_token"],
         page_params=filters,
     )

@@ -99,5 +99,9 @@ def test_a_branch_operator_sees_only_its_branch_in_the_audit_trail_and_its_expor
         "rows => rows.map(r => r.dataset.entityId)"
     )
     assert items["bj"] in ids
+    link = viewer.locator(
+        f"[data-testid=audit] tr[data-entity-id='{items['bj']}'] [data-testid=object-link]"
+    ).first
+    assert link.get_attribute("href") == f"/content/items/{items['bj']}"
     assert re.search(r"\+08:00", viewer.locator("[data-testid=audit] tbody tr td").first.inner_text())
     screenshot(viewer, "audit")
