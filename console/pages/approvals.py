@@ -166,6 +166,7 @@ async def _page(
         message_key=_message_key(problem) if problem else "",
         errors=problem.field_errors if problem else {},
         reason=reason,
+        overridable=detail.overridable(review),
     )
 
 
@@ -194,6 +195,7 @@ async def decide(
     reason: Annotated[str, Form(max_length=500)] = "",
     parent: Annotated[str | None, Form(max_length=64)] = None,
     version: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
+    override: Annotated[bool, Form()] = False,
 ) -> Response:
     """Approve or reject with a reason; a refusal (own work, compliance, stale version) shows on the form."""
     review = await detail.load(api, kind=kind, object_id=_checked(object_id), parent=parent or None)
@@ -201,14 +203,16 @@ async def decide(
     if version is not None:
         review.version = version  # decide on the version the reviewer read; a newer one is the API's 409
     try:
-        if decision == "reject" and not reason:
+        if (decision == "reject" or override) and not reason:
             raise ApiProblem(
                 422,
                 "reason_required",
                 "",
                 errors=[{"loc": ["body", "reason"], "msg": translator(request)("approvals.reason_required")}],
             )
-        await detail.decide(api, review=review, approve=decision == "approve", reason=reason)
+        await detail.decide(
+            api, review=review, approve=decision == "approve", reason=reason, override=override
+        )
     except ApiProblem as problem:
         return await _page(request, review, problem=problem, reason=reason)
     request.state.session.counts.clear()  # the badges change with this decision

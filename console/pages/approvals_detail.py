@@ -23,6 +23,7 @@ class Finding:
     rule_id: str
     description: str
     severity: str
+    overridable: bool
     field: str
     offset: int
     segments: list[Segment]
@@ -74,6 +75,7 @@ async def _content_item(api: OpsApi, object_id: str, _: str | None) -> Review:
             rule_id=f["rule_id"],
             description=f["description"],
             severity=f["severity"],
+            overridable=f["overridable"],
             field=f["field"],
             offset=f["offset"],
             segments=highlight(texts.get(f["field"], ""), f["offset"], len(f["matched_text"])),
@@ -209,13 +211,24 @@ async def load(api: OpsApi, *, kind: str, object_id: str, parent: str | None) ->
     return await LOADERS[kind](api, object_id, parent)
 
 
-async def decide(api: OpsApi, *, review: Review, approve: bool, reason: str) -> None:
+def overridable(review: Review) -> list[str]:
+    """Blocking findings a reviewer may approve anyway, recording the evidence as the reason."""
+    return sorted({f.rule_id for f in review.findings if f.severity == "block" and f.overridable})
+
+
+async def decide(api: OpsApi, *, review: Review, approve: bool, reason: str, override: bool = False) -> None:
     """Approve or reject through the kind's own review route; the API enforces role, scope and four eyes."""
     oid, parent = review.object_id, review.parent_id
     note = {"approve": approve, "note": reason}
     if review.kind == "content_item":
         path = "/v1/ops/content/items/{}/approve" if approve else "/v1/ops/content/items/{}/reject"
-        await api.post(ops_path(path, oid), {} if approve else {"reason": reason})
+        rules = overridable(review) if override else []
+        body = (
+            {"overrides": [{"rule_id": r, "reason": reason} for r in rules]}
+            if approve
+            else {"reason": reason}
+        )
+        await api.post(ops_path(path, oid), body)
     elif review.kind == "benefit":
         await api.post(ops_path("/v1/ops/benefits/{}/review", oid), note)
     elif review.kind == "benefit_change":

@@ -146,3 +146,29 @@ def test_rejecting_needs_a_reason_shown_beside_the_field(operator_page, waiting:
     page.wait_for_selector("[data-testid=decided]")
     page.goto(f"/approvals/content_item/{waiting['bj']}")
     assert page.locator("[data-testid=not-waiting]").count() == 1
+
+
+def test_a_blocking_finding_refuses_approval_until_the_reviewer_overrides_it_with_evidence(
+    operator_page, gateway: httpx.Client
+) -> None:
+    item_id = f"ap-best-{uuid.uuid4().hex[:8]}"
+    own = operator_headers(gateway, "hq-operator")
+    variant = {"edition": "standard", "texts": _texts("理财公告", "本行最佳理财服务")}
+    _call(
+        gateway.post(ITEMS, json={"item_id": item_id, "type": "notice", "variants": [variant]}, headers=own),
+        201,
+    )
+    _call(gateway.post(f"{ITEMS}/{item_id}/submit", headers=own))
+    page = operator_page("hq-reviewer")
+    page.goto(f"/approvals/content_item/{item_id}")
+    hit = page.locator("[data-testid=findings] li[data-rule=unsupported_superlative] mark.finding")
+    assert hit.inner_text() == "最佳"
+    page.fill("#f-reason", "2025 年度银行业评选第一名，证明文件编号 A-17")
+    page.click("[data-testid=approve]")
+    page.wait_for_selector("[data-testid=problem][data-code=compliance_violation]")
+    assert page.input_value("#f-reason") == "2025 年度银行业评选第一名，证明文件编号 A-17"  # kept as typed
+    page.check("[data-testid=override]")
+    page.click("[data-testid=approve]")
+    page.wait_for_selector("[data-testid=decided]")
+    item = _call(gateway.get(f"{ITEMS}/{item_id}", headers=own))
+    assert item["versions"][-1]["status"] == "approved"
