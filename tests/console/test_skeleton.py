@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -144,3 +145,17 @@ def test_the_glossary_has_both_languages_for_every_key_and_the_banks_terms():
     chinese = " ".join(texts["zh-Hans"] for texts in entries.values())
     for term in ("北极星指标", "运营资源位", "权益", "触达", "中心化+属地化"):
         assert term in chinese, term
+
+
+def test_every_literal_glossary_key_in_the_templates_and_pages_exists():
+    """A key missing from the glossary would show as `area.key` on the page."""
+    root = Path(__file__).resolve().parents[2] / "console"
+    used = re.compile(r"""(?:\bt\(|label=)\s*['"]([a-z_]+\.[a-z0-9_.]*[a-z0-9])['"]""")
+    entries = glossary()
+    missing = {
+        f"{path.relative_to(root)}: {key}"
+        for path in [*root.joinpath("templates").rglob("*.html"), *root.joinpath("pages").rglob("*.py")]
+        for key in used.findall(path.read_text(encoding="utf-8"))
+        if key not in entries
+    }
+    assert sorted(missing) == []
