@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import yaml
 LANGUAGES = ("zh-Hans", "en")
 DEFAULT_LANGUAGE = "zh-Hans"
 GLOSSARY_PATH = Path(__file__).with_name("glossary.yaml")
+logger = logging.getLogger(__name__)
 
 
 @cache
@@ -38,6 +40,7 @@ def translate(key: str, language: str, /, **values: Any) -> str:
     """The key's text in `language` (the other language, then the key itself, when missing)."""
     entry = glossary().get(key)
     if entry is None:
+        _missing(key)
         return key
     text = entry.get(language) or entry.get(DEFAULT_LANGUAGE) or next(iter(entry.values()), key)
     return text.format_map(values) if values else text
@@ -45,3 +48,9 @@ def translate(key: str, language: str, /, **values: Any) -> str:
 
 def pick_language(requested: str | None) -> str:
     return requested if requested in LANGUAGES else DEFAULT_LANGUAGE
+
+
+@cache
+def _missing(key: str) -> None:
+    """Say once per key that the glossary lacks it (a page shows the bare key meanwhile)."""
+    logger.warning("the glossary has no entry %s", key)
