@@ -18,7 +18,7 @@ from console import pages
 from console.config import ConsoleSettings
 from console.errors import install_error_pages, unexpected_error_page
 from console.nav import NavEntry, entries_of
-from console.security import apply_security_headers, csrf_protect
+from console.security import SAFE_METHODS, apply_security_headers, csrf_protect
 from console.session import COOKIE, SessionStore
 
 logger = logging.getLogger(__name__)
@@ -96,6 +96,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             logger.exception("unhandled error on %s %s", request.method, request.url.path)
             response = await unexpected_error_page(request)
         final = request.state.session
+        if request.method not in SAFE_METHODS:  # a change may move the "waiting for you" badges
+            final.counts.clear()
         if final.id != cookie:
             response.set_cookie(
                 COOKIE,
