@@ -32,6 +32,14 @@ def default_period() -> tuple[str, str]:
     return (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat(), today.isoformat()
 
 
+def presets() -> list[tuple[str, str, str]]:
+    """Quick periods: (glossary key, from, to) for the last 7, 30 and 90 days and this month."""
+    today = datetime.now(UTC).date()
+    back = [(f"dashboard.last_{n}", (today - timedelta(days=n - 1)).isoformat()) for n in (7, 30, 90)]
+    month = ("dashboard.this_month", today.replace(day=1).isoformat())
+    return [(key, start, today.isoformat()) for key, start in [*back, month]]
+
+
 def time_series_chart(days: list[dict[str, Any]], t: Any) -> dict[str, Any]:
     """ECharts option: one line per north-star metric over the period's days."""
     return {
@@ -130,6 +138,7 @@ async def dashboard(
         breadcrumb=[(t("nav.section_metrics"), None), (t("dashboard.title"), None)],
         query={**query, **scope},
         dimensions=DIMENSIONS,
+        presets=presets(),
         problem=problem,
         errors=_field_errors(problem),
         totals=totals,

@@ -4,7 +4,7 @@ operator's dashboard holds only its branch; a bad period is refused beside its f
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -171,6 +171,12 @@ def test_a_branch_dashboard_holds_only_its_branch_and_a_bad_period_is_refused_be
     page = operator_page("sh-operator")
     page.goto(f"/dashboard?from={TODAY}&to={TODAY}&group_by=campaign")
     assert page.locator(f"[data-testid=groups] tr[data-key='{journey_campaign}']").count() == 0
+    page.get_by_test_id("preset").first.click()  # the last 7 days, other filters kept
+    page.wait_for_load_state("domcontentloaded")
+    week_ago = (datetime.now(UTC).date() - timedelta(days=6)).isoformat()
+    assert (page.input_value("#f-from"), page.input_value("#f-to")) == (week_ago, TODAY)
+    assert page.input_value("#f-group_by") == "campaign"
+    assert page.locator("[data-testid=days] tbody tr").count() == 7
     page.goto(f"/dashboard?from={TODAY}&to={TODAY}&branch=head_office")
     assert page.get_by_test_id("problem").get_attribute("data-status") == "403"
     page.goto(f"/dashboard?from={TODAY}&to=2020-01-01")
