@@ -11,7 +11,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.console.conftest import screenshot
+from tests.console.conftest import screenshot, sign_in
 from tools.actors import operator_headers
 
 
@@ -105,3 +105,16 @@ def test_a_branch_operator_sees_only_its_branch_in_the_audit_trail_and_its_expor
     assert link.get_attribute("href") == f"/content/items/{items['bj']}"
     assert re.search(r"\+08:00", viewer.locator("[data-testid=audit] tbody tr td").first.inner_text())
     screenshot(viewer, "audit")
+
+
+def test_with_a_collector_trace_links_go_to_it(new_page, start_console) -> None:
+    jaeger = "http://jaeger.bank.example:16686"
+    url = start_console(CONSOLE_JAEGER_URL=jaeger)
+    page = new_page(base_url=url)
+    sign_in(page, "hq-viewer")
+    page.goto("/audit")
+    link = page.locator("footer a.trace-link").first
+    assert link.get_attribute("href") == f"{jaeger}/trace/{link.get_attribute('data-trace-id')}"
+    page.goto("/traces")
+    assert page.locator("[data-testid=collector] a").get_attribute("href") == f"{jaeger}/search"
+    assert page.locator("[data-testid=traces]").count() == 0
