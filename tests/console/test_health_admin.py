@@ -1,0 +1,154 @@
+"""Platform health and administration pages in a real browser against the real system."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+from lattice.reach.v1 import events_pb2
+
+from services.runtime.bus import Bus, Delivery
+from services.runtime.stack import Stack
+from tests.console.conftest import screenshot, sign_in
+from tests.support.actors import operator_headers
+
+pytestmark = pytest.mark.browser
+XSS = "<script>alert(1)</script>"
+
+
+class PoisonedConsumer:
+    """A consumer of the real bus (in a thread of its own) that dead-letters its first message."""
+
+    def __init__(self, nats_url: str) -> None:
+        tag = uuid.uuid4().hex[:8]
+        self.name, self.subject, self.event_id = f"uitest-{tag}", f"reach.uitest{tag}.delivered", f"evt-{tag}"
+        self.delivery_id, self.accept, self.seen = f"d-{tag}", False, []
+        self._url, self._ready, self._stop = nats_url, threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    async def _run(self) -> None:
+        bus = await Bus.connect(self._url, name="console-test")
+
+        async def handle(delivery: Delivery) -> None:
+            self.seen.append(delivery.event_id)
+            if not self.accept:
+                raise RuntimeError("cannot apply")
+
+        await bus.consume(durable=self.name, subject=self.subject, handler=handle, max_deliver=2)
+        event = events_pb2.MessageDelivered(delivery_id=self.delivery_id, strategy_id="s-1", channel="push")
+        await bus.publish(self.subject, event.SerializeToString(), event_id=self.event_id,
+                          event_type=event.DESCRIPTOR.full_name)  # fmt: skip
+        self._ready.set()
+        while not self._stop.is_set():
+            await asyncio.sleep(0.1)
+        await bus.close()
+
+    def __enter__(self) -> PoisonedConsumer:
+        self._thread.start()
+        assert self._ready.wait(20)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+def _dead_letter_row(page, consumer: str):  # type: ignore[no-untyped-def]
+    for _ in range(40):
+        page.goto(f"/platform/health?consumer={consumer}")
+        rows = page.locator("table[data-testid=dead-letters] tbody tr")
+        if rows.count():
+            return rows.first
+        time.sleep(0.5)
+    raise AssertionError("the dead letter never appeared")
+
+
+def test_a_dead_letter_is_inspected_and_replayed_from_the_health_page(admin_page, stack: Stack) -> None:
+    page = admin_page
+    with PoisonedConsumer(stack.config.nats_url) as poisoned:
+        row = _dead_letter_row(page, poisoned.name)
+        assert row.get_attribute("data-event-id") == poisoned.event_id
+        assert page.locator(f"[data-testid='dead-{poisoned.name}']").inner_text() == "1"
+        assert page.locator(".chart").count() == 1  # lag chart, its numbers in the table beside it
+        screenshot(page, "platform-health")
+        row.locator("a").first.click()
+        page.wait_for_url("**/platform/dead-letters/*")
+        assert page.get_by_test_id("event-id").inner_text() == poisoned.event_id
+        assert poisoned.delivery_id in page.get_by_test_id("payload").inner_text()  # decoded by its type
+        poisoned.accept = True
+        before = len(poisoned.seen)
+        page.get_by_test_id("replay").click()
+        page.wait_for_url("**/platform/health?replayed=*")
+        assert page.get_by_test_id("replayed").is_visible()
+        deadline = time.monotonic() + 20
+        while len(poisoned.seen) == before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert poisoned.seen[-1] == poisoned.event_id  # the same event, to that consumer
+        page.goto(f"/platform/health?consumer={poisoned.name}")
+        assert page.get_by_test_id("no-dead-letters").is_visible()
+        assert page.csp_violations == []  # type: ignore[attr-defined]
+
+
+def test_platform_and_admin_pages_are_refused_to_others(sh_operator_page, viewer_page) -> None:
+    for page in (sh_operator_page, viewer_page):
+        assert page.locator("nav a[href='/platform/health']").count() == 0
+        assert page.locator("nav a[href^='/admin/']").count() == 0
+        for path in ("/platform/health", "/platform/dead-letters/1", "/admin/operators", "/admin/keys"):
+            page.goto(path)
+            problem = page.get_by_test_id("problem")
+            assert problem.get_attribute("data-status") == "403", path
+
+
+def test_an_admin_adds_an_operator_with_errors_beside_the_field(admin_page, gateway: httpx.Client) -> None:
+    page = admin_page
+    page.goto("/admin/operators")
+    operator_id = f"ui-{uuid.uuid4().hex[:6]}"
+    page.fill("#f-operator_id", f"Bad {XSS}")
+    page.select_option("#f-role", "reviewer")
+    page.fill("#f-branch", "shanghai")
+    page.get_by_test_id("add-operator").click()
+    assert page.locator(".field.invalid #f-operator_id").count() == 1
+    assert page.input_value("#f-operator_id") == f"Bad {XSS}"  # kept as typed, rendered as text
+    assert page.input_value("#f-branch") == "shanghai"
+    page.fill("#f-operator_id", operator_id)
+    page.get_by_test_id("add-operator").click()
+    secret = page.get_by_test_id("client-secret").inner_text()
+    assert len(secret) >= 16 and secret not in page.url
+    token = gateway.post("/v1/ops/token", json={"grant_type": "client_credentials", "client_id": operator_id,
+                                                "client_secret": secret})  # fmt: skip
+    assert token.status_code == 200 and token.json()["branch"] == "shanghai"
+    page.goto("/admin/operators?branch=shanghai&role=reviewer")
+    assert page.locator(f"tr[data-operator-id='{operator_id}']").count() == 1
+    assert page.locator("tr[data-operator-id='hq-admin']").count() == 0
+    screenshot(page, "admin-operators")
+    page.reload()
+    assert secret not in page.content()  # shown once, on the answer only
+
+
+def test_the_reach_policy_needs_a_second_admin(admin_page, new_page, gateway: httpx.Client) -> None:
+    page = admin_page
+    page.goto("/admin/reach-policy")
+    budget = page.get_by_test_id("budget").inner_text()
+    page.fill("#f-quiet_start", "25:00")
+    page.get_by_test_id("propose-policy").click()
+    assert page.locator(".field.invalid #f-quiet_start").count() == 1
+    assert page.input_value("#f-quiet_start") == "25:00"
+    page.goto("/admin/reach-policy")
+    page.get_by_test_id("propose-policy").click()  # the policy in force, unchanged, as a proposal
+    page.wait_for_url("**/admin/reach-policy")
+    assert page.get_by_test_id("own-proposal").is_visible()
+    assert page.get_by_test_id("approve-policy").count() == 0
+    second_id = f"hq-admin-{uuid.uuid4().hex[:6]}"
+    created = gateway.post("/v1/ops/operators", json={"operator_id": second_id, "role": "admin"},
+                           headers=operator_headers(gateway, "hq-admin"))  # fmt: skip
+    second = new_page()
+    sign_in(second, second_id, created.json()["client_secret"], next_path="/admin/reach-policy")
+    second.goto("/admin/reach-policy")
+    second.get_by_test_id("approve-policy").click()
+    second.wait_for_url("**/admin/reach-policy")
+    assert second.get_by_test_id("pending-proposal").count() == 0
+    assert second.get_by_test_id("budget").inner_text() == budget
