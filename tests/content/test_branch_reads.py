@@ -23,6 +23,9 @@ LISTS = {
     "/v1/ops/content/placements": "placement_id",
     "/v1/ops/content/slots": None,
 }
+PREVIEW = "/v1/ops/content/preview"
+# What each operator's preview of the slot shows by default (a customer of its own branch).
+PREVIEWED = {"hq": {"p-hq"}, "shenzhen": {"p-hq", "p-sz"}, "guangzhou": {"p-hq"}}
 
 
 def _operators(desk: Desk) -> dict[str, dict[str, str]]:
@@ -61,6 +64,20 @@ async def _seed(desk: Desk) -> None:
         await _ok(await http.post("/v1/ops/content/placements", headers=author, json=placement), 201)
 
 
+async def _check_preview(http: httpx.AsyncClient, operators: dict[str, dict[str, str]]) -> None:
+    """A branch previews only as its own branch's customers; head office as any branch's."""
+    for viewer, headers in operators.items():
+        body = await _ok(await http.get(PREVIEW, params={"slot_key": SLOT}, headers=headers))
+        assert {c["placement_id"] for c in body["candidates"]} == PREVIEWED[viewer], (viewer, body)
+        other = "guangzhou" if viewer == "shenzhen" else "shenzhen"
+        resp = await http.get(PREVIEW, params={"slot_key": SLOT, "branch": other}, headers=headers)
+        if viewer == "hq":
+            shown = {c["placement_id"] for c in (await _ok(resp))["candidates"]}
+            assert shown == PREVIEWED[other], (viewer, other, shown)
+        else:
+            assert (resp.status_code, resp.json()["code"]) == (403, "branch_scope"), (viewer, resp.text)
+
+
 def _listed(body: Any, key: str) -> set[str]:
     entries = body["items"] if isinstance(body, dict) else body
     return {entry[key] for entry in entries}
@@ -91,6 +108,9 @@ async def test_every_content_read_is_branch_scoped(desk: Desk) -> None:
                 unknown = await http.get(route.replace(f"{{{param}}}", "no-such-thing"), headers=headers)
                 assert unknown.status_code == 404, (route, viewer, unknown.text)
                 assert unknown.json()["detail"] == f"no {param.removesuffix('_id')} no-such-thing"
+            continue
+        if route == PREVIEW:
+            await _check_preview(http, operators)
             continue
         assert route in LISTS, f"unknown list route {route}"
         for viewer, headers in operators.items():
