@@ -152,3 +152,37 @@ def test_the_reach_policy_needs_a_second_admin(admin_page, new_page, gateway: ht
     second.wait_for_url("**/admin/reach-policy")
     assert second.get_by_test_id("pending-proposal").count() == 0
     assert second.get_by_test_id("budget").inner_text() == budget
+
+
+def test_partners_apps_and_keys_pages(admin_page, gateway: httpx.Client) -> None:
+    page = admin_page
+    page.goto("/admin/apps")
+    assert page.locator("tr[data-app-id='mbank']").count() == 1
+    page.fill("#f-app_id", "x")
+    page.fill("#f-name", XSS)
+    page.fill("#f-legal_entity", "Lattice Bank")
+    page.get_by_test_id("add-app").click()
+    assert page.locator(".field.invalid #f-app_id").count() == 1
+    assert page.input_value("#f-name") == XSS
+    partner_id = f"ui-{uuid.uuid4().hex[:6]}"
+    page.goto("/admin/partners")
+    page.fill("#f-partner_id", partner_id)
+    page.fill("#f-name", "单车出行")
+    page.fill("#f-sector", "mobility")
+    page.get_by_test_id("add-partner").click()
+    assert page.get_by_test_id("partner-answer").get_attribute("data-kind") == "created"
+    first_secret = page.get_by_test_id("secret").inner_text()
+    page.get_by_test_id(f"rotate-{partner_id}").click()
+    assert page.get_by_test_id("partner-answer").get_attribute("data-kind") == "key"
+    assert page.get_by_test_id("secret").inner_text() not in ("", first_secret)
+    row = page.locator(f"tr[data-partner-id='{partner_id}']")
+    row.locator("summary").click()
+    row.locator("input[name=url]").fill("https://127.0.0.1/postbacks")
+    row.locator("form.form button").click()
+    assert page.get_by_test_id("problem").get_attribute("data-status") == "422"  # the one SSRF guard
+    listed = gateway.get(f"/v1/ops/partners/{partner_id}", headers=operator_headers(gateway, "hq-viewer"))
+    assert listed.json()["postback_url"] == ""
+    page.goto("/admin/keys")
+    assert page.locator("table[data-testid=jwks] tbody tr").count() >= 1
+    page.get_by_test_id("rotate-links").click()
+    assert page.get_by_test_id("links-rotated").is_visible()
