@@ -251,6 +251,7 @@ def ops_routes_tried_by_another_branch(gateway: httpx.Client) -> set[str]:
         ),
         "GET /v1/ops/benefits/{benefit_id}/audit": gateway.get(f"{b}/audit", headers=bj_operator),
         "GET /v1/ops/benefits/{benefit_id}/changes": gateway.get(f"{b}/changes", headers=bj_operator),
+        "GET /v1/ops/benefits/{benefit_id}/burndown": gateway.get(f"{b}/burndown", headers=bj_operator),
         "POST /v1/ops/benefits/{benefit_id}/{action}": gateway.post(
             f"{b}/pause", json=reason, headers=bj_operator
         ),
