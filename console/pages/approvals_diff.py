@@ -41,8 +41,14 @@ def flatten(value: Any, prefix: str = "") -> dict[str, str]:
     return out
 
 
+def _prose(text: str) -> bool:
+    return len(text) > 40 or any("\u3000" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef" for c in text)
+
+
 def diff_segments(before: str, after: str) -> list[Segment]:
-    """Character-level diff (Chinese has no spaces between words), merged into runs."""
+    """Prose diffs by character (Chinese has no spaces between words); amounts, dates and ids whole."""
+    if not (_prose(before) or _prose(after)):
+        return [s for s in (("before", before), ("after", after)) if s[1]]
     matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
     segments: list[Segment] = []
     for op, i1, i2, j1, j2 in matcher.get_opcodes():

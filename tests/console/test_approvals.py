@@ -172,3 +172,87 @@ def test_a_blocking_finding_refuses_approval_until_the_reviewer_overrides_it_wit
     page.wait_for_selector("[data-testid=decided]")
     item = _call(gateway.get(f"{ITEMS}/{item_id}", headers=own))
     assert item["versions"][-1]["status"] == "approved"
+
+
+def _strategy_and_campaign(gateway: httpx.Client) -> tuple[str, str]:
+    own = operator_headers(gateway, "hq-operator")
+    spec = {
+        "name": f"ap-welcome-{uuid.uuid4().hex[:6]}",
+        "touchpoints": [{"channel": "inbox"}],
+        "content": {"title": "欢迎", "body": "您好"},
+        "trigger": {"event_type": "identity.app_account.linked"},
+    }
+    strategy = _call(gateway.post("/v1/ops/reach/strategies", json=spec, headers=own), 201)["strategy_id"]
+    campaign = {
+        "campaign_id": f"ap-camp-{uuid.uuid4().hex[:6]}",
+        "partner_id": "ride",
+        "name": "审批出行活动",
+        "target_app_id": "life",
+        "landing_url": "https://life.bank.example/ap",
+        "cpa_amount_minor": 1000,
+        "postback_milestones": ["linked"],
+    }
+    created = _call(gateway.post("/v1/ops/conversion/campaigns", json=campaign, headers=own), 201)
+    path = f"/v1/ops/conversion/campaigns/{campaign['campaign_id']}"
+    review = {"version": created["pending"]["version"], "approve": True}
+    _call(gateway.post(f"{path}/review", json=review, headers=operator_headers(gateway, "hq-reviewer")))
+    _call(gateway.patch(path, json={"cpa_amount_minor": 1500}, headers=own))
+    return strategy, campaign["campaign_id"]
+
+
+def _links(page) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {oid: row.locator("a").get_attribute("href") for oid, row in _rows(page).items()}
+
+
+def test_every_kind_shows_what_changed_and_bad_urls_are_problems(
+    operator_page, gateway: httpx.Client, waiting: dict[str, str]
+) -> None:
+    strategy, campaign = _strategy_and_campaign(gateway)
+    coupon = waiting["own_benefit"]
+    _call(
+        gateway.post(
+            f"/v1/ops/benefits/{coupon}/review",
+            json={"approve": True},
+            headers=operator_headers(gateway, "hq-admin"),
+        )
+    )
+    top_up = {"total_budget_increase": 10_000, "reason": "春节加码"}
+    change = _call(
+        gateway.post(
+            f"/v1/ops/benefits/{coupon}/top-ups",
+            json=top_up,
+            headers=operator_headers(gateway, "hq-operator"),
+        ),
+        201,
+    )
+    page = operator_page("hq-admin")
+    page.goto("/approvals")
+    wanted = {strategy, campaign, change["change_id"]}
+    links = _links(page)
+    while page.locator("a[rel=next]").count() and not wanted <= links.keys():
+        page.click("a[rel=next]")
+        links |= _links(page)
+    for kind, object_id, changed in (
+        ("strategy", strategy, "content.title"),
+        ("campaign", campaign, "cpa_amount_minor"),
+        ("benefit_change", change["change_id"], "total_budget"),
+    ):
+        assert object_id in links, (kind, object_id)
+        page.goto(links[object_id])
+        fields = page.locator("[data-testid=changes] tbody tr td:first-child").all_inner_texts()
+        assert any(changed in f for f in fields), (kind, fields)
+        assert page.locator("[data-testid=decision-form]").count() == 1
+    assert "15.00 CNY" in page.goto(f"/approvals/campaign/{campaign}").text()
+    assert page.locator("[data-testid=reject]").count() == 1
+    page.goto(f"/approvals/strategy/{strategy}")
+    assert page.locator("[data-testid=reject]").count() == 0  # reach drafts are edited, not rejected
+    for url, status in (
+        ("/approvals/nonsense/x", 422),
+        ("/approvals/content_item/no-such-item", 404),
+        ("/approvals/benefit_change/x", 404),
+        ("/approvals?page_token=%3Cscript%3E", 422),
+        ("/approvals?kind=campaign&page_token=strategy:", 422),
+    ):
+        reply = page.goto(url)
+        assert reply is not None and reply.status == status, url
+        assert page.locator("[data-testid=problem]").count() == 1
