@@ -30,6 +30,7 @@ from gateway.routes import (
     system,
     traces,
 )
+from gateway.routes.reach.receipts import ProviderReceipts, ProviderReceiptSettings
 from services.runtime.bus import Bus
 
 API_DESCRIPTION = """
@@ -55,6 +56,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.edge = await Edge.start(settings=settings, clients=app.state.clients)
         app.state.core_banking = CoreBanking(
             settings=CoreBankingSettings(), store=app.state.edge.store, environment=settings.environment
+        )
+        app.state.provider_receipts = ProviderReceipts(
+            settings=ProviderReceiptSettings(), environment=settings.environment
         )
         await follow_ended_sessions(app.state.bus, app.state.edge.store)
         await follow_revoked_keys(app.state.bus, app.state.edge.store)

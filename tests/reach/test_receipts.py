@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -12,7 +13,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from gateway.routes.reach.receipts import DEMO_SECRETS
+from gateway.routes.reach.receipts import DEMO_SECRETS, ProviderReceipts, ProviderReceiptSettings
 from tests.reach.test_gateway import _live, _send, _type
 from tests.support.actors import operator_headers, sign_in
 
@@ -181,3 +182,11 @@ def test_unknown_channels_are_refused(gateway: httpx.Client) -> None:
         resp = _post(gateway, channel, raw, headers)
         assert resp.status_code == 422, resp.text
         assert resp.headers["content-type"].startswith("application/problem+json")
+
+
+def test_demo_secrets_are_refused_in_production() -> None:
+    demo = ProviderReceiptSettings()
+    with pytest.raises(ValueError, match="PROVIDER_RECEIPT_SECRETS"):
+        ProviderReceipts(settings=demo, environment="production")
+    real = ProviderReceiptSettings(secrets={"sms": ["whsec_" + base64.b64encode(b"r" * 32).decode()]})
+    assert set(ProviderReceipts(settings=real, environment="production").verifiers) == {"sms"}

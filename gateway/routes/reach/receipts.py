@@ -9,7 +9,6 @@ A webhook-id is accepted once; a receipt for a message of another channel is unk
 from __future__ import annotations
 
 import asyncio
-from functools import lru_cache
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -40,17 +39,19 @@ class ProviderReceiptSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PROVIDER_RECEIPT_", env_file=".env", extra="ignore")
 
     secrets: dict[Channel, list[str]] = DEMO_SECRETS
-    environment: str = Field(default="development", validation_alias="ENVIRONMENT")
 
 
-@lru_cache(maxsize=1)
-def _verifiers() -> dict[str, list[Webhook]]:
-    settings = ProviderReceiptSettings()
-    demo = {s for secrets in DEMO_SECRETS.values() for s in secrets}
-    configured = {s for secrets in settings.secrets.values() for s in secrets}
-    if settings.environment == "production" and configured & demo:
-        raise RuntimeError("PROVIDER_RECEIPT_SECRETS must hold the providers' real secrets in production")
-    return {channel: [Webhook(s) for s in secrets] for channel, secrets in settings.secrets.items()}
+class ProviderReceipts:
+    """Verifiers per channel, made when the gateway starts; demo secrets are refused in production."""
+
+    def __init__(self, *, settings: ProviderReceiptSettings, environment: str) -> None:
+        demo = {s for secrets in DEMO_SECRETS.values() for s in secrets}
+        configured = {s for secrets in settings.secrets.values() for s in secrets}
+        if environment == "production" and configured & demo:
+            raise ValueError("PROVIDER_RECEIPT_SECRETS must hold the providers' real secrets in production")
+        self.verifiers = {
+            channel: [Webhook(s) for s in secrets] for channel, secrets in settings.secrets.items()
+        }
 
 
 class ReceiptIn(BaseModel):
@@ -82,7 +83,8 @@ async def signed_by_provider(request: Request, channel: Annotated[Channel, Path(
         raise Problem(401, "signature_missing", "receipts need the webhook-* headers")
     if len(headers["webhook-id"]) > 64 or len(headers["webhook-signature"]) > 1024:
         raise Problem(401, "signature_malformed", "the webhook headers are too long")
-    if not any(_verified(v, body, headers) for v in _verifiers().get(channel, [])):
+    verifiers = request.app.state.provider_receipts.verifiers.get(channel, [])
+    if not any(_verified(v, body, headers) for v in verifiers):
         raise Problem(401, "signature_invalid", "the signature does not match this channel's provider")
     edge = request.app.state.edge
     await edge.rate_limits.admit_request(request, group="partner", consumer=f"provider:{channel}")
