@@ -136,3 +136,36 @@ async def replay_dead_letter(
     except DomainError as error:
         raise _problem(error) from None
     return ReplayOut(replayed=DeadLetterOut(**vars(letter)))
+
+
+class ReplayRecordOut(BaseModel):
+    record: int = Field(description="the record's sequence (page tokens continue after it)")
+    sequence: int = Field(description="the dead letter replayed")
+    consumer: str
+    subject: str
+    event_id: str
+    event_type: str
+    operator_id: str = Field(description="the head-office admin who replayed it")
+    replayed_at: datetime | None
+
+
+class ReplayPage(BaseModel):
+    items: list[ReplayRecordOut]
+    next_page_token: str | None
+
+
+@router.get(
+    "/replays", response_model=ReplayPage, summary="Who replayed which dead letter, when (oldest first)"
+)
+async def list_replays(
+    request: Request,
+    operator: OperatorPrincipal = ADMIN,
+    page_token: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ReplayPage:
+    _head_office_admin(operator)
+    items, after = await dead_letters.replays(_js(request), after=int(page_token or 0), limit=limit)
+    return ReplayPage(
+        items=[ReplayRecordOut(**item) for item in items],
+        next_page_token=None if after is None else str(after),
+    )

@@ -39,6 +39,7 @@ STREAMS: dict[str, list[str]] = {
     "APP_EVENTS": ["app.event.>"],
     "CORE": ["core.>"],  # the core banking feed (milestones that pay partners)
     "DLQ": ["dlq.>"],
+    "PLATFORM": ["platform.>"],  # the platform's own records (dead-letter replays, who and when)
 }
 DUPLICATE_WINDOW_S = 600
 EVENT_TYPE_HEADER = "Lattice-Event-Type"

@@ -30,6 +30,8 @@ from services.runtime.personal_data import scrub
 logger = logging.getLogger(__name__)
 
 DLQ_STREAM = "DLQ"
+PLATFORM_STREAM = "PLATFORM"
+REPLAYED = "platform.dead_letter.replayed"  # the audit trail of replays: who replayed what, when
 TOKEN = r"[A-Za-z0-9_-]{1,100}"
 SUBJECT = rf"{TOKEN}(\.{TOKEN}){{0,9}}"
 _TOKEN = re.compile(TOKEN)
@@ -165,6 +167,8 @@ async def replay(js: JetStreamContext, *, sequence: int, operator_id: str) -> De
     }
     inject(headers)
     await js.publish(letter.subject, raw.data or b"", headers=headers)
+    record = {**_fields(letter), "operator_id": operator_id}
+    await js.publish(REPLAYED, json.dumps(record).encode(), headers={MSG_ID_HEADER: f"replayed:{sequence}"})
     await js.delete_msg(DLQ_STREAM, sequence)
     logger.info(
         "operator %s replayed dead letter %d of consumer %s (%s)",
@@ -174,6 +178,22 @@ async def replay(js: JetStreamContext, *, sequence: int, operator_id: str) -> De
         letter.subject,
     )
     return letter
+
+
+async def replays(
+    js: JetStreamContext, *, after: int = 0, limit: int = 50
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Replays oldest first (who, which dead letter, when), after stream sequence `after`."""
+    found: list[dict[str, Any]] = []
+    sequence = after
+    while len(found) <= limit:
+        try:
+            raw = await js.get_msg(PLATFORM_STREAM, seq=sequence + 1, subject=REPLAYED, next=True)
+        except NotFoundError:
+            return found, None
+        sequence = raw.seq or sequence + 1
+        found.append({**json.loads(raw.data or b"{}"), "replayed_at": raw.time, "record": sequence})
+    return found[:limit], found[limit - 1]["record"]
 
 
 async def _get(js: JetStreamContext, sequence: int):  # type: ignore[no-untyped-def]
@@ -201,6 +221,11 @@ def _dead_letter(raw) -> DeadLetter:  # type: ignore[no-untyped-def]
         dead_lettered_at=raw.time,
         size=len(raw.data or b""),
     )
+
+
+def _fields(letter: DeadLetter) -> dict[str, Any]:
+    keys = ("sequence", "consumer", "subject", "event_id", "event_type")
+    return {key: getattr(letter, key) for key in keys}
 
 
 def _decode(event_type: str, data: bytes) -> dict[str, Any]:

@@ -109,6 +109,22 @@ async def test_dead_letter_is_listed_inspected_and_replayed_to_its_consumer_only
         again = await api.post(f"/v1/ops/platform/dead-letters/{letter['sequence']}/replay")
         assert again.status_code == 404
 
+        # the replay is on record: who, which dead letter, when
+        records, token = [], None
+        while True:
+            params = {"page_token": token} if token else {}
+            page = (await api.get("/v1/ops/platform/replays", params=params)).json()
+            records += page["items"]
+            token = page["next_page_token"]
+            if not token:
+                break
+        mine = [r for r in records if r["sequence"] == letter["sequence"]]
+        assert len(mine) == 1
+        assert mine[0]["operator_id"] == "hq-admin"
+        assert mine[0]["consumer"] == poisoned["failing"]
+        assert mine[0]["event_id"] == poisoned["event_id"]
+        assert mine[0]["replayed_at"]
+
 
 async def test_a_replay_that_fails_again_is_dead_lettered_again(
     stack: Stack, gateway: httpx.Client, poisoned
@@ -154,13 +170,14 @@ def test_platform_routes_are_for_head_office_admins_only(gateway: httpx.Client) 
         ("GET", "/v1/ops/platform/dead-letters"),
         ("GET", "/v1/ops/platform/dead-letters/1"),
         ("POST", "/v1/ops/platform/dead-letters/1/replay"),
+        ("GET", "/v1/ops/platform/replays"),
     ]
     for who, headers in refusals.items():
         for method, path in routes:
             resp = gateway.request(method, path, headers=headers)
             assert resp.status_code in (401, 403), (who, method, path, resp.status_code)
             assert resp.headers["content-type"].startswith("application/problem+json")
-    for method, path in routes[:2]:
+    for method, path in routes[:2] + routes[-1:]:
         assert gateway.request(method, path, headers=admin).status_code == 200
 
 
@@ -181,6 +198,8 @@ def test_platform_routes_are_for_head_office_admins_only(gateway: httpx.Client) 
         ("GET", "/v1/ops/platform/dead-letters", {"page_token": "-1"}),
         ("GET", "/v1/ops/platform/dead-letters", {"limit": "0"}),
         ("GET", "/v1/ops/platform/dead-letters", {"limit": "100000"}),
+        ("GET", "/v1/ops/platform/replays", {"page_token": "x"}),
+        ("GET", "/v1/ops/platform/replays", {"limit": "0"}),
     ],
 )
 def test_bad_input_is_a_problem_4xx(gateway: httpx.Client, method: str, path: str, params: dict) -> None:
