@@ -84,6 +84,7 @@ async def health(
         )
         return csv_response("dead-letters.csv", header, rows)
     failures = await api.get("/v1/ops/conversion/postbacks", {"status": "dead_lettered", "page_size": 50})
+    replays = (await api.get("/v1/ops/platform/replays", {"limit": 200}))["items"]
     t = translator(request)
     return await render(
         request,
@@ -99,6 +100,7 @@ async def health(
         consumer_names=sorted({c["consumer"] for c in consumers}),
         postback_failures=failures,
         replayed=replayed,
+        recent_replays=list(reversed(replays))[:10],
         total_lag=sum(c["pending"] for c in consumers),
         total_dead=sum(c["dead_letters"] for c in consumers),
     )

@@ -84,6 +84,9 @@ def test_a_dead_letter_is_inspected_and_replayed_from_the_health_page(admin_page
         page.get_by_test_id("replay").click()
         page.wait_for_url("**/platform/health?replayed=*")
         assert page.get_by_test_id("replayed").is_visible()
+        sequence = page.url.rsplit("=", 1)[1]
+        record = page.locator(f"table[data-testid=replays] tr[data-sequence='{sequence}']")
+        assert "hq-admin" in record.inner_text()
         deadline = time.monotonic() + 20
         while len(poisoned.seen) == before and time.monotonic() < deadline:
             time.sleep(0.2)
