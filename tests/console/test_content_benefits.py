@@ -224,3 +224,46 @@ def test_a_benefit_drafted_in_the_form_keeps_what_was_typed_on_refusal(
         100_000,
     )
     assert drafted["drafted_by"] == "sh-operator"
+
+
+def test_editing_a_published_item_opens_a_draft_and_keeps_its_media(
+    operator_page, gateway: httpx.Client
+) -> None:
+    item_id, author = f"ed-{uuid.uuid4().hex[:8]}", operator_headers(gateway, "hq-operator")
+    variant = {
+        "edition": "standard",
+        "texts": [{"locale": "zh-Hans", "title": "旧标题", "body": "正文"}, {"locale": "en", "title": "Old"}],
+        "media": [{"kind": "image", "uri": "https://cdn.bank.example/a.png", "alt": "a"}],
+        "deep_link": "mbank://home",
+    }
+    created = gateway.post(
+        "/v1/ops/content/items",
+        json={"item_id": item_id, "type": "banner", "variants": [variant]},
+        headers=author,
+    )
+    assert created.status_code == 201, created.text
+    assert gateway.post(f"/v1/ops/content/items/{item_id}/submit", headers=author).status_code == 200
+    _publish(gateway, item_id)
+    page = operator_page("hq-operator")
+    page.goto(f"/content/items/{item_id}")
+    page.get_by_test_id("edit-item").click()
+    page.fill("fieldset[data-edition=standard][data-locale=en] input[name^=title]", "")
+    page.fill("fieldset[data-edition=standard][data-locale=zh-Hans] input[name^=title]", f"新标题 {XSS}")
+    page.fill("fieldset[data-edition=standard] input[name^=link]", "javascript:alert(1)")
+    page.evaluate("document.querySelectorAll('[required]').forEach(e => e.removeAttribute('required'))")
+    page.get_by_test_id("save-draft").click()
+    assert page.get_by_test_id("problem").get_attribute("data-status") == "422"
+    assert page.input_value("fieldset[data-locale=zh-Hans] input[name^=title]") == f"新标题 {XSS}"
+    page.fill("fieldset[data-edition=standard][data-locale=en] input[name^=title]", "New")
+    page.fill("fieldset[data-edition=standard] input[name^=link]", "mbank://home/new")
+    page.fill("#f-reason", "spring refresh")
+    page.get_by_test_id("save-draft").click()
+    page.wait_for_url(f"**/content/items/{item_id}")
+    item = gateway.get(
+        f"/v1/ops/content/items/{item_id}", headers=operator_headers(gateway, "hq-viewer")
+    ).json()
+    newest = max(item["versions"], key=lambda v: v["version"])
+    assert (item["published_version"], newest["version"], newest["status"]) == (1, 2, "draft")
+    (std,) = newest["variants"]
+    assert {t["locale"]: t["title"] for t in std["texts"]} == {"zh-Hans": f"新标题 {XSS}", "en": "New"}
+    assert std["media"] == variant["media"] and std["deep_link"] == "mbank://home/new"
