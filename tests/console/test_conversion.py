@@ -4,6 +4,7 @@ and the postbacks page with its filters."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -73,7 +74,12 @@ def test_campaign_form_link_and_funnel_match_the_api(gateway: httpx.Client, oper
     assert gateway.get(f"/r/{code}").status_code == 302  # one click on the link
     today = datetime.now(UTC).date().isoformat()
     params = {"partner_id": "ride", "campaign_id": campaign_id, "from_day": today, "to_day": today}
-    api = ok_json(gateway.get("/v1/ops/conversion/funnels", params=params, headers=hq))
+    deadline = time.monotonic() + 10  # the click reaches the funnel through its event
+    while (api := ok_json(gateway.get("/v1/ops/conversion/funnels", params=params, headers=hq)))["totals"][
+        "clicks"
+    ] < 1:
+        assert time.monotonic() < deadline, api
+        time.sleep(0.1)
     assert api["totals"]["clicks"] == 1
     page.goto(f"/conversion/campaigns/{campaign_id}")
     for step in ("clicks", "landings", "linked", "activated"):
