@@ -134,6 +134,9 @@ def _csp_is_strict(answer: httpx.Response) -> None:
     assert directives.get("frame-ancestors") == ["'none'"], policy
     assert "unsafe" not in policy
     assert answer.headers.get("x-content-type-options") == "nosniff"
+    assert answer.headers.get("x-frame-options") == "DENY"
+    if not answer.request.url.path.startswith("/static/"):
+        assert "no-store" in answer.headers.get("cache-control", ""), answer.request.url
 
 
 def test_every_state_changing_route_refuses_a_request_without_the_csrf_token(console_url: str) -> None:
