@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from console.api import ApiProblem, OpsApiDep
+from console.api import ApiProblem, OpsApiDep, ops_path
 from console.formatting import BANK_ZONE, csv_response, local_time, parse_time
 from console.pages.content import EDITIONS
 from console.templating import render, translator
@@ -60,6 +60,13 @@ def calendar(placements: list[dict[str, Any]], *, start: datetime, days: int) ->
                 "data": [[_ms(begins), name], [_ms(ends), name]],
             }
         )
+    if series:  # where "now" is on the calendar
+        series[0]["markLine"] = {
+            "symbol": "none",
+            "silent": True,
+            "label": {"show": False},
+            "data": [{"xAxis": _ms(datetime.now(BANK_ZONE))}],
+        }
     return {
         "tooltip": {"trigger": "item"},
         "grid": {"left": 8, "right": 24, "top": 16, "bottom": 24, "containLabel": True},
@@ -259,6 +266,20 @@ async def create_placement(
             editions=EDITIONS,
             status_code=problem.status,
         )
+    return RedirectResponse(f"/content/slot?key={slot_key}", status_code=303)
+
+
+@router.post("/placements/{placement_id}/remove")
+async def remove_placement(
+    placement_id: str,
+    api: OpsApiDep,
+    slot_key: Annotated[str, Form(max_length=120, pattern=SLOT_KEY)],
+    reason: Annotated[str, Form(min_length=1, max_length=500)],
+) -> Response:
+    """Take a placement out of its slot, with the reason the audit keeps."""
+    await api.request(
+        "DELETE", ops_path("/v1/ops/content/placements/{}", placement_id), params={"reason": reason}
+    )
     return RedirectResponse(f"/content/slot?key={slot_key}", status_code=303)
 
 

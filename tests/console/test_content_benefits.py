@@ -99,6 +99,20 @@ def test_an_item_drafted_in_the_form_is_placed_and_previewed(operator_page, gate
     page.wait_for_load_state("domcontentloaded")
     assert page.get_by_test_id("preview-empty").is_visible()  # before the window opens
 
+    page.fill(f"#rm-p-{item_id}", "campaign over")
+    page.get_by_test_id(f"remove-p-{item_id}").click()
+    page.wait_for_load_state("domcontentloaded")
+    removed = gateway.get(
+        "/v1/ops/content/placements",
+        params={"slot_key": slot_key, "include_inactive": "true"},
+        headers=operator_headers(gateway, "hq-viewer"),
+    ).json()
+    assert [p["active"] for p in removed] == [False]
+    trail = gateway.get(
+        f"/v1/ops/content/placements/p-{item_id}/audit", headers=operator_headers(gateway, "hq-viewer")
+    )
+    assert trail.json()[-1]["reason"] == "campaign over"
+
 
 def test_a_branch_operator_cannot_preview_or_read_another_branch(operator_page) -> None:
     page = operator_page("sh-operator")
