@@ -124,7 +124,7 @@ def links(page: httpx.Response) -> Iterator[str]:
         yield parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def walk(operator: Operator, *, start: list[str], limit: int = 250, depth: int = 2) -> Walk:
+def walk(operator: Operator, *, start: list[str], limit: int = 600, depth: int = 2) -> Walk:
     """Breadth-first GETs from `start` along same-origin links, at most `limit` pages."""
     seen, result = set(start), Walk()
     frontier = list(start)

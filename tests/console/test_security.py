@@ -26,6 +26,7 @@ from tests.console.crawl import (
     walk,
 )
 from tests.support.actors import operator_headers
+from tests.support.privacy import findings
 
 # a <script> element, an attribute break-out and an event handler: escaped, none of them survives as markup
 PAYLOAD = "<script>document.title='xss'</script>\"'><img src=x onerror=alert(1)>"
@@ -116,7 +117,10 @@ def _start() -> list[str]:
 @pytest.fixture(scope="module")
 def admin_walk(console_url: str, beijing: dict[str, str]) -> Walk:
     """Every page head office's admin reaches from the navigation, with Beijing's objects in place."""
-    return walk(sign_in(console_url, "hq-admin"), start=_start())
+    pages = walk(sign_in(console_url, "hq-admin"), start=_start())
+    assert len(pages.pages) >= 30, sorted(pages.pages)  # the walk went deep, signed in all along
+    assert not [u for u, a in pages.pages.items() if "/sign-in" in a.headers.get("location", "")]
+    return pages
 
 
 @pytest.fixture(scope="module")
@@ -207,9 +211,12 @@ def test_operator_written_text_is_escaped_on_every_page(
     assert any(ESCAPED in admin_walk.pages[u].text for u in admin_walk.containing(beijing["marker"]))
 
 
-def test_no_operator_secret_or_token_in_pages_urls_or_logs(stack: Stack, admin_walk: Walk) -> None:
+def test_no_operator_secret_token_or_personal_number_in_pages_urls_or_logs(
+    stack: Stack, admin_walk: Walk
+) -> None:
     secrets = list(DEMO_OPERATOR_SECRETS.values())
     for url, answer in admin_walk.pages.items():
+        assert findings(answer.text, url) == []  # customers' phone, ID-card and card numbers
         for text in (url, answer.text, answer.headers.get("location", ""), str(answer.headers)):
             assert not any(s in text for s in secrets), url
             assert not JWT.search(text), f"a token in {url}"
@@ -222,6 +229,7 @@ def test_no_operator_secret_or_token_in_pages_urls_or_logs(stack: Stack, admin_w
         assert not leaked, f"{log.name} logs an operator secret"
         if log.name.startswith("console"):
             assert not JWT.search(content), f"{log.name} logs a token"
+            assert findings(content, log.name) == []
 
 
 def test_a_branch_never_sees_another_branchs_objects(
