@@ -98,7 +98,9 @@ def beijing(gateway: httpx.Client) -> dict[str, str]:
         "content": {"title": name, "body": PAYLOAD},
         "trigger": {"event_type": "identity.app_account.linked"},
     }
-    _created(gateway.post("/v1/ops/reach/strategies", json=strategy, headers=headers))
+    strategy_id = _created(gateway.post("/v1/ops/reach/strategies", json=strategy, headers=headers))[
+        "strategy_id"
+    ]
     goal = {
         "goal_id": f"sec-goal-{uid}",
         "objective": name,
@@ -107,7 +109,14 @@ def beijing(gateway: httpx.Client) -> dict[str, str]:
         "measures": [{"metric": "acquired", "from_day": TODAY, "to_day": TODAY, "target": 3}],
     }
     _created(gateway.post("/v1/ops/goals", json=goal, headers=headers))
-    return {"marker": marker}
+    return {
+        "marker": marker,
+        "item_id": f"sec-item-{uid}",
+        "campaign_id": f"sec-camp-{uid}",
+        "benefit_id": f"sec-ben-{uid}",
+        "strategy_id": strategy_id,
+        "goal_id": f"sec-goal-{uid}",
+    }
 
 
 def _start() -> list[str]:
@@ -250,3 +259,65 @@ def test_a_branch_never_sees_another_branchs_objects(
             assert 'data-testid="problem"' in answer.text and "trace-link" in answer.text, url
             refusals += 1
     assert refusals, "some of Beijing's object pages are refused to Shanghai with the API's problem"
+
+
+# how head office reads each of Beijing's objects through the API (goals' actuals move with traffic)
+READS = {
+    "item_id": "/v1/ops/content/items/{}",
+    "campaign_id": "/v1/ops/conversion/campaigns/{}",
+    "benefit_id": "/v1/ops/benefits/{}",
+    "strategy_id": "/v1/ops/reach/strategies/{}",
+    "goal_id": "/v1/ops/goals/{}",
+}
+CHOICES = {
+    "kind": ("content_item", "benefit", "strategy", "campaign"),
+    "action": ("submit", "approve", "reject", "publish", "archive", "rollback"),
+}
+FORGED_FORM = {
+    "reason": "forged",
+    "note": "forged",
+    "decision": "approve",
+    "action": "pause",
+    "state": "paused",
+    "status": "paused",
+    "amount": "100",
+    "total_budget_increase": "100",
+    "daily_budget_increase": "100",
+    "valid_until": "2099-01-01T00:00",
+    "name": "forged",
+    "objective": "forged",
+}
+
+
+def _state(gateway: httpx.Client, beijing: dict[str, str]) -> dict[str, Any]:
+    admin = operator_headers(gateway, "hq-admin")
+    state = {}
+    for key, path in READS.items():
+        body = _created(gateway.get(path.format(beijing[key]), headers=admin))
+        state[key] = {k: v for k, v in body.items() if k not in ("measures", "budget_remaining")}
+    return state
+
+
+def test_a_branch_cannot_change_another_branchs_objects_by_forged_posts(
+    console_url: str, gateway: httpx.Client, beijing: dict[str, str]
+) -> None:
+    """Every state-changing route about an object, posted by Shanghai with a valid token at Beijing's ids."""
+    before = _state(gateway, beijing)
+    shanghai = sign_in(console_url, "sh-operator")
+    token, refused = shanghai.csrf, 0
+    ids = [beijing[key] for key in READS]
+    for route in (r for r in console_routes() if r.method == "POST" and r.params):
+        if not set(route.params) <= {*READS, *CHOICES, "object_id"}:
+            continue  # head office's own settings (partners, policy, dead letters): role-checked elsewhere
+        fills = [dict.fromkeys(route.params, "")]
+        for name in route.params:
+            values = CHOICES.get(name) or ([beijing[name]] if name in beijing else ids)
+            fills = [{**f, name: v} for f in fills for v in values]
+        for fill in fills:
+            url = route.path.format(**fill)
+            answer = shanghai.client.post(url, data={"csrf_token": token, **FORGED_FORM})
+            assert answer.status_code < 500, (url, answer.status_code)
+            assert beijing["marker"] not in answer.text, f"{url} shows Beijing's object to Shanghai"
+            refused += answer.status_code in (403, 404) and 'data-testid="problem"' in answer.text
+    assert refused, "the API's refusals came back as problem pages"
+    assert _state(gateway, beijing) == before, "a forged post changed one of Beijing's objects"
