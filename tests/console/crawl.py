@@ -46,7 +46,7 @@ class Operator:
         return answer.status_code == 200 and "/sign-in" not in answer.headers.get("location", "")
 
 
-def sign_in(console_url: str, operator_id: str) -> Operator:
+def sign_in(console_url: str, operator_id: str, secret: str | None = None) -> Operator:
     """Sign in through the real form (its CSRF token included); the client keeps the session cookie."""
     client = httpx.Client(base_url=console_url, timeout=30, follow_redirects=False)
     form = client.get("/sign-in")
@@ -57,7 +57,7 @@ def sign_in(console_url: str, operator_id: str) -> Operator:
         data={
             "csrf_token": token.group(1),
             "operator_id": operator_id,
-            "secret": DEMO_OPERATOR_SECRETS[operator_id],
+            "secret": secret or DEMO_OPERATOR_SECRETS[operator_id],
             "next": "/",
         },
     )
@@ -108,6 +108,7 @@ class Walk:
     """What a walk fetched: url -> (status, headers, body)."""
 
     pages: dict[str, httpx.Response] = field(default_factory=dict)
+    secret: str = ""  # the walking operator's own secret, which no page may show
 
     def containing(self, text: str) -> list[str]:
         return [url for url, answer in self.pages.items() if text in answer.text]
@@ -124,7 +125,7 @@ def links(page: httpx.Response) -> Iterator[str]:
         yield parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def walk(operator: Operator, *, start: list[str], limit: int = 600, depth: int = 2) -> Walk:
+def walk(operator: Operator, *, start: list[str], limit: int = 250, depth: int = 2) -> Walk:
     """Breadth-first GETs from `start` along same-origin links, at most `limit` pages."""
     seen, result = set(start), Walk()
     frontier = list(start)
@@ -134,6 +135,8 @@ def walk(operator: Operator, *, start: list[str], limit: int = 600, depth: int =
             if len(result.pages) >= limit:
                 return result
             answer = operator.client.get(url)
+            # the gateway's per-operator quota (600 ops requests a minute) must not thin the walk out
+            assert answer.status_code != 429, f"{operator.operator_id} hit the API's rate limit at {url}"
             result.pages[url] = answer
             if answer.headers.get("content-type", "").startswith("text/html"):
                 for link in links(answer):

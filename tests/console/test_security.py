@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
-from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
 
 from services.identity.demo_data import DEMO_OPERATOR_SECRETS
 from services.runtime.stack import Stack
+from tests.console.branch_objects import (
+    CHOICES,
+    ESCAPED,
+    FORGED_FORM,
+    FORMULA_STARTS,
+    RAW,
+    READS,
+    state_of,
+    walker,
+    write_beijing_objects,
+)
 from tests.console.crawl import (
     JWT,
     STATE_CHANGING,
@@ -25,98 +33,13 @@ from tests.console.crawl import (
     sign_in,
     walk,
 )
-from tests.support.actors import operator_headers
 from tests.support.privacy import findings
-
-# a <script> element, an attribute break-out and an event handler: escaped, none of them survives as markup
-PAYLOAD = "<script>document.title='xss'</script>\"'><img src=x onerror=alert(1)>"
-RAW = ("<script>document.title", "<img src=x onerror")
-ESCAPED = "&lt;script&gt;document.title="
-# a cell starting with one of these runs as a formula when an analyst opens the export in a spreadsheet
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-TODAY = datetime.now(UTC).date().isoformat()
-
-
-def _created(answer: httpx.Response) -> dict[str, Any]:
-    assert answer.status_code in (200, 201), answer.text
-    return answer.json()
 
 
 @pytest.fixture(scope="module")
 def beijing(gateway: httpx.Client) -> dict[str, str]:
     """Objects of every kind written by Beijing's operator, each named with a marker and the payload."""
-    marker = f"bjmark{uuid.uuid4().hex[:8]}"
-    name = f"{marker} {PAYLOAD}"
-    headers = operator_headers(gateway, "bj-operator")
-    uid = uuid.uuid4().hex[:8]
-    texts = [{"locale": locale, "title": name, "body": f"{PAYLOAD} body"} for locale in ("zh-Hans", "en")]
-    _created(
-        gateway.post(
-            "/v1/ops/content/items",
-            json={
-                "item_id": f"sec-item-{uid}",
-                "type": "notice",
-                "variants": [{"edition": "standard", "texts": texts}],
-            },
-            headers=headers,
-        )
-    )
-    _created(gateway.post(f"/v1/ops/content/items/sec-item-{uid}/submit", headers=headers))
-    _created(
-        gateway.post(
-            "/v1/ops/conversion/campaigns",
-            json={
-                "campaign_id": f"sec-camp-{uid}",
-                "partner_id": "ride",
-                "name": name,
-                "branch": "beijing",
-                "target_app_id": "life",
-                "landing_url": "https://life.bank.example/sec",
-            },
-            headers=headers,
-        )
-    )
-    _created(
-        gateway.post(
-            "/v1/ops/benefits",
-            json={
-                "benefit_id": f"sec-ben-{uid}",
-                "name": name,
-                "kind": "fixed_coupon",
-                "funder": "dept:retail",
-                "face_value": 500,
-                "total_budget": 50_000,
-                "usable_scopes": ["app:*"],
-                "valid_days": 7,
-            },
-            headers=headers,
-        )
-    )
-    strategy = {
-        "name": name,
-        "touchpoints": [{"channel": "inbox"}],
-        "content": {"title": name, "body": PAYLOAD},
-        "trigger": {"event_type": "identity.app_account.linked"},
-    }
-    strategy_id = _created(gateway.post("/v1/ops/reach/strategies", json=strategy, headers=headers))[
-        "strategy_id"
-    ]
-    goal = {
-        "goal_id": f"sec-goal-{uid}",
-        "objective": name,
-        "name": f"=HYPERLINK(1) {marker}",
-        "branch": "beijing",
-        "measures": [{"metric": "acquired", "from_day": TODAY, "to_day": TODAY, "target": 3}],
-    }
-    _created(gateway.post("/v1/ops/goals", json=goal, headers=headers))
-    return {
-        "marker": marker,
-        "item_id": f"sec-item-{uid}",
-        "campaign_id": f"sec-camp-{uid}",
-        "benefit_id": f"sec-ben-{uid}",
-        "strategy_id": strategy_id,
-        "goal_id": f"sec-goal-{uid}",
-    }
+    return write_beijing_objects(gateway)
 
 
 def _start() -> list[str]:
@@ -124,17 +47,19 @@ def _start() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def admin_walk(console_url: str, beijing: dict[str, str]) -> Walk:
+def admin_walk(console_url: str, gateway: httpx.Client, beijing: dict[str, str]) -> Walk:
     """Every page head office's admin reaches from the navigation, with Beijing's objects in place."""
-    pages = walk(sign_in(console_url, "hq-admin"), start=_start())
+    operator_id, secret = walker(gateway, role="admin")
+    pages = walk(sign_in(console_url, operator_id, secret), start=_start())
+    pages.secret = secret
     assert len(pages.pages) >= 30, sorted(pages.pages)  # the walk went deep, signed in all along
     assert not [u for u, a in pages.pages.items() if "/sign-in" in a.headers.get("location", "")]
     return pages
 
 
 @pytest.fixture(scope="module")
-def reviewer_walk(console_url: str, beijing: dict[str, str]) -> Walk:
-    return walk(sign_in(console_url, "hq-reviewer"), start=_start())
+def reviewer_walk(console_url: str, gateway: httpx.Client, beijing: dict[str, str]) -> Walk:
+    return walk(sign_in(console_url, *walker(gateway, role="reviewer")), start=_start())
 
 
 def _csp_is_strict(answer: httpx.Response) -> None:
@@ -181,8 +106,10 @@ def test_csrf_refusal_also_holds_without_a_session(console_url: str) -> None:
             assert answer.status_code == 403, (route, answer.status_code)
 
 
-def test_every_get_route_answers_with_the_strict_csp_and_never_a_500(console_url: str) -> None:
-    operator = sign_in(console_url, "hq-admin")
+def test_every_get_route_answers_with_the_strict_csp_and_never_a_500(
+    console_url: str, gateway: httpx.Client
+) -> None:
+    operator = sign_in(console_url, *walker(gateway, role="admin"))
     gets = [r for r in console_routes() if r.method == "GET"]
     anonymous = httpx.Client(base_url=console_url, timeout=20)
     odd = ("sec-x1", "%3Cscript%3E", "..%2F..%2Fetc", "9" * 300, "%E4%BD%A0")
@@ -223,7 +150,7 @@ def test_operator_written_text_is_escaped_on_every_page(
 def test_no_operator_secret_token_or_personal_number_in_pages_urls_or_logs(
     stack: Stack, admin_walk: Walk
 ) -> None:
-    secrets = list(DEMO_OPERATOR_SECRETS.values())
+    secrets = [*DEMO_OPERATOR_SECRETS.values(), admin_walk.secret]
     for url, answer in admin_walk.pages.items():
         assert findings(answer.text, url) == []  # customers' phone, ID-card and card numbers
         for text in (url, answer.text, answer.headers.get("location", ""), str(answer.headers)):
@@ -242,12 +169,12 @@ def test_no_operator_secret_token_or_personal_number_in_pages_urls_or_logs(
 
 
 def test_a_branch_never_sees_another_branchs_objects(
-    console_url: str, admin_walk: Walk, beijing: dict[str, str]
+    console_url: str, gateway: httpx.Client, admin_walk: Walk, beijing: dict[str, str]
 ) -> None:
     marker = beijing["marker"]
     beijing_pages = admin_walk.containing(marker)
     assert beijing_pages, "head office sees Beijing's objects"
-    shanghai = sign_in(console_url, "sh-operator")
+    shanghai = sign_in(console_url, *walker(gateway, role="operator", branch="shanghai"))
     for url, answer in walk(shanghai, start=_start()).pages.items():
         assert marker not in answer.text, f"Shanghai sees Beijing's object on {url}"
     refusals = 0
@@ -261,49 +188,12 @@ def test_a_branch_never_sees_another_branchs_objects(
     assert refusals, "some of Beijing's object pages are refused to Shanghai with the API's problem"
 
 
-# how head office reads each of Beijing's objects through the API (goals' actuals move with traffic)
-READS = {
-    "item_id": "/v1/ops/content/items/{}",
-    "campaign_id": "/v1/ops/conversion/campaigns/{}",
-    "benefit_id": "/v1/ops/benefits/{}",
-    "strategy_id": "/v1/ops/reach/strategies/{}",
-    "goal_id": "/v1/ops/goals/{}",
-}
-CHOICES = {
-    "kind": ("content_item", "benefit", "strategy", "campaign"),
-    "action": ("submit", "approve", "reject", "publish", "archive", "rollback"),
-}
-FORGED_FORM = {
-    "reason": "forged",
-    "note": "forged",
-    "decision": "approve",
-    "action": "pause",
-    "state": "paused",
-    "status": "paused",
-    "amount": "100",
-    "total_budget_increase": "100",
-    "daily_budget_increase": "100",
-    "valid_until": "2099-01-01T00:00",
-    "name": "forged",
-    "objective": "forged",
-}
-
-
-def _state(gateway: httpx.Client, beijing: dict[str, str]) -> dict[str, Any]:
-    admin = operator_headers(gateway, "hq-admin")
-    state = {}
-    for key, path in READS.items():
-        body = _created(gateway.get(path.format(beijing[key]), headers=admin))
-        state[key] = {k: v for k, v in body.items() if k not in ("measures", "budget_remaining")}
-    return state
-
-
 def test_a_branch_cannot_change_another_branchs_objects_by_forged_posts(
     console_url: str, gateway: httpx.Client, beijing: dict[str, str]
 ) -> None:
     """Every state-changing route about an object, posted by Shanghai with a valid token at Beijing's ids."""
-    before = _state(gateway, beijing)
-    shanghai = sign_in(console_url, "sh-operator")
+    before = state_of(gateway, beijing)
+    shanghai = sign_in(console_url, *walker(gateway, role="operator", branch="shanghai"))
     token, refused = shanghai.csrf, 0
     ids = [beijing[key] for key in READS]
     for route in (r for r in console_routes() if r.method == "POST" and r.params):
@@ -320,4 +210,4 @@ def test_a_branch_cannot_change_another_branchs_objects_by_forged_posts(
             assert beijing["marker"] not in answer.text, f"{url} shows Beijing's object to Shanghai"
             refused += answer.status_code in (403, 404) and 'data-testid="problem"' in answer.text
     assert refused, "the API's refusals came back as problem pages"
-    assert _state(gateway, beijing) == before, "a forged post changed one of Beijing's objects"
+    assert state_of(gateway, beijing) == before, "a forged post changed one of Beijing's objects"
