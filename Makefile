@@ -46,7 +46,7 @@ browser: ## install Chromium and a Chinese font (Debian packages) for the consol
 	    || { $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-wqy-microhei; }; \
 	fi
 
-test: protos ## run the whole test suite on the embedded defaults (no NATS or PostgreSQL needed)
+test: protos browser ## run the whole test suite on the embedded defaults (no NATS or PostgreSQL needed; installs Chromium for the console tests when missing)
 	$(PY) -m pytest -q
 
 test-postgres: protos ## run the storage and ledger tests against PostgreSQL (LATTICE_TEST_POSTGRES_URL)
