@@ -7,8 +7,19 @@ import json
 import re
 
 import nats
+from google.protobuf import json_format, message_factory, symbol_database
+
+# every event message type, so a payload is read by its fields rather than as binary noise
+from lattice.benefits.v1 import events_pb2 as _benefits  # noqa: F401
+from lattice.common.v1 import app_event_pb2 as _app_event  # noqa: F401
+from lattice.common.v1 import core_milestone_pb2 as _core  # noqa: F401
+from lattice.content.v1 import events_pb2 as _content  # noqa: F401
+from lattice.conversion.v1 import events_pb2 as _conversion  # noqa: F401
+from lattice.identity.v1 import events_pb2 as _identity  # noqa: F401
+from lattice.reach.v1 import events_pb2 as _reach  # noqa: F401
 from nats.js.errors import NotFoundError
 
+from services.runtime.bus import EVENT_TYPE_HEADER
 from services.runtime.personal_data import find_personal_numbers
 
 CUSTOMER_ID = re.compile(r"cus_[0-9a-f]{20}")
@@ -44,11 +55,27 @@ async def _stream_payloads(url: str) -> list[tuple[str, bytes]]:
                     msg = await js.get_msg(info.config.name, seq)
                 except NotFoundError:
                     continue
-                headers = json.dumps(dict(msg.headers or {}), ensure_ascii=False)
-                out.append((msg.subject or "", (msg.data or b"") + headers.encode()))
+                headers = dict(msg.headers or {})
+                payload = _readable(headers.get(EVENT_TYPE_HEADER, ""), msg.data or b"")
+                out.append((msg.subject or "", payload + json.dumps(headers, ensure_ascii=False).encode()))
     finally:
         await nc.close()
     return out
+
+
+def _readable(event_type: str, data: bytes) -> bytes:
+    """A protobuf payload as the JSON of its fields (every string as written); other bytes as they are.
+
+    Read raw, a binary payload puts length bytes and varints beside its strings, and a length byte
+    that is a letter or digit hides a hex id's boundary from the scanner."""
+    try:
+        descriptor = symbol_database.Default().pool.FindMessageTypeByName(event_type)
+        message = message_factory.GetMessageClass(descriptor)()
+        message.ParseFromString(data)
+    except Exception:  # not an event of ours: scanned as it is
+        return data
+    fields = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    return json.dumps(fields, ensure_ascii=False).encode()
 
 
 def stream_payloads(url: str) -> list[tuple[str, bytes]]:
