@@ -33,9 +33,14 @@ TRACE_IDS = re.compile(
 )
 
 
+# gRPC's C core writes its own lines to stderr, glog-style: "E1128 23:21:41.135308   20163 file.cc:12]";
+# the microseconds and the thread id side by side read as a mobile number
+GRPC_CORE_PREFIX = re.compile(r"^[IWEF][0-9]{4} [0-9:]{8}\.[0-9]{6} +[0-9]+ [\w.]+:[0-9]+\]", re.MULTILINE)
+
+
 def without_trace_ids(text: str) -> str:
-    """`text` with its trace and span ids (and W3C traceparent values) replaced by a placeholder."""
-    return TRACE_IDS.sub('"<trace id>"', text)
+    """`text` with its trace and span ids, traceparent values and gRPC core line prefixes set aside."""
+    return GRPC_CORE_PREFIX.sub("<grpc core>", TRACE_IDS.sub('"<trace id>"', text))
 
 
 def findings(text: str, where: str) -> list[str]:
