@@ -166,31 +166,15 @@ def _head_office_admin(request: Request) -> None:
         raise ApiProblem(403, "head_office_only", "signing keys are managed by head office")
 
 
-@router.get("/keys")
-async def keys(request: Request, api: OpsApiDep) -> Response:
-    _head_office_admin(request)
-    t = translator(request)
-    jwks = await api.get("/v1/.well-known/jwks.json")
-    return await render(
-        request,
-        "admin/keys.html",
-        title=t("admin.keys_title"),
-        breadcrumb=crumbs(t, t("admin.keys_title")),
-        jwks=jwks.get("keys", []),
-        rotated=None,
-        link_rotated=None,
-    )
-
-
-@router.post("/keys/identity")
-async def rotate_identity_key(
-    request: Request, api: OpsApiDep, overlap_minutes: Annotated[int, Form(ge=0, le=7 * 24 * 60)] = 15
+async def _keys_page(
+    request: Request,
+    api: OpsApiDep,
+    *,
+    rotated: dict[str, Any] | None = None,
+    link_rotated: dict[str, Any] | None = None,
 ) -> Response:
-    """Sign tokens with a new key; the previous one stays in the JWKS for the overlap."""
+    """The keys page: the published token keys, with the answer of a rotation just made if any."""
     t = translator(request)
-    rotated = await api.post(
-        "/v1/ops/identity/signing-keys/rotate", {"overlap_seconds": overlap_minutes * 60}
-    )
     jwks = await api.get("/v1/.well-known/jwks.json")
     return await render(
         request,
@@ -199,8 +183,25 @@ async def rotate_identity_key(
         breadcrumb=crumbs(t, t("admin.keys_title")),
         jwks=jwks.get("keys", []),
         rotated=rotated,
-        link_rotated=None,
+        link_rotated=link_rotated,
     )
+
+
+@router.get("/keys")
+async def keys(request: Request, api: OpsApiDep) -> Response:
+    _head_office_admin(request)
+    return await _keys_page(request, api)
+
+
+@router.post("/keys/identity")
+async def rotate_identity_key(
+    request: Request, api: OpsApiDep, overlap_minutes: Annotated[int, Form(ge=0, le=7 * 24 * 60)] = 15
+) -> Response:
+    """Sign tokens with a new key; the previous one stays in the JWKS for the overlap."""
+    rotated = await api.post(
+        "/v1/ops/identity/signing-keys/rotate", {"overlap_seconds": overlap_minutes * 60}
+    )
+    return await _keys_page(request, api, rotated=rotated)
 
 
 @router.post("/keys/links")
@@ -208,15 +209,5 @@ async def rotate_link_key(
     request: Request, api: OpsApiDep, overlap_days: Annotated[int, Form(ge=0, le=365)] = 30
 ) -> Response:
     """A new key for partner links; links signed with the previous key stay valid for the overlap."""
-    t = translator(request)
     link_rotated = await api.post("/v1/ops/conversion/link-keys/rotate", {"overlap_days": overlap_days})
-    jwks = await api.get("/v1/.well-known/jwks.json")
-    return await render(
-        request,
-        "admin/keys.html",
-        title=t("admin.keys_title"),
-        breadcrumb=crumbs(t, t("admin.keys_title")),
-        jwks=jwks.get("keys", []),
-        rotated=None,
-        link_rotated=link_rotated,
-    )
+    return await _keys_page(request, api, link_rotated=link_rotated)
