@@ -18,8 +18,15 @@ from tests.support import actors
 
 METRICS = "/v1/ops/metrics/north-star"
 GOALS = "/v1/ops/goals"
-TODAY = utcnow().date().isoformat()
-PERIOD = {"from": TODAY, "to": TODAY}
+
+
+def today() -> str:
+    """The day of the conversions, read when a test runs (a suite collected before midnight runs after it)."""
+    return utcnow().date().isoformat()
+
+
+def period() -> dict[str, str]:
+    return {"from": today(), "to": today()}
 
 
 def problem(resp: httpx.Response, status: int) -> None:
@@ -32,57 +39,58 @@ def series_equal_the_funnel(gw: httpx.Client, hq: str, sh: str) -> None:
     viewer = actors.operator_headers(gw, "hq-viewer")
     funnel = gw.get(
         "/v1/ops/conversion/funnels",
-        params={"partner_id": "ride", "from_day": TODAY, "to_day": TODAY},
+        params={"partner_id": "ride", "from_day": today(), "to_day": today()},
         headers=viewer,
     ).json()
-    by_day = gw.get(METRICS, params=PERIOD, headers=viewer).json()
-    assert [g["key"] for g in by_day["groups"]] == [TODAY]
+    by_day = gw.get(METRICS, params=period(), headers=viewer).json()
+    assert [g["key"] for g in by_day["groups"]] == [today()]
     assert by_day["totals"] == funnel["totals"]  # only ride's campaigns exist in this system
     assert by_day["metrics"] == ["acquired", "activated", "upgraded"]
-    by_campaign = gw.get(METRICS, params={**PERIOD, "group_by": "campaign"}, headers=viewer).json()
+    by_campaign = gw.get(METRICS, params={**period(), "group_by": "campaign"}, headers=viewer).json()
     counts = {g["key"]: g["counts"] for g in by_campaign["groups"]}
     assert counts[hq]["acquired"] == counts[sh]["acquired"] == 1
-    by_branch = gw.get(METRICS, params={**PERIOD, "group_by": "branch"}, headers=viewer).json()
+    by_branch = gw.get(METRICS, params={**period(), "group_by": "branch"}, headers=viewer).json()
     assert {g["key"] for g in by_branch["groups"]} == {"head_office", "shanghai"}
-    by_app = gw.get(METRICS, params={**PERIOD, "group_by": "app", "app_id": "life"}, headers=viewer).json()
+    by_app = gw.get(METRICS, params={**period(), "group_by": "app", "app_id": "life"}, headers=viewer).json()
     assert [g["key"] for g in by_app["groups"]] == ["life"]
-    only_sh = gw.get(METRICS, params={**PERIOD, "branch": "shanghai"}, headers=viewer).json()
+    only_sh = gw.get(METRICS, params={**period(), "branch": "shanghai"}, headers=viewer).json()
     assert only_sh["totals"]["acquired"] == 1
 
 
 def series_are_branch_scoped(gw: httpx.Client, hq: str, sh: str) -> None:
     shanghai = actors.operator_headers(gw, "sh-operator")
-    mine = gw.get(METRICS, params={**PERIOD, "group_by": "campaign"}, headers=shanghai).json()
+    mine = gw.get(METRICS, params={**period(), "group_by": "campaign"}, headers=shanghai).json()
     assert [g["key"] for g in mine["groups"]] == [sh]
     for other in ("head_office", "beijing"):
-        problem(gw.get(METRICS, params={**PERIOD, "branch": other}, headers=shanghai), 403)
-    assert gw.get(METRICS, params={**PERIOD, "branch": "shanghai"}, headers=shanghai).status_code == 200
-    beijing = gw.get(METRICS, params=PERIOD, headers=actors.operator_headers(gw, "bj-operator")).json()
+        problem(gw.get(METRICS, params={**period(), "branch": other}, headers=shanghai), 403)
+    assert gw.get(METRICS, params={**period(), "branch": "shanghai"}, headers=shanghai).status_code == 200
+    beijing = gw.get(METRICS, params=period(), headers=actors.operator_headers(gw, "bj-operator")).json()
     assert beijing["totals"]["acquired"] == 0 and beijing["groups"][0]["counts"]["clicks"] == 0
-    problem(gw.get(METRICS, params=PERIOD), 401)
+    problem(gw.get(METRICS, params=period()), 401)
 
 
-BAD_QUERIES = [
-    {"from": TODAY},
-    {"to": TODAY},
-    {**PERIOD, "group_by": "customer"},
-    {"from": "2026-02-30", "to": TODAY},
-    {"from": "yesterday", "to": TODAY},
-    {"from": TODAY, "to": "2020-01-01"},
-    {"from": "2020-01-01", "to": "2026-01-01"},
-    {**PERIOD, "app_id": "X"},
-    {**PERIOD, "partner_id": "a" * 41},
-    {**PERIOD, "campaign_id": "<script>"},
-    {**PERIOD, "branch": "Shanghai!"},
-]
+def bad_queries() -> list[dict[str, str]]:
+    return [
+        {"from": today()},
+        {"to": today()},
+        {**period(), "group_by": "customer"},
+        {"from": "2026-02-30", "to": today()},
+        {"from": "yesterday", "to": today()},
+        {"from": today(), "to": "2020-01-01"},
+        {"from": "2020-01-01", "to": "2026-01-01"},
+        {**period(), "app_id": "X"},
+        {**period(), "partner_id": "a" * 41},
+        {**period(), "campaign_id": "<script>"},
+        {**period(), "branch": "Shanghai!"},
+    ]
 
 
 def bad_queries_are_problems(gw: httpx.Client) -> None:
     [route] = metric_routes.router.routes
     params = {p.alias or p.name for p in route.dependant.query_params}  # type: ignore[attr-defined]
-    assert params == {k for query in BAD_QUERIES for k in query}  # every parameter has a broken value
+    assert params == {k for query in bad_queries() for k in query}  # every parameter has a broken value
     viewer = actors.operator_headers(gw, "hq-viewer")
-    for query in BAD_QUERIES:
+    for query in bad_queries():
         problem(gw.get(METRICS, params=query, headers=viewer), 422)
 
 
@@ -93,8 +101,8 @@ def goal_body(branch: str | None, target: int = 5) -> dict:
         "name": "Ride acquisitions",
         "partner_id": "ride",
         "measures": [
-            {"metric": "acquired", "from_day": TODAY, "to_day": TODAY, "target": target},
-            {"metric": "linked", "from_day": TODAY, "to_day": TODAY, "target": 1},
+            {"metric": "acquired", "from_day": today(), "to_day": today(), "target": target},
+            {"metric": "linked", "from_day": today(), "to_day": today(), "target": 1},
         ],
     }
     return {**body, "branch": branch} if branch else body
@@ -139,7 +147,7 @@ def _update(version: int, target: int = 1) -> dict:
         "version": version,
         "objective": "做大生态获客",
         "name": "Ride acquisitions, revised",
-        "measures": [{"metric": "acquired", "from_day": TODAY, "to_day": TODAY, "target": target}],
+        "measures": [{"metric": "acquired", "from_day": today(), "to_day": today(), "target": target}],
     }
 
 
@@ -218,7 +226,7 @@ async def test_north_star_and_goals(tmp_path: Path, conversion_nats: str) -> Non
 
             def acquisitions() -> int:
                 viewer = actors.operator_headers(gw, "hq-viewer")
-                return gw.get(METRICS, params=PERIOD, headers=viewer).json()["totals"]["acquired"]
+                return gw.get(METRICS, params=period(), headers=viewer).json()["totals"]["acquired"]
 
             async def both_acquired() -> None:
                 assert await asyncio.to_thread(acquisitions) == 2

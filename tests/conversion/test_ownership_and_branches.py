@@ -19,7 +19,11 @@ from tests.conversion.test_gateway_flow import sign_in_with_click
 from tests.support import actors
 
 CAMPAIGNS = "/v1/ops/conversion/campaigns"
-TODAY = utcnow().date().isoformat()
+
+
+def today() -> str:
+    """Read when a test runs: a suite collected before midnight runs after it."""
+    return utcnow().date().isoformat()
 
 
 def live_campaign(gw: httpx.Client, author: str, branch: str | None) -> str:
@@ -75,7 +79,7 @@ def partner_routes(campaign_id: str, link_id: str, delivery_id: str) -> dict[str
         "/v1/partner/postbacks/{delivery_id}": (f"/v1/partner/postbacks/{delivery_id}", {}),
         "/v1/partner/reports/funnel": (
             "/v1/partner/reports/funnel",
-            {"from_day": TODAY, "to_day": TODAY, "campaign_id": campaign_id},
+            {"from_day": today(), "to_day": today(), "campaign_id": campaign_id},
         ),
     }
 
@@ -111,7 +115,7 @@ def branches_read_only_their_own(gw: httpx.Client, hq: str, sh: str, deliveries:
         "/v1/ops/conversion/partners/{partner_id}",  # the registry: read by all staff
     }
     assert reads == covered
-    funnel = {"partner_id": "ride", "from_day": TODAY, "to_day": TODAY}
+    funnel = {"partner_id": "ride", "from_day": today(), "to_day": today()}
     for who, own, foreign in (("sh-operator", {sh}, {hq}), ("bj-operator", set(), {hq, sh})):
         headers = actors.operator_headers(gw, who)
         listed = {
