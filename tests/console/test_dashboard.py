@@ -113,8 +113,8 @@ def test_dashboard_numbers_equal_the_api_funnel_after_the_journey(operator_page,
         assert int(page.get_by_test_id(f"kpi-{metric}").inner_text()) == funnel[metric]
     row = page.locator(f"[data-testid=groups] tr[data-key='{journey_campaign}']")
     assert int(row.locator("td[data-metric=activated]").inner_text()) == funnel["activated"]
-    day = page.locator(f"[data-testid=days] tr[data-day='{today()}']")
-    assert int(day.locator("td[data-metric=acquired]").inner_text()) == funnel["acquired"]
+    day_row = page.locator(f"[data-testid=days] tr[data-day='{today()}']")
+    assert int(day_row.locator("td[data-metric=acquired]").inner_text()) == funnel["acquired"]
     page.wait_for_selector("[data-chart][data-chart-drawn] canvas")  # ECharts drew the charts
     assert page.locator("[data-chart] canvas").count() >= 3
     assert page.locator("footer .trace-link").count() >= 1
