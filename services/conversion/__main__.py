@@ -9,7 +9,7 @@ from services.conversion.audit_search import search_audit
 from services.conversion.config import ConversionSettings
 from services.conversion.events import start_consumers
 from services.conversion.grpc_api import ConversionApi
-from services.conversion.postbacks import PostbackSender
+from services.conversion.postback_delivery import PostbackSender
 from services.runtime.audit_trail import serve_audit_trail
 from services.runtime.callers import GATEWAY, TOOLS
 from services.runtime.service import ServiceContext, main

@@ -1,38 +1,29 @@
-"""Postback delivery: signed webhooks (Standard Webhooks) sent from the delivery table.
+"""Postback deliveries, the domain side: claiming due ones, their bodies, booking each attempt, reads.
 
 Retried with exponential backoff on 5xx, 429, timeouts and connection errors under the same
-webhook-id; dead-lettered after the last attempt or on another 4xx. The pairwise id is included only
-when identity says the customer's consent for this partner is active at the time of each attempt.
+webhook-id; dead-lettered after the last attempt or on another 4xx. Sending (HTTP, identity's consent
+answer) is the transport's: services/conversion/postback_delivery.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urljoin, urlsplit
 
-import grpc
-import httpx
 from lattice.conversion.v1 import events_pb2
-from lattice.identity.v1 import identity_pb2, identity_pb2_grpc
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
-from standardwebhooks import Webhook
 
 from services.conversion.config import ConversionSettings
 from services.conversion.models import Campaign, PostbackDelivery, PostbackEndpoint
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session, transaction
-from services.runtime.errors import DomainError, NotFound
+from services.runtime.errors import NotFound
 from services.runtime.outbox import record_event
-from services.runtime.ssrf import check_postback_url
-from services.runtime.waiting import wake_or_timeout
 
 logger = logging.getLogger(__name__)
-MAX_REDIRECTS = 3
 BATCH = 20
 RETRYABLE_STATUS = {429} | set(range(500, 600))
 # other event types (binding.withdrawn, services/conversion/notifications.py) are queued with their body
@@ -55,175 +46,67 @@ class Attempt:
         return self.status == 0 or self.status in RETRYABLE_STATUS
 
 
-class PostbackSender:
-    """Claims due deliveries and sends them; one loop per conversion process."""
+def claim_due(*, engine: Engine, lease: timedelta) -> list[tuple[PostbackDelivery, PostbackEndpoint | None]]:
+    """Due deliveries (at most BATCH), leased for `lease` so no other process sends them meanwhile."""
+    now = utcnow()
+    with transaction(engine) as session:
+        stmt = (
+            select(PostbackDelivery)
+            .where(col(PostbackDelivery.status) == "pending", col(PostbackDelivery.next_attempt_at) <= now)
+            .order_by(col(PostbackDelivery.next_attempt_at))
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        )
+        due = list(session.exec(stmt))
+        for delivery in due:
+            delivery.next_attempt_at = now + lease
+            session.add(delivery)
+        return [(d, session.get(PostbackEndpoint, d.partner_id)) for d in due]
 
-    def __init__(
-        self, *, engine: Engine, settings: ConversionSettings, identity: grpc.aio.Channel, on_event
-    ) -> None:  # type: ignore[no-untyped-def]
-        self._engine = engine
-        self._settings = settings
-        self._identity = identity_pb2_grpc.IdentityServiceStub(identity)
-        self._on_event = on_event
-        self._wake = asyncio.Event()
-        self._lease = timedelta(seconds=settings.postback_timeout_s * (MAX_REDIRECTS + 1) + 5)
 
-    def notify(self) -> None:
-        self._wake.set()
+def milestone_body(delivery: PostbackDelivery, pairwise_id: str) -> str:
+    """The milestone postback's JSON body; the pairwise id only when consent confirmed one."""
+    data = {
+        "milestone": delivery.milestone,
+        "kind": delivery.kind,
+        "campaign_id": delivery.campaign_id,
+        "click_id": delivery.click_id,
+        "occurred_at": delivery.occurred_at.isoformat(),
+    }
+    if pairwise_id:
+        data["pairwise_id"] = pairwise_id
+    body = {
+        "type": MILESTONE_REACHED,
+        "timestamp": delivery.created_at.isoformat(),
+        "data": data,
+    }
+    return json.dumps(body, separators=(",", ":"))
 
-    def _claim(self) -> list[tuple[PostbackDelivery, PostbackEndpoint | None]]:
-        now = utcnow()
-        with transaction(self._engine) as session:
-            stmt = (
-                select(PostbackDelivery)
-                .where(
-                    col(PostbackDelivery.status) == "pending", col(PostbackDelivery.next_attempt_at) <= now
-                )
-                .order_by(col(PostbackDelivery.next_attempt_at))
-                .limit(BATCH)
-                .with_for_update(skip_locked=True)
-            )
-            due = list(session.exec(stmt))
-            for delivery in due:
-                delivery.next_attempt_at = now + self._lease
-                session.add(delivery)
-            return [(d, session.get(PostbackEndpoint, d.partner_id)) for d in due]
 
-    async def _pairwise_id(self, delivery: PostbackDelivery) -> str:
-        """Identity decides at every send: bound with active consent -> the pairwise id, else none.
-
-        When identity cannot answer, the postback goes without the id: never share what consent
-        has not been confirmed for, and never hold a partner's conversion back for it.
-        """
-        try:
-            resp = await self._identity.GetPairwiseId(
-                identity_pb2.GetPairwiseIdRequest(
-                    partner_id=delivery.partner_id, customer_id=delivery.customer_id
-                )
-            )
-        except grpc.aio.AioRpcError as exc:
-            logger.warning(
-                "identity did not confirm consent for a postback (%s): sent without id", exc.code().name
-            )
-            return ""
-        return resp.pairwise_id if resp.consent_active else ""
-
-    async def _body(self, delivery: PostbackDelivery) -> tuple[str, bool]:
-        data = {
-            "milestone": delivery.milestone,
-            "kind": delivery.kind,
-            "campaign_id": delivery.campaign_id,
-            "click_id": delivery.click_id,
-            "occurred_at": delivery.occurred_at.isoformat(),
-        }
-        pairwise_id = await self._pairwise_id(delivery)
-        if pairwise_id:
-            data["pairwise_id"] = pairwise_id
-        body = {
-            "type": MILESTONE_REACHED,
-            "timestamp": delivery.created_at.isoformat(),
-            "data": data,
-        }
-        return json.dumps(body, separators=(",", ":")), bool(pairwise_id)
-
-    async def _send(
-        self, client: httpx.AsyncClient, *, url: str, delivery_id: str, secret: str, body: str
-    ) -> Attempt:
-        now = utcnow()
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": delivery_id,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": Webhook(secret).sign(delivery_id, now, body),
-        }
-        for _hop in range(MAX_REDIRECTS + 1):
-            try:
-                address = check_postback_url(url, allowlist=self._settings.postback_allowlist)
-            except DomainError as exc:
-                return Attempt(-1, exc.reason)
-            parts = urlsplit(url)
-            host = f"[{address}]" if ":" in address else address
-            pinned = parts._replace(netloc=f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}")
-            try:
-                resp = await client.post(
-                    pinned.geturl(),
-                    content=body.encode(),
-                    headers={**headers, "host": parts.netloc},
-                    extensions={"sni_hostname": parts.hostname},
-                )
-            except httpx.TimeoutException:
-                return Attempt(0, "timeout")
-            except httpx.TransportError as exc:
-                return Attempt(0, type(exc).__name__)
-            if resp.is_redirect and "location" in resp.headers:
-                url = urljoin(url, resp.headers["location"])
-                continue
-            return Attempt(resp.status_code)
-        return Attempt(-1, "too_many_redirects")
-
-    async def deliver(
-        self, client: httpx.AsyncClient, delivery: PostbackDelivery, endpoint: PostbackEndpoint | None
-    ) -> None:
-        """One attempt for one delivery, and its bookkeeping."""
-        if endpoint is None:
-            attempt = Attempt(-1, "no_endpoint")
-        else:
-            try:
-                if delivery.event_type == MILESTONE_REACHED:
-                    # consent is checked again on every attempt: a withdrawal stops the pairwise id at once
-                    delivery.body, delivery.pairwise_id_included = await self._body(delivery)
-                attempt = await self._send(
-                    client,
-                    url=endpoint.url,
-                    delivery_id=delivery.delivery_id,
-                    secret=endpoint.secret,
-                    body=delivery.body or "",
-                )
-            except grpc.aio.AioRpcError as exc:
-                # Without identity's answer the pairwise id cannot be checked: try again later.
-                delivery.body = None
-                attempt = Attempt(0, f"identity_{exc.code().name.lower()}")
-        await asyncio.to_thread(self._record, delivery, attempt)
-
-    def _record(self, delivery: PostbackDelivery, attempt: Attempt) -> None:
-        now = utcnow()
-        with transaction(self._engine) as session:
-            row = session.get(PostbackDelivery, delivery.delivery_id)
-            if row is None or row.status != "pending":
-                return
-            row.attempts += 1
-            row.body = delivery.body
-            row.pairwise_id_included = delivery.pairwise_id_included
-            row.last_status_code = max(attempt.status, 0)
-            row.last_error = attempt.error[:200]
-            if attempt.delivered:
-                row.status, row.delivered_at = "delivered", now
-                record_event(session, "conversion.postback.delivered", _delivered_event(row, now))
-            elif attempt.retryable and row.attempts < self._settings.postback_max_attempts:
-                row.next_attempt_at = now + _backoff(self._settings.postback_backoff_s, row.attempts)
-            else:
-                row.status = "dead_lettered"
-                logger.warning("postback %s to partner %s dead-lettered", row.delivery_id, row.partner_id)
-            session.add(row)
+def record_attempt(
+    *, engine: Engine, settings: ConversionSettings, delivery: PostbackDelivery, attempt: Attempt
+) -> bool:
+    """Book one attempt: delivered, retried with backoff or dead-lettered; True if an event was recorded."""
+    now = utcnow()
+    with transaction(engine) as session:
+        row = session.get(PostbackDelivery, delivery.delivery_id)
+        if row is None or row.status != "pending":
+            return False
+        row.attempts += 1
+        row.body = delivery.body
+        row.pairwise_id_included = delivery.pairwise_id_included
+        row.last_status_code = max(attempt.status, 0)
+        row.last_error = attempt.error[:200]
         if attempt.delivered:
-            self._on_event()
-
-    async def run(self) -> None:
-        async with httpx.AsyncClient(
-            timeout=self._settings.postback_timeout_s, follow_redirects=False
-        ) as client:
-            while True:
-                try:
-                    due = await asyncio.to_thread(self._claim)
-                    await asyncio.gather(*(self.deliver(client, d, e) for d, e in due))
-                    if len(due) == BATCH:
-                        continue
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    logger.warning("postback pass failed; retrying", exc_info=True)
-                self._wake.clear()
-                await wake_or_timeout(self._wake, self._settings.postback_poll_interval_s)
+            row.status, row.delivered_at = "delivered", now
+            record_event(session, "conversion.postback.delivered", _delivered_event(row, now))
+        elif attempt.retryable and row.attempts < settings.postback_max_attempts:
+            row.next_attempt_at = now + _backoff(settings.postback_backoff_s, row.attempts)
+        else:
+            row.status = "dead_lettered"
+            logger.warning("postback %s to partner %s dead-lettered", row.delivery_id, row.partner_id)
+        session.add(row)
+    return attempt.delivered
 
 
 def _backoff(base_s: float, attempts: int) -> timedelta:
