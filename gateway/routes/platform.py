@@ -78,15 +78,26 @@ def _problem(error: DomainError) -> Problem:
 
 
 @router.get(
-    "/consumers", response_model=ConsumerList, summary="Durable consumers, their lag and dead letters"
+    "/consumers",
+    operation_id="list_event_consumers",
+    response_model=ConsumerList,
+    summary="Durable consumers, their lag and dead letters",
 )
 async def list_consumers(request: Request, operator: OperatorPrincipal = ADMIN) -> ConsumerList:
+    """Every durable JetStream consumer with its pending, redelivered and dead-lettered counts (head-office
+    admins).
+    """
     _head_office_admin(operator)
     found = await dead_letters.consumers(_js(request))
     return ConsumerList(items=[ConsumerOut(**vars(c)) for c in found])
 
 
-@router.get("/dead-letters", response_model=DeadLetterPage, summary="Dead-lettered messages, oldest first")
+@router.get(
+    "/dead-letters",
+    operation_id="list_dead_letters",
+    response_model=DeadLetterPage,
+    summary="Dead-lettered messages, oldest first",
+)
 async def list_dead_letters(
     request: Request,
     operator: OperatorPrincipal = ADMIN,
@@ -95,6 +106,9 @@ async def list_dead_letters(
     page_token: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DeadLetterPage:
+    """Messages that exhausted their deliveries, oldest first, filtered by consumer or subject (head-office
+    admins).
+    """
     _head_office_admin(operator)
     try:
         items, after = await dead_letters.list_dead_letters(
@@ -108,10 +122,18 @@ async def list_dead_letters(
     )
 
 
-@router.get("/dead-letters/{sequence}", response_model=DeadLetterDetail, summary="Inspect one dead letter")
+@router.get(
+    "/dead-letters/{sequence}",
+    operation_id="get_dead_letter",
+    response_model=DeadLetterDetail,
+    summary="Inspect one dead letter",
+)
 async def inspect_dead_letter(
     request: Request, sequence: Sequence, operator: OperatorPrincipal = ADMIN
 ) -> DeadLetterDetail:
+    """One dead letter with its headers and payload as the consumer saw it (head-office admins);
+    404 when gone.
+    """
     _head_office_admin(operator)
     try:
         letter, payload = await dead_letters.inspect(_js(request), sequence=sequence)
@@ -122,6 +144,7 @@ async def inspect_dead_letter(
 
 @router.post(
     "/dead-letters/{sequence}/replay",
+    operation_id="replay_dead_letter",
     response_model=ReplayOut,
     summary="Publish a dead letter again, for the consumer that dead-lettered it only",
     description="Other consumers of the subject acknowledge the replay unseen; the consumer keeps its "
@@ -130,6 +153,7 @@ async def inspect_dead_letter(
 async def replay_dead_letter(
     request: Request, sequence: Sequence, operator: OperatorPrincipal = ADMIN
 ) -> ReplayOut:
+    """Deliver the dead letter to its consumer again; the replay is recorded with the operator's id."""
     _head_office_admin(operator)
     try:
         letter = await dead_letters.replay(_js(request), sequence=sequence, operator_id=operator.operator_id)
@@ -155,7 +179,10 @@ class ReplayPage(BaseModel):
 
 
 @router.get(
-    "/replays", response_model=ReplayPage, summary="Who replayed which dead letter, when (oldest first)"
+    "/replays",
+    operation_id="list_dead_letter_replays",
+    response_model=ReplayPage,
+    summary="Who replayed which dead letter, when (oldest first)",
 )
 async def list_replays(
     request: Request,
@@ -163,6 +190,7 @@ async def list_replays(
     page_token: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ReplayPage:
+    """Who replayed which dead letter, and when, oldest first."""
     _head_office_admin(operator)
     items, after = await dead_letters.replays(_js(request), after=int(page_token or 0), limit=limit)
     return ReplayPage(

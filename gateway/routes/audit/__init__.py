@@ -79,7 +79,12 @@ def _out(record: pb.AuditRecord) -> AuditRecordOut:
     )
 
 
-@router.get("", response_model=AuditPage, summary="Who did what, when, to which object, across every service")
+@router.get(
+    "",
+    operation_id="search_audit_trail",
+    response_model=AuditPage,
+    summary="Who did what, when, to which object, across every service",
+)
 async def search_audit(
     clients: ClientsDep,
     operator: Viewer,

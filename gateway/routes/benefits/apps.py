@@ -43,7 +43,12 @@ def app_context(customer: CustomerDep, app_id: str, device_id: str | None = None
     return pb.UsageContext(app_id=app_id, assurance_level=customer.assurance_level, device_id=device_id or "")
 
 
-@router.get("/apps/{app_id}/wallet", response_model=WalletPublic)
+@router.get(
+    "/apps/{app_id}/wallet",
+    operation_id="get_my_wallet",
+    summary="Get the customer's benefits wallet",
+    response_model=WalletPublic,
+)
 async def app_wallet(app_id: Slug, customer: CustomerDep, clients: ClientsDep) -> WalletPublic:
     """The customer's shared wallet as seen from this app."""
     resp = await clients.benefits.GetWallet(
@@ -52,7 +57,13 @@ async def app_wallet(app_id: Slug, customer: CustomerDep, clients: ClientsDep) -
     return wallet_public(resp)
 
 
-@router.post("/apps/{app_id}/grants", status_code=status.HTTP_201_CREATED, response_model=GrantPublic)
+@router.post(
+    "/apps/{app_id}/grants",
+    operation_id="claim_benefit",
+    summary="Claim a benefit into the wallet",
+    status_code=status.HTTP_201_CREATED,
+    response_model=GrantPublic,
+)
 async def app_claim(
     app_id: Slug,
     body: Claim,
@@ -80,7 +91,11 @@ async def app_claim(
 
 
 @router.post(
-    "/apps/{app_id}/redemptions", status_code=status.HTTP_201_CREATED, response_model=RedemptionPublic
+    "/apps/{app_id}/redemptions",
+    operation_id="redeem_benefit",
+    summary="Redeem or hold a benefit",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RedemptionPublic,
 )
 async def app_redeem(
     app_id: Slug,
@@ -101,7 +116,12 @@ async def app_redeem(
     return await use_benefit(clients, body, target)
 
 
-@router.post("/apps/{app_id}/redemptions/{redemption_id}/refunds", response_model=RedemptionPublic)
+@router.post(
+    "/apps/{app_id}/redemptions/{redemption_id}/refunds",
+    operation_id="refund_redemption",
+    summary="Refund a redemption",
+    response_model=RedemptionPublic,
+)
 async def app_refund(
     app_id: Slug,
     redemption_id: RedemptionId,
@@ -118,7 +138,12 @@ async def app_refund(
     )
 
 
-@router.post("/apps/{app_id}/redemptions/{redemption_id}/{action}", response_model=RedemptionPublic)
+@router.post(
+    "/apps/{app_id}/redemptions/{redemption_id}/{action}",
+    operation_id="settle_redemption_hold",
+    summary="Confirm or cancel a held redemption",
+    response_model=RedemptionPublic,
+)
 async def app_settle(
     app_id: Slug,
     redemption_id: RedemptionId,
@@ -135,7 +160,12 @@ async def app_settle(
     )
 
 
-@router.get("/apps/{app_id}/redemptions/{redemption_id}", response_model=RedemptionPublic)
+@router.get(
+    "/apps/{app_id}/redemptions/{redemption_id}",
+    operation_id="get_my_redemption",
+    summary="Get one of the customer's redemptions",
+    response_model=RedemptionPublic,
+)
 async def app_redemption(
     app_id: Slug, redemption_id: RedemptionId, customer: CustomerDep, clients: ClientsDep
 ) -> RedemptionPublic:

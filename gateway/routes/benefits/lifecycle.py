@@ -102,7 +102,12 @@ async def _request(
     return change_public(resp.change)
 
 
-@router.post("/ops/benefits/{benefit_id}/top-ups", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/ops/benefits/{benefit_id}/top-ups",
+    operation_id="request_budget_top_up",
+    summary="Request a budget top-up",
+    status_code=status.HTTP_201_CREATED,
+)
 async def request_top_up(
     benefit_id: Slug, body: TopUp, clients: ClientsDep, operator: Operator
 ) -> ChangePublic:
@@ -117,7 +122,12 @@ async def request_top_up(
     return await _request(clients, operator, change)
 
 
-@router.post("/ops/benefits/{benefit_id}/extensions", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/ops/benefits/{benefit_id}/extensions",
+    operation_id="request_benefit_extension",
+    summary="Request a later end date",
+    status_code=status.HTTP_201_CREATED,
+)
 async def request_extension(
     benefit_id: Slug, body: Extension, clients: ClientsDep, operator: Operator
 ) -> ChangePublic:
@@ -128,7 +138,11 @@ async def request_extension(
     return await _request(clients, operator, change)
 
 
-@router.post("/ops/benefits/{benefit_id}/changes/{change_id}/review")
+@router.post(
+    "/ops/benefits/{benefit_id}/changes/{change_id}/review",
+    operation_id="review_benefit_change",
+    summary="Approve or reject a top-up or extension",
+)
 async def review_change(
     benefit_id: Slug, change_id: ChangeId, body: Review, clients: ClientsDep, operator: Reviewer
 ) -> ReviewedChange:
@@ -145,7 +159,11 @@ async def review_change(
     return ReviewedChange(change=change_public(resp.change), benefit=benefit_public(resp.benefit))
 
 
-@router.get("/ops/benefits/{benefit_id}/changes")
+@router.get(
+    "/ops/benefits/{benefit_id}/changes",
+    operation_id="list_benefit_changes",
+    summary="List a benefit's top-ups and extensions",
+)
 async def list_changes(
     benefit_id: Slug,
     clients: ClientsDep,
@@ -161,7 +179,11 @@ async def list_changes(
     return [change_public(c) for c in resp.changes]
 
 
-@router.get("/ops/benefits/{benefit_id}/audit")
+@router.get(
+    "/ops/benefits/{benefit_id}/audit",
+    operation_id="get_benefit_audit_trail",
+    summary="Get a benefit's audit trail",
+)
 async def benefit_audit(benefit_id: Slug, clients: ClientsDep, operator: Viewer) -> list[AuditPublic]:
     """Who drafted, reviewed, paused, resumed, stopped or changed the benefit, when and why."""
     resp = await clients.benefits.GetBenefitAudit(
@@ -180,7 +202,11 @@ async def benefit_audit(benefit_id: Slug, clients: ClientsDep, operator: Viewer)
     ]
 
 
-@router.get("/ops/benefits-ledger/accounts/{account_id}/balance")
+@router.get(
+    "/ops/benefits-ledger/accounts/{account_id}/balance",
+    operation_id="get_ledger_account_balance",
+    summary="Get a ledger account's balance",
+)
 async def account_balance(
     account_id: Account,
     clients: ClientsDep,
@@ -196,7 +222,11 @@ async def account_balance(
     return BalancePublic(account_id=resp.account_id, balance=resp.balance, as_of=from_timestamp(resp.as_of))
 
 
-@router.get("/ops/benefits-ledger/check")
+@router.get(
+    "/ops/benefits-ledger/check",
+    operation_id="check_benefits_ledger",
+    summary="Check that the benefits ledger balances",
+)
 async def check_ledger(clients: ClientsDep, operator: Admin) -> dict[str, object]:
     """Prove the benefits ledger balances (head-office admins)."""
     r = await clients.benefits.CheckLedger(pb.CheckLedgerRequest(principal=operator_principal(operator)))
@@ -213,7 +243,12 @@ async def check_ledger(clients: ClientsDep, operator: Admin) -> dict[str, object
 
 
 # Last: its `{action}` segment would otherwise shadow the routes above.
-@router.post("/ops/benefits/{benefit_id}/{action}", response_model=BenefitPublic)
+@router.post(
+    "/ops/benefits/{benefit_id}/{action}",
+    operation_id="change_benefit_state",
+    summary="Pause, resume or stop a benefit",
+    response_model=BenefitPublic,
+)
 async def change_state(
     benefit_id: Slug,
     action: Literal["pause", "resume", "stop"],

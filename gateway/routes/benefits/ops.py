@@ -31,7 +31,13 @@ Reviewer = Annotated[OperatorPrincipal, require_role("reviewer")]
 Admin = Annotated[OperatorPrincipal, require_role("admin")]
 
 
-@router.post("/ops/benefits", status_code=status.HTTP_201_CREATED, response_model=BenefitPublic)
+@router.post(
+    "/ops/benefits",
+    operation_id="draft_benefit",
+    summary="Draft a benefit",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BenefitPublic,
+)
 async def draft_benefit(body: BenefitDraft, clients: ClientsDep, operator: Operator) -> BenefitPublic:
     """Draft a benefit; a branch operator drafts for their own branch only."""
     fields = body.model_dump(exclude={"kind", "branch", "valid_from", "valid_until"})
@@ -48,7 +54,12 @@ async def draft_benefit(body: BenefitDraft, clients: ClientsDep, operator: Opera
     return benefit_public(resp.benefit)
 
 
-@router.post("/ops/benefits/{benefit_id}/review", response_model=BenefitPublic)
+@router.post(
+    "/ops/benefits/{benefit_id}/review",
+    operation_id="review_benefit",
+    summary="Approve or reject a drafted benefit",
+    response_model=BenefitPublic,
+)
 async def review_benefit(
     benefit_id: Slug,
     body: Review,
@@ -67,7 +78,12 @@ async def review_benefit(
     return benefit_public(resp.benefit)
 
 
-@router.get("/ops/benefits/{benefit_id}", response_model=BenefitPublic)
+@router.get(
+    "/ops/benefits/{benefit_id}",
+    operation_id="get_benefit",
+    summary="Get a benefit",
+    response_model=BenefitPublic,
+)
 async def get_benefit(benefit_id: Slug, clients: ClientsDep, operator: Viewer) -> BenefitPublic:
     """One benefit of the operator's scope (another branch's is 404)."""
     resp = await clients.benefits.GetBenefit(
@@ -76,7 +92,12 @@ async def get_benefit(benefit_id: Slug, clients: ClientsDep, operator: Viewer) -
     return benefit_public(resp.benefit)
 
 
-@router.get("/ops/benefits", response_model=list[BenefitPublic])
+@router.get(
+    "/ops/benefits",
+    operation_id="list_benefits",
+    summary="List the benefits catalogue",
+    response_model=list[BenefitPublic],
+)
 async def list_benefits(
     clients: ClientsDep,
     operator: Viewer,
@@ -94,7 +115,12 @@ async def list_benefits(
     return [benefit_public(b) for b in resp.benefits]
 
 
-@router.post("/ops/grants/{grant_id}/revoke", response_model=GrantPublic)
+@router.post(
+    "/ops/grants/{grant_id}/revoke",
+    operation_id="revoke_grant",
+    summary="Revoke an unused grant",
+    response_model=GrantPublic,
+)
 async def revoke_grant(
     grant_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")],
     clients: ClientsDep,

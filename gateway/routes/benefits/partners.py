@@ -47,7 +47,12 @@ async def resolve_customer(clients: Clients, partner_id: str, pairwise_id: str) 
     return resp.customer_id
 
 
-@router.get("/partner/customers/{pairwise_id}/wallet", response_model=WalletPublic)
+@router.get(
+    "/partner/customers/{pairwise_id}/wallet",
+    operation_id="get_customer_wallet",
+    summary="Get a bound customer's usable benefits",
+    response_model=WalletPublic,
+)
 async def partner_wallet(
     pairwise_id: Annotated[str, Field(min_length=1, max_length=100)],
     partner: PartnerDep,
@@ -66,7 +71,13 @@ async def partner_wallet(
     return wallet_public(resp)
 
 
-@router.post("/partner/redemptions", status_code=status.HTTP_201_CREATED, response_model=RedemptionPublic)
+@router.post(
+    "/partner/redemptions",
+    operation_id="redeem_customer_benefit",
+    summary="Redeem or hold a customer's benefit",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RedemptionPublic,
+)
 async def partner_redeem(
     body: PartnerUse, partner: PartnerDep, clients: ClientsDep, idempotency_key: IdempotencyKeyDep = None
 ) -> RedemptionPublic:
@@ -85,7 +96,12 @@ async def partner_redeem(
     return await use_benefit(clients, body, target)
 
 
-@router.post("/partner/redemptions/{redemption_id}/refunds", response_model=RedemptionPublic)
+@router.post(
+    "/partner/redemptions/{redemption_id}/refunds",
+    operation_id="refund_customer_redemption",
+    summary="Refund a customer's redemption",
+    response_model=RedemptionPublic,
+)
 async def partner_refund(
     redemption_id: RedemptionId,
     body: PartnerRefund,
@@ -93,6 +109,7 @@ async def partner_refund(
     clients: ClientsDep,
     idempotency_key: IdempotencyKeyDep = None,
 ) -> RedemptionPublic:
+    """Refund all or part of a redemption the partner made; the value returns to the customer's wallet."""
     customer_id = await resolve_customer(clients, partner.partner_id, body.pairwise_id)
     refund = Refund(amount=body.amount, ratio_bps=body.ratio_bps)
     return await refund_use(
@@ -105,7 +122,12 @@ async def partner_refund(
     )
 
 
-@router.post("/partner/redemptions/{redemption_id}/{action}", response_model=RedemptionPublic)
+@router.post(
+    "/partner/redemptions/{redemption_id}/{action}",
+    operation_id="settle_customer_redemption_hold",
+    summary="Confirm or cancel a held redemption",
+    response_model=RedemptionPublic,
+)
 async def partner_settle(
     redemption_id: RedemptionId,
     action: Settle,
@@ -114,6 +136,7 @@ async def partner_settle(
     clients: ClientsDep,
     idempotency_key: IdempotencyKeyDep = None,
 ) -> RedemptionPublic:
+    """Confirm (capture) or cancel (release) a hold the partner placed on a customer's benefit."""
     customer_id = await resolve_customer(clients, partner.partner_id, body.pairwise_id)
     return await settle_hold(
         clients,

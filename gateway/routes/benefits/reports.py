@@ -32,7 +32,12 @@ class Burndown(BaseModel):
     days: list[BurndownDay]
 
 
-@router.get("/ops/benefits/{benefit_id}/burndown", response_model=Burndown)
+@router.get(
+    "/ops/benefits/{benefit_id}/burndown",
+    operation_id="get_budget_burndown",
+    summary="Get a benefit's budget burn-down",
+    response_model=Burndown,
+)
 async def budget_burndown(
     benefit_id: Slug,
     clients: ClientsDep,

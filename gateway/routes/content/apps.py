@@ -49,6 +49,7 @@ def preferred_languages(header: str | None) -> list[str]:
 
 @router.get(
     "/slots/{position:path}",
+    operation_id="serve_slot",
     response_model=ServedItem,
     responses={204: {"description": "nothing in this slot is for this customer now"}},
     summary="The item a resource slot shows to the signed-in customer, in their edition and locale",
@@ -62,6 +63,9 @@ async def serve_slot(
     locale: Annotated[Locale | None, Query(description="overrides Accept-Language")] = None,
     accept_language: Annotated[str | None, Header(max_length=200)] = None,
 ) -> ServedItem | Response:
+    """The item this customer sees in the app's slot now, in their language and edition; 204 when nothing is
+    placed there for them.
+    """
     attributes = await customer_attributes.of(customer.customer_id)
     viewer = pb.Viewer(
         customer_id=customer.customer_id,

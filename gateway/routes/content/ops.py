@@ -59,7 +59,13 @@ def actor(operator: OperatorPrincipal) -> pb.Actor:
     return pb.Actor(operator_id=operator.operator_id, role=operator.role, branch=operator.branch or "")
 
 
-@items_router.post("", status_code=status.HTTP_201_CREATED, response_model=ItemOut)
+@items_router.post(
+    "",
+    operation_id="create_content_item",
+    summary="Create a content item",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ItemOut,
+)
 async def create_item(body: ItemCreate, clients: ClientsDep, operator: Author) -> ItemOut:
     """Create an item with its first draft (a branch operator's item belongs to its branch)."""
     resp = await clients.content.CreateItem(
@@ -75,7 +81,9 @@ async def create_item(body: ItemCreate, clients: ClientsDep, operator: Author) -
     return item_out(resp.item)
 
 
-@items_router.get("", response_model=ItemPage)
+@items_router.get(
+    "", operation_id="list_content_items", summary="List content items", response_model=ItemPage
+)
 async def list_items(
     clients: ClientsDep,
     operator: Viewer,
@@ -97,14 +105,21 @@ async def list_items(
     return ItemPage(items=[item_out(i) for i in resp.items], next_page_token=resp.next_page_token or None)
 
 
-@items_router.get("/{item_id}", response_model=ItemOut)
+@items_router.get(
+    "/{item_id}", operation_id="get_content_item", summary="Get a content item", response_model=ItemOut
+)
 async def get_item(item_id: Slug, clients: ClientsDep, operator: Viewer) -> ItemOut:
     """One item with every version; 404 for another branch's item."""
     resp = await clients.content.GetItem(pb.GetItemRequest(actor=actor(operator), item_id=item_id))
     return item_out(resp.item)
 
 
-@items_router.put("/{item_id}/draft", response_model=ItemOut)
+@items_router.put(
+    "/{item_id}/draft",
+    operation_id="edit_content_draft",
+    summary="Edit a content item's draft",
+    response_model=ItemOut,
+)
 async def edit_item(item_id: Slug, body: ItemEdit, clients: ClientsDep, operator: Author) -> ItemOut:
     """Edit the draft; on a published item this opens a new draft while the published one stays served."""
     resp = await clients.content.EditItem(
@@ -115,7 +130,12 @@ async def edit_item(item_id: Slug, body: ItemEdit, clients: ClientsDep, operator
     return item_out(resp.item)
 
 
-@items_router.post("/{item_id}/submit", response_model=Submitted)
+@items_router.post(
+    "/{item_id}/submit",
+    operation_id="submit_content_item",
+    summary="Submit a draft for review",
+    response_model=Submitted,
+)
 async def submit_item(
     item_id: Slug, clients: ClientsDep, operator: Author, body: ItemAction | None = None
 ) -> Submitted:
@@ -126,20 +146,31 @@ async def submit_item(
     return Submitted(item=item_out(resp.item), findings=[finding_out(f) for f in resp.findings])
 
 
-@items_router.get("/{item_id}/compliance", response_model=Compliance)
+@items_router.get(
+    "/{item_id}/compliance",
+    operation_id="check_content_compliance",
+    summary="Check a version against the compliance rules",
+    response_model=Compliance,
+)
 async def check_compliance(
     item_id: Slug,
     clients: ClientsDep,
     operator: Viewer,
     version: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> Compliance:
+    """The compliance findings for one version of the item (the latest when `version` is 0)."""
     resp = await clients.content.CheckItemCompliance(
         pb.CheckItemComplianceRequest(actor=actor(operator), item_id=item_id, version=version)
     )
     return Compliance(version=resp.version, findings=[finding_out(f) for f in resp.findings])
 
 
-@items_router.post("/{item_id}/approve", response_model=ItemOut)
+@items_router.post(
+    "/{item_id}/approve",
+    operation_id="approve_content_item",
+    summary="Approve a content version",
+    response_model=ItemOut,
+)
 async def approve_item(
     item_id: Slug, clients: ClientsDep, operator: Reviewer, body: Approval | None = None
 ) -> ItemOut:
@@ -171,17 +202,28 @@ async def approve_item(
     return item_out(resp.item)
 
 
-@items_router.post("/{item_id}/reject", response_model=ItemOut)
+@items_router.post(
+    "/{item_id}/reject",
+    operation_id="reject_content_item",
+    summary="Reject a content version",
+    response_model=ItemOut,
+)
 async def reject_item(
     item_id: Slug, body: ReasonedAction, clients: ClientsDep, operator: Reviewer
 ) -> ItemOut:
+    """Send the version in review back to its author with the reason."""
     resp = await clients.content.RejectItem(
         pb.ItemActionRequest(actor=actor(operator), item_id=item_id, reason=body.reason)
     )
     return item_out(resp.item)
 
 
-@items_router.post("/{item_id}/publish", response_model=ItemOut)
+@items_router.post(
+    "/{item_id}/publish",
+    operation_id="publish_content_item",
+    summary="Publish the approved version",
+    response_model=ItemOut,
+)
 async def publish_item(
     item_id: Slug, clients: ClientsDep, operator: Author, body: ItemAction | None = None
 ) -> ItemOut:
@@ -192,15 +234,26 @@ async def publish_item(
     return item_out(resp.item)
 
 
-@items_router.post("/{item_id}/archive", response_model=ItemOut)
+@items_router.post(
+    "/{item_id}/archive",
+    operation_id="archive_content_item",
+    summary="Archive a content item",
+    response_model=ItemOut,
+)
 async def archive_item(item_id: Slug, body: ReasonedAction, clients: ClientsDep, operator: Author) -> ItemOut:
+    """Stop serving the item anywhere; its versions and audit trail stay."""
     resp = await clients.content.ArchiveItem(
         pb.ItemActionRequest(actor=actor(operator), item_id=item_id, reason=body.reason)
     )
     return item_out(resp.item)
 
 
-@items_router.post("/{item_id}/rollback", response_model=ItemOut)
+@items_router.post(
+    "/{item_id}/rollback",
+    operation_id="roll_back_content_item",
+    summary="Serve an earlier published version",
+    response_model=ItemOut,
+)
 async def rollback_item(item_id: Slug, body: Rollback, clients: ClientsDep, operator: Reviewer) -> ItemOut:
     """Serve an earlier, once published version again."""
     resp = await clients.content.RollbackItem(
@@ -211,15 +264,27 @@ async def rollback_item(item_id: Slug, body: Rollback, clients: ClientsDep, oper
     return item_out(resp.item)
 
 
-@items_router.get("/{item_id}/audit", response_model=list[AuditOut])
+@items_router.get(
+    "/{item_id}/audit",
+    operation_id="get_content_item_audit_trail",
+    summary="Get a content item's audit trail",
+    response_model=list[AuditOut],
+)
 async def item_audit(item_id: Slug, clients: ClientsDep, operator: Viewer) -> list[AuditOut]:
+    """Who created, edited, submitted, approved, published, archived or rolled back the item, and when."""
     resp = await clients.content.ListAuditEntries(
         pb.ListAuditEntriesRequest(actor=actor(operator), entity="item", entity_id=item_id)
     )
     return [audit_out(e) for e in resp.entries]
 
 
-@slots_router.post("/slots", status_code=status.HTTP_201_CREATED, response_model=SlotOut)
+@slots_router.post(
+    "/slots",
+    operation_id="create_slot",
+    summary="Open a resource slot",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SlotOut,
+)
 async def create_slot(body: SlotCreate, clients: ClientsDep, operator: Author) -> SlotOut:
     """Open a resource slot in an app (head office)."""
     slot = pb.Slot(
@@ -230,17 +295,26 @@ async def create_slot(body: SlotCreate, clients: ClientsDep, operator: Author) -
     )
 
 
-@slots_router.get("/slots", response_model=list[SlotOut])
+@slots_router.get(
+    "/slots", operation_id="list_slots", summary="List resource slots", response_model=list[SlotOut]
+)
 async def list_slots(
     clients: ClientsDep,
     operator: Viewer,
     app_id: Annotated[str, Query(pattern=r"^([a-z][a-z0-9_-]{1,39})?$")] = "",
 ) -> list[SlotOut]:
+    """The resource slots of every app, by app and position."""
     resp = await clients.content.ListSlots(pb.ListSlotsRequest(actor=actor(operator), app_id=app_id))
     return [slot_out(s) for s in resp.slots]
 
 
-@slots_router.post("/placements", status_code=status.HTTP_201_CREATED, response_model=PlacementOut)
+@slots_router.post(
+    "/placements",
+    operation_id="create_placement",
+    summary="Place an item in a slot",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PlacementOut,
+)
 async def create_placement(body: PlacementCreate, clients: ClientsDep, operator: Author) -> PlacementOut:
     """Place an item in a slot; a branch operator's placement targets its own branch."""
     placement = to_placement(body, placement_id=body.placement_id or "", slot_key=body.slot_key)
@@ -250,7 +324,12 @@ async def create_placement(body: PlacementCreate, clients: ClientsDep, operator:
     return placement_out(resp.placement)
 
 
-@slots_router.get("/placements", response_model=list[PlacementOut])
+@slots_router.get(
+    "/placements",
+    operation_id="list_placements",
+    summary="List placements",
+    response_model=list[PlacementOut],
+)
 async def list_placements(
     clients: ClientsDep,
     operator: Viewer,
@@ -259,13 +338,19 @@ async def list_placements(
     ],
     include_inactive: bool = False,
 ) -> list[PlacementOut]:
+    """Placements in the operator's scope, with their targeting, priority and schedule."""
     resp = await clients.content.ListPlacements(
         pb.ListPlacementsRequest(actor=actor(operator), slot_key=slot_key, include_inactive=include_inactive)
     )
     return [placement_out(p) for p in resp.placements]
 
 
-@slots_router.put("/placements/{placement_id}", response_model=PlacementOut)
+@slots_router.put(
+    "/placements/{placement_id}",
+    operation_id="update_placement",
+    summary="Change a placement",
+    response_model=PlacementOut,
+)
 async def update_placement(
     placement_id: Slug, body: PlacementFields, clients: ClientsDep, operator: Author
 ) -> PlacementOut:
@@ -277,21 +362,33 @@ async def update_placement(
     return placement_out(resp.placement)
 
 
-@slots_router.delete("/placements/{placement_id}", response_model=PlacementOut)
+@slots_router.delete(
+    "/placements/{placement_id}",
+    operation_id="remove_placement",
+    summary="Remove a placement",
+    response_model=PlacementOut,
+)
 async def remove_placement(
     placement_id: Slug,
     clients: ClientsDep,
     operator: Author,
     reason: Annotated[str, Query(max_length=500)] = "",
 ) -> PlacementOut:
+    """Take the placement out of its slot at once; the reason is kept in its audit trail."""
     resp = await clients.content.RemovePlacement(
         pb.RemovePlacementRequest(actor=actor(operator), placement_id=placement_id, reason=reason)
     )
     return placement_out(resp.placement)
 
 
-@slots_router.get("/placements/{placement_id}/audit", response_model=list[AuditOut])
+@slots_router.get(
+    "/placements/{placement_id}/audit",
+    operation_id="get_placement_audit_trail",
+    summary="Get a placement's audit trail",
+    response_model=list[AuditOut],
+)
 async def placement_audit(placement_id: Slug, clients: ClientsDep, operator: Viewer) -> list[AuditOut]:
+    """Who created, changed or removed the placement, and when."""
     resp = await clients.content.ListAuditEntries(
         pb.ListAuditEntriesRequest(actor=actor(operator), entity="placement", entity_id=placement_id)
     )

@@ -42,7 +42,9 @@ class SlotPreview(BaseModel):
     candidates: list[PreviewCandidate]
 
 
-@router.get("/preview", response_model=SlotPreview)
+@router.get(
+    "/preview", operation_id="preview_slot", summary="Preview what a slot serves", response_model=SlotPreview
+)
 async def preview_slot(
     clients: ClientsDep,
     operator: Viewer,

@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
-from gateway.routes.conversion import goals, north_star, ops, ops_links, partner, redirect
+from gateway.routes.conversion import (
+    campaign_funnel,
+    goals,
+    north_star,
+    ops,
+    ops_links,
+    partner,
+    redirect,
+)
 
-routers = [partner.router, ops.router, ops_links.router, redirect.router, north_star.router, goals.router]
+routers = [
+    partner.router,
+    ops.router,
+    ops_links.router,
+    campaign_funnel.router,
+    redirect.router,
+    north_star.router,
+    goals.router,
+]

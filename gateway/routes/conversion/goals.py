@@ -92,7 +92,7 @@ class GoalChangeOut(BaseModel):
     goal: GoalOut
 
 
-def _out(g: pb.Goal) -> GoalOut:
+def goal_out(g: pb.Goal) -> GoalOut:
     return GoalOut(
         goal_id=g.goal_id,
         objective=g.objective,
@@ -135,7 +135,13 @@ def _goal_pb(body: GoalIn, *, goal_id: str, branch: str = "", version: int = 0) 
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=GoalOut)
+@router.post(
+    "",
+    operation_id="create_goal",
+    summary="Set an OGSM goal",
+    status_code=status.HTTP_201_CREATED,
+    response_model=GoalOut,
+)
 async def create_goal(
     body: GoalCreate, clients: ClientsDep, operator: OperatorPrincipal = OPERATOR
 ) -> GoalOut:
@@ -144,10 +150,10 @@ async def create_goal(
         raise Problem(403, "branch_scope", "branch staff set goals of their own branch")
     goal = _goal_pb(body, goal_id=body.goal_id, branch=body.branch or "")
     resp = await clients.conversion.CreateGoal(pb.CreateGoalRequest(goal=goal, actor=_actor(operator)))
-    return _out(resp.goal)
+    return goal_out(resp.goal)
 
 
-@router.get("", response_model=GoalPage)
+@router.get("", operation_id="list_goals", summary="List goals with actual and gap", response_model=GoalPage)
 async def list_goals(
     clients: ClientsDep,
     operator: OperatorPrincipal = VIEWER,
@@ -161,26 +167,27 @@ async def list_goals(
             objective=objective or "", page_size=page_size, page_token=page_token, actor=_actor(operator)
         )
     )
-    return GoalPage(items=[_out(g) for g in resp.goals], next_page_token=resp.next_page_token or None)
+    return GoalPage(items=[goal_out(g) for g in resp.goals], next_page_token=resp.next_page_token or None)
 
 
-@router.get("/{goal_id}", response_model=GoalOut)
+@router.get("/{goal_id}", operation_id="get_goal", summary="Get a goal", response_model=GoalOut)
 async def get_goal(goal_id: Slug, clients: ClientsDep, operator: OperatorPrincipal = VIEWER) -> GoalOut:
+    """One live goal with its measures, actual and gap; 404 for another branch's goal."""
     resp = await clients.conversion.GetGoal(pb.GetGoalRequest(goal_id=goal_id, actor=_actor(operator)))
-    return _out(resp.goal)
+    return goal_out(resp.goal)
 
 
-@router.put("/{goal_id}", response_model=GoalOut)
+@router.put("/{goal_id}", operation_id="update_goal", summary="Replace a goal", response_model=GoalOut)
 async def update_goal(
     goal_id: Slug, body: GoalUpdate, clients: ClientsDep, operator: OperatorPrincipal = OPERATOR
 ) -> GoalOut:
     """Replace the goal's objective, name, scope and measures (409 version_mismatch if it changed)."""
     goal = _goal_pb(body, goal_id=goal_id, version=body.version)
     resp = await clients.conversion.UpdateGoal(pb.UpdateGoalRequest(goal=goal, actor=_actor(operator)))
-    return _out(resp.goal)
+    return goal_out(resp.goal)
 
 
-@router.delete("/{goal_id}", response_model=GoalOut)
+@router.delete("/{goal_id}", operation_id="withdraw_goal", summary="Withdraw a goal", response_model=GoalOut)
 async def delete_goal(
     goal_id: Slug,
     version: Annotated[int, Query(ge=1, le=2**31 - 1)],
@@ -191,10 +198,15 @@ async def delete_goal(
     resp = await clients.conversion.DeleteGoal(
         pb.DeleteGoalRequest(goal_id=goal_id, version=version, actor=_actor(operator))
     )
-    return _out(resp.goal)
+    return goal_out(resp.goal)
 
 
-@router.get("/{goal_id}/history", response_model=list[GoalChangeOut])
+@router.get(
+    "/{goal_id}/history",
+    operation_id="get_goal_history",
+    summary="Get a goal's history",
+    response_model=list[GoalChangeOut],
+)
 async def goal_history(
     goal_id: Slug, clients: ClientsDep, operator: OperatorPrincipal = VIEWER
 ) -> list[GoalChangeOut]:
@@ -208,7 +220,7 @@ async def goal_history(
             action=c.action,  # type: ignore[arg-type]
             operator_id=c.operator_id,
             at=from_timestamp(c.at),
-            goal=_out(c.goal),
+            goal=goal_out(c.goal),
         )
         for c in resp.changes
     ]

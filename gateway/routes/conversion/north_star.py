@@ -14,12 +14,15 @@ from pydantic import BaseModel, Field
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
+from gateway.routes.conversion.goals import GoalOut, goal_out
 from gateway.routes.conversion.ops import _actor
 from gateway.routes.conversion.schemas import Day, FunnelCounts, Slug, counts_public
 
 router = APIRouter(prefix="/v1/ops/metrics", tags=["metrics"])
 VIEWER = require_role("viewer")
 GroupBy = Literal["day", "app", "partner", "campaign", "branch"]
+Breakdown = Literal["app", "partner", "campaign", "branch"]
+Include = Literal["goals"]
 BranchFilter = Annotated[str, Field(pattern=r"^(head_office|[a-z][a-z0-9_-]{1,39})$")]
 
 
@@ -35,12 +38,25 @@ class NorthStarSeries(BaseModel):
     metrics: list[str] = Field(description="the north-star metrics among the counts, in funnel order")
     groups: list[MetricGroup]
     totals: FunnelCounts
+    breakdown_by: Breakdown | None = Field(default=None, description="the second grouping, when asked")
+    breakdown: list[MetricGroup] | None = Field(
+        default=None, description="the same counters by `breakdown_by` (asked with `breakdown`)"
+    )
+    goals: list[GoalOut] | None = Field(
+        default=None,
+        description="the live goals the operator reads (first 100) with actual and gap (`include=goals`)",
+    )
 
 
 NORTH_STAR = ["acquired", "activated", "upgraded"]
 
 
-@router.get("/north-star", response_model=NorthStarSeries)
+@router.get(
+    "/north-star",
+    operation_id="get_north_star_metrics",
+    summary="Get the north-star metrics",
+    response_model=NorthStarSeries,
+)
 async def north_star(
     clients: ClientsDep,
     from_day: Annotated[Day, Query(alias="from", description="first click day, YYYY-MM-DD")],
@@ -50,9 +66,15 @@ async def north_star(
     partner_id: Annotated[Slug | None, Query()] = None,
     campaign_id: Annotated[Slug | None, Query()] = None,
     branch: Annotated[BranchFilter | None, Query(description="head_office or a branch")] = None,
+    breakdown: Annotated[
+        Breakdown | None, Query(description="also the counters by this second grouping, in the same read")
+    ] = None,
+    include: Annotated[list[Include] | None, Query(description="goals: also the goals with actuals")] = None,
     operator: OperatorPrincipal = VIEWER,
 ) -> NorthStarSeries:
-    """Counters per group over the period (every day when by day), and their totals."""
+    """Counters per group over the period (every day when by day), and their totals; with `breakdown`
+    and `include=goals`, everything a dashboard shows in one call."""
+    with_goals = "goals" in (include or [])
     resp = await clients.conversion.GetNorthStar(
         pb.GetNorthStarRequest(
             group_by=group_by,
@@ -65,18 +87,24 @@ async def north_star(
                 branch=branch or "",
             ),
             actor=_actor(operator),
+            breakdown_by=breakdown or "",
+            with_goals=with_goals,
         )
     )
+
+    def group(g: pb.MetricGroup, by: str) -> MetricGroup:
+        return MetricGroup(
+            key=g.key or ("head_office" if by == "branch" else ""), counts=counts_public(g.counts)
+        )
+
     return NorthStarSeries(
         group_by=group_by,
         from_day=from_day,
         to_day=to_day,
         metrics=NORTH_STAR,
-        groups=[
-            MetricGroup(
-                key=g.key or ("head_office" if group_by == "branch" else ""), counts=counts_public(g.counts)
-            )
-            for g in resp.groups
-        ],
+        groups=[group(g, group_by) for g in resp.groups],
         totals=counts_public(resp.totals),
+        breakdown_by=breakdown,
+        breakdown=[group(g, breakdown) for g in resp.breakdown] if breakdown else None,
+        goals=[goal_out(g) for g in resp.goals] if with_goals else None,
     )

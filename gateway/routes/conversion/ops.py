@@ -70,7 +70,12 @@ async def _campaign(clients: ClientsDep, campaign_id: str, operator: OperatorPri
     return campaign
 
 
-@router.get("/partners/{partner_id}", response_model=PartnerProfilePublic)
+@router.get(
+    "/partners/{partner_id}",
+    operation_id="get_conversion_partner",
+    summary="Get a partner's conversion profile",
+    response_model=PartnerProfilePublic,
+)
 async def get_partner_profile(
     partner_id: Slug, clients: ClientsDep, operator: OperatorPrincipal = VIEWER
 ) -> PartnerProfilePublic:
@@ -86,7 +91,13 @@ async def get_partner_profile(
     )
 
 
-@router.post("/campaigns", status_code=status.HTTP_201_CREATED, response_model=CampaignPublic)
+@router.post(
+    "/campaigns",
+    operation_id="create_campaign",
+    summary="Draft a campaign",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CampaignPublic,
+)
 async def create_campaign(
     body: CampaignCreate, clients: ClientsDep, operator: OperatorPrincipal = OPERATOR
 ) -> CampaignPublic:
@@ -101,7 +112,9 @@ async def create_campaign(
     return campaign_public(resp.campaign)
 
 
-@router.get("/campaigns", response_model=CampaignPage)
+@router.get(
+    "/campaigns", operation_id="list_all_campaigns", summary="List campaigns", response_model=CampaignPage
+)
 async def list_campaigns(
     clients: ClientsDep,
     operator: OperatorPrincipal = VIEWER,
@@ -109,6 +122,7 @@ async def list_campaigns(
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
     page_token: Annotated[str, Query(max_length=40)] = "",
 ) -> CampaignPage:
+    """Campaigns in the operator's scope with their status and pending version."""
     resp = await clients.conversion.ListCampaigns(
         pb.ListCampaignsRequest(
             partner_id=partner_id or "",
@@ -122,14 +136,25 @@ async def list_campaigns(
     )
 
 
-@router.get("/campaigns/{campaign_id}", response_model=CampaignPublic)
+@router.get(
+    "/campaigns/{campaign_id}",
+    operation_id="get_any_campaign",
+    summary="Get a campaign",
+    response_model=CampaignPublic,
+)
 async def get_campaign(
     campaign_id: Slug, clients: ClientsDep, operator: OperatorPrincipal = VIEWER
 ) -> CampaignPublic:
+    """One campaign in the operator's scope; 404 for another branch's."""
     return campaign_public(await _campaign(clients, campaign_id, operator))
 
 
-@router.patch("/campaigns/{campaign_id}", response_model=CampaignPublic)
+@router.patch(
+    "/campaigns/{campaign_id}",
+    operation_id="update_campaign",
+    summary="Change a campaign",
+    response_model=CampaignPublic,
+)
 async def update_campaign(
     campaign_id: Slug,
     body: CampaignUpdate,
@@ -148,7 +173,12 @@ async def update_campaign(
     return campaign_public(resp.campaign)
 
 
-@router.post("/campaigns/{campaign_id}/review", response_model=CampaignPublic)
+@router.post(
+    "/campaigns/{campaign_id}/review",
+    operation_id="review_campaign",
+    summary="Approve or reject a campaign version",
+    response_model=CampaignPublic,
+)
 async def review_campaign(
     campaign_id: Slug, body: CampaignReview, clients: ClientsDep, operator: OperatorPrincipal = REVIEWER
 ) -> CampaignPublic:
@@ -166,7 +196,12 @@ async def review_campaign(
     return campaign_public(resp.campaign)
 
 
-@router.get("/campaigns/{campaign_id}/versions", response_model=list[CampaignVersionPublic])
+@router.get(
+    "/campaigns/{campaign_id}/versions",
+    operation_id="list_campaign_versions",
+    summary="List a campaign's versions",
+    response_model=list[CampaignVersionPublic],
+)
 async def list_campaign_versions(
     campaign_id: Slug, clients: ClientsDep, operator: OperatorPrincipal = VIEWER
 ) -> list[CampaignVersionPublic]:
@@ -178,7 +213,12 @@ async def list_campaign_versions(
     return [version_public(v) for v in resp.versions]
 
 
-@router.put("/partners/{partner_id}/postback", response_model=PostbackEndpointPublic)
+@router.put(
+    "/partners/{partner_id}/postback",
+    operation_id="set_postback_endpoint",
+    summary="Register a partner's postback URL",
+    response_model=PostbackEndpointPublic,
+)
 async def set_postback_endpoint(
     partner_id: Slug,
     body: PostbackEndpointSet,
@@ -193,7 +233,12 @@ async def set_postback_endpoint(
     return PostbackEndpointPublic(partner_id=resp.partner_id, url=resp.url, secret=resp.secret or None)
 
 
-@router.get("/postbacks", response_model=list[PostbackDeliveryPublic])
+@router.get(
+    "/postbacks",
+    operation_id="list_postback_deliveries",
+    summary="List postback deliveries",
+    response_model=list[PostbackDeliveryPublic],
+)
 async def list_postback_deliveries(
     clients: ClientsDep,
     operator: OperatorPrincipal = VIEWER,
@@ -203,6 +248,7 @@ async def list_postback_deliveries(
     ] = None,
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> list[PostbackDeliveryPublic]:
+    """Postbacks to partners by state (pending, delivered, dead-lettered), newest first."""
     resp = await clients.conversion.ListPostbackDeliveries(
         pb.ListPostbackDeliveriesRequest(
             partner_id=partner_id or "",
@@ -214,7 +260,12 @@ async def list_postback_deliveries(
     return [delivery_public(d) for d in resp.deliveries]
 
 
-@router.post("/link-keys/rotate", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/link-keys/rotate",
+    operation_id="rotate_link_signing_key",
+    summary="Rotate the link signing key",
+    status_code=status.HTTP_201_CREATED,
+)
 async def rotate_link_key(
     body: KeyRotation, clients: ClientsDep, operator: OperatorPrincipal = ADMIN
 ) -> dict[str, str]:
@@ -226,7 +277,12 @@ async def rotate_link_key(
     return {"key_id": resp.key_id, "previous_key_valid_until": resp.previous_not_after.ToJsonString()}
 
 
-@router.get("/funnels", response_model=FunnelReport)
+@router.get(
+    "/funnels",
+    operation_id="get_conversion_funnels",
+    summary="Get conversion funnels",
+    response_model=FunnelReport,
+)
 async def funnel_report(
     clients: ClientsDep,
     partner_id: Annotated[Slug, Query()],

@@ -43,7 +43,12 @@ class PostbackResendIn(Strict):
     reason: Annotated[str, Field(min_length=1, max_length=200)]
 
 
-@router.get("/campaigns/{campaign_id}/links", response_model=list[LinkRecord])
+@router.get(
+    "/campaigns/{campaign_id}/links",
+    operation_id="list_campaign_links",
+    summary="List a campaign's links",
+    response_model=list[LinkRecord],
+)
 async def list_campaign_links(
     campaign_id: CampaignId, clients: ClientsDep, request: Request, operator: OperatorPrincipal = VIEWER
 ) -> list[LinkRecord]:
@@ -55,7 +60,13 @@ async def list_campaign_links(
     return [_link_record(request, link) for link in resp.links]
 
 
-@router.post("/campaigns/{campaign_id}/links", status_code=status.HTTP_201_CREATED, response_model=LinkPublic)
+@router.post(
+    "/campaigns/{campaign_id}/links",
+    operation_id="create_campaign_link",
+    summary="Create a link for the bank's own channels",
+    status_code=status.HTTP_201_CREATED,
+    response_model=LinkPublic,
+)
 async def create_campaign_link(
     campaign_id: CampaignId,
     body: OpsLinkCreate,
@@ -86,7 +97,12 @@ async def create_campaign_link(
     )
 
 
-@router.post("/postbacks/{delivery_id}/resend", response_model=PostbackDeliveryPublic)
+@router.post(
+    "/postbacks/{delivery_id}/resend",
+    operation_id="resend_postback",
+    summary="Resend a dead-lettered postback",
+    response_model=PostbackDeliveryPublic,
+)
 async def resend_postback(
     delivery_id: DeliveryId,
     body: PostbackResendIn,

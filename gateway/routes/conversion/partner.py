@@ -50,7 +50,13 @@ def _link_record(request: Request, link: pb.Link) -> LinkRecord:
     )
 
 
-@router.post("/links", status_code=status.HTTP_201_CREATED, response_model=LinkPublic)
+@router.post(
+    "/links",
+    operation_id="create_link",
+    summary="Create a campaign link",
+    status_code=status.HTTP_201_CREATED,
+    response_model=LinkPublic,
+)
 async def create_link(
     body: LinkCreate,
     partner: PartnerDep,
@@ -74,7 +80,9 @@ async def create_link(
     return LinkPublic(link_id=resp.link_id, code=resp.code, url=url, expires_at=expires_at)
 
 
-@router.get("/links", response_model=list[LinkRecord])
+@router.get(
+    "/links", operation_id="list_links", summary="List the partner's links", response_model=list[LinkRecord]
+)
 async def list_my_links(
     partner: PartnerDep,
     clients: ClientsDep,
@@ -88,15 +96,27 @@ async def list_my_links(
     return [_link_record(request, link) for link in resp.links]
 
 
-@router.get("/links/{link_id}", response_model=LinkRecord)
+@router.get(
+    "/links/{link_id}",
+    operation_id="get_link",
+    summary="Get one of the partner's links",
+    response_model=LinkRecord,
+)
 async def get_my_link(
     link_id: LinkId, partner: PartnerDep, clients: ClientsDep, request: Request
 ) -> LinkRecord:
+    """One link the partner created, with its campaign and expiry; 404 for another partner's link."""
     resp = await clients.conversion.GetLink(pb.GetLinkRequest(partner_id=partner.partner_id, link_id=link_id))
     return _link_record(request, resp.link)
 
 
-@router.get("/campaigns", response_model=list[CampaignPublic], response_model_exclude=HIDDEN)
+@router.get(
+    "/campaigns",
+    operation_id="list_campaigns",
+    summary="List the partner's campaigns",
+    response_model=list[CampaignPublic],
+    response_model_exclude=HIDDEN,
+)
 async def list_my_campaigns(partner: PartnerDep, clients: ClientsDep) -> list[CampaignPublic]:
     """The partner's approved campaigns."""
     resp = await clients.conversion.ListCampaigns(
@@ -105,15 +125,27 @@ async def list_my_campaigns(partner: PartnerDep, clients: ClientsDep) -> list[Ca
     return [campaign_public(c) for c in resp.campaigns]
 
 
-@router.get("/campaigns/{campaign_id}", response_model=CampaignPublic, response_model_exclude=HIDDEN)
+@router.get(
+    "/campaigns/{campaign_id}",
+    operation_id="get_campaign",
+    summary="Get one of the partner's campaigns",
+    response_model=CampaignPublic,
+    response_model_exclude=HIDDEN,
+)
 async def get_my_campaign(campaign_id: Slug, partner: PartnerDep, clients: ClientsDep) -> CampaignPublic:
+    """One approved campaign of the partner; 404 for another partner's campaign."""
     resp = await clients.conversion.GetCampaign(
         pb.GetCampaignRequest(campaign_id=campaign_id, partner_id=partner.partner_id)
     )
     return campaign_public(resp.campaign)
 
 
-@router.get("/postbacks", response_model=list[PostbackDeliveryPublic])
+@router.get(
+    "/postbacks",
+    operation_id="list_postbacks",
+    summary="List postbacks sent to the partner",
+    response_model=list[PostbackDeliveryPublic],
+)
 async def list_my_postbacks(
     partner: PartnerDep,
     clients: ClientsDep,
@@ -130,17 +162,28 @@ async def list_my_postbacks(
     return [delivery_public(d) for d in resp.deliveries]
 
 
-@router.get("/postbacks/{delivery_id}", response_model=PostbackDeliveryPublic)
+@router.get(
+    "/postbacks/{delivery_id}",
+    operation_id="get_postback",
+    summary="Get one postback delivery",
+    response_model=PostbackDeliveryPublic,
+)
 async def get_my_postback(
     delivery_id: DeliveryId, partner: PartnerDep, clients: ClientsDep
 ) -> PostbackDeliveryPublic:
+    """One postback sent to the partner, with its attempts and state; 404 for another partner's."""
     resp = await clients.conversion.GetPostbackDelivery(
         pb.GetPostbackDeliveryRequest(partner_id=partner.partner_id, delivery_id=delivery_id)
     )
     return delivery_public(resp)
 
 
-@router.get("/reports/funnel", response_model=FunnelReport)
+@router.get(
+    "/reports/funnel",
+    operation_id="get_funnel_report",
+    summary="Get the partner's conversion funnel",
+    response_model=FunnelReport,
+)
 async def funnel_report(
     partner: PartnerDep,
     clients: ClientsDep,

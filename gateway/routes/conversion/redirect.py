@@ -200,7 +200,13 @@ def _remember_device(response: Response, request: Request, device_id: str) -> No
         )
 
 
-@router.get("/r/{code}", status_code=302, response_class=RedirectResponse, summary="Follow a partner link")
+@router.get(
+    "/r/{code}",
+    operation_id="follow_link",
+    status_code=302,
+    response_class=RedirectResponse,
+    summary="Follow a partner link",
+)
 async def follow_link(code: Code, request: Request) -> RedirectResponse:
     """302 to the campaign's landing with a click_id; to the safe landing when the link is not valid."""
     click_id, landing, device_id = await _record(request, code=code, interaction="click")
@@ -212,7 +218,12 @@ async def follow_link(code: Code, request: Request) -> RedirectResponse:
     return response
 
 
-@router.get("/r/{code}/view", status_code=204, summary="Count a view of a partner link (impression)")
+@router.get(
+    "/r/{code}/view",
+    operation_id="record_link_view",
+    status_code=204,
+    summary="Count a view of a partner link (impression)",
+)
 async def view_link(code: Code, request: Request) -> Response:
     """Record a view: views are credited only when no click is eligible."""
     _click_id, _landing, device_id = await _record(request, code=code, interaction="view")

@@ -59,7 +59,13 @@ class CoreMilestonesAccepted(BaseModel):
     milestone_ids: list[str]
 
 
-@router.post("/milestones", status_code=status.HTTP_202_ACCEPTED, response_model=CoreMilestonesAccepted)
+@router.post(
+    "/milestones",
+    operation_id="record_core_milestones",
+    summary="Record core banking milestones",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CoreMilestonesAccepted,
+)
 async def record_milestones(
     body: CoreMilestoneBatch,
     core: CoreBankingDep,

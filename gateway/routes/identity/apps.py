@@ -110,7 +110,12 @@ def caller(customer: CustomerPrincipal) -> pb.CustomerCaller:
     )
 
 
-@public_router.post("/token", response_model=TokenOut)
+@public_router.post(
+    "/token",
+    operation_id="sign_in_customer",
+    summary="Sign a customer in, or refresh their tokens",
+    response_model=TokenOut,
+)
 async def token(app_id: Slug, body: TokenRequest, clients: ClientsDep, request: Request) -> TokenOut:
     """Sign-in (the app backend's signed assertion) or refresh-token rotation."""
     if body.grant_type == JWT_BEARER:
@@ -129,7 +134,12 @@ async def token(app_id: Slug, body: TokenRequest, clients: ClientsDep, request: 
     return token_out(resp)
 
 
-@public_router.post("/tickets/redeem", response_model=TokenOut)
+@public_router.post(
+    "/tickets/redeem",
+    operation_id="redeem_recognition_ticket",
+    summary="Exchange a cross-app ticket for this app's tokens",
+    response_model=TokenOut,
+)
 async def redeem_ticket(app_id: Slug, body: RedeemRequest, clients: ClientsDep, request: Request) -> TokenOut:
     """The sibling app named by the ticket exchanges it for its own tokens (single use, 60 s)."""
     redeem = pb.RedeemRecognitionTicketRequest(
@@ -141,7 +151,13 @@ async def redeem_ticket(app_id: Slug, body: RedeemRequest, clients: ClientsDep, 
     return token_out(resp)
 
 
-@router.post("/tickets", status_code=status.HTTP_201_CREATED, response_model=TicketOut)
+@router.post(
+    "/tickets",
+    operation_id="issue_recognition_ticket",
+    summary="Issue a ticket that lets another app recognise the customer",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TicketOut,
+)
 async def issue_ticket(body: TicketRequest, customer: CustomerDep, clients: ClientsDep) -> TicketOut:
     """A one-time ticket that lets `audience_app_id` recognise the signed-in customer."""
     resp = await clients.identity.IssueRecognitionTicket(
@@ -152,14 +168,24 @@ async def issue_ticket(body: TicketRequest, customer: CustomerDep, clients: Clie
     return TicketOut(ticket=resp.ticket, expires_in=resp.expires_in, audience_app_id=resp.audience_app_id)
 
 
-@router.post("/logout-everywhere", response_model=SignedOut)
+@router.post(
+    "/logout-everywhere",
+    operation_id="log_out_everywhere",
+    summary="End the customer's sessions in every app",
+    response_model=SignedOut,
+)
 async def logout_everywhere(customer: CustomerDep, clients: ClientsDep) -> SignedOut:
     """End the customer's sessions in every app."""
     resp = await clients.identity.SignOutEverywhere(pb.SignOutEverywhereRequest(caller=caller(customer)))
     return SignedOut(sessions_ended=resp.sessions_ended)
 
 
-@router.get("/me", response_model=ProfileOut)
+@router.get(
+    "/me",
+    operation_id="get_my_profile",
+    summary="Get the signed-in customer's profile",
+    response_model=ProfileOut,
+)
 async def me(customer: CustomerDep, clients: ClientsDep) -> ProfileOut:
     """The signed-in customer's profile in this app; contact data masked."""
     p = (
@@ -176,14 +202,25 @@ async def me(customer: CustomerDep, clients: ClientsDep) -> ProfileOut:
     )
 
 
-@router.get("/consents", response_model=list[ConsentOut])
+@router.get(
+    "/consents",
+    operation_id="list_my_consents",
+    summary="List the customer's consents",
+    response_model=list[ConsentOut],
+)
 async def list_consents(customer: CustomerDep, clients: ClientsDep) -> list[ConsentOut]:
     """The customer's consents, withdrawn ones included."""
     resp = await clients.identity.ListConsents(pb.ListConsentsRequest(caller=caller(customer)))
     return [consent_out(c) for c in resp.consents]
 
 
-@router.post("/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentOut)
+@router.post(
+    "/consents",
+    operation_id="grant_consent",
+    summary="Grant a separate consent",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ConsentOut,
+)
 async def grant_consent(
     body: ConsentIn, customer: CustomerDep, clients: ClientsDep, idempotency_key: IdempotencyKeyDep = None
 ) -> ConsentOut:
@@ -194,7 +231,12 @@ async def grant_consent(
     return consent_out(resp.consent)
 
 
-@router.post("/consents/{consent_id}/withdraw", response_model=ConsentOut)
+@router.post(
+    "/consents/{consent_id}/withdraw",
+    operation_id="withdraw_consent",
+    summary="Withdraw a consent",
+    response_model=ConsentOut,
+)
 async def withdraw_consent(consent_id: ConsentId, customer: CustomerDep, clients: ClientsDep) -> ConsentOut:
     """Withdraw at once: partner links end, recognised sessions end, partners are notified."""
     resp = await clients.identity.WithdrawConsent(
@@ -203,7 +245,12 @@ async def withdraw_consent(consent_id: ConsentId, customer: CustomerDep, clients
     return consent_out(resp.consent)
 
 
-@router.get("/partner-bindings/{binding_id}", response_model=BindingOut)
+@router.get(
+    "/partner-bindings/{binding_id}",
+    operation_id="get_partner_binding_request",
+    summary="Get what a partner binding asks for",
+    response_model=BindingOut,
+)
 async def get_binding(binding_id: BindingId, customer: CustomerDep, clients: ClientsDep) -> BindingOut:
     """What a partner asks for, to show on the consent screen."""
     resp = await clients.identity.GetPartnerBinding(
@@ -212,7 +259,12 @@ async def get_binding(binding_id: BindingId, customer: CustomerDep, clients: Cli
     return binding_out(resp.binding)
 
 
-@router.post("/partner-bindings/{binding_id}/confirm", response_model=BindingConfirmed)
+@router.post(
+    "/partner-bindings/{binding_id}/confirm",
+    operation_id="confirm_partner_binding",
+    summary="Confirm a partner binding",
+    response_model=BindingConfirmed,
+)
 async def confirm_binding(
     binding_id: BindingId, body: ConfirmBinding, customer: CustomerDep, clients: ClientsDep
 ) -> BindingConfirmed:
@@ -227,7 +279,12 @@ async def confirm_binding(
     return BindingConfirmed(binding=binding_out(resp.binding), consent=consent_out(resp.consent))
 
 
-@router.delete("/partner-links/{partner_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/partner-links/{partner_id}",
+    operation_id="unbind_partner",
+    summary="Unbind a partner",
+    status_code=status.HTTP_204_NO_CONTENT,
+)
 async def unbind_partner(partner_id: Slug, customer: CustomerDep, clients: ClientsDep) -> Response:
     """The customer unbinds a partner (the partner is notified; consent history stays)."""
     await clients.identity.RemovePartnerLink(

@@ -140,7 +140,13 @@ def _head_office(operator: OperatorPrincipal) -> None:
         raise Problem(403, "head_office_only", "the app and partner registry is managed by head office")
 
 
-@router.post("/ops/apps", status_code=status.HTTP_201_CREATED, response_model=AppPublic)
+@router.post(
+    "/ops/apps",
+    operation_id="register_app",
+    summary="Register a sibling app",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AppPublic,
+)
 async def register_app(
     body: AppCreate, clients: ClientsDep, operator: OperatorPrincipal = ADMIN
 ) -> AppPublic:
@@ -160,13 +166,22 @@ async def register_app(
     return _app_public(resp.app)
 
 
-@router.get("/ops/apps", response_model=list[AppPublic])
+@router.get(
+    "/ops/apps", operation_id="list_apps", summary="List the sibling apps", response_model=list[AppPublic]
+)
 async def list_apps(clients: ClientsDep, operator: OperatorPrincipal = VIEWER) -> list[AppPublic]:
+    """Every app of the matrix with its role, legal entity and editions."""
     resp = await clients.identity.ListApps(pb.ListAppsRequest())
     return [_app_public(a) for a in resp.apps]
 
 
-@router.post("/ops/partners", status_code=status.HTTP_201_CREATED, response_model=PartnerCreated)
+@router.post(
+    "/ops/partners",
+    operation_id="register_partner",
+    summary="Register a partner platform",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PartnerCreated,
+)
 async def register_partner(
     body: PartnerCreate,
     clients: ClientsDep,
@@ -193,13 +208,19 @@ async def register_partner(
     )
 
 
-@router.get("/ops/partners", response_model=PartnerPage)
+@router.get(
+    "/ops/partners",
+    operation_id="list_partners",
+    summary="List partner platforms",
+    response_model=PartnerPage,
+)
 async def list_partners(
     clients: ClientsDep,
     operator: OperatorPrincipal = VIEWER,
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
     page_token: Annotated[str, Query(max_length=40)] = "",
 ) -> PartnerPage:
+    """The registered partner platforms with their scopes and key state."""
     resp = await clients.identity.ListPartners(
         pb.ListPartnersRequest(page_size=page_size, page_token=page_token)
     )
@@ -208,21 +229,39 @@ async def list_partners(
     )
 
 
-@router.get("/ops/partners/{partner_id}", response_model=PartnerPublic)
+@router.get(
+    "/ops/partners/{partner_id}",
+    operation_id="get_partner",
+    summary="Get a partner platform",
+    response_model=PartnerPublic,
+)
 async def get_partner(
     partner_id: Slug, clients: ClientsDep, operator: OperatorPrincipal = VIEWER
 ) -> PartnerPublic:
+    """One registered partner platform; 404 when there is no partner with this id."""
     resp = await clients.identity.GetPartner(pb.GetPartnerRequest(partner_id=partner_id))
     return _partner_public(resp.partner)
 
 
-@public_router.get("/.well-known/jwks.json", summary="Public keys that verify identity-issued tokens")
+@public_router.get(
+    "/.well-known/jwks.json",
+    operation_id="get_token_keys",
+    summary="Public keys that verify identity-issued tokens",
+)
 async def jwks(clients: ClientsDep) -> JSONResponse:
+    """The JSON Web Key Set of the token signing keys in use and in their overlap; relying parties
+    (Kong, sibling app backends) cache it.
+    """
     resp = await clients.identity.GetJwks(pb.GetJwksRequest())
     return JSONResponse(json.loads(resp.jwks_json), headers={"Cache-Control": "public, max-age=60"})
 
 
-@public_router.post("/ops/token", response_model=OperatorTokenOut)
+@public_router.post(
+    "/ops/token",
+    operation_id="issue_operator_token",
+    summary="Get an operator token (client credentials)",
+    response_model=OperatorTokenOut,
+)
 async def operator_token(
     body: OperatorTokenRequest, clients: ClientsDep, request: Request
 ) -> OperatorTokenOut:
@@ -239,7 +278,13 @@ async def operator_token(
     )
 
 
-@router.post("/ops/operators", status_code=status.HTTP_201_CREATED, response_model=OperatorCreated)
+@router.post(
+    "/ops/operators",
+    operation_id="register_operator",
+    summary="Add a member of operations staff",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OperatorCreated,
+)
 async def register_operator(
     body: OperatorCreate,
     clients: ClientsDep,
@@ -261,6 +306,8 @@ async def register_operator(
 
 @router.post(
     "/ops/partners/{partner_id}/signing-keys",
+    operation_id="rotate_partner_key",
+    summary="Rotate a partner's signing key",
     status_code=status.HTTP_201_CREATED,
     response_model=PartnerKeyRotated,
 )
@@ -283,7 +330,12 @@ async def rotate_partner_key(
     )
 
 
-@router.post("/ops/identity/signing-keys/rotate", response_model=SigningKeyRotated)
+@router.post(
+    "/ops/identity/signing-keys/rotate",
+    operation_id="rotate_token_signing_key",
+    summary="Rotate the token signing key",
+    response_model=SigningKeyRotated,
+)
 async def rotate_signing_key(
     body: KeyRotation, clients: ClientsDep, operator: OperatorPrincipal = ADMIN
 ) -> SigningKeyRotated:

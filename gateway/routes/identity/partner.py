@@ -36,7 +36,13 @@ class BindingCompleted(BaseModel):
     scope: str
 
 
-@router.post("/bindings", status_code=status.HTTP_201_CREATED, response_model=BindingOut)
+@router.post(
+    "/bindings",
+    operation_id="start_binding",
+    summary="Start binding one of the partner's users",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BindingOut,
+)
 async def start_binding(
     body: BindingStart, partner: PartnerDep, clients: ClientsDep, idempotency_key: IdempotencyKeyDep = None
 ) -> BindingOut:
@@ -52,15 +58,26 @@ async def start_binding(
     return binding_out(resp.binding)
 
 
-@router.get("/bindings/{binding_id}", response_model=BindingOut)
+@router.get(
+    "/bindings/{binding_id}",
+    operation_id="get_binding",
+    summary="Get a binding's state",
+    response_model=BindingOut,
+)
 async def get_binding(binding_id: BindingId, partner: PartnerDep, clients: ClientsDep) -> BindingOut:
+    """Whether the customer has confirmed the binding yet (pending, confirmed, completed or expired)."""
     resp = await clients.identity.GetPartnerBinding(
         pb.GetPartnerBindingRequest(binding_id=binding_id, partner_id=partner.partner_id)
     )
     return binding_out(resp.binding)
 
 
-@router.post("/bindings/{binding_id}/complete", response_model=BindingCompleted)
+@router.post(
+    "/bindings/{binding_id}/complete",
+    operation_id="complete_binding",
+    summary="Complete a confirmed binding",
+    response_model=BindingCompleted,
+)
 async def complete_binding(
     binding_id: BindingId, partner: PartnerDep, clients: ClientsDep
 ) -> BindingCompleted:
@@ -77,7 +94,12 @@ async def complete_binding(
     )
 
 
-@router.get("/customers/{pairwise_id}", response_model=PartnerLinkOut)
+@router.get(
+    "/customers/{pairwise_id}",
+    operation_id="get_customer_link",
+    summary="Get a bound customer",
+    response_model=PartnerLinkOut,
+)
 async def get_customer_link(
     pairwise_id: PairwiseId, partner: PartnerDep, clients: ClientsDep
 ) -> PartnerLinkOut:
@@ -88,7 +110,12 @@ async def get_customer_link(
     return link_out(resp.link)
 
 
-@router.delete("/customers/{pairwise_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/customers/{pairwise_id}",
+    operation_id="unbind_customer",
+    summary="Unbind a customer",
+    status_code=status.HTTP_204_NO_CONTENT,
+)
 async def unbind_customer(pairwise_id: PairwiseId, partner: PartnerDep, clients: ClientsDep) -> Response:
     """The partner unbinds its user."""
     await clients.identity.RemovePartnerLink(

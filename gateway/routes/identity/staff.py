@@ -29,7 +29,12 @@ class OperatorPage(BaseModel):
     next_page_token: str | None
 
 
-@router.get("/ops/operators", response_model=OperatorPage)
+@router.get(
+    "/ops/operators",
+    operation_id="list_operators",
+    summary="List operations staff",
+    response_model=OperatorPage,
+)
 async def list_operators(
     clients: ClientsDep,
     operator: OperatorPrincipal = ADMIN,

@@ -25,7 +25,13 @@ from services.runtime.clock import to_timestamp
 router = APIRouter(prefix="/v1", tags=["reach"])
 
 
-@router.post("/apps/{app_id}/events", status_code=status.HTTP_202_ACCEPTED, response_model=EventsAccepted)
+@router.post(
+    "/apps/{app_id}/events",
+    operation_id="send_behaviour_events",
+    summary="Send the customer's behaviour events",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=EventsAccepted,
+)
 async def send_events(
     app_id: AppId, body: EventBatch, customer: CustomerDep, request: Request
 ) -> EventsAccepted:
@@ -64,7 +70,7 @@ async def send_events(
     return EventsAccepted(accepted=len(unique))
 
 
-@router.get("/apps/{app_id}/inbox")
+@router.get("/apps/{app_id}/inbox", operation_id="list_my_inbox", summary="List the customer's inbox")
 async def list_inbox(
     app_id: AppId,
     customer: CustomerDep,
@@ -90,7 +96,11 @@ async def list_inbox(
     }
 
 
-@router.post("/apps/{app_id}/inbox/{message_id}/read")
+@router.post(
+    "/apps/{app_id}/inbox/{message_id}/read",
+    operation_id="mark_inbox_message_read",
+    summary="Mark an inbox message read",
+)
 async def read_inbox_message(
     app_id: AppId,
     message_id: Annotated[str, Path(max_length=36, pattern=r"^[A-Za-z0-9_-]+$")],
@@ -104,15 +114,24 @@ async def read_inbox_message(
     return to_json(resp.message)
 
 
-@router.get("/apps/{app_id}/contact-preferences")
+@router.get(
+    "/apps/{app_id}/contact-preferences",
+    operation_id="list_my_contact_preferences",
+    summary="List the customer's contact preferences",
+)
 async def list_preferences(app_id: AppId, customer: CustomerDep, clients: ClientsDep) -> dict[str, Any]:
+    """The customer's marketing opt-ins and opt-outs per channel and purpose."""
     resp = await clients.reach.ListContactPreferences(
         pb.ListContactPreferencesRequest(customer_id=customer.customer_id)
     )
     return {"items": [to_json(p) for p in resp.preferences]}
 
 
-@router.put("/apps/{app_id}/contact-preferences")
+@router.put(
+    "/apps/{app_id}/contact-preferences",
+    operation_id="set_my_contact_preference",
+    summary="Set a contact preference",
+)
 async def set_preference(
     app_id: AppId, body: PreferenceIn, customer: CustomerDep, clients: ClientsDep
 ) -> dict[str, Any]:

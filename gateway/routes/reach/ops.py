@@ -24,15 +24,21 @@ OPS = "/ops/reach"
 StrategyId = Annotated[str, Path(max_length=36)]
 
 
-@router.post(f"{OPS}/strategies", status_code=status.HTTP_201_CREATED)
+@router.post(
+    f"{OPS}/strategies",
+    operation_id="create_strategy",
+    summary="Create a reach strategy",
+    status_code=status.HTTP_201_CREATED,
+)
 async def create_strategy(body: StrategyIn, clients: ClientsDep, operator: Operator) -> dict[str, Any]:
+    """Draft a 4W1Do strategy (who, when, where, what, do); it runs once another operator approves it."""
     resp = await clients.reach.CreateStrategy(
         pb.CreateStrategyRequest(actor=actor_pb(operator), spec=spec_pb(body))
     )
     return to_json(resp.strategy)
 
 
-@router.get(f"{OPS}/strategies")
+@router.get(f"{OPS}/strategies", operation_id="list_strategies", summary="List reach strategies")
 async def list_strategies(
     clients: ClientsDep,
     operator: Viewer,
@@ -42,6 +48,7 @@ async def list_strategies(
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
     page_token: Annotated[str, Query(max_length=36)] = "",
 ) -> dict[str, Any]:
+    """Strategies in the operator's scope with their state and version."""
     resp = await clients.reach.ListStrategies(
         pb.ListStrategiesRequest(
             actor=actor_pb(operator), status=status_, page_size=page_size, page_token=page_token
@@ -50,15 +57,18 @@ async def list_strategies(
     return {"items": [to_json(s) for s in resp.strategies], "next_page_token": resp.next_page_token or None}
 
 
-@router.get(f"{OPS}/strategies/{{strategy_id}}")
+@router.get(f"{OPS}/strategies/{{strategy_id}}", operation_id="get_strategy", summary="Get a reach strategy")
 async def get_strategy(strategy_id: StrategyId, clients: ClientsDep, operator: Viewer) -> dict[str, Any]:
+    """One strategy with its current version; 404 for another branch's strategy."""
     resp = await clients.reach.GetStrategy(
         pb.GetStrategyRequest(actor=actor_pb(operator), strategy_id=strategy_id)
     )
     return to_json(resp.strategy)
 
 
-@router.put(f"{OPS}/strategies/{{strategy_id}}")
+@router.put(
+    f"{OPS}/strategies/{{strategy_id}}", operation_id="update_strategy", summary="Edit a reach strategy"
+)
 async def update_strategy(
     strategy_id: StrategyId,
     body: StrategyUpdate,
@@ -77,7 +87,11 @@ async def update_strategy(
     return to_json(resp.strategy)
 
 
-@router.get(f"{OPS}/strategies/{{strategy_id}}/revisions")
+@router.get(
+    f"{OPS}/strategies/{{strategy_id}}/revisions",
+    operation_id="list_strategy_revisions",
+    summary="List a strategy's versions",
+)
 async def list_revisions(strategy_id: StrategyId, clients: ClientsDep, operator: Viewer) -> dict[str, Any]:
     """Every version of the strategy: who authored, edited and approved it."""
     resp = await clients.reach.ListStrategyRevisions(
@@ -94,7 +108,11 @@ async def _change(
     return to_json(resp.strategy)
 
 
-@router.post(f"{OPS}/strategies/{{strategy_id}}/approve")
+@router.post(
+    f"{OPS}/strategies/{{strategy_id}}/approve",
+    operation_id="approve_strategy",
+    summary="Approve a reach strategy",
+)
 async def approve_strategy(
     strategy_id: StrategyId, clients: ClientsDep, operator: Reviewer
 ) -> dict[str, Any]:
@@ -102,7 +120,11 @@ async def approve_strategy(
     return await _change(clients, operator, strategy_id, "ApproveStrategy")
 
 
-@router.post(f"{OPS}/strategies/{{strategy_id}}/dry-run")
+@router.post(
+    f"{OPS}/strategies/{{strategy_id}}/dry-run",
+    operation_id="dry_run_strategy",
+    summary="Dry-run a reach strategy",
+)
 async def dry_run(strategy_id: StrategyId, clients: ClientsDep, operator: Operator) -> dict[str, Any]:
     """Audience size per touchpoint as the engine would route it now; sends nothing."""
     resp = await clients.reach.DryRunStrategy(
@@ -111,17 +133,26 @@ async def dry_run(strategy_id: StrategyId, clients: ClientsDep, operator: Operat
     return to_json(resp)
 
 
-@router.post(f"{OPS}/strategies/{{strategy_id}}/{{action}}")
+@router.post(
+    f"{OPS}/strategies/{{strategy_id}}/{{action}}",
+    operation_id="change_strategy_state",
+    summary="Activate, pause or end a strategy",
+)
 async def change_strategy(
     strategy_id: StrategyId,
     action: Literal["activate", "pause", "end"],
     clients: ClientsDep,
     operator: Operator,
 ) -> dict[str, Any]:
+    """Activate an approved strategy, pause a running one or end it for good."""
     return await _change(clients, operator, strategy_id, f"{action.capitalize()}Strategy")
 
 
-@router.get(f"{OPS}/strategies/{{strategy_id}}/review")
+@router.get(
+    f"{OPS}/strategies/{{strategy_id}}/review",
+    operation_id="review_strategy_results",
+    summary="Review a strategy's results",
+)
 async def review_strategy(
     strategy_id: StrategyId,
     start: Annotated[AwareDatetime, Query(alias="from")],
@@ -143,7 +174,11 @@ async def review_strategy(
     return body
 
 
-@router.get(f"{OPS}/strategies/{{strategy_id}}/deliveries")
+@router.get(
+    f"{OPS}/strategies/{{strategy_id}}/deliveries",
+    operation_id="list_strategy_deliveries",
+    summary="List a strategy's deliveries",
+)
 async def list_deliveries(
     strategy_id: StrategyId,
     clients: ClientsDep,
@@ -151,6 +186,7 @@ async def list_deliveries(
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
     page_token: Annotated[str, Query(max_length=36)] = "",
 ) -> dict[str, Any]:
+    """The messages the strategy sent or suppressed, newest first, a page at a time."""
     resp = await clients.reach.ListDeliveries(
         pb.ListDeliveriesRequest(
             actor=actor_pb(operator), strategy_id=strategy_id, page_size=page_size, page_token=page_token
@@ -159,7 +195,7 @@ async def list_deliveries(
     return {"items": [to_json(d) for d in resp.deliveries], "next_page_token": resp.next_page_token or None}
 
 
-@router.get(f"{OPS}/policy")
+@router.get(f"{OPS}/policy", operation_id="get_reach_policy", summary="Get the bank-wide reach policy")
 async def get_policy(clients: ClientsDep, operator: Viewer) -> dict[str, Any]:
     """The bank-wide policy in force, and the change waiting for approval (null when none)."""
     resp = await clients.reach.GetDeliveryPolicy(pb.GetDeliveryPolicyRequest())
@@ -172,7 +208,12 @@ def _head_office(operator: OperatorPrincipal) -> None:
         raise Problem(403, "head_office_only", "only head office changes the delivery policy")
 
 
-@router.put(f"{OPS}/policy", status_code=status.HTTP_202_ACCEPTED)
+@router.put(
+    f"{OPS}/policy",
+    operation_id="propose_reach_policy",
+    summary="Propose a reach policy change",
+    status_code=status.HTTP_202_ACCEPTED,
+)
 async def propose_policy(body: PolicyIn, clients: ClientsDep, operator: Admin) -> dict[str, Any]:
     """Propose caps, contact budget and quiet hours; in force once another head-office admin approves."""
     _head_office(operator)
@@ -183,7 +224,11 @@ async def propose_policy(body: PolicyIn, clients: ClientsDep, operator: Admin) -
     return to_json(resp.proposal)
 
 
-@router.post(f"{OPS}/policy/proposals/{{proposal_id}}/approve")
+@router.post(
+    f"{OPS}/policy/proposals/{{proposal_id}}/approve",
+    operation_id="approve_reach_policy",
+    summary="Approve a reach policy change",
+)
 async def approve_policy(
     proposal_id: Annotated[str, Path(max_length=36)], clients: ClientsDep, operator: Admin
 ) -> dict[str, Any]:

@@ -104,6 +104,8 @@ def _verified(verifier: Webhook, body: bytes, headers: dict[str, str]) -> bool:
 
 @router.post(
     "/{channel}/receipts",
+    operation_id="record_delivery_receipts",
+    summary="Record a provider's delivery receipts",
     response_model=ReceiptsRecorded,
     responses={401: {"description": "unsigned or badly signed"}, 409: {"description": "replayed"}},
 )

@@ -49,7 +49,12 @@ def _parse_token(token: str, kinds: tuple[str, ...]) -> tuple[int, str]:
     return kinds.index(kind), inner
 
 
-@router.get("", response_model=ReviewPage)
+@router.get(
+    "",
+    operation_id="list_pending_reviews",
+    summary="List items waiting for review",
+    response_model=ReviewPage,
+)
 async def list_reviews(
     clients: ClientsDep,
     operator: Viewer,
@@ -82,7 +87,12 @@ async def _count(clients: ClientsDep, operator: OperatorPrincipal, kind: str) ->
     return ReviewCount(kind=kind, count=count, capped=True)
 
 
-@router.get("/counts", response_model=ReviewCounts)
+@router.get(
+    "/counts",
+    operation_id="count_pending_reviews",
+    summary="Count items waiting for review",
+    response_model=ReviewCounts,
+)
 async def count_reviews(clients: ClientsDep, operator: Viewer) -> ReviewCounts:
     """How many items of each kind wait for review in the operator's scope (for the inbox's badges)."""
     counts = await asyncio.gather(*(_count(clients, operator, k) for k in KINDS))

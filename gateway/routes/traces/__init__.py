@@ -101,7 +101,12 @@ async def _traces(request: Request) -> dict[str, Trace]:
     return await asyncio.to_thread(files.traces)
 
 
-@router.get("", response_model=TracePage, summary="Recent traces, newest first, searchable")
+@router.get(
+    "",
+    operation_id="search_traces",
+    response_model=TracePage,
+    summary="Recent traces, newest first, searchable",
+)
 async def search_traces(
     request: Request,
     operator: Viewer,
@@ -129,7 +134,12 @@ async def search_traces(
     return TracePage(traces=[_summary(t) for t in shown], next_page_token=token)
 
 
-@router.get("/{trace_id}", response_model=TraceDetail, summary="One trace as a waterfall across processes")
+@router.get(
+    "/{trace_id}",
+    operation_id="get_trace",
+    response_model=TraceDetail,
+    summary="One trace as a waterfall across processes",
+)
 async def get_trace(trace_id: TraceId, request: Request, operator: Viewer) -> TraceDetail:
     """Spans depth-first with their offset from the trace's start and their duration."""
     trace = (await _traces(request)).get(trace_id)
