@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from gateway.api_docs import install_api_docs
 from gateway.clients import Clients
 from gateway.config import GatewaySettings
 from gateway.core_banking import CoreBanking, CoreBankingSettings
 from gateway.edge import Edge
 from gateway.ended_sessions import follow_ended_sessions
 from gateway.middleware import EdgeMiddleware
+from gateway.openapi import install_openapi
 from gateway.personal_data_guard import PersonalDataGuard
 from gateway.problems import install_problem_handlers
 from gateway.revoked_keys import follow_revoked_keys
@@ -25,6 +27,7 @@ from gateway.routes import (
     core,
     identity,
     platform,
+    problem_types,
     reach,
     reviews,
     system,
@@ -75,12 +78,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         description=API_DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # gateway.api_docs serves /docs and /redoc from local assets
         redoc_url=None,
     )
     install_problem_handlers(app)
+    install_openapi(app)
+    install_api_docs(app)
     for module in (
         system,
+        problem_types,
         identity,
         benefits,
         content,

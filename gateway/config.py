@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from services.runtime.config import Settings
 
@@ -12,6 +13,9 @@ from services.runtime.config import Settings
 class GatewaySettings(Settings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # prefix of every problem `type` URI; empty = relative (`/problems/<code>`, resolved against the
+    # request's URL); set to the public address, e.g. https://api.bank.example, for absolute URIs
+    problem_base_url: str = ""
     max_body_bytes: int = 1_048_576
     # Request deadline for the whole request; gRPC calls get what is left of it.
     request_timeout_s: float = 5.0
@@ -21,10 +25,20 @@ class GatewaySettings(Settings):
     # peers whose X-Forwarded-For names the client (Kong in compose); default: trust none
     forwarded_allow_ips: str = ""
     cors_allow_origins: list[str] = []
-    # Shared store for nonces, rate limits and idempotency: Redis if set, else a SQLite file.
+    # Worker processes serving the HTTP port (uvicorn workers); `make run` picks one per core.
+    workers: int = Field(default=1, ge=1, le=64)
+    # Edge state (nonces, rate limits, idempotency, identity's marks): Redis if REDIS_URL is set;
+    # else "memory" (per-request state in this process, marks in the SQLite file; one process only)
+    # or "sqlite" (all of it in the SQLite file every process on this machine shares). Several
+    # workers without Redis use the file. See docs/performance.md, "Edge state".
     redis_url: str = ""
+    edge_store: Literal["memory", "sqlite"] = "memory"
     edge_store_path: Path | None = None
     signature_window_s: int = 300
+    # A partner whose signature does not match is shown the canonical request the edge computed
+    # (never the secret or the expected signature). Unset: on unless ENVIRONMENT=production; never
+    # allowed in production.
+    explain_signature_failures: bool | None = None
     nonce_ttl_s: int = 600
     partner_key_ttl_s: float = 60.0
     # a key identity stops publishing (an emergency rotation) is refused at the edge within this
@@ -34,6 +48,8 @@ class GatewaySettings(Settings):
     jwks_min_refresh_interval_s: float = 1.0
     # registered app ids: refetched when older, and at most once a second for an unknown id
     app_registry_max_age_s: float = 30.0
+    # verified access tokens kept until expiry (per kind of token); 0: verify every signature
+    token_cache_entries: int = Field(default=10_000, ge=0)
     rate_limit_window_s: int = 60
     rate_limits: dict[str, int] = {"partner": 600, "app": 300, "ops": 600, "public": 120, "click": 6000}
     idempotency_ttl_s: int = 24 * 3600
@@ -44,6 +60,25 @@ class GatewaySettings(Settings):
         if self.trust_kong_headers and len(self.kong_shared_secret) < 16:
             raise ValueError("TRUST_KONG_HEADERS needs KONG_SHARED_SECRET (16 characters or more)")
         return self
+
+    @model_validator(mode="after")
+    def _no_signature_help_in_production(self) -> GatewaySettings:
+        if self.environment == "production" and self.explain_signature_failures:
+            raise ValueError("EXPLAIN_SIGNATURE_FAILURES is for development and test, not production")
+        return self
+
+    @property
+    def signature_help(self) -> bool:
+        """Whether `signature_invalid` problems carry the canonical request (see the setting)."""
+        if self.explain_signature_failures is None:
+            return self.environment != "production"
+        return self.explain_signature_failures
+
+    def edge_store_kind(self) -> str:
+        """Where this gateway keeps its edge state: "redis", "sqlite" or "memory"."""
+        if self.redis_url:
+            return "redis"
+        return "sqlite" if self.edge_store == "sqlite" or self.workers > 1 else "memory"
 
     def edge_store_file(self) -> Path:
         """The SQLite file every gateway replica on this machine shares when no Redis is configured."""

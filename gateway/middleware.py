@@ -11,9 +11,10 @@ import uuid
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import media_types
 from gateway.idempotency import CLAIM_KEY, REPLAY_KEY, stored_response
 from gateway.policies import trusted_headers
-from gateway.problems import PROBLEM_BASE, PROBLEM_JSON, TITLES, Problem
+from gateway.problems import PROBLEM_JSON, Problem, problem_document
 from gateway.ratelimit import STATE_KEY as RATE_LIMIT_KEY
 from services.runtime.deadlines import current_deadline
 from services.runtime.personal_data import contains_personal_number
@@ -88,6 +89,11 @@ class EdgeMiddleware:
             except Problem as problem:
                 await _send_problem(scope, send, request_id, problem)
                 return
+
+        unsupported = media_types.refuses(scope, headers)
+        if unsupported is not None:
+            await _send_problem(scope, send, request_id, Problem(415, "unsupported_media_type", unsupported))
+            return
 
         received = 0
 
@@ -218,22 +224,14 @@ class _Responder:
 
 
 async def _send_problem(scope: Scope, send: Send, request_id: str, problem: Problem) -> None:
-    body = json.dumps(
-        {
-            "type": PROBLEM_BASE + problem.code.replace("_", "-"),
-            "title": TITLES.get(problem.status, "Error"),
-            "status": problem.status,
-            "code": problem.code,
-            "detail": problem.detail,
-            "instance": scope.get("path", ""),
-            "request_id": request_id,
-        }
-    ).encode()
+    document = problem_document(scope, problem.status, problem.code, problem.detail, request_id=request_id)
+    body = json.dumps(document).encode()
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
         (b"x-request-id", request_id.encode()),
         *[(k.lower().encode(), v.encode()) for k, v in problem.headers.items()],
+        *([(b"x-trace-id", document["trace_id"].encode())] if "trace_id" in document else []),
     ]
     await send({"type": "http.response.start", "status": problem.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.policies import trusted_headers
-from gateway.problems import PROBLEM_BASE, PROBLEM_JSON, TITLES
+from gateway.problems import PROBLEM_JSON, problem_document
 from services.runtime.personal_data import contains_personal_number, scrub
 
 logger = logging.getLogger(__name__)
@@ -172,19 +172,8 @@ class PersonalDataGuard:
 async def _refuse(scope: Scope, send: Send, *, where: str, pointer: str) -> None:
     logger.warning("refused a personal number in %s field %r", where, pointer or "(whole)")
     field = f"{where} field {pointer}" if pointer else f"the {where}"
-    document = {
-        "type": PROBLEM_BASE + CODE.replace("_", "-"),
-        "title": TITLES[422],
-        "status": 422,
-        "code": CODE,
-        "detail": f"{field} carries a phone, ID-card or card number; personal numbers are not accepted",
-        "instance": scrub(scope.get("path", "")),
-        "in": where,
-        "pointer": pointer,
-    }
-    request_id = (scope.get("state") or {}).get("request_id")
-    if request_id:
-        document["request_id"] = request_id
+    detail = f"{field} carries a phone, ID-card or card number; personal numbers are not accepted"
+    document = problem_document(scope, 422, CODE, detail, extra={"in": where, "pointer": pointer})
     body = json.dumps(document).encode()
     headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 422, "headers": headers})

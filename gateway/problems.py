@@ -9,15 +9,18 @@ import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from opentelemetry import trace
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
+from gateway.policies.denial import problem_type
 from services.runtime.grpc_client import reason_of
 from services.runtime.personal_data import scrub
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-PROBLEM_BASE = "https://lattice.bank.example/problems/"
 
 HTTP_BY_GRPC = {
     grpc.StatusCode.INVALID_ARGUMENT: 422,
@@ -51,6 +54,67 @@ TITLES = {
 }
 
 
+class ProblemDocument(BaseModel):
+    """The body of every error the gateway answers (`application/problem+json`, RFC 9457).
+
+    The OpenAPI documents this one model on every error status of every route; the edge
+    middleware, the personal-data guard and the exception handlers all build it through
+    `problem_document`, so they cannot drift from it.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(
+        description="`/problems/<code>` (absolute when PROBLEM_BASE_URL is set): a page explaining the "
+        "code and its fix",
+        examples=["/problems/validation_failed"],
+    )
+    title: str = Field(examples=["Unprocessable content"])
+    status: int = Field(examples=[422])
+    code: str = Field(description="stable machine-readable code", examples=["validation_failed"])
+    detail: str = Field(examples=["the request is not valid"])
+    instance: str = Field(description="the request's path", examples=["/v1/ops/partners"])
+    request_id: str | None = Field(default=None, description="the request's `X-Request-Id`")
+    trace_id: str | None = Field(
+        default=None, description="the request's trace (`X-Trace-Id`): quote it to the bank's operations"
+    )
+
+
+def current_trace_id() -> str | None:
+    """The trace id of the request being served, as 32 hex characters (None outside a trace)."""
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
+def problem_document(
+    scope: Scope,
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    request_id: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An RFC 9457 body (see `ProblemDocument`); `detail` must hold no personal number."""
+    settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+    body: dict[str, Any] = {
+        "type": problem_type(code, getattr(settings, "problem_base_url", "")),
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "code": code,
+        "detail": detail or TITLES.get(status, code),
+        "instance": scrub(scope.get("path", "")),
+    }
+    request_id = request_id or (scope.get("state") or {}).get("request_id")
+    if request_id:
+        body["request_id"] = request_id
+    trace_id = current_trace_id()
+    if trace_id:
+        body["trace_id"] = trace_id
+    body.update(extra or {})
+    return body
+
+
 class Problem(Exception):
     """Raise in a route or dependency to answer with a problem document."""
 
@@ -80,19 +144,8 @@ def problem_response(
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": PROBLEM_BASE + code.replace("_", "-"),
-        "title": TITLES.get(status, "Error"),
-        "status": status,
-        "code": code,
-        # a detail may quote a service's message about the input: never a personal number in it
-        "detail": scrub(detail) or TITLES.get(status, code),
-        "instance": request.url.path,
-    }
-    request_id = getattr(request.state, "request_id", None)
-    if request_id:
-        body["request_id"] = request_id
-    body.update(extra or {})
+    # a detail may quote a service's message about the input: never a personal number in it
+    body = problem_document(request.scope, status, code, scrub(detail), extra=extra)
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 

@@ -21,7 +21,7 @@ for _path in (str(ROOT / "gen"), str(ROOT)):
 
 from gateway.policies import trusted_headers  # noqa: E402
 from gateway.policies.app_registry import AppRegistry  # noqa: E402
-from gateway.policies.denial import PolicyDenied  # noqa: E402
+from gateway.policies.denial import PolicyDenied, problem_type  # noqa: E402
 from gateway.policies.identity_keys import IdentityKeys  # noqa: E402
 from gateway.policies.signing import EdgeRequest  # noqa: E402
 from gateway.policies.store import EdgeStore, open_store  # noqa: E402
@@ -30,7 +30,8 @@ from services.runtime.config import Settings  # noqa: E402
 from services.runtime.pki import own_identity  # noqa: E402
 
 logger = logging.getLogger("lattice.kong")
-PROBLEM_BASE = "https://lattice.bank.example/problems/"
+# the same `type` URIs as the gateway: its /problems/<code> pages explain each code
+PROBLEM_BASE_URL = os.environ.get("PROBLEM_BASE_URL", "")
 TITLES = {
     401: "Unauthorized",
     403: "Forbidden",
@@ -92,6 +93,17 @@ def edge_store(config: dict[str, Any]) -> EdgeStore:
     )
 
 
+def signature_help(config: dict[str, Any]) -> bool:
+    """As GatewaySettings.signature_help: signature failures are explained outside production."""
+    production = Settings().environment == "production"
+    explicit = config.get("explain_signature_failures")
+    if explicit is None:
+        return not production
+    if explicit and production:
+        raise PolicyDenied(503, "edge_misconfigured", "the edge is not configured")
+    return bool(explicit)
+
+
 def edge_secret(config: dict[str, Any]) -> str:
     """The secret proving to the gateway that Kong set the identity headers (never in kong.yml)."""
     secret = os.environ.get(config.get("shared_secret_env") or "KONG_SHARED_SECRET", "")
@@ -131,12 +143,13 @@ def pass_identity(kong: Any, caller_headers: dict[str, str], identity: dict[str,
 def deny(kong: Any, denied: PolicyDenied, path: str = "") -> None:
     """End the request with an RFC 9457 problem."""
     body = {
-        "type": PROBLEM_BASE + denied.code.replace("_", "-"),
+        "type": problem_type(denied.code, PROBLEM_BASE_URL),
         "title": TITLES.get(denied.status, "Error"),
         "status": denied.status,
         "code": denied.code,
         "detail": denied.detail,
         "instance": path,
+        **denied.extra,
     }
     headers = {"Content-Type": "application/problem+json", **denied.headers}
     kong.response.exit(denied.status, json.dumps(body), headers)
