@@ -19,8 +19,8 @@ from sqlmodel import Session
 from services.reach import counters, dispatch, profiles
 from services.reach.matching import TriggerEvent, cached_spec, match_event
 from services.reach.models import AudienceProfile, Delivery, InboxMessage, ProviderDelivery, Strategy
-from services.reach.peers import Peers, Rendered, grant_idempotency_key
 from services.reach.policy import get_policy
+from services.reach.ports import PeersPort, Rendered, grant_idempotency_key
 from services.reach.touchpoints import Handoff, Provider, ProviderError, message_payload
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session, transaction
@@ -39,7 +39,7 @@ class ReachEngine:
         self,
         *,
         engine: Engine,
-        peers: Peers,
+        peers: PeersPort,
         providers: dict[str, Provider],
         notify: Callable[[], None] = lambda: None,
         retry_delay: timedelta = timedelta(seconds=30),

@@ -1,18 +1,19 @@
-"""Calls to the services reach depends on: identity (attributes, pairwise ids), content, benefits."""
+"""Calls to the services reach depends on: identity (attributes, pairwise ids), content, benefits.
+
+The gRPC adapter of services/reach/ports.py's PeersPort.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from string import Template
 
 import grpc
 from lattice.benefits.v1 import benefits_pb2, benefits_pb2_grpc
 from lattice.content.v1 import content_pb2, content_pb2_grpc
 from lattice.identity.v1 import identity_pb2, identity_pb2_grpc
 
+from services.reach.ports import GrantOutcome, Rendered, render_template
 from services.reach.profiles import CustomerAttributes
 from services.reach.spec import Content
 from services.runtime.errors import Unavailable
@@ -30,35 +31,7 @@ RETRYABLE = {
 }
 
 
-@dataclass(frozen=True)
-class Rendered:
-    title: str
-    body: str
-    deep_link: str
-
-
-@dataclass(frozen=True)
-class GrantOutcome:
-    """`granted`, `failed:<reason>` (final) or `pending` (retry later)."""
-
-    state: str
-
-
-def grant_idempotency_key(*, strategy_id: str, trigger_key: str) -> str:
-    """The same trigger of the same strategy always grants under the same key (at most once)."""
-    return "reach:" + hashlib.sha256(f"{strategy_id}:{trigger_key}".encode()).hexdigest()[:40]
-
-
-def render_template(content: Content, *, variables: dict[str, str], deep_link: str) -> Rendered:
-    """Fill `${name}` placeholders from the strategy's variables and the event's properties."""
-    values = {**content.variables, **variables}
-    fill = lambda text: Template(text).safe_substitute(values)  # noqa: E731
-    return Rendered(
-        title=fill(content.title)[:200], body=fill(content.body)[:2000], deep_link=fill(deep_link)[:500]
-    )
-
-
-class Peers:
+class Peers:  # implements PeersPort
     """gRPC clients of identity, content and benefits; `channel(name)` gives a channel to a peer."""
 
     def __init__(self, channel: Callable[[str], grpc.aio.Channel]) -> None:

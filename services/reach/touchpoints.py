@@ -17,7 +17,7 @@ import httpx
 
 from services.reach.config import ReachSettings
 from services.reach.dispatch import SendPlan
-from services.reach.peers import Rendered
+from services.reach.ports import Rendered
 
 SIGNATURE_HEADER = "X-Lattice-Signature"
 TIMESTAMP_HEADER = "X-Lattice-Timestamp"

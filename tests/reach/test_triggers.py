@@ -8,7 +8,7 @@ from sqlmodel import select
 from services.reach import inbox
 from services.reach.engine import ReachEngine
 from services.reach.models import Delivery, InboxMessage
-from services.reach.peers import grant_idempotency_key
+from services.reach.ports import grant_idempotency_key
 from services.runtime.db import read_session
 from tests.reach.conftest import event, live_strategy, local, seed_customer
 
