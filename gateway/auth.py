@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from gateway.openapi_marks import documents
 from gateway.policies import operator_scope
 from gateway.policies.operator_scope import ROLES
 from gateway.problems import Problem
@@ -71,6 +72,18 @@ class OperatorPrincipal:
         return operator_scope.can_manage_branch(operator_branch=self.branch, object_branch=branch)
 
 
+APP_TOKEN = ("app_token",)
+OPERATOR_TOKEN = (("operator_token",), ("operator_oauth2",))
+PARTNER_SIGNATURE = (
+    "partner_id",
+    "partner_key_id",
+    "partner_timestamp",
+    "partner_nonce",
+    "partner_signature",
+)
+
+
+@documents(401, 403, 429, security=[APP_TOKEN])
 async def current_customer(request: Request) -> CustomerPrincipal:
     edge = request.app.state.edge
     customer = await edge.app_tokens.authenticate(request)
@@ -79,6 +92,7 @@ async def current_customer(request: Request) -> CustomerPrincipal:
     return customer
 
 
+@documents(401, 403, 429, security=[PARTNER_SIGNATURE])
 async def current_partner(request: Request) -> PartnerPrincipal:
     edge = request.app.state.edge
     partner = await edge.partner_signatures.authenticate(request)
@@ -87,6 +101,7 @@ async def current_partner(request: Request) -> PartnerPrincipal:
     return partner
 
 
+@documents(401, 403, 429, security=OPERATOR_TOKEN)
 async def current_operator(request: Request) -> OperatorPrincipal:
     edge = request.app.state.edge
     operator = await edge.operator_tokens.authenticate(request)
@@ -103,6 +118,7 @@ OperatorDep = Annotated[OperatorPrincipal, Depends(current_operator)]
 def require_role(role: str):  # type: ignore[no-untyped-def]
     """Dependency factory: an operator with at least `role`."""
 
+    @documents(403)
     async def dependency(operator: OperatorDep) -> OperatorPrincipal:
         if not operator.has_role(role):
             raise Problem(403, "role_required", f"this action needs the {role} role")

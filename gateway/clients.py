@@ -14,6 +14,8 @@ from lattice.conversion.v1 import conversion_pb2_grpc
 from lattice.identity.v1 import identity_pb2_grpc
 from lattice.reach.v1 import reach_pb2_grpc
 
+from gateway.openapi_marks import documents
+from gateway.problems import HTTP_BY_GRPC
 from services.runtime.config import SERVICES, Settings, grpc_service_name
 from services.runtime.grpc_client import open_channel
 from services.runtime.pki import own_identity
@@ -75,6 +77,8 @@ class Clients:
             await channel.close()
 
 
+# a service's gRPC error becomes the problem HTTP_BY_GRPC maps it to
+@documents(*sorted({s for s in HTTP_BY_GRPC.values()}))
 def get_clients(request: Request) -> Clients:
     return request.app.state.clients
 

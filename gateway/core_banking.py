@@ -23,6 +23,7 @@ from fastapi import Depends, Request
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.openapi_marks import documents
 from gateway.policies.denial import PolicyDenied, unauthenticated
 from gateway.policies.signing import (
     SCHEME,
@@ -200,6 +201,11 @@ class CoreBanking:
         return caller
 
 
+CORE_SIGNATURE = ("core_system", "core_key_id", "core_timestamp", "core_nonce", "core_signature")
+
+
+# signature, then the core system's quota and its Idempotency-Key
+@documents(401, 409, 422, 429, security=[CORE_SIGNATURE])
 async def current_core_system(request: Request) -> CoreCaller:
     core: CoreBanking = request.app.state.core_banking
     return await core.authenticate(request)

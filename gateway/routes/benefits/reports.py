@@ -42,14 +42,21 @@ async def budget_burndown(
     benefit_id: Slug,
     clients: ClientsDep,
     operator: Viewer,
-    from_: Annotated[str, Query(alias="from", pattern=DAY, description="YYYY-MM-DD, Asia/Shanghai")] = "",
-    to: Annotated[str, Query(pattern=DAY, description="YYYY-MM-DD, Asia/Shanghai; default today")] = "",
+    from_: Annotated[
+        str | None, Query(alias="from", pattern=DAY, description="YYYY-MM-DD, Asia/Shanghai")
+    ] = None,
+    to: Annotated[
+        str | None, Query(pattern=DAY, description="YYYY-MM-DD, Asia/Shanghai; default today")
+    ] = None,
 ) -> Burndown:
     """Per day (Asia/Shanghai, at most 366): value added to the budget, spent from it, and left at day's end;
     amounts in the benefit's unit; another branch's benefit is 404."""
     resp = await clients.benefits.GetBudgetBurndown(
         pb.GetBudgetBurndownRequest(
-            benefit_id=benefit_id, from_day=from_, to_day=to, principal=operator_principal(operator)
+            benefit_id=benefit_id,
+            from_day=from_ or "",
+            to_day=to or "",
+            principal=operator_principal(operator),
         )
     )
     return Burndown(

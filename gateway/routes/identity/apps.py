@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from gateway.auth import CustomerDep, CustomerPrincipal
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
+from gateway.openapi_marks import documents
 from gateway.policies.denial import PolicyDenied
 from gateway.problems import Problem
 from gateway.routes.identity.schemas import (
@@ -36,6 +37,7 @@ from gateway.routes.identity.schemas import (
 )
 
 
+@documents(404)
 async def _app_in_path(app_id: Slug, request: Request) -> str:
     """A registered app, or 404 app_not_found (a sign-in for an unknown app is not a token problem)."""
     try:

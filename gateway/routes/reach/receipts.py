@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from standardwebhooks import Webhook
 
 from gateway.clients import ClientsDep
+from gateway.openapi_marks import documents
 from gateway.problems import Problem
 from services.runtime.clock import to_timestamp
 
@@ -75,6 +76,7 @@ class ReceiptsRecorded(BaseModel):
     unknown: int
 
 
+@documents(401, 409, 429, security=[("webhook_id", "webhook_timestamp", "webhook_signature")])
 async def signed_by_provider(request: Request, channel: Annotated[Channel, Path()]) -> str:
     """The channel whose provider signed exactly this body, now, with a webhook-id not seen before."""
     body = await request.body()

@@ -1,0 +1,95 @@
+"""The API's documentation pages, served by the gateway itself and working offline.
+
+Swagger UI (`/docs`) and Redoc (`/redoc`) load their scripts, styles and icon from `/docs/assets/`:
+the builds bundled in the pinned `fastapi-offline` package (requirements.lock), never from a CDN, so
+the pages work on an isolated network and under a `default-src 'self'` Content-Security-Policy. `/`
+lists the documents; `/v1/partner/openapi.json` is the description to hand to partner platforms.
+"""
+
+from __future__ import annotations
+
+import html
+from importlib.resources import files
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from gateway.openapi import partner_openapi
+
+ASSETS_URL = "/docs/assets"
+ASSETS_DIR = files("fastapi_offline") / "static"
+SWAGGER_JS = f"{ASSETS_URL}/swagger-ui-bundle.js"
+SWAGGER_CSS = f"{ASSETS_URL}/swagger-ui.css"
+REDOC_JS = f"{ASSETS_URL}/redoc.standalone.js"
+FAVICON = f"{ASSETS_URL}/favicon.png"
+PARTNER_OPENAPI_URL = "/v1/partner/openapi.json"
+OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
+# no call to the public swagger.io validator (its badge), "Try it out" keeps the token across reloads
+SWAGGER_PARAMETERS = {"validatorUrl": None, "persistAuthorization": True, "displayOperationId": True}
+
+# (path, what it is) on the index page
+DOCUMENTS = (
+    ("/docs", "Swagger UI: every route, with Authorize and Try it out"),
+    ("/redoc", "Redoc: the same description to read"),
+    ("/openapi.json", "OpenAPI 3.1 description of the whole API"),
+    (PARTNER_OPENAPI_URL, "OpenAPI description of the partner routes only, to hand to partner platforms"),
+    ("/problems", "What each problem `code` means and how to fix it"),
+)
+
+
+def _index(title: str) -> str:
+    items = "\n".join(
+        f'<li><a href="{path}">{html.escape(path)}</a>: {html.escape(text)}</li>' for path, text in DOCUMENTS
+    )
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f'<link rel="icon" href="{FAVICON}"></head>'
+        f"<body><h1>{html.escape(title)}</h1><ul>\n{items}\n</ul></body></html>"
+    )
+
+
+def install_api_docs(app: FastAPI) -> None:
+    """`/`, `/docs`, `/redoc`, their assets and the partner description (none of them in the schema)."""
+    assert app.openapi_url is not None
+    openapi_url = app.openapi_url
+    app.mount(ASSETS_URL, StaticFiles(directory=str(ASSETS_DIR)), name="docs-assets")
+    partner_document: dict[str, Any] = {}
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(_index(app.title))
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title}: Swagger UI",
+            swagger_js_url=SWAGGER_JS,
+            swagger_css_url=SWAGGER_CSS,
+            swagger_favicon_url=FAVICON,
+            oauth2_redirect_url=OAUTH2_REDIRECT_URL,
+            swagger_ui_parameters=SWAGGER_PARAMETERS,
+        )
+
+    @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
+    async def swagger_ui_oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{app.title}: Redoc",
+            redoc_js_url=REDOC_JS,
+            redoc_favicon_url=FAVICON,
+            with_google_fonts=False,
+        )
+
+    @app.get(PARTNER_OPENAPI_URL, include_in_schema=False)
+    async def partner_description() -> JSONResponse:
+        if not partner_document:
+            partner_document.update(partner_openapi(app.openapi()))
+        return JSONResponse(partner_document)
