@@ -60,6 +60,10 @@ class OpsApi:
         self._session = session
         self.trace_ids = trace_ids
 
+    @property
+    def session(self) -> Session:
+        return self._session
+
     async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return await self.request("GET", path, params=params)
 

@@ -7,7 +7,7 @@ import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -30,7 +30,8 @@ class Session:
     token_expires: float = 0.0
     # kept only to renew the 15-minute operator token while the session lives (docs/console.md)
     secret: str = field(default="", repr=False)
-    counts: dict[str, tuple[float, int | None]] = field(default_factory=dict)
+    # navigation badges and the review queue's counts, each with when it was read (cleared by changes)
+    counts: dict[str, tuple[float, Any]] = field(default_factory=dict)
     renewing: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     # a message key shown once by the next page that reads it (e.g. "your session expired")
     notice: str = ""

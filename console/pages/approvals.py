@@ -8,7 +8,7 @@ which enforces the role and four eyes. The page only marks the operator's own wo
 from __future__ import annotations
 
 import asyncio
-import weakref
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request
@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from console.api import ApiProblem, OpsApi, OpsApiDep
 from console.errors import MESSAGES, MESSAGES_BY_CODE
 from console.formatting import csv_response, local_time
-from console.nav import NavEntry
+from console.nav import COUNT_TTL_S, NavEntry
 from console.pages import approvals_detail as detail
 from console.templating import render, translator
 
@@ -28,18 +28,29 @@ PageToken = Annotated[str, Query(max_length=80, pattern=r"^[a-z_]+:[A-Za-z0-9_.=
 DECIDERS = ("reviewer", "admin")
 PAGE_SIZE = 50
 
-# One counts call per rendered page, shared by the inbox entry and the entry of every kind.
-_counts: weakref.WeakKeyDictionary[OpsApi, asyncio.Task[dict[str, Any]]] = weakref.WeakKeyDictionary()
+REVIEW_COUNTS = "reviews/counts"
 
 
 async def _counts_of(api: OpsApi) -> tuple[dict[str, int], set[str]]:
-    task = _counts.get(api)
-    if task is None:
-        task = asyncio.ensure_future(api.get("/v1/ops/reviews/counts"))
-        _counts[api] = task
-    answer = await asyncio.shield(task)
+    """The review queue's counts, shared by the inbox's tabs and the navigation's badges: one call per
+    session every COUNT_TTL_S (a decision or any other change clears them, see console/app.py)."""
+    session = api.session
+    now = time.monotonic()
+    cached = session.counts.get(REVIEW_COUNTS)
+    if cached is None or now - cached[0] > COUNT_TTL_S:
+        task = _pending.get(session.id)
+        if task is None:  # the page and its badges ask at once: one call
+            task = asyncio.ensure_future(api.get("/v1/ops/reviews/counts"))
+            _pending[session.id] = task
+            task.add_done_callback(lambda _t, key=session.id: _pending.pop(key, None))
+        cached = (now, await asyncio.shield(task))
+        session.counts[REVIEW_COUNTS] = cached
+    answer = cached[1]
     counts = {"": answer["total"], **{c["kind"]: c["count"] for c in answer["kinds"]}}
     return counts, {c["kind"] for c in answer["kinds"] if c["capped"]}
+
+
+_pending: dict[str, asyncio.Future[Any]] = {}
 
 
 def _badge(kind: str):  # type: ignore[no-untyped-def]

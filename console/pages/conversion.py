@@ -207,12 +207,10 @@ async def campaign_detail(
     export: Export = "",
     new_link: Annotated[str, Query(max_length=16)] = "",
 ) -> Response:
-    campaign = await api.get(_campaign_path(campaign_id))
     first, last = _period(start, end)
-    report = await api.get(
-        "/v1/ops/conversion/funnels",
-        {"partner_id": campaign["partner_id"], "campaign_id": campaign_id, "from_day": first, "to_day": last},
-    )
+    # one call: the campaign, its funnel over the period and its links
+    answer = await api.get(_campaign_path(campaign_id, "/funnel"), {"from_day": first, "to_day": last})
+    campaign, report, links = answer["campaign"], answer["report"], answer["links"]
     if export:
         rows = [
             [r["day"], *(r["counts"][s] for s in STEPS)]
@@ -220,7 +218,6 @@ async def campaign_detail(
         ]
         return csv_response(f"funnel-{campaign_id}.csv", ["day", *STEPS], rows)
     t = translator(request)
-    links = await api.get(_campaign_path(campaign_id, "/links"))
     series, funnel = funnel_charts(report, t)
     return await render(
         request,

@@ -3,7 +3,6 @@ by day (time series), through the funnel, and by app / partner / campaign / bran
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -112,15 +111,17 @@ async def dashboard(
     query = {"from": from_day or start, "to": to_day or end, "group_by": group_by}
     scope = {"app_id": app_id, "partner_id": partner_id, "campaign_id": campaign_id, "branch": branch}
     problem: ApiProblem | None = None
+    # one call: the series by day, the breakdown by the chosen group and (for the page) the goals
+    ask = {**query, **scope, "group_by": "day", "breakdown": None if group_by == "day" else group_by}
     try:
-        by_day, by_group = await asyncio.gather(
-            api.get(METRICS, {**query, **scope, "group_by": "day"}),
-            api.get(METRICS, {**query, **scope}),
-        )
+        by_day = await api.get(METRICS, {**ask, "include": None if export else "goals"})
     except ApiProblem as exc:
         if exc.status not in (403, 422):
             raise
-        problem, by_day, by_group = exc, None, None
+        problem, by_day = exc, None
+    by_group = None
+    if by_day is not None:
+        by_group = by_day if group_by == "day" else {"groups": by_day["breakdown"] or []}
     if export and by_day is not None and by_group is not None:
         rows = by_day["groups"] if export == "days" else by_group["groups"]
         first = "day" if export == "days" else group_by
@@ -129,7 +130,7 @@ async def dashboard(
             [first, *COLUMNS],
             ([g["key"], *(g["counts"][c] for c in COLUMNS)] for g in rows),
         )
-    goals = [] if problem else await _goal_measures(api)
+    goals = _goal_measures(by_day.get("goals") or []) if by_day else []
     totals = by_day["totals"] if by_day else None
     return await render(
         request,
@@ -165,17 +166,15 @@ def _field_errors(problem: ApiProblem | None) -> dict[str, str]:
         errors.setdefault("from", problem.detail)
     if problem.code == "branch_scope":
         errors.setdefault("branch", problem.detail)
+    if "breakdown" in errors:  # the page's "group by" is the API's breakdown
+        errors.setdefault("group_by", errors.pop("breakdown"))
     return errors
 
 
-async def _goal_measures(api: Any) -> list[dict[str, Any]]:
-    """Every measure of the goals this operator sees, with its goal and objective (first page)."""
-    try:
-        page = await api.get("/v1/ops/goals", {"page_size": 100})
-    except ApiProblem:
-        return []
+def _goal_measures(goals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every measure of the goals this operator sees (the metrics call's first 100), by objective."""
     return [
         {"goal": g, "measure": m}
-        for g in sorted(page["items"], key=lambda g: (g["objective"], g["name"]))
+        for g in sorted(goals, key=lambda g: (g["objective"], g["name"]))
         for m in g["measures"]
     ]

@@ -70,10 +70,16 @@ def funnel_report(
             own = select(Campaign.campaign_id).where(col(Campaign.branch) == branch)
             stmt = stmt.where(col(FunnelDay.campaign_id).in_(own))
         rows = list(session.exec(stmt.order_by(col(FunnelDay.day), col(FunnelDay.campaign_id))))
-        campaigns = {
-            c.campaign_id: c
-            for c in session.exec(select(Campaign).where(col(Campaign.partner_id) == partner_id))
-        }
+        # only the campaigns of the rows (a partner may have thousands; a report names a few)
+        named = {row.campaign_id for row in rows}
+        campaigns = (
+            {
+                c.campaign_id: c
+                for c in session.exec(select(Campaign).where(col(Campaign.campaign_id).in_(named)))
+            }
+            if named
+            else {}
+        )
     totals = dict.fromkeys(COUNTERS, 0)
     commission, currency = 0, ""
     for row in rows:

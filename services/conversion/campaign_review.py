@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func, tuple_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -156,6 +157,34 @@ def review_campaign(
 def pending_version(*, engine: Engine, campaign: Campaign) -> CampaignVersion | None:
     with read_session(engine) as session:
         return _pending(session, campaign)
+
+
+def waiting_for_review(
+    *, engine: Engine, branch: str, limit: int, after: str
+) -> tuple[list[tuple[Campaign, CampaignVersion]], int]:
+    """Campaigns with a version waiting for review (by id, after `after`), each with that version, and
+    how many wait in all; a branch reads only its own. Three indexed reads, whatever the queue's size."""
+    with read_session(engine) as session:
+        waiting = select(Campaign).where(col(Campaign.pending_version) > 0)
+        counted = select(func.count()).select_from(Campaign).where(col(Campaign.pending_version) > 0)
+        if branch:
+            waiting = waiting.where(col(Campaign.branch) == branch)
+            counted = counted.where(col(Campaign.branch) == branch)
+        total = int(session.exec(counted).one())
+        stmt = waiting.where(col(Campaign.campaign_id) > after).order_by(col(Campaign.campaign_id))
+        found = list(session.exec(stmt.limit(limit)))
+        if not found:
+            return [], total
+        keys = [(c.campaign_id, c.pending_version) for c in found]
+        versions = {
+            (v.campaign_id, v.version): v
+            for v in session.exec(
+                select(CampaignVersion).where(
+                    tuple_(col(CampaignVersion.campaign_id), col(CampaignVersion.version)).in_(keys)
+                )
+            )
+        }
+    return [(c, versions[k]) for c, k in zip(found, keys, strict=True) if k in versions], total
 
 
 def list_versions(*, engine: Engine, campaign_id: str, branch: str) -> tuple[Campaign, list[CampaignVersion]]:

@@ -57,6 +57,19 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             message.pending.CopyFrom(version_to_pb(campaign, pending))
         return pb.CampaignResponse(campaign=message)
 
+    def _waiting(self, request: pb.ListCampaignsRequest, size: int) -> pb.ListCampaignsResponse:
+        """The review queue's page: each campaign with its pending version, and the queue's length."""
+        found, total = campaign_review.waiting_for_review(
+            engine=self._engine, branch=branch_of(request.actor), limit=size + 1, after=request.page_token
+        )
+        page = []
+        for campaign, version in found[:size]:
+            message = campaign_to_pb(campaign)
+            message.pending.CopyFrom(version_to_pb(campaign, version))
+            page.append(message)
+        next_token = found[size - 1][0].campaign_id if len(found) > size else ""
+        return pb.ListCampaignsResponse(campaigns=page, next_page_token=next_token, pending_total=total)
+
     async def CreateCampaign(self, request, context) -> pb.CampaignResponse:  # type: ignore[no-untyped-def]
         campaign = await asyncio.to_thread(
             campaigns.create_campaign,
@@ -153,6 +166,8 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
 
     async def ListCampaigns(self, request, context) -> pb.ListCampaignsResponse:  # type: ignore[no-untyped-def]
         size = min(request.page_size or 50, MAX_PAGE)
+        if request.pending_only:
+            return await asyncio.to_thread(self._waiting, request, size)
         found = await asyncio.to_thread(
             campaigns.list_campaigns,
             engine=self._engine,

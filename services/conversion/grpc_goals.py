@@ -79,19 +79,35 @@ class GoalRpcs:
     _engine: Engine
 
     async def GetNorthStar(self, request, context) -> pb.GetNorthStarResponse:  # type: ignore[no-untyped-def]
-        groups, totals = await asyncio.to_thread(
-            north_star.series,
-            engine=self._engine,
-            group_by=request.group_by,
-            from_day=request.from_day,
-            to_day=request.to_day,
-            scope=_scope(request.filter),
-            actor_branch=branch_of(request.actor),
-        )
-        return pb.GetNorthStarResponse(
+        return await asyncio.to_thread(self._north_star, request)
+
+    def _north_star(self, request: pb.GetNorthStarRequest) -> pb.GetNorthStarResponse:
+        """The series, the optional breakdown and goals in one read (the dashboard's one call)."""
+        ask = {
+            "engine": self._engine,
+            "from_day": request.from_day,
+            "to_day": request.to_day,
+            "scope": _scope(request.filter),
+            "actor_branch": branch_of(request.actor),
+        }
+        groups, totals = north_star.series(group_by=request.group_by, **ask)
+        answer = pb.GetNorthStarResponse(
             groups=[pb.MetricGroup(key=key, counts=counts_to_pb(c)) for key, c in groups],
             totals=counts_to_pb(totals),
         )
+        if request.breakdown_by:
+            breakdown, _ = north_star.series(group_by=request.breakdown_by, **ask)
+            answer.breakdown.extend(pb.MetricGroup(key=key, counts=counts_to_pb(c)) for key, c in breakdown)
+        if request.with_goals:
+            found = goals.list_goals(
+                engine=self._engine,
+                objective="",
+                actor=staff_from_pb(request.actor),
+                limit=MAX_PAGE,
+                after="",
+            )
+            answer.goals.extend(_with_actuals(self._engine, found))
+        return answer
 
     async def _answer(self, goal: Goal) -> pb.GoalResponse:
         [answered] = await asyncio.to_thread(_with_actuals, self._engine, [goal])

@@ -57,7 +57,8 @@ class Campaign(SQLModel, table=True):
     )
     approved_by: str = Field(default="", max_length=40, sa_column_kwargs={"server_default": ""})
     approved_at: datetime | None = None
-    pending_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # > 0 while a version waits for review (indexed: the approvals inbox lists and counts these)
+    pending_version: int = Field(default=0, index=True, sa_column_kwargs={"server_default": "0"})
     created_by: str = Field(default="", max_length=40)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

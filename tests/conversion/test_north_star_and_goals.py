@@ -82,6 +82,8 @@ def bad_queries() -> list[dict[str, str]]:
         {**period(), "partner_id": "a" * 41},
         {**period(), "campaign_id": "<script>"},
         {**period(), "branch": "Shanghai!"},
+        {**period(), "breakdown": "day"},
+        {**period(), "include": "secrets"},
     ]
 
 
@@ -140,6 +142,53 @@ def goals_are_branch_scoped(gw: httpx.Client, bank_goal: str, sh_goal: str) -> N
     problem(gw.post(GOALS, json=goal_body(None), headers=actors.operator_headers(gw, "hq-viewer")), 403)
     listed = gw.get(GOALS, headers=actors.operator_headers(gw, "hq-viewer")).json()["items"]
     assert {bank_goal, sh_goal} <= {g["goal_id"] for g in listed}
+
+
+def one_call_carries_the_dashboard(gw: httpx.Client, hq: str, sh: str, bank_goal: str, sh_goal: str) -> None:
+    """The dashboard's one call equals the separate series and the goals list, in the caller's scope."""
+    for operator, goal_ids in (("hq-viewer", {bank_goal, sh_goal}), ("sh-operator", {sh_goal})):
+        headers = actors.operator_headers(gw, operator)
+        combined = gw.get(
+            METRICS,
+            params={**period(), "group_by": "day", "breakdown": "campaign", "include": "goals"},
+            headers=headers,
+        )
+        assert combined.status_code == 200, combined.text
+        whole = combined.json()
+        by_day = gw.get(METRICS, params=period(), headers=headers).json()
+        by_campaign = gw.get(METRICS, params={**period(), "group_by": "campaign"}, headers=headers).json()
+        assert (whole["groups"], whole["totals"]) == (by_day["groups"], by_day["totals"])
+        assert whole["breakdown_by"] == "campaign" and whole["breakdown"] == by_campaign["groups"]
+        listed = gw.get(GOALS, headers=headers).json()["items"]
+        assert whole["goals"] == listed and goal_ids <= {g["goal_id"] for g in whole["goals"]}
+        if operator == "sh-operator":
+            assert [g["key"] for g in whole["breakdown"]] == [sh]
+            assert {g["goal_id"] for g in whole["goals"]} == {sh_goal}
+        assert by_day["breakdown"] is None and by_day["goals"] is None  # only when asked
+
+
+def campaign_funnel_is_one_call(gw: httpx.Client, hq: str, sh: str) -> None:
+    """The funnel page's one call: the campaign, its funnel and links, equal to the separate reads."""
+    viewer = actors.operator_headers(gw, "hq-viewer")
+    days = {"from_day": today(), "to_day": today()}
+    answer = gw.get(f"/v1/ops/conversion/campaigns/{hq}/funnel", params=days, headers=viewer)
+    assert answer.status_code == 200, answer.text
+    whole = answer.json()
+    campaign = gw.get(f"/v1/ops/conversion/campaigns/{hq}", headers=viewer).json()
+    report = gw.get(
+        "/v1/ops/conversion/funnels", params={"partner_id": "ride", "campaign_id": hq, **days}, headers=viewer
+    ).json()
+    links = gw.get(f"/v1/ops/conversion/campaigns/{hq}/links", headers=viewer).json()
+    assert (whole["campaign"], whole["report"], whole["links"]) == (campaign, report, links)
+    assert whole["report"]["totals"]["acquired"] == 1 and whole["links"]
+    shanghai = actors.operator_headers(gw, "sh-operator")
+    problem(gw.get(f"/v1/ops/conversion/campaigns/{hq}/funnel", params=days, headers=shanghai), 404)
+    own = gw.get(f"/v1/ops/conversion/campaigns/{sh}/funnel", params=days, headers=shanghai)
+    assert own.status_code == 200 and own.json()["campaign"]["campaign_id"] == sh
+    for bad in ({"from_day": today()}, {**days, "to_day": "2020-01-01"}, {**days, "from_day": "x"}):
+        problem(gw.get(f"/v1/ops/conversion/campaigns/{hq}/funnel", params=bad, headers=viewer), 422)
+    problem(gw.get("/v1/ops/conversion/campaigns/NO/funnel", params=days, headers=viewer), 422)
+    problem(gw.get(f"/v1/ops/conversion/campaigns/{hq}/funnel", params=days), 401)
 
 
 def _update(version: int, target: int = 1) -> dict:
@@ -237,5 +286,7 @@ async def test_north_star_and_goals(tmp_path: Path, conversion_nats: str) -> Non
             await asyncio.to_thread(bad_queries_are_problems, gw)
             bank_goal, sh_goal = await asyncio.to_thread(goals_track_actuals, gw)
             await asyncio.to_thread(goals_are_branch_scoped, gw, bank_goal, sh_goal)
+            await asyncio.to_thread(one_call_carries_the_dashboard, gw, hq, sh, bank_goal, sh_goal)
+            await asyncio.to_thread(campaign_funnel_is_one_call, gw, hq, sh)
             await asyncio.to_thread(goals_keep_their_history, gw, bank_goal)
             await asyncio.to_thread(bad_goals_are_problems, gw)

@@ -52,9 +52,9 @@ async def strategies(clients: Clients, op: OperatorPrincipal, token: str) -> Cou
 async def campaigns(clients: Clients, op: OperatorPrincipal, token: str) -> Counted:
     actor = vpb.Actor(kind="operator", operator_id=op.operator_id, role=op.role, branch=op.branch or "")
     resp = await clients.conversion.ListCampaigns(
-        vpb.ListCampaignsRequest(actor=actor, page_size=PAGE, page_token=token)
+        vpb.ListCampaignsRequest(actor=actor, page_size=1, pending_only=True)
     )
-    return sum(1 for c in resp.campaigns if c.pending_version), resp.next_page_token
+    return resp.pending_total, ""  # conversion counts its whole queue in one indexed read
 
 
 COUNTERS: dict[str, Callable[[Clients, OperatorPrincipal, str], Awaitable[Counted]]] = {

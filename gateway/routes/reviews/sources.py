@@ -19,8 +19,6 @@ from gateway.routes.benefits.calls import operator_principal
 from services.runtime.clock import from_timestamp
 
 KINDS = ("content_item", "benefit", "benefit_change", "strategy", "campaign")
-# Campaign lists cannot filter on a pending change, so one call reads this many pages at most.
-CAMPAIGN_SCAN_PAGES = 10
 # The title shown is the bank's own language first.
 _LOCALES = {"zh-Hans": 0, "zh-Hant": 1, "en": 2}
 
@@ -172,37 +170,24 @@ async def strategies(clients: Clients, op: OperatorPrincipal, size: int, token: 
 
 async def campaigns(clients: Clients, op: OperatorPrincipal, size: int, token: str) -> Page:
     actor = vpb.Actor(kind="operator", operator_id=op.operator_id, role=op.role, branch=op.branch or "")
-    found: list[ReviewItem] = []
-    for _ in range(CAMPAIGN_SCAN_PAGES):
-        resp = await clients.conversion.ListCampaigns(
-            vpb.ListCampaignsRequest(actor=actor, page_size=size - len(found), page_token=token)
+    # conversion's review queue: only campaigns with a pending version, each carrying it and its authors
+    resp = await clients.conversion.ListCampaigns(
+        vpb.ListCampaignsRequest(actor=actor, page_size=size, page_token=token, pending_only=True)
+    )
+    found = [
+        _item(
+            op,
+            kind="campaign",
+            object_id=c.campaign_id,
+            title=c.pending.proposed.name or c.name,
+            branch=c.branch or None,
+            version=c.pending_version,
+            authors=list(c.pending.authors),
+            submitted_at=_at(c.pending.proposed_at),
         )
-        # The list names a pending version; the campaign's own read carries it and its authors.
-        full = await asyncio.gather(
-            *(
-                clients.conversion.GetCampaign(vpb.GetCampaignRequest(campaign_id=c.campaign_id, actor=actor))
-                for c in resp.campaigns
-                if c.pending_version
-            )
-        )
-        for c in (r.campaign for r in full):
-            if c.pending_version:
-                found.append(
-                    _item(
-                        op,
-                        kind="campaign",
-                        object_id=c.campaign_id,
-                        title=c.pending.proposed.name or c.name,
-                        branch=c.branch or None,
-                        version=c.pending_version,
-                        authors=list(c.pending.authors),
-                        submitted_at=_at(c.pending.proposed_at),
-                    )
-                )
-        token = resp.next_page_token
-        if not token or len(found) >= size:
-            break
-    return found, token
+        for c in resp.campaigns
+    ]
+    return found, resp.next_page_token
 
 
 READERS: dict[str, Callable[[Clients, OperatorPrincipal, int, str], Awaitable[Page]]] = {

@@ -116,11 +116,13 @@ def _period(params: dict[str, Any]) -> dict[str, str]:
 
 
 def dashboard(params: dict[str, Any]) -> RequestFactory:
-    return _pages("/dashboard", {**_period(params), "group_by": "day"}, params)
+    return _pages("/dashboard", {**_period(params), "group_by": "partner"}, params)
 
 
 def dashboard_api(params: dict[str, Any]) -> RequestFactory:
-    return _api("/v1/ops/metrics/north-star", {**_period(params), "group_by": "day"}, params)
+    # the page's one call: the series by day, the breakdown by partner and the goals with actuals
+    query = {**_period(params), "group_by": "day", "breakdown": "partner", "include": "goals"}
+    return _api("/v1/ops/metrics/north-star", query, params)
 
 
 def funnel(params: dict[str, Any]) -> RequestFactory:
@@ -128,13 +130,9 @@ def funnel(params: dict[str, Any]) -> RequestFactory:
 
 
 def funnel_api(params: dict[str, Any]) -> RequestFactory:
-    query = {
-        "partner_id": "ride",
-        "campaign_id": params["campaign_id"],
-        "from_day": params["from_day"],
-        "to_day": params["to_day"],
-    }
-    return _api("/v1/ops/conversion/funnels", query, params)
+    # the page's one call: the campaign, its funnel over the period and its links
+    query = {"from_day": params["from_day"], "to_day": params["to_day"]}
+    return _api(f"/v1/ops/conversion/campaigns/{params['campaign_id']}/funnel", query, params)
 
 
 def approvals(params: dict[str, Any]) -> RequestFactory:
@@ -142,7 +140,7 @@ def approvals(params: dict[str, Any]) -> RequestFactory:
 
 
 def approvals_api(params: dict[str, Any]) -> RequestFactory:
-    return _api("/v1/ops/reviews", {}, params)
+    return _api("/v1/ops/reviews", {"page_size": "50"}, params)
 
 
 SCENARIOS = [
