@@ -16,12 +16,13 @@ from gateway.config import GatewaySettings
 from gateway.idempotency import Idempotency
 from gateway.policies import trusted_headers
 from gateway.policies.app_registry import AppRegistry
-from gateway.policies.denial import PolicyDenied
+from gateway.policies.denial import PolicyDenied, unauthenticated
 from gateway.policies.identity_keys import IdentityKeys
 from gateway.policies.lockout import AuthLockout
-from gateway.policies.partner_signature import PartnerKeySource, PartnerSignaturePolicy
-from gateway.policies.signing import EdgeRequest
+from gateway.policies.partner_signature import CHALLENGE, PartnerKeySource, PartnerSignaturePolicy
+from gateway.policies.signing import SCHEME, TIMESTAMP_HEADER, EdgeRequest
 from gateway.policies.store import EdgeStore, open_store
+from gateway.policies.token_cache import VerifiedTokens
 from gateway.policies.tokens import AppTokenPolicy, JwksCache, OperatorTokenPolicy
 from gateway.problems import Problem
 from gateway.ratelimit import RateLimiter
@@ -31,7 +32,7 @@ T = TypeVar("T")
 
 
 def _problem(denied: PolicyDenied) -> Problem:
-    return Problem(denied.status, denied.code, denied.detail, headers=denied.headers)
+    return Problem(denied.status, denied.code, denied.detail, headers=denied.headers, extra=denied.extra)
 
 
 class AppTokens:
@@ -72,11 +73,19 @@ class AppTokens:
 
 
 class PartnerSignatures:
-    """Partner platforms: a signature over the raw request (verified over the body bytes read once)."""
+    """Partner platforms: a signature over the raw request (verified over the body bytes read once).
 
-    def __init__(self, *, policy: PartnerSignaturePolicy, kong_secret: str) -> None:
+    `nonces_since`: when the nonces live in this process's memory, the time they start from; a
+    request signed before it may have been seen by the previous process, so it is refused (the
+    partner signs again). None when nonces outlive the process (Redis, the SQLite file).
+    """
+
+    def __init__(
+        self, *, policy: PartnerSignaturePolicy, kong_secret: str, nonces_since: float | None = None
+    ) -> None:
         self._policy = policy
         self._kong_secret = kong_secret
+        self._nonces_since = nonces_since
 
     async def authenticate(self, request: Request) -> PartnerPrincipal:
         try:
@@ -91,9 +100,20 @@ class PartnerSignatures:
                     body=await request.body(),
                 )
                 partner = await asyncio.to_thread(self._policy.authenticate, edge_request)
+                self._refuse_signed_before_start(request.headers.get(TIMESTAMP_HEADER, ""))
         except PolicyDenied as denied:
+            challenge = denied.headers.get("WWW-Authenticate", "")
+            if denied.status == 401 and not challenge.startswith(SCHEME):
+                # behind Kong too, partners are challenged to sign, never to bring a bearer token
+                denied.headers["WWW-Authenticate"] = CHALLENGE
             raise _problem(denied) from None
         return PartnerPrincipal(partner_id=partner.partner_id, key_id=partner.key_id)
+
+    def _refuse_signed_before_start(self, timestamp: str) -> None:
+        if self._nonces_since is not None and int(timestamp) < int(self._nonces_since):
+            raise unauthenticated(
+                "signature_expired", "signed before this gateway started remembering nonces; sign again"
+            )
 
 
 class OperatorTokens:
@@ -151,7 +171,11 @@ class Edge:
         jwks_fetch: Callable[[], str],
         app_ids_fetch: Callable[[], Iterable[str]],
     ) -> Edge:
-        store = open_store(redis_url=settings.redis_url, sqlite_path=settings.edge_store_file())
+        store = open_store(
+            redis_url=settings.redis_url,
+            sqlite_path=settings.edge_store_file(),
+            memory=settings.edge_store_kind() == "memory",
+        )
         jwks = JwksCache(
             jwks_fetch,
             max_age_s=settings.jwks_max_age_s,
@@ -166,6 +190,7 @@ class Edge:
             window_s=settings.signature_window_s,
             nonce_ttl_s=settings.nonce_ttl_s,
             lockout=lockout,
+            explain_failures=settings.signature_help,
         )
         return cls(
             settings=settings,
@@ -173,11 +198,15 @@ class Edge:
             apps=apps,
             lockout=lockout,
             app_tokens=AppTokens(
-                policy=AppTokenPolicy(jwks, ended_sessions=store, apps=apps), kong_secret=secret
+                policy=AppTokenPolicy(jwks, ended_sessions=store, apps=apps, cache=_token_cache(settings)),
+                kong_secret=secret,
             ),
-            partner_signatures=PartnerSignatures(policy=signatures, kong_secret=secret),
+            partner_signatures=PartnerSignatures(
+                policy=signatures, kong_secret=secret, nonces_since=getattr(store, "started_at", None)
+            ),
             operator_tokens=OperatorTokens(
-                policy=OperatorTokenPolicy(jwks, revoked=store), kong_secret=secret
+                policy=OperatorTokenPolicy(jwks, revoked=store, cache=_token_cache(settings)),
+                kong_secret=secret,
             ),
             rate_limits=RateLimiter(
                 store=store, limits=settings.rate_limits, window_s=settings.rate_limit_window_s
@@ -209,6 +238,11 @@ class Edge:
         if self.identity_keys is not None:
             self.identity_keys.close()
         self.store.close()
+
+
+def _token_cache(settings: GatewaySettings) -> VerifiedTokens | None:
+    entries = settings.token_cache_entries
+    return VerifiedTokens(max_entries=entries) if entries else None
 
 
 def server_options(settings: GatewaySettings) -> dict[str, object]:

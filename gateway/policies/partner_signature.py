@@ -1,4 +1,10 @@
-"""Partner request signatures: timestamp window, key rotation, HMAC over the raw request, one-time nonces."""
+"""Partner request signatures: timestamp window, key rotation, HMAC over the raw request, one-time nonces.
+
+Every refusal is a 401 with the HMAC challenge (`WWW-Authenticate: LATTICE-HMAC-SHA256 ...`), never
+Bearer. Outside production (`explain_failures`), `signature_invalid` also carries the canonical request
+the edge computed, so a partner can diff it against the string it signed; never the secret, never the
+expected signature.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,17 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from gateway.policies.denial import PolicyDenied, unauthenticated
+from gateway.policies.denial import PolicyDenied
 from gateway.policies.lockout import AuthLockout
 from gateway.policies.signing import (
     KEY_ID_HEADER,
     NONCE_HEADER,
     PARTNER_HEADER,
+    SCHEME,
     SIGNATURE_HEADER,
+    SIGNED_HEADERS,
     TIMESTAMP_HEADER,
     EdgeRequest,
     SignatureHeaders,
@@ -28,6 +36,47 @@ _PARTNER_ID = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
 _KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+CHALLENGE = f'{SCHEME} realm="partner", headers="{" ".join(SIGNED_HEADERS)}"'
+
+
+def unauthenticated(code: str, detail: str, *, extra: dict[str, Any] | None = None) -> PolicyDenied:
+    """A partner 401: the HMAC signature challenge names the scheme and the headers it needs."""
+    return PolicyDenied(
+        401, code, detail, headers={"WWW-Authenticate": f'{CHALLENGE}, error="{code}"'}, extra=extra
+    )
+
+
+def explained_canonical_request(request: EdgeRequest, signed: SignatureHeaders) -> dict[str, Any]:
+    """What the edge signed in the partner's place: each element, and the whole string to sign.
+
+    Derived only from the request itself (nothing a partner did not send), so it is safe to show;
+    the secret and the expected signature stay out of it."""
+    string_to_sign = canonical_request(
+        method=request.method,
+        raw_path=request.raw_path,
+        raw_query=request.raw_query,
+        partner_id=signed.partner_id,
+        key_id=signed.key_id,
+        timestamp=signed.timestamp,
+        nonce=signed.nonce,
+        body=request.body,
+    )
+    lines = string_to_sign.split("\n")
+    return {
+        "canonical_request": {
+            "scheme": lines[0],
+            "method": lines[1],
+            "path": lines[2],
+            "canonical_query": lines[3],
+            "timestamp": lines[4],
+            "nonce": lines[5],
+            "partner_id": lines[6],
+            "key_id": lines[7],
+            "body_sha256": lines[8],
+            "body_length": len(request.body),
+            "string_to_sign": string_to_sign,
+        }
+    }
 
 
 @dataclass(frozen=True)
@@ -66,6 +115,7 @@ class PartnerSignaturePolicy:
         nonce_ttl_s: int = 600,
         lockout: AuthLockout | None = None,
         clock: Callable[[], float] = time.time,
+        explain_failures: bool = False,
     ) -> None:
         if nonce_ttl_s < 2 * window_s:
             raise ValueError("nonces must be remembered for at least twice the timestamp window")
@@ -75,6 +125,7 @@ class PartnerSignaturePolicy:
         self._nonce_ttl_s = nonce_ttl_s
         self._lockout = lockout
         self._clock = clock
+        self._explain = explain_failures
 
     def authenticate(self, request: EdgeRequest) -> VerifiedPartner:
         """The partner whose key signed exactly this request, now, for the first time."""
@@ -84,7 +135,9 @@ class PartnerSignaturePolicy:
         now = self._clock()
         if abs(int(now) - signed.timestamp) > self._window_s:
             raise unauthenticated(
-                "signature_expired", f"the timestamp is more than {self._window_s}s from now"
+                "signature_expired",
+                f"the timestamp is more than {self._window_s}s from now",
+                extra={"server_time": int(now)},
             )
         try:
             return self._verify(request, signed, now)
@@ -109,6 +162,13 @@ class PartnerSignaturePolicy:
             body=request.body,
         )
         if not signature_matches(key.secret, canonical, signed.signature):
+            if self._explain:
+                raise unauthenticated(
+                    "signature_invalid",
+                    "the signature does not match the request; compare canonical_request.string_to_sign "
+                    "with the string you signed",
+                    extra=explained_canonical_request(request, signed),
+                )
             raise unauthenticated("signature_invalid", "the signature does not match the request")
         if not self._store.claim_once(f"nonce:{signed.partner_id}:{signed.nonce}", ttl_s=self._nonce_ttl_s):
             raise unauthenticated("nonce_reused", "this nonce was already used")
@@ -125,8 +185,14 @@ def read_signature_headers(headers: object) -> SignatureHeaders:
     get = headers.get  # type: ignore[attr-defined]
     values = {name: get(name) for name in (PARTNER_HEADER, KEY_ID_HEADER, TIMESTAMP_HEADER, NONCE_HEADER)}
     raw_signature = get(SIGNATURE_HEADER)
-    if any(v is None for v in values.values()) or raw_signature is None:
-        raise unauthenticated("signature_missing", "signed partner requests need the X-Lattice-* headers")
+    missing = [name for name in SIGNED_HEADERS if get(name) is None]
+    if missing:
+        raise unauthenticated(
+            "signature_missing",
+            f"signed partner requests need the header{'s' if len(missing) > 1 else ''} "
+            + ", ".join(display_name(name) for name in missing),
+            extra={"missing_headers": [display_name(name) for name in missing]},
+        )
     checks = (
         (PARTNER_HEADER, _PARTNER_ID),
         (KEY_ID_HEADER, _KEY_ID),
@@ -135,10 +201,12 @@ def read_signature_headers(headers: object) -> SignatureHeaders:
     )
     for name, pattern in checks:
         if not pattern.fullmatch(values[name]):
-            raise unauthenticated("signature_malformed", f"the {name} header is malformed")
+            raise unauthenticated("signature_malformed", f"the {display_name(name)} header is malformed")
     signature = decode_signature(raw_signature)
     if signature is None:
-        raise unauthenticated("signature_malformed", f"the {SIGNATURE_HEADER} header is malformed")
+        raise unauthenticated(
+            "signature_malformed", f"the {display_name(SIGNATURE_HEADER)} header is malformed"
+        )
     return SignatureHeaders(
         partner_id=values[PARTNER_HEADER],
         key_id=values[KEY_ID_HEADER],
@@ -146,6 +214,11 @@ def read_signature_headers(headers: object) -> SignatureHeaders:
         nonce=values[NONCE_HEADER],
         signature=signature,
     )
+
+
+def display_name(header: str) -> str:
+    """`x-lattice-key-id` as partners write it: `X-Lattice-Key-Id`."""
+    return "-".join(part.capitalize() for part in header.split("-"))
 
 
 __all__ = ["PartnerKey", "PartnerKeySource", "PartnerSignaturePolicy", "PolicyDenied", "VerifiedPartner"]

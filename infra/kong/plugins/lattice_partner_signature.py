@@ -18,6 +18,8 @@ Schema = (
     {"store_path": {"type": "string", "required": False, "default": lattice_kong.DEFAULT_STORE_PATH}},
     {"window_s": {"type": "integer", "required": True, "default": 300, "between": [30, 900]}},
     {"nonce_ttl_s": {"type": "integer", "required": True, "default": 600, "between": [60, 3600]}},
+    # signature_invalid shows the canonical request; unset: on unless ENVIRONMENT=production
+    {"explain_signature_failures": {"type": "boolean", "required": False}},
 )
 
 
@@ -35,6 +37,7 @@ class Plugin:
                 window_s=self.config.get("window_s", 300),
                 nonce_ttl_s=self.config.get("nonce_ttl_s", 600),
                 lockout=AuthLockout(store=lattice_kong.edge_store(self.config)),
+                explain_failures=lattice_kong.signature_help(self.config),
             ),
         )
 
