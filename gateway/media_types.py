@@ -8,10 +8,13 @@ The check runs only for a body that is not JSON, so JSON requests pay one header
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from fastapi.dependencies.models import Dependant
 from fastapi.params import Form
-from fastapi.routing import APIRoute
-from starlette.routing import Match
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import compile_path
 from starlette.types import Scope
 
 FORM = "application/x-www-form-urlencoded"
@@ -41,18 +44,46 @@ def refuses(scope: Scope, headers: dict[bytes, bytes]) -> str | None:
     if route is None:
         return None  # no such route: the router answers 404 / 405
     essence = content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
-    if essence == FORM and takes_form(route):
+    if essence == FORM and route.form:
         return None
     allowed = (
-        "application/json or application/x-www-form-urlencoded" if takes_form(route) else ("application/json")
+        "application/json or application/x-www-form-urlencoded" if route.form else "application/json"
     )
     return f"the body must be {allowed}, not {essence or 'a body without Content-Type'}"
 
 
-def _route_of(scope: Scope) -> APIRoute | None:
-    app = scope.get("app")
-    for route in getattr(getattr(app, "router", None), "routes", ()):
-        if isinstance(route, APIRoute) and route.matches(scope)[0] == Match.FULL:
+@dataclass(frozen=True)
+class BodyRoute:
+    """One route of the app as the media check sees it."""
+
+    path: str
+    methods: frozenset[str]
+    regex: re.Pattern[str]
+    form: bool
+
+
+def body_routes(app: object) -> list[BodyRoute]:
+    """Every API route that takes a body method, with whether it takes a form (cached on the app)."""
+    state = getattr(app, "state", None)
+    cached = getattr(state, "body_routes", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    found = []
+    for context in iter_route_contexts(getattr(app, "routes", [])):
+        route = context.original_route
+        methods = frozenset(context.methods or ()) & _BODY_METHODS
+        if isinstance(route, APIRoute) and methods and context.path:
+            regex, _, _ = compile_path(context.path)
+            found.append(BodyRoute(context.path, methods, regex, takes_form(route)))
+    if state is not None:
+        state.body_routes = found
+    return found
+
+
+def _route_of(scope: Scope) -> BodyRoute | None:
+    path, method = scope.get("path", ""), scope.get("method")
+    for route in body_routes(scope.get("app")):
+        if method in route.methods and route.regex.match(path):
             return route
     return None
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from lattice.content.v1 import content_pb2 as pb
 from pydantic import BaseModel
 
+from services.runtime.clock import from_timestamp
+
 
 def when(ts: Timestamp) -> datetime | None:
-    return ts.ToDatetime(tzinfo=UTC) if ts.seconds or ts.nanos else None
+    return from_timestamp(ts)
 
 
 class TextOut(BaseModel):

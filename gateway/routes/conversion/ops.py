@@ -7,6 +7,7 @@ endpoints and link keys are head office's.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
@@ -35,6 +36,7 @@ from gateway.routes.conversion.schemas import (
     report_public,
     version_public,
 )
+from services.runtime.clock import from_timestamp
 
 router = APIRouter(prefix="/v1/ops/conversion", tags=["conversion"])
 VIEWER = require_role("viewer")
@@ -268,13 +270,13 @@ async def list_postback_deliveries(
 )
 async def rotate_link_key(
     body: KeyRotation, clients: ClientsDep, operator: OperatorPrincipal = ADMIN
-) -> dict[str, str]:
+) -> dict[str, str | datetime | None]:
     """A new link signing key; links signed with the previous key stay valid for the overlap."""
     _head_office(operator)
     resp = await clients.conversion.RotateLinkSigningKey(
         pb.RotateLinkSigningKeyRequest(overlap_days=body.overlap_days)
     )
-    return {"key_id": resp.key_id, "previous_key_valid_until": resp.previous_not_after.ToJsonString()}
+    return {"key_id": resp.key_id, "previous_key_valid_until": from_timestamp(resp.previous_not_after)}
 
 
 @router.get(

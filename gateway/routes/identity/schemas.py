@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from lattice.identity.v1 import identity_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field
+
+from services.runtime.clock import from_timestamp
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
 Scope = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_:.-]*$")]
@@ -25,7 +27,7 @@ class Strict(BaseModel):
 
 
 def when(ts: Timestamp) -> datetime | None:
-    return ts.ToDatetime(tzinfo=UTC) if ts.seconds else None
+    return from_timestamp(ts)
 
 
 def b64(raw: bytes) -> str:
@@ -54,6 +56,19 @@ def token_out(resp: pb.TokenResponse) -> TokenOut:
 
 
 class ConsentIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "recipient_type": "app",
+                    "recipient": "life",
+                    "purpose": "cross_app_recognition",
+                    "data_categories": ["identity", "assurance_level"],
+                    "text_version": "consent-2026.1",
+                }
+            ]
+        }
+    )
     recipient_type: Literal["app", "partner"]
     recipient: Slug
     purpose: str = Field(pattern=r"^[a-z][a-z0-9_]{1,99}$")

@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gateway.auth import OperatorPrincipal
 from gateway.problems import Problem
+from services.runtime.clock import from_timestamp
 from services.runtime.personal_data import contains_personal_number
 
 AppIdPattern = r"^[a-z][a-z0-9_-]{1,39}$"
@@ -44,6 +45,23 @@ class AppEventIn(Strict):
 
 
 class EventBatch(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "events": [
+                        {
+                            "event_id": "evt_01HZX3K9QF",
+                            "type": "fund_page_viewed",
+                            "occurred_at": "2027-03-02T10:15:00+08:00",
+                            "properties": {"fund": "balanced"},
+                            "device_id": "ios-7f3a",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
     events: list[AppEventIn] = Field(min_length=1, max_length=MAX_EVENTS)
 
 
@@ -52,6 +70,9 @@ class EventsAccepted(BaseModel):
 
 
 class PreferenceIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"channel": "sms", "purpose": "offers", "opted_in": False}]}
+    )
     channel: Channel
     purpose: Annotated[str, Field(pattern=r"^(all|[a-z][a-z0-9_-]{1,39})$")] = "all"
     opted_in: bool
@@ -91,6 +112,26 @@ class Schedule(Strict):
 class StrategyIn(Strict):
     """4W1Do: who (segment, control share), where (touchpoints), what (content), when, do."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Fund page follow-up",
+                    "purpose": "offers",
+                    "segment": [{"field": "edition", "op": "eq", "values": ["standard"]}],
+                    "control_share_bp": 1000,
+                    "touchpoints": [{"channel": "inbox", "app_id": "mbank"}],
+                    "content": {
+                        "title": "Still thinking about funds?",
+                        "body": "Talk to an adviser in the app.",
+                    },
+                    "trigger": {"event_type": "fund_page_viewed", "delay_s": 3600},
+                    "goal_event_type": "fund_purchased",
+                }
+            ]
+        }
+    )
+
     name: Annotated[str, Field(min_length=1, max_length=100)]
     kind: Literal["marketing", "transactional"] = "marketing"
     purpose: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")] = "offers"
@@ -109,6 +150,20 @@ class StrategyIn(Strict):
 
 
 class StrategyUpdate(StrategyIn):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Fund page follow-up",
+                    "purpose": "offers",
+                    "touchpoints": [{"channel": "inbox", "app_id": "mbank"}],
+                    "content": {"title": "Still thinking about funds?", "body": "An adviser can help."},
+                    "trigger": {"event_type": "fund_page_viewed", "delay_s": 7200},
+                    "expected_version": 1,
+                }
+            ]
+        }
+    )
     expected_version: int = Field(default=0, ge=0, le=2**31 - 1)  # int32 in the contract
 
 
@@ -119,6 +174,20 @@ class ChannelRule(Strict):
 
 
 class PolicyIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "channels": [{"channel": "sms", "daily_cap": 2, "rate_per_second": 50}],
+                    "daily_contact_budget": 4,
+                    "quiet_start": "21:00",
+                    "quiet_end": "08:00",
+                    "quiet_channels": ["sms", "push"],
+                    "default_time_zone": "Asia/Shanghai",
+                }
+            ]
+        }
+    )
     channels: list[ChannelRule] = Field(default_factory=list, max_length=4)
     daily_contact_budget: int = Field(default=6, ge=0, le=1000)
     quiet_start: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "21:00"
@@ -128,7 +197,8 @@ class PolicyIn(Strict):
 
 
 def to_json(message: Any) -> dict[str, Any]:
-    """A protobuf message as JSON with field names as in the proto; an unset time is null."""
+    """A protobuf message as JSON with field names as in the proto; an unset or zero time is null
+    (a service's `to_timestamp(None)` sets the field to the epoch: never shown as 1970-01-01)."""
     data = MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
     _null_times(message, data)
     return data
@@ -143,7 +213,7 @@ def _null_times(message: Any, data: dict[str, Any]) -> None:
             for item, item_data in zip(getattr(message, f.name), data.get(f.name, []), strict=True):
                 _null_times(item, item_data)
         elif kind.full_name == Timestamp.DESCRIPTOR.full_name:
-            if not message.HasField(f.name):
+            if from_timestamp(getattr(message, f.name)) is None:
                 data[f.name] = None
         elif message.HasField(f.name):
             _null_times(getattr(message, f.name), data[f.name])
