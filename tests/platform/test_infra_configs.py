@@ -22,7 +22,7 @@ from opentelemetry.semconv.metrics import MetricInstruments
 from services.runtime.callers import CallerPolicy
 from services.runtime.grpc_server import build_server
 from services.runtime.pki import ensure_pki, load_identity
-from services.runtime.stack import nats_server_binary
+from tools.stack import nats_server_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 HEALTHCHECK = ROOT / "infra/docker/healthcheck.py"
@@ -48,7 +48,8 @@ LABELS = {
 def test_nats_configs_are_valid_and_fsync_every_write(conf: str) -> None:
     text = (ROOT / conf).read_text()
     assert re.search(r"^\s*sync_interval:\s*always\s*$", text, flags=re.M)
-    env = {**os.environ, "NATS_SERVER_NAME": "nats-1"}
+    # the cluster's nodes take their names, addresses and routes from compose's environment
+    env = {**os.environ, **_cluster_node_env("nats")} if "cluster" in conf else dict(os.environ)
     checked = subprocess.run(
         [nats_server_binary(), "-c", str(ROOT / conf), "-t"],
         env=env,
@@ -59,11 +60,17 @@ def test_nats_configs_are_valid_and_fsync_every_write(conf: str) -> None:
     assert checked.returncode == 0, checked.stderr
 
 
-def test_nats_cluster_routes_name_the_three_nodes_of_its_compose_file() -> None:
-    routes = re.findall(
-        r"nats-route://([\w-]+):6222", (ROOT / "infra/nats/cluster/nats-cluster.conf").read_text()
-    )
+def _cluster_node_env(service: str) -> dict[str, str]:
     override = yaml.safe_load((ROOT / "infra/nats/cluster/compose.yml").read_text())["services"]
+    return {k: str(v) for k, v in override[service]["environment"].items()}
+
+
+def test_nats_cluster_routes_name_the_three_nodes_of_its_compose_file() -> None:
+    override = yaml.safe_load((ROOT / "infra/nats/cluster/compose.yml").read_text())["services"]
+    assert "routes: $NATS_ROUTES" in (ROOT / "infra/nats/cluster/nats-cluster.conf").read_text()
+    for service in ("nats", "nats-2", "nats-3"):  # every node routes to all three
+        routes = re.findall(r"nats-route://([\w-]+):6222", _cluster_node_env(service)["NATS_ROUTES"])
+        assert sorted(routes) == ["nats-1", "nats-2", "nats-3"], service
     nodes = {override["nats"]["environment"]["NATS_SERVER_NAME"]: "nats"}
     nodes |= {
         svc["environment"]["NATS_SERVER_NAME"]: name for name, svc in override.items() if name != "nats"
