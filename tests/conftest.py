@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.runtime.stack import Stack, StackConfig
 from tests.support.system import running_system
+from tools.stack import Stack, StackConfig
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from services.identity.demo_data import DEMO_OPERATOR_SECRETS, DEMO_OPERATORS
 from services.runtime.config import SERVICES, Settings
-from services.runtime.stack import Stack, StackConfig
 from tools.demo_data import load
+from tools.stack import Stack, StackConfig
 
 DEMO_ALLOWLIST = '["127.0.0.1:18099"]'
 

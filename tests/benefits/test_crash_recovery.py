@@ -10,8 +10,8 @@ from lattice.benefits.v1 import benefits_pb2 as pb
 from lattice.benefits.v1 import benefits_pb2_grpc
 
 from services.runtime.clock import from_timestamp, to_timestamp, utcnow
-from services.runtime.stack import Stack
 from tests.support.channels import stack_channel
+from tools.stack import Stack
 
 
 def test_retry_after_crash_between_commit_and_response_replays_one_posting(private_stack: Stack) -> None:

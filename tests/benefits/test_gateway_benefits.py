@@ -7,8 +7,8 @@ import uuid
 
 import httpx
 
-from services.runtime.stack import Stack
 from tests.support.actors import bind_partner, operator_headers, partner_client, recognise, sign_in
+from tools.stack import Stack
 
 
 def approved_coupon(gateway: httpx.Client, **fields: object) -> str:

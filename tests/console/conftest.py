@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from services.identity.demo_data import DEMO_OPERATOR_SECRETS, DEMO_OPERATORS
-from services.runtime.stack import Stack, free_port
+from tools.stack import Stack, free_port
 
 CHROMIUM = os.environ.get("LATTICE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-extensions"]

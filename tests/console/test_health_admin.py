@@ -12,9 +12,9 @@ import pytest
 from lattice.reach.v1 import events_pb2
 
 from services.runtime.bus import Bus, Delivery
-from services.runtime.stack import Stack
 from tests.console.conftest import screenshot, sign_in
 from tests.support.actors import operator_headers
+from tools.stack import Stack
 
 pytestmark = pytest.mark.browser
 XSS = "<script>alert(1)</script>"

@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from services.identity.demo_data import DEMO_OPERATOR_SECRETS
-from services.runtime.stack import Stack
 from tests.console.branch_objects import (
     CHOICES,
     ESCAPED,
@@ -34,6 +33,7 @@ from tests.console.crawl import (
     walk,
 )
 from tests.support.privacy import findings
+from tools.stack import Stack
 
 
 @pytest.fixture(scope="module")

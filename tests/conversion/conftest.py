@@ -24,8 +24,8 @@ from services.conversion.__main__ import wire
 from services.runtime.bus import Bus
 from services.runtime.clock import to_timestamp
 from services.runtime.service import RunningService
-from services.runtime.stack import Stack, StackConfig
 from tests.support.inprocess import serve
+from tools.stack import Stack, StackConfig
 
 T = TypeVar("T")
 AUTHOR = pb.Actor(kind="operator", operator_id="test-author", role="operator")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
-from services.runtime.stack import free_port
+from tools.stack import free_port
 
 
 @dataclass

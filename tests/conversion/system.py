@@ -19,10 +19,10 @@ from gateway.app import create_app
 from gateway.config import GatewaySettings
 from services.identity import demo_data
 from services.identity.__main__ import wire as identity_wire
-from services.runtime.stack import free_port
 from tests.conversion.conftest import Conversion, eventually, running_conversion
 from tests.conversion.receiver import Receiver, running_receiver
 from tests.support.inprocess import serve
+from tools.stack import free_port
 
 
 @dataclass

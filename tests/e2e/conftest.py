@@ -1,5 +1,6 @@
 """A system of the journey's own: every process exports spans to a test OTLP receiver, and
-conversion may deliver postbacks to the test's local partner receiver."""
+conversion may deliver postbacks to the test's local partner receiver. The tests run on SQLite and,
+under make test-postgres, again with every service on its own PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from services.runtime.stack import Stack
+from tests.support.databases import DATABASE_KINDS, service_databases
 from tests.support.otlp import OtlpReceiver
 from tests.support.system import running_system
 from tools.postback_receiver import PostbackReceiver
+from tools.stack import Stack
 
 
 @dataclass
@@ -32,14 +34,17 @@ def journey_env(receiver: PostbackReceiver, spans: OtlpReceiver) -> dict[str, st
     }
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JourneyWorld]:
+@pytest.fixture(scope="module", params=DATABASE_KINDS)
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JourneyWorld]:
+    """On SQLite files; on PostgreSQL (make test-postgres) every service on a database of its own."""
     spans = OtlpReceiver().start()
     partner = PostbackReceiver().start()
+    var_dir = tmp_path_factory.mktemp("journey")
     try:
-        env = journey_env(partner, spans)
-        with running_system(tmp_path_factory.mktemp("journey"), extra_env=env) as stack:
-            yield JourneyWorld(stack, spans, partner)
+        with service_databases(request.param, var_dir) as databases:
+            env = {**journey_env(partner, spans), **databases}
+            with running_system(var_dir, extra_env=env) as stack:
+                yield JourneyWorld(stack, spans, partner)
     finally:
         partner.stop()
         spans.stop()

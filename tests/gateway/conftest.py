@@ -1,8 +1,9 @@
-"""Fixtures for the edge tests: edge stores (SQLite file; Redis when a redis-server can be started)."""
+"""Fixtures for the edge tests: edge stores (memory, SQLite file; Redis when redis-server can start)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -13,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -20,12 +22,13 @@ from fastapi import FastAPI
 from gateway.config import GatewaySettings
 from gateway.policies.partner_signature import PartnerKey
 from gateway.policies.store import EdgeStore, open_store
-from services.runtime.stack import free_port
 from tests.gateway.keys import Jwks, PartnerKeys, TokenIssuer
+from tests.support.system import running_system
+from tools.stack import free_port
 
 PARTNER_SECRET = b"partner-ride-secret-0123456789ab"
 
-STORE_KINDS = ["sqlite", "redis"]
+STORE_KINDS = ["memory", "sqlite", "redis"]
 TEST_APPS = ("mbank", "life")
 
 
@@ -83,7 +86,7 @@ def edge_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EdgeS
         store = open_store(redis_url=url, sqlite_path=tmp_path / "unused.db")
         store._redis.flushdb()  # type: ignore[attr-defined]
     else:
-        store = open_store(redis_url="", sqlite_path=tmp_path / "edge.db")
+        store = open_store(redis_url="", sqlite_path=tmp_path / "edge.db", memory=request.param == "memory")
     try:
         yield store
     finally:
@@ -148,3 +151,23 @@ async def running_gateway(tmp_path: Path, nats_url: str, **overrides: object) ->
 async def edge_gateway(tmp_path: Path, nats_url: str) -> AsyncIterator[EdgeGateway]:
     async with running_gateway(tmp_path, nats_url) as gw:
         yield gw
+
+
+# The OpenAPI tests' system: callers without credentials are limited per address (120 a minute by
+# default), and the problem probes call every route without credentials; bodies are capped low so that
+# an oversized body is cheap to send.
+OPENAPI_SYSTEM_ENV = {
+    "ENVIRONMENT": "test",
+    "RATE_LIMITS": json.dumps({"partner": 600, "app": 300, "ops": 600, "public": 100_000, "click": 6000}),
+    "MAX_BODY_BYTES": "65536",
+}
+
+
+@pytest.fixture(scope="session")
+def openapi_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """A system of the OpenAPI tests' own: the fuzzer creates apps, partners and content at random."""
+    with (
+        running_system(tmp_path_factory.mktemp("openapi-var"), extra_env=OPENAPI_SYSTEM_ENV) as stack,
+        httpx.Client(base_url=stack.config.gateway_url, timeout=10) as client,
+    ):
+        yield client

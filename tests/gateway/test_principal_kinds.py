@@ -25,8 +25,8 @@ from fastapi.routing import iter_route_contexts
 
 from gateway.app import create_app
 from gateway.config import GatewaySettings
-from services.runtime.stack import Stack
 from tests.support.actors import bind_partner, operator_token, partner_client, sign_in
+from tools.stack import Stack
 
 AUTH_DEPENDENCIES = {
     "current_customer": "customer",

@@ -14,7 +14,6 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 
-from services.runtime.stack import Stack
 from tests.support.actors import (
     JWT_BEARER,
     Session,
@@ -28,6 +27,7 @@ from tests.support.actors import (
     sign_in,
 )
 from tools.journey import wait_until
+from tools.stack import Stack
 
 
 def user(prefix: str) -> str:

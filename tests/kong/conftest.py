@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from services.runtime.stack import Stack
 from tests.kong.harness import PluginServer
+from tools.stack import Stack
 
 EDGE_SECRET = "kong-edge-secret-for-tests-0123"
 SERVERS = ("lattice_partner_signature", "lattice_app_token", "lattice_operator_token")

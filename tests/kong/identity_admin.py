@@ -7,8 +7,8 @@ import uuid
 from lattice.identity.v1 import identity_pb2 as pb
 from lattice.identity.v1 import identity_pb2_grpc
 
-from services.runtime.stack import Stack
 from tests.support.channels import stack_channel
+from tools.stack import Stack
 
 
 def register_partner(stack: Stack, prefix: str) -> tuple[str, str, bytes]:

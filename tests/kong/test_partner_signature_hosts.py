@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -10,11 +11,11 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from services.runtime.stack import Stack
 from tests.kong.conftest import EDGE_SECRET
 from tests.kong.harness import PluginServer, ProxiedRequest
 from tests.kong.identity_admin import register_partner, rotate_partner_key
 from tools.partner_client import PartnerSigner, encode_request
+from tools.stack import Stack
 
 PASS = "pass"
 
@@ -198,3 +199,39 @@ def test_the_plugin_answers_even_when_identity_is_unreachable(
         kong.close()
     assert done.exit is not None and done.exit[0] == 503
     assert done.exit[2]["Content-Type"] == "application/problem+json"
+
+
+def test_a_wrongly_signed_request_gets_the_same_help_from_both_hosts(
+    gateway: httpx.Client,
+    plugin_servers: dict[str, PluginServer],
+    signature_instance: int,
+    partner: Credentials,
+) -> None:
+    """The HMAC challenge, the missing headers and (outside production) the canonical request."""
+    base = str(gateway.base_url).rstrip("/")
+    wrong = Credentials(partner.partner_id, partner.key_id, b"not-the-secret-" + b"x" * 17)
+    forged = signed(base, wrong, params={"b": "2", "a": "x y"})
+    unsigned = _replace(signed(base, partner), headers={"Content-Type": "application/json"})
+    kong = plugin_servers["lattice_partner_signature"].connect()
+    try:
+        for out, code in ((forged, "signature_invalid"), (unsigned, "signature_missing")):
+            via_gateway = gateway.request(out.method, out.url, content=out.body, headers=out.headers)
+            done = kong.access(
+                signature_instance, ProxiedRequest(out.method, out.url, dict(out.headers), out.body)
+            )
+            assert done.exit is not None
+            status, body, headers = done.exit
+            via_kong = json.loads(body)
+            assert (status, via_kong["code"]) == (via_gateway.status_code, code) == (401, code)
+            assert headers["WWW-Authenticate"] == via_gateway.headers["www-authenticate"]
+            assert headers["WWW-Authenticate"].startswith('LATTICE-HMAC-SHA256 realm="partner"')
+            for member in ("canonical_request", "missing_headers"):
+                assert via_kong.get(member) == via_gateway.json().get(member)
+            if code == "signature_invalid":
+                shown = via_kong["canonical_request"]
+                assert (shown["path"], shown["canonical_query"]) == ("/v1/partner/bindings", "a=x%20y&b=2")
+                assert partner.secret.decode("latin-1") not in body
+            else:
+                assert "X-Lattice-Signature" in via_kong["missing_headers"]
+    finally:
+        kong.close()

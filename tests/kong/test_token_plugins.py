@@ -7,12 +7,12 @@ import uuid
 import httpx
 import pytest
 
-from services.runtime.stack import Stack
 from tests.gateway.keys import TokenIssuer
 from tests.kong.conftest import EDGE_SECRET
 from tests.kong.harness import PluginServer, ProxiedRequest
 from tests.support.actors import operator_token, sign_in
 from tools.journey import wait_until
+from tools.stack import Stack
 
 KONG = "http://kong.example"
 

@@ -11,8 +11,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from services.runtime.bus import Bus, Delivery
 from services.runtime.business_metrics import register
 from services.runtime.db import make_engine
-from services.runtime.stack import Stack
 from tools.actors import operator_headers
+from tools.stack import Stack
 
 NAMES = {
     "benefits": {

@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.runtime.stack import Stack
 from tests.support.actors import operator_headers
 from tests.support.otlp import OtlpReceiver, ReceivedSpan
 from tests.support.system import running_system
+from tools.stack import Stack
 
 SPAN_KIND_SERVER, SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER, SPAN_KIND_CONSUMER = 2, 3, 4, 5
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 
 from services.runtime.config import SERVICES
-from services.runtime.stack import ROOT, free_ports
 from tools.actors import operator_headers
+from tools.stack import ROOT, free_ports
 
 
 def _start(var_dir: Path, env: dict[str, str]) -> subprocess.Popen[str]:

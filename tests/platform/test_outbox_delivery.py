@@ -12,9 +12,9 @@ import pytest
 from lattice.conversion.v1 import conversion_pb2, conversion_pb2_grpc
 from lattice.identity.v1 import identity_pb2, identity_pb2_grpc
 
-from services.runtime.stack import Stack
 from tests.support.channels import stack_channel
 from tools.journey import wait_until
+from tools.stack import Stack
 
 
 def _register_partner(stack: Stack, partner_id: str) -> None:

@@ -11,8 +11,8 @@ import pytest
 from lattice.reach.v1 import events_pb2
 
 from services.runtime.bus import Bus, Delivery
-from services.runtime.stack import Stack
 from tools.actors import operator_headers
+from tools.stack import Stack
 
 MAX_DELIVER = 2
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from services.runtime.config import SERVICES
-from services.runtime.stack import Process, Stack, StackConfig, free_ports
+from tools.stack import Process, Stack, StackConfig, free_ports
 
 
 def test_readyz_reports_every_service(gateway: httpx.Client) -> None:

@@ -22,8 +22,8 @@ from services.reach.touchpoints import SandboxProvider
 from services.runtime.db import make_engine, migrate, transaction
 from services.runtime.grpc_client import open_channel
 from services.runtime.pki import identity_for
-from services.runtime.stack import free_port
 from tests.support.databases import fresh_database_url
+from tools.stack import free_port
 
 AUTHOR = strategies.Actor(operator_id="op-anna")
 REVIEWER = strategies.Actor(operator_id="op-ben")

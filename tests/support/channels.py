@@ -13,7 +13,7 @@ import grpc
 from services.runtime.grpc_client import channel_options, open_sync_channel
 from services.runtime.on_behalf import METADATA_KEY, claimed_principal, sign
 from services.runtime.pki import ServiceIdentity
-from services.runtime.stack import Stack
+from tools.stack import Stack
 
 
 def _with_assertion(details, request, identity: ServiceIdentity):  # type: ignore[no-untyped-def]

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from services.runtime.config import SERVICES
-from services.runtime.stack import Stack, StackConfig
 from tools.demo_data import load
+from tools.stack import Stack, StackConfig
 
 
 @contextmanager

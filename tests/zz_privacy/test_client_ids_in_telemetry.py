@@ -10,8 +10,8 @@ import uuid
 
 import httpx
 
-from services.runtime.stack import Stack
 from tests.support.actors import sign_in
+from tools.stack import Stack
 
 RETRIES_S = 8.0  # five deliveries with backoff 0.4 + 0.8 + 1.6 + 3.2 s
 SPAN_FLUSH_S = 5.5

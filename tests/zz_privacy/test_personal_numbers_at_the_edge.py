@@ -24,11 +24,11 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 
 from services.runtime.personal_data import find_personal_numbers, fold
-from services.runtime.stack import Stack
 from tests.support.privacy import stream_payloads, without_trace_ids
 from tests.support.system import running_system
 from tests.zz_privacy.numbers import Generated, personal_numbers
 from tests.zz_privacy.openapi_probes import Edge, Probe, place, pointer_of, slots, without_numbers
+from tools.stack import Stack
 
 SPAN_FLUSH_S = 5.5
 EXPLORE = os.environ.get("LATTICE_FUZZ_EXPLORE") == "1"

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from services.identity import demo_data
-from services.runtime.stack import Stack
 from tests.support.privacy import CUSTOMER_ID, findings, stream_payloads
+from tools.stack import Stack
 
 SPAN_FLUSH_S = 5.5  # BatchSpanProcessor's default schedule delay, plus a margin
 

@@ -1,7 +1,7 @@
 """`make bench`: the running system against two baselines, with the load from a separate process.
 
 Starts the baselines (a bare FastAPI JSON endpoint; a FastAPI endpoint making one grpc.aio call to
-an echo server) and measures them, then starts the whole system (services.runtime.stack, demo data
+an echo server) and measures them, then starts the whole system (tools.stack, demo data
 loaded) and measures every scenario of tools/bench/scenarios/. Prints a markdown table and writes
 bench/results/latest.json. Exit status 1 when any request failed.
 """
@@ -9,7 +9,6 @@ bench/results/latest.json. Exit status 1 when any request failed.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -21,26 +20,17 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.runtime.config import SERVICES
 from services.runtime.grpc_client import open_sync_channel
 from services.runtime.pki import ServiceIdentity
-from services.runtime.stack import Process, Stack, StackConfig, free_ports
 from tools.bench.baselines import BASELINES
 from tools.bench.extras import event_to_inbox_latency, jetstream_publish_baseline, sqlmodel_insert_baseline
 from tools.bench.journey import measure_journeys
 from tools.bench.report import markdown, write_results
 from tools.bench.runner import ROOT, LoadOptions, Target, measure
-from tools.bench.scenario import BenchContext, discover, run_setup
+from tools.bench.scenario import discover, run_setup
+from tools.bench.system import bench_system
 from tools.bench.wrk import wrk_binary
-from tools.demo_data import load as load_demo_data
-from tools.postback_receiver import PostbackReceiver
-
-# The benchmark measures throughput, so the per-consumer quotas that protect production must not
-# turn the load into 429s; the policies still run (and cost the same) on every request.
-BENCH_ENV = {
-    "RATE_LIMITS": json.dumps(dict.fromkeys(("partner", "app", "ops", "public", "click"), 10**8)),
-    "CONVERSION_FLOOD_GUARD_MODE": "report_only",
-}
+from tools.stack import Process, Stack, StackConfig, free_ports
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -173,43 +163,14 @@ def run_system(
     fixed: LoadOptions,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, list[dict[str, Any]]]:
     """Start the whole system, run every chosen scenario (and the journey) against it, stop it."""
-    receiver = PostbackReceiver().start()
-    env = {**BENCH_ENV, "CONVERSION_POSTBACK_ALLOWLIST": f'["127.0.0.1:{receiver.port}"]'}
-    stack = Stack(StackConfig.ephemeral(work / "var", extra_env=env))
-    try:
-        try:
-            stack.start()
-        except (RuntimeError, TimeoutError):
-            for proc in stack.processes.values():
-                if proc.log_path.exists():
-                    tail = proc.log_path.read_text(errors="replace").splitlines()[-15:]
-                    print(
-                        f"--- {proc.name} ({'up' if proc.alive else 'exited'})",
-                        *tail,
-                        sep="\n",
-                        file=sys.stderr,
-                    )
-            raise
-        addrs = {s: stack.config.addr(s) for s in SERVICES}
-        load_demo_data(addrs, pki_dir=stack.config.pki_dir, say=lambda _msg: None)
-        if any(scenario.target == "console" for _, scenario in chosen.values()):
-            if "console" not in stack.processes:
-                stack.start_console()
-            stack.wait_console()
-        pids = {n: p.popen.pid for n, p in stack.processes.items()}
-        targets = {
-            "gateway": Target(stack.config.gateway_url, pids),
-            "console": Target(stack.config.console_url, pids),
-        }
-        ctx = BenchContext(
-            gateway_url=stack.config.gateway_url,
-            addrs=addrs,
-            var_dir=stack.config.var_dir,
-            console_url=stack.config.console_url,
-        )
+    console = any(scenario.target == "console" for _, scenario in chosen.values())
+    with bench_system(work, console=console) as system:
+        ctx = system.ctx
+        pids = system.pids()
+        targets = {"gateway": Target(ctx.gateway_url, pids), "console": Target(ctx.console_url, pids)}
         extras = [
             sqlmodel_insert_baseline(work),
-            jetstream_publish_baseline(stack.config.nats_url),
+            jetstream_publish_baseline(system.stack.config.nats_url),
         ]
         if any(name.startswith("reach.") for name in chosen):
             # before the load scenarios, so that no backlog of their events sits in front of it
@@ -225,11 +186,8 @@ def run_system(
         journey = None
         if journeys:
             print("  journey ...", file=sys.stderr, flush=True)
-            journey = measure_journeys(stack.config.gateway_url, receiver, journeys=journeys)
+            journey = measure_journeys(ctx.gateway_url, system.receiver, journeys=journeys)
         return results, journey, extras
-    finally:
-        stack.stop()
-        receiver.stop()
 
 
 def main(argv: list[str]) -> int:

@@ -24,7 +24,7 @@ from services.runtime.config import SERVICES, grpc_service_name
 from services.runtime.grpc_client import open_sync_channel
 from services.runtime.pki import ServiceIdentity, ensure_pki, load_identity
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_ports(count: int) -> list[int]:
@@ -214,6 +214,10 @@ class Stack:
         name = "gateway" if replica == 0 else f"gateway-{replica}"
         self.identity()
         proc_env = {**self.base_env(), "HTTP_PORT": str(port or self.config.gateway_port), **(env or {})}
+        if self.config.gateway_replica_ports:
+            # replicas on one machine share nonces, quotas and idempotency records through the file
+            # (or Redis, when REDIS_URL is set); one gateway alone keeps them in memory
+            proc_env.setdefault("EDGE_STORE", "sqlite")
         proc = Process(name, [sys.executable, "-m", "gateway"], proc_env, self.log_dir)
         proc.start()
         self.processes[name] = proc
