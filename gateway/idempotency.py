@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import msgpack
 from fastapi import Header
 from starlette.requests import Request
 
-from gateway.policies.store import EdgeStore, OperationClaim
+from gateway.policies.store import EdgeStore, OperationClaim, runs_inline
 from gateway.problems import Problem
 
+T = TypeVar("T")
 CLAIM_KEY = "idempotency_claim"
 REPLAY_KEY = "idempotency_replay"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -52,6 +54,13 @@ class Idempotency:
         self._store = store
         self._ttl_s = ttl_s
         self._lease_s = lease_s
+        self._inline = runs_inline(store)
+
+    async def _call(self, method: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """In memory on the event loop; a file or Redis in a worker thread."""
+        if self._inline:
+            return method(*args, **kwargs)
+        return await asyncio.to_thread(method, *args, **kwargs)
 
     async def begin(self, request: Request, *, principal: str) -> None:
         """Claim the request's key for `principal`, or answer as the key's history demands."""
@@ -64,7 +73,7 @@ class Idempotency:
         target = f"{request.method} {request.url.path}?{request.url.query}\n".encode()
         fingerprint = hashlib.sha256(target + body).hexdigest()
         owner = hashlib.sha256(principal.encode()).hexdigest()[:32]
-        claim, record = await asyncio.to_thread(
+        claim, record = await self._call(
             self._store.begin_operation, f"idem:{owner}:{key}", fingerprint=fingerprint, lease_s=self._lease_s
         )
         state = request.scope.setdefault("state", {})
@@ -92,10 +101,10 @@ class Idempotency:
             return
         kept = [[k, v] for k, v in headers if k.lower() not in _NOT_REPLAYED]
         blob = msgpack.packb({"s": status, "h": kept, "b": body}, use_bin_type=True)
-        await asyncio.to_thread(self._store.finish_operation, claim, response=blob, ttl_s=self._ttl_s)
+        await self._call(self._store.finish_operation, claim, response=blob, ttl_s=self._ttl_s)
 
     async def release(self, claim: OperationClaim) -> None:
-        await asyncio.to_thread(self._store.release_operation, claim)
+        await self._call(self._store.release_operation, claim)
 
 
 def stored_response(blob: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:

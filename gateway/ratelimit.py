@@ -7,7 +7,7 @@ import hashlib
 
 from starlette.requests import Request
 
-from gateway.policies.store import EdgeStore, WindowCount
+from gateway.policies.store import EdgeStore, WindowCount, runs_inline
 from gateway.problems import Problem
 
 STATE_KEY = "rate_limit"
@@ -20,14 +20,18 @@ class RateLimiter:
         self._store = store
         self._limits = limits
         self._window_s = window_s
+        self._inline = runs_inline(store)
 
     async def admit(self, scope_state: dict, *, group: str, consumer: str) -> None:  # type: ignore[type-arg]
         limit = self._limits.get(group)
         if not limit:
             return
         digest = hashlib.sha256(consumer.encode()).hexdigest()[:32]
-        counted: WindowCount = await asyncio.to_thread(
-            self._store.hit, f"{group}:{digest}", window_s=self._window_s
+        key = f"{group}:{digest}"
+        counted: WindowCount = (
+            self._store.hit(key, window_s=self._window_s)
+            if self._inline
+            else await asyncio.to_thread(self._store.hit, key, window_s=self._window_s)
         )
         headers = rate_limit_headers(limit=limit, counted=counted, window_s=self._window_s)
         scope_state[STATE_KEY] = headers

@@ -1,8 +1,10 @@
 """The shared edge store: one-time nonces, rate-limit windows and idempotency records.
 
-Redis when REDIS_URL is set (several hosts), otherwise a SQLite file that every gateway replica and
-plugin server on one machine shares. Methods are synchronous: plugin handlers run in threads and the
-gateway calls them through `asyncio.to_thread`.
+Redis when REDIS_URL is set (gateway replicas, several hosts); otherwise, for one gateway process
+(the embedded default), memory for the per-request state beside a SQLite file for identity's marks;
+or, with EDGE_STORE=sqlite, a SQLite file that every gateway replica and plugin server on one
+machine shares (docs/performance.md, "Edge state"). Methods are synchronous: plugin handlers run
+in threads and the gateway calls them through `asyncio.to_thread` (or inline, in memory).
 """
 
 from __future__ import annotations
@@ -65,12 +67,24 @@ class EdgeStore(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(*, redis_url: str, sqlite_path: Path) -> EdgeStore:
-    """Redis when a URL is given, else the SQLite file."""
+def runs_inline(store: EdgeStore) -> bool:
+    """True when the store keeps per-request state in this process's memory: calls cost microseconds and
+    run on the event loop; a file or Redis call goes to a worker thread (`asyncio.to_thread`)."""
+    return bool(getattr(store, "volatile", False))
+
+
+def open_store(*, redis_url: str, sqlite_path: Path, memory: bool = False) -> EdgeStore:
+    """Redis when a URL is given; else, with `memory`, request state in memory and identity's marks
+    in the SQLite file (one gateway process); else everything in the SQLite file."""
     if redis_url:
         from gateway.policies.store_redis import RedisEdgeStore
 
         return RedisEdgeStore(redis_url)
     from gateway.policies.store_sqlite import SqliteEdgeStore
 
+    if memory:
+        from gateway.policies.store_layered import LayeredEdgeStore
+        from gateway.policies.store_memory import MemoryEdgeStore
+
+        return LayeredEdgeStore(requests=MemoryEdgeStore(), marks=SqliteEdgeStore(sqlite_path))
     return SqliteEdgeStore(sqlite_path)

@@ -15,6 +15,7 @@ from gateway.policies.app_registry import AppRegistry, not_an_app
 from gateway.policies.denial import PolicyDenied, unauthenticated
 from gateway.policies.operator_scope import ROLES
 from gateway.policies.store import EdgeStore
+from gateway.policies.token_cache import VerifiedToken, VerifiedTokens
 
 ISSUER = "lattice-identity"
 OPERATOR_AUDIENCE = "lattice-ops"
@@ -93,10 +94,18 @@ def withdrawn_key_key(kid: str) -> str:
 class _TokenVerifier:
     kind = ""
 
-    def __init__(self, jwks: JwksCache, *, revoked: EdgeStore | None = None, leeway_s: int = 5) -> None:
+    def __init__(
+        self,
+        jwks: JwksCache,
+        *,
+        revoked: EdgeStore | None = None,
+        leeway_s: int = 5,
+        cache: VerifiedTokens | None = None,
+    ) -> None:
         self._jwks = jwks
         self._revoked = revoked
         self._leeway_s = leeway_s
+        self._cache = cache
 
     def _decode(self, authorization: str | None, audience: str) -> dict:  # type: ignore[type-arg]
         token = bearer_token(authorization)
@@ -131,6 +140,24 @@ class _TokenVerifier:
         return claims
 
     def _verify(self, authorization: str | None, audience: str) -> dict:  # type: ignore[type-arg]
+        if self._cache is None:
+            return self._verify_signature(authorization, audience)
+        token = bearer_token(authorization)
+        kept = self._cache.get(token, audience)
+        if kept is not None and self._still_trusted(kept):
+            return kept.claims
+        claims = self._verify_signature(authorization, audience)
+        kid = jwt.get_unverified_header(token)["kid"]
+        self._cache.put(token, audience, VerifiedToken(claims, kid, claims["exp"] + self._leeway_s))
+        return claims
+
+    def _still_trusted(self, kept: VerifiedToken) -> bool:
+        """A kept verification holds while its key is in the key set and not withdrawn."""
+        if self._revoked is not None and self._revoked.is_claimed(withdrawn_key_key(kept.kid)):
+            return False
+        return self._jwks.key(kept.kid) is not None
+
+    def _verify_signature(self, authorization: str | None, audience: str) -> dict:  # type: ignore[type-arg]
         try:
             return self._decode(authorization, audience)
         except jwt.ExpiredSignatureError as exc:
@@ -166,8 +193,9 @@ class AppTokenPolicy(_TokenVerifier):
         ended_sessions: EdgeStore | None = None,
         apps: AppRegistry | None = None,
         leeway_s: int = 5,
+        cache: VerifiedTokens | None = None,
     ) -> None:
-        super().__init__(jwks, revoked=ended_sessions, leeway_s=leeway_s)
+        super().__init__(jwks, revoked=ended_sessions, leeway_s=leeway_s, cache=cache)
         self._ended_sessions = ended_sessions
         self._apps = apps
 

@@ -27,13 +27,18 @@ async def post(http: httpx.AsyncClient, url: str, amount: int, key: str) -> http
     return await http.post(target, content=body, headers=headers)
 
 
-@pytest.mark.parametrize("store", ["sqlite", "redis"])
+@pytest.mark.parametrize("store", ["memory", "sqlite", "redis"])
 async def test_ten_concurrent_identical_requests_have_one_effect(
     tmp_path: Path, nats_url: str, store: str, request: pytest.FixtureRequest
 ) -> None:
     redis_url = request.getfixturevalue("redis_url") if store == "redis" else ""
+    kind = "sqlite" if store == "sqlite" else "memory"
     key = f"transfer-{store}-{time.time_ns()}"
-    async with running_gateway(tmp_path, nats_url, redis_url=redis_url) as gw, httpx.AsyncClient() as http:
+    async with (
+        running_gateway(tmp_path, nats_url, redis_url=redis_url, edge_store=kind) as gw,
+        httpx.AsyncClient() as http,
+    ):
+        assert gw.settings.edge_store_kind() == store
         before = len(Effects.applied)
         responses = await asyncio.gather(*(post(http, gw.url, 100, key) for _ in range(10)))
         assert [k for k, _ in Effects.applied[before:]] == [key]
@@ -51,7 +56,7 @@ async def test_ten_concurrent_identical_requests_have_one_effect(
 
 
 async def test_keys_are_per_principal_and_kept_24_hours(tmp_path: Path, nats_url: str) -> None:
-    async with running_gateway(tmp_path, nats_url) as gw, httpx.AsyncClient() as http:
+    async with running_gateway(tmp_path, nats_url, edge_store="sqlite") as gw, httpx.AsyncClient() as http:
         token = gw.issuer.token(aud="lattice-ops", sub="op-hq", role="operator")
         other = gw.issuer.token(aud="lattice-ops", sub="op-2", role="operator")
         first = await http.post(
@@ -93,9 +98,10 @@ async def test_rate_limits_per_consumer_with_headers_shared_by_replicas(
 
         redis.Redis.from_url(redis_url).flushdb()
     limits = {"app": 3, "partner": 100, "ops": 100, "public": 100}
+    shared = {"redis_url": redis_url, "rate_limits": limits, "edge_store": "sqlite"}
     async with (
-        running_gateway(tmp_path, nats_url, redis_url=redis_url, rate_limits=limits) as one,
-        running_gateway(tmp_path, nats_url, redis_url=redis_url, rate_limits=limits) as two,
+        running_gateway(tmp_path, nats_url, **shared) as one,
+        running_gateway(tmp_path, nats_url, **shared) as two,
         httpx.AsyncClient() as http,
     ):
         two.jwks.issuers.append(one.issuer)

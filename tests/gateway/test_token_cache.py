@@ -1,0 +1,102 @@
+"""Verified tokens kept until expiry: revocation still holds on a kept token (ended session, withdrawn
+key, key gone from the key set), failures are not kept, and the cache stays bounded."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.policies.app_registry import AppRegistry
+from gateway.policies.denial import PolicyDenied
+from gateway.policies.store import EdgeStore
+from gateway.policies.token_cache import VerifiedToken, VerifiedTokens
+from gateway.policies.tokens import (
+    AppTokenPolicy,
+    JwksCache,
+    OperatorTokenPolicy,
+    ended_session_key,
+    withdrawn_key_key,
+)
+from tests.gateway.keys import Jwks, TokenIssuer
+
+
+def refusal(policy: AppTokenPolicy, token: str) -> str:
+    with pytest.raises(PolicyDenied) as err:
+        policy.authenticate(authorization=token, app_id="life")
+    return err.value.code
+
+
+@pytest.fixture
+def issuer() -> TokenIssuer:
+    return TokenIssuer()
+
+
+@pytest.fixture
+def jwks(issuer: TokenIssuer) -> JwksCache:
+    return JwksCache(Jwks(issuer).fetch, min_refresh_interval_s=0)
+
+
+def app_policy(jwks: JwksCache, store: EdgeStore, cache: VerifiedTokens) -> AppTokenPolicy:
+    return AppTokenPolicy(jwks, ended_sessions=store, apps=AppRegistry(lambda: ["life"]), cache=cache)
+
+
+def test_a_kept_token_is_refused_once_its_session_ends(
+    jwks: JwksCache, issuer: TokenIssuer, edge_store: EdgeStore
+) -> None:
+    cache = VerifiedTokens()
+    policy = app_policy(jwks, edge_store, cache)
+    token = f"Bearer {issuer.token(aud='life', sub='cus_1', sid='s-1')}"
+    for _ in range(3):
+        assert policy.authenticate(authorization=token, app_id="life").customer_id == "cus_1"
+    assert len(cache) == 1
+    edge_store.claim_once(ended_session_key("s-1"), ttl_s=60)
+    assert refusal(policy, token) == "session_ended"
+
+
+def test_a_kept_token_is_refused_once_its_key_is_withdrawn(
+    jwks: JwksCache, issuer: TokenIssuer, edge_store: EdgeStore
+) -> None:
+    cache = VerifiedTokens()
+    policy = app_policy(jwks, edge_store, cache)
+    token = f"Bearer {issuer.token(aud='life', sub='cus_1')}"
+    policy.authenticate(authorization=token, app_id="life")
+    assert len(cache) == 1
+    edge_store.claim_once(withdrawn_key_key(issuer.kid), ttl_s=60)
+    assert refusal(policy, token) == "token_invalid"
+
+
+def test_a_kept_token_is_refused_once_identity_stops_publishing_its_key(issuer: TokenIssuer) -> None:
+    document = Jwks(issuer)
+    jwks = JwksCache(document.fetch, max_age_s=0, min_refresh_interval_s=0)
+    cache = VerifiedTokens()
+    policy = OperatorTokenPolicy(jwks, cache=cache)
+    token = f"Bearer {issuer.token(aud='lattice-ops', sub='op-1', role='admin')}"
+    assert policy.authenticate(authorization=token).operator_id == "op-1"
+    assert len(cache) == 1
+    document.issuers.clear()  # an emergency rotation: the key leaves the set
+    with pytest.raises(PolicyDenied) as err:
+        policy.authenticate(authorization=token)
+    assert err.value.code == "token_invalid"
+
+
+def test_refusals_are_not_kept(jwks: JwksCache, issuer: TokenIssuer, edge_store: EdgeStore) -> None:
+    cache = VerifiedTokens()
+    policy = app_policy(jwks, edge_store, cache)
+    other_app = f"Bearer {issuer.token(aud='mbank', sub='cus_1')}"
+    operator = f"Bearer {issuer.token(aud='lattice-ops', sub='op-1', role='admin')}"
+    assert refusal(policy, other_app) == "token_audience"
+    assert refusal(policy, operator) == "token_kind"
+    assert len(cache) == 0
+
+
+def test_kept_verifications_expire_and_the_cache_is_bounded() -> None:
+    now = [1000.0]
+    cache = VerifiedTokens(max_entries=2, clock=lambda: now[0])
+    for i in range(3):
+        cache.put(f"t{i}", "life", VerifiedToken({"sub": f"c{i}"}, "k", expires_at=1010.0 + i))
+    assert len(cache) == 2 and cache.get("t0", "life") is None
+    assert cache.get("t1", "mbank") is None  # kept per audience
+    assert cache.get("t1", "life") is not None
+    now[0] = 1011.0
+    assert cache.get("t1", "life") is None and cache.get("t2", "life") is not None
+    with pytest.raises(ValueError, match="max_entries"):
+        VerifiedTokens(max_entries=0)
