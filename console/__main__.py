@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-import logging
-
 import uvicorn
 
 from console.app import create_app
 from console.config import ConsoleSettings
+from services.runtime.telemetry import setup_telemetry
 
 
 def main() -> None:
     settings = ConsoleSettings()
+    # JSON logs with the trace id, and spans, as every other process (services/runtime/telemetry.py);
     # the console logs refusals and failures only: paths and codes, never tokens, secrets or form values
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        access_log=False,
-        proxy_headers=True,
-        server_header=False,
-    )
+    telemetry = setup_telemetry("console", var_dir=settings.var_dir, log_level=settings.log_level)
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+            server_header=False,
+        )
+    finally:
+        telemetry.shutdown()
 
 
 if __name__ == "__main__":

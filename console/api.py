@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -9,11 +10,13 @@ from urllib.parse import quote
 
 import httpx
 from fastapi import Depends, Request
+from opentelemetry import trace
+from opentelemetry.propagate import inject
+from opentelemetry.trace import SpanKind, StatusCode
 
 from console.session import Session, SignInRequired, signed_in_session
 
 ALLOWED_PREFIXES = ("/v1/ops/", "/v1/.well-known/")
-RENEW_BEFORE_S = 60.0
 
 
 @dataclass
@@ -39,6 +42,15 @@ class ApiProblem(Exception):
             if name and name not in out:
                 out[name] = str(error.get("msg", ""))
         return out
+
+
+_TRACER = trace.get_tracer("console.api")
+_ID_SEGMENT = re.compile(r"(?<=/)[^/]*[0-9][^/]*(?=/|$)")
+
+
+def _route_of(path: str) -> str:
+    """The span name's path: segments holding digits (ids, days) become `{id}`, so spans group by route."""
+    return _ID_SEGMENT.sub("{id}", path.split("?", 1)[0])
 
 
 def ops_path(template: str, *segments: object) -> str:
@@ -102,39 +114,46 @@ class OpsApi:
             raise SignInRequired()
         return _answer(response)
 
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = await self._client.request(method, path, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise ApiProblem(504, "gateway_timeout", "the operator API did not answer in time") from exc
-        except httpx.HTTPError as exc:
-            raise ApiProblem(503, "gateway_unavailable", "the operator API cannot be reached") from exc
+    async def _send(
+        self, method: str, path: str, *, headers: dict[str, str], **kwargs: Any
+    ) -> httpx.Response:
+        """One call in a client span whose context travels as `traceparent` (console -> gateway -> ...)."""
+        route = _route_of(path)
+        with _TRACER.start_as_current_span(
+            f"{method} {route}",
+            kind=SpanKind.CLIENT,
+            attributes={"http.request.method": method, "url.path": route, "server.address": "gateway"},
+        ) as span:
+            inject(headers)
+            try:
+                response = await self._client.request(method, path, headers=headers, **kwargs)
+            except httpx.TimeoutException as exc:
+                span.set_status(StatusCode.ERROR, "timeout")
+                raise ApiProblem(504, "gateway_timeout", "the operator API did not answer in time") from exc
+            except httpx.HTTPError as exc:
+                span.set_status(StatusCode.ERROR, "unreachable")
+                raise ApiProblem(503, "gateway_unavailable", "the operator API cannot be reached") from exc
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(StatusCode.ERROR)
         trace_id = response.headers.get("x-trace-id", "")
         if trace_id and trace_id not in self.trace_ids:
             self.trace_ids.append(trace_id)
         return response
 
     async def _renew_token(self) -> None:
-        if self._session.token_expires - time.time() > RENEW_BEFORE_S:
-            return
-        async with self._session.renewing:  # a page's parallel calls renew once
-            if self._session.token_expires - time.time() > RENEW_BEFORE_S:
-                return
-            if not self._session.secret:
-                raise SignInRequired()
-            try:
-                session = self._session
-                await sign_in(self._client, session, session.operator_id, session.secret, [])
-            except ApiProblem as exc:
-                if exc.status in (401, 403, 422):
-                    raise SignInRequired() from exc
-                raise
+        """No secret is kept to renew the operator token: when it runs out, the operator signs in again."""
+        if not self._session.signed_in:
+            if self._session.operator_id:
+                self._session.notice = "auth.renew"
+            raise SignInRequired()
 
 
 async def sign_in(
     client: httpx.AsyncClient, session: Session, operator_id: str, secret: str, trace_ids: list[str]
 ) -> None:
-    """Exchange an operator's id and secret for the operator token and keep it in the session."""
+    """Exchange an operator's id and secret for the operator token and keep it in the session (the secret
+    is used once, here, and kept nowhere)."""
     api = OpsApi(client, session, trace_ids)
     response = await api._send(
         "POST",
@@ -144,7 +163,6 @@ async def sign_in(
     )
     body = _answer(response)
     session.operator_id = operator_id
-    session.secret = secret
     session.token = body["access_token"]
     session.token_expires = time.time() + float(body["expires_in"])
     session.role = body.get("role") or ""

@@ -13,13 +13,14 @@ import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from console import pages
 from console.config import ConsoleSettings
 from console.errors import install_error_pages, unexpected_error_page
 from console.nav import NavEntry, entries_of
 from console.security import SAFE_METHODS, apply_security_headers, csrf_protect
-from console.session import COOKIE, SessionStore
+from console.session import COOKIE, SessionStore, open_session_store
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).with_name("static")
@@ -50,7 +51,10 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         ) as client:
             app.state.http = client
-            yield
+            try:
+                yield
+            finally:
+                await app.state.sessions.close()
 
     app = FastAPI(
         title="Lattice operations workbench",
@@ -61,11 +65,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         dependencies=[Depends(csrf_protect)],
     )
     app.state.settings = settings
-    app.state.sessions = SessionStore(
-        idle_timeout_s=settings.idle_timeout_s,
-        absolute_timeout_s=settings.absolute_timeout_s,
-        max_sessions=settings.max_sessions,
-    )
+    app.state.sessions = open_session_store(settings)
     install_error_pages(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -74,6 +74,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         return PlainTextResponse("ok")
 
     app.state.nav = discover_pages(app)
+    # a server span per page; OpsApi's calls are its children and carry `traceparent` to the gateway
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,static/")
 
     @app.middleware("http")
     async def sessions_and_headers(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
@@ -84,9 +86,9 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             return response
         store: SessionStore = app.state.sessions
         cookie = request.cookies.get(COOKIE)
-        session = store.get(cookie)
+        session = await store.get(cookie)
         if session is None:
-            session = store.new(language=settings.default_language)
+            session = await store.new(language=settings.default_language)
             if cookie:  # the browser had a session that ended: the sign-in page says so
                 session.notice = "auth.expired"
         request.state.session = session
@@ -98,6 +100,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         final = request.state.session
         if request.method not in SAFE_METHODS:  # a change may move the "waiting for you" badges
             final.counts.clear()
+        await store.save(final)  # what the request changed; shared with the other replicas on Redis
         if final.id != cookie:
             response.set_cookie(
                 COOKIE,

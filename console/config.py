@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field
@@ -26,4 +27,10 @@ class ConsoleSettings(BaseSettings):
     default_language: Literal["zh-Hans", "en"] = "zh-Hans"
     # a trace collector's UI (Jaeger); without one, trace links open the console's own traces page
     jaeger_url: str = ""
-    max_sessions: int = Field(default=10_000, ge=1)
+    # spans go where the rest of the system's go (services/runtime/telemetry.py): OTLP when
+    # OTEL_EXPORTER_OTLP_ENDPOINT is set, else VAR_DIR/telemetry/console.spans.jsonl
+    var_dir: Path = Field(default=Path("var"), validation_alias=AliasChoices("CONSOLE_VAR_DIR", "VAR_DIR"))
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("CONSOLE_LOG_LEVEL", "LOG_LEVEL"))
+    max_sessions: int = Field(default=10_000, ge=1)  # per process, with the in-memory store
+    # sessions shared by every console replica; empty: in this process's memory (one replica)
+    redis_url: str = Field(default="", validation_alias=AliasChoices("CONSOLE_REDIS_URL", "REDIS_URL"))

@@ -164,7 +164,6 @@ async def _strategy(api: OpsApi, object_id: str, _: str | None) -> Review:
         compared_to=f"r{base['revision']}" if base else "",
         changes=changes(base["spec"] if base else None, strategy["spec"]),
         waiting=strategy["status"] == "draft",
-        can_reject=False,
     )
 
 
@@ -234,9 +233,10 @@ async def decide(api: OpsApi, *, review: Review, approve: bool, reason: str, ove
     elif review.kind == "benefit_change":
         await api.post(ops_path("/v1/ops/benefits/{}/changes/{}/review", parent, oid), note)
     elif review.kind == "strategy":
-        if not approve:
-            raise ApiProblem(422, "reject_not_supported", "a draft strategy is edited, not rejected")
-        await api.post(ops_path("/v1/ops/reach/strategies/{}/approve", oid))
+        if approve:
+            await api.post(ops_path("/v1/ops/reach/strategies/{}/approve", oid))
+        else:  # back to its writers with the reason (their next edit makes it a draft again)
+            await api.post(ops_path("/v1/ops/reach/strategies/{}/reject", oid), {"reason": reason})
     else:
         body = {**note, "version": review.version}
         await api.post(ops_path("/v1/ops/conversion/campaigns/{}/review", oid), body)

@@ -40,9 +40,11 @@ async def _form(
 
 @router.get("/sign-in")
 async def sign_in_page(request: Request, next: Annotated[str, Query(max_length=2000)] = "/") -> Response:
-    if request.state.session.signed_in:
+    session = request.state.session
+    if session.signed_in:
         return RedirectResponse(safe_next(next), status_code=303)
-    return await _form(request, next_path=safe_next(next))
+    # an operator whose token ran out confirms the secret: their id is filled in
+    return await _form(request, operator_id=session.operator_id, next_path=safe_next(next))
 
 
 @router.post("/sign-in")
@@ -63,7 +65,7 @@ async def sign_in_submit(
             status_code=422,
         )
     store = request.app.state.sessions
-    session = store.rotate(request.state.session)
+    session = await store.rotate(request.state.session)
     request.state.session = session
     try:
         await sign_in(request.app.state.http, session, operator_id, secret, request.state.trace_ids)
@@ -84,8 +86,8 @@ async def sign_in_submit(
 async def sign_out(request: Request) -> Response:
     store = request.app.state.sessions
     language = request.state.session.language
-    store.drop(request.state.session.id)
-    request.state.session = store.new(language=language)
+    await store.drop(request.state.session.id)
+    request.state.session = await store.new(language=language)
     return RedirectResponse("/sign-in?signed_out=1", status_code=303)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
-from console.api import ApiProblem, OpsApiDep, ops_path
+from console.api import ApiProblem, OpsApiDep
 from console.formatting import BANK_ZONE, csv_response, local_time, parse_time
 from console.pages.content import EDITIONS
 from console.templating import render, translator
@@ -17,20 +17,6 @@ router = APIRouter(prefix="/content")
 SLOT_KEY = r"^[a-z][a-z0-9_-]{1,39}(?:/[a-z0-9][a-z0-9_-]{0,38}){1,4}$"
 NAME = r"^([A-Za-z0-9_.:-]{1,40})?$"
 LOCAL_MINUTE = r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})?$"
-PLACEMENT_FIELDS = (
-    "placement_id",
-    "item_id",
-    "fallback_item_id",
-    "priority",
-    "weight",
-    "starts_at",
-    "ends_at",
-    "daily_start",
-    "daily_end",
-    "cap_per_day",
-    "editions",
-    "branches",
-)
 
 
 def aware(local_minute: str) -> str | None:
@@ -186,103 +172,3 @@ async def slot_detail(
         form={},
         errors={},
     )
-
-
-@router.post("/placements")
-async def create_placement(
-    request: Request,
-    api: OpsApiDep,
-    slot_key: Annotated[str, Form(max_length=120, pattern=SLOT_KEY)],
-    placement_id: Annotated[str, Form(max_length=40)] = "",
-    item_id: Annotated[str, Form(max_length=40)] = "",
-    fallback_item_id: Annotated[str, Form(max_length=40)] = "",
-    priority: Annotated[str, Form(max_length=10)] = "0",
-    weight: Annotated[str, Form(max_length=10)] = "1",
-    starts_at: Annotated[str, Form(pattern=LOCAL_MINUTE)] = "",
-    ends_at: Annotated[str, Form(pattern=LOCAL_MINUTE)] = "",
-    daily_start: Annotated[str, Form(max_length=5)] = "",
-    daily_end: Annotated[str, Form(max_length=5)] = "",
-    cap_per_day: Annotated[str, Form(max_length=10)] = "0",
-    editions: Annotated[list[str], Form(max_length=6)] = [],  # noqa: B006 - FastAPI reads the default
-    branches: Annotated[str, Form(max_length=840)] = "",
-) -> Response:
-    """Place an item in the slot; the API's errors come back beside the fields, with what was typed."""
-    form = {
-        "placement_id": placement_id,
-        "item_id": item_id,
-        "fallback_item_id": fallback_item_id,
-        "priority": priority,
-        "weight": weight,
-        "starts_at": starts_at,
-        "ends_at": ends_at,
-        "daily_start": daily_start,
-        "daily_end": daily_end,
-        "cap_per_day": cap_per_day,
-        "editions": editions,
-        "branches": branches,
-    }
-    body: dict[str, Any] = {
-        "slot_key": slot_key,
-        "item_id": item_id,
-        "priority": _number(priority),
-        "weight": _number(weight),
-        "cap_per_day": _number(cap_per_day),
-        "schedule": {
-            k: v
-            for k, v in {
-                "starts_at": aware(starts_at),
-                "ends_at": aware(ends_at),
-                "daily_start": daily_start or None,
-                "daily_end": daily_end or None,
-            }.items()
-            if v
-        },
-        "targeting": {"editions": editions, "branches": [b for b in branches.split(",") if b.strip()]},
-    }
-    if placement_id:
-        body["placement_id"] = placement_id
-    if fallback_item_id:
-        body["fallback_item_id"] = fallback_item_id
-    try:
-        await api.post("/v1/ops/content/placements", body)
-    except ApiProblem as problem:
-        if problem.status not in (403, 404, 409, 422):
-            raise
-        errors = {}
-        for error in problem.errors:
-            names = [str(part) for part in error.get("loc") or () if str(part) in PLACEMENT_FIELDS]
-            if names and names[-1] not in errors:
-                errors[names[-1]] = str(error.get("msg", ""))
-        t = translator(request)
-        return await render(
-            request,
-            "content/placement_form.html",
-            title=t("content.new_placement"),
-            breadcrumb=[(t("content.slots_title"), "/content/slots"), (slot_key, None)],
-            slot_key=slot_key,
-            form=form,
-            errors=errors,
-            problem=problem,
-            editions=EDITIONS,
-            status_code=problem.status,
-        )
-    return RedirectResponse(f"/content/slot?key={slot_key}", status_code=303)
-
-
-@router.post("/placements/{placement_id}/remove")
-async def remove_placement(
-    placement_id: str,
-    api: OpsApiDep,
-    slot_key: Annotated[str, Form(max_length=120, pattern=SLOT_KEY)],
-    reason: Annotated[str, Form(min_length=1, max_length=500)],
-) -> Response:
-    """Take a placement out of its slot, with the reason the audit keeps."""
-    await api.request(
-        "DELETE", ops_path("/v1/ops/content/placements/{}", placement_id), params={"reason": reason}
-    )
-    return RedirectResponse(f"/content/slot?key={slot_key}", status_code=303)
-
-
-def _number(text: str) -> int | str:
-    """The number typed, or the text itself so that the API names the field it refuses."""
-    return int(text) if text.strip().lstrip("-").isdigit() else text

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PydanticField
 
 from console.api import ApiProblem, OpsApiDep, ops_path
 from console.formatting import csv_response, local_time
@@ -24,7 +26,7 @@ MEASURE_FIELDS = ("metric", "from_day", "to_day", "target")
 SCOPE_FIELDS = ("app_id", "partner_id", "campaign_id")
 WRITERS = ("operator", "reviewer", "admin")
 CSV_MEASURE = ("metric", "from_day", "to_day", "target", "actual", "gap")
-Field = Annotated[str, Form(max_length=200)]
+Field = Annotated[str, PydanticField(max_length=200)]
 
 
 def objectives(goals: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -178,8 +180,37 @@ def _body(form: dict[str, str]) -> tuple[dict[str, Any], list[int]]:
     return body, rows
 
 
-def _form_fields(**values: str) -> dict[str, str]:
-    return {k: v for k, v in values.items() if isinstance(v, str)}
+class GoalForm(BaseModel):
+    """The goal form's fields, one definition for setting and revising a goal (3 measure rows)."""
+
+    model_config = ConfigDict(extra="ignore")  # the CSRF token travels with the form
+
+    goal_id: Field = ""
+    branch: Field = ""
+    version: Annotated[str, PydanticField(max_length=12)] = ""
+    objective: Field = ""
+    name: Field = ""
+    app_id: Field = ""
+    partner_id: Field = ""
+    campaign_id: Field = ""
+    m0_metric: Field = ""
+    m0_from_day: Field = ""
+    m0_to_day: Field = ""
+    m0_target: Field = ""
+    m1_metric: Field = ""
+    m1_from_day: Field = ""
+    m1_to_day: Field = ""
+    m1_target: Field = ""
+    m2_metric: Field = ""
+    m2_from_day: Field = ""
+    m2_to_day: Field = ""
+    m2_target: Field = ""
+
+    def fields(self, *leave_out: str) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump().items() if k not in leave_out}
+
+
+GoalFormDep = Annotated[GoalForm, Form()]
 
 
 @router.get("/new")
@@ -188,31 +219,10 @@ async def new_goal(request: Request, api: OpsApiDep) -> Response:
 
 
 @router.post("")
-async def create_goal(
-    request: Request,
-    api: OpsApiDep,
-    goal_id: Field = "",
-    objective: Field = "",
-    name: Field = "",
-    branch: Field = "",
-    app_id: Field = "",
-    partner_id: Field = "",
-    campaign_id: Field = "",
-    m0_metric: Field = "",
-    m0_from_day: Field = "",
-    m0_to_day: Field = "",
-    m0_target: Field = "",
-    m1_metric: Field = "",
-    m1_from_day: Field = "",
-    m1_to_day: Field = "",
-    m1_target: Field = "",
-    m2_metric: Field = "",
-    m2_from_day: Field = "",
-    m2_to_day: Field = "",
-    m2_target: Field = "",
-) -> Response:
+async def create_goal(request: Request, api: OpsApiDep, typed: GoalFormDep) -> Response:
     """Set a goal; on a refusal the form comes back with what was typed and the errors beside it."""
-    form = _form_fields(**{k: v for k, v in locals().items() if k not in ("request", "api")})
+    form = typed.fields("version")
+    goal_id, branch = typed.goal_id, typed.branch
     body, rows = _body(form)
     body["goal_id"] = goal_id
     if branch:
@@ -250,31 +260,10 @@ async def edit_goal(request: Request, goal_id: str, api: OpsApiDep) -> Response:
 
 
 @router.post("/{goal_id}")
-async def update_goal(
-    request: Request,
-    goal_id: str,
-    api: OpsApiDep,
-    version: Annotated[str, Form(max_length=12)] = "",
-    objective: Field = "",
-    name: Field = "",
-    app_id: Field = "",
-    partner_id: Field = "",
-    campaign_id: Field = "",
-    m0_metric: Field = "",
-    m0_from_day: Field = "",
-    m0_to_day: Field = "",
-    m0_target: Field = "",
-    m1_metric: Field = "",
-    m1_from_day: Field = "",
-    m1_to_day: Field = "",
-    m1_target: Field = "",
-    m2_metric: Field = "",
-    m2_from_day: Field = "",
-    m2_to_day: Field = "",
-    m2_target: Field = "",
-) -> Response:
+async def update_goal(request: Request, goal_id: str, api: OpsApiDep, typed: GoalFormDep) -> Response:
     """Revise a goal from the version that was read (a newer one in between is a 409 shown on the form)."""
-    form = _form_fields(**{k: v for k, v in locals().items() if k not in ("request", "api")})
+    form = {**typed.fields("branch"), "goal_id": goal_id}
+    version = typed.version
     body, rows = _body(form)
     body["version"] = int(version) if version.isdigit() and len(version) < 11 else version
     try:

@@ -17,7 +17,7 @@ from console.templating import render, translator
 router = APIRouter(prefix="/reach")
 NAV = NavEntry(label="reach.nav", path="/reach/strategies", order=10, section="reach")
 STRATEGIES = "/v1/ops/reach/strategies"
-Status = Literal["", "draft", "approved", "active", "paused", "ended"]
+Status = Literal["", "draft", "approved", "active", "paused", "ended", "rejected"]
 PageToken = Annotated[str, Query(max_length=36)]
 Day = Annotated[str, Query(pattern=r"^(\d{4}-\d{2}-\d{2})?$")]
 REVIEW_DAYS = 14  # the bi-weekly review by default

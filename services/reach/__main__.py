@@ -29,6 +29,7 @@ CALLERS: dict[str, frozenset[str]] = {
     "ListStrategyRevisions": GATEWAY,
     "ListStrategies": GATEWAY | TOOLS,
     "ApproveStrategy": GATEWAY | TOOLS,
+    "RejectStrategy": GATEWAY,
     "ActivateStrategy": GATEWAY | TOOLS,
     "PauseStrategy": GATEWAY,
     "EndStrategy": GATEWAY,

@@ -61,6 +61,18 @@ def _revisions(session: Session, query: AuditQuery) -> list[AuditRecord]:
                     **common,
                 )
             )
+        if rev.rejected_by and rev.rejected_at:
+            out.append(
+                AuditRecord(
+                    record_id=stable_id("rejected", rev.strategy_id, rev.revision),
+                    at=rev.rejected_at,
+                    operator_id=rev.rejected_by,
+                    action="revision_rejected",
+                    reason=rev.rejection_reason,
+                    detail=detail,
+                    **common,
+                )
+            )
     return out
 
 

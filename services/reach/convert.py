@@ -141,6 +141,9 @@ def revision_to_pb(r: StrategyRevision) -> pb.StrategyRevision:
         approved_at=_at(r.approved_at),
         created_at=_at(r.created_at),
         updated_at=_at(r.updated_at),
+        rejected_by=r.rejected_by or "",
+        rejected_at=_at(r.rejected_at),
+        rejection_reason=r.rejection_reason,
     )
 
 

@@ -112,11 +112,15 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
             actor=actor_from_pb(request.actor),
             strategy_id=request.strategy_id,
             action=action,
+            reason=request.reason,
         )
         return pb.StrategyResponse(strategy=strategy_to_pb(s))
 
     async def ApproveStrategy(self, request, context) -> pb.StrategyResponse:  # type: ignore[no-untyped-def]
         return await self._change(request, "approve")
+
+    async def RejectStrategy(self, request, context) -> pb.StrategyResponse:  # type: ignore[no-untyped-def]
+        return await self._change(request, "reject")
 
     async def ActivateStrategy(self, request, context) -> pb.StrategyResponse:  # type: ignore[no-untyped-def]
         return await self._change(request, "activate")

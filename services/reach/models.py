@@ -51,6 +51,10 @@ class StrategyRevision(SQLModel, table=True):
     edited_by: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     approved_by: str | None = Field(default=None, max_length=60)
     approved_at: datetime | None = None
+    # a reviewer sent this version back to its writers, with the reason (the next edit opens a new one)
+    rejected_by: str | None = Field(default=None, max_length=60)
+    rejected_at: datetime | None = None
+    rejection_reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

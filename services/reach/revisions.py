@@ -7,7 +7,9 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from services.reach.models import Strategy, StrategyRevision
-from services.runtime.errors import Forbidden
+from services.runtime.errors import Forbidden, InvalidInput
+
+MAX_REASON = 500
 
 
 def writers(strategy: Strategy) -> list[str]:
@@ -31,8 +33,9 @@ def start(session: Session, *, strategy: Strategy, operator_id: str, now: dateti
 
 
 def record_edit(session: Session, *, strategy: Strategy, operator_id: str, now: datetime) -> None:
-    """An edit joins the unapproved version under review, or opens the next one after an approval."""
-    if strategy.approved_by is not None:
+    """An edit joins the unapproved version under review, or opens the next one after an approval or a
+    rejection."""
+    if strategy.approved_by is not None or strategy.status == "rejected":
         strategy.revision += 1
         start(session, strategy=strategy, operator_id=operator_id, now=now)
         return
@@ -60,6 +63,20 @@ def approve(session: Session, *, strategy: Strategy, operator_id: str, now: date
     row = session.get(StrategyRevision, (strategy.strategy_id, strategy.revision))
     if row is not None:
         row.approved_by, row.approved_at, row.updated_at = operator_id, now, now
+        session.add(row)
+
+
+def reject(session: Session, *, strategy: Strategy, operator_id: str, reason: str, now: datetime) -> None:
+    """Nobody rejects a version they authored or edited either; the reason is required and kept."""
+    reason = reason.strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise InvalidInput("reason_required", f"a rejection needs a reason of 1..{MAX_REASON} characters")
+    if operator_id in writers(strategy):
+        raise Forbidden("own_work", "the version under review was authored or edited by this operator")
+    row = session.get(StrategyRevision, (strategy.strategy_id, strategy.revision))
+    if row is not None:
+        row.rejected_by, row.rejected_at, row.rejection_reason = operator_id, now, reason
+        row.updated_at = now
         session.add(row)
 
 

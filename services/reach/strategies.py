@@ -1,4 +1,5 @@
-"""Strategies and their lifecycle: draft -> approved -> active <-> paused -> ended."""
+"""Strategies and their lifecycle: draft -> approved -> active <-> paused -> ended; a reviewer may
+send a draft back (rejected, with a reason) and its next edit makes it a draft again."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import Conflict, NotFound
 
-EDITABLE = ("draft", "approved", "paused")
+EDITABLE = ("draft", "approved", "paused", "rejected")
 TRANSITIONS = {
     "approve": (("draft",), "approved"),
+    "reject": (("draft",), "rejected"),
     "activate": (("approved", "paused"), "active"),
     "pause": (("active",), "paused"),
-    "end": (("draft", "approved", "active", "paused"), "ended"),
+    "end": (("draft", "approved", "active", "paused", "rejected"), "ended"),
 }
 
 
@@ -103,9 +105,15 @@ def update_strategy(
 
 
 def change_status(
-    *, engine: Engine, actor: Actor, strategy_id: str, action: str, now: datetime | None = None
+    *,
+    engine: Engine,
+    actor: Actor,
+    strategy_id: str,
+    action: str,
+    now: datetime | None = None,
+    reason: str = "",
 ) -> Strategy:
-    """Move a strategy along its lifecycle; nobody approves a version they authored or edited."""
+    """Move a strategy along its lifecycle; nobody approves or rejects a version they wrote."""
     allowed_from, target = TRANSITIONS[action]
     now = now or utcnow()
     with transaction(engine) as session:
@@ -114,6 +122,10 @@ def change_status(
             raise Conflict("invalid_transition", f"cannot {action} a {strategy.status} strategy")
         if action == "approve":
             revisions.approve(session, strategy=strategy, operator_id=actor.operator_id, now=now)
+        if action == "reject":
+            revisions.reject(
+                session, strategy=strategy, operator_id=actor.operator_id, reason=reason, now=now
+            )
         if action == "activate":
             schedule = spec_of(strategy).schedule
             if schedule is not None and strategy.next_run_at is None:

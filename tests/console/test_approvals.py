@@ -244,8 +244,18 @@ def test_every_kind_shows_what_changed_and_bad_urls_are_problems(
         assert page.locator("[data-testid=decision-form]").count() == 1
     assert "15.00 CNY" in page.goto(f"/approvals/campaign/{campaign}").text()
     assert page.locator("[data-testid=reject]").count() == 1
+    # a strategy in review goes back to its writers with the reason (the API keeps it in the revision)
     page.goto(f"/approvals/strategy/{strategy}")
-    assert page.locator("[data-testid=reject]").count() == 0  # reach drafts are edited, not rejected
+    page.fill("#f-reason", "触达内容缺少退订说明")
+    page.click("[data-testid=reject]")
+    page.wait_for_selector("[data-testid=decided]")
+    viewer = operator_headers(gateway, "hq-viewer")
+    got = _call(gateway.get(f"/v1/ops/reach/strategies/{strategy}", headers=viewer))
+    revisions = _call(gateway.get(f"/v1/ops/reach/strategies/{strategy}/revisions", headers=viewer))
+    said = [(r["rejected_by"], r["rejection_reason"]) for r in revisions["items"] if r["rejected_by"]]
+    assert got["status"] == "rejected" and said == [("hq-admin", "触达内容缺少退订说明")]
+    page.goto(f"/approvals/strategy/{strategy}")
+    assert page.locator("[data-testid=not-waiting]").count() == 1
     for url, status in (
         ("/approvals/nonsense/x", 422),
         ("/approvals/content_item/no-such-item", 404),

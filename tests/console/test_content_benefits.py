@@ -86,6 +86,36 @@ def test_an_item_drafted_in_the_form_is_placed_and_previewed(operator_page, gate
     ]
     assert api_placements[0]["schedule"]["starts_at"].startswith("2026-01-01T01:00:00")  # 09:00 in Shanghai
 
+    # change it: the form opens with the placement as it is; a refusal keeps what was typed
+    page.get_by_test_id(f"edit-p-{item_id}").click()
+    page.wait_for_load_state("domcontentloaded")
+    form = page.get_by_test_id("placement-form")
+    assert form.locator("#f-starts_at").input_value() == "2026-01-01T09:00"
+    assert (form.locator("#f-priority").input_value(), form.locator("#f-cap_per_day").input_value()) == (
+        "7",
+        "2",
+    )
+    form.locator("#f-weight").fill("-4")
+    page.get_by_test_id("save-placement").click()
+    page.wait_for_load_state("domcontentloaded")
+    assert page.locator(".field.invalid #f-weight").count() == 1
+    assert page.get_by_test_id("placement-form").locator("#f-weight").input_value() == "-4"
+    form = page.get_by_test_id("placement-form")
+    form.locator("#f-weight").fill("5")
+    form.locator("#f-priority").fill("9")
+    page.get_by_test_id("save-placement").click()
+    page.wait_for_url(f"**/content/slot?key={slot_key}")
+    changed = gateway.get(
+        "/v1/ops/content/placements",
+        params={"slot_key": slot_key},
+        headers=operator_headers(gateway, "hq-viewer"),
+    ).json()
+    assert [(p["priority"], p["weight"], p["cap_per_day"]) for p in changed] == [(9, 5, 2)]
+    assert changed[0]["schedule"]["starts_at"].startswith("2026-01-01T01:00:00")  # kept as it was
+    other = operator_page("bj-operator")  # another branch: the API's refusal, not the form
+    other.goto(f"/content/placements/p-{item_id}/edit?slot_key={slot_key}")
+    assert other.get_by_test_id("problem").get_attribute("data-status") == "404"
+
     page.get_by_test_id("run-preview").click()
     page.wait_for_load_state("domcontentloaded")
     shown = page.locator("[data-testid=preview-result] .preview-card")

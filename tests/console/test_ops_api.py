@@ -13,29 +13,28 @@ from services.identity.demo_data import DEMO_OPERATOR_SECRETS
 
 
 def _session() -> Session:
-    now = time.monotonic()
+    now = time.time()
     return Session(id="test", created=now, last_seen=now)
 
 
-async def test_an_expiring_operator_token_is_renewed_before_the_call(stack):
+async def test_a_running_out_operator_token_asks_to_sign_in_again_and_no_secret_is_kept(stack):
     async with httpx.AsyncClient(base_url=stack.config.gateway_url, timeout=20) as client:
         session = _session()
-        await sign_in(client, session, "hq-admin", DEMO_OPERATOR_SECRETS["hq-admin"], [])
-        assert session.role == "admin" and session.branch == ""
-        session.token, session.token_expires = "expired.token.value", time.time() + 5
+        secret = DEMO_OPERATOR_SECRETS["hq-admin"]
+        await sign_in(client, session, "hq-admin", secret, [])
+        assert session.role == "admin" and session.branch == "" and session.signed_in
+        assert secret not in session.to_json() and secret not in repr(session)  # used once, kept nowhere
         trace_ids: list[str] = []
         apps = await OpsApi(client, session, trace_ids).get("/v1/ops/apps")
-        assert apps and session.token != "expired.token.value"
-        assert trace_ids and all(len(t) == 32 for t in trace_ids), "every call's trace id is kept"
-
-
-async def test_without_a_way_to_renew_the_operator_signs_in_again(stack):
-    async with httpx.AsyncClient(base_url=stack.config.gateway_url, timeout=20) as client:
-        session = _session()
-        await sign_in(client, session, "hq-viewer", DEMO_OPERATOR_SECRETS["hq-viewer"], [])
-        session.secret, session.token_expires = "", 0.0
+        assert apps and trace_ids and all(len(t) == 32 for t in trace_ids), "every call's trace id is kept"
+        session.token_expires = time.time() + 5  # less than a page's worth of life left
         with pytest.raises(SignInRequired):
             await OpsApi(client, session, []).get("/v1/ops/apps")
+        assert session.notice == "auth.renew" and session.operator_id == "hq-admin"
+
+
+async def test_a_token_the_api_refuses_ends_the_sign_in(stack):
+    async with httpx.AsyncClient(base_url=stack.config.gateway_url, timeout=20) as client:
         revoked = _session()
         await sign_in(client, revoked, "hq-viewer", DEMO_OPERATOR_SECRETS["hq-viewer"], [])
         revoked.token = "not-a-token"

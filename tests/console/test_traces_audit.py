@@ -32,7 +32,9 @@ def items(gateway: httpx.Client) -> dict[str, str]:
     return {"sh": _item(gateway, "sh-operator"), "bj": _item(gateway, "bj-operator")}
 
 
-def test_the_trace_link_of_a_page_opens_a_waterfall_with_the_gateway_and_the_service(viewer_page) -> None:
+def test_the_trace_link_of_a_page_opens_a_waterfall_from_the_console_through_the_gateway_to_the_service(
+    viewer_page,
+) -> None:
     page = viewer_page
     page.goto("/audit?service=content")
     link = page.locator("footer a.trace-link").first
@@ -46,14 +48,15 @@ def test_the_trace_link_of_a_page_opens_a_waterfall_with_the_gateway_and_the_ser
     while True:
         page.wait_for_selector("[data-testid=waterfall] canvas, [data-testid=trace-pending]")
         facts = page.locator("[data-testid=trace-services]")
-        if facts.count() and {"gateway", "content"} <= set(facts.inner_text().split(", ")):
+        if facts.count() and {"console", "gateway", "content"} <= set(facts.inner_text().split(", ")):
             break
         assert time.monotonic() < deadline, page.content()
         page.wait_for_timeout(1000)
         page.goto(f"/traces/{trace_id}")
-    assert page.locator("[data-testid=spans] tr[data-service=gateway]").count() >= 1
-    assert page.locator("[data-testid=spans] tr[data-service=content]").count() >= 1
-    assert "/v1/ops/audit" in page.locator("[data-testid=trace-facts]").inner_text()
+    # one trace from the console's page through the gateway to the service (traceparent propagated)
+    for service in ("console", "gateway", "content"):
+        assert page.locator(f"[data-testid=spans] tr[data-service={service}]").count() >= 1, service
+    assert "/audit" in page.locator("[data-testid=trace-facts]").inner_text()  # the console's page
     assert page.csp_violations == []
     screenshot(page, "trace")
 

@@ -169,3 +169,50 @@ def test_operator_desk_scope_dry_run_and_policy(gateway: httpx.Client) -> None:
         headers=operator_headers(gateway, "hq-admin"),
     )
     assert bad_zone.status_code == 422 and bad_zone.json()["code"] == "invalid_policy"
+
+
+def test_a_reviewer_rejects_a_draft_with_a_reason_and_the_next_edit_is_a_new_draft(
+    gateway: httpx.Client,
+) -> None:
+    spec = {
+        "name": "rejected follow-up",
+        "touchpoints": [{"channel": "inbox"}],
+        "content": {"title": "Hello", "body": "Picked for you"},
+        "trigger": {"event_type": _type("rejectable")},
+    }
+    author, reviewer = operator_headers(gateway, "sh-operator"), operator_headers(gateway, "hq-reviewer")
+    created = gateway.post("/v1/ops/reach/strategies", json=spec, headers=author)
+    assert created.status_code == 201, created.text
+    path = f"/v1/ops/reach/strategies/{created.json()['strategy_id']}"
+    for body in ({}, {"reason": ""}, {"reason": "   "}, {"reason": "x" * 501}, {"reason": "ok", "extra": 1}):
+        refused = gateway.post(f"{path}/reject", json=body, headers=reviewer)
+        assert refused.status_code == 422 and refused.headers["content-type"].startswith(
+            "application/problem"
+        )
+    own = gateway.post(f"{path}/reject", json={"reason": "mine"}, headers=author)
+    assert own.status_code == 403  # an operator is not a reviewer; nor may anyone reject their own work
+    other_branch = gateway.post(
+        f"{path}/reject", json={"reason": "no"}, headers=operator_headers(gateway, "bj-operator")
+    )
+    assert other_branch.status_code in (403, 404)
+    rejected = gateway.post(f"{path}/reject", json={"reason": "missing unsubscribe note"}, headers=reviewer)
+    assert rejected.status_code == 200, rejected.text
+    assert rejected.json()["status"] == "rejected"
+    again = gateway.post(f"{path}/reject", json={"reason": "twice"}, headers=reviewer)
+    assert again.status_code == 409  # only a draft is rejected
+    assert gateway.post(f"{path}/approve", headers=reviewer).status_code == 409
+    revisions = gateway.get(f"{path}/revisions", headers=reviewer).json()["items"]
+    assert [(r["rejected_by"], r["rejection_reason"]) for r in revisions] == [
+        ("hq-reviewer", "missing unsubscribe note")
+    ]
+    trail = gateway.get(
+        "/v1/ops/audit",
+        params={"service": "reach", "action": "revision_rejected", "entity_id": path.rsplit("/", 1)[1]},
+        headers=reviewer,
+    ).json()["records"]
+    assert [(r["operator_id"], r["reason"]) for r in trail] == [("hq-reviewer", "missing unsubscribe note")]
+    edited = gateway.put(path, json={**spec, "name": "rejected follow-up, fixed"}, headers=author)
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["status"] == "draft" and edited.json()["revision"] == 2
+    approved = gateway.post(f"{path}/approve", headers=reviewer)
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"

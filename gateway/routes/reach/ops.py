@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, status
 from google.protobuf.json_format import ParseDict
 from lattice.reach.v1 import reach_pb2 as pb
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
@@ -43,7 +43,7 @@ async def list_strategies(
     clients: ClientsDep,
     operator: Viewer,
     status_: Annotated[
-        Literal["", "draft", "approved", "active", "paused", "ended"], Query(alias="status")
+        Literal["", "draft", "approved", "active", "paused", "ended", "rejected"], Query(alias="status")
     ] = "",
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
     page_token: Annotated[str, Query(max_length=36)] = "",
@@ -75,7 +75,7 @@ async def update_strategy(
     clients: ClientsDep,
     operator: Operator,
 ) -> dict[str, Any]:
-    """Edit a draft, approved or paused strategy; it goes back to draft for a new approval."""
+    """Edit a draft, approved, paused or rejected strategy; it goes back to draft for a new approval."""
     resp = await clients.reach.UpdateStrategy(
         pb.UpdateStrategyRequest(
             actor=actor_pb(operator),
@@ -101,11 +101,21 @@ async def list_revisions(strategy_id: StrategyId, clients: ClientsDep, operator:
 
 
 async def _change(
-    clients: ClientsDep, operator: OperatorPrincipal, strategy_id: str, rpc: str
+    clients: ClientsDep, operator: OperatorPrincipal, strategy_id: str, rpc: str, reason: str = ""
 ) -> dict[str, Any]:
     call = getattr(clients.reach, rpc)
-    resp = await call(pb.ChangeStrategyStatusRequest(actor=actor_pb(operator), strategy_id=strategy_id))
+    resp = await call(
+        pb.ChangeStrategyStatusRequest(actor=actor_pb(operator), strategy_id=strategy_id, reason=reason)
+    )
     return to_json(resp.strategy)
+
+
+class StrategyRejection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")] = Field(
+        description="why the draft goes back to its writers (kept in its revision and the audit trail)"
+    )
 
 
 @router.post(
@@ -118,6 +128,19 @@ async def approve_strategy(
 ) -> dict[str, Any]:
     """Four eyes: nobody approves a version they authored or edited (403 own_work)."""
     return await _change(clients, operator, strategy_id, "ApproveStrategy")
+
+
+@router.post(
+    f"{OPS}/strategies/{{strategy_id}}/reject",
+    operation_id="reject_strategy",
+    summary="Reject a reach strategy in review",
+)
+async def reject_strategy(
+    strategy_id: StrategyId, body: StrategyRejection, clients: ClientsDep, operator: Reviewer
+) -> dict[str, Any]:
+    """Send the draft back to its writers with a reason (status `rejected`; their next edit makes it a
+    draft again). Four eyes: nobody rejects a version they authored or edited (403 own_work)."""
+    return await _change(clients, operator, strategy_id, "RejectStrategy", reason=body.reason)
 
 
 @router.post(

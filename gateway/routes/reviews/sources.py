@@ -154,7 +154,6 @@ async def strategies(clients: Clients, op: OperatorPrincipal, size: int, token: 
     found = [
         _item(
             op,
-            rejectable=False,  # a draft strategy is edited or left, never rejected (reach's lifecycle)
             kind="strategy",
             object_id=s.strategy_id,
             title=s.spec.name or s.strategy_id,
