@@ -71,6 +71,7 @@ def _html(entry: ProblemType) -> HTMLResponse:
     operation_id="list_problem_types",
 )
 async def list_problem_types(request: Request):  # type: ignore[no-untyped-def]
+    """The documented codes and code families; an HTML page when the caller accepts `text/html`."""
     index = ProblemTypeIndex(codes=documented_codes(), families=families())
     if not _wants_html(request):
         return index
@@ -87,10 +88,13 @@ async def list_problem_types(request: Request):  # type: ignore[no-untyped-def]
     response_model=ProblemTypeOut,
     summary="What a problem code means and how to fix it",
     operation_id="get_problem_type",
+    responses={404: {"description": "Lattice answers no problem with this code"}},
 )
 async def get_problem_type(  # type: ignore[no-untyped-def]
     request: Request, code: str = Path(max_length=64, pattern=r"^[a-z][a-z0-9_]{1,63}$")
 ):
+    """The page a problem's `type` URI points at: what the code means and how the caller fixes it
+    (HTML for a browser, JSON otherwise)."""
     entry = describe(code)
     if entry is None:
         raise Problem(404, "problem_type_not_found", "Lattice answers no problem with this code")

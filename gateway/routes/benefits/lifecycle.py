@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, status
 from lattice.benefits.v1 import benefits_pb2 as pb
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
@@ -27,16 +27,29 @@ Account = Annotated[str, Path(pattern=r"^(funder|budget|grant|hold|redeemed|expi
 
 
 class StateChange(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "paused while the partner fixes its checkout"}]}
+    )
     reason: Reason
 
 
 class TopUp(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"total_budget_increase": 100000, "reason": "the campaign runs two weeks longer"}]
+        }
+    )
     total_budget_increase: Amount = 0
     daily_budget: Amount = 0
     reason: Reason
 
 
 class Extension(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"valid_until": "2027-03-31T23:59:59+08:00", "reason": "spring festival extension"}]
+        }
+    )
     valid_until: AwareDatetime
     reason: Reason
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 from lattice.benefits.v1 import benefits_pb2 as pb
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
@@ -92,11 +92,18 @@ async def get_benefit(benefit_id: Slug, clients: ClientsDep, operator: Viewer) -
     return benefit_public(resp.benefit)
 
 
+class BenefitPage(BaseModel):
+    """One page of the catalogue: the list envelope every list route answers."""
+
+    items: list[BenefitPublic]
+    next_page_token: str | None = Field(description="pass as `page_token` for the next page; null at the end")
+
+
 @router.get(
     "/ops/benefits",
     operation_id="list_benefits",
     summary="List the benefits catalogue",
-    response_model=list[BenefitPublic],
+    response_model=BenefitPage,
 )
 async def list_benefits(
     clients: ClientsDep,
@@ -105,14 +112,16 @@ async def list_benefits(
         Literal["draft", "approved", "rejected", "paused", "stopped"] | None, Query(alias="status")
     ] = None,
     page_token: Annotated[str, Query(max_length=40)] = "",
-) -> list[BenefitPublic]:
+) -> BenefitPage:
     """The catalogue in the operator's scope: head office sees every benefit, a branch only its own."""
     resp = await clients.benefits.ListBenefits(
         pb.ListBenefitsRequest(
             status=status_ or "", principal=operator_principal(operator), page_size=100, page_token=page_token
         )
     )
-    return [benefit_public(b) for b in resp.benefits]
+    return BenefitPage(
+        items=[benefit_public(b) for b in resp.benefits], next_page_token=resp.next_page_token or None
+    )
 
 
 @router.post(

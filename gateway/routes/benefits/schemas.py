@@ -33,6 +33,27 @@ class Strict(BaseModel):
 
 
 class BenefitDraft(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "benefit_id": "coffee-coupon",
+                    "name": "Coffee coupon",
+                    "kind": "fixed_coupon",
+                    "funder": "dept:retail",
+                    "face_value": 500,
+                    "min_order_amount": 2000,
+                    "eligible_apps": ["mbank", "life"],
+                    "usable_scopes": ["app:*", "partner:ride"],
+                    "valid_days": 30,
+                    "total_budget": 500000,
+                    "daily_budget": 50000,
+                    "per_customer_limit": 1,
+                    "claimable": True,
+                }
+            ]
+        }
+    )
     benefit_id: Slug
     name: str = Field(min_length=1, max_length=100)
     kind: Kind
@@ -66,16 +87,36 @@ class BenefitPublic(BenefitDraft):
 
 
 class Review(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"approve": True, "note": "budget checked against the campaign plan"}]
+        }
+    )
     approve: StrictBool
     note: str = Field(default="", max_length=500)
 
 
 class Claim(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"benefit_id": "coffee-coupon", "device_id": "ios-7f3a"}]}
+    )
     benefit_id: Slug
     device_id: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
 class Use(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "benefit_id": "coffee-coupon",
+                    "order_amount": 3500,
+                    "order_ref": "order-7f3a-01",
+                    "device_id": "ios-7f3a",
+                }
+            ]
+        }
+    )
     benefit_id: Slug
     grant_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
     amount: Amount = 0
@@ -88,11 +129,26 @@ class Use(Strict):
 
 
 class PartnerUse(Use):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "benefit_id": "ride-discount",
+                    "pairwise_id": "pw_5f2c9a7e",
+                    "order_amount": 4200,
+                    "order_ref": "trip-8c1d",
+                    "scene": "airport",
+                    "hold_seconds": 900,
+                }
+            ]
+        }
+    )
     pairwise_id: str = Field(min_length=1, max_length=100)
     scene: Slug | None = None
 
 
 class Refund(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"ratio_bps": 5000}]})
     amount: Amount = 0
     ratio_bps: Annotated[int, count(10_000)] = 0
 
@@ -104,10 +160,12 @@ class Refund(Strict):
 
 
 class PartnerRef(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"pairwise_id": "pw_5f2c9a7e"}]})
     pairwise_id: str = Field(min_length=1, max_length=100)
 
 
 class PartnerRefund(Refund, PartnerRef):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"pairwise_id": "pw_5f2c9a7e", "amount": 500}]})
     pass
 
 

@@ -73,6 +73,27 @@ def variants_pb(variants: list[VariantIn]) -> list[pb.Variant]:
 
 
 class ItemCreate(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "item_id": "spring-deposit",
+                    "type": "product_card",
+                    "product_category": "deposit",
+                    "variants": [
+                        {
+                            "edition": "standard",
+                            "texts": [
+                                {"locale": "zh-Hans", "title": "春季定期存款", "body": "三个月起存"},
+                                {"locale": "en", "title": "Spring term deposit", "body": "From three months"},
+                            ],
+                            "deep_link": "mbank://deposits/spring",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     item_id: Slug | None = None
     type: Literal["article", "product_card", "banner", "notice"]
     product_category: Literal["wealth", "deposit", "loan", "insurance", "card", "fund"] | None = None
@@ -81,15 +102,38 @@ class ItemCreate(Strict):
 
 
 class ItemEdit(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "variants": [
+                        {
+                            "edition": "standard",
+                            "texts": [
+                                {
+                                    "locale": "en",
+                                    "title": "Spring term deposit",
+                                    "body": "From three months, now also online",
+                                }
+                            ],
+                        }
+                    ],
+                    "reason": "wording agreed with compliance",
+                }
+            ]
+        }
+    )
     variants: Variants
     reason: Reason = ""
 
 
 class ItemAction(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "ready for the spring campaign"}]})
     reason: Reason = ""
 
 
 class ReasonedAction(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "the rate shown is out of date"}]})
     reason: RequiredReason
 
 
@@ -99,15 +143,41 @@ class Override(Strict):
 
 
 class Approval(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "overrides": [
+                        {"rule_id": "rate_disclaimer", "reason": "the disclaimer is on the landing page"}
+                    ]
+                }
+            ]
+        }
+    )
     overrides: list[Override] = Field(default_factory=list, max_length=20)
 
 
 class Rollback(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"version": 2, "reason": "version 3 showed the wrong rate"}]}
+    )
     version: int = Field(ge=1, le=100_000)
     reason: RequiredReason
 
 
 class SlotCreate(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "app_id": "mbank",
+                    "position": "home/banner",
+                    "editions": ["standard", "elderly"],
+                    "description": "the home page's top banner",
+                }
+            ]
+        }
+    )
     app_id: Slug
     position: Position
     editions: list[Edition] = Field(default_factory=list, max_length=6)
@@ -132,6 +202,19 @@ class ScheduleIn(Strict):
 
 
 class PlacementFields(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "item_id": "spring-deposit",
+                    "priority": 20,
+                    "weight": 1,
+                    "targeting": {"editions": ["standard", "elderly"]},
+                    "cap_per_day": 2,
+                }
+            ]
+        }
+    )
     item_id: Slug
     fallback_item_id: Slug | None = None
     priority: int = Field(default=0, ge=0, le=1000)
@@ -142,6 +225,24 @@ class PlacementFields(Strict):
 
 
 class PlacementCreate(PlacementFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "item_id": "spring-deposit",
+                    "slot_key": "mbank/home/banner",
+                    "priority": 10,
+                    "weight": 1,
+                    "schedule": {
+                        "starts_at": "2027-03-01T00:00:00+08:00",
+                        "ends_at": "2027-03-31T23:59:59+08:00",
+                    },
+                    "targeting": {"editions": ["standard"]},
+                    "cap_per_day": 3,
+                }
+            ]
+        }
+    )
     placement_id: Slug | None = None
     slot_key: SlotKey
 

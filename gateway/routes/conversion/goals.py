@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 from lattice.conversion.v1 import conversion_pb2 as pb
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
@@ -45,11 +45,51 @@ class GoalIn(Strict):
 
 
 class GoalCreate(GoalIn):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "goal_id": "q2-activation",
+                    "objective": "Grow active customers from partner channels",
+                    "name": "Q2 activations",
+                    "partner_id": "ride",
+                    "measures": [
+                        {
+                            "metric": "activated",
+                            "from_day": "2027-04-01",
+                            "to_day": "2027-06-30",
+                            "target": 5000,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     goal_id: Slug
     branch: Slug | None = Field(default=None, description="none: the whole bank (head office only)")
 
 
 class GoalUpdate(GoalIn):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "objective": "Grow active customers from partner channels",
+                    "name": "Q2 activations",
+                    "partner_id": "ride",
+                    "measures": [
+                        {
+                            "metric": "activated",
+                            "from_day": "2027-04-01",
+                            "to_day": "2027-06-30",
+                            "target": 6000,
+                        }
+                    ],
+                    "version": 1,
+                }
+            ]
+        }
+    )
     version: Version
 
 

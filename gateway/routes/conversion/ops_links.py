@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, status
 from lattice.conversion.v1 import conversion_pb2 as pb
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
@@ -35,11 +35,13 @@ DeliveryId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
 
 
 class OpsLinkCreate(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"scene": "branch-poster", "ttl_days": 60}]})
     scene: Scene = "default"
     ttl_days: int = Field(default=30, ge=1, le=365)
 
 
 class PostbackResendIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "the partner fixed its endpoint"}]})
     reason: Annotated[str, Field(min_length=1, max_length=200)]
 
 

@@ -26,6 +26,25 @@ class Strict(BaseModel):
 
 
 class CampaignCreate(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "campaign_id": "ride-spring",
+                    "partner_id": "ride",
+                    "name": "Ride spring referral",
+                    "target_app_id": "mbank",
+                    "landing_url": "https://www.bank.example/open-account",
+                    "lookback_days": 7,
+                    "conversion_window_days": 14,
+                    "cpa_amount_minor": 2000,
+                    "currency": "CNY",
+                    "commission_milestone": "activated",
+                    "postback_milestones": ["linked", "activated"],
+                }
+            ]
+        }
+    )
     campaign_id: Slug
     partner_id: Slug
     name: str = Field(min_length=1, max_length=100)
@@ -41,6 +60,7 @@ class CampaignCreate(Strict):
 
 
 class CampaignUpdate(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "paused"}]})
     name: str | None = Field(default=None, min_length=1, max_length=100)
     target_app_id: Slug | None = None
     landing_url: Landing | None = None
@@ -88,6 +108,11 @@ class CampaignPublic(BaseModel):
 
 
 class CampaignReview(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"version": 2, "approve": True, "note": "commission agreed with the partner"}]
+        }
+    )
     version: StrictInt = Field(ge=1, le=2**31 - 1, description="the pending version that was read")
     approve: bool
     note: str = Field(default="", max_length=500)
@@ -108,6 +133,9 @@ class CampaignPage(BaseModel):
 
 
 class LinkCreate(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"campaign_id": "ride-spring", "scene": "airport", "ttl_days": 14}]}
+    )
     campaign_id: Slug
     scene: Scene = "default"
     ttl_days: int = Field(default=30, ge=1, le=365)
@@ -121,6 +149,11 @@ class LinkPublic(BaseModel):
 
 
 class PostbackEndpointSet(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"url": "https://partner.example/lattice/postbacks", "rotate_secret": False}]
+        }
+    )
     url: str = Field(min_length=1, max_length=500)
     rotate_secret: bool = False
 
@@ -144,6 +177,7 @@ class PostbackDeliveryPublic(BaseModel):
 
 
 class KeyRotation(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"overlap_days": 30}]})
     overlap_days: int = Field(default=30, ge=0, le=365)
 
 

@@ -49,7 +49,23 @@ class CoreMilestoneIn(BaseModel):
 
 
 class CoreMilestoneBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "milestones": [
+                        {
+                            "milestone_id": "ms-20270302-a1b2",
+                            "kind": "first_transaction",
+                            "customer_id": "m-1001",
+                            "occurred_at": "2027-03-02T09:30:00+08:00",
+                        }
+                    ]
+                }
+            ]
+        },
+    )
 
     milestones: list[CoreMilestoneIn] = Field(min_length=1, max_length=MAX_MILESTONES)
 

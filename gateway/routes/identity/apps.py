@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from lattice.identity.v1 import identity_pb2 as pb
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth import CustomerDep, CustomerPrincipal
 from gateway.clients import ClientsDep
@@ -55,6 +55,16 @@ ConsentId = Annotated[str, Path(min_length=8, max_length=40, pattern=r"^cst_[a-f
 
 
 class TokenRequest(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                    "assertion": "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJtYmFuayJ9.c2lnbmF0dXJl",
+                }
+            ]
+        }
+    )
     grant_type: Literal["urn:ietf:params:oauth:grant-type:jwt-bearer", "refresh_token"]
     assertion: Jwt | None = None
     refresh_token: OpaqueToken | None = None
@@ -62,6 +72,9 @@ class TokenRequest(Strict):
 
 
 class TicketRequest(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"audience_app_id": "life", "scopes": ["profile"]}]}
+    )
     audience_app_id: Slug
     scopes: list[Scope] = Field(default_factory=list, max_length=20)
 
@@ -73,6 +86,16 @@ class TicketOut(BaseModel):
 
 
 class RedeemRequest(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ticket": "tkt_Qm9vdHN0cmFwVGlja2V0",
+                    "client_assertion": "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJsaWZlIn0.c2lnbmF0dXJl",
+                }
+            ]
+        }
+    )
     ticket: OpaqueToken
     client_assertion: Jwt
     click_id: ClickId = ""
@@ -93,6 +116,21 @@ class ProfileOut(BaseModel):
 
 
 class ConfirmBinding(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "consent": {
+                        "recipient_type": "partner",
+                        "recipient": "ride",
+                        "purpose": "partner_binding",
+                        "data_categories": ["pairwise_id", "benefits"],
+                        "text_version": "binding-2026.1",
+                    }
+                }
+            ]
+        }
+    )
     consent: ConsentIn | None = None
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 from lattice.identity.v1 import identity_pb2 as pb
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
@@ -27,6 +27,17 @@ _ROLE_VALUES = {v: k for k, v in _ROLE_NAMES.items()}
 
 
 class OperatorTokenRequest(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "grant_type": "client_credentials",
+                    "client_id": "hq-admin",
+                    "client_secret": "the-secret-shown-once-at-registration",
+                }
+            ]
+        }
+    )
     grant_type: Literal["client_credentials"]
     client_id: Slug
     client_secret: str = Field(min_length=1, max_length=200)
@@ -41,6 +52,9 @@ class OperatorTokenOut(BaseModel):
 
 
 class OperatorCreate(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"operator_id": "sz-reviewer", "role": "reviewer", "branch": "sz01"}]}
+    )
     operator_id: Slug
     role: Literal["viewer", "operator", "reviewer", "admin"]
     branch: Slug | None = Field(default=None, description="absent for head office")
@@ -54,6 +68,7 @@ class OperatorCreated(BaseModel):
 
 
 class KeyRotation(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"overlap_seconds": 3600}]})
     overlap_seconds: int = Field(default=900, ge=0, le=7 * 24 * 3600)
 
 
@@ -71,6 +86,19 @@ class PartnerKeyRotated(BaseModel):
 
 
 class AppCreate(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "app_id": "lifeplus",
+                    "name": "Life+",
+                    "role": "vertical",
+                    "legal_entity": "Bank Life Services Co.",
+                    "editions": ["standard", "elderly"],
+                }
+            ]
+        }
+    )
     app_id: Slug
     name: str = Field(min_length=1, max_length=100)
     role: Literal["core", "main", "vertical"]
@@ -87,6 +115,19 @@ class AppPublic(BaseModel):
 
 
 class PartnerCreate(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "partner_id": "ride",
+                    "name": "Ride Hailing Co.",
+                    "sector": "mobility",
+                    "allowed_scopes": ["binding", "benefits:redeem", "links"],
+                    "postback_url": "https://partner.example/lattice/postbacks",
+                }
+            ]
+        }
+    )
     partner_id: Slug
     name: str = Field(min_length=1, max_length=100)
     sector: str = Field(min_length=1, max_length=40)

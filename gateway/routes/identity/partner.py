@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 from lattice.identity.v1 import identity_pb2 as pb
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth import PartnerDep
 from gateway.clients import ClientsDep
@@ -22,6 +22,17 @@ PairwiseId = Annotated[str, Path(min_length=8, max_length=60, pattern=r"^pw_[a-z
 
 
 class BindingStart(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "partner_user_ref": "ride-user-42",
+                    "scopes": ["benefits:redeem"],
+                    "required_assurance_level": 2,
+                }
+            ]
+        }
+    )
     partner_user_ref: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:@-]+$")
     scopes: list[Scope] = Field(default_factory=list, max_length=20)
     required_assurance_level: int = Field(default=2, ge=1, le=3)

@@ -111,7 +111,10 @@ async def _change(
 
 
 class StrategyRejection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "the control group is too small to measure uplift"}]},
+    )
 
     reason: Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")] = Field(
         description="why the draft goes back to its writers (kept in its revision and the audit trail)"

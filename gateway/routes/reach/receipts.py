@@ -65,7 +65,22 @@ class ReceiptIn(BaseModel):
 
 
 class ReceiptBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "receipts": [
+                        {
+                            "delivery_id": "dlv_7f3a9c",
+                            "status": "delivered",
+                            "occurred_at": "2027-03-02T10:16:00+08:00",
+                        }
+                    ]
+                }
+            ]
+        },
+    )
 
     receipts: list[ReceiptIn] = Field(min_length=1, max_length=500)
 
