@@ -53,7 +53,8 @@ async def catalogue(
     page_token: Annotated[str, Query(max_length=40)] = "",
     export: Annotated[str, Query(pattern=r"^(csv)?$")] = "",
 ) -> Response:
-    benefits = await api.get("/v1/ops/benefits", {"status": status, "page_token": page_token})
+    page = await api.get("/v1/ops/benefits", {"status": status, "page_token": page_token})
+    benefits = page["items"]
     t = translator(request)
     if export:
         return csv_response(
@@ -97,8 +98,7 @@ async def catalogue(
         amount=lambda value, kind: amount(value, kind, t),
         status=status,
         statuses=STATUSES,
-        # the API pages by id, 100 at a time: a full page means there may be more
-        next_page_token=benefits[-1]["benefit_id"] if len(benefits) == 100 else None,
+        next_page_token=page["next_page_token"],
         page_params={"status": status},
     )
 

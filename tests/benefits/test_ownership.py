@@ -280,7 +280,7 @@ def ops_routes_tried_by_another_branch(gateway: httpx.Client) -> set[str]:
     grant_account = f"/v1/ops/benefits-ledger/accounts/grant:{grant_id}/balance"
     assert_not_found(gateway.get(grant_account, headers=bj_operator), "another branch's lot")
     assert gateway.get(grant_account, headers=sh).json()["balance"] == 500
-    listed = [x["benefit_id"] for x in gateway.get("/v1/ops/benefits", headers=bj_operator).json()]
+    listed = [x["benefit_id"] for x in gateway.get("/v1/ops/benefits", headers=bj_operator).json()["items"]]
     assert benefit_id not in listed
     assert (gateway.get(b, headers=sh).json(), gateway.get(f"{b}/audit", headers=sh).json()) == before
     return set(attempts)

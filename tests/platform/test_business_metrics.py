@@ -54,7 +54,8 @@ def test_every_measure_is_collected_without_error(stack: Stack, caplog) -> None:
 
 
 def test_budget_remaining_equals_the_catalogue(stack: Stack, gateway: httpx.Client) -> None:
-    catalogue = gateway.get("/v1/ops/benefits", headers=operator_headers(gateway, "hq-viewer")).json()
+    viewer = operator_headers(gateway, "hq-viewer")
+    catalogue = gateway.get("/v1/ops/benefits", headers=viewer).json()["items"]
     live = {
         b["benefit_id"]: b["budget_remaining"] for b in catalogue if b["status"] in ("approved", "paused")
     }
