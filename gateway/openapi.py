@@ -221,10 +221,11 @@ def documented_routes(app: FastAPI) -> Iterator[Any]:
             yield context
 
 
-def _problem_schema() -> dict[str, Any]:
+def _problem_schemas() -> dict[str, dict[str, Any]]:
+    """The problem schema and the schemas it refers to (e.g. a validation error's fields)."""
     schema = ProblemDocument.model_json_schema(ref_template="#/components/schemas/{model}")
     schema["title"] = "Problem"
-    return schema
+    return {**schema.pop("$defs", {}), PROBLEM_SCHEMA: schema}
 
 
 def _resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
@@ -262,7 +263,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schemas = components.setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
-    schemas[PROBLEM_SCHEMA] = _problem_schema()
+    schemas.update(_problem_schemas())
     components["securitySchemes"] = copy.deepcopy(SECURITY_SCHEMES)
     components["responses"] = {
         name: {

@@ -54,6 +54,14 @@ TITLES = {
 }
 
 
+class FieldError(BaseModel):
+    """One invalid field of a `validation_failed` problem."""
+
+    loc: list[str] = Field(description="where: `body`, `query`, `path` or `header`, then the field's path")
+    msg: str
+    type: str = Field(description="the kind of error, e.g. `missing`, `string_pattern_mismatch`")
+
+
 class ProblemDocument(BaseModel):
     """The body of every error the gateway answers (`application/problem+json`, RFC 9457).
 
@@ -78,6 +86,7 @@ class ProblemDocument(BaseModel):
     trace_id: str | None = Field(
         default=None, description="the request's trace (`X-Trace-Id`): quote it to the bank's operations"
     )
+    errors: list[FieldError] | None = Field(default=None, description="with `validation_failed`: each field")
 
 
 def current_trace_id() -> str | None:
