@@ -78,6 +78,7 @@ class CustomerRpcs:
             ticket=request.ticket,
             client_assertion=request.client_assertion,
             click_id=request.click_id,
+            scopes=list(request.scopes),
         )
         self._ctx.relay.notify()
         return tokens_to_pb(issued)

@@ -79,7 +79,9 @@ def issue_ticket(
     return ticket, int(TICKET_TTL.total_seconds())
 
 
-def _claim_ticket(session: Session, *, ticket: str, app_id: str) -> tuple[RecognitionTicket | None, str]:
+def _claim_ticket(
+    session: Session, *, ticket: str, app_id: str, scopes: list[str]
+) -> tuple[RecognitionTicket | None, str]:
     """Mark the ticket used (any attempt burns it); returns it, or the reason it is refused."""
     stmt = (
         select(RecognitionTicket).where(RecognitionTicket.ticket_hash == token_hash(ticket)).with_for_update()
@@ -96,6 +98,8 @@ def _claim_ticket(session: Session, *, ticket: str, app_id: str) -> tuple[Recogn
         return None, "ticket_expired"
     if row.to_app_id != app_id:
         return None, "ticket_audience_mismatch"
+    if not set(scopes) <= set(row.scopes):
+        return None, "scope_not_allowed"
     return row, ""
 
 
@@ -104,6 +108,7 @@ _REFUSALS = {
     "ticket_already_redeemed": Conflict("ticket_already_redeemed", "the ticket was already used"),
     "ticket_expired": Unauthenticated("ticket_expired", "the ticket has expired"),
     "ticket_audience_mismatch": Forbidden("ticket_audience_mismatch", "the ticket is for another app"),
+    "scope_not_allowed": Forbidden("scope_not_allowed", "the ticket does not carry every requested scope"),
 }
 
 
@@ -115,8 +120,10 @@ def redeem_ticket(
     ticket: str,
     client_assertion: str,
     click_id: str = "",
+    scopes: list[str] | None = None,
 ) -> IssuedTokens:
-    """The audience app exchanges a ticket for its own tokens for the same customer (actor recorded)."""
+    """The audience app exchanges a ticket for its own tokens for the same customer (actor recorded);
+    `scopes` (RFC 8693 `scope`) narrows them to a subset of the ticket's."""
     claims = verify_assertion(engine=engine, app_id=app_id, assertion=client_assertion, require_user=False)
     wanted_user = str(claims.get("app_user_id") or "")
     if wanted_user and not APP_USER_ID.match(wanted_user):
@@ -124,16 +131,29 @@ def redeem_ticket(
     refusal = ""
     with transaction(engine) as session:
         consume_assertion(session, app_id=app_id, claims=claims)
-        row, refusal = _claim_ticket(session, ticket=ticket, app_id=app_id)
+        row, refusal = _claim_ticket(session, ticket=ticket, app_id=app_id, scopes=scopes or [])
         if row is not None:
-            issued = _recognise(session, signer=signer, row=row, wanted_user=wanted_user, click_id=click_id)
+            issued = _recognise(
+                session,
+                signer=signer,
+                row=row,
+                wanted_user=wanted_user,
+                click_id=click_id,
+                scopes=sorted(scopes) if scopes else list(row.scopes),
+            )
     if refusal:
         raise _REFUSALS[refusal]
     return issued
 
 
 def _recognise(
-    session: Session, *, signer: TokenSigner, row: RecognitionTicket, wanted_user: str, click_id: str
+    session: Session,
+    *,
+    signer: TokenSigner,
+    row: RecognitionTicket,
+    wanted_user: str,
+    click_id: str,
+    scopes: list[str],
 ) -> IssuedTokens:
     source, target = session.get(App, row.from_app_id), session.get(App, row.to_app_id)
     assert source is not None and target is not None
@@ -169,7 +189,7 @@ def _recognise(
         app_id=target.app_id,
         app_user_id=account.app_user_id,
         level=row.assurance_level,
-        scopes=list(row.scopes),
+        scopes=scopes,
         actor=source.app_id,
     )
     session.add(family)

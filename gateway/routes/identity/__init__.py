@@ -1,7 +1,16 @@
-"""Identity routes: registry and staff (ops), app sign-in and recognition (apps), partner binding."""
+"""Identity routes: registry and staff (ops), app sign-in and recognition (apps), partner binding,
+OpenID Provider metadata (discovery)."""
 
 from __future__ import annotations
 
-from gateway.routes.identity import apps, ops, partner, staff
+from gateway.routes.identity import apps, discovery, ops, partner, staff
 
-routers = [ops.public_router, ops.router, apps.public_router, apps.router, partner.router, staff.router]
+routers = [
+    discovery.router,
+    ops.public_router,
+    ops.router,
+    apps.public_router,
+    apps.router,
+    partner.router,
+    staff.router,
+]

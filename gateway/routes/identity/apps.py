@@ -8,9 +8,11 @@ signed-in customer of the access token (CustomerDep), never on an id from the pa
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi.responses import JSONResponse
 from lattice.identity.v1 import identity_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +22,7 @@ from gateway.idempotency import IdempotencyKeyDep
 from gateway.openapi_marks import documents
 from gateway.policies.denial import PolicyDenied
 from gateway.problems import Problem
+from gateway.routes.identity import oauth
 from gateway.routes.identity.schemas import (
     BindingOut,
     ClickId,
@@ -49,7 +52,10 @@ async def _app_in_path(app_id: Slug, request: Request) -> str:
 
 public_router = APIRouter(prefix="/v1/apps/{app_id}", tags=["identity"], dependencies=[Depends(_app_in_path)])
 router = APIRouter(prefix="/v1/apps/{app_id}", tags=["identity"], dependencies=[Depends(_app_in_path)])
-JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+JWT_BEARER = oauth.JWT_BEARER
+_CLICK_ID = re.compile(r"^[A-Za-z0-9_-]{0,64}$")
+_TICKET = re.compile(r"^[A-Za-z0-9_-]{16,200}$")
+_SCOPE = re.compile(r"^[a-z][a-z0-9_:.-]{0,39}$")
 BindingId = Annotated[str, Path(min_length=8, max_length=40, pattern=r"^bnd_[A-Za-z0-9_-]+$")]
 ConsentId = Annotated[str, Path(min_length=8, max_length=40, pattern=r"^cst_[a-f0-9]+$")]
 
@@ -69,6 +75,52 @@ class TokenRequest(Strict):
     assertion: Jwt | None = None
     refresh_token: OpaqueToken | None = None
     click_id: ClickId = ""
+
+
+APP_TOKEN_BODY = oauth.request_body(
+    {
+        "type": "object",
+        "required": ["grant_type"],
+        "properties": {
+            "grant_type": {
+                "type": "string",
+                "enum": [oauth.JWT_BEARER, oauth.REFRESH_TOKEN, oauth.TOKEN_EXCHANGE],
+            },
+            "assertion": {"type": "string", "description": "jwt-bearer: the app backend's sign-in assertion"},
+            "refresh_token": {"type": "string"},
+            "subject_token": {"type": "string", "description": "token-exchange: the recognition ticket"},
+            "subject_token_type": {"type": "string", "enum": [oauth.RECOGNITION_TICKET_TYPE]},
+            "actor_token": {"type": "string", "description": "token-exchange: this app's client assertion"},
+            "actor_token_type": {"type": "string", "enum": [oauth.JWT_TOKEN_TYPE]},
+            "audience": {"type": "string", "description": "token-exchange: this app id, if given"},
+            "scope": {"type": "string", "description": "token-exchange: a subset of the ticket's scopes"},
+            "requested_token_type": {"type": "string", "enum": [oauth.ACCESS_TOKEN_TYPE]},
+            "click_id": {"type": "string", "description": "the conversion click that led here, if any"},
+        },
+    },
+    TokenRequest,
+    {
+        "jwt_bearer": {
+            "summary": "sign-in (RFC 7523)",
+            "value": {
+                "grant_type": oauth.JWT_BEARER,
+                "assertion": "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJtYmFuayJ9.c2lnbmF0dXJl",
+            },
+        },
+        "token_exchange": {
+            "summary": "recognition of a customer another app sent with a ticket (RFC 8693)",
+            "value": {
+                "grant_type": oauth.TOKEN_EXCHANGE,
+                "subject_token": "the-ticket-the-other-app-issued",
+                "subject_token_type": oauth.RECOGNITION_TICKET_TYPE,
+                "actor_token": "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJsaWZlIn0.c2lnbmF0dXJl",
+                "actor_token_type": oauth.JWT_TOKEN_TYPE,
+                "audience": "life",
+                "scope": "profile",
+            },
+        },
+    },
+)
 
 
 class TicketRequest(Strict):
@@ -155,23 +207,89 @@ def caller(customer: CustomerPrincipal) -> pb.CustomerCaller:
     operation_id="sign_in_customer",
     summary="Sign a customer in, or refresh their tokens",
     response_model=TokenOut,
+    openapi_extra=APP_TOKEN_BODY,
 )
-async def token(app_id: Slug, body: TokenRequest, clients: ClientsDep, request: Request) -> TokenOut:
-    """Sign-in (the app backend's signed assertion) or refresh-token rotation."""
-    if body.grant_type == JWT_BEARER:
-        if not body.assertion:
-            raise Problem(422, "assertion_required", "the jwt-bearer grant needs an assertion")
-        sign_in = pb.SignInRequest(app_id=app_id, assertion=body.assertion, click_id=body.click_id)
-        resp = await request.app.state.edge.authenticating(
+async def token(app_id: Slug, clients: ClientsDep, request: Request) -> JSONResponse:
+    """Sign-in (the app backend's signed assertion), refresh-token rotation, or recognition of a
+    customer another app sent with a ticket (RFC 8693 token exchange, form-encoded only).
+
+    Form-encoded requests are OAuth 2.0 token requests (OAuth error bodies); Lattice's JSON body
+    takes sign-in and refresh and answers RFC 9457 problems."""
+    edge = request.app.state.edge
+
+    async def sign_in(assertion: str, click_id: str) -> dict[str, Any]:
+        sign_in = pb.SignInRequest(app_id=app_id, assertion=assertion, click_id=click_id)
+        resp = await edge.authenticating(
             lambda: clients.identity.SignIn(sign_in), kind="app", client_id=app_id
         )
-    else:
+        return token_out(resp).model_dump(mode="json")
+
+    async def refresh(refresh_token: str) -> dict[str, Any]:
+        resp = await clients.identity.RefreshSession(
+            pb.RefreshSessionRequest(app_id=app_id, refresh_token=refresh_token)
+        )
+        return token_out(resp).model_dump(mode="json")
+
+    async def exchange(params: oauth.TokenParams, click_id: str) -> dict[str, Any]:
+        ticket, assertion, scopes = exchange_parameters(params, app_id=app_id)
+        redeem = pb.RedeemRecognitionTicketRequest(
+            app_id=app_id, ticket=ticket, client_assertion=assertion, click_id=click_id, scopes=scopes
+        )
+        resp = await edge.authenticating(
+            lambda: clients.identity.RedeemRecognitionTicket(redeem), kind="app", client_id=app_id
+        )
+        return {**token_out(resp).model_dump(mode="json"), "issued_token_type": oauth.ACCESS_TOKEN_TYPE}
+
+    async def from_form(params: oauth.TokenParams) -> dict[str, Any]:
+        grant = params.require("grant_type")
+        client_id = params.get("client_id")
+        if client_id is not None and client_id != app_id:
+            raise oauth.OAuthError("invalid_client", "client_id is not the app of this token endpoint")
+        click_id = params.get("click_id") or ""
+        if not _CLICK_ID.fullmatch(click_id):
+            raise oauth.OAuthError("invalid_request", "click_id is at most 64 letters, digits, _ or -")
+        if grant == oauth.JWT_BEARER:
+            return await sign_in(params.require("assertion"), click_id)
+        if grant == oauth.REFRESH_TOKEN:
+            return await refresh(params.require("refresh_token"))
+        if grant == oauth.TOKEN_EXCHANGE:
+            return await exchange(params, click_id)
+        raise oauth.OAuthError(
+            "unsupported_grant_type", "apps use jwt-bearer, refresh_token or token-exchange"
+        )
+
+    async def from_json(raw: bytes) -> dict[str, Any]:
+        body = oauth.json_body(raw, TokenRequest)
+        if body.grant_type == JWT_BEARER:
+            if not body.assertion:
+                raise Problem(422, "assertion_required", "the jwt-bearer grant needs an assertion")
+            return await sign_in(body.assertion, body.click_id)
         if not body.refresh_token:
             raise Problem(422, "refresh_token_required", "the refresh_token grant needs a refresh_token")
-        resp = await clients.identity.RefreshSession(
-            pb.RefreshSessionRequest(app_id=app_id, refresh_token=body.refresh_token)
+        return await refresh(body.refresh_token)
+
+    return await oauth.token_endpoint(request, form=from_form, json_request=from_json)
+
+
+def exchange_parameters(params: oauth.TokenParams, *, app_id: str) -> tuple[str, str, list[str]]:
+    """RFC 8693 §2.1 for recognition: the ticket (subject), the app's assertion (actor), the scopes."""
+    if params.require("subject_token_type") != oauth.RECOGNITION_TICKET_TYPE:
+        raise oauth.OAuthError(
+            "invalid_request", f"subject_token_type must be {oauth.RECOGNITION_TICKET_TYPE}"
         )
-    return token_out(resp)
+    if params.require("actor_token_type") != oauth.JWT_TOKEN_TYPE:
+        raise oauth.OAuthError("invalid_request", f"actor_token_type must be {oauth.JWT_TOKEN_TYPE}")
+    ticket, assertion = params.require("subject_token"), params.require("actor_token")
+    if not _TICKET.fullmatch(ticket):
+        raise oauth.OAuthError("invalid_grant", "unknown ticket", code="invalid_ticket")
+    if params.get("audience") not in (None, app_id):
+        raise oauth.OAuthError("invalid_target", "the audience must be the app of this token endpoint")
+    if params.get("requested_token_type") not in (None, oauth.ACCESS_TOKEN_TYPE):
+        raise oauth.OAuthError("invalid_request", f"requested_token_type must be {oauth.ACCESS_TOKEN_TYPE}")
+    scopes = (params.get("scope") or "").split()
+    if len(scopes) > 20 or not all(_SCOPE.fullmatch(scope) for scope in scopes):
+        raise oauth.OAuthError("invalid_scope", "scope is up to 20 space-separated scope names")
+    return ticket, assertion, scopes
 
 
 @public_router.post(

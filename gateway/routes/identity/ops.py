@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -15,6 +16,7 @@ from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.problems import Problem
+from gateway.routes.identity import oauth
 from gateway.routes.identity.schemas import Slug, Strict, b64, when
 
 router = APIRouter(prefix="/v1", tags=["identity"])
@@ -41,6 +43,35 @@ class OperatorTokenRequest(Strict):
     grant_type: Literal["client_credentials"]
     client_id: Slug
     client_secret: str = Field(min_length=1, max_length=200)
+
+
+_SLUG = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
+OPERATOR_TOKEN_BODY = oauth.request_body(
+    {
+        "type": "object",
+        "required": ["grant_type"],
+        "properties": {
+            "grant_type": {"type": "string", "enum": [oauth.CLIENT_CREDENTIALS]},
+            "client_id": {"type": "string", "description": "the operator id, unless sent with HTTP Basic"},
+            "client_secret": {"type": "string", "description": "unless sent with HTTP Basic"},
+        },
+    },
+    OperatorTokenRequest,
+    {
+        "client_secret_basic": {
+            "summary": "credentials in Authorization: Basic base64(client_id:client_secret)",
+            "value": {"grant_type": "client_credentials"},
+        },
+        "client_secret_post": {
+            "summary": "credentials in the body",
+            "value": {
+                "grant_type": "client_credentials",
+                "client_id": "hq-admin",
+                "client_secret": "the-secret-shown-once-at-registration",
+            },
+        },
+    },
+)
 
 
 class OperatorTokenOut(BaseModel):
@@ -176,6 +207,13 @@ def _partner_public(p: pb.Partner) -> PartnerPublic:
     )
 
 
+def _actor(operator: OperatorPrincipal) -> pb.OperatorActor:
+    """Who makes a registry change: identity keeps it in its audit trail."""
+    return pb.OperatorActor(
+        operator_id=operator.operator_id, role=operator.role, branch=operator.branch or ""
+    )
+
+
 def _head_office(operator: OperatorPrincipal) -> None:
     if not operator.head_office:
         raise Problem(403, "head_office_only", "the app and partner registry is managed by head office")
@@ -201,7 +239,8 @@ async def register_app(
                 role=_ROLE_VALUES[body.role],
                 legal_entity=body.legal_entity,
                 editions=list(body.editions),
-            )
+            ),
+            actor=_actor(operator),
         )
     )
     return _app_public(resp.app)
@@ -239,7 +278,8 @@ async def register_partner(
                 sector=body.sector,
                 allowed_scopes=body.allowed_scopes,
                 postback_url=body.postback_url or "",
-            )
+            ),
+            actor=_actor(operator),
         )
     )
     return PartnerCreated(
@@ -302,21 +342,43 @@ async def jwks(clients: ClientsDep) -> JSONResponse:
     operation_id="issue_operator_token",
     summary="Get an operator token (client credentials)",
     response_model=OperatorTokenOut,
+    openapi_extra=OPERATOR_TOKEN_BODY,
 )
-async def operator_token(
-    body: OperatorTokenRequest, clients: ClientsDep, request: Request
-) -> OperatorTokenOut:
-    """Operator token for client credentials (aud lattice-ops, role, branch; 15 minutes)."""
-    resp = await request.app.state.edge.authenticating(
-        lambda: clients.identity.IssueOperatorToken(
-            pb.IssueOperatorTokenRequest(operator_id=body.client_id, client_secret=body.client_secret)
-        ),
-        kind="operator",
-        client_id=body.client_id,
-    )
-    return OperatorTokenOut(
-        access_token=resp.access_token, expires_in=resp.expires_in, role=resp.role, branch=resp.branch or None
-    )
+async def operator_token(request: Request, clients: ClientsDep) -> JSONResponse:
+    """Operator token for client credentials (aud lattice-ops, role, branch; 15 minutes).
+
+    The OAuth 2.0 client credentials grant: form-encoded with HTTP Basic or `client_id` /
+    `client_secret` in the body, OAuth error bodies; or Lattice's JSON body, RFC 9457 problems."""
+
+    async def issue(client_id: str, client_secret: str) -> dict[str, object]:
+        resp = await request.app.state.edge.authenticating(
+            lambda: clients.identity.IssueOperatorToken(
+                pb.IssueOperatorTokenRequest(operator_id=client_id, client_secret=client_secret)
+            ),
+            kind="operator",
+            client_id=client_id,
+        )
+        out = OperatorTokenOut(
+            access_token=resp.access_token,
+            expires_in=resp.expires_in,
+            role=resp.role,
+            branch=resp.branch or None,
+        )
+        return out.model_dump(mode="json")
+
+    async def from_form(params: oauth.TokenParams) -> dict[str, object]:
+        if params.require("grant_type") != oauth.CLIENT_CREDENTIALS:
+            raise oauth.OAuthError("unsupported_grant_type", "operators use the client_credentials grant")
+        client_id, client_secret = params.client_credentials()
+        if not _SLUG.fullmatch(client_id) or len(client_secret) > 200:
+            raise oauth.OAuthError("invalid_client", "unknown operator or wrong secret")
+        return await issue(client_id, client_secret)
+
+    async def from_json(raw: bytes) -> dict[str, object]:
+        body = oauth.json_body(raw, OperatorTokenRequest)
+        return await issue(body.client_id, body.client_secret)
+
+    return await oauth.token_endpoint(request, form=from_form, json_request=from_json)
 
 
 @router.post(
@@ -335,7 +397,9 @@ async def register_operator(
     """Add a member of staff (head-office admins); the client secret is shown once."""
     _head_office(operator)
     resp = await clients.identity.RegisterOperator(
-        pb.RegisterOperatorRequest(operator_id=body.operator_id, role=body.role, branch=body.branch or "")
+        pb.RegisterOperatorRequest(
+            operator_id=body.operator_id, role=body.role, branch=body.branch or "", actor=_actor(operator)
+        )
     )
     return OperatorCreated(
         operator_id=resp.operator_id,
@@ -361,7 +425,9 @@ async def rotate_partner_key(
     """A new request-signing secret for a partner; the previous one stays valid for the overlap."""
     _head_office(operator)
     resp = await clients.identity.RotatePartnerSigningKey(
-        pb.RotatePartnerSigningKeyRequest(partner_id=partner_id, overlap_seconds=body.overlap_seconds)
+        pb.RotatePartnerSigningKeyRequest(
+            partner_id=partner_id, overlap_seconds=body.overlap_seconds, actor=_actor(operator)
+        )
     )
     return PartnerKeyRotated(
         partner_id=resp.partner_id,
@@ -383,7 +449,7 @@ async def rotate_signing_key(
     """Sign tokens with a new key; the previous key stays in the JWKS for the overlap."""
     _head_office(operator)
     resp = await clients.identity.RotateSigningKey(
-        pb.RotateSigningKeyRequest(overlap_seconds=body.overlap_seconds)
+        pb.RotateSigningKeyRequest(overlap_seconds=body.overlap_seconds, actor=_actor(operator))
     )
     return SigningKeyRotated(
         kid=resp.kid, previous_kid=resp.previous_kid or None, previous_not_after=when(resp.previous_not_after)
