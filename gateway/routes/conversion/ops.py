@@ -26,7 +26,7 @@ from gateway.routes.conversion.schemas import (
     CampaignVersionPublic,
     Day,
     FunnelReport,
-    KeyRotation,
+    LinkKeyRotation,
     PostbackDeliveryPublic,
     PostbackEndpointPublic,
     PostbackEndpointSet,
@@ -269,7 +269,7 @@ async def list_postback_deliveries(
     status_code=status.HTTP_201_CREATED,
 )
 async def rotate_link_key(
-    body: KeyRotation, clients: ClientsDep, operator: OperatorPrincipal = ADMIN
+    body: LinkKeyRotation, clients: ClientsDep, operator: OperatorPrincipal = ADMIN
 ) -> dict[str, str | datetime | None]:
     """A new link signing key; links signed with the previous key stay valid for the overlap."""
     _head_office(operator)

@@ -176,7 +176,7 @@ class PostbackDeliveryPublic(BaseModel):
     last_error: str
 
 
-class KeyRotation(Strict):
+class LinkKeyRotation(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [{"overlap_days": 30}]})
     overlap_days: int = Field(default=30, ge=0, le=365)
 
