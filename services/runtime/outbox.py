@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from google.protobuf.message import Message
@@ -15,9 +16,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select, update
 
 from services.runtime.clock import utcnow
-from services.runtime.waiting import wake_or_timeout
+from services.runtime.db import read_session
+from services.runtime.wakeups import Wakeup, stop_waking, wake_after_commit, wake_on_commit
 
 logger = logging.getLogger(__name__)
+OUTBOX_TOPIC = "outbox"  # commits that wrote events wake the relay (services/runtime/wakeups.py)
 
 
 class OutboxEvent(SQLModel, table=True):
@@ -42,6 +45,17 @@ class ProcessedMessage(SQLModel, table=True):
     processed_at: datetime = Field(default_factory=utcnow)
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One event to publish: its subject, bytes, id (`Nats-Msg-Id`), type and the trace it belongs to."""
+
+    subject: str
+    payload: bytes
+    event_id: str
+    event_type: str
+    trace_headers: dict[str, str] | None = None
+
+
 def record_event(session: Session, subject: str, message: Message, *, event_id: str | None = None) -> str:
     """Write an event in the caller's transaction; the relay publishes it after commit."""
     carrier: dict[str, str] = {}
@@ -54,31 +68,40 @@ def record_event(session: Session, subject: str, message: Message, *, event_id: 
         trace_headers=json.dumps(carrier),
     )
     session.add(event)
+    wake_after_commit(session, OUTBOX_TOPIC)
     return event.id
 
 
 class OutboxRelay:
-    """Publishes committed outbox rows to JetStream with `Nats-Msg-Id` = event id, in order."""
+    """Publishes committed outbox rows to JetStream with `Nats-Msg-Id` = event id, in order.
+
+    Woken by every commit in this process that wrote events (`record_event`), so an event leaves
+    within a round trip of its transaction; the poll interval only bounds how late rows written by
+    another process (a replica, a tool) or left by a failed pass are picked up. A pass sends its
+    batch without waiting for each acknowledgement and marks published the acknowledged prefix.
+    """
 
     def __init__(self, *, engine: Engine, bus, poll_interval_s: float = 0.5, batch: int = 100) -> None:  # type: ignore[no-untyped-def]
         self._engine = engine
         self._bus = bus
         self._poll = poll_interval_s
         self._batch = batch
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()
         self._stopping = False
+        wake_on_commit(engine, OUTBOX_TOPIC, self._wake)
 
     def stop(self) -> None:
         """Finish the current pass and leave `run()` (a cancellation alone can be lost in a library)."""
         self._stopping = True
+        stop_waking(self._engine, OUTBOX_TOPIC, self._wake)
         self._wake.set()
 
     def notify(self) -> None:
-        """Ask for a relay pass now (called after a transaction that wrote events commits)."""
+        """Ask for a relay pass now (commits that wrote events here do so themselves); any thread."""
         self._wake.set()
 
     def _pending(self) -> list[OutboxEvent]:
-        with Session(self._engine) as session:
+        with read_session(self._engine) as session:  # no write lock for a read
             stmt = (
                 select(OutboxEvent)
                 .where(col(OutboxEvent.published_at).is_(None))
@@ -95,25 +118,31 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         pending = await asyncio.to_thread(self._pending)
-        published: list[str] = []
-        try:
-            for event in pending:
-                await self._bus.publish(
-                    event.subject,
-                    event.payload,
-                    event_id=event.id,
-                    event_type=event.event_type,
-                    trace_headers=json.loads(event.trace_headers or "{}"),
+        if not pending:
+            return 0
+        acked: int = await self._bus.publish_batch(
+            [
+                Outgoing(
+                    subject=e.subject,
+                    payload=e.payload,
+                    event_id=e.id,
+                    event_type=e.event_type,
+                    trace_headers=json.loads(e.trace_headers or "{}"),
                 )
-                published.append(event.id)
-        finally:
-            if published:
-                await asyncio.to_thread(self._mark_published, published)
-        return len(published)
+                for e in pending
+            ]
+        )
+        if acked:
+            await asyncio.to_thread(self._mark_published, [e.id for e in pending[:acked]])
+        if acked < len(pending):
+            raise PublishIncomplete(f"{len(pending) - acked} of {len(pending)} events not acknowledged")
+        return acked
 
     async def run(self) -> None:
         backoff = self._poll
         while not self._stopping:
+            # cleared before the pass reads the rows: a commit during the pass wakes the next one
+            self._wake.clear()
             try:
                 count = await self.relay_once()
                 backoff = self._poll
@@ -124,5 +153,8 @@ class OutboxRelay:
             except Exception:
                 logger.warning("outbox relay pass failed; retrying", exc_info=True)
                 backoff = min(backoff * 2, 5.0)
-            self._wake.clear()
-            await wake_or_timeout(self._wake, backoff)
+            await self._wake.wait(backoff)
+
+
+class PublishIncomplete(RuntimeError):
+    """JetStream did not acknowledge every event of a pass; the rest go again on the next one."""
