@@ -75,7 +75,10 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
     app.state.nav = discover_pages(app)
     # a server span per page; OpsApi's calls are its children and carry `traceparent` to the gateway
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,static/")
+    # (no spans per ASGI send/receive message: the page's span and its API calls are what a trace needs)
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,static/", exclude_spans=["receive", "send"]
+    )
 
     @app.middleware("http")
     async def sessions_and_headers(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]

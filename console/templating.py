@@ -25,7 +25,12 @@ def _t(context: Any, key: str, /, **values: Any) -> str:
 
 def make_environment() -> Environment:
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True, trim_blocks=True, lstrip_blocks=True
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,  # compiled once per process: no stat of every template on every page
+        cache_size=-1,
     )
     env.globals.update(t=_t, languages=LANGUAGES)
     env.filters.update(

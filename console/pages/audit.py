@@ -16,7 +16,7 @@ from console.templating import render, translator
 
 router = APIRouter(prefix="/audit")
 NAV = NavEntry(label="nav.audit", path="/audit", order=40, section="platform")
-SERVICES = ("benefits", "content", "conversion", "reach")
+SERVICES = ("benefits", "content", "conversion", "identity", "reach")
 EXPORT_LIMIT = 10_000  # records in one CSV; narrow the filters for more
 Word = Annotated[str, Query(pattern=r"^([A-Za-z0-9_.:-]{1,64})?$")]
 CSV_HEADER = (
@@ -80,7 +80,7 @@ async def every_record(api: OpsApi, params: dict[str, str]) -> list[dict[str, An
 async def search(
     request: Request,
     api: OpsApiDep,
-    service: Annotated[str, Query(pattern=r"^(benefits|content|conversion|reach)?$")] = "",
+    service: Annotated[str, Query(pattern=r"^(benefits|content|conversion|identity|reach)?$")] = "",
     by_operator: Word = "",
     action: Word = "",
     entity: Word = "",

@@ -7,8 +7,10 @@ import asyncio
 import grpc
 from lattice.identity.v1 import identity_pb2, identity_pb2_grpc
 
+from services.identity.admin_trail import search_audit
 from services.identity.grpc_api import IdentityApi
 from services.identity.keys import ensure_signing_key
+from services.runtime.audit_trail import serve_audit_trail
 from services.runtime.callers import GATEWAY, TOOLS
 from services.runtime.service import ServiceContext, main
 
@@ -52,7 +54,8 @@ async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
     await asyncio.to_thread(ensure_signing_key, engine=ctx.engine)
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityApi(ctx), server)
     ctx.callers.declare(identity_pb2.DESCRIPTOR.services_by_name["IdentityService"], CALLERS)
-    return [identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name]
+    trail = serve_audit_trail(ctx, server, service="identity", search=search_audit)
+    return [identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name, trail]
 
 
 if __name__ == "__main__":

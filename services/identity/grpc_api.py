@@ -8,6 +8,7 @@ from lattice.identity.v1 import identity_pb2 as pb
 from lattice.identity.v1 import identity_pb2_grpc
 
 from services.identity import binding, customers, keys, operators, partner_keys, registry
+from services.identity.admin_trail import ChangedBy
 from services.identity.grpc_convert import ROLE_FROM_PB, app_to_pb, partner_to_pb
 from services.identity.grpc_customer import CustomerRpcs
 from services.identity.models import App, Partner
@@ -16,6 +17,11 @@ from services.runtime.errors import Forbidden
 from services.runtime.service import ServiceContext
 
 MAX_PAGE = 100
+
+
+def _changed_by(actor: pb.OperatorActor) -> ChangedBy | None:
+    """The operator behind a registry change (None: the platform's own loader, recorded as "tools")."""
+    return ChangedBy(operator_id=actor.operator_id, branch=actor.branch) if actor.operator_id else None
 
 
 class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
@@ -41,7 +47,11 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
             editions=list(a.editions),
         )
         app, secret = await asyncio.to_thread(
-            registry.register_app, engine=self._engine, app=app, client_secret=request.client_secret
+            registry.register_app,
+            engine=self._engine,
+            app=app,
+            client_secret=request.client_secret,
+            by=_changed_by(request.actor),
         )
         self._ctx.relay.notify()
         return pb.RegisterAppResponse(app=app_to_pb(app), client_secret=secret)
@@ -65,6 +75,7 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
         partner, key = await asyncio.to_thread(
             registry.register_partner,
             engine=self._engine,
+            by=_changed_by(request.actor),
             partner=partner,
             key_id=request.signing_key_id,
             secret=request.signing_secret,
@@ -98,7 +109,10 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
         self, request: pb.RotateSigningKeyRequest, context
     ) -> pb.RotateSigningKeyResponse:  # type: ignore[no-untyped-def]
         key, previous = await asyncio.to_thread(
-            keys.rotate_signing_key, engine=self._engine, overlap_s=request.overlap_seconds
+            keys.rotate_signing_key,
+            engine=self._engine,
+            overlap_s=request.overlap_seconds,
+            by=_changed_by(request.actor),
         )
         self._ctx.relay.notify()
         return pb.RotateSigningKeyResponse(
@@ -118,6 +132,7 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
             role=request.role,
             branch=request.branch or None,
             client_secret=request.client_secret,
+            by=_changed_by(request.actor),
         )
         return pb.RegisterOperatorResponse(
             operator_id=operator.operator_id,
@@ -195,6 +210,7 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
             engine=self._engine,
             partner_id=request.partner_id,
             overlap_s=request.overlap_seconds,
+            by=_changed_by(request.actor),
         )
         self._ctx.relay.notify()
         return pb.RotatePartnerSigningKeyResponse(

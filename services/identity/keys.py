@@ -20,6 +20,7 @@ from lattice.identity.v1 import events_pb2
 from sqlalchemy.engine import Engine
 from sqlmodel import col, or_, select
 
+from services.identity.admin_trail import ChangedBy, record
 from services.identity.models import SigningKey
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session, transaction
@@ -52,7 +53,8 @@ def _active(session: Any) -> SigningKey | None:
         .order_by(col(SigningKey.created_at).desc())
         .limit(1)
     )
-    return session.exec(stmt).first()
+    newest: SigningKey | None = session.exec(stmt).first()
+    return newest
 
 
 def ensure_signing_key(*, engine: Engine) -> str:
@@ -65,7 +67,9 @@ def ensure_signing_key(*, engine: Engine) -> str:
         return key.kid
 
 
-def rotate_signing_key(*, engine: Engine, overlap_s: int) -> tuple[SigningKey, SigningKey | None]:
+def rotate_signing_key(
+    *, engine: Engine, overlap_s: int, by: ChangedBy | None = None
+) -> tuple[SigningKey, SigningKey | None]:
     """Start signing with a new key; the previous one stays published for `overlap_s` seconds."""
     if not 0 <= overlap_s <= MAX_OVERLAP_S:
         raise InvalidInput("invalid_overlap", f"overlap must be 0..{MAX_OVERLAP_S} seconds")
@@ -82,6 +86,14 @@ def rotate_signing_key(*, engine: Engine, overlap_s: int) -> tuple[SigningKey, S
                 record_event(session, "identity.signing_key.withdrawn", withdrawn)
         key = _new_key(now)
         session.add(key)
+        record(
+            session,
+            by=by,
+            action="signing_key_rotated",
+            entity="signing_key",
+            entity_id=key.kid,
+            detail=f"previous {previous.kid if previous else '-'} valid {overlap_s} s more",
+        )
     return key, previous
 
 

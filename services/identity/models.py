@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Column, Index, LargeBinary, text
 from sqlmodel import JSON, Field, SQLModel
@@ -78,7 +79,7 @@ class SigningKey(SQLModel, table=True):
 
     kid: str = Field(primary_key=True, max_length=40)
     private_pem: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    public_jwk: dict = Field(sa_column=Column(JSON, nullable=False))
+    public_jwk: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, index=True)
     retired_at: datetime | None = Field(default=None)
     not_after: datetime | None = Field(default=None)
@@ -222,3 +223,21 @@ class PartnerLink(SQLModel, table=True):
     linked_at: datetime = Field(default_factory=utcnow)
     removed_at: datetime | None = Field(default=None)
     removed_reason: str = Field(default="", max_length=40)
+
+
+class AdminChange(SQLModel, table=True):
+    """One change to the registry by operations staff (apps, partners, operators, keys): the audit trail
+    of identity, written in the same transaction as the change."""
+
+    __tablename__ = "admin_change"
+    __table_args__ = (Index("ix_admin_change_at_id", "at", "change_id"),)
+
+    change_id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    operator_id: str = Field(max_length=40)  # "tools" for the platform's own loaders (demo data)
+    operator_branch: str = Field(default="", max_length=40)
+    action: str = Field(max_length=40)
+    entity: str = Field(max_length=40)
+    entity_id: str = Field(max_length=120)
+    branch: str = Field(default="", max_length=40)  # whose object: "" head office, else the branch
+    detail: str = Field(default="", max_length=500)

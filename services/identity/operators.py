@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from services.identity.admin_trail import ChangedBy, record
 from services.identity.keys import TokenSigner
 from services.identity.models import Operator
 from services.identity.secrets_hashing import hash_secret, new_secret, verify_secret
@@ -23,7 +24,13 @@ _ID = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
 
 
 def register_operator(
-    *, engine: Engine, operator_id: str, role: str, branch: str | None, client_secret: str = ""
+    *,
+    engine: Engine,
+    operator_id: str,
+    role: str,
+    branch: str | None,
+    client_secret: str = "",
+    by: ChangedBy | None = None,
 ) -> tuple[Operator, str]:
     """Add an operator; returns it with its client secret (generated when not given)."""
     if not _ID.match(operator_id):
@@ -42,6 +49,15 @@ def register_operator(
         if session.get(Operator, operator_id) is not None:
             raise AlreadyExists("operator_exists", f"operator {operator_id} is already registered")
         session.add(operator)
+        record(
+            session,
+            by=by,
+            action="operator_registered",
+            entity="operator",
+            entity_id=operator_id,
+            branch=branch or "",
+            detail=f"role {role}; {'branch ' + branch if branch else 'head office'}",
+        )
     return operator, secret
 
 

@@ -9,6 +9,7 @@ from lattice.identity.v1 import events_pb2
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from services.identity.admin_trail import ChangedBy, record
 from services.identity.keys import MAX_OVERLAP_S
 from services.identity.models import Partner, PartnerSigningKey
 from services.runtime.clock import to_timestamp, utcnow
@@ -33,7 +34,7 @@ def add_partner_key(
 
 
 def rotate_partner_key(
-    *, engine: Engine, partner_id: str, overlap_s: int
+    *, engine: Engine, partner_id: str, overlap_s: int, by: ChangedBy | None = None
 ) -> tuple[PartnerSigningKey, object]:
     """Issue a new secret; current keys stay valid for `overlap_s` more seconds."""
     if not 0 <= overlap_s <= MAX_OVERLAP_S:
@@ -57,6 +58,14 @@ def rotate_partner_key(
             )
             record_event(session, "identity.partner_key.revoked", revoked)
         key = add_partner_key(session, partner_id=partner_id)
+        record(
+            session,
+            by=by,
+            action="partner_key_rotated",
+            entity="partner",
+            entity_id=partner_id,
+            detail=f"new key {key.key_id}; previous keys valid {overlap_s} s more",
+        )
     return key, ends
 
 

@@ -8,6 +8,7 @@ from lattice.identity.v1 import events_pb2
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from services.identity.admin_trail import ChangedBy, record
 from services.identity.models import App, AppCredential, Partner, PartnerSigningKey
 from services.identity.partner_keys import add_partner_key
 from services.identity.secrets_hashing import new_secret
@@ -28,7 +29,9 @@ def _check_id(value: str, what: str) -> None:
         raise InvalidInput(f"invalid_{what}", f"{what} must be 2-40 lowercase letters, digits, '-' or '_'")
 
 
-def register_app(*, engine: Engine, app: App, client_secret: str = "") -> tuple[App, str]:
+def register_app(
+    *, engine: Engine, app: App, client_secret: str = "", by: ChangedBy | None = None
+) -> tuple[App, str]:
     """Add an app to the matrix; returns it with the secret its backend signs assertions with."""
     _check_id(app.app_id, "app_id")
     if app.app_id.startswith(RESERVED_PREFIX):
@@ -47,6 +50,8 @@ def register_app(*, engine: Engine, app: App, client_secret: str = "") -> tuple[
         secret = client_secret or new_secret()
         session.add(app)
         session.add(AppCredential(app_id=app.app_id, secret=secret.encode()))
+        detail = f"{app.name}; role {app.role}; editions {', '.join(app.editions) or '-'}"
+        record(session, by=by, action="app_registered", entity="app", entity_id=app.app_id, detail=detail)
         record_event(
             session,
             "identity.app.registered",
@@ -76,7 +81,12 @@ def list_apps(*, engine: Engine) -> list[App]:
 
 
 def register_partner(
-    *, engine: Engine, partner: Partner, key_id: str = "", secret: bytes = b""
+    *,
+    engine: Engine,
+    partner: Partner,
+    key_id: str = "",
+    secret: bytes = b"",
+    by: ChangedBy | None = None,
 ) -> tuple[Partner, PartnerSigningKey]:
     """Add a partner platform with its first signing key; a postback URL passes the SSRF guard first."""
     _check_id(partner.partner_id, "partner_id")
@@ -89,6 +99,14 @@ def register_partner(
             raise AlreadyExists("partner_exists", f"partner {partner.partner_id} is already registered")
         session.add(partner)
         key = add_partner_key(session, partner_id=partner.partner_id, key_id=key_id, secret=secret)
+        record(
+            session,
+            by=by,
+            action="partner_registered",
+            entity="partner",
+            entity_id=partner.partner_id,
+            detail=f"{partner.name}; scopes {', '.join(partner.allowed_scopes) or '-'}; key {key.key_id}",
+        )
         record_event(
             session,
             "identity.partner.registered",

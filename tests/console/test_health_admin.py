@@ -185,6 +185,20 @@ def test_partners_apps_and_keys_pages(admin_page, gateway: httpx.Client) -> None
     assert page.get_by_test_id("problem").get_attribute("data-status") == "422"  # the one SSRF guard
     listed = gateway.get(f"/v1/ops/partners/{partner_id}", headers=operator_headers(gateway, "hq-viewer"))
     assert listed.json()["postback_url"] == ""
+    # both registry changes are in identity's audit trail: in the API and on the console's audit page
+    trail = gateway.get(
+        "/v1/ops/audit",
+        params={"service": "identity", "entity_id": partner_id},
+        headers=operator_headers(gateway, "hq-viewer"),
+    ).json()["records"]
+    assert [(r["action"], r["operator_id"]) for r in trail] == [
+        ("partner_key_rotated", "hq-admin"),
+        ("partner_registered", "hq-admin"),
+    ]
+    assert not any(first_secret in r["detail"] for r in trail)  # who and what, never the secret
+    page.goto(f"/audit?service=identity&entity_id={partner_id}")
+    rows = page.locator(f"table[data-testid=audit] tr[data-entity-id='{partner_id}'][data-service=identity]")
+    assert rows.count() == 2
     page.goto("/admin/keys")
     assert page.locator("table[data-testid=jwks] tbody tr").count() >= 1
     page.get_by_test_id("rotate-links").click()

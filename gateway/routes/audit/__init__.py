@@ -25,7 +25,7 @@ from services.runtime.clock import from_timestamp, to_timestamp
 
 router = APIRouter(prefix="/v1/ops/audit", tags=["audit"])
 Viewer = Annotated[OperatorPrincipal, require_role("viewer")]
-TRAILS = ("benefits", "content", "conversion", "reach")
+TRAILS = ("benefits", "content", "conversion", "identity", "reach")
 Token = r"^([0-9]{1,20}\.[a-z]{2,20}\.[0-9]{1,19})?$"
 Word = r"^([A-Za-z0-9_.:-]{1,64})?$"
 

@@ -134,7 +134,7 @@ class AppCreate(Strict):
     name: str = Field(min_length=1, max_length=100)
     role: Literal["core", "main", "vertical"]
     legal_entity: str = Field(min_length=1, max_length=100)
-    editions: list[Edition] = Field(default_factory=lambda: ["standard"], max_length=6)
+    editions: list[Edition] = Field(default_factory=lambda: list[Edition](["standard"]), max_length=6)
 
 
 class AppPublic(BaseModel):
