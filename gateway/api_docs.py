@@ -4,17 +4,22 @@ Swagger UI (`/docs`) and Redoc (`/redoc`) load their scripts, styles and icon fr
 the builds bundled in the pinned `fastapi-offline` package (requirements.lock), never from a CDN, so
 the pages work on an isolated network and under a `default-src 'self'` Content-Security-Policy. `/`
 lists the documents; `/v1/partner/openapi.json` is the description to hand to partner platforms.
+
+The descriptions are built once, on their first request, in a worker thread: FastAPI takes seconds to
+describe every route, and the event loop keeps serving the API meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
+import json
 from importlib.resources import files
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from gateway.openapi import partner_openapi
@@ -25,6 +30,7 @@ SWAGGER_JS = f"{ASSETS_URL}/swagger-ui-bundle.js"
 SWAGGER_CSS = f"{ASSETS_URL}/swagger-ui.css"
 REDOC_JS = f"{ASSETS_URL}/redoc.standalone.js"
 FAVICON = f"{ASSETS_URL}/favicon.png"
+OPENAPI_URL = "/openapi.json"
 PARTNER_OPENAPI_URL = "/v1/partner/openapi.json"
 OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
 # no call to the public swagger.io validator (its badge), "Try it out" keeps the token across reloads
@@ -34,7 +40,7 @@ SWAGGER_PARAMETERS = {"validatorUrl": None, "persistAuthorization": True, "displ
 DOCUMENTS = (
     ("/docs", "Swagger UI: every route, with Authorize and Try it out"),
     ("/redoc", "Redoc: the same description to read"),
-    ("/openapi.json", "OpenAPI 3.1 description of the whole API"),
+    (OPENAPI_URL, "OpenAPI 3.1 description of the whole API"),
     (PARTNER_OPENAPI_URL, "OpenAPI description of the partner routes only, to hand to partner platforms"),
     ("/problems", "What each problem `code` means and how to fix it"),
 )
@@ -51,12 +57,42 @@ def _index(title: str) -> str:
     )
 
 
+class Descriptions:
+    """The whole API's description and the partner one, as JSON bytes, built once off the event loop."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+        self._built: asyncio.Future[tuple[bytes, bytes]] | None = None
+
+    def _build(self) -> tuple[bytes, bytes]:
+        document = self._app.openapi()
+        return _json(document), _json(partner_openapi(document))
+
+    async def get(self) -> tuple[bytes, bytes]:
+        if self._built is None:
+            self._built = asyncio.ensure_future(asyncio.to_thread(self._build))
+        return await asyncio.shield(self._built)
+
+
+def _json(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def install_api_docs(app: FastAPI) -> None:
-    """`/`, `/docs`, `/redoc`, their assets and the partner description (none of them in the schema)."""
-    assert app.openapi_url is not None
-    openapi_url = app.openapi_url
+    """`/`, the descriptions, `/docs`, `/redoc` and their assets (none of them in the description)."""
+    assert app.openapi_url is None, "the gateway serves its descriptions itself"
+    descriptions = Descriptions(app)
     app.mount(ASSETS_URL, StaticFiles(directory=str(ASSETS_DIR)), name="docs-assets")
-    partner_document: dict[str, Any] = {}
+
+    @app.get(OPENAPI_URL, include_in_schema=False)
+    async def openapi_description() -> Response:
+        whole, _ = await descriptions.get()
+        return Response(whole, media_type="application/json")
+
+    @app.get(PARTNER_OPENAPI_URL, include_in_schema=False)
+    async def partner_description() -> Response:
+        _, partner = await descriptions.get()
+        return Response(partner, media_type="application/json")
 
     @app.get("/", include_in_schema=False)
     async def index() -> HTMLResponse:
@@ -65,7 +101,7 @@ def install_api_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url=openapi_url,
+            openapi_url=OPENAPI_URL,
             title=f"{app.title}: Swagger UI",
             swagger_js_url=SWAGGER_JS,
             swagger_css_url=SWAGGER_CSS,
@@ -81,15 +117,9 @@ def install_api_docs(app: FastAPI) -> None:
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
         return get_redoc_html(
-            openapi_url=openapi_url,
+            openapi_url=OPENAPI_URL,
             title=f"{app.title}: Redoc",
             redoc_js_url=REDOC_JS,
             redoc_favicon_url=FAVICON,
             with_google_fonts=False,
         )
-
-    @app.get(PARTNER_OPENAPI_URL, include_in_schema=False)
-    async def partner_description() -> JSONResponse:
-        if not partner_document:
-            partner_document.update(partner_openapi(app.openapi()))
-        return JSONResponse(partner_document)

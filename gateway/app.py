@@ -77,7 +77,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         version="1.0.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
-        openapi_url="/openapi.json",
+        openapi_url=None,  # gateway.api_docs serves /openapi.json (built off the event loop)
         docs_url=None,  # gateway.api_docs serves /docs and /redoc from local assets
         redoc_url=None,
     )

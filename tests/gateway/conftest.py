@@ -170,4 +170,6 @@ def openapi_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.
         running_system(tmp_path_factory.mktemp("openapi-var"), extra_env=OPENAPI_SYSTEM_ENV) as stack,
         httpx.Client(base_url=stack.config.gateway_url, timeout=10) as client,
     ):
+        # the first request builds the descriptions (seconds on a loaded machine); later ones read them
+        assert client.get("/openapi.json", timeout=120).status_code == 200
         yield client

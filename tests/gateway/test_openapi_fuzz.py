@@ -21,9 +21,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from tests.support.actors import operator_headers, partner_client, sign_in
-from tests.support.system import running_system
-from tools.core_banking_client import CoreBankingSigner
+from tests.gateway.openapi_callers import RouteCredentials
 
 EXPLORE = os.environ.get("LATTICE_FUZZ_EXPLORE") == "1"
 EXAMPLES_PER_OPERATION = int(os.environ.get("LATTICE_FUZZ_EXAMPLES", "4"))
@@ -31,13 +29,8 @@ TIME_BUDGET_S = float(os.environ.get("LATTICE_FUZZ_BUDGET_S", "60"))
 
 
 @pytest.fixture(scope="module")
-def fuzz_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    var_dir = tmp_path_factory.mktemp("fuzz-var")
-    with (
-        running_system(var_dir, extra_env={"ENVIRONMENT": "test"}) as stack,
-        httpx.Client(base_url=stack.config.gateway_url, timeout=10) as client,
-    ):
-        yield client
+def fuzz_gateway(openapi_gateway: httpx.Client) -> httpx.Client:
+    return openapi_gateway
 
 
 class Caller:
@@ -45,10 +38,7 @@ class Caller:
 
     def __init__(self, gateway: httpx.Client) -> None:
         self.gateway = gateway
-        self.customer = sign_in(gateway, "mbank", "m-1001")
-        self.operator = operator_headers(gateway, "hq-admin")
-        self.partner = partner_client(gateway, "ride")
-        self.core = CoreBankingSigner()
+        self.credentials = RouteCredentials(gateway, app_user_id="m-1001")
         self.accepted: dict[str, int] = {"apps": 0, "ops": 0, "partner": 0, "core": 0}
 
     def send(self, case: Any) -> httpx.Response:
@@ -70,23 +60,23 @@ class Caller:
             headers=headers,
         )
         path = request.url.path
-        if path.startswith("/v1/partner/"):
-            request.headers.update(
-                self.partner.signer.headers(method=request.method, url=str(request.url), body=body or b"")
-            )
-        elif path.startswith("/v1/core/"):
-            request.headers.update(
-                self.core.headers(method=request.method, path=request.url.raw_path.decode(), body=body or b"")
-            )
-        elif path.startswith("/v1/ops/"):
-            request.headers.update(self.operator)
-        elif path.startswith("/v1/apps/"):
-            request.headers.update(self.customer.headers)
+        self.credentials.apply(request, body or b"")
         response = self.gateway.send(request)
         group = path.split("/")[2] if path.startswith("/v1/") else ""
         if group in self.accepted and response.status_code not in (401, 403):
             self.accepted[group] += 1
         return response
+
+
+# the documents and their pages, not operations of the API
+DOCUMENTATION_ROUTES = (
+    "/openapi.json",
+    "/",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/v1/partner/openapi.json",
+)
 
 
 def served_routes(app: Any) -> Iterator[tuple[str, set[str]]]:
@@ -108,7 +98,7 @@ def test_every_route_is_in_the_openapi_document(fuzz_gateway: httpx.Client) -> N
     served = {
         (re.sub(r"\{(\w+):\w+\}", r"{\1}", path), method)
         for path, methods in served_routes(create_app())
-        if path not in ("/openapi.json", "/docs", "/docs/oauth2-redirect")
+        if path not in DOCUMENTATION_ROUTES
         for method in methods - {"HEAD"}
     }
     assert served and served <= documented, served - documented
