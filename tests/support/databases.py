@@ -1,16 +1,19 @@
-"""Fresh databases for storage tests: a SQLite file, or a new PostgreSQL database when configured."""
+"""Fresh databases for storage tests and whole systems: a SQLite file, or a new PostgreSQL database when
+configured (LATTICE_TEST_POSTGRES_URL, set by make test-postgres)."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from services.runtime.config import SERVICES
 
 POSTGRES_ENV = "LATTICE_TEST_POSTGRES_URL"
 
@@ -19,6 +22,20 @@ DATABASE_KINDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 ]
+
+
+@contextmanager
+def service_databases(kind: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment giving every service a fresh database of its own: `<SERVICE>_DATABASE_URL` for each
+    on PostgreSQL (dropped afterwards); nothing on SQLite, whose files are under the system's VAR_DIR."""
+    if kind == "sqlite":
+        yield {}
+        return
+    with ExitStack() as databases:
+        yield {
+            f"{service.upper()}_DATABASE_URL": databases.enter_context(fresh_database_url(kind, tmp_path))
+            for service in SERVICES
+        }
 
 
 @contextmanager
