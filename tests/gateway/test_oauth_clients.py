@@ -211,14 +211,33 @@ def test_a_sibling_app_recognises_the_customer_with_authlibs_token_exchange(
         )
     customer = verified(first["access_token"], keys, metadata, audience="mbank")["sub"]
 
+    mbank_endpoint = app_endpoint(metadata, "mbank")
+    ask = {
+        "grant_type": TOKEN_EXCHANGE,
+        "subject_token": first["access_token"],
+        "subject_token_type": ACCESS_TOKEN_TYPE,
+        "requested_token_type": TICKET_TYPE,
+        "audience": "life",
+    }
+
     def ticket(scopes: list[str]) -> str:
-        resp = gateway.post(
-            "/v1/apps/mbank/tickets",
-            json={"audience_app_id": "life", "scopes": scopes},
-            headers={"Authorization": f"Bearer {first['access_token']}"},
-        )
-        assert resp.status_code == 201, resp.text
-        return str(resp.json()["ticket"])
+        """mbank's backend exchanges the customer's access token for a ticket to life (RFC 8693)."""
+        with OAuth2Client(client_id="mbank", token_endpoint_auth_method="none") as client:
+            issued = client.fetch_token(mbank_endpoint, **ask, scope=" ".join(scopes))
+        assert issued["issued_token_type"] == TICKET_TYPE and issued["token_type"] == "N_A"
+        assert 0 < issued["expires_in"] <= 60 and issued["scope"].split() == scopes
+        return str(issued["access_token"])
+
+    for changes, status, error in [
+        ({"audience": "mbank"}, 400, "invalid_target"),
+        ({"audience": "wealth"}, 400, "invalid_grant"),  # another legal entity: consent first
+        ({"subject_token": "not.a.token"}, 400, "invalid_grant"),
+        ({"requested_token_type": ACCESS_TOKEN_TYPE}, 400, "invalid_request"),
+        ({"actor_token": assertion("mbank"), "actor_token_type": JWT_TYPE}, 400, "invalid_request"),
+        ({"scope": "a-scope-the-token-lacks"}, 400, "invalid_scope"),
+    ]:
+        resp = gateway.post(mbank_endpoint, data={**ask, **changes})
+        assert (resp.status_code, resp.json()["error"]) == (status, error), (changes, resp.text)
 
     granted = set(first["scope"].split())
     assert len(granted) >= 2, first["scope"]

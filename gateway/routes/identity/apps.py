@@ -38,6 +38,7 @@ from gateway.routes.identity.schemas import (
     consent_out,
     token_out,
 )
+from services.runtime.on_behalf import Principal, act_for
 
 
 @documents(404)
@@ -55,6 +56,7 @@ router = APIRouter(prefix="/v1/apps/{app_id}", tags=["identity"], dependencies=[
 JWT_BEARER = oauth.JWT_BEARER
 _CLICK_ID = re.compile(r"^[A-Za-z0-9_-]{0,64}$")
 _TICKET = re.compile(r"^[A-Za-z0-9_-]{16,200}$")
+_SLUG = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
 _SCOPE = re.compile(r"^[a-z][a-z0-9_:.-]{0,39}$")
 BindingId = Annotated[str, Path(min_length=8, max_length=40, pattern=r"^bnd_[A-Za-z0-9_-]+$")]
 ConsentId = Annotated[str, Path(min_length=8, max_length=40, pattern=r"^cst_[a-f0-9]+$")]
@@ -88,13 +90,26 @@ APP_TOKEN_BODY = oauth.request_body(
             },
             "assertion": {"type": "string", "description": "jwt-bearer: the app backend's sign-in assertion"},
             "refresh_token": {"type": "string"},
-            "subject_token": {"type": "string", "description": "token-exchange: the recognition ticket"},
-            "subject_token_type": {"type": "string", "enum": [oauth.RECOGNITION_TICKET_TYPE]},
+            "subject_token": {
+                "type": "string",
+                "description": "token-exchange: a recognition ticket (to be recognised here), or a customer "
+                "access token of this app (to get a ticket for the sibling app named by audience)",
+            },
+            "subject_token_type": {
+                "type": "string",
+                "enum": [oauth.RECOGNITION_TICKET_TYPE, oauth.ACCESS_TOKEN_TYPE],
+            },
             "actor_token": {"type": "string", "description": "token-exchange: this app's client assertion"},
             "actor_token_type": {"type": "string", "enum": [oauth.JWT_TOKEN_TYPE]},
-            "audience": {"type": "string", "description": "token-exchange: this app id, if given"},
+            "audience": {
+                "type": "string",
+                "description": "token-exchange: this app (redeeming a ticket) or a sibling (asking one)",
+            },
             "scope": {"type": "string", "description": "token-exchange: a subset of the ticket's scopes"},
-            "requested_token_type": {"type": "string", "enum": [oauth.ACCESS_TOKEN_TYPE]},
+            "requested_token_type": {
+                "type": "string",
+                "enum": [oauth.ACCESS_TOKEN_TYPE, oauth.RECOGNITION_TICKET_TYPE],
+            },
             "click_id": {"type": "string", "description": "the conversion click that led here, if any"},
         },
     },
@@ -230,7 +245,26 @@ async def token(app_id: Slug, clients: ClientsDep, request: Request) -> JSONResp
         )
         return token_out(resp).model_dump(mode="json")
 
+    async def ticket_for_sibling(params: oauth.TokenParams) -> dict[str, Any]:
+        audience, scopes = ticket_parameters(params, app_id=app_id)
+        customer = await edge.app_tokens.verify(params.require("subject_token"), app_id=app_id)
+        consumer = f"customer:{app_id}:{customer.customer_id}"
+        await edge.rate_limits.admit_request(request, group="app", consumer=consumer)
+        act_for(Principal("customer", customer.customer_id, app=app_id))
+        resp = await clients.identity.IssueRecognitionTicket(
+            pb.IssueRecognitionTicketRequest(caller=caller(customer), audience_app_id=audience, scopes=scopes)
+        )
+        return {
+            "access_token": resp.ticket,
+            "issued_token_type": oauth.RECOGNITION_TICKET_TYPE,
+            "token_type": "N_A",  # RFC 8693 §2.2.1: not an access token
+            "expires_in": resp.expires_in,
+            "scope": " ".join(scopes or sorted(customer.scopes)),
+        }
+
     async def exchange(params: oauth.TokenParams, click_id: str) -> dict[str, Any]:
+        if params.require("subject_token_type") == oauth.ACCESS_TOKEN_TYPE:
+            return await ticket_for_sibling(params)
         ticket, assertion, scopes = exchange_parameters(params, app_id=app_id)
         redeem = pb.RedeemRecognitionTicketRequest(
             app_id=app_id, ticket=ticket, client_assertion=assertion, click_id=click_id, scopes=scopes
@@ -271,11 +305,35 @@ async def token(app_id: Slug, clients: ClientsDep, request: Request) -> JSONResp
     return await oauth.token_endpoint(request, form=from_form, json_request=from_json)
 
 
+def ticket_parameters(params: oauth.TokenParams, *, app_id: str) -> tuple[str, list[str]]:
+    """RFC 8693 §2.1 for a ticket: this app's customer token (subject) for a sibling app (audience)."""
+    if params.get("requested_token_type") != oauth.RECOGNITION_TICKET_TYPE:
+        raise oauth.OAuthError(
+            "invalid_request",
+            f"for an access token, requested_token_type must be {oauth.RECOGNITION_TICKET_TYPE}",
+        )
+    if params.get("actor_token") is not None or params.get("actor_token_type") is not None:
+        raise oauth.OAuthError("invalid_request", "a ticket is asked for with the customer's token alone")
+    audience = params.require("audience")
+    if not _SLUG.fullmatch(audience) or audience == app_id:
+        raise oauth.OAuthError("invalid_target", "the audience must be a sibling app's id")
+    return audience, parse_scope(params)
+
+
+def parse_scope(params: oauth.TokenParams) -> list[str]:
+    """The space-separated `scope` parameter (RFC 6749 §3.3), at most 20 scope names."""
+    scopes = (params.get("scope") or "").split()
+    if len(scopes) > 20 or not all(_SCOPE.fullmatch(scope) for scope in scopes):
+        raise oauth.OAuthError("invalid_scope", "scope is up to 20 space-separated scope names")
+    return scopes
+
+
 def exchange_parameters(params: oauth.TokenParams, *, app_id: str) -> tuple[str, str, list[str]]:
     """RFC 8693 §2.1 for recognition: the ticket (subject), the app's assertion (actor), the scopes."""
     if params.require("subject_token_type") != oauth.RECOGNITION_TICKET_TYPE:
         raise oauth.OAuthError(
-            "invalid_request", f"subject_token_type must be {oauth.RECOGNITION_TICKET_TYPE}"
+            "invalid_request",
+            f"subject_token_type must be {oauth.RECOGNITION_TICKET_TYPE} or {oauth.ACCESS_TOKEN_TYPE}",
         )
     if params.require("actor_token_type") != oauth.JWT_TOKEN_TYPE:
         raise oauth.OAuthError("invalid_request", f"actor_token_type must be {oauth.JWT_TOKEN_TYPE}")
@@ -286,10 +344,7 @@ def exchange_parameters(params: oauth.TokenParams, *, app_id: str) -> tuple[str,
         raise oauth.OAuthError("invalid_target", "the audience must be the app of this token endpoint")
     if params.get("requested_token_type") not in (None, oauth.ACCESS_TOKEN_TYPE):
         raise oauth.OAuthError("invalid_request", f"requested_token_type must be {oauth.ACCESS_TOKEN_TYPE}")
-    scopes = (params.get("scope") or "").split()
-    if len(scopes) > 20 or not all(_SCOPE.fullmatch(scope) for scope in scopes):
-        raise oauth.OAuthError("invalid_scope", "scope is up to 20 space-separated scope names")
-    return ticket, assertion, scopes
+    return ticket, assertion, parse_scope(params)
 
 
 @public_router.post(

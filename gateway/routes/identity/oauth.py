@@ -47,6 +47,8 @@ _ERROR_BY_CODE = {
     "scope_not_allowed": "invalid_scope",
     "invalid_scope": "invalid_scope",
     "invalid_target": "invalid_target",
+    "same_app": "invalid_target",
+    "app_not_found": "invalid_target",
     "validation_failed": "invalid_request",
     "personal_data_not_allowed": "invalid_request",
 }
@@ -190,8 +192,8 @@ async def token_endpoint(
     except Problem as problem:
         return OAuthError.of(problem.status, problem.code, problem.detail, problem.headers).response()
     except grpc.aio.AioRpcError as error:
-        problem = problem_from_rpc_error(error)
-        return OAuthError.of(problem.status, problem.code, problem.detail, problem.headers).response()
+        refused = problem_from_rpc_error(error)
+        return OAuthError.of(refused.status, refused.code, refused.detail, refused.headers).response()
 
 
 def request_body(
