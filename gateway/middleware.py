@@ -11,7 +11,7 @@ import uuid
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import media_types
+from gateway import access_log, media_types
 from gateway.idempotency import CLAIM_KEY, REPLAY_KEY, stored_response
 from gateway.policies import trusted_headers
 from gateway.problems import PROBLEM_JSON, Problem, problem_document
@@ -26,6 +26,7 @@ _CREDENTIALS = (b"authorization", b"x-lattice-signature", trusted_headers.SECRET
 # request headers bounded at the edge (431): enough for any client, Kong's identity headers included
 MAX_HEADERS = 64
 MAX_HEADER_BYTES = 16 * 1024
+_STATUS = "response_status"  # the status answered, for the access log
 
 
 class BodyTooLarge(Exception):
@@ -44,6 +45,15 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
+        state = scope.setdefault("state", {})
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            # one access line per request, whatever answered it (a route, the edge, or nobody: 500)
+            access_log.record(scope, status=state.get(_STATUS, 500), started=started)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         edge = getattr(getattr(scope.get("app"), "state", None), "edge", None)
         if edge is None or not edge.settings.trust_kong_headers:
             # Only Kong may speak for a caller; without Kong nobody may.
@@ -161,7 +171,7 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
 class _Responder:
     """Adds the request id and rate-limit headers; stores or replays idempotent responses."""
 
-    def __init__(self, *, send: Send, state: dict, request_id: str, edge: object) -> None:  # type: ignore[type-arg]
+    def __init__(self, *, send: Send, state: dict, request_id: str, edge: object) -> None:
         self._send = send
         self._state = state
         self._request_id = request_id.encode()
@@ -174,11 +184,13 @@ class _Responder:
         if self._swallow:
             return
         if message["type"] == "http.response.start":
+            self._state[_STATUS] = message["status"]
             replay = self._state.get(REPLAY_KEY)
             if replay is not None:
                 self._swallow = True
                 status, headers, body = stored_response(replay)
                 start = {"type": "http.response.start", "status": status, "headers": headers}
+                self._state[_STATUS] = status
                 self._decorate(start)
                 await self._send(start)
                 await self._send({"type": "http.response.body", "body": body})
@@ -210,7 +222,7 @@ class _Responder:
         claim = self._state.pop(CLAIM_KEY)
         start, body = self._start, b"".join(self._chunks)
         assert start is not None
-        await self._edge.idempotency.finish(  # type: ignore[attr-defined]
+        await self._edge.idempotency.finish(  # type: ignore[attr-defined]  # the edge's idempotency store is attached at startup
             claim, status=start["status"], headers=start.get("headers", []), body=body
         )
         await self._send(start)
@@ -220,7 +232,7 @@ class _Responder:
         """The request failed before a response was stored: free its Idempotency-Key."""
         claim = self._state.pop(CLAIM_KEY, None)
         if claim is not None and self._edge is not None:
-            await self._edge.idempotency.release(claim)  # type: ignore[attr-defined]
+            await self._edge.idempotency.release(claim)  # type: ignore[attr-defined]  # the edge's idempotency store is attached at startup
 
 
 async def _send_problem(scope: Scope, send: Send, request_id: str, problem: Problem) -> None:
@@ -233,5 +245,6 @@ async def _send_problem(scope: Scope, send: Send, request_id: str, problem: Prob
         *[(k.lower().encode(), v.encode()) for k, v in problem.headers.items()],
         *([(b"x-trace-id", document["trace_id"].encode())] if "trace_id" in document else []),
     ]
+    scope.setdefault("state", {})[_STATUS] = problem.status
     await send({"type": "http.response.start", "status": problem.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -7,6 +7,7 @@ import hashlib
 
 from starlette.requests import Request
 
+from gateway.access_log import CALLER_KEY, caller_of
 from gateway.policies.store import EdgeStore, WindowCount, runs_inline
 from gateway.problems import Problem
 
@@ -22,7 +23,8 @@ class RateLimiter:
         self._window_s = window_s
         self._inline = runs_inline(store)
 
-    async def admit(self, scope_state: dict, *, group: str, consumer: str) -> None:  # type: ignore[type-arg]
+    async def admit(self, scope_state: dict, *, group: str, consumer: str) -> None:
+        scope_state[CALLER_KEY] = caller_of(consumer)  # for the access log line
         limit = self._limits.get(group)
         if not limit:
             return

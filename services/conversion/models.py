@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import JSON, Field, SQLModel
@@ -72,7 +73,7 @@ class CampaignVersion(SQLModel, table=True):
     campaign_id: str = Field(primary_key=True, max_length=40)
     version: int = Field(primary_key=True)
     kind: str = Field(max_length=20)  # create | change | status
-    changes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    changes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     authors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     state: str = Field(max_length=20)  # pending | approved | rejected | superseded | applied
     proposed_at: datetime = Field(default_factory=utcnow)
@@ -243,6 +244,8 @@ class PostbackDelivery(SQLModel, table=True):
     last_error: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None
+    # W3C trace context of what queued it (the milestone): every attempt is a client span in that trace
+    trace_headers: str = Field(default="{}", max_length=1000)
 
 
 class Goal(SQLModel, table=True):
@@ -258,7 +261,7 @@ class Goal(SQLModel, table=True):
     partner_id: str = Field(default="", max_length=40)
     campaign_id: str = Field(default="", max_length=40)
     # [{"metric", "from_day", "to_day", "target"}]: saved whole with the goal, never half
-    measures: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    measures: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     version: int = 1
     deleted: bool = False
     created_by: str = Field(max_length=40)
@@ -277,7 +280,7 @@ class GoalChange(SQLModel, table=True):
     action: str = Field(max_length=20)  # created | updated | deleted
     operator_id: str = Field(max_length=40)
     at: datetime = Field(default_factory=utcnow)
-    snapshot: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class PostbackResend(SQLModel, table=True):

@@ -8,34 +8,45 @@ at the time of each attempt. What is due, the bodies and the booking of each att
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin, urlsplit
 
 import grpc
 import httpx
 from lattice.identity.v1 import identity_pb2, identity_pb2_grpc
+from opentelemetry import trace
+from opentelemetry.propagate import extract
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy.engine import Engine
 from standardwebhooks import Webhook
 
 from services.conversion.config import ConversionSettings
 from services.conversion.models import PostbackDelivery, PostbackEndpoint
 from services.conversion.postbacks import (
-    BATCH,
     MILESTONE_REACHED,
+    POSTBACKS_DUE,
     Attempt,
     claim_due,
     milestone_body,
+    next_due_at,
     record_attempt,
 )
 from services.runtime.clock import utcnow
 from services.runtime.errors import DomainError
 from services.runtime.ssrf import check_postback_url
-from services.runtime.waiting import wake_or_timeout
+from services.runtime.wakeups import Wakeup, wake_on_commit
 
 logger = logging.getLogger(__name__)
+# one line per attempt, in the milestone's trace: `grep <trace_id> var/logs/*.log` finds it
+postback_log = logging.getLogger("lattice.postbacks")
+tracer = trace.get_tracer("lattice.conversion.postbacks")
 MAX_REDIRECTS = 3
+# due, yet claimed by another sender (a replica) in the same instant: look again after this long
+CLAIMED_ELSEWHERE_S = 0.1
 
 
 class PostbackSender:
@@ -53,10 +64,12 @@ class PostbackSender:
         self._settings = settings
         self._identity = identity_pb2_grpc.IdentityServiceStub(identity)
         self._on_event = on_event
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()
+        wake_on_commit(engine, POSTBACKS_DUE, self._wake)
         self._lease = timedelta(seconds=settings.postback_timeout_s * (MAX_REDIRECTS + 1) + 5)
 
     def notify(self) -> None:
+        """Look for due deliveries now (a commit that queued one here does so itself)."""
         self._wake.set()
 
     def _claim(self) -> list[tuple[PostbackDelivery, PostbackEndpoint | None]]:
@@ -123,7 +136,41 @@ class PostbackSender:
     async def deliver(
         self, client: httpx.AsyncClient, delivery: PostbackDelivery, endpoint: PostbackEndpoint | None
     ) -> None:
-        """One attempt for one delivery, and its bookkeeping."""
+        """One attempt for one delivery, and its bookkeeping: a client span in the trace of what queued
+        it, and one log line."""
+        started = time.perf_counter()
+        with tracer.start_as_current_span(
+            "POST postback",
+            context=extract(json.loads(delivery.trace_headers or "{}")),
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": "POST",
+                "lattice.partner_id": delivery.partner_id,
+                "lattice.delivery_id": delivery.delivery_id,
+                "lattice.attempt": delivery.attempts + 1,
+            },
+        ) as span:
+            attempt = await self._attempt(client, delivery, endpoint)
+            span.set_attribute("http.response.status_code", attempt.status)
+            if not attempt.delivered:
+                span.set_status(Status(StatusCode.ERROR, attempt.error or str(attempt.status)))
+            postback_log.info(
+                "postback",
+                extra={
+                    "partner_id": delivery.partner_id,
+                    "delivery_id": delivery.delivery_id,
+                    "event_type": delivery.event_type,
+                    "attempt": delivery.attempts + 1,
+                    "status": attempt.status,
+                    "error": attempt.error,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+            await asyncio.to_thread(self._record, delivery, attempt)
+
+    async def _attempt(
+        self, client: httpx.AsyncClient, delivery: PostbackDelivery, endpoint: PostbackEndpoint | None
+    ) -> Attempt:
         if endpoint is None:
             attempt = Attempt(-1, "no_endpoint")
         else:
@@ -142,7 +189,7 @@ class PostbackSender:
                 # Without identity's answer the pairwise id cannot be checked: try again later.
                 delivery.body = None
                 attempt = Attempt(0, f"identity_{exc.code().name.lower()}")
-        await asyncio.to_thread(self._record, delivery, attempt)
+        return attempt
 
     def _record(self, delivery: PostbackDelivery, attempt: Attempt) -> None:
         if record_attempt(engine=self._engine, settings=self._settings, delivery=delivery, attempt=attempt):
@@ -153,14 +200,31 @@ class PostbackSender:
             timeout=self._settings.postback_timeout_s, follow_redirects=False
         ) as client:
             while True:
+                # cleared before looking: a delivery queued during the pass wakes the next one
+                self._wake.clear()
+                ceiling = self._settings.postback_poll_interval_s
                 try:
-                    due = await asyncio.to_thread(self._claim)
-                    await asyncio.gather(*(self.deliver(client, d, e) for d, e in due))
-                    if len(due) == BATCH:
-                        continue
+                    # a read first: most wakeups find nothing due, and need no write transaction
+                    wait = _until(await asyncio.to_thread(next_due_at, engine=self._engine), ceiling)
+                    if wait == 0:
+                        due = await asyncio.to_thread(self._claim)
+                        await asyncio.gather(*(self.deliver(client, d, e) for d, e in due))
+                        if due:
+                            continue  # look again: the next batch, or the retries just scheduled
+                        wait = min(ceiling, CLAIMED_ELSEWHERE_S)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     logger.warning("postback pass failed; retrying", exc_info=True)
-                self._wake.clear()
-                await wake_or_timeout(self._wake, self._settings.postback_poll_interval_s)
+                    wait = ceiling
+                await self._wake.wait(wait)
+
+
+def _until(due: datetime | None, ceiling: float) -> float:
+    """Seconds to sleep: until the earliest retry or lease end, at most `ceiling` (work queued by
+    another process that stopped before sending it)."""
+    if due is None:
+        return ceiling
+    if due.tzinfo is None:
+        due = due.replace(tzinfo=UTC)
+    return min(max((due - utcnow()).total_seconds(), 0.0), ceiling)

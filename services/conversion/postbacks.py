@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from lattice.conversion.v1 import events_pb2
+from opentelemetry.propagate import inject
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from services.conversion.config import ConversionSettings
 from services.conversion.models import Campaign, PostbackDelivery, PostbackEndpoint
@@ -22,12 +24,35 @@ from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import NotFound
 from services.runtime.outbox import record_event
+from services.runtime.wakeups import wake_after_commit
 
 logger = logging.getLogger(__name__)
 BATCH = 20
 RETRYABLE_STATUS = {429} | set(range(500, 600))
 # other event types (binding.withdrawn, services/conversion/notifications.py) are queued with their body
 MILESTONE_REACHED = "conversion.milestone.reached"
+# a transaction that queues a delivery (or makes one due again) wakes the sender once it commits
+POSTBACKS_DUE = "conversion.postbacks"
+
+
+def queue_delivery(session: Session, delivery: PostbackDelivery) -> None:
+    """Add a delivery in the caller's transaction; the sender sends it as soon as that commits. Its
+    attempts join the caller's trace (the milestone's)."""
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    delivery.trace_headers = json.dumps(carrier)
+    session.add(delivery)
+    wake_after_commit(session, POSTBACKS_DUE)
+
+
+def next_due_at(*, engine: Engine) -> datetime | None:
+    """When the earliest pending delivery is due (a retry's scheduled time, or a lease's end)."""
+    with read_session(engine) as session:
+        return session.exec(
+            select(func.min(PostbackDelivery.next_attempt_at)).where(
+                col(PostbackDelivery.status) == "pending"
+            )
+        ).one()
 
 
 @dataclass

@@ -88,7 +88,7 @@ class Bus:
         self.js = nc.jetstream(timeout=5)
         self.name = name
         self._tasks: list[asyncio.Task[None]] = []
-        self._subscriptions: list = []  # type: ignore[type-arg]
+        self._subscriptions: list = []  # type: ignore[type-arg]  # nats-py does not export its subscription type
         self._lag: dict[str, int] = {}
         self._stopping = asyncio.Event()
         self._dead_letters = meter.create_counter(
@@ -144,7 +144,7 @@ class Bus:
             inject(headers)
             await self.js.publish(subject, payload, headers=headers)
 
-    def _producer_span(self, subject: str, event_id: str, trace_headers: dict[str, str] | None):  # type: ignore[no-untyped-def]
+    def _producer_span(self, subject: str, event_id: str, trace_headers: dict[str, str] | None):  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
         parent = extract(trace_headers) if trace_headers else None
         return tracer.start_as_current_span(
             f"{subject} publish",
@@ -212,7 +212,7 @@ class Bus:
         task = asyncio.create_task(self._pull_loop(psub, durable, handler, max_deliver), name=durable)
         self._tasks.append(task)
 
-    async def _pull_loop(self, psub, durable: str, handler: Handler, max_deliver: int) -> None:  # type: ignore[no-untyped-def]
+    async def _pull_loop(self, psub, durable: str, handler: Handler, max_deliver: int) -> None:  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
         last_lag_check = 0.0
         while not self._stopping.is_set():
             try:
@@ -232,7 +232,7 @@ class Bus:
             for msg in msgs:
                 await self._process(msg, durable, handler, max_deliver)
 
-    async def _process(self, msg, durable: str, handler: Handler, max_deliver: int) -> None:  # type: ignore[no-untyped-def]
+    async def _process(self, msg, durable: str, handler: Handler, max_deliver: int) -> None:  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
         headers = dict(msg.headers or {})
         if headers.get(REPLAY_FOR_HEADER, durable) != durable:
             await msg.ack()
@@ -320,7 +320,7 @@ class Bus:
         info = await self.js.consumer_info(stream, durable)
         return not info.num_pending and not info.num_ack_pending
 
-    def _observe_lag(self, _options):  # type: ignore[no-untyped-def]
+    def _observe_lag(self, _options):  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
         return [
             metrics.Observation(pending, {"messaging.consumer.group.name": durable})
             for durable, pending in self._lag.items()

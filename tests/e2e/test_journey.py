@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from tests.e2e.conftest import JourneyWorld
 from tests.support.otlp import ReceivedSpan
-from tools.journey import Journey, JourneyResult
+from tools.journey import Journey, JourneyResult, wait_until
 
 ALL_PROCESSES = {"gateway", "identity", "benefits", "content", "reach", "conversion"}
 
@@ -106,3 +109,46 @@ def test_logs_spans_and_events_of_the_journey_carry_no_personal_numbers(world: J
     for subject, data in payloads:
         problems += findings(data.decode("latin-1"), subject)
     assert not problems, "\n".join(problems[:20])
+
+
+def _log_lines(world: JourneyWorld, trace_id: str) -> dict[str, list[dict[str, Any]]]:
+    """`grep <trace_id> var/logs/*.log`, each line parsed, by process."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted((world.stack.config.var_dir / "logs").glob("*.log")):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if trace_id in line and line.startswith("{"):
+                found.setdefault(path.stem, []).append(json.loads(line))
+    return found
+
+
+def test_grep_of_a_milestone_trace_finds_the_request_the_event_and_the_postback(world: JourneyWorld) -> None:
+    from tests.support.privacy import findings
+
+    result = play(world)
+    milestone = next(s for s in result.steps if s.title.startswith("booked the first transaction"))
+    assert milestone.trace_id
+
+    def lines() -> dict[str, list[dict[str, Any]]] | None:
+        found = _log_lines(world, milestone.trace_id)
+        postbacks = [r for r in found.get("conversion", []) if r.get("message") == "postback"]
+        return found if postbacks else None
+
+    found = wait_until("the postback's log line", lines, timeout=30)
+    access = [r for r in found["gateway"] if r["message"] == "access"]
+    assert [(r["method"], r["route"], r["status"], r["caller_kind"]) for r in access] == [
+        ("POST", "/v1/core/milestones", 202, "core")
+    ]
+    assert access[0]["caller_id"] and access[0]["duration_ms"] >= 0
+    events = [r for r in found["conversion"] if r["message"] == "event"]
+    assert events and all(r["outcome"] == "ack" and r["consumer"] and r["event_id"] for r in events)
+    postback = next(r for r in found["conversion"] if r["message"] == "postback")
+    assert (postback["partner_id"], postback["attempt"]) == ("ride", 1) and 200 <= postback["status"] < 300
+
+    # the postback's HTTP call is a client span of the milestone's trace
+    def postback_spans(spans: list[ReceivedSpan]) -> list[ReceivedSpan]:
+        return [s for s in spans if s.trace_id == milestone.trace_id and s.name == "POST postback"]
+
+    client_spans = postback_spans(world.spans.wait_for(lambda spans: bool(postback_spans(spans)), timeout=30))
+    assert client_spans[0].kind == 3 and client_spans[0].service == "conversion"  # SPAN_KIND_CLIENT
+    text = "\n".join(json.dumps(r) for records in found.values() for r in records)
+    assert not findings(text, "milestone trace log lines")
