@@ -46,19 +46,29 @@ browser: ## install Chromium and a Chinese font (Debian packages) for the consol
 	    || { $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-wqy-microhei; }; \
 	fi
 
-test: protos browser ## run the whole test suite on the embedded defaults (no NATS or PostgreSQL needed; installs Chromium for the console tests when missing)
+wrk: ## install wrk (Debian package), the compiled load generator of make bench and its harness test, when missing
+	@if command -v wrk >/dev/null; then echo "wrk present: $$(command -v wrk)"; else \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk \
+	    || { $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk; }; \
+	fi
+
+test: protos browser wrk ## run the whole test suite on the embedded defaults (no NATS or PostgreSQL needed; installs Chromium for the console tests when missing)
 	$(PY) -m pytest -q
 
-test-postgres: protos ## run the storage and ledger tests against PostgreSQL (LATTICE_TEST_POSTGRES_URL)
+test-postgres: protos ## (and the gateway replicas on Redis, 127.0.0.1:6379 or LATTICE_TEST_REDIS_URL) the storage and ledger tests, the journey, its replica/fault test and the races through the gateway on PostgreSQL, a database per service (LATTICE_TEST_POSTGRES_URL)
 	LATTICE_TEST_POSTGRES_URL=$${LATTICE_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres} \
-	  $(PY) -m pytest -q -m postgres
+	  $(PY) -m pytest -q -m "postgres or redis"
+
+test-scale: protos ## the journey on a 3-node JetStream cluster (nodes killed and partitioned) and the races through two gateways (needs nothing installed)
+	$(PY) -m pytest -q -m scale
 
 fuzz: protos ## fuzz the gateway's OpenAPI with fresh random examples (longer than the run in make test)
 	LATTICE_FUZZ_EXPLORE=1 LATTICE_FUZZ_EXAMPLES=$${LATTICE_FUZZ_EXAMPLES:-40} LATTICE_FUZZ_BUDGET_S=$${LATTICE_FUZZ_BUDGET_S:-900} \
 	  $(PY) -m pytest -q tests/gateway/test_openapi_fuzz.py -p no:cacheprovider
 
-bench: protos ## measure the system against bare-FastAPI and gateway->gRPC baselines
-	$(PY) -m tools.bench
+bench: protos wrk ## measure the system against bare-FastAPI and gateway->gRPC baselines (WORKERS=1,2 SOAK=600)
+	$(PY) -m tools.bench $(if $(WORKERS),--workers $(WORKERS)) $(if $(SOAK),--soak $(SOAK))
 
 lint: protos ## ruff check
 	$(VENV)/bin/ruff check gateway services tools tests infra console
@@ -81,4 +91,4 @@ logs: ## compose deployment: follow logs
 clean: ## remove generated code and local data
 	rm -rf gen var
 
-.PHONY: help install protos run demo browser test test-postgres bench lint fmt migration up down logs clean
+.PHONY: help install protos run demo browser test test-postgres test-scale bench lint fmt migration up down logs clean wrk
