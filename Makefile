@@ -70,8 +70,15 @@ fuzz: protos ## fuzz the gateway's OpenAPI with fresh random examples (longer th
 bench: protos wrk ## measure the system against bare-FastAPI and gateway->gRPC baselines (WORKERS=1,2 SOAK=600)
 	$(PY) -m tools.bench $(if $(WORKERS),--workers $(WORKERS)) $(if $(SOAK),--soak $(SOAK))
 
-lint: protos ## ruff check
+config-docs: protos ## regenerate the README's configuration table from the settings classes
+	$(PY) -m tools.config_table
+
+lint: protos ## ruff check, then the import contracts (lint-imports; pyproject.toml [tool.importlinter])
 	$(VENV)/bin/ruff check gateway services tools tests infra console
+	$(VENV)/bin/lint-imports --no-cache
+
+typecheck: protos ## mypy: strict on the runtime, the edge policies and the domain modules (docs/DEVELOPING.md)
+	$(VENV)/bin/mypy
 
 fmt: install ## ruff format
 	$(VENV)/bin/ruff format gateway services tools tests infra console
@@ -91,4 +98,4 @@ logs: ## compose deployment: follow logs
 clean: ## remove generated code and local data
 	rm -rf gen var
 
-.PHONY: help install protos run demo browser test test-postgres test-scale bench lint fmt migration up down logs clean wrk
+.PHONY: help install protos run demo browser test test-postgres test-scale bench lint typecheck fmt migration up down logs clean wrk

@@ -59,11 +59,15 @@ class CoreBankingSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CORE_BANKING_", env_file=".env", extra="ignore")
 
+    # the core banking system's id in `X-Lattice-System`
     system_id: str = DEMO_SYSTEM_ID
     # two keys during a rotation: the core system switches to the new one, then the old is removed
     keys: dict[str, str] = {DEMO_KEY_ID: DEMO_SECRET}
+    # accepted clock difference of the core system's signatures, in seconds
     window_s: int = 300
+    # how long a core system nonce is remembered
     nonce_ttl_s: int = 600
+    # the core system's own quota
     requests_per_minute: int = 600
 
     @field_validator("keys")
@@ -89,7 +93,7 @@ def _secret_bytes(secret: str) -> bytes:
 
 def core_canonical_request(**parts: object) -> str:
     """The partners' canonical request under the core scheme's own name (domain separation)."""
-    canonical = canonical_request(**parts)  # type: ignore[arg-type]
+    canonical = canonical_request(**parts)  # type: ignore[arg-type]  # the parts are the request's own strings, named as canonical_request's parameters
     return CORE_SCHEME + canonical[len(SCHEME) :]
 
 

@@ -37,14 +37,18 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
+    # `production` refuses placeholder secrets and demo credentials; `test` for the test suite
     environment: Literal["development", "test", "production"] = "development"
+    # SQLite files, NATS store, logs and local telemetry
     var_dir: Path = Path("var")
+    # NATS with JetStream; setting it makes `make run` use that server instead of its own
     nats_url: str = "nats://127.0.0.1:14222"
     # 3 on a 3-node JetStream cluster (every stream replicated); 1 on a single server.
     nats_stream_replicas: int = 1
     # A URL template for every service's database; "{service}" is replaced by the service name.
     # Empty means SQLite files under var_dir. `<SERVICE>_DATABASE_URL` overrides it per service.
     database_url: str = ""
+    # where services listen for gRPC: `0.0.0.0` in containers
     grpc_listen_host: str = "127.0.0.1"
     # The service CA and every process identity's certificate (mutual TLS); default <VAR_DIR>/pki.
     pki_dir: Path | None = None
@@ -56,17 +60,25 @@ class Settings(BaseSettings):
     content_addr: str = DEFAULT_ADDRS["content"]
     reach_addr: str = DEFAULT_ADDRS["reach"]
     conversion_addr: str = DEFAULT_ADDRS["conversion"]
+    # default deadline of a gRPC call (never later than the caller's own)
     rpc_timeout_s: float = 5.0
+    # publish this process's outbox to JetStream (off only in tests of the relay)
     outbox_relay_enabled: bool = True
+    # outbox relay poll (it is also woken after each write)
     outbox_poll_interval_s: float = 0.5
+    # attempts before a consumed message is dead-lettered to `dlq.<consumer>.<subject>`
     consumer_max_deliver: int = 5
+    # seconds a consumer may work on a message before JetStream redelivers it
     consumer_ack_wait_s: float = 30.0
     # Retention of bookkeeping rows (see services/runtime/retention.py); business history is kept.
     retention_interval_s: float = 3600.0
+    # days published outbox events are kept
     outbox_retention_days: float = 7.0
+    # days consumers' processed-message records are kept (duplicates older than this are not recognised)
     processed_retention_days: float = 30.0
     # Keyed hashes of personal data (phone numbers) and pairwise ids use this pepper.
     pepper: str = "dev-only-secret"
+    # level of the JSON logs every process writes to stderr (`var/logs/<process>.log` under `make run`)
     log_level: str = "INFO"
 
     @model_validator(mode="after")
@@ -82,7 +94,7 @@ class Settings(BaseSettings):
 
     def addr(self, service: str) -> str:
         """host:port of a service."""
-        return getattr(self, f"{service}_addr")
+        return str(getattr(self, f"{service}_addr"))
 
     def grpc_port(self, service: str) -> int:
         """The port this process listens on: GRPC_PORT_OVERRIDE, else the first port of its address."""

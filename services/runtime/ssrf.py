@@ -31,6 +31,8 @@ class OutboundSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
+    # `host:port` pairs exempt from the SSRF guard, the only ones plain http may reach (conversion's
+    # postbacks, identity's partner postback URLs); `make run` allows the demo receiver
     postback_allowlist: list[str] = Field(
         default_factory=list, validation_alias="CONVERSION_POSTBACK_ALLOWLIST"
     )

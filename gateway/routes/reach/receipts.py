@@ -25,7 +25,7 @@ from services.runtime.clock import to_timestamp
 router = APIRouter(prefix="/v1/providers", tags=["reach"])
 Channel = Literal["push", "sms", "partner"]
 # Demo secrets of `make run` and the tests; refused when ENVIRONMENT=production.
-DEMO_SECRETS: dict[str, list[str]] = {
+DEMO_SECRETS: dict[Channel, list[str]] = {
     "push": ["whsec_bGF0dGljZS1kZW1vLXB1c2gtcmVjZWlwdHMta2V5LTAx"],
     "sms": ["whsec_bGF0dGljZS1kZW1vLXNtcy1yZWNlaXB0cy1rZXktMDE="],
     "partner": ["whsec_bGF0dGljZS1kZW1vLXBhcnRuZXItcmVjZWlwdHMta2V5LTAx"],
@@ -39,6 +39,8 @@ class ProviderReceiptSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PROVIDER_RECEIPT_", env_file=".env", extra="ignore")
 
+    # per channel (`push`, `sms`, `partner`) the provider's Standard Webhooks secrets (`whsec_...`, two
+    # during a rotation) that sign its delivery receipts to `POST /v1/providers/{channel}/receipts`
     secrets: dict[Channel, list[str]] = DEMO_SECRETS
 
 
