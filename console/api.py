@@ -192,8 +192,9 @@ def _answer(response: httpx.Response) -> Any:
     return response.json() if "json" in content_type else response.text
 
 
-def ops_api(request: Request) -> OpsApi:
-    """Dependency: the OpsApi of the request's signed-in operator (sign-in page otherwise)."""
+async def ops_api(request: Request) -> OpsApi:
+    """Dependency: the OpsApi of the request's signed-in operator (sign-in page otherwise); async, so
+    FastAPI runs it on the event loop, not in a worker thread."""
     session = signed_in_session(request)
     return OpsApi(request.app.state.http, session, request.state.trace_ids)
 

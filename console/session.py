@@ -191,8 +191,8 @@ def open_session_store(settings: Any) -> SessionStore:
     return MemorySessionStore(max_sessions=settings.max_sessions, **timeouts)
 
 
-def current_session(request: Request) -> Session:
-    """The request's session (created by the session middleware, always present)."""
+async def current_session(request: Request) -> Session:
+    """The request's session (created by the session middleware, always present; async: no thread hop)."""
     return request.state.session
 
 
@@ -212,4 +212,8 @@ def signed_in_session(request: Request) -> Session:
     return session
 
 
-OperatorSessionDep = Annotated[Session, Depends(signed_in_session)]
+async def _signed_in(request: Request) -> Session:
+    return signed_in_session(request)
+
+
+OperatorSessionDep = Annotated[Session, Depends(_signed_in)]

@@ -142,7 +142,8 @@ def test_pages_walk_the_whole_trail_without_gaps_or_repeats(gateway: httpx.Clien
     headers = operator_headers(gateway, "hq-viewer")
     whole = _search(gateway, "hq-viewer", limit=200)
     assert len(whole) > 6  # several pages of 3, across both trails
-    assert {r["service"] for r in whole} == {"content", "benefits", "conversion", "reach"}
+    services = {r["service"] for r in whole}  # identity's registry changes (the demo load's) may be older
+    assert services - {"identity"} == {"content", "benefits", "conversion", "reach"}
     walked: list[dict[str, Any]] = []
     token = ""
     while len(walked) < len(whole):
