@@ -201,7 +201,7 @@ def route_mechanism(route: Any) -> tuple[set[int], list[dict[str, list[str]]]]:
             continue
         statuses |= mark.statuses
         for alternative in mark.security:
-            requirement = {scheme: [] for scheme in alternative}
+            requirement: dict[str, list[str]] = {scheme: [] for scheme in alternative}
             if requirement not in security:
                 security.append(requirement)
     if IDEMPOTENCY_HEADER in set(_header_names(route.dependant)):
@@ -277,6 +277,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         statuses, security = route_mechanism(route)
         for method in route.methods:
             operation = document["paths"][route.path_format][method.lower()]
+            if "requestBody" in operation:  # a model, or a body the route reads itself (`openapi_extra`)
+                statuses |= BODY_STATUSES
             operation["tags"] = [caller_tag(route.path_format)]
             if security:
                 operation["security"] = security
@@ -363,4 +365,4 @@ def install_openapi(app: FastAPI) -> None:
             app.openapi_schema = build_openapi(app)
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to replace the OpenAPI generator

@@ -68,7 +68,7 @@ def _head_office_admin(operator: OperatorPrincipal) -> None:
         raise Problem(403, "head_office_only", "platform health is run by head office")
 
 
-def _js(request: Request):  # type: ignore[no-untyped-def]
+def _js(request: Request):
     return request.app.state.bus.js
 
 
@@ -95,6 +95,7 @@ async def list_consumers(request: Request, operator: OperatorPrincipal = ADMIN) 
 @router.get(
     "/dead-letters",
     operation_id="list_dead_letters",
+    responses={404: {"description": "No such dead letter or consumer (any more)"}},
     response_model=DeadLetterPage,
     summary="Dead-lettered messages, oldest first",
 )
@@ -125,6 +126,7 @@ async def list_dead_letters(
 @router.get(
     "/dead-letters/{sequence}",
     operation_id="get_dead_letter",
+    responses={404: {"description": "No such dead letter or consumer (any more)"}},
     response_model=DeadLetterDetail,
     summary="Inspect one dead letter",
 )
@@ -145,6 +147,7 @@ async def inspect_dead_letter(
 @router.post(
     "/dead-letters/{sequence}/replay",
     operation_id="replay_dead_letter",
+    responses={404: {"description": "No such dead letter or consumer (any more)"}},
     response_model=ReplayOut,
     summary="Publish a dead letter again, for the consumer that dead-lettered it only",
     description="Other consumers of the subject acknowledge the replay unseen; the consumer keeps its "

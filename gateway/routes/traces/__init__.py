@@ -104,6 +104,7 @@ async def _traces(request: Request) -> dict[str, Trace]:
 @router.get(
     "",
     operation_id="search_traces",
+    responses={409: {"description": "Spans go to a collector (OTLP): look traces up there"}},
     response_model=TracePage,
     summary="Recent traces, newest first, searchable",
 )
@@ -137,6 +138,10 @@ async def search_traces(
 @router.get(
     "/{trace_id}",
     operation_id="get_trace",
+    responses={
+        404: {"description": "No such trace in the recent span files"},
+        409: {"description": "Spans go to a collector (OTLP): look traces up there"},
+    },
     response_model=TraceDetail,
     summary="One trace as a waterfall across processes",
 )
