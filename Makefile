@@ -98,4 +98,4 @@ logs: ## compose deployment: follow logs
 clean: ## remove generated code and local data
 	rm -rf gen var
 
-.PHONY: help install protos run demo browser test test-postgres test-scale bench lint typecheck fmt migration up down logs clean wrk
+.PHONY: help install protos run demo browser test test-postgres test-scale bench config-docs lint typecheck fmt migration up down logs clean wrk

@@ -81,7 +81,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     )
 
     @app.middleware("http")
-    async def sessions_and_headers(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
+    async def sessions_and_headers(request: Request, call_next) -> Response:
         request.state.trace_ids = []
         if request.url.path.startswith(NO_SESSION_PATHS):
             response = await call_next(request)

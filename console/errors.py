@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -40,7 +41,7 @@ async def problem_page(request: Request, problem: ApiProblem) -> Response:
     message = MESSAGES_BY_CODE.get(problem.code) or MESSAGES.get(
         problem.status, "errors.unavailable" if problem.status >= 500 else "errors.invalid"
     )
-    context = {"problem": problem, "message_key": message}
+    context: dict[str, Any] = {"problem": problem, "message_key": message}
     if is_htmx(request):
         return render_fragment(request, "partials/problem.html", status_code=problem.status, **context)
     return await render(request, "errors/problem.html", title="", status_code=problem.status, **context)

@@ -62,8 +62,8 @@ async def csrf_protect(request: Request) -> None:
 def apply_security_headers(request: Request, headers: dict[str, str] | object) -> None:
     """Set the CSP and the other headers on a response (pages are never cached: they hold data)."""
     for name, value in SECURITY_HEADERS.items():
-        headers[name] = value  # type: ignore[index]
+        headers[name] = value  # type: ignore[index]  # Starlette's MutableHeaders supports item assignment
     if not request.url.path.startswith("/static/"):
-        headers["Cache-Control"] = "no-store"  # type: ignore[index]
+        headers["Cache-Control"] = "no-store"  # type: ignore[index]  # Starlette's MutableHeaders supports item assignment
     if request.url.scheme == "https":
-        headers["Strict-Transport-Security"] = "max-age=31536000"  # type: ignore[index]
+        headers["Strict-Transport-Security"] = "max-age=31536000"  # type: ignore[index]  # Starlette's MutableHeaders supports item assignment

@@ -115,7 +115,7 @@ PartnerDep = Annotated[PartnerPrincipal, Depends(current_partner)]
 OperatorDep = Annotated[OperatorPrincipal, Depends(current_operator)]
 
 
-def require_role(role: str):  # type: ignore[no-untyped-def]
+def require_role(role: str):
     """Dependency factory: an operator with at least `role`."""
 
     @documents(403)

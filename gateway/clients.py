@@ -64,7 +64,7 @@ class Clients:
         result: dict[str, str] = {}
         for name, channel in self.channels.items():
             try:
-                resp = await health_pb2_grpc.HealthStub(channel).Check(
+                resp = await health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]  # the stubs' HealthStub declares no RPC methods
                     health_pb2.HealthCheckRequest(service=grpc_service_name(name)), timeout=1.0
                 )
                 result[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)

@@ -94,7 +94,7 @@ class Idempotency:
         state[REPLAY_KEY] = record.response
         raise Problem(409, "idempotency_replay", "replayed")
 
-    async def finish(self, claim: OperationClaim, *, status: int, headers: list, body: bytes) -> None:  # type: ignore[type-arg]
+    async def finish(self, claim: OperationClaim, *, status: int, headers: list, body: bytes) -> None:
         """Keep a final response (below 500) for replays; forget the key after a server error."""
         if status >= 500:
             await self.release(claim)

@@ -67,7 +67,7 @@ def body_routes(app: object) -> list[BodyRoute]:
     state = getattr(app, "state", None)
     cached = getattr(state, "body_routes", None)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     found = []
     for context in iter_route_contexts(getattr(app, "routes", [])):
         route = context.original_route

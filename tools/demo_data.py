@@ -18,7 +18,7 @@ from services.runtime.pki import ensure_pki, load_identity
 logger = logging.getLogger(__name__)
 
 
-async def load_all(addrs: dict[str, str], *, pki_dir: Path, say=print) -> None:  # type: ignore[no-untyped-def]
+async def load_all(addrs: dict[str, str], *, pki_dir: Path, say=print) -> None:
     """Load every service's demo data as the "tools" identity of the stack's PKI."""
     ensure_pki(pki_dir)
     identity = load_identity("tools", pki_dir.resolve())
@@ -38,5 +38,5 @@ async def load_all(addrs: dict[str, str], *, pki_dir: Path, say=print) -> None: 
             await channel.close()
 
 
-def load(addrs: dict[str, str], *, pki_dir: Path, say=print) -> None:  # type: ignore[no-untyped-def]
+def load(addrs: dict[str, str], *, pki_dir: Path, say=print) -> None:
     asyncio.run(load_all(addrs, pki_dir=pki_dir, say=say))

@@ -62,7 +62,7 @@ class StackConfig:
     gateway_replica_ports: list[int] = field(default_factory=list)
 
     @classmethod
-    def ephemeral(cls, var_dir: Path, *, replicas: int = 1, **kwargs) -> StackConfig:  # type: ignore[no-untyped-def]
+    def ephemeral(cls, var_dir: Path, *, replicas: int = 1, **kwargs) -> StackConfig:
         """Free ports everywhere: for tests that must not collide with a running `make run`."""
         ports = iter(free_ports(3 + len(SERVICES) * replicas + (replicas - 1)))
         return cls(
@@ -265,7 +265,7 @@ class Stack:
                 try:
                     # Ask for this service's API by name: any other server on the port says NOT_FOUND.
                     request = health_pb2.HealthCheckRequest(service=grpc_service_name(service))
-                    resp = stub.Check(request, timeout=1)
+                    resp = stub.Check(request, timeout=1)  # type: ignore[attr-defined]  # the stubs' HealthStub declares no RPC methods
                     if resp.status == health_pb2.HealthCheckResponse.SERVING:
                         return
                 except grpc.RpcError:

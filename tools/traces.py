@@ -92,7 +92,7 @@ def read_spans(telemetry_dir: Path) -> dict[str, list[Span]]:
 def build_tree(spans: list[Span]) -> list[Span]:
     """The roots of a trace, children ordered by start; a span whose parent is missing is a root."""
     by_id = {s.span_id: s for s in spans}
-    roots = []
+    roots: list[Span] = []
     for span in sorted(spans, key=lambda s: s.start_ns):
         parent = by_id.get(span.parent_id)
         (parent.children if parent else roots).append(span)

@@ -42,7 +42,8 @@ async def _counts_of(api: OpsApi) -> tuple[dict[str, int], set[str]]:
         if task is None:  # the page and its badges ask at once: one call
             task = asyncio.ensure_future(api.get("/v1/ops/reviews/counts"))
             _pending[session.id] = task
-            task.add_done_callback(lambda _t, key=session.id: _pending.pop(key, None))
+            key = session.id
+            task.add_done_callback(lambda _t: _pending.pop(key, None))
         cached = (now, await asyncio.shield(task))
         session.counts[REVIEW_COUNTS] = cached
     answer = cached[1]
@@ -53,7 +54,7 @@ async def _counts_of(api: OpsApi) -> tuple[dict[str, int], set[str]]:
 _pending: dict[str, asyncio.Future[Any]] = {}
 
 
-def _badge(kind: str):  # type: ignore[no-untyped-def]
+def _badge(kind: str):
     async def count(api: OpsApi) -> int | None:
         return (await _counts_of(api))[0].get(kind)
 

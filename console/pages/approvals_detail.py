@@ -82,9 +82,9 @@ async def _content_item(api: OpsApi, object_id: str, _: str | None) -> Review:
         )
         for f in check["findings"]
     ]
-    texts = [t for v in review["variants"] for t in v["texts"] if t["title"]]
-    texts.sort(key=lambda t: LOCALES.index(t["locale"]) if t["locale"] in LOCALES else 9)
-    title = texts[0]["title"] if texts else object_id
+    titled = [t for v in review["variants"] for t in v["texts"] if t["title"]]
+    titled.sort(key=lambda t: LOCALES.index(t["locale"]) if t["locale"] in LOCALES else 9)
+    title = titled[0]["title"] if titled else object_id
     return Review(
         kind="content_item",
         object_id=object_id,
@@ -238,5 +238,5 @@ async def decide(api: OpsApi, *, review: Review, approve: bool, reason: str, ove
         else:  # back to its writers with the reason (their next edit makes it a draft again)
             await api.post(ops_path("/v1/ops/reach/strategies/{}/reject", oid), {"reason": reason})
     else:
-        body = {**note, "version": review.version}
-        await api.post(ops_path("/v1/ops/conversion/campaigns/{}/review", oid), body)
+        versioned = {**note, "version": review.version}
+        await api.post(ops_path("/v1/ops/conversion/campaigns/{}/review", oid), versioned)

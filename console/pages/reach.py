@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -70,7 +70,7 @@ async def list_strategies(
         breadcrumb=[(t("nav.section_reach"), None)],
         items=items,
         status=status,
-        statuses=Status.__args__[1:],
+        statuses=get_args(Status)[1:],
         next_page_token=page["next_page_token"],
         page_params={"status": status},
     )

@@ -64,7 +64,7 @@ def waterfall_chart(spans: list[dict[str, Any]], services: list[str]) -> dict[st
 
 def _recent(trace: dict[str, Any]) -> bool:
     """Ended within the processes' batch interval: spans of other processes may still arrive."""
-    ended = parse_time(trace["started_at"]).timestamp() + trace["duration_ms"] / 1000  # type: ignore[union-attr]
+    ended = parse_time(trace["started_at"]).timestamp() + trace["duration_ms"] / 1000  # type: ignore[union-attr]  # a trace always has a start time
     return time.time() - ended < RECENT_S
 
 

@@ -53,7 +53,7 @@ class IdentityKeys:
         try:
             resp = self._stub.GetPartnerSigningKey(request, timeout=self._timeout_s)
         except grpc.RpcError as exc:
-            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):  # type: ignore[attr-defined]
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 return None
             raise PolicyDenied(503, "keys_unavailable", "signing keys are unavailable, retry later") from exc
         if resp.partner_id != partner_id or resp.key_id != key_id:
@@ -72,7 +72,7 @@ class IdentityKeys:
 
     def jwks_json(self) -> str:
         """The JWKS document (raises grpc.RpcError when identity cannot answer)."""
-        return self._stub.GetJwks(pb.GetJwksRequest(), timeout=self._timeout_s).jwks_json
+        return str(self._stub.GetJwks(pb.GetJwksRequest(), timeout=self._timeout_s).jwks_json)
 
     def close(self) -> None:
         self._channel.close()

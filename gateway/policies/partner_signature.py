@@ -182,7 +182,7 @@ def revoked_key_key(partner_id: str, key_id: str) -> str:
 
 def read_signature_headers(headers: object) -> SignatureHeaders:
     """The five signature headers, each checked for shape; 401 when one is missing or malformed."""
-    get = headers.get  # type: ignore[attr-defined]
+    get = headers.get  # type: ignore[attr-defined]  # header mappings of Starlette and Kong's PDK both have get()
     values = {name: get(name) for name in (PARTNER_HEADER, KEY_ID_HEADER, TIMESTAMP_HEADER, NONCE_HEADER)}
     raw_signature = get(SIGNATURE_HEADER)
     missing = [name for name in SIGNED_HEADERS if get(name) is None]

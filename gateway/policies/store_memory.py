@@ -50,7 +50,7 @@ class MemoryEdgeStore:
         self.started_at = clock()
 
     def _expire(self, now: float) -> None:
-        tables: tuple[dict, ...] = (self._once, self._windows, self._operations)  # type: ignore[type-arg]
+        tables: tuple[dict, ...] = (self._once, self._windows, self._operations)  # type: ignore[type-arg]  # three tables with different value types, cleared alike
         while self._deadlines and self._deadlines[0][0] <= now:
             _, table, key = heapq.heappop(self._deadlines)
             entry = tables[table].get(key)

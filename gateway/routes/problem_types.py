@@ -70,7 +70,7 @@ def _html(entry: ProblemType) -> HTMLResponse:
     summary="Every problem code the API answers",
     operation_id="list_problem_types",
 )
-async def list_problem_types(request: Request):  # type: ignore[no-untyped-def]
+async def list_problem_types(request: Request):
     """The documented codes and code families; an HTML page when the caller accepts `text/html`."""
     index = ProblemTypeIndex(codes=documented_codes(), families=families())
     if not _wants_html(request):
@@ -90,7 +90,7 @@ async def list_problem_types(request: Request):  # type: ignore[no-untyped-def]
     operation_id="get_problem_type",
     responses={404: {"description": "Lattice answers no problem with this code"}},
 )
-async def get_problem_type(  # type: ignore[no-untyped-def]
+async def get_problem_type(
     request: Request, code: str = Path(max_length=64, pattern=r"^[a-z][a-z0-9_]{1,63}$")
 ):
     """The page a problem's `type` URI points at: what the code means and how the caller fixes it

@@ -10,14 +10,9 @@ from services.benefits.principals import Principal
 from services.benefits.rules import Context
 from services.benefits.views import GrantView, RedemptionView
 from services.runtime.clock import from_timestamp, to_timestamp
+from services.runtime.proto_enums import names_to_values
 
-KIND_TO_PB = {
-    "fixed_coupon": pb.BENEFIT_KIND_FIXED_COUPON,
-    "discount_coupon": pb.BENEFIT_KIND_DISCOUNT_COUPON,
-    "rate_coupon": pb.BENEFIT_KIND_RATE_COUPON,
-    "points": pb.BENEFIT_KIND_POINTS,
-    "perk": pb.BENEFIT_KIND_PERK,
-}
+KIND_TO_PB = names_to_values(pb.BenefitKind, "BENEFIT_KIND_")
 KIND_FROM_PB = {v: k for k, v in KIND_TO_PB.items()}
 
 

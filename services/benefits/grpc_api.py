@@ -51,7 +51,7 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
         self._ctx.relay.notify()
         return result
 
-    async def GrantBenefit(self, request: pb.GrantBenefitRequest, context) -> pb.GrantBenefitResponse:  # type: ignore[no-untyped-def]
+    async def GrantBenefit(self, request: pb.GrantBenefitRequest, context) -> pb.GrantBenefitResponse:
         _require(request.customer_id, "customer_id")
         grant = await self._write(
             wallet.grant_benefit,
@@ -65,7 +65,7 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
         )
         return pb.GrantBenefitResponse(grant=grant_to_pb(grant))
 
-    async def GetWallet(self, request: pb.GetWalletRequest, context) -> pb.GetWalletResponse:  # type: ignore[no-untyped-def]
+    async def GetWallet(self, request: pb.GetWalletRequest, context) -> pb.GetWalletResponse:
         _require(request.customer_id, "customer_id")
         view = await asyncio.to_thread(
             wallet.get_wallet,
@@ -80,7 +80,7 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
             points=[pb.PointsBalance(**p.model_dump()) for p in view.points],
         )
 
-    async def ReserveBenefit(self, request: pb.ReserveBenefitRequest, context) -> pb.ReserveBenefitResponse:  # type: ignore[no-untyped-def]
+    async def ReserveBenefit(self, request: pb.ReserveBenefitRequest, context) -> pb.ReserveBenefitResponse:
         _require(request.target.customer_id, "customer_id")
         view = await self._write(
             redemptions.reserve_benefit,
@@ -93,7 +93,7 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
 
     async def ConfirmRedemption(
         self, request: pb.ConfirmRedemptionRequest, context
-    ) -> pb.ConfirmRedemptionResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.ConfirmRedemptionResponse:
         _require(request.customer_id, "customer_id")
         view = await self._write(
             redemptions.confirm_redemption,
@@ -106,7 +106,7 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
 
     async def CancelRedemption(
         self, request: pb.CancelRedemptionRequest, context
-    ) -> pb.CancelRedemptionResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.CancelRedemptionResponse:
         _require(request.customer_id, "customer_id")
         view = await self._write(
             redemptions.cancel_redemption,
@@ -117,7 +117,7 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
         )
         return pb.CancelRedemptionResponse(redemption=redemption_to_pb(view))
 
-    async def RedeemBenefit(self, request: pb.RedeemBenefitRequest, context) -> pb.RedeemBenefitResponse:  # type: ignore[no-untyped-def]
+    async def RedeemBenefit(self, request: pb.RedeemBenefitRequest, context) -> pb.RedeemBenefitResponse:
         _require(request.target.customer_id, "customer_id")
         view = await self._write(
             redemptions.redeem_benefit,
@@ -129,7 +129,7 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
 
     async def RefundRedemption(
         self, request: pb.RefundRedemptionRequest, context
-    ) -> pb.RefundRedemptionResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.RefundRedemptionResponse:
         _require(request.customer_id, "customer_id")
         view = await self._write(
             redemptions.refund_redemption,
@@ -142,7 +142,7 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
         )
         return pb.RefundRedemptionResponse(redemption=redemption_to_pb(view), refunded_now=view.refunded_now)
 
-    async def GetRedemption(self, request: pb.GetRedemptionRequest, context) -> pb.GetRedemptionResponse:  # type: ignore[no-untyped-def]
+    async def GetRedemption(self, request: pb.GetRedemptionRequest, context) -> pb.GetRedemptionResponse:
         view = await asyncio.to_thread(
             redemptions.get_redemption,
             engine=self._engine,
@@ -152,7 +152,7 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
         )
         return pb.GetRedemptionResponse(redemption=redemption_to_pb(view))
 
-    async def ExpireDue(self, request: pb.ExpireDueRequest, context) -> pb.ExpireDueResponse:  # type: ignore[no-untyped-def]
+    async def ExpireDue(self, request: pb.ExpireDueRequest, context) -> pb.ExpireDueResponse:
         expired, released = await asyncio.to_thread(lifecycle.expire_due, engine=self._engine)
         self._ctx.relay.notify()
         return pb.ExpireDueResponse(expired_grants=expired, released_holds=released)

@@ -27,7 +27,7 @@ MAX_PAGE = 100
 class CatalogueRpcs:
     _ctx: ServiceContext
 
-    async def CreateBenefit(self, request: pb.CreateBenefitRequest, context) -> pb.CreateBenefitResponse:  # type: ignore[no-untyped-def]
+    async def CreateBenefit(self, request: pb.CreateBenefitRequest, context) -> pb.CreateBenefitResponse:
         created = await asyncio.to_thread(
             catalogue.create_benefit,
             engine=self._ctx.engine,
@@ -36,7 +36,7 @@ class CatalogueRpcs:
         )
         return pb.CreateBenefitResponse(benefit=benefit_to_pb(created, 0))
 
-    async def ReviewBenefit(self, request: pb.ReviewBenefitRequest, context) -> pb.ReviewBenefitResponse:  # type: ignore[no-untyped-def]
+    async def ReviewBenefit(self, request: pb.ReviewBenefitRequest, context) -> pb.ReviewBenefitResponse:
         benefit = await asyncio.to_thread(
             catalogue.review_benefit,
             engine=self._ctx.engine,
@@ -49,7 +49,7 @@ class CatalogueRpcs:
             benefit=benefit_to_pb(benefit, benefit.total_budget if request.approve else 0)
         )
 
-    async def GetBenefit(self, request: pb.GetBenefitRequest, context) -> pb.GetBenefitResponse:  # type: ignore[no-untyped-def]
+    async def GetBenefit(self, request: pb.GetBenefitRequest, context) -> pb.GetBenefitResponse:
         benefit, left = await asyncio.to_thread(
             catalogue.get_benefit,
             engine=self._ctx.engine,
@@ -58,7 +58,7 @@ class CatalogueRpcs:
         )
         return pb.GetBenefitResponse(benefit=benefit_to_pb(benefit, left))
 
-    async def ListBenefits(self, request: pb.ListBenefitsRequest, context) -> pb.ListBenefitsResponse:  # type: ignore[no-untyped-def]
+    async def ListBenefits(self, request: pb.ListBenefitsRequest, context) -> pb.ListBenefitsResponse:
         size = min(request.page_size or 50, MAX_PAGE)
         rows = await asyncio.to_thread(
             catalogue.list_benefits,
@@ -74,7 +74,7 @@ class CatalogueRpcs:
             benefits=[benefit_to_pb(b, left) for b, left in rows[:size]], next_page_token=token
         )
 
-    async def RevokeGrant(self, request: pb.RevokeGrantRequest, context) -> pb.RevokeGrantResponse:  # type: ignore[no-untyped-def]
+    async def RevokeGrant(self, request: pb.RevokeGrantRequest, context) -> pb.RevokeGrantResponse:
         grant = await asyncio.to_thread(
             wallet.revoke_grant,
             engine=self._ctx.engine,
@@ -86,7 +86,7 @@ class CatalogueRpcs:
 
     async def ChangeBenefitState(
         self, request: pb.ChangeBenefitStateRequest, context
-    ) -> pb.ChangeBenefitStateResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.ChangeBenefitStateResponse:
         benefit, left = await asyncio.to_thread(
             controls.change_state,
             engine=self._ctx.engine,
@@ -99,7 +99,7 @@ class CatalogueRpcs:
 
     async def RequestBenefitChange(
         self, request: pb.RequestBenefitChangeRequest, context
-    ) -> pb.RequestBenefitChangeResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.RequestBenefitChangeResponse:
         c = request.change
         change = await asyncio.to_thread(
             controls.request_change,
@@ -116,7 +116,7 @@ class CatalogueRpcs:
 
     async def ReviewBenefitChange(
         self, request: pb.ReviewBenefitChangeRequest, context
-    ) -> pb.ReviewBenefitChangeResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.ReviewBenefitChangeResponse:
         change, benefit, left = await asyncio.to_thread(
             controls.review_change,
             engine=self._ctx.engine,
@@ -132,7 +132,7 @@ class CatalogueRpcs:
 
     async def ListBenefitChanges(
         self, request: pb.ListBenefitChangesRequest, context
-    ) -> pb.ListBenefitChangesResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.ListBenefitChangesResponse:
         changes = await asyncio.to_thread(
             controls.list_changes,
             engine=self._ctx.engine,
@@ -144,7 +144,7 @@ class CatalogueRpcs:
 
     async def GetBenefitAudit(
         self, request: pb.GetBenefitAuditRequest, context
-    ) -> pb.GetBenefitAuditResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.GetBenefitAuditResponse:
         records = await asyncio.to_thread(
             audit.benefit_audit,
             engine=self._ctx.engine,
@@ -155,7 +155,7 @@ class CatalogueRpcs:
 
     async def GetBudgetBurndown(
         self, request: pb.GetBudgetBurndownRequest, context
-    ) -> pb.GetBudgetBurndownResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.GetBudgetBurndownResponse:
         benefit, days = await asyncio.to_thread(
             budget_burndown,
             engine=self._ctx.engine,
@@ -176,7 +176,7 @@ class CatalogueRpcs:
 
     async def GetAccountBalance(
         self, request: pb.GetAccountBalanceRequest, context
-    ) -> pb.GetAccountBalanceResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.GetAccountBalanceResponse:
         balance, as_of = await asyncio.to_thread(
             account_balance,
             engine=self._ctx.engine,
@@ -188,7 +188,7 @@ class CatalogueRpcs:
             account_id=request.account_id, balance=balance, as_of=to_timestamp(as_of)
         )
 
-    async def CheckLedger(self, request: pb.CheckLedgerRequest, context) -> pb.CheckLedgerResponse:  # type: ignore[no-untyped-def]
+    async def CheckLedger(self, request: pb.CheckLedgerRequest, context) -> pb.CheckLedgerResponse:
         require_head_office(principal_from_pb(request.principal))
         report = await asyncio.to_thread(
             check_ledger, engine=self._ctx.engine, as_of=from_timestamp(request.as_of)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -13,14 +13,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from services.benefits.models import Operation
-from services.runtime.db import transaction
 from services.runtime.errors import InvalidInput, Unavailable
+from services.runtime.group_commit import write_unit
 
 Result = TypeVar("Result", bound=BaseModel)
 MAX_KEY_LENGTH = 200
 
 
-def request_hash(request: dict[str, object]) -> str:
+def request_hash(request: Mapping[str, object]) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -29,7 +29,7 @@ def run_once(
     *,
     scope: str,
     key: str,
-    request: dict[str, object],
+    request: Mapping[str, object],
     apply: Callable[[Session], Result],
     result_type: type[Result],
 ) -> tuple[Result, bool]:
@@ -39,23 +39,27 @@ def run_once(
             "invalid_idempotency_key", f"an idempotency key of 1-{MAX_KEY_LENGTH} chars is required"
         )
     digest = request_hash(request)
+
+    def unit(session: Session) -> tuple[Result, bool]:
+        done = session.get(Operation, (scope, key))
+        if done is not None:
+            if done.request_hash != digest:
+                raise InvalidInput(
+                    "idempotency_key_reused", "this idempotency key was used for a different request"
+                )
+            return result_type.model_validate_json(done.result_json), True
+        operation = Operation(scope=scope, idempotency_key=key, request_hash=digest)
+        session.add(operation)
+        # On PostgreSQL a concurrent twin blocks here on the primary key until we commit.
+        session.flush()
+        result = apply(session)
+        operation.result_json = result.model_dump_json()
+        return result, False
+
     for _attempt in range(3):
         try:
-            with transaction(engine) as session:
-                done = session.get(Operation, (scope, key))
-                if done is not None:
-                    if done.request_hash != digest:
-                        raise InvalidInput(
-                            "idempotency_key_reused", "this idempotency key was used for a different request"
-                        )
-                    return result_type.model_validate_json(done.result_json), True
-                operation = Operation(scope=scope, idempotency_key=key, request_hash=digest)
-                session.add(operation)
-                # On PostgreSQL a concurrent twin blocks here on the primary key until we commit.
-                session.flush()
-                result = apply(session)
-                operation.result_json = result.model_dump_json()
-            return result, False
+            # SQLite: committed with the concurrent operations in one group (one lock, one fsync)
+            return write_unit(engine, unit)
         except IntegrityError:
             continue
     raise Unavailable("operation_in_progress", "the same operation is in progress; retry the request")

@@ -76,7 +76,7 @@ def post_entry(
     entry_id = uuid.uuid4().hex
     for account_id in sorted(deltas):
         delta = deltas[account_id]
-        result = session.exec(  # type: ignore[call-overload]
+        result = session.exec(
             update(LedgerAccount)
             .where(col(LedgerAccount.account_id) == account_id)
             .where(or_(col(LedgerAccount.may_go_negative), col(LedgerAccount.balance) + delta >= 0))

@@ -114,7 +114,7 @@ def require_eligible(benefit: Benefit, *, context: Context, channel: str) -> Non
 def take(session: Session, *, key: str, amount: int, limit: int, reason: str, detail: str) -> None:
     """Count `amount` against a bounded counter atomically, or refuse with `reason`."""
     insert_ignore(session, UsageCounter, counter_key=key, used=0)
-    result = session.exec(  # type: ignore[call-overload]
+    result = session.exec(
         update(UsageCounter)
         .where(col(UsageCounter.counter_key) == key)
         .where(col(UsageCounter.used) + amount <= limit)

@@ -114,7 +114,7 @@ BRANCH_PLACEMENT = pb.Placement(
 )
 
 
-async def _created(call) -> bool:  # type: ignore[no-untyped-def]
+async def _created(call) -> bool:
     try:
         await call
     except grpc.aio.AioRpcError as exc:

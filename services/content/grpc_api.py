@@ -56,13 +56,13 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
         self._clock = clock
         self._rng = rng or random.Random()
 
-    async def _item_write(self, fn, **kwargs) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
+    async def _item_write(self, fn, **kwargs) -> pb.ItemResponse:
         item, versions = await asyncio.to_thread(fn, engine=self._engine, **kwargs)
         self._ctx.relay.notify()
         self._cache.invalidate_item(item.item_id)
         return pb.ItemResponse(item=item_to_pb(item, versions))
 
-    async def CreateItem(self, request: pb.CreateItemRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
+    async def CreateItem(self, request: pb.CreateItemRequest, context) -> pb.ItemResponse:
         return await self._item_write(
             catalogue.create_item,
             actor=actor_from_pb(request.actor),
@@ -73,7 +73,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             variants=variants_from_pb(request.variants),
         )
 
-    async def GetItem(self, request: pb.GetItemRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
+    async def GetItem(self, request: pb.GetItemRequest, context) -> pb.ItemResponse:
         item, versions = await asyncio.to_thread(
             catalogue.get_item,
             engine=self._engine,
@@ -82,7 +82,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
         )
         return pb.ItemResponse(item=item_to_pb(item, versions))
 
-    async def ListItems(self, request: pb.ListItemsRequest, context) -> pb.ListItemsResponse:  # type: ignore[no-untyped-def]
+    async def ListItems(self, request: pb.ListItemsRequest, context) -> pb.ListItemsResponse:
         size = min(request.page_size or 50, MAX_PAGE)
         items = await asyncio.to_thread(
             catalogue.list_items,
@@ -96,7 +96,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
         next_token = items[size - 1].item_id if len(items) > size else ""
         return pb.ListItemsResponse(items=[item_to_pb(i) for i in items[:size]], next_page_token=next_token)
 
-    async def EditItem(self, request: pb.EditItemRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
+    async def EditItem(self, request: pb.EditItemRequest, context) -> pb.ItemResponse:
         return await self._item_write(
             catalogue.edit_item,
             actor=actor_from_pb(request.actor),
@@ -105,7 +105,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             reason=_reason(request.reason),
         )
 
-    async def SubmitItem(self, request: pb.ItemActionRequest, context) -> pb.SubmitItemResponse:  # type: ignore[no-untyped-def]
+    async def SubmitItem(self, request: pb.ItemActionRequest, context) -> pb.SubmitItemResponse:
         (item, versions), findings = await asyncio.to_thread(
             review.submit_item,
             engine=self._engine,
@@ -119,7 +119,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
 
     async def CheckItemCompliance(
         self, request: pb.CheckItemComplianceRequest, context
-    ) -> pb.CheckItemComplianceResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.CheckItemComplianceResponse:
         item, versions = await asyncio.to_thread(
             catalogue.get_item,
             engine=self._engine,
@@ -133,7 +133,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
         findings = review.findings_of(item, version)
         return pb.CheckItemComplianceResponse(version=wanted, findings=[finding_to_pb(f) for f in findings])
 
-    async def ApproveItem(self, request: pb.ApproveItemRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
+    async def ApproveItem(self, request: pb.ApproveItemRequest, context) -> pb.ItemResponse:
         overrides = {o.rule_id: _reason(o.reason) for o in request.overrides}
         return await self._item_write(
             review.approve_item,
@@ -142,7 +142,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             overrides=overrides,
         )
 
-    async def RejectItem(self, request: pb.ItemActionRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
+    async def RejectItem(self, request: pb.ItemActionRequest, context) -> pb.ItemResponse:
         return await self._item_write(
             review.reject_item,
             actor=actor_from_pb(request.actor),
@@ -150,7 +150,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             reason=_reason(request.reason),
         )
 
-    async def PublishItem(self, request: pb.ItemActionRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
+    async def PublishItem(self, request: pb.ItemActionRequest, context) -> pb.ItemResponse:
         return await self._item_write(
             review.publish_item,
             actor=actor_from_pb(request.actor),
@@ -158,7 +158,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             reason=_reason(request.reason),
         )
 
-    async def ArchiveItem(self, request: pb.ItemActionRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
+    async def ArchiveItem(self, request: pb.ItemActionRequest, context) -> pb.ItemResponse:
         return await self._item_write(
             review.archive_item,
             actor=actor_from_pb(request.actor),
@@ -166,7 +166,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             reason=_reason(request.reason),
         )
 
-    async def RollbackItem(self, request: pb.RollbackItemRequest, context) -> pb.ItemResponse:  # type: ignore[no-untyped-def]
+    async def RollbackItem(self, request: pb.RollbackItemRequest, context) -> pb.ItemResponse:
         return await self._item_write(
             review.rollback_item,
             actor=actor_from_pb(request.actor),
@@ -177,7 +177,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
 
     async def ListAuditEntries(
         self, request: pb.ListAuditEntriesRequest, context
-    ) -> pb.ListAuditEntriesResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.ListAuditEntriesResponse:
         entries = await asyncio.to_thread(
             audit.list_audit,
             engine=self._engine,
@@ -187,7 +187,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
         )
         return pb.ListAuditEntriesResponse(entries=[audit_to_pb(e) for e in entries])
 
-    async def CreateSlot(self, request: pb.CreateSlotRequest, context) -> pb.SlotResponse:  # type: ignore[no-untyped-def]
+    async def CreateSlot(self, request: pb.CreateSlotRequest, context) -> pb.SlotResponse:
         s = request.slot
         slot = await asyncio.to_thread(
             slots.create_slot,
@@ -200,19 +200,19 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
         )
         return pb.SlotResponse(slot=slot_to_pb(slot))
 
-    async def ListSlots(self, request: pb.ListSlotsRequest, context) -> pb.ListSlotsResponse:  # type: ignore[no-untyped-def]
+    async def ListSlots(self, request: pb.ListSlotsRequest, context) -> pb.ListSlotsResponse:
         found = await asyncio.to_thread(
             slots.list_slots, engine=self._engine, actor=actor_from_pb(request.actor), app_id=request.app_id
         )
         return pb.ListSlotsResponse(slots=[slot_to_pb(s) for s in found])
 
-    async def _placement_write(self, fn, **kwargs) -> pb.PlacementResponse:  # type: ignore[no-untyped-def]
+    async def _placement_write(self, fn, **kwargs) -> pb.PlacementResponse:
         placement = await asyncio.to_thread(fn, engine=self._engine, **kwargs)
         self._ctx.relay.notify()
         self._cache.invalidate_slot(placement.slot_key)
         return pb.PlacementResponse(placement=placement_to_pb(placement))
 
-    async def CreatePlacement(self, request: pb.CreatePlacementRequest, context) -> pb.PlacementResponse:  # type: ignore[no-untyped-def]
+    async def CreatePlacement(self, request: pb.CreatePlacementRequest, context) -> pb.PlacementResponse:
         return await self._placement_write(
             slots.create_placement,
             actor=actor_from_pb(request.actor),
@@ -220,7 +220,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             placement_id=request.placement.placement_id,
         )
 
-    async def UpdatePlacement(self, request: pb.UpdatePlacementRequest, context) -> pb.PlacementResponse:  # type: ignore[no-untyped-def]
+    async def UpdatePlacement(self, request: pb.UpdatePlacementRequest, context) -> pb.PlacementResponse:
         return await self._placement_write(
             slots.update_placement,
             actor=actor_from_pb(request.actor),
@@ -228,7 +228,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             spec=spec_from_pb(request.placement),
         )
 
-    async def RemovePlacement(self, request: pb.RemovePlacementRequest, context) -> pb.PlacementResponse:  # type: ignore[no-untyped-def]
+    async def RemovePlacement(self, request: pb.RemovePlacementRequest, context) -> pb.PlacementResponse:
         return await self._placement_write(
             slots.remove_placement,
             actor=actor_from_pb(request.actor),
@@ -236,7 +236,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             reason=_reason(request.reason),
         )
 
-    async def ListPlacements(self, request: pb.ListPlacementsRequest, context) -> pb.ListPlacementsResponse:  # type: ignore[no-untyped-def]
+    async def ListPlacements(self, request: pb.ListPlacementsRequest, context) -> pb.ListPlacementsResponse:
         found = await asyncio.to_thread(
             slots.list_placements,
             engine=self._engine,
@@ -246,7 +246,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
         )
         return pb.ListPlacementsResponse(placements=[placement_to_pb(p) for p in found])
 
-    async def ServeSlot(self, request: pb.ServeSlotRequest, context) -> pb.ServeSlotResponse:  # type: ignore[no-untyped-def]
+    async def ServeSlot(self, request: pb.ServeSlotRequest, context) -> pb.ServeSlotResponse:
         viewer = viewer_from_pb(request.viewer)
         if not 3 <= len(request.slot_key) <= 120 or len(request.locales) > 10:
             raise InvalidInput("invalid_request", "a slot key of 3-120 characters and at most 10 locales")
@@ -276,7 +276,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
 
     async def GetRenderedItem(
         self, request: pb.GetRenderedItemRequest, context
-    ) -> pb.GetRenderedItemResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.GetRenderedItemResponse:
         r = await asyncio.to_thread(
             render_item,
             engine=self._engine,

@@ -9,12 +9,13 @@ from datetime import datetime
 from lattice.content.v1 import content_pb2 as pb
 from sqlalchemy.engine import Engine
 
-from services.content.catalogue import EDITIONS, Actor
+from services.content.catalogue import Actor
 from services.content.convert import actor_from_pb, rendered_to_pb
 from services.content.rendering import Rendered, locale_chain
 from services.content.serving import Viewer
 from services.content.slot_cache import build_snapshot
 from services.runtime.clock import from_timestamp, to_timestamp, utcnow
+from services.runtime.editions import EDITIONS
 from services.runtime.errors import Forbidden, InvalidInput
 from services.runtime.service import ServiceContext
 
@@ -63,7 +64,7 @@ def preview_slot(
         total = sum(c.weight for c in eligible) or 1
         shown = []
         for c in eligible:
-            item, edition = c.content_for(viewer.edition)  # type: ignore[misc]
+            item, edition = c.content_for(viewer.edition)  # type: ignore[misc]  # content_for returns a pair typed loosely by the catalogue
             shown.append(
                 Shown(
                     placement_id=c.placement_id,
@@ -82,7 +83,7 @@ def preview_slot(
 class PreviewRpcs:
     _ctx: ServiceContext
 
-    async def PreviewSlot(self, request: pb.PreviewSlotRequest, context) -> pb.PreviewSlotResponse:  # type: ignore[no-untyped-def]
+    async def PreviewSlot(self, request: pb.PreviewSlotRequest, context) -> pb.PreviewSlotResponse:
         v = request.viewer
         too_many = len(request.locales) > MAX_LOCALES or len(v.tags) > MAX_TAGS
         if not 3 <= len(request.slot_key) <= 120 or too_many:

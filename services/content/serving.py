@@ -61,7 +61,7 @@ def claim_serve(
     *, engine: Engine, customer_id: str, day: str, slot_key: str, placement_id: str, cap: int
 ) -> bool:
     """Count one serve if the customer is still below the cap; atomic under concurrent serves."""
-    table = ServeCount.__table__  # type: ignore[attr-defined]
+    table = ServeCount.__table__  # type: ignore[attr-defined]  # set on table models; SQLModel does not declare it
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(table).values(
         customer_id=customer_id, day=day, placement_id=placement_id, slot_key=slot_key, count=1
@@ -126,7 +126,7 @@ def serve_from(
                 placement_id=chosen.placement_id,
                 cap=chosen.cap_per_day,
             ):
-                counts[chosen.placement_id] = chosen.cap_per_day  # type: ignore[index]
+                counts[chosen.placement_id] = chosen.cap_per_day  # type: ignore[index]  # counts is keyed by placement id, filled just above
                 continue
             content = chosen.content_for(viewer.edition)
             if content is None:  # the snapshot only keeps servable candidates; kept for safety

@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from services.content.catalogue import EDITIONS
 from services.content.models import ContentItem, ItemVersion, Placement, ResourceSlot
 from services.content.rendering import PublishedItem
 from services.runtime.db import read_session
+from services.runtime.editions import EDITIONS
 from services.runtime.errors import NotFound
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -255,15 +255,15 @@ class SlotCache:
         """The snapshot of a slot, built from the database when missing or too old (blocking)."""
         snapshot = self._snapshots.get(slot_key)
         if self._fresh(snapshot):
-            return snapshot  # type: ignore[return-value]
+            return snapshot  # type: ignore[return-value]  # a snapshot is immutable; callers read it as the public view
         with self._lock:
             building = self._building[slot_key]
         if not building.acquire(blocking=snapshot is None):
-            return snapshot  # type: ignore[return-value]
+            return snapshot  # type: ignore[return-value]  # a snapshot is immutable; callers read it as the public view
         try:
             current = self._snapshots.get(slot_key)
             if self._fresh(current):
-                return current  # type: ignore[return-value]
+                return current  # type: ignore[return-value]  # a snapshot is immutable; callers read it as the public view
             generation = self._generation
             snapshot = build_snapshot(engine=self._engine, slot_key=slot_key, built_at=self._clock())
             with self._lock:

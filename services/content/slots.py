@@ -11,10 +11,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services.content.audit import record_audit
-from services.content.catalogue import EDITIONS, Actor, check_id, new_id
+from services.content.catalogue import Actor, check_id, new_id
 from services.content.models import ContentItem, Placement, ResourceSlot
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session, transaction
+from services.runtime.editions import EDITIONS
 from services.runtime.errors import AlreadyExists, Conflict, Forbidden, InvalidInput, NotFound
 from services.runtime.outbox import record_event
 

@@ -22,7 +22,7 @@ def bump(session: Session, *, partner_id: str, campaign_id: str, day: str, **inc
     if unknown:
         raise ValueError(f"unknown counters: {sorted(unknown)}")
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    table = FunnelDay.__table__
+    table = FunnelDay.__table__  # type: ignore[attr-defined]  # set on table models; SQLModel does not declare it
     stmt = dialect.insert(table).values(partner_id=partner_id, campaign_id=campaign_id, day=day, **increments)
     stmt = stmt.on_conflict_do_update(
         index_elements=["partner_id", "campaign_id", "day"],

@@ -62,6 +62,7 @@ class Appliers:
 
     def identity(self, session: Session, delivery: Delivery, *, activity_settled: bool = False) -> None:
         if delivery.subject == "identity.customer.recognized":
+            event: identity_events.CustomerRecognized | identity_events.AppAccountLinked
             event = identity_events.CustomerRecognized.FromString(delivery.data)
             new_customer = False
         elif delivery.subject == "identity.app_account.linked":
@@ -105,7 +106,9 @@ class Appliers:
         """A milestone the core banking system recorded: credited once per milestone id, for ever."""
         event = core_milestone_pb2.CoreMilestoneRecorded.FromString(delivery.data)
         step = FUNNEL_STEP_OF_CORE_KIND.get(event.kind)
-        if step is None or not event.customer_id or session.get(CoreMilestone, event.milestone_id):
+        if step is None or not event.customer_id:
+            return
+        if session.get(CoreMilestone, event.milestone_id) is not None:
             return
         at = from_timestamp(event.occurred_at) or utcnow()
         session.add(

@@ -35,7 +35,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         self._engine = ctx.engine
         self._settings = settings
 
-    async def GetPartnerProfile(self, request, context) -> pb.GetPartnerProfileResponse:  # type: ignore[no-untyped-def]
+    async def GetPartnerProfile(self, request, context) -> pb.GetPartnerProfileResponse:
         profile, flag = await asyncio.to_thread(
             partners.get_partner_profile, engine=self._engine, partner_id=request.partner_id
         )
@@ -70,7 +70,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         next_token = found[size - 1][0].campaign_id if len(found) > size else ""
         return pb.ListCampaignsResponse(campaigns=page, next_page_token=next_token, pending_total=total)
 
-    async def CreateCampaign(self, request, context) -> pb.CampaignResponse:  # type: ignore[no-untyped-def]
+    async def CreateCampaign(self, request, context) -> pb.CampaignResponse:
         campaign = await asyncio.to_thread(
             campaigns.create_campaign,
             engine=self._engine,
@@ -80,7 +80,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         )
         return await asyncio.to_thread(self._with_pending, campaign)
 
-    async def UpdateCampaign(self, request, context) -> pb.CampaignResponse:  # type: ignore[no-untyped-def]
+    async def UpdateCampaign(self, request, context) -> pb.CampaignResponse:
         campaign = await asyncio.to_thread(
             campaign_review.update_campaign,
             engine=self._engine,
@@ -91,7 +91,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         )
         return await asyncio.to_thread(self._with_pending, campaign)
 
-    async def ReviewCampaign(self, request, context) -> pb.CampaignResponse:  # type: ignore[no-untyped-def]
+    async def ReviewCampaign(self, request, context) -> pb.CampaignResponse:
         campaign = await asyncio.to_thread(
             campaign_review.review_campaign,
             engine=self._engine,
@@ -104,7 +104,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         )
         return await asyncio.to_thread(self._with_pending, campaign)
 
-    async def ListCampaignVersions(self, request, context) -> pb.ListCampaignVersionsResponse:  # type: ignore[no-untyped-def]
+    async def ListCampaignVersions(self, request, context) -> pb.ListCampaignVersionsResponse:
         campaign, versions = await asyncio.to_thread(
             campaign_review.list_versions,
             engine=self._engine,
@@ -113,7 +113,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         )
         return pb.ListCampaignVersionsResponse(versions=[version_to_pb(campaign, v) for v in versions])
 
-    async def GetCampaign(self, request, context) -> pb.CampaignResponse:  # type: ignore[no-untyped-def]
+    async def GetCampaign(self, request, context) -> pb.CampaignResponse:
         campaign = await asyncio.to_thread(
             campaigns.get_campaign,
             engine=self._engine,
@@ -125,7 +125,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             return pb.CampaignResponse(campaign=campaign_to_pb(campaign))
         return await asyncio.to_thread(self._with_pending, campaign)
 
-    async def ListLinks(self, request, context) -> pb.ListLinksResponse:  # type: ignore[no-untyped-def]
+    async def ListLinks(self, request, context) -> pb.ListLinksResponse:
         size = min(request.page_size or 50, MAX_PAGE)
         found = await asyncio.to_thread(
             links.list_links,
@@ -138,13 +138,13 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         next_token = found[size - 1].link_id if len(found) > size else ""
         return pb.ListLinksResponse(links=[link_to_pb(x) for x in found[:size]], next_page_token=next_token)
 
-    async def GetLink(self, request, context) -> pb.LinkResponse:  # type: ignore[no-untyped-def]
+    async def GetLink(self, request, context) -> pb.LinkResponse:
         link = await asyncio.to_thread(
             links.get_link, engine=self._engine, partner_id=request.partner_id, link_id=request.link_id
         )
         return pb.LinkResponse(link=link_to_pb(link))
 
-    async def GetPostbackDelivery(self, request, context) -> pb.PostbackDelivery:  # type: ignore[no-untyped-def]
+    async def GetPostbackDelivery(self, request, context) -> pb.PostbackDelivery:
         delivery = await asyncio.to_thread(
             postbacks.get_delivery,
             engine=self._engine,
@@ -153,7 +153,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         )
         return delivery_to_pb(delivery)
 
-    async def ResendPostbackDelivery(self, request, context) -> pb.PostbackDelivery:  # type: ignore[no-untyped-def]
+    async def ResendPostbackDelivery(self, request, context) -> pb.PostbackDelivery:
         delivery = await asyncio.to_thread(
             resend.resend,
             engine=self._engine,
@@ -164,7 +164,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         )
         return delivery_to_pb(delivery)
 
-    async def ListCampaigns(self, request, context) -> pb.ListCampaignsResponse:  # type: ignore[no-untyped-def]
+    async def ListCampaigns(self, request, context) -> pb.ListCampaignsResponse:
         size = min(request.page_size or 50, MAX_PAGE)
         if request.pending_only:
             return await asyncio.to_thread(self._waiting, request, size)
@@ -182,7 +182,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             campaigns=[campaign_to_pb(c) for c in found[:size]], next_page_token=next_token
         )
 
-    async def SetPostbackEndpoint(self, request, context) -> pb.SetPostbackEndpointResponse:  # type: ignore[no-untyped-def]
+    async def SetPostbackEndpoint(self, request, context) -> pb.SetPostbackEndpointResponse:
         endpoint, secret = await asyncio.to_thread(
             campaigns.set_postback_endpoint,
             engine=self._engine,
@@ -193,7 +193,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         )
         return pb.SetPostbackEndpointResponse(partner_id=endpoint.partner_id, url=endpoint.url, secret=secret)
 
-    async def ListPostbackDeliveries(self, request, context) -> pb.ListPostbackDeliveriesResponse:  # type: ignore[no-untyped-def]
+    async def ListPostbackDeliveries(self, request, context) -> pb.ListPostbackDeliveriesResponse:
         found = await asyncio.to_thread(
             postbacks.list_deliveries,
             engine=self._engine,
@@ -204,7 +204,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         )
         return pb.ListPostbackDeliveriesResponse(deliveries=[delivery_to_pb(d) for d in found])
 
-    async def CreateLink(self, request, context) -> pb.CreateLinkResponse:  # type: ignore[no-untyped-def]
+    async def CreateLink(self, request, context) -> pb.CreateLinkResponse:
         link = await asyncio.to_thread(
             links.create_link,
             engine=self._engine,
@@ -219,7 +219,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             code=link.code, link_id=link.link_id, expires_at=to_timestamp(link.expires_at)
         )
 
-    async def ListLinkSigningKeys(self, request, context) -> pb.ListLinkSigningKeysResponse:  # type: ignore[no-untyped-def]
+    async def ListLinkSigningKeys(self, request, context) -> pb.ListLinkSigningKeysResponse:
         keys = await asyncio.to_thread(links.list_keys, engine=self._engine, now=utcnow())
         return pb.ListLinkSigningKeysResponse(
             keys=[
@@ -231,14 +231,14 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             landing_app_schemes=self._settings.landing_app_schemes,
         )
 
-    async def RotateLinkSigningKey(self, request, context) -> pb.RotateLinkSigningKeyResponse:  # type: ignore[no-untyped-def]
+    async def RotateLinkSigningKey(self, request, context) -> pb.RotateLinkSigningKeyResponse:
         days = request.overlap_days or self._settings.key_overlap_days
         key, ends = await asyncio.to_thread(
             links.rotate_key, engine=self._engine, overlap=timedelta(days=days)
         )
         return pb.RotateLinkSigningKeyResponse(key_id=key.key_id, previous_not_after=to_timestamp(ends))
 
-    async def GetFunnelReport(self, request, context) -> pb.GetFunnelReportResponse:  # type: ignore[no-untyped-def]
+    async def GetFunnelReport(self, request, context) -> pb.GetFunnelReportResponse:
         rows, totals, commission, currency = await asyncio.to_thread(
             aggregates.funnel_report,
             engine=self._engine,

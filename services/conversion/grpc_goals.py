@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from lattice.conversion.v1 import conversion_pb2 as pb
 from sqlalchemy.engine import Engine
@@ -78,12 +79,12 @@ class GoalRpcs:
 
     _engine: Engine
 
-    async def GetNorthStar(self, request, context) -> pb.GetNorthStarResponse:  # type: ignore[no-untyped-def]
+    async def GetNorthStar(self, request, context) -> pb.GetNorthStarResponse:
         return await asyncio.to_thread(self._north_star, request)
 
     def _north_star(self, request: pb.GetNorthStarRequest) -> pb.GetNorthStarResponse:
         """The series, the optional breakdown and goals in one read (the dashboard's one call)."""
-        ask = {
+        ask: dict[str, Any] = {
             "engine": self._engine,
             "from_day": request.from_day,
             "to_day": request.to_day,
@@ -113,7 +114,7 @@ class GoalRpcs:
         [answered] = await asyncio.to_thread(_with_actuals, self._engine, [goal])
         return pb.GoalResponse(goal=answered)
 
-    async def CreateGoal(self, request, context) -> pb.GoalResponse:  # type: ignore[no-untyped-def]
+    async def CreateGoal(self, request, context) -> pb.GoalResponse:
         goal, measures = _goal_from_pb(request.goal)
         created = await asyncio.to_thread(
             goals.create_goal,
@@ -124,7 +125,7 @@ class GoalRpcs:
         )
         return await self._answer(created)
 
-    async def UpdateGoal(self, request, context) -> pb.GoalResponse:  # type: ignore[no-untyped-def]
+    async def UpdateGoal(self, request, context) -> pb.GoalResponse:
         goal, measures = _goal_from_pb(request.goal)
         updated = await asyncio.to_thread(
             goals.update_goal,
@@ -136,7 +137,7 @@ class GoalRpcs:
         )
         return await self._answer(updated)
 
-    async def DeleteGoal(self, request, context) -> pb.GoalResponse:  # type: ignore[no-untyped-def]
+    async def DeleteGoal(self, request, context) -> pb.GoalResponse:
         deleted = await asyncio.to_thread(
             goals.delete_goal,
             engine=self._engine,
@@ -146,13 +147,13 @@ class GoalRpcs:
         )
         return pb.GoalResponse(goal=_goal_to_pb(deleted))
 
-    async def GetGoal(self, request, context) -> pb.GoalResponse:  # type: ignore[no-untyped-def]
+    async def GetGoal(self, request, context) -> pb.GoalResponse:
         goal = await asyncio.to_thread(
             goals.get_goal, engine=self._engine, goal_id=request.goal_id, actor=staff_from_pb(request.actor)
         )
         return await self._answer(goal)
 
-    async def ListGoals(self, request, context) -> pb.ListGoalsResponse:  # type: ignore[no-untyped-def]
+    async def ListGoals(self, request, context) -> pb.ListGoalsResponse:
         size = min(request.page_size or 50, MAX_PAGE)
         found = await asyncio.to_thread(
             goals.list_goals,
@@ -167,7 +168,7 @@ class GoalRpcs:
         next_token = found[size - 1].goal_id if len(found) > size else ""
         return pb.ListGoalsResponse(goals=answered, next_page_token=next_token)
 
-    async def ListGoalChanges(self, request, context) -> pb.ListGoalChangesResponse:  # type: ignore[no-untyped-def]
+    async def ListGoalChanges(self, request, context) -> pb.ListGoalChangesResponse:
         changes = await asyncio.to_thread(
             goals.list_changes,
             engine=self._engine,

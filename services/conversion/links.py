@@ -10,11 +10,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
 from services.conversion.config import ConversionSettings
-from services.conversion.link_codec import LinkClaims, new_link_id, sign_link
 from services.conversion.models import Campaign, CampaignLink, LinkSigningKey
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import Conflict, InvalidInput, NotFound, Rejected
+from services.runtime.link_codec import LinkClaims, new_link_id, sign_link
 
 _SCENE = re.compile(r"^[a-z0-9_-]{1,40}$")
 

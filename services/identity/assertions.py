@@ -56,7 +56,7 @@ def verify_assertion(*, engine: Engine, app_id: str, assertion: str, require_use
 def consume_assertion(session: Session, *, app_id: str, claims: dict[str, Any]) -> None:
     """Remember the assertion's jti until it expires; a second use is rejected."""
     now = utcnow()
-    session.exec(delete(UsedAssertion).where(col(UsedAssertion.expires_at) < now))  # type: ignore[call-overload]
+    session.exec(delete(UsedAssertion).where(col(UsedAssertion.expires_at) < now))
     if session.get(UsedAssertion, (app_id, str(claims["jti"]))) is not None:
         raise Unauthenticated("assertion_replayed", "this assertion was already used")
     expires = datetime.fromtimestamp(int(claims["exp"]) + 5, tz=UTC)

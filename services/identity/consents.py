@@ -53,10 +53,13 @@ def _validate(session: Session, grant: ConsentGrant) -> None:
         )
     if not set(grant.data_categories) <= set(DATA_CATEGORIES):
         raise InvalidInput("invalid_data_category", f"data categories are among {', '.join(DATA_CATEGORIES)}")
-    table = {"app": App, "partner": Partner}.get(grant.recipient_type)
-    if table is None:
+    if grant.recipient_type not in ("app", "partner"):
         raise InvalidInput("invalid_recipient_type", "recipient_type is app or partner")
-    if session.get(table, grant.recipient) is None:
+    if grant.recipient_type == "app":
+        recipient: App | Partner | None = session.get(App, grant.recipient)
+    else:
+        recipient = session.get(Partner, grant.recipient)
+    if recipient is None:
         raise NotFound("recipient_not_found", f"no {grant.recipient_type} {grant.recipient}")
 
 

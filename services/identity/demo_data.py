@@ -6,6 +6,8 @@ secrets when ENVIRONMENT=production).
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 from lattice.identity.v1 import identity_pb2 as pb
 from lattice.identity.v1 import identity_pb2_grpc
@@ -38,14 +40,14 @@ DEMO_OPERATORS = {
 }
 DEMO_OPERATOR_SECRETS = {op: f"{op}-demo-secret-0123456789" for op in DEMO_OPERATORS}
 # app id, app user id, assurance level, asserted attributes (the phone numbers are fictitious)
-DEMO_CUSTOMERS = [
+DEMO_CUSTOMERS: list[tuple[str, str, int, dict[str, Any]]] = [
     ("mbank", "m-1001", 2, {"phone_number": "13800138001", "branch": "shanghai", "editions": ["standard"]}),
     ("mbank", "m-1002", 3, {"phone_number": "13900139002", "branch": "beijing", "editions": ["elderly"]}),
     ("life", "l-2001", 1, {"editions": ["student"]}),
 ]
 
 
-async def _skip_existing(call) -> None:  # type: ignore[no-untyped-def]
+async def _skip_existing(call) -> None:
     try:
         await call
     except grpc.aio.AioRpcError as exc:
@@ -65,14 +67,14 @@ async def load(channel: grpc.aio.Channel) -> None:
         partner = pb.Partner(partner_id=partner_id, name=name, sector=sector, allowed_scopes=PARTNER_SCOPES)
         request = pb.RegisterPartnerRequest(partner=partner, signing_key_id=key_id, signing_secret=secret)
         await _skip_existing(stub.RegisterPartner(request))
-    for operator_id, (role, branch) in DEMO_OPERATORS.items():
-        request = pb.RegisterOperatorRequest(
+    for operator_id, (operator_role, branch) in DEMO_OPERATORS.items():
+        operator = pb.RegisterOperatorRequest(
             operator_id=operator_id,
-            role=role,
+            role=operator_role,
             branch=branch,
             client_secret=DEMO_OPERATOR_SECRETS[operator_id],
         )
-        await _skip_existing(stub.RegisterOperator(request))
+        await _skip_existing(stub.RegisterOperator(operator))
     for app_id, app_user_id, level, claims in DEMO_CUSTOMERS:
         assertion = app_assertion(
             app_id=app_id,

@@ -36,7 +36,7 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
         if secret and not self._demo_secrets_allowed:
             raise Forbidden("fixed_secret_not_allowed", "fixed secrets are for demo data outside production")
 
-    async def RegisterApp(self, request: pb.RegisterAppRequest, context) -> pb.RegisterAppResponse:  # type: ignore[no-untyped-def]
+    async def RegisterApp(self, request: pb.RegisterAppRequest, context) -> pb.RegisterAppResponse:
         self._known_secret(request.client_secret)
         a = request.app
         app = App(
@@ -56,13 +56,13 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
         self._ctx.relay.notify()
         return pb.RegisterAppResponse(app=app_to_pb(app), client_secret=secret)
 
-    async def ListApps(self, request: pb.ListAppsRequest, context) -> pb.ListAppsResponse:  # type: ignore[no-untyped-def]
+    async def ListApps(self, request: pb.ListAppsRequest, context) -> pb.ListAppsResponse:
         apps = await asyncio.to_thread(registry.list_apps, engine=self._engine)
         return pb.ListAppsResponse(apps=[app_to_pb(a) for a in apps])
 
     async def RegisterPartner(
         self, request: pb.RegisterPartnerRequest, context
-    ) -> pb.RegisterPartnerResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.RegisterPartnerResponse:
         self._known_secret(request.signing_secret)
         p = request.partner
         partner = Partner(
@@ -85,13 +85,13 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
             partner=partner_to_pb(partner), signing_key_id=key.key_id, signing_secret=key.secret
         )
 
-    async def GetPartner(self, request: pb.GetPartnerRequest, context) -> pb.GetPartnerResponse:  # type: ignore[no-untyped-def]
+    async def GetPartner(self, request: pb.GetPartnerRequest, context) -> pb.GetPartnerResponse:
         partner = await asyncio.to_thread(
             registry.get_partner, engine=self._engine, partner_id=request.partner_id
         )
         return pb.GetPartnerResponse(partner=partner_to_pb(partner))
 
-    async def ListPartners(self, request: pb.ListPartnersRequest, context) -> pb.ListPartnersResponse:  # type: ignore[no-untyped-def]
+    async def ListPartners(self, request: pb.ListPartnersRequest, context) -> pb.ListPartnersResponse:
         size = min(request.page_size or 50, MAX_PAGE)
         partners = await asyncio.to_thread(
             registry.list_partners, engine=self._engine, limit=size + 1, after=request.page_token
@@ -101,13 +101,13 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
             partners=[partner_to_pb(p) for p in partners[:size]], next_page_token=next_token
         )
 
-    async def GetJwks(self, request: pb.GetJwksRequest, context) -> pb.GetJwksResponse:  # type: ignore[no-untyped-def]
+    async def GetJwks(self, request: pb.GetJwksRequest, context) -> pb.GetJwksResponse:
         jwks = await asyncio.to_thread(keys.jwks_json, engine=self._engine)
         return pb.GetJwksResponse(jwks_json=jwks, issuer=keys.ISSUER)
 
     async def RotateSigningKey(
         self, request: pb.RotateSigningKeyRequest, context
-    ) -> pb.RotateSigningKeyResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.RotateSigningKeyResponse:
         key, previous = await asyncio.to_thread(
             keys.rotate_signing_key,
             engine=self._engine,
@@ -123,7 +123,7 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
 
     async def RegisterOperator(
         self, request: pb.RegisterOperatorRequest, context
-    ) -> pb.RegisterOperatorResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.RegisterOperatorResponse:
         self._known_secret(request.client_secret)
         operator, secret = await asyncio.to_thread(
             operators.register_operator,
@@ -141,7 +141,7 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
             client_secret=secret,
         )
 
-    async def ListOperators(self, request: pb.ListOperatorsRequest, context) -> pb.ListOperatorsResponse:  # type: ignore[no-untyped-def]
+    async def ListOperators(self, request: pb.ListOperatorsRequest, context) -> pb.ListOperatorsResponse:
         size = min(request.page_size or 50, 200)
         found = await asyncio.to_thread(
             operators.list_operators,
@@ -168,7 +168,7 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
 
     async def IssueOperatorToken(
         self, request: pb.IssueOperatorTokenRequest, context
-    ) -> pb.IssueOperatorTokenResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.IssueOperatorTokenResponse:
         token, operator = await asyncio.to_thread(
             operators.issue_operator_token,
             engine=self._engine,
@@ -185,7 +185,7 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
 
     async def GetPartnerSigningKey(
         self, request: pb.GetPartnerSigningKeyRequest, context
-    ) -> pb.GetPartnerSigningKeyResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.GetPartnerSigningKeyResponse:
         key = await asyncio.to_thread(
             partner_keys.get_partner_key,
             engine=self._engine,
@@ -204,7 +204,7 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
 
     async def RotatePartnerSigningKey(
         self, request: pb.RotatePartnerSigningKeyRequest, context
-    ) -> pb.RotatePartnerSigningKeyResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.RotatePartnerSigningKeyResponse:
         key, ends = await asyncio.to_thread(
             partner_keys.rotate_partner_key,
             engine=self._engine,
@@ -222,7 +222,7 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
 
     async def ResolvePairwiseId(
         self, request: pb.ResolvePairwiseIdRequest, context
-    ) -> pb.ResolvePairwiseIdResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.ResolvePairwiseIdResponse:
         link = await asyncio.to_thread(
             binding.find_link,
             engine=self._engine,
@@ -231,7 +231,7 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
         )
         return pb.ResolvePairwiseIdResponse(customer_id=link.customer_id)
 
-    async def GetPairwiseId(self, request: pb.GetPairwiseIdRequest, context) -> pb.GetPairwiseIdResponse:  # type: ignore[no-untyped-def]
+    async def GetPairwiseId(self, request: pb.GetPairwiseIdRequest, context) -> pb.GetPairwiseIdResponse:
         pairwise = await asyncio.to_thread(
             binding.pairwise_for_customer,
             engine=self._engine,
@@ -242,7 +242,7 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
 
     async def GetCustomerAttributes(
         self, request: pb.GetCustomerAttributesRequest, context
-    ) -> pb.GetCustomerAttributesResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.GetCustomerAttributesResponse:
         customer, app_ids = await asyncio.to_thread(
             customers.get_customer, engine=self._engine, customer_id=request.customer_id
         )
@@ -259,7 +259,7 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
 
     async def ResolveAppAccount(
         self, request: pb.ResolveAppAccountRequest, context
-    ) -> pb.ResolveAppAccountResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.ResolveAppAccountResponse:
         customer_id = await asyncio.to_thread(
             customers.resolve_app_account,
             engine=self._engine,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from lattice.identity.v1 import identity_pb2 as pb
+from sqlalchemy.engine import Engine
 
-from services.identity import binding, consents, recognition, sessions
+from services.identity import binding, consents, keys, recognition, sessions
 from services.identity.grpc_convert import (
     binding_to_pb,
     caller_from_pb,
@@ -16,12 +17,18 @@ from services.identity.grpc_convert import (
     tokens_to_pb,
 )
 from services.identity.profile import customer_profile
+from services.runtime.service import ServiceContext
 
 
 class CustomerRpcs:
     """Mixed into IdentityApi, which provides _ctx, _engine, _signer and _pepper."""
 
-    async def SignIn(self, request: pb.SignInRequest, context) -> pb.TokenResponse:  # type: ignore[no-untyped-def]
+    _ctx: ServiceContext
+    _engine: Engine
+    _signer: keys.TokenSigner
+    _pepper: str
+
+    async def SignIn(self, request: pb.SignInRequest, context) -> pb.TokenResponse:
         issued = await asyncio.to_thread(
             sessions.sign_in,
             engine=self._engine,
@@ -34,7 +41,7 @@ class CustomerRpcs:
         self._ctx.relay.notify()
         return tokens_to_pb(issued)
 
-    async def RefreshSession(self, request: pb.RefreshSessionRequest, context) -> pb.TokenResponse:  # type: ignore[no-untyped-def]
+    async def RefreshSession(self, request: pb.RefreshSessionRequest, context) -> pb.TokenResponse:
         issued = await asyncio.to_thread(
             sessions.refresh_session,
             engine=self._engine,
@@ -46,7 +53,7 @@ class CustomerRpcs:
 
     async def SignOutEverywhere(
         self, request: pb.SignOutEverywhereRequest, context
-    ) -> pb.SignOutEverywhereResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.SignOutEverywhereResponse:
         caller = caller_from_pb(request.caller)
         ended = await asyncio.to_thread(
             sessions.sign_out_everywhere, engine=self._engine, customer_id=caller.customer_id
@@ -55,7 +62,7 @@ class CustomerRpcs:
 
     async def IssueRecognitionTicket(
         self, request: pb.IssueRecognitionTicketRequest, context
-    ) -> pb.IssueRecognitionTicketResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.IssueRecognitionTicketResponse:
         ticket, expires_in = await asyncio.to_thread(
             recognition.issue_ticket,
             engine=self._engine,
@@ -69,7 +76,7 @@ class CustomerRpcs:
 
     async def RedeemRecognitionTicket(
         self, request: pb.RedeemRecognitionTicketRequest, context
-    ) -> pb.TokenResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.TokenResponse:
         issued = await asyncio.to_thread(
             recognition.redeem_ticket,
             engine=self._engine,
@@ -85,13 +92,13 @@ class CustomerRpcs:
 
     async def GetCustomerProfile(
         self, request: pb.GetCustomerProfileRequest, context
-    ) -> pb.GetCustomerProfileResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.GetCustomerProfileResponse:
         profile = await asyncio.to_thread(
             customer_profile, engine=self._engine, caller=caller_from_pb(request.caller)
         )
         return pb.GetCustomerProfileResponse(profile=profile)
 
-    async def GrantConsent(self, request: pb.GrantConsentRequest, context) -> pb.GrantConsentResponse:  # type: ignore[no-untyped-def]
+    async def GrantConsent(self, request: pb.GrantConsentRequest, context) -> pb.GrantConsentResponse:
         caller = caller_from_pb(request.caller)
         consent = await asyncio.to_thread(
             consents.grant_consent,
@@ -102,7 +109,7 @@ class CustomerRpcs:
         )
         return pb.GrantConsentResponse(consent=consent_to_pb(consent))
 
-    async def ListConsents(self, request: pb.ListConsentsRequest, context) -> pb.ListConsentsResponse:  # type: ignore[no-untyped-def]
+    async def ListConsents(self, request: pb.ListConsentsRequest, context) -> pb.ListConsentsResponse:
         caller = caller_from_pb(request.caller)
         found = await asyncio.to_thread(
             consents.list_consents, engine=self._engine, customer_id=caller.customer_id
@@ -111,7 +118,7 @@ class CustomerRpcs:
 
     async def WithdrawConsent(
         self, request: pb.WithdrawConsentRequest, context
-    ) -> pb.WithdrawConsentResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.WithdrawConsentResponse:
         caller = caller_from_pb(request.caller)
         consent = await asyncio.to_thread(
             consents.withdraw_consent,
@@ -124,7 +131,7 @@ class CustomerRpcs:
 
     async def StartPartnerBinding(
         self, request: pb.StartPartnerBindingRequest, context
-    ) -> pb.StartPartnerBindingResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.StartPartnerBindingResponse:
         found, partner = await asyncio.to_thread(
             binding.start_binding,
             engine=self._engine,
@@ -137,7 +144,7 @@ class CustomerRpcs:
 
     async def GetPartnerBinding(
         self, request: pb.GetPartnerBindingRequest, context
-    ) -> pb.GetPartnerBindingResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.GetPartnerBindingResponse:
         found, partner = await asyncio.to_thread(
             binding.get_binding,
             engine=self._engine,
@@ -149,7 +156,7 @@ class CustomerRpcs:
 
     async def ConfirmPartnerBinding(
         self, request: pb.ConfirmPartnerBindingRequest, context
-    ) -> pb.ConfirmPartnerBindingResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.ConfirmPartnerBindingResponse:
         found, consent = await asyncio.to_thread(
             binding.confirm_binding,
             engine=self._engine,
@@ -163,7 +170,7 @@ class CustomerRpcs:
 
     async def CompletePartnerBinding(
         self, request: pb.CompletePartnerBindingRequest, context
-    ) -> pb.CompletePartnerBindingResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.CompletePartnerBindingResponse:
         found, link, token = await asyncio.to_thread(
             binding.complete_binding,
             engine=self._engine,
@@ -179,7 +186,7 @@ class CustomerRpcs:
             scopes=link.scopes,
         )
 
-    async def GetPartnerLink(self, request: pb.GetPartnerLinkRequest, context) -> pb.GetPartnerLinkResponse:  # type: ignore[no-untyped-def]
+    async def GetPartnerLink(self, request: pb.GetPartnerLinkRequest, context) -> pb.GetPartnerLinkResponse:
         link = await asyncio.to_thread(
             binding.find_link,
             engine=self._engine,
@@ -190,7 +197,7 @@ class CustomerRpcs:
 
     async def RemovePartnerLink(
         self, request: pb.RemovePartnerLinkRequest, context
-    ) -> pb.RemovePartnerLinkResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.RemovePartnerLinkResponse:
         customer_id = caller_from_pb(request.caller).customer_id if request.HasField("caller") else ""
         link = await asyncio.to_thread(
             binding.remove_link,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from lattice.identity.v1 import events_pb2
 from sqlalchemy.engine import Engine
@@ -35,7 +35,7 @@ def add_partner_key(
 
 def rotate_partner_key(
     *, engine: Engine, partner_id: str, overlap_s: int, by: ChangedBy | None = None
-) -> tuple[PartnerSigningKey, object]:
+) -> tuple[PartnerSigningKey, datetime]:
     """Issue a new secret; current keys stay valid for `overlap_s` more seconds."""
     if not 0 <= overlap_s <= MAX_OVERLAP_S:
         raise InvalidInput("invalid_overlap", f"overlap must be 0..{MAX_OVERLAP_S} seconds")

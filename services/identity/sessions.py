@@ -119,8 +119,9 @@ def sign_in(
                 ),
             )
         else:
-            customer = session.get(Customer, account.customer_id)
-            assert customer is not None
+            known = session.get(Customer, account.customer_id)
+            assert known is not None
+            customer = known
         apply_update(customer, contact, pepper=pepper, assurance_level=level)
         session.add(customer)
         family = new_family(
@@ -209,7 +210,7 @@ def sign_out_everywhere(*, engine: Engine, customer_id: str) -> int:
     with transaction(engine) as session:
         ended = revoke_families(session, customer_id=customer_id, reason="signed_out_everywhere")
         session.exec(
-            update(RecognitionTicket)  # type: ignore[call-overload]
+            update(RecognitionTicket)
             .where(
                 col(RecognitionTicket.customer_id) == customer_id,
                 col(RecognitionTicket.redeemed_at).is_(None),

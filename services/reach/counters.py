@@ -40,14 +40,14 @@ def take(session: Session, *, customer_id: str, channel: str, day: str, cap: int
     result = session.execute(
         update(ContactCounter)
         .where(
-            ContactCounter.customer_id == customer_id,  # type: ignore[arg-type]
-            ContactCounter.channel == channel,  # type: ignore[arg-type]
-            ContactCounter.day == day,  # type: ignore[arg-type]
-            ContactCounter.count < cap,  # type: ignore[arg-type]
+            col(ContactCounter.customer_id) == customer_id,
+            col(ContactCounter.channel) == channel,
+            col(ContactCounter.day) == day,
+            col(ContactCounter.count) < cap,
         )
         .values(count=ContactCounter.count + 1)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
 
 
 def give_back(session: Session, *, customer_id: str, channel: str, day: str) -> None:
@@ -55,10 +55,10 @@ def give_back(session: Session, *, customer_id: str, channel: str, day: str) -> 
     session.execute(
         update(ContactCounter)
         .where(
-            ContactCounter.customer_id == customer_id,  # type: ignore[arg-type]
-            ContactCounter.channel == channel,  # type: ignore[arg-type]
-            ContactCounter.day == day,  # type: ignore[arg-type]
-            ContactCounter.count > 0,  # type: ignore[arg-type]
+            col(ContactCounter.customer_id) == customer_id,
+            col(ContactCounter.channel) == channel,
+            col(ContactCounter.day) == day,
+            col(ContactCounter.count) > 0,
         )
         .values(count=ContactCounter.count - 1)
     )
@@ -71,13 +71,13 @@ def take_send_slot(session: Session, *, channel: str, second: int, rate: int) ->
     result = session.execute(
         update(SendWindow)
         .where(
-            SendWindow.channel == channel,  # type: ignore[arg-type]
-            SendWindow.second == second,  # type: ignore[arg-type]
-            SendWindow.count < rate,  # type: ignore[arg-type]
+            col(SendWindow.channel) == channel,
+            col(SendWindow.second) == second,
+            col(SendWindow.count) < rate,
         )
         .values(count=SendWindow.count + 1)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
 
 
 def used(session: Session, *, customer_id: str, channel: str, day: str) -> int:

@@ -133,6 +133,7 @@ def claim(
         _close(delivery, "dropped", "expired")
         session.add(delivery)
         return None
+    chosen: Touchpoint | None
     if delivery.counted_day:
         # Already counted by an earlier attempt: resend on the same channel, never count twice.
         chosen = next((t for t in spec.touchpoints if t.channel == delivery.channel), spec.touchpoints[0])

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from services.reach import counters, dispatch, profiles
+from services.reach.dispatch import SendPlan
 from services.reach.matching import TriggerEvent, cached_spec, match_event
 from services.reach.models import AudienceProfile, Delivery, InboxMessage, ProviderDelivery, Strategy
 from services.reach.policy import get_policy
@@ -66,7 +67,7 @@ class ReachEngine:
         with read_session(self.engine) as session:
             return profiles.needs_attributes(session.get(AudienceProfile, customer_id), now=now)
 
-    def _apply_event(self, event, consumer, attributes_due, attributes, now) -> list[str]:  # type: ignore[no-untyped-def]
+    def _apply_event(self, event, consumer, attributes_due, attributes, now) -> list[str]:  # type: ignore[no-untyped-def]  # mirrors handle_event's arguments; a TriggerEvent and optional attributes
         with transaction(self.engine) as session:
             if session.get(ProcessedMessage, (consumer, event.event_id)) is not None:
                 return []
@@ -120,7 +121,7 @@ class ReachEngine:
 
     def _claim(
         self, delivery_id: str, now: datetime, partner_ids: dict[str, str]
-    ) -> dispatch.SendPlan | None:
+    ) -> SendPlan | None:
         with transaction(self.engine) as session:
             return dispatch.claim(session, delivery_id=delivery_id, now=now, partner_ids=partner_ids)
 
@@ -154,7 +155,7 @@ class ReachEngine:
 
     def _retry_or_fail(self, delivery_id: str, reason: str, retryable: bool, now: datetime) -> str:
         with transaction(self.engine) as session:
-            attempts = session.get(Delivery, delivery_id).attempts  # type: ignore[union-attr]
+            attempts = session.get(Delivery, delivery_id).attempts  # type: ignore[union-attr]  # the delivery was claimed in this transaction, so it exists
             retry_in = self._retry_delay * attempts if retryable and attempts < MAX_SEND_ATTEMPTS else None
             delivery = dispatch.finish(
                 session, delivery_id=delivery_id, delivered=False, reason=reason, now=now, retry_in=retry_in
@@ -162,7 +163,7 @@ class ReachEngine:
             return delivery.status if delivery else "unknown"
 
     def _record_delivered(
-        self, plan: dispatch.SendPlan, message: Rendered, handoff: Handoff | None, now: datetime
+        self, plan: SendPlan, message: Rendered, handoff: Handoff | None, now: datetime
     ) -> None:
         with transaction(self.engine) as session:
             delivery = dispatch.finish(
@@ -228,7 +229,7 @@ class ReachEngine:
         return state
 
 
-def _store_inbox(session: Session, plan: dispatch.SendPlan, message: Rendered, now: datetime) -> None:
+def _store_inbox(session: Session, plan: SendPlan, message: Rendered, now: datetime) -> None:
     if session.get(InboxMessage, plan.delivery_id) is not None:
         return
     session.add(

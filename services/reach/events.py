@@ -17,7 +17,10 @@ APP_EVENTS = "reach-triggers"
 IDENTITY_EVENTS = "reach-identity"
 OPENED_EVENT = "message_opened"
 # Identity subjects that can trigger a strategy (e.g. welcome a newly linked customer).
-_IDENTITY_TRIGGERS = {
+_IdentityTrigger = (
+    identity_events.AppAccountLinked | identity_events.CustomerRecognized | identity_events.PartnerLinkCreated
+)
+_IDENTITY_TRIGGERS: dict[str, type[_IdentityTrigger]] = {
     "identity.app_account.linked": identity_events.AppAccountLinked,
     "identity.customer.recognized": identity_events.CustomerRecognized,
     "identity.partner_link.created": identity_events.PartnerLinkCreated,

@@ -50,7 +50,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
         self._engine = ctx.engine
         self._reach = reach
 
-    async def CreateStrategy(self, request: pb.CreateStrategyRequest, context) -> pb.StrategyResponse:  # type: ignore[no-untyped-def]
+    async def CreateStrategy(self, request: pb.CreateStrategyRequest, context) -> pb.StrategyResponse:
         s = await asyncio.to_thread(
             strategies.create_strategy,
             engine=self._engine,
@@ -59,7 +59,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
         )
         return pb.StrategyResponse(strategy=strategy_to_pb(s))
 
-    async def UpdateStrategy(self, request: pb.UpdateStrategyRequest, context) -> pb.StrategyResponse:  # type: ignore[no-untyped-def]
+    async def UpdateStrategy(self, request: pb.UpdateStrategyRequest, context) -> pb.StrategyResponse:
         s = await asyncio.to_thread(
             strategies.update_strategy,
             engine=self._engine,
@@ -70,7 +70,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
         )
         return pb.StrategyResponse(strategy=strategy_to_pb(s))
 
-    async def GetStrategy(self, request: pb.GetStrategyRequest, context) -> pb.StrategyResponse:  # type: ignore[no-untyped-def]
+    async def GetStrategy(self, request: pb.GetStrategyRequest, context) -> pb.StrategyResponse:
         s = await asyncio.to_thread(
             strategies.get_strategy,
             engine=self._engine,
@@ -79,7 +79,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
         )
         return pb.StrategyResponse(strategy=strategy_to_pb(s))
 
-    async def ListStrategies(self, request: pb.ListStrategiesRequest, context) -> pb.ListStrategiesResponse:  # type: ignore[no-untyped-def]
+    async def ListStrategies(self, request: pb.ListStrategiesRequest, context) -> pb.ListStrategiesResponse:
         size = _page(request.page_size)
         found = await asyncio.to_thread(
             strategies.list_strategies,
@@ -96,7 +96,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
 
     async def ListStrategyRevisions(
         self, request: pb.GetStrategyRequest, context
-    ) -> pb.ListStrategyRevisionsResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.ListStrategyRevisionsResponse:
         found = await asyncio.to_thread(
             strategies.list_revisions,
             engine=self._engine,
@@ -116,22 +116,22 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
         )
         return pb.StrategyResponse(strategy=strategy_to_pb(s))
 
-    async def ApproveStrategy(self, request, context) -> pb.StrategyResponse:  # type: ignore[no-untyped-def]
+    async def ApproveStrategy(self, request, context) -> pb.StrategyResponse:
         return await self._change(request, "approve")
 
-    async def RejectStrategy(self, request, context) -> pb.StrategyResponse:  # type: ignore[no-untyped-def]
+    async def RejectStrategy(self, request, context) -> pb.StrategyResponse:
         return await self._change(request, "reject")
 
-    async def ActivateStrategy(self, request, context) -> pb.StrategyResponse:  # type: ignore[no-untyped-def]
+    async def ActivateStrategy(self, request, context) -> pb.StrategyResponse:
         return await self._change(request, "activate")
 
-    async def PauseStrategy(self, request, context) -> pb.StrategyResponse:  # type: ignore[no-untyped-def]
+    async def PauseStrategy(self, request, context) -> pb.StrategyResponse:
         return await self._change(request, "pause")
 
-    async def EndStrategy(self, request, context) -> pb.StrategyResponse:  # type: ignore[no-untyped-def]
+    async def EndStrategy(self, request, context) -> pb.StrategyResponse:
         return await self._change(request, "end")
 
-    async def DryRunStrategy(self, request: pb.DryRunStrategyRequest, context) -> pb.DryRunStrategyResponse:  # type: ignore[no-untyped-def]
+    async def DryRunStrategy(self, request: pb.DryRunStrategyRequest, context) -> pb.DryRunStrategyResponse:
         result = await asyncio.to_thread(
             review.dry_run,
             engine=self._engine,
@@ -150,7 +150,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
 
     async def GetStrategyReview(
         self, request: pb.GetStrategyReviewRequest, context
-    ) -> pb.GetStrategyReviewResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.GetStrategyReviewResponse:
         end = from_timestamp(request.to) or utcnow()
         start = from_timestamp(getattr(request, "from"))
         if start is None:
@@ -179,7 +179,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
             uplift_ci_high=high,
         )
 
-    async def ListDeliveries(self, request: pb.ListDeliveriesRequest, context) -> pb.ListDeliveriesResponse:  # type: ignore[no-untyped-def]
+    async def ListDeliveries(self, request: pb.ListDeliveriesRequest, context) -> pb.ListDeliveriesResponse:
         size = _page(request.page_size)
         found = await asyncio.to_thread(
             review.list_deliveries,
@@ -194,7 +194,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
             deliveries=[delivery_to_pb(d) for d in found[:size]], next_page_token=token
         )
 
-    async def RecordReceipts(self, request: pb.RecordReceiptsRequest, context) -> pb.RecordReceiptsResponse:  # type: ignore[no-untyped-def]
+    async def RecordReceipts(self, request: pb.RecordReceiptsRequest, context) -> pb.RecordReceiptsResponse:
         now = utcnow()
         found = [
             receipts.Receipt(
@@ -212,7 +212,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
             applied=outcome.applied, unchanged=outcome.unchanged, unknown=outcome.unknown
         )
 
-    async def GetDeliveryPolicy(self, request, context) -> pb.DeliveryPolicyResponse:  # type: ignore[no-untyped-def]
+    async def GetDeliveryPolicy(self, request, context) -> pb.DeliveryPolicyResponse:
         found = await asyncio.to_thread(policy.get_policy, engine=self._engine)
         pending = await asyncio.to_thread(policy_changes.pending_proposal, engine=self._engine)
         return pb.DeliveryPolicyResponse(
@@ -221,7 +221,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
 
     async def ProposeDeliveryPolicy(
         self, request: pb.ProposeDeliveryPolicyRequest, context
-    ) -> pb.PolicyProposalResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.PolicyProposalResponse:
         proposal = await asyncio.to_thread(
             policy_changes.propose,
             engine=self._engine,
@@ -232,7 +232,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
 
     async def ApproveDeliveryPolicy(
         self, request: pb.ApproveDeliveryPolicyRequest, context
-    ) -> pb.PolicyProposalResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.PolicyProposalResponse:
         proposal = await asyncio.to_thread(
             policy_changes.approve,
             engine=self._engine,
@@ -241,7 +241,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
         )
         return pb.PolicyProposalResponse(proposal=proposal_to_pb(proposal))
 
-    async def ListContactPreferences(self, request, context) -> pb.ListContactPreferencesResponse:  # type: ignore[no-untyped-def]
+    async def ListContactPreferences(self, request, context) -> pb.ListContactPreferencesResponse:
         found = await asyncio.to_thread(
             policy.list_preferences, engine=self._engine, customer_id=_customer(request.customer_id)
         )
@@ -249,7 +249,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
 
     async def SetContactPreference(
         self, request: pb.SetContactPreferenceRequest, context
-    ) -> pb.ListContactPreferencesResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.ListContactPreferencesResponse:
         p = request.preference
         found = await asyncio.to_thread(
             policy.set_preference,
@@ -264,7 +264,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
 
     async def ListInboxMessages(
         self, request: pb.ListInboxMessagesRequest, context
-    ) -> pb.ListInboxMessagesResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.ListInboxMessagesResponse:
         size = _page(request.page_size)
         found, unread = await asyncio.to_thread(
             inbox.list_messages,
@@ -282,7 +282,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
 
     async def MarkInboxMessageRead(
         self, request: pb.MarkInboxMessageReadRequest, context
-    ) -> pb.InboxMessageResponse:  # type: ignore[no-untyped-def]
+    ) -> pb.InboxMessageResponse:
         message = await asyncio.to_thread(
             inbox.mark_read,
             engine=self._engine,

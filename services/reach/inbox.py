@@ -16,7 +16,7 @@ from services.runtime.errors import NotFound
 from services.runtime.outbox import record_event
 
 
-def _visible(customer_id: str, app_id: str, now: datetime):  # type: ignore[no-untyped-def]
+def _visible(customer_id: str, app_id: str, now: datetime):  # type: ignore[no-untyped-def]  # a SQLAlchemy where-clause whose type sqlmodel does not export
     return (
         InboxMessage.customer_id == customer_id,
         InboxMessage.app_id == app_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -17,6 +17,7 @@ from services.runtime.db import read_session, transaction
 from services.runtime.errors import InvalidInput
 
 Channel = Literal["inbox", "push", "sms", "partner"]
+QUIET_CHANNELS: tuple[Channel, ...] = ("push", "sms", "partner")
 HourMinute = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 
@@ -47,7 +48,7 @@ class DeliveryPolicy(BaseModel):
     quiet_start: HourMinute = "21:00"
     quiet_end: HourMinute = "08:00"
     # The in-app inbox is read when the customer opens the app, so it does not disturb at night.
-    quiet_channels: list[Channel] = Field(default_factory=lambda: ["push", "sms", "partner"], max_length=4)
+    quiet_channels: list[Channel] = Field(default_factory=lambda: list(QUIET_CHANNELS), max_length=4)
     default_time_zone: str = Field(default="Asia/Shanghai", max_length=64)
 
     @field_validator("default_time_zone")
@@ -58,7 +59,7 @@ class DeliveryPolicy(BaseModel):
         return value
 
     def rule(self, channel: str) -> ChannelRule:
-        return next((r for r in self.channels if r.channel == channel), ChannelRule(channel=channel))  # type: ignore[arg-type]
+        return next((r for r in self.channels if r.channel == channel), ChannelRule(channel=channel))
 
 
 @lru_cache(maxsize=512)
@@ -76,7 +77,7 @@ def zone(name: str, *, fallback: str | None = "Asia/Shanghai") -> ZoneInfo | Non
 
 
 def customer_zone(policy: DeliveryPolicy, time_zone: str) -> ZoneInfo:
-    return zone(time_zone, fallback=policy.default_time_zone)  # type: ignore[return-value]
+    return zone(time_zone, fallback=policy.default_time_zone)  # type: ignore[return-value]  # zone() with a fallback never returns None
 
 
 def local_day(now: datetime, tz: ZoneInfo) -> str:
@@ -109,7 +110,7 @@ def get_policy(*, engine: Engine) -> DeliveryPolicy:
         return load_policy(session)
 
 
-def parse_policy(data: dict) -> DeliveryPolicy:  # type: ignore[type-arg]
+def parse_policy(data: dict[str, Any]) -> DeliveryPolicy:
     """Validate a policy; a bad one is InvalidInput with the first problem as detail."""
     try:
         return DeliveryPolicy.model_validate(data)
@@ -119,7 +120,7 @@ def parse_policy(data: dict) -> DeliveryPolicy:  # type: ignore[type-arg]
         raise InvalidInput("invalid_policy", f"{where}: {first.get('msg', 'invalid')}") from exc
 
 
-def set_policy(*, engine: Engine, data: dict, operator_id: str) -> DeliveryPolicy:  # type: ignore[type-arg]
+def set_policy(*, engine: Engine, data: dict[str, Any], operator_id: str) -> DeliveryPolicy:
     """Replace the policy in force at once: for tests and set-up only; operators go through policy_changes."""
     policy = parse_policy(data)
     with transaction(engine) as session:

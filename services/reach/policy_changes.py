@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -33,7 +34,9 @@ def pending_proposal(*, engine: Engine) -> PolicyProposal | None:
         return session.exec(stmt.order_by(col(PolicyProposal.created_at).desc())).first()
 
 
-def propose(*, engine: Engine, actor: Actor, data: dict, now: datetime | None = None) -> PolicyProposal:  # type: ignore[type-arg]
+def propose(
+    *, engine: Engine, actor: Actor, data: dict[str, Any], now: datetime | None = None
+) -> PolicyProposal:
     """Record a policy change for review; it supersedes any change still waiting."""
     _head_office(actor)
     policy = parse_policy(data)

@@ -52,7 +52,10 @@ def grant_idempotency_key(*, strategy_id: str, trigger_key: str) -> str:
 def render_template(content: Content, *, variables: dict[str, str], deep_link: str) -> Rendered:
     """Fill `${name}` placeholders from the strategy's variables and the event's properties."""
     values = {**content.variables, **variables}
-    fill = lambda text: Template(text).safe_substitute(values)  # noqa: E731
+
+    def fill(text: str) -> str:
+        return Template(text).safe_substitute(values)
+
     return Rendered(
         title=fill(content.title)[:200], body=fill(content.body)[:2000], deep_link=fill(deep_link)[:500]
     )

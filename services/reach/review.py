@@ -153,7 +153,7 @@ def review(*, engine: Engine, actor: Actor, strategy_id: str, start: datetime, e
     return result
 
 
-def _converted(session, goal: str, first_contact: dict[tuple[str, bool], datetime], window: timedelta) -> set:  # type: ignore[no-untyped-def,type-arg]
+def _converted(session, goal: str, first_contact: dict[tuple[str, bool], datetime], window: timedelta) -> set:  # type: ignore[no-untyped-def,type-arg]  # a SQLModel session and a set of row keys of mixed types
     """Which (customer, group) pairs had the goal event within the window after their first trigger."""
     if not goal or not first_contact:
         return set()

@@ -35,7 +35,7 @@ def event_record(*, app_id: str, properties: Mapping[str, str]) -> dict[str, Val
 
 def _number(value: object) -> float | None:
     try:
-        return float(value)  # type: ignore[arg-type]
+        return float(value)  # type: ignore[arg-type]  # numbers from JSON; a non-number raises and is reported as invalid
     except (TypeError, ValueError):
         return None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -114,7 +114,7 @@ class StrategySpec(_Strict):
         return self
 
 
-def parse_spec(data: dict) -> StrategySpec:  # type: ignore[type-arg]
+def parse_spec(data: dict[str, Any]) -> StrategySpec:
     """Validate a spec; a bad one is InvalidInput with the first problem as detail."""
     try:
         spec = StrategySpec.model_validate(data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -59,7 +60,7 @@ def _apply_spec(strategy: Strategy, spec: StrategySpec) -> None:
     strategy.goal_event_type = spec.goal_event_type or None
 
 
-def create_strategy(*, engine: Engine, actor: Actor, spec_data: dict) -> Strategy:  # type: ignore[type-arg]
+def create_strategy(*, engine: Engine, actor: Actor, spec_data: dict[str, Any]) -> Strategy:
     """Store a new draft; a branch operator's strategy only ever reaches that branch's customers."""
     spec = parse_spec(spec_data)
     strategy = Strategy(
@@ -81,8 +82,8 @@ def update_strategy(
     engine: Engine,
     actor: Actor,
     strategy_id: str,
-    spec_data: dict,
-    expected_version: int = 0,  # type: ignore[type-arg]
+    spec_data: dict[str, Any],
+    expected_version: int = 0,
 ) -> Strategy:
     """Change a strategy's spec; it goes back to draft and its version needs a new approval."""
     spec = parse_spec(spec_data)

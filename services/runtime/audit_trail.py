@@ -110,7 +110,9 @@ class AuditTrailApi(audit_pb2_grpc.AuditTrailServicer):
         self._service = service
         self._search = search
 
-    async def SearchAudit(self, request: pb.SearchAuditRequest, context: grpc.aio.ServicerContext):  # noqa: N802
+    async def SearchAudit(  # noqa: N802
+        self, request: pb.SearchAuditRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.SearchAuditResponse:
         query = _query(request, self._service)
         records = await asyncio.to_thread(self._search, engine=self._engine, query=query)
         return pb.SearchAuditResponse(

@@ -46,8 +46,8 @@ def register_service(name: str, *, engine: Engine) -> None:
     register(engine=engine, measures=module.MEASURES)
 
 
-def _callback(engine: Engine, measure: Measure):  # type: ignore[no-untyped-def]
-    def observe(_options):  # type: ignore[no-untyped-def]
+def _callback(engine: Engine, measure: Measure):  # type: ignore[no-untyped-def]  # OpenTelemetry's observable callback options type is private
+    def observe(_options):  # type: ignore[no-untyped-def]  # OpenTelemetry's observable callback options type is private
         try:
             with read_session(engine) as session:
                 rows = list(measure.query(session))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
@@ -47,10 +48,10 @@ class CallerPolicy:
         return dict(self._allowed)
 
 
-def peer_identity(context: grpc.aio.ServicerContext) -> str | None:
+def peer_identity(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
     """The identity in the verified client certificate (its common name), or None without one."""
     auth = context.auth_context()
-    names = auth.get("x509_common_name") or []
+    names = list(auth.get("x509_common_name") or [])
     if len(names) != 1:
         return None
     name = names[0].decode() if isinstance(names[0], bytes) else str(names[0])

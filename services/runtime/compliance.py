@@ -104,7 +104,7 @@ def rule_book() -> RuleBook:
 def _patterns(rule_id: str, locale: str | None) -> list[str]:
     rule = next(r for r in rule_book().rules if r.id == rule_id)
     if locale is not None:
-        return rule.patterns.get(locale, [])  # type: ignore[call-overload,no-any-return]
+        return rule.patterns.get(locale, [])  # type: ignore[call-overload,no-any-return]  # rule patterns come from YAML, untyped
     return [p for ps in rule.patterns.values() for p in ps]
 
 

@@ -48,7 +48,7 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0, pool_size: int = 10) -
         engine = create_engine(url, connect_args={"timeout": busy_timeout_s, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]  # SQLAlchemy event hooks receive untyped DBAPI objects
             dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
             cur = dbapi_connection.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
@@ -58,7 +58,7 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0, pool_size: int = 10) -
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]  # SQLAlchemy event hooks receive untyped DBAPI objects
             readonly = conn.get_execution_options().get(_READONLY, False)
             conn.exec_driver_sql(f"PRAGMA busy_timeout={lock_wait_ms(busy_timeout_s)}")
             conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
@@ -74,7 +74,7 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0, pool_size: int = 10) -
     )
 
     @event.listens_for(engine, "begin")
-    def _on_begin_pg(conn) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin_pg(conn) -> None:  # type: ignore[no-untyped-def]  # SQLAlchemy event hooks receive untyped DBAPI objects
         if remaining_s() is not None:  # else the connection's lock_timeout holds
             conn.exec_driver_sql(f"SET LOCAL lock_timeout = {lock_wait_ms(busy_timeout_s)}")
 
@@ -106,7 +106,7 @@ def insert_ignore(session: Session, model: type, **values: object) -> None:
     """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL (e.g. a counter row to update next)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.exec(insert(model).values(**values).on_conflict_do_nothing())  # type: ignore[call-overload]
+    session.exec(insert(model).values(**values).on_conflict_do_nothing())
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from google.protobuf import json_format, message_factory, symbol_database
+from google.protobuf import descriptor_pool, json_format, message_factory
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from opentelemetry.propagate import inject
@@ -196,7 +196,7 @@ async def replays(
     return found[:limit], found[limit - 1]["record"]
 
 
-async def _get(js: JetStreamContext, sequence: int):  # type: ignore[no-untyped-def]
+async def _get(js: JetStreamContext, sequence: int):  # type: ignore[no-untyped-def]  # nats-py's JetStream message types are not exported
     if sequence < 1:
         raise NotFound("dead_letter_not_found", "no such dead letter")
     try:
@@ -208,7 +208,7 @@ async def _get(js: JetStreamContext, sequence: int):  # type: ignore[no-untyped-
     return raw
 
 
-def _dead_letter(raw) -> DeadLetter:  # type: ignore[no-untyped-def]
+def _dead_letter(raw) -> DeadLetter:  # type: ignore[no-untyped-def]  # nats-py's JetStream message types are not exported
     headers = raw.headers or {}
     _, consumer, subject = (raw.subject or "dlq.?.?").split(".", 2)
     return DeadLetter(
@@ -235,7 +235,7 @@ def _decode(event_type: str, data: bytes) -> dict[str, Any]:
         except ImportError:  # a process without some generated module still lists dead letters
             continue
     try:
-        descriptor = symbol_database.Default().pool.FindMessageTypeByName(event_type)
+        descriptor = descriptor_pool.Default().FindMessageTypeByName(event_type)
         message = message_factory.GetMessageClass(descriptor)()
         message.ParseFromString(data)
         body: dict[str, Any] = {
@@ -244,4 +244,5 @@ def _decode(event_type: str, data: bytes) -> dict[str, Any]:
         }
     except Exception:  # unknown type or not that type: shown as bytes, never a failure to inspect
         body = {"decoded": False, "base64": base64.b64encode(data).decode()}
-    return json.loads(scrub(json.dumps(body, ensure_ascii=False)))
+    scrubbed: dict[str, Any] = json.loads(scrub(json.dumps(body, ensure_ascii=False)))
+    return scrubbed

@@ -155,4 +155,4 @@ def write_unit(engine: Engine, work: Callable[[Session], T]) -> T:
         if committer is None or committer.stopped:
             committer = _committers[engine] = GroupCommitter(engine)
         unit = committer.enqueue(work)
-    return committer.wait(unit)  # type: ignore[no-any-return]
+    return committer.wait(unit)  # type: ignore[no-any-return]  # the committer's future carries the caller's own result type

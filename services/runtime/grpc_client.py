@@ -17,7 +17,7 @@ class DeadlineInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
     def __init__(self, default_timeout_s: float) -> None:
         self._default = default_timeout_s
 
-    async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+    async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]  # grpc.aio's interceptor hooks take untyped call details
         timeout = client_call_details.timeout or self._default
         deadline = current_deadline.get()
         if deadline is not None:
@@ -45,7 +45,7 @@ class OnBehalfInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
     def __init__(self, identity: ServiceIdentity) -> None:
         self._identity = identity
 
-    async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+    async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]  # grpc.aio's interceptor hooks take untyped call details
         current = acting.get()
         if current is None:
             return await continuation(client_call_details, request)

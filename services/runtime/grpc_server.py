@@ -6,6 +6,7 @@ import inspect
 import logging
 import time
 from collections.abc import Iterable
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -54,7 +55,7 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
             "rpc.server.duration", unit="s", description="Duration of served RPCs"
         )
 
-    async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+    async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]  # grpc.aio's generic handler hooks take untyped continuations
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
@@ -67,7 +68,7 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
         )
         verifier = self._verifier
 
-        async def serve(request, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        async def serve(request, context: grpc.aio.ServicerContext[Any, Any]):  # type: ignore[no-untyped-def]  # grpc.aio's generic handler hooks take untyped continuations
             caller = peer_identity(context)
             if caller is None:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, "no verified service identity")
@@ -111,7 +112,7 @@ def on_behalf_refusal(
 ) -> tuple[grpc.StatusCode, str] | None:
     """Why a request's principal is not believed (status, detail), or None when it is."""
     if assertion is None:
-        acts_for_someone = any(getattr(c, "kind", "") != "service" for c in carriers(request))  # type: ignore[arg-type]
+        acts_for_someone = any(getattr(c, "kind", "") != "service" for c in carriers(request))  # type: ignore[arg-type]  # requests are any generated message; the carriers are read by field name
         if caller in ASSERTING and acts_for_someone:
             return grpc.StatusCode.UNAUTHENTICATED, "the principal must travel as an on-behalf-of assertion"
         return None
@@ -119,7 +120,7 @@ def on_behalf_refusal(
         principal = verifier.verify(assertion if isinstance(assertion, str) else assertion.decode())
     except AssertionRefused as exc:
         return grpc.StatusCode.UNAUTHENTICATED, str(exc)
-    wrong = disagreements(request, principal)  # type: ignore[arg-type]
+    wrong = disagreements(request, principal)  # type: ignore[arg-type]  # requests are any generated message; the carriers are read by field name
     if wrong:
         return (
             grpc.StatusCode.PERMISSION_DENIED,

@@ -189,7 +189,7 @@ def disagreements(request: Message, principal: Principal) -> list[str]:
         for name, want in expected.items():
             if name in fields and isinstance(getattr(carrier, name), str) and getattr(carrier, name) != want:
                 wrong.append(f"{carrier.DESCRIPTOR.name}.{name}")
-        if principal.kind == "operator" and "role" in fields and carrier.role not in ("", principal.role):  # type: ignore[attr-defined]
+        if principal.kind == "operator" and "role" in fields and carrier.role not in ("", principal.role):  # type: ignore[attr-defined]  # carriers are any generated message; `role` is checked in its descriptor first
             wrong.append(f"{carrier.DESCRIPTOR.name}.role")
     own = {"customer": "customer_id", "partner": "partner_id"}.get(principal.kind)
     if (
@@ -208,7 +208,7 @@ def claimed_principal(request: Message) -> Principal | None:
         value = {name: getattr(carrier, name) for name in fields if isinstance(getattr(carrier, name), str)}
         kind = value.get("kind") or ("customer" if value.get("customer_id") else "operator")
         if kind == "customer":
-            subject = value.get("customer_id") or getattr(request, "customer_id", "")
+            subject = str(value.get("customer_id") or getattr(request, "customer_id", ""))
             return Principal("customer", subject, app=value.get("app_id") or value.get("scope_id", ""))
         if kind == "partner":
             return Principal("partner", value.get("partner_id") or value.get("scope_id", ""))

@@ -81,7 +81,7 @@ class OutboxRelay:
     batch without waiting for each acknowledgement and marks published the acknowledged prefix.
     """
 
-    def __init__(self, *, engine: Engine, bus, poll_interval_s: float = 0.5, batch: int = 100) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *, engine: Engine, bus, poll_interval_s: float = 0.5, batch: int = 100) -> None:  # type: ignore[no-untyped-def]  # any bus with publish_batch (the JetStream Bus or a test double)
         self._engine = engine
         self._bus = bus
         self._poll = poll_interval_s

@@ -93,7 +93,7 @@ class RunningService:
 
     async def stop(self) -> None:
         logger.info("%s stopping", self.ctx.name)
-        await set_serving(self._health, self._names, False)  # type: ignore[arg-type]
+        await set_serving(self._health, self._names, False)  # type: ignore[arg-type]  # grpc_health's stubs type the servicer as the sync HealthServicer
         await self.server.stop(grace=5)
         for task in self.ctx._tasks:
             task.cancel()

@@ -110,9 +110,9 @@ def scrubbed_span(span: ReadableSpan) -> ReadableSpan:
         context=span.context,
         parent=span.parent,
         resource=span.resource,
-        attributes=_clean_attributes(span.attributes),  # type: ignore[arg-type]
+        attributes=_clean_attributes(span.attributes),  # type: ignore[arg-type]  # the SDK types span attributes as a read-only mapping; a plain dict is what it stores
         events=[
-            Event(e.name, _clean_attributes(e.attributes), e.timestamp)  # type: ignore[arg-type]
+            Event(e.name, _clean_attributes(e.attributes), e.timestamp)  # type: ignore[arg-type]  # the SDK types span attributes as a read-only mapping; a plain dict is what it stores
             for e in span.events
         ],
         links=span.links,

@@ -66,7 +66,7 @@ def approved_benefit(engine: Engine, **fields: object) -> Benefit:
         "claimable": True,
     }
     values.update(fields)
-    catalogue.create_benefit(engine=engine, benefit=Benefit(**values), by=DRAFTER)  # type: ignore[arg-type]
+    catalogue.create_benefit(engine=engine, benefit=Benefit(**values), by=DRAFTER)
     return catalogue.review_benefit(
         engine=engine,
         benefit_id=str(values["benefit_id"]),

@@ -71,10 +71,10 @@ def target(customer: str, key: str, context: pb.UsageContext, **fields: object) 
     values: dict[str, object] = {"benefit_id": "coffee", "order_amount": 2_000, **fields}
     return pb.RedemptionTarget(
         customer_id=customer, idempotency_key=key, context=context, principal=acting(context), **values
-    )  # type: ignore[arg-type]
+    )
 
 
-async def rejected(call) -> tuple[grpc.StatusCode, str]:  # type: ignore[no-untyped-def]
+async def rejected(call) -> tuple[grpc.StatusCode, str]:
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await call
     return err.value.code(), reason_of(err.value)

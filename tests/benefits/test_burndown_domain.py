@@ -24,7 +24,7 @@ def _move_postings(engine: Engine, account: str, at: datetime, *, amount_sign: i
     with transaction(engine) as session:
         session.exec(
             update(LedgerPosting).where(LedgerPosting.account_id == account, sign).values(created_at=at)
-        )  # type: ignore[call-overload]
+        )
 
 
 def test_each_posting_lands_on_its_shanghai_day(engine: Engine) -> None:

@@ -76,7 +76,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.keys += 1
         return f"k{self.keys}"
 
-    def attempt(self, fn, **kwargs):  # type: ignore[no-untyped-def]
+    def attempt(self, fn, **kwargs):
         try:
             return fn(**kwargs)[0]
         except DomainError:
@@ -108,7 +108,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(
         target=holds, customer=CUSTOMERS, benefit=BENEFITS, amount=st.integers(1, 700), ttl=st.integers(1, 60)
     )
-    def reserve(self, customer: str, benefit: str, amount: int, ttl: int):  # type: ignore[no-untyped-def]
+    def reserve(self, customer: str, benefit: str, amount: int, ttl: int):
         view = self.attempt(
             redemptions.reserve_benefit,
             engine=self.engine,
@@ -119,7 +119,7 @@ class LedgerMachine(RuleBasedStateMachine):
         return view or "none"
 
     @rule(target=confirmed, hold=holds)
-    def confirm(self, hold):  # type: ignore[no-untyped-def]
+    def confirm(self, hold):
         if hold == "none":
             return "none"
         view = self.attempt(
@@ -138,7 +138,7 @@ class LedgerMachine(RuleBasedStateMachine):
         return view
 
     @rule(hold=holds)
-    def cancel(self, hold) -> None:  # type: ignore[no-untyped-def]
+    def cancel(self, hold) -> None:
         if hold != "none":
             self.attempt(
                 redemptions.cancel_redemption,
@@ -150,7 +150,7 @@ class LedgerMachine(RuleBasedStateMachine):
             )
 
     @rule(target=confirmed, customer=CUSTOMERS, benefit=BENEFITS, amount=st.integers(1, 700))
-    def redeem(self, customer: str, benefit: str, amount: int):  # type: ignore[no-untyped-def]
+    def redeem(self, customer: str, benefit: str, amount: int):
         view = self.attempt(
             redemptions.redeem_benefit,
             engine=self.engine,
@@ -163,7 +163,7 @@ class LedgerMachine(RuleBasedStateMachine):
         return view
 
     @rule(done=confirmed, ratio=st.integers(1, 10_000))
-    def refund(self, done, ratio: int) -> None:  # type: ignore[no-untyped-def]
+    def refund(self, done, ratio: int) -> None:
         if done == "none":
             return
         view = self.attempt(

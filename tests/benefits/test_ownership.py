@@ -35,7 +35,7 @@ def new_customer(gateway: httpx.Client) -> Customer:
     )
 
 
-def partner_call(gateway: httpx.Client, partner_id: str, method: str, path: str, body: object = None):  # type: ignore[no-untyped-def]
+def partner_call(gateway: httpx.Client, partner_id: str, method: str, path: str, body: object = None):
     with partner_client(gateway, partner_id) as partner:
         return (
             partner.request(method, path, json_body=body)

@@ -77,7 +77,7 @@ def browser(console_url: str) -> Iterator[object]:
 
 
 @pytest.fixture
-def new_page(browser, console_url: str) -> Iterator[Callable[..., object]]:  # type: ignore[no-untyped-def]
+def new_page(browser, console_url: str) -> Iterator[Callable[..., object]]:
     """`page = new_page()`: a fresh browser context (own cookies) on the console; CSP violations collected."""
     contexts = []
 
@@ -88,11 +88,11 @@ def new_page(browser, console_url: str) -> Iterator[Callable[..., object]]:  # t
         context.set_default_timeout(20_000)
         contexts.append(context)
         page = context.new_page()
-        page.csp_violations = []  # type: ignore[attr-defined]
+        page.csp_violations = []
         page.on(
             "console",
             lambda msg: (
-                page.csp_violations.append(msg.text)  # type: ignore[attr-defined]
+                page.csp_violations.append(msg.text)
                 if "Content Security Policy" in msg.text
                 else None
             ),
@@ -104,7 +104,7 @@ def new_page(browser, console_url: str) -> Iterator[Callable[..., object]]:  # t
         context.close()
 
 
-def sign_in(page, operator_id: str, secret: str | None = None, next_path: str = "/") -> None:  # type: ignore[no-untyped-def]
+def sign_in(page, operator_id: str, secret: str | None = None, next_path: str = "/") -> None:
     """Sign in through the form as a demo operator (or with the given secret)."""
     page.goto(f"/sign-in?next={next_path}")
     page.fill("#operator_id", operator_id)
@@ -114,7 +114,7 @@ def sign_in(page, operator_id: str, secret: str | None = None, next_path: str = 
 
 
 @pytest.fixture
-def operator_page(new_page) -> Callable[[str], object]:  # type: ignore[no-untyped-def]
+def operator_page(new_page) -> Callable[[str], object]:
     """`page = operator_page("hq-reviewer")`: a browser signed in as that demo operator."""
 
     def make(operator_id: str) -> object:
@@ -127,32 +127,32 @@ def operator_page(new_page) -> Callable[[str], object]:  # type: ignore[no-untyp
 
 
 @pytest.fixture
-def admin_page(operator_page):  # type: ignore[no-untyped-def]
+def admin_page(operator_page):
     return operator_page("hq-admin")
 
 
 @pytest.fixture
-def reviewer_page(operator_page):  # type: ignore[no-untyped-def]
+def reviewer_page(operator_page):
     return operator_page("hq-reviewer")
 
 
 @pytest.fixture
-def hq_operator_page(operator_page):  # type: ignore[no-untyped-def]
+def hq_operator_page(operator_page):
     return operator_page("hq-operator")
 
 
 @pytest.fixture
-def viewer_page(operator_page):  # type: ignore[no-untyped-def]
+def viewer_page(operator_page):
     return operator_page("hq-viewer")
 
 
 @pytest.fixture
-def sh_operator_page(operator_page):  # type: ignore[no-untyped-def]
+def sh_operator_page(operator_page):
     return operator_page("sh-operator")
 
 
 @pytest.fixture
-def bj_operator_page(operator_page):  # type: ignore[no-untyped-def]
+def bj_operator_page(operator_page):
     return operator_page("bj-operator")
 
 
@@ -163,7 +163,7 @@ def console_http(console_url: str) -> Iterator[httpx.Client]:
         yield client
 
 
-def screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def screenshot(page, name: str) -> None:
     """Save a full-page screenshot to docs/console/<name>.png (the docs show what the tests saw)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

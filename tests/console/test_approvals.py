@@ -65,7 +65,7 @@ def waiting(gateway: httpx.Client) -> dict[str, str]:
     }
 
 
-def _rows(page) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _rows(page) -> dict[str, Any]:
     rows = page.locator("[data-testid=inbox] tr[data-testid=review-row]")
     return {r.get_attribute("data-object-id"): r for r in rows.all()}
 
@@ -200,7 +200,7 @@ def _strategy_and_campaign(gateway: httpx.Client) -> tuple[str, str]:
     return strategy, campaign["campaign_id"]
 
 
-def _links(page) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _links(page) -> dict[str, str]:
     return {oid: row.locator("a").get_attribute("href") for oid, row in _rows(page).items()}
 
 

@@ -28,7 +28,7 @@ class FunnelJourney(Journey):
     """The demo journey's funnel steps on the shared system (it has no partner postback receiver)."""
 
     def __init__(self, gateway_url: str) -> None:
-        super().__init__([gateway_url], receiver=None, say=lambda _m: None)  # type: ignore[arg-type]
+        super().__init__([gateway_url], receiver=None, say=lambda _m: None)
 
     def prepare(self) -> None:
         ops, reviewer = operator_headers(self.gw, "hq-operator"), operator_headers(self.gw, "hq-reviewer")
@@ -73,7 +73,7 @@ class FunnelJourney(Journey):
 
 
 @pytest.fixture(scope="module")
-def journey_campaign(stack) -> str:  # type: ignore[no-untyped-def]
+def journey_campaign(stack) -> str:
     journey = FunnelJourney(stack.config.gateway_url)
     try:
         return journey.play_funnel()
@@ -102,7 +102,7 @@ def api_funnel(gateway: httpx.Client, campaign_id: str) -> dict[str, int]:
     return wait_until("the activation in the funnel", report, timeout=30)
 
 
-def test_dashboard_numbers_equal_the_api_funnel_after_the_journey(operator_page, gateway, journey_campaign):  # type: ignore[no-untyped-def]
+def test_dashboard_numbers_equal_the_api_funnel_after_the_journey(operator_page, gateway, journey_campaign):
     funnel = api_funnel(gateway, journey_campaign)
     assert (funnel["clicks"], funnel["acquired"], funnel["activated"]) == (1, 1, 1)
     page = operator_page("hq-viewer")
@@ -128,7 +128,7 @@ def test_dashboard_numbers_equal_the_api_funnel_after_the_journey(operator_page,
 
 def test_a_goal_set_in_the_form_shows_actual_and_gap_and_keeps_its_history(
     operator_page, gateway, journey_campaign
-):  # type: ignore[no-untyped-def]
+):
     api_funnel(gateway, journey_campaign)
     page = operator_page("hq-operator")
     page.goto("/goals/new")
@@ -172,7 +172,7 @@ def test_a_goal_set_in_the_form_shows_actual_and_gap_and_keeps_its_history(
 
 def test_a_branch_dashboard_holds_only_its_branch_and_a_bad_period_is_refused_beside_it(
     operator_page, journey_campaign
-):  # type: ignore[no-untyped-def]
+):
     page = operator_page("sh-operator")
     page.goto(f"/dashboard?from={today()}&to={today()}&group_by=campaign")
     assert page.locator(f"[data-testid=groups] tr[data-key='{journey_campaign}']").count() == 0

@@ -57,7 +57,7 @@ class PoisonedConsumer:
         self._thread.join(10)
 
 
-def _dead_letter_row(page, consumer: str):  # type: ignore[no-untyped-def]
+def _dead_letter_row(page, consumer: str):
     for _ in range(40):
         page.goto(f"/platform/health?consumer={consumer}")
         rows = page.locator("table[data-testid=dead-letters] tbody tr")
@@ -93,7 +93,7 @@ def test_a_dead_letter_is_inspected_and_replayed_from_the_health_page(admin_page
         assert poisoned.seen[-1] == poisoned.event_id  # the same event, to that consumer
         page.goto(f"/platform/health?consumer={poisoned.name}")
         assert page.get_by_test_id("no-dead-letters").is_visible()
-        assert page.csp_violations == []  # type: ignore[attr-defined]
+        assert page.csp_violations == []
 
 
 def test_platform_and_admin_pages_are_refused_to_others(sh_operator_page, viewer_page) -> None:

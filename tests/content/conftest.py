@@ -140,7 +140,7 @@ class Desk:
         }
 
 
-async def _sign_in_elderly_customer(channel) -> str:  # type: ignore[no-untyped-def]
+async def _sign_in_elderly_customer(channel) -> str:
     stub = identity_pb2_grpc.IdentityServiceStub(channel)
     app = ipb.App(
         app_id="mbank",

@@ -38,7 +38,7 @@ def _operators(desk: Desk) -> dict[str, dict[str, str]]:
 
 async def _ok(resp: httpx.Response, status: int = 200) -> dict[str, Any]:
     assert resp.status_code == status, resp.text
-    return resp.json()  # type: ignore[no-any-return]
+    return resp.json()
 
 
 async def _publish(desk: Desk, item_id: str, author: dict, reviewer: dict) -> None:

@@ -26,7 +26,7 @@ async def _publish(desk: Desk, item_id: str, title: str, editions: tuple[str, ..
 
 async def _place(
     http: httpx.AsyncClient, headers: dict[str, str], placement_id: str, item_id: str, **fields
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     body = {"placement_id": placement_id, "slot_key": SLOT, "item_id": item_id} | fields
     body.setdefault("schedule", {"starts_at": "2020-01-01T00:00:00+08:00"})
     resp = await http.post("/v1/ops/content/placements", headers=headers, json=body)

@@ -48,7 +48,7 @@ def serve(
     now: datetime = NOON,
     locales: list[str] | None = None,
     rng: random.Random | None = None,
-):  # type: ignore[no-untyped-def]
+):
     return serve_slot(
         engine=engine,
         cache=cache,

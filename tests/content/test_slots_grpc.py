@@ -38,18 +38,18 @@ async def _slot_with_item(stub: content_pb2_grpc.ContentServiceStub) -> None:
     )
 
 
-def _placement(placement_id: str, **kwargs) -> pb.Placement:  # type: ignore[no-untyped-def]
+def _placement(placement_id: str, **kwargs) -> pb.Placement:
     return pb.Placement(placement_id=placement_id, slot_key=SLOT, item_id="promo", **kwargs)
 
 
-async def _denied(call) -> str:  # type: ignore[no-untyped-def]
+async def _denied(call) -> str:
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await call
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     return reason_of(err.value)
 
 
-async def _absent(call) -> str:  # type: ignore[no-untyped-def]
+async def _absent(call) -> str:
     """Outside a branch's scope an object does not exist for it."""
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await call

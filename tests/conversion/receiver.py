@@ -35,7 +35,7 @@ class Receiver:
     def on(self, path: str) -> list[Received]:
         return [r for r in self.requests if r.path == path]
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope, receive, send) -> None:
         body = b""
         while True:
             message = await receive()

@@ -11,7 +11,7 @@ from services.runtime.clock import utcnow
 from tests.conversion.conftest import days_around, eventually, running_conversion, unique
 
 
-def linked_counts(report) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+def linked_counts(report) -> tuple[int, int, int]:
     t = report.totals
     return t.linked, t.acquired, t.re_engaged
 

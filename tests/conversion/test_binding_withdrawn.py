@@ -71,7 +71,7 @@ async def tell_the_partner(system: System, gw: httpx.Client) -> None:
     webhook = Webhook(endpoint.json()["secret"])
     # the partner's endpoint is down for the first attempt: the notification is retried
     system.receiver.answer(HOOKS, 503)
-    told: list[dict] = []  # type: ignore[type-arg]
+    told: list[dict] = []
     for reason, end_binding in WAYS:
         session = await asyncio.to_thread(actors.sign_in, gw, "life", unique("w"))
         pairwise = await asyncio.to_thread(
@@ -79,10 +79,10 @@ async def tell_the_partner(system: System, gw: httpx.Client) -> None:
         )
         await asyncio.to_thread(end_binding, gw, session, pairwise)
 
-        async def delivered(count: int) -> dict:  # type: ignore[type-arg]
+        async def delivered(count: int) -> dict:
             received = system.receiver.on(HOOKS)
             assert len({r.headers["webhook-id"] for r in received}) == count
-            return webhook.verify(received[-1].body, received[-1].headers)  # type: ignore[no-any-return]
+            return webhook.verify(received[-1].body, received[-1].headers)
 
         message = await eventually(partial(delivered, len(told) + 1), timeout=20)
         assert message["type"] == "binding.withdrawn"
@@ -90,10 +90,10 @@ async def tell_the_partner(system: System, gw: httpx.Client) -> None:
         assert session.customer_id not in str(message)
         told.append(message)
 
-    def records(**params: str) -> list[dict]:  # type: ignore[type-arg]
+    def records(**params: str) -> list[dict]:
         resp = gw.get("/v1/ops/conversion/postbacks", params=params, headers=admin)
         assert resp.status_code == 200, resp.text
-        return resp.json()  # type: ignore[no-any-return]
+        return resp.json()
 
     async def all_delivered() -> None:
         delivered = await asyncio.to_thread(records, partner_id="ride", status="delivered")

@@ -14,9 +14,9 @@ import pytest
 from lattice.conversion.v1 import conversion_pb2 as pb
 from sqlmodel import Session
 
-from services.conversion.link_codec import LinkClaims, new_link_id, sign_link
 from services.conversion.models import Campaign
 from services.runtime.clock import utcnow
+from services.runtime.link_codec import LinkClaims, new_link_id, sign_link
 from tests.conversion.conftest import AUTHOR, days_around, eventually, running_conversion, unique
 from tests.conversion.system import System, running_system
 from tests.support import actors

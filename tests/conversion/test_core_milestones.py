@@ -53,12 +53,12 @@ async def earn_only_from_the_core_feed(system: System, gw: httpx.Client) -> None
     session = await asyncio.to_thread(sign_in_with_click, gw, click_id)
     pairwise = await asyncio.to_thread(actors.bind_partner, gw, session, "ride", partner_user_ref=unique("r"))
 
-    async def postbacks(count: int) -> list[dict]:  # type: ignore[type-arg]
+    async def postbacks(count: int) -> list[dict]:
         got = system.receiver.on("/ride/pb")
         assert len(got) == count
         return [Webhook(secret).verify(r.body, r.headers) for r in got]
 
-    async def funnel() -> dict:  # type: ignore[type-arg]
+    async def funnel() -> dict:
         today = utcnow().date().isoformat()
         with actors.partner_client(gw, "ride") as ride:
             resp = await asyncio.to_thread(
@@ -68,7 +68,7 @@ async def earn_only_from_the_core_feed(system: System, gw: httpx.Client) -> None
                 params={"from_day": today, "to_day": today, "campaign_id": campaign_id},
             )
         assert resp.status_code == 200, resp.text
-        return resp.json()  # type: ignore[no-any-return]
+        return resp.json()
 
     [linked] = await eventually(lambda: postbacks(1))
     assert linked["data"]["milestone"] == "linked"

@@ -13,10 +13,10 @@ import httpx
 from lattice.conversion.v1 import conversion_pb2 as pb
 from standardwebhooks import Webhook
 
-from services.conversion.link_codec import LinkClaims, sign_link
 from services.identity import demo_data
 from services.identity.app_client import app_assertion
 from services.runtime.clock import utcnow
+from services.runtime.link_codec import LinkClaims, sign_link
 from tests.conversion.conftest import eventually, unique
 from tests.conversion.system import System, running_system
 from tests.support import actors
@@ -141,7 +141,7 @@ async def run_journey(system: System, gw: httpx.Client) -> None:
     pairwise = await asyncio.to_thread(actors.bind_partner, gw, session, "ride", partner_user_ref=unique("r"))
     received = system.receiver.on
 
-    async def postbacks(count: int, kind: str = "conversion.milestone.reached") -> list[dict]:  # type: ignore[type-arg]
+    async def postbacks(count: int, kind: str = "conversion.milestone.reached") -> list[dict]:
         verified = [Webhook(secret).verify(r.body, r.headers) for r in received("/ride/postbacks")]
         got = [v for v in verified if v["type"] == kind]
         assert len(got) == count

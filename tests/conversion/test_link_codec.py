@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.conversion.link_codec import LinkClaims, LinkRejected, sign_link, verify_link
+from services.runtime.link_codec import LinkClaims, LinkRejected, sign_link, verify_link
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 KEYS = {"k1": b"s" * 32, "k2": b"t" * 32}
@@ -23,7 +23,7 @@ def claims(**overrides: object) -> LinkClaims:
         "key_id": "k1",
     }
     values.update(overrides)
-    return LinkClaims(**values)  # type: ignore[arg-type]
+    return LinkClaims(**values)
 
 
 def test_a_signed_link_verifies_to_its_claims() -> None:

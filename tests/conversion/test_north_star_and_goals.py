@@ -89,7 +89,7 @@ def bad_queries() -> list[dict[str, str]]:
 
 def bad_queries_are_problems(gw: httpx.Client) -> None:
     [route] = metric_routes.router.routes
-    params = {p.alias or p.name for p in route.dependant.query_params}  # type: ignore[attr-defined]
+    params = {p.alias or p.name for p in route.dependant.query_params}
     assert params == {k for query in bad_queries() for k in query}  # every parameter has a broken value
     viewer = actors.operator_headers(gw, "hq-viewer")
     for query in bad_queries():

@@ -84,7 +84,7 @@ def edge_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EdgeS
     if request.param == "redis":
         url = request.getfixturevalue("redis_url")
         store = open_store(redis_url=url, sqlite_path=tmp_path / "unused.db")
-        store._redis.flushdb()  # type: ignore[attr-defined]
+        store._redis.flushdb()
     else:
         store = open_store(redis_url="", sqlite_path=tmp_path / "edge.db", memory=request.param == "memory")
     try:
@@ -118,7 +118,7 @@ async def running_gateway(tmp_path: Path, nats_url: str, **overrides: object) ->
         nats_url=nats_url,
         http_port=port,
         environment="test",
-        **overrides,  # type: ignore[arg-type]
+        **overrides,
     )
     app = create_app(settings)
     app.include_router(probe_routes.router)

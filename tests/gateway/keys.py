@@ -23,7 +23,7 @@ class TokenIssuer:
     )
     published: bool = True
 
-    def jwk(self) -> dict:  # type: ignore[type-arg]
+    def jwk(self) -> dict:
         jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.private_key.public_key()))
         return {**jwk, "kid": self.kid, "alg": "ES256", "use": "sig"}
 

@@ -29,7 +29,7 @@ class Effects:
 
 
 @router.get("/apps/{app_id}/probe/me")
-async def whoami(app_id: Annotated[str, Path(max_length=40)], customer: CustomerDep) -> dict:  # type: ignore[type-arg]
+async def whoami(app_id: Annotated[str, Path(max_length=40)], customer: CustomerDep) -> dict:
     return {"customer_id": customer.customer_id, "app_id": customer.app_id, "acr": customer.assurance_level}
 
 
@@ -38,7 +38,7 @@ async def customer_data(
     app_id: Annotated[str, Path(max_length=40)],
     customer_id: Annotated[str, Path(max_length=40)],
     customer: CustomerDep,
-) -> dict:  # type: ignore[type-arg]
+) -> dict:
     """Routes act on the principal: another customer's id in the path is simply not found."""
     if customer_id != customer.customer_id:
         raise Problem(404, "not_found", "no such customer")
@@ -51,7 +51,7 @@ async def partner_transfer(
     partner: PartnerDep,
     idempotency_key: IdempotencyKeyDep = None,
     page_size: Annotated[int, Query(ge=1, le=100)] = 10,
-) -> dict:  # type: ignore[type-arg]
+) -> dict:
     Effects.applied.append((idempotency_key, body.amount))
     await asyncio.sleep(0.2)  # keeps the operation in flight long enough for concurrent retries to meet it
     return {"partner_id": partner.partner_id, "amount": body.amount, "effect": len(Effects.applied)}
@@ -61,7 +61,7 @@ async def partner_transfer(
 async def branch_object(
     object_id: Annotated[str, Path(max_length=40)],
     operator: Annotated[OperatorPrincipal, require_role("viewer")],
-) -> dict:  # type: ignore[type-arg]
+) -> dict:
     branch = BRANCH_OBJECTS.get(object_id)
     if branch is None:
         raise Problem(404, "not_found", "no such object")
@@ -71,7 +71,7 @@ async def branch_object(
 
 
 @router.post("/ops/probe/objects", status_code=201)
-async def create_object(operator: OperatorDep, idempotency_key: IdempotencyKeyDep = None) -> dict:  # type: ignore[type-arg]
+async def create_object(operator: OperatorDep, idempotency_key: IdempotencyKeyDep = None) -> dict:
     if not operator.has_role("operator"):
         raise Problem(403, "role_required", "this action needs the operator role")
     Effects.applied.append((idempotency_key, 0))

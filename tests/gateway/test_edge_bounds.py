@@ -119,5 +119,5 @@ async def test_request_headers_are_bounded_431(tmp_path: Path, nats_url: str) ->
         assert _status(await _in_thread(_raw, gw.url, ordinary)) == 200
 
 
-async def _in_thread(fn, *args):  # type: ignore[no-untyped-def]
+async def _in_thread(fn, *args):
     return await asyncio.to_thread(fn, *args)

@@ -15,7 +15,7 @@ PROBLEM = "application/problem+json"
 
 def partner_request(
     gw: EdgeGateway, *, amount: int = 100, skew_s: float = 0, key_id: str = "k1", params: dict | None = None
-) -> tuple[str, bytes, dict[str, str]]:  # type: ignore[type-arg]
+) -> tuple[str, bytes, dict[str, str]]:
     signer = PartnerSigner(
         partner_id="ride", key_id=key_id, secret=PARTNER_SECRET, clock=lambda: time.time() + skew_s
     )

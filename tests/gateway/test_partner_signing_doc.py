@@ -16,7 +16,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "partner-signing.md"
 
 
 def shell_example() -> str:
-    return re.search(r"```sh\n(.*?)```", DOC.read_text(), re.S).group(1)  # type: ignore[union-attr]
+    return re.search(r"```sh\n(.*?)```", DOC.read_text(), re.S).group(1)
 
 
 @pytest.mark.skipif(not (shutil.which("openssl") and shutil.which("curl")), reason="needs openssl and curl")

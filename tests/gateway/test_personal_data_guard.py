@@ -21,7 +21,7 @@ CODE = "personal_data_not_allowed"
 
 def signed_transfer(
     gw: EdgeGateway, body: dict[str, Any], *, params: dict | None = None, headers: dict | None = None
-) -> tuple[str, bytes, dict[str, str]]:  # type: ignore[type-arg]
+) -> tuple[str, bytes, dict[str, str]]:
     signer = PartnerSigner(partner_id="ride", key_id="k1", secret=PARTNER_SECRET, clock=time.time)
     target, raw, base = encode_request("/v1/partner/probe/transfers", params=params, json_body=body)
     url = gw.url + target

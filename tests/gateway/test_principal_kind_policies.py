@@ -17,7 +17,7 @@ from tests.gateway.keys import Jwks, TokenIssuer
 KINDS = ("customer", "operator", "partner", "service", "")
 
 
-def denial(call) -> PolicyDenied:  # type: ignore[no-untyped-def]
+def denial(call) -> PolicyDenied:
     with pytest.raises(PolicyDenied) as err:
         call()
     return err.value

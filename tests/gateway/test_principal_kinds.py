@@ -48,10 +48,10 @@ def _kind_of(dependant: object) -> str:
     pending, kinds = [dependant], set()
     while pending:
         current = pending.pop()
-        name = getattr(current.call, "__name__", "")  # type: ignore[attr-defined]
+        name = getattr(current.call, "__name__", "")
         if name in AUTH_DEPENDENCIES:
             kinds.add(AUTH_DEPENDENCIES[name])
-        pending.extend(current.dependencies)  # type: ignore[attr-defined]
+        pending.extend(current.dependencies)
     assert len(kinds) <= 1, f"a route authenticates several kinds: {kinds}"
     return kinds.pop() if kinds else "public"
 
@@ -111,7 +111,7 @@ def _minted(stack: Stack, *, kind: str | None, aud: str) -> str:
     now = int(time.time())
     claims = {"iss": "lattice-identity", "aud": aud, "sub": "svc-1", "iat": now, "exp": now + 300}
     claims |= {"jti": uuid.uuid4().hex, "role": "admin", **({"kind": kind} if kind else {})}
-    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": kid, "typ": "at+jwt"})  # type: ignore[arg-type]
+    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": kid, "typ": "at+jwt"})
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +156,7 @@ def credentials(stack: Stack, gateway: httpx.Client) -> Iterator[list[Credential
     ]
 
 
-def _consent() -> dict:  # type: ignore[type-arg]
+def _consent() -> dict:
     from tools.actors import partner_consent
 
     return partner_consent("ride")
@@ -180,7 +180,7 @@ class _EventTap:
         connection = await nats.connect(self.url)
 
         async def seen(msg: object) -> None:
-            subject, data = msg.subject, msg.data  # type: ignore[attr-defined]
+            subject, data = msg.subject, msg.data
             if not subject.startswith(("$", "_INBOX")) and any(m in data for m in self.markers):
                 self.subjects.append(subject)
 
@@ -188,7 +188,7 @@ class _EventTap:
         await connection.flush()
         await asyncio.sleep(1.5)  # the fixture's own events (binding, consent) are out by now
         self.subjects.clear()
-        await asyncio.to_thread(probes)  # type: ignore[arg-type]
+        await asyncio.to_thread(probes)
         await asyncio.sleep(2.0)  # the outbox relays within its poll interval
         await connection.close()
 

@@ -44,7 +44,7 @@ def bearer(token: str) -> str:
     return f"Bearer {token}"
 
 
-def denial(call) -> PolicyDenied:  # type: ignore[no-untyped-def]
+def denial(call) -> PolicyDenied:
     with pytest.raises(PolicyDenied) as err:
         call()
     return err.value
@@ -85,7 +85,7 @@ def test_an_mbank_token_on_a_life_route_is_401(apps: AppTokenPolicy, issuer: Tok
         "garbage",
     ],
 )
-def test_bad_tokens_are_401(apps: AppTokenPolicy, issuer: TokenIssuer, make, code: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_tokens_are_401(apps: AppTokenPolicy, issuer: TokenIssuer, make, code: str) -> None:
     denied = denial(lambda: apps.authenticate(authorization=bearer(make(issuer)), app_id="life"))
     assert (denied.status, denied.code) == (401, code)
 
@@ -183,7 +183,7 @@ def test_a_customer_token_on_an_operator_route_is_403(ops: OperatorTokenPolicy, 
 @pytest.mark.parametrize("claims", [{"role": "superuser"}, {}, {"role": "admin", "branch": "../x"}])
 def test_operator_tokens_without_a_valid_role_or_branch_are_401(
     ops: OperatorTokenPolicy, issuer: TokenIssuer, claims: dict
-) -> None:  # type: ignore[type-arg]
+) -> None:
     token = issuer.token(aud="lattice-ops", sub="op1", **claims)
     assert denial(lambda: ops.authenticate(authorization=bearer(token))).status == 401
 

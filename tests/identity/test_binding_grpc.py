@@ -114,7 +114,7 @@ async def test_withdrawal_stops_the_partner_at_once_and_notifies(identity: Ident
     seen: dict[str, bytes] = {}
     both = asyncio.Event()
 
-    async def collect(msg) -> None:  # type: ignore[no-untyped-def]
+    async def collect(msg) -> None:
         seen[msg.subject] = msg.data
         both.set() if len(seen) == 2 else None
 

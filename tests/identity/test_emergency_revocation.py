@@ -60,7 +60,7 @@ def test_a_partner_key_rotated_with_no_overlap_is_refused_by_every_replica_withi
 
     def refused(partner: object) -> Callable[[], bool]:
         def check() -> bool:
-            resp = partner.request("GET", UNKNOWN_PAIRWISE)  # type: ignore[attr-defined]
+            resp = partner.request("GET", UNKNOWN_PAIRWISE)
             return resp.status_code == 401 and resp.json()["code"] == "unknown_key"
 
         return check

@@ -170,7 +170,7 @@ def _forge(stack: Stack, claims: dict[str, object]) -> str:
             "SELECT kid, private_pem FROM signing_key WHERE retired_at IS NULL ORDER BY created_at DESC"
         ).fetchone()
     key = serialization.load_pem_private_key(pem, password=None)
-    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": kid})  # type: ignore[arg-type]
+    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": kid})
 
 
 def test_forged_expired_and_foreign_tokens_are_401(gateway: httpx.Client, stack: Stack) -> None:

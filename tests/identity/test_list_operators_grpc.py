@@ -25,7 +25,7 @@ async def test_role_and_branch_scope_are_enforced_by_identity(tmp_path: Path, na
             )
 
         async def ids(actor: pb.OperatorActor, **filters: object) -> list[str]:
-            request = pb.ListOperatorsRequest(actor=actor, page_size=2, **filters)  # type: ignore[arg-type]
+            request = pb.ListOperatorsRequest(actor=actor, page_size=2, **filters)
             found: list[str] = []
             while True:
                 resp = await stub.ListOperators(request, timeout=5)
@@ -49,7 +49,7 @@ async def test_role_and_branch_scope_are_enforced_by_identity(tmp_path: Path, na
         ]
         for actor, filters, reason in refusals:
             with pytest.raises(grpc.aio.AioRpcError) as err:
-                await stub.ListOperators(pb.ListOperatorsRequest(actor=actor, **filters), timeout=5)  # type: ignore[arg-type]
+                await stub.ListOperators(pb.ListOperatorsRequest(actor=actor, **filters), timeout=5)
             assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
             assert dict(err.value.trailing_metadata() or ()).get("lattice-reason") == reason
         with pytest.raises(grpc.aio.AioRpcError) as err:

@@ -22,7 +22,7 @@ REGISTRY_ROUTES = {
 }
 
 
-def _object_routes(openapi: dict) -> set[tuple[str, str]]:  # type: ignore[type-arg]
+def _object_routes(openapi: dict) -> set[tuple[str, str]]:
     """Identity routes with a path parameter other than the app."""
     found = set()
     for path, operations in openapi["paths"].items():

@@ -57,7 +57,7 @@ def signed(
 
 
 def _replace(out: Outgoing, **changes: object) -> Outgoing:
-    return Outgoing(**{**out.__dict__, **changes})  # type: ignore[arg-type]
+    return Outgoing(**{**out.__dict__, **changes})
 
 
 SCENARIOS: dict[str, tuple[Callable[[str, Credentials], list[Outgoing]], object]] = {
@@ -102,7 +102,7 @@ def partner(stack: Stack) -> Credentials:
 
 
 @pytest.fixture(scope="module")
-def signature_instance(plugin_servers: dict[str, PluginServer], kong_prefix) -> int:  # type: ignore[no-untyped-def]
+def signature_instance(plugin_servers: dict[str, PluginServer], kong_prefix) -> int:
     return plugin_servers["lattice_partner_signature"].start_instance(
         {"store_path": str(kong_prefix / "edge.db")}
     )
@@ -185,7 +185,7 @@ def test_the_plugin_replaces_identity_headers_a_caller_sent(
 def test_the_plugin_answers_even_when_identity_is_unreachable(
     plugin_servers: dict[str, PluginServer],
     kong_prefix,
-    partner: Credentials,  # type: ignore[no-untyped-def]
+    partner: Credentials,
 ) -> None:
     server = plugin_servers["lattice_partner_signature"]
     instance = server.start_instance(

@@ -84,7 +84,7 @@ def test_a_session_signed_out_everywhere_is_refused_at_kong_before_its_token_exp
 )
 def test_bad_app_tokens_stop_at_kong_with_a_problem(
     app_tokens: tuple[PluginServer, int], headers: dict
-) -> None:  # type: ignore[type-arg]
+) -> None:
     server, instance = app_tokens
     done = run(server, instance, "/v1/apps/life/me", headers)
     assert done.exit is not None and done.exit[0] == 401

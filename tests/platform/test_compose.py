@@ -83,7 +83,7 @@ def dotenv() -> dict[str, str]:
 def compose(dotenv: dict[str, str]) -> dict:
     raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     secrets = {name: f"test-{name.lower()}-value" for name in SECRETS}
-    return interpolate(raw, {**dotenv, **secrets}, [])  # type: ignore[return-value]
+    return interpolate(raw, {**dotenv, **secrets}, [])
 
 
 def lattice_processes(compose: dict) -> dict[str, str]:

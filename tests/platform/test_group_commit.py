@@ -29,7 +29,7 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         engine.dispose()
 
 
-def _insert(event_id: str):  # type: ignore[no-untyped-def]
+def _insert(event_id: str):
     def unit(session: Session) -> str:
         session.add(OutboxEvent(id=event_id, subject="platform.test", event_type="t", payload=b"x"))
         return event_id
@@ -110,7 +110,7 @@ def test_a_loop_is_woken_only_once_the_group_committed(engine: Engine) -> None:
     assert seen_by_others == [True]
 
 
-def _wait_for(condition) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(condition) -> None:
     done = threading.Event()
     for _ in range(1000):
         if condition():

@@ -35,7 +35,7 @@ def _conversion_knows(stack: Stack, partner_id: str) -> bool:
             )
             return True
         except grpc.RpcError as exc:
-            if exc.code() != grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
                 raise
             return False
 

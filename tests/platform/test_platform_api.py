@@ -17,7 +17,7 @@ from tools.stack import Stack
 MAX_DELIVER = 2
 
 
-async def _eventually(check, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+async def _eventually(check, timeout: float = 30.0):
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         result = await check()
@@ -27,7 +27,7 @@ async def _eventually(check, timeout: float = 30.0):  # type: ignore[no-untyped-
 
 
 @pytest.fixture
-async def poisoned(stack: Stack):  # type: ignore[no-untyped-def]
+async def poisoned(stack: Stack):
     """Two consumers of one subject; `failing` dead-letters the first message until told to accept."""
     tag = uuid.uuid4().hex[:8]
     subject = f"reach.platformtest{tag}.delivered"
@@ -35,12 +35,12 @@ async def poisoned(stack: Stack):  # type: ignore[no-untyped-def]
     state: dict[str, object] = {"accept": False, "failing": [], "other": []}
 
     async def failing(delivery: Delivery) -> None:
-        state["failing"].append(delivery.event_id)  # type: ignore[union-attr]
+        state["failing"].append(delivery.event_id)
         if not state["accept"]:
             raise RuntimeError("cannot apply")
 
     async def other(delivery: Delivery) -> None:
-        state["other"].append(delivery.event_id)  # type: ignore[union-attr]
+        state["other"].append(delivery.event_id)
 
     failing_name, other_name = f"platformtest-{tag}-failing", f"platformtest-{tag}-other"
     await bus.consume(durable=failing_name, subject=subject, handler=failing, max_deliver=MAX_DELIVER)
@@ -59,12 +59,12 @@ async def poisoned(stack: Stack):  # type: ignore[no-untyped-def]
 
 async def test_dead_letter_is_listed_inspected_and_replayed_to_its_consumer_only(
     stack: Stack, gateway: httpx.Client, poisoned
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     admin = operator_headers(gateway, "hq-admin")
     state = poisoned["state"]
     async with httpx.AsyncClient(base_url=stack.config.gateway_url, headers=admin, timeout=10) as api:
 
-        async def listed():  # type: ignore[no-untyped-def]
+        async def listed():
             resp = await api.get("/v1/ops/platform/dead-letters", params={"consumer": poisoned["failing"]})
             assert resp.status_code == 200, resp.text
             return resp.json()["items"]
@@ -128,11 +128,11 @@ async def test_dead_letter_is_listed_inspected_and_replayed_to_its_consumer_only
 
 async def test_a_replay_that_fails_again_is_dead_lettered_again(
     stack: Stack, gateway: httpx.Client, poisoned
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     admin = operator_headers(gateway, "hq-admin")
     async with httpx.AsyncClient(base_url=stack.config.gateway_url, headers=admin, timeout=10) as api:
 
-        async def listed():  # type: ignore[no-untyped-def]
+        async def listed():
             resp = await api.get("/v1/ops/platform/dead-letters", params={"consumer": poisoned["failing"]})
             return resp.json()["items"]
 

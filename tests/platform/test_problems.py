@@ -16,7 +16,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("method", "path", "body", "headers"), CASES)
-def test_bad_requests_are_4xx_problems(gateway: httpx.Client, method: str, path: str, body, headers) -> None:  # type: ignore[no-untyped-def]
+def test_bad_requests_are_4xx_problems(gateway: httpx.Client, method: str, path: str, body, headers) -> None:
     resp = gateway.request(method, path, content=body, headers=headers)
     assert 400 <= resp.status_code < 500, resp.text
     assert resp.headers["content-type"].startswith("application/problem+json")

@@ -69,7 +69,7 @@ def test_frequency_cap_counts_older_than_yesterday_go(engine: Engine, kind: str)
         assert sorted({c.day for c in session.exec(select(ServeCount))}) == sorted(days[:2])
 
 
-def _event(event_id: str, *, created, published) -> OutboxEvent:  # type: ignore[no-untyped-def]
+def _event(event_id: str, *, created, published) -> OutboxEvent:
     return OutboxEvent(
         id=event_id,
         subject="content.item.published",

@@ -44,7 +44,7 @@ RPC_IDS = [f"{s}.{m.name}" for s, m in RPCS]
 
 
 def callers_of(service: str) -> dict[str, frozenset[str]]:
-    return importlib.import_module(f"services.{service}.__main__").CALLERS  # type: ignore[no-any-return]
+    return importlib.import_module(f"services.{service}.__main__").CALLERS
 
 
 @dataclass

@@ -31,22 +31,22 @@ class StorageCounter(SQLModel, table=True):
 
 
 @pytest.fixture
-def engine(kind: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+def engine(kind: str, tmp_path: Path):
     with fresh_database_url(kind, tmp_path) as url:
         engine = make_engine(url, busy_timeout_s=0.5)
         migrate(engine, "conversion")
-        StorageCounter.__table__.create(engine)  # type: ignore[attr-defined]
+        StorageCounter.__table__.create(engine)
         yield engine
         engine.dispose()
 
 
-def test_migrations_are_idempotent(engine, kind: str) -> None:  # type: ignore[no-untyped-def]
+def test_migrations_are_idempotent(engine, kind: str) -> None:
     migrate(engine, "conversion")
     tables = set(inspect(engine).get_table_names())
     assert {"outbox_event", "processed_message", "partner_profile", "alembic_version"} <= tables
 
 
-def test_event_and_change_commit_or_roll_back_together(engine, kind: str) -> None:  # type: ignore[no-untyped-def]
+def test_event_and_change_commit_or_roll_back_together(engine, kind: str) -> None:
     event = events_pb2.PartnerRegistered(partner_id="ride", name="Ride")
     with pytest.raises(RuntimeError), transaction(engine) as session:
         session.add(StorageCounter(id=1, value=1))
@@ -63,7 +63,7 @@ def test_event_and_change_commit_or_roll_back_together(engine, kind: str) -> Non
         assert events_pb2.PartnerRegistered.FromString(stored.payload).partner_id == "ride"
 
 
-def test_concurrent_read_modify_write_loses_no_update(engine, kind: str) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_read_modify_write_loses_no_update(engine, kind: str) -> None:
     with transaction(engine) as session:
         session.add(StorageCounter(id=1, value=0))
 
@@ -84,16 +84,16 @@ def test_concurrent_read_modify_write_loses_no_update(engine, kind: str) -> None
         for f in [pool.submit(increment) for _ in range(40)]:
             f.result()
     with transaction(engine) as session:
-        assert session.get(StorageCounter, 1).value == 40  # type: ignore[union-attr]
+        assert session.get(StorageCounter, 1).value == 40
 
 
-def test_idempotent_consumer_applies_a_redelivered_event_once(engine, kind: str) -> None:  # type: ignore[no-untyped-def]
+def test_idempotent_consumer_applies_a_redelivered_event_once(engine, kind: str) -> None:
     import asyncio
 
     with transaction(engine) as session:
         session.add(StorageCounter(id=7, value=0))
 
-    def apply(session, delivery: Delivery) -> None:  # type: ignore[no-untyped-def]
+    def apply(session, delivery: Delivery) -> None:
         row = session.get(StorageCounter, 7)
         row.value += 1
         session.add(row)
@@ -108,11 +108,11 @@ def test_idempotent_consumer_applies_a_redelivered_event_once(engine, kind: str)
 
     asyncio.run(deliver_three_times())
     with transaction(engine) as session:
-        assert session.get(StorageCounter, 7).value == 1  # type: ignore[union-attr]
+        assert session.get(StorageCounter, 7).value == 1
         assert len(session.exec(select(ProcessedMessage)).all()) == 1
 
 
-def test_a_lock_held_too_long_is_a_retryable_unavailable(engine, kind: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_lock_held_too_long_is_a_retryable_unavailable(engine, kind: str) -> None:
     with transaction(engine) as session:
         session.add(StorageCounter(id=3, value=0))
     holding = threading.Event()
@@ -142,7 +142,7 @@ def test_a_lock_wait_ends_before_the_callers_deadline(kind: str, tmp_path: Path)
         engine = make_engine(url, busy_timeout_s=5.0)  # longer than the caller will wait
         try:
             migrate(engine, "conversion")
-            StorageCounter.__table__.create(engine)  # type: ignore[attr-defined]
+            StorageCounter.__table__.create(engine)
             with transaction(engine) as session:
                 session.add(StorageCounter(id=4, value=0))
             holding, release = threading.Event(), threading.Event()
@@ -169,6 +169,6 @@ def test_a_lock_wait_ends_before_the_callers_deadline(kind: str, tmp_path: Path)
             # busy within the deadline (less the margin to answer), not after the 5 s busy timeout
             assert waited < 1.0, waited
             with transaction(engine) as session:  # without a deadline the default applies again
-                assert session.get(StorageCounter, 4).value == 1  # type: ignore[union-attr]
+                assert session.get(StorageCounter, 4).value == 1
         finally:
             engine.dispose()

@@ -84,13 +84,13 @@ async def reach(reach_db: Engine) -> ReachEngine:
     )
 
 
-def sandbox_providers() -> dict:  # type: ignore[type-arg]
+def sandbox_providers() -> dict:
     return {c: SandboxProvider() for c in ("push", "sms", "partner")}
 
 
 def seed_customer(engine: Engine, customer_id: str, *, now: datetime, **attrs: object) -> None:
     """What identity would tell about a customer (attributes checked now, so no lookup is made)."""
-    attributes = CustomerAttributes(customer_id=customer_id, time_zone=SHANGHAI, **attrs)  # type: ignore[arg-type]
+    attributes = CustomerAttributes(customer_id=customer_id, time_zone=SHANGHAI, **attrs)
     with transaction(engine) as session:
         profiles.apply_attributes(session, attributes, customer_id=customer_id, now=now)
 

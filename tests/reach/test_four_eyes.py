@@ -93,7 +93,7 @@ def test_a_policy_change_takes_effect_only_when_another_head_office_admin_approv
         engine=reach_db, actor=HEAD_ADMIN, data={"daily_contact_budget": 40, "quiet_start": "23:30"}
     )
     assert policies.get_policy(engine=reach_db) == before
-    assert policy_changes.pending_proposal(engine=reach_db).proposal_id == proposal.proposal_id  # type: ignore[union-attr]
+    assert policy_changes.pending_proposal(engine=reach_db).proposal_id == proposal.proposal_id
     with pytest.raises(Forbidden) as err:
         policy_changes.approve(engine=reach_db, actor=HEAD_ADMIN, proposal_id=proposal.proposal_id)
     assert err.value.reason == "own_work"

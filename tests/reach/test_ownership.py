@@ -68,7 +68,7 @@ async def test_a_push_is_marked_opened_only_from_its_customer_in_its_app(
     )
     assert opened is False
     with read_session(reach_db) as session:
-        assert session.get(Delivery, delivery_id).opened_at is None  # type: ignore[union-attr]
+        assert session.get(Delivery, delivery_id).opened_at is None
     assert inbox.mark_opened(
         engine=reach_db, customer_id="cust-owner", app_id="life", delivery_id=delivery_id, now=NOW
     )

@@ -81,7 +81,7 @@ def test_branch_operator_sees_only_own_branch(reach_db: Engine) -> None:
         {"surprise": 1},
     ],
 )
-def test_invalid_specs_are_refused(reach_db: Engine, change: dict) -> None:  # type: ignore[type-arg]
+def test_invalid_specs_are_refused(reach_db: Engine, change: dict) -> None:
     with pytest.raises(InvalidInput) as err:
         strategies.create_strategy(engine=reach_db, actor=AUTHOR, spec_data={**SPEC, **change})
     assert err.value.reason == "invalid_strategy"
@@ -118,10 +118,10 @@ async def test_schedule_runs_once_over_the_audience(reach: ReachEngine, reach_db
     assert [m.title for m in messages] == ["Welcome"]
 
 
-def _profile(**fields: object) -> dict:  # type: ignore[type-arg]
+def _profile(**fields: object) -> dict:
     from services.reach.segments import profile_record
 
-    return profile_record(AudienceProfile(customer_id="c", **fields), now=local(2, 10))  # type: ignore[arg-type]
+    return profile_record(AudienceProfile(customer_id="c", **fields), now=local(2, 10))
 
 
 @pytest.mark.parametrize(
@@ -145,7 +145,7 @@ def _profile(**fields: object) -> dict:  # type: ignore[type-arg]
         ({"field": "tags", "op": "lt", "values": ["3"]}, {"tags": ["a"]}, False),
     ],
 )
-def test_segment_predicates(predicate: dict, fields: dict, expected: bool) -> None:  # type: ignore[type-arg]
+def test_segment_predicates(predicate: dict, fields: dict, expected: bool) -> None:
     assert holds(Predicate.model_validate(predicate), _profile(**fields)) is expected
 
 

@@ -16,7 +16,7 @@ from services.runtime.pki import ServiceIdentity
 from tools.stack import Stack
 
 
-def _with_assertion(details, request, identity: ServiceIdentity):  # type: ignore[no-untyped-def]
+def _with_assertion(details, request, identity: ServiceIdentity):
     principal = claimed_principal(request) if identity.name == "gateway" else None
     if principal is None:
         return details
@@ -44,7 +44,7 @@ class _AioClaimed(grpc.aio.UnaryUnaryClientInterceptor):
     def __init__(self, identity: ServiceIdentity) -> None:
         self._identity = identity
 
-    async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+    async def intercept_unary_unary(self, continuation, client_call_details, request):
         principal = claimed_principal(request) if self._identity.name == "gateway" else None
         if principal is not None:
             metadata = grpc.aio.Metadata(*(client_call_details.metadata or ()))
@@ -63,7 +63,7 @@ class _SyncClaimed(grpc.UnaryUnaryClientInterceptor):
     def __init__(self, identity: ServiceIdentity) -> None:
         self._identity = identity
 
-    def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+    def intercept_unary_unary(self, continuation, client_call_details, request):
         return continuation(_with_assertion(client_call_details, request, self._identity), request)
 
 

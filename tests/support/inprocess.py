@@ -19,7 +19,7 @@ async def serve(
     name: str, wire: Wiring, *, tmp_path: Path, nats_url: str, caller: str = "gateway", **settings: object
 ) -> AsyncIterator[tuple[RunningService, grpc.aio.Channel]]:
     """Start `name` in-process; yield it and a channel to it as `caller` (mTLS); stop it afterwards."""
-    config = Settings(var_dir=tmp_path, nats_url=nats_url, outbox_poll_interval_s=0.1, **settings)  # type: ignore[arg-type]
+    config = Settings(var_dir=tmp_path, nats_url=nats_url, outbox_poll_interval_s=0.1, **settings)
     running = await start_service(name, wire, config, port=0)
     channel = aio_channel(f"127.0.0.1:{running.port}", peer=name, identity=own_identity(config, caller))
     try:

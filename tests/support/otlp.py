@@ -25,7 +25,7 @@ class ReceivedSpan:
     attributes: dict[str, object]
 
 
-def _value(v) -> object:  # type: ignore[no-untyped-def]
+def _value(v) -> object:
     kind = v.WhichOneof("value")
     return getattr(v, kind) if kind else None
 
@@ -35,7 +35,7 @@ class _Collector(trace_service_pb2_grpc.TraceServiceServicer):
         self.spans: list[ReceivedSpan] = []
         self.lock = threading.Lock()
 
-    def Export(self, request, context):  # type: ignore[no-untyped-def]
+    def Export(self, request, context):
         received = []
         for rs in request.resource_spans:
             attrs = {a.key: _value(a.value) for a in rs.resource.attributes}
@@ -65,7 +65,7 @@ class _MetricsCollector(metrics_service_pb2_grpc.MetricsServiceServicer):
     def __init__(self) -> None:
         self.names: set[tuple[str, str]] = set()
 
-    def Export(self, request, context):  # type: ignore[no-untyped-def]
+    def Export(self, request, context):
         for rm in request.resource_metrics:
             attrs = {a.key: _value(a.value) for a in rm.resource.attributes}
             for sm in rm.scope_metrics:

@@ -95,7 +95,7 @@ class Edge:
         self.operator = operator_headers(gateway, "hq-admin")
         self.partner = partner_client(gateway, "ride")
 
-    def send(self, probe: Probe, method: str, path: str, params: dict, headers: dict, body: Any) -> None:  # type: ignore[type-arg]
+    def send(self, probe: Probe, method: str, path: str, params: dict, headers: dict, body: Any) -> None:
         url = path
         for name, value in params["path"].items():
             url = url.replace("{" + name + "}", quote(str(value), safe=""))

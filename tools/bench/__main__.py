@@ -25,9 +25,10 @@ from services.runtime.pki import ServiceIdentity
 from tools.bench.baselines import BASELINES
 from tools.bench.extras import event_to_inbox_latency, jetstream_publish_baseline, sqlmodel_insert_baseline
 from tools.bench.journey import measure_journeys
-from tools.bench.report import markdown, write_results
+from tools.bench.report import markdown, scaling_row, write_results
 from tools.bench.runner import ROOT, LoadOptions, Target, measure
 from tools.bench.scenario import discover, run_setup
+from tools.bench.soak import soak
 from tools.bench.system import bench_system
 from tools.bench.wrk import wrk_binary
 from tools.stack import Process, Stack, StackConfig, free_ports
@@ -65,6 +66,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default="conversion.redirect",
         help="scenarios also measured at the fixed rate, beside both baselines at the same rate",
     )
+    parser.add_argument(
+        "--workers",
+        default="1",
+        help="gateway worker processes: the first count runs every scenario; each further count "
+        "(e.g. 1,2) runs the scaling scenarios again, reported as scaling with workers",
+    )
+    parser.add_argument(
+        "--scaling-scenarios",
+        default="conversion.redirect,edge.app_token,edge.partner_signed,content.serve_10",
+        help="scenarios measured again at each further worker count",
+    )
+    parser.add_argument(
+        "--soak", type=float, default=0.0, help="seconds of the memory soak (fixed-rate mix; 0: skip)"
+    )
+    parser.add_argument("--soak-rate", type=float, default=50.0, help="req/s of the memory soak")
     parser.add_argument("--results", type=Path, default=ROOT / "bench/results/latest.json")
     args = parser.parse_args(argv)
     if args.load == "wrk" and wrk_binary() is None:
@@ -79,6 +95,11 @@ def selected(selection: str) -> dict[str, tuple[str, Any]]:
     if not chosen:
         raise SystemExit(f"no scenario matches {selection!r}; known: {', '.join(found)}")
     return chosen
+
+
+def _pid(proc: Process) -> int:
+    assert proc.popen is not None, f"{proc.name} was not started"
+    return proc.popen.pid
 
 
 def _wait_http(url: str, proc: Process) -> None:
@@ -101,7 +122,8 @@ def _wait_grpc(addr: str, proc: Process, identity: ServiceIdentity) -> None:
             if not proc.alive:
                 raise RuntimeError(f"{proc.name} exited; see {proc.log_path}")
             try:
-                health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+                stub = health_pb2_grpc.HealthStub(channel)
+                stub.Check(health_pb2.HealthCheckRequest(), timeout=1)  # type: ignore[attr-defined]  # the stubs' HealthStub declares no RPC methods
                 return
             except grpc.RpcError:
                 time.sleep(0.1)
@@ -134,10 +156,10 @@ def run_baselines(
         _wait_grpc(f"127.0.0.1:{ports['echo']}", procs["echo"], tools_identity)
         _wait_http(f"http://127.0.0.1:{ports['grpc']}/echo", procs["grpc"])
         targets = {
-            "bare": Target(f"http://127.0.0.1:{ports['bare']}", {"bare": procs["bare"].popen.pid}),
+            "bare": Target(f"http://127.0.0.1:{ports['bare']}", {"bare": _pid(procs["bare"])}),
             "grpc": Target(
                 f"http://127.0.0.1:{ports['grpc']}",
-                {"fastapi": procs["grpc"].popen.pid, "echo": procs["echo"].popen.pid},
+                {"fastapi": _pid(procs["grpc"]), "echo": _pid(procs["echo"])},
             ),
         }
         measured: dict[str, dict[str, dict[str, Any]]] = {}
@@ -161,17 +183,21 @@ def run_system(
     journeys: int,
     fixed_rate: set[str],
     fixed: LoadOptions,
+    workers: int = 1,
+    in_process_baselines: bool = True,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, list[dict[str, Any]]]:
     """Start the whole system, run every chosen scenario (and the journey) against it, stop it."""
     console = any(scenario.target == "console" for _, scenario in chosen.values())
-    with bench_system(work, console=console) as system:
+    with bench_system(work, console=console, env={"WORKERS": str(workers)}) as system:
         ctx = system.ctx
         pids = system.pids()
         targets = {"gateway": Target(ctx.gateway_url, pids), "console": Target(ctx.console_url, pids)}
-        extras = [
-            sqlmodel_insert_baseline(work),
-            jetstream_publish_baseline(system.stack.config.nats_url),
-        ]
+        extras = []
+        if in_process_baselines:
+            extras += [
+                sqlmodel_insert_baseline(work),
+                jetstream_publish_baseline(system.stack.config.nats_url),
+            ]
         if any(name.startswith("reach.") for name in chosen):
             # before the load scenarios, so that no backlog of their events sits in front of it
             extras.append(event_to_inbox_latency(ctx))
@@ -190,6 +216,33 @@ def run_system(
         return results, journey, extras
 
 
+def measure_scaling(
+    work: Path,
+    args: argparse.Namespace,
+    options: LoadOptions,
+    workers: list[int],
+    first: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """The scaling scenarios again with each further gateway worker count, against the first run."""
+    chosen = selected(args.scaling_scenarios)
+    base = {r["name"]: r for r in first if r["load"] != "fixed"}
+    rows = [scaling_row(base[name], workers[0], base[name]) for name in chosen if name in base]
+    for count in workers[1:]:
+        print(f"bench: system with {count} gateway workers", file=sys.stderr, flush=True)
+        results, _, _ = run_system(
+            work / f"w{count}",
+            chosen,
+            options,
+            journeys=0,
+            fixed_rate=set(),
+            fixed=options,
+            workers=count,
+            in_process_baselines=False,
+        )
+        rows += [scaling_row(r, count, base.get(r["name"])) for r in results]
+    return rows
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     options = LoadOptions(
@@ -206,13 +259,26 @@ def main(argv: list[str]) -> int:
     if args.fixed_rate > 0:
         loads.append("fixed")
     fixed_rate = set(args.fixed_rate_scenarios.split(",")) if args.fixed_rate > 0 else set()
+    workers = [int(n) for n in args.workers.split(",") if n]
+    more: dict[str, Any] = {"workers": workers[0]}
     with tempfile.TemporaryDirectory(prefix="lattice-bench-") as tmp:
         print("bench: baselines", file=sys.stderr, flush=True)
         baselines = run_baselines(Path(tmp), options, loads, fixed)
-        print(f"bench: system ({len(chosen)} scenarios)", file=sys.stderr, flush=True)
+        print(f"bench: system ({len(chosen)} scenarios, {workers[0]} gateway worker(s))", file=sys.stderr)
         scenarios, journey, extras = run_system(
-            Path(tmp), chosen, options, journeys=args.journeys, fixed_rate=fixed_rate, fixed=fixed
+            Path(tmp) / "w1",
+            chosen,
+            options,
+            journeys=args.journeys,
+            fixed_rate=fixed_rate,
+            fixed=fixed,
+            workers=workers[0],
         )
+        if workers[1:]:
+            more["scaling"] = measure_scaling(Path(tmp), args, options, workers, scenarios)
+        if args.soak > 0:
+            print("bench: memory soak", file=sys.stderr, flush=True)
+            more["soak"] = soak(Path(tmp) / "soak", seconds=args.soak, rate=args.soak_rate)
     document = write_results(
         args.results,
         options=asdict(options),
@@ -220,6 +286,7 @@ def main(argv: list[str]) -> int:
         scenarios=scenarios,
         journey=journey,
         extras=extras,
+        more=more,
     )
     print(markdown(document))
     print(f"\nresults: {args.results}")

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from services.conversion.campaign_review import review_campaign
 from services.conversion.campaigns import Staff, create_campaign
@@ -45,7 +46,7 @@ class Seeded:
     totals: dict[str, int] = field(default_factory=dict)
 
 
-def _engine(var_dir: Path):  # type: ignore[no-untyped-def]
+def _engine(var_dir: Path):
     return make_engine(f"sqlite:///{(var_dir / 'conversion.db').resolve()}", busy_timeout_s=30)
 
 
@@ -127,7 +128,7 @@ def seed_clicks(*, var_dir: Path, clicks: int = 10**6, campaigns: int = 30, days
         var_dir=var_dir, count=campaigns, prefix=f"nsb-{uuid.uuid4().hex[:6]}", approve=True
     )
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days)
-    rng, counts = random.Random(clicks), {}
+    rng, counts = random.Random(clicks), dict[Any, Any]()
     touches = _touchpoints(rng, clicks=clicks, campaigns=ids, start=start, days=days, counts=counts)
     with sqlite3.connect(var_dir / "conversion.db", timeout=60) as db:
         while batch := [row for _, row in zip(range(BATCH), touches, strict=False)]:

@@ -37,11 +37,34 @@ class Target:
     pids: dict[str, int]
 
 
+def descendants(pid: int) -> list[int]:
+    """The process's children, theirs and so on (a gateway's worker processes)."""
+    found: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:
+        return found
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for child in map(int, children):
+            found += [child, *descendants(child)]
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    """User + system CPU time a process and its live descendants have used so far."""
+    total = 0.0
+    for one in (pid, *descendants(pid)):
+        try:
+            stat = Path(f"/proc/{one}/stat").read_text()
+        except FileNotFoundError:  # exited between the listing and the read
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / _TICKS
+    return total
 
 
 def cpu_snapshot(target: Target) -> dict[str, float]:
@@ -49,11 +72,13 @@ def cpu_snapshot(target: Target) -> dict[str, float]:
 
 
 def choose_load(scenario: Scenario, params: dict[str, Any], options: LoadOptions) -> str:
-    """`wrk` when asked for (or `auto` and installed) and the scenario repeats one request; else `python`."""
+    """`wrk` when asked for (or `auto` and installed) and the scenario's requests expect 2xx/3xx (wrk
+    replays a pool of them made up front); else `python`, which alone checks other statuses and paces
+    an open-loop fixed rate."""
     if options.load in ("python", "fixed") or wrk_binary() is None:
         return "python"
     factory = scenario.requests(params)
-    return "wrk" if suits_wrk(factory(0), factory(1)) else "python"
+    return "wrk" if suits_wrk([factory(i) for i in range(64)]) else "python"
 
 
 def _python_load(
@@ -104,7 +129,7 @@ def measure(
         before: dict[str, float] = {}
         result = run_wrk(
             target.base_url,
-            scenario.requests(params)(0),
+            scenario.requests(params),
             concurrency=options.concurrency,
             warmup_s=options.warmup_s,
             duration_s=options.duration_s,

@@ -88,7 +88,7 @@ def run_setup(scenario: Scenario, ctx: BenchContext) -> dict[str, Any]:
     if inspect.isawaitable(params):
         params = asyncio.run(_await(params))
     json.dumps(params)
-    return dict(params)  # type: ignore[arg-type]
+    return dict(params)
 
 
 async def _await(awaitable: Awaitable[dict[str, Any]]) -> dict[str, Any]:

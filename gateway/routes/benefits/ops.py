@@ -13,6 +13,7 @@ from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.routes.benefits.calls import caller_key, operator_principal
 from gateway.routes.benefits.schemas import (
+    KIND_TO_PB,
     BenefitDraft,
     BenefitPublic,
     GrantPublic,
@@ -21,7 +22,6 @@ from gateway.routes.benefits.schemas import (
     benefit_public,
     grant_public,
 )
-from services.benefits.convert import KIND_TO_PB
 from services.runtime.clock import to_timestamp
 
 router = APIRouter(prefix="/v1", tags=["benefits"])

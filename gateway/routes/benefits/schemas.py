@@ -8,9 +8,13 @@ from typing import Annotated, Literal
 from lattice.benefits.v1 import benefits_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.benefits.convert import KIND_FROM_PB
 from services.runtime.clock import from_timestamp
 from services.runtime.editions import Edition
+from services.runtime.proto_enums import names_to_values
+
+# benefit kinds as the API names them <-> the contract's enum, derived from the generated enum
+KIND_TO_PB = names_to_values(pb.BenefitKind, "BENEFIT_KIND_")
+KIND_FROM_PB = {v: k for k, v in KIND_TO_PB.items()}
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
 Ref = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,80}$")]

@@ -257,7 +257,7 @@ async def goal_history(
     return [
         GoalChangeOut(
             version=c.version,
-            action=c.action,  # type: ignore[arg-type]
+            action=c.action,
             operator_id=c.operator_id,
             at=from_timestamp(c.at),
             goal=goal_out(c.goal),

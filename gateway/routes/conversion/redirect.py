@@ -27,9 +27,9 @@ from fastapi.responses import RedirectResponse
 from lattice.conversion.v1 import conversion_pb2 as pb
 from lattice.conversion.v1 import events_pb2
 
-from services.conversion.link_codec import MAX_CODE_LENGTH, LinkClaims, LinkRejected, verify_link
 from services.runtime.clock import from_timestamp, to_timestamp, utcnow
 from services.runtime.errors import InvalidInput
+from services.runtime.link_codec import MAX_CODE_LENGTH, LinkClaims, LinkRejected, verify_link
 from services.runtime.ssrf import check_redirect_url
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ Code = Annotated[str, Path(min_length=10, max_length=MAX_CODE_LENGTH)]
 class LinkDirectory:
     """Link keys and campaign landings, fetched from conversion over gRPC and cached per process."""
 
-    def __init__(self, stub) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, stub) -> None:
         self._stub = stub
         self._keys: dict[str, tuple[bytes, float | None]] = {}
         self._keys_at = -KEYS_MAX_AGE_S

@@ -209,3 +209,44 @@ def request_body(
             },
         }
     }
+
+
+_OAUTH_ERROR_SCHEMA = {
+    "type": "object",
+    "title": "OAuthError",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "string",
+            "enum": [
+                "invalid_request",
+                "invalid_client",
+                "invalid_grant",
+                "invalid_scope",
+                "invalid_target",
+                "unsupported_grant_type",
+                "temporarily_unavailable",
+            ],
+        },
+        "error_description": {"type": "string"},
+        "code": {"type": "string", "description": "Lattice's precise reason, as in problem documents"},
+    },
+}
+
+
+def _error(description: str, *, problem: bool) -> dict[str, Any]:
+    content: dict[str, Any] = {"application/json": {"schema": _OAUTH_ERROR_SCHEMA}}
+    if problem:
+        content["application/problem+json"] = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    return {"description": description, "content": content}
+
+
+# A token route's refusals: OAuth error bodies (form-encoded requests), problems (JSON requests).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("OAuth error (RFC 6749 §5.2) of a form-encoded request", problem=False),
+    401: _error("`invalid_client` (form, with `WWW-Authenticate: Basic`) or a problem (JSON)", problem=True),
+    429: _error("Locked out after failed credentials, or rate limited (`Retry-After`)", problem=True),
+    503: _error("A service is unavailable; retry (`Retry-After`)", problem=True),
+    504: _error("A service did not answer in time", problem=True),
+}
+

@@ -343,6 +343,7 @@ async def jwks(clients: ClientsDep) -> JSONResponse:
     summary="Get an operator token (client credentials)",
     response_model=OperatorTokenOut,
     openapi_extra=OPERATOR_TOKEN_BODY,
+    responses=oauth.ERROR_RESPONSES,
 )
 async def operator_token(request: Request, clients: ClientsDep) -> JSONResponse:
     """Operator token for client credentials (aud lattice-ops, role, branch; 15 minutes).

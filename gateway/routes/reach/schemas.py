@@ -192,7 +192,9 @@ class PolicyIn(Strict):
     daily_contact_budget: int = Field(default=6, ge=0, le=1000)
     quiet_start: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "21:00"
     quiet_end: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "08:00"
-    quiet_channels: list[Channel] = Field(default_factory=lambda: ["push", "sms", "partner"], max_length=4)
+    quiet_channels: list[Channel] = Field(
+        default_factory=lambda: list[Channel](["push", "sms", "partner"]), max_length=4
+    )
     default_time_zone: Annotated[str, Field(min_length=1, max_length=64)] = "Asia/Shanghai"
 
 

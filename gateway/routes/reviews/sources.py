@@ -44,7 +44,7 @@ def _at(ts: Timestamp) -> datetime | None:
 
 
 def _item(operator: OperatorPrincipal, *, rejectable: bool = True, **fields: object) -> ReviewItem:
-    authors = [a for a in fields.pop("authors", []) if a]  # type: ignore[attr-defined]
+    authors = [a for a in fields.pop("authors", []) if a]  # type: ignore[attr-defined]  # fields come from a JSON object; authors is a list there
     own = operator.operator_id in authors
     may = operator.has_role("reviewer") and not own
     return ReviewItem(
@@ -52,7 +52,7 @@ def _item(operator: OperatorPrincipal, *, rejectable: bool = True, **fields: obj
         own_work=own,
         can_approve=may,
         can_reject=may and rejectable,
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
 
 

@@ -45,7 +45,7 @@ async def _approve(stub: benefits_pb2_grpc.BenefitsServiceStub, benefit_id: str)
     )
 
 
-def _setup(hot: bool):  # type: ignore[no-untyped-def]
+def _setup(hot: bool):
     async def setup(ctx: BenchContext) -> dict[str, Any]:
         identity = ctx.channel("identity", default_timeout_s=30)
         benefits = ctx.channel("benefits", default_timeout_s=30)
@@ -96,7 +96,7 @@ def _subject(token: str) -> str:
 def redeem(params: dict[str, Any]) -> RequestFactory:
     customers = params["customers"]
 
-    def request(i: int):  # type: ignore[no-untyped-def]
+    def request(i: int):
         customer = customers[i % len(customers)]
         headers = {"authorization": f"Bearer {customer['token']}", "idempotency-key": f"{params['run']}-{i}"}
         return json_request(

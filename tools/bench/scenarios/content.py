@@ -21,9 +21,9 @@ from lattice.content.v1 import content_pb2_grpc
 from lattice.identity.v1 import identity_pb2 as ipb
 from lattice.identity.v1 import identity_pb2_grpc
 
-from services.content.catalogue import EDITIONS
 from services.identity import demo_data
 from services.identity.app_client import app_assertion
+from services.runtime.editions import EDITIONS
 from tools.bench.scenario import BenchContext, Request, RequestFactory, Scenario
 
 CUSTOMERS = 200
@@ -59,7 +59,7 @@ async def _customer_tokens(ctx: BenchContext, group: str) -> list[str]:
     return _tokens[group]
 
 
-async def _ignore_exists(call) -> None:  # type: ignore[no-untyped-def]
+async def _ignore_exists(call) -> None:
     try:
         await call
     except grpc.aio.AioRpcError as exc:
@@ -91,7 +91,7 @@ def seed_placements(database: Path, *, slot_key: str, item_id: str, total: int) 
     rng, now = random.Random(total), datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     rows = []
     for i in range(total):
-        targeting = {
+        targeting: dict[str, Any] = {
             "editions": sorted(rng.sample(EDITIONS, rng.randint(1, 3))),
             "aum_tiers": [],
             "branches": [f"br{rng.randrange(200):03d}"],
@@ -167,7 +167,7 @@ async def _slot(ctx: BenchContext, position: str, *, placements: int, cap_per_da
         await channel.close()
 
 
-def _setup(position: str, placements: int, *, cap_per_day: int = 0):  # type: ignore[no-untyped-def]
+def _setup(position: str, placements: int, *, cap_per_day: int = 0):
     async def setup(ctx: BenchContext) -> dict[str, Any]:
         tokens = await _customer_tokens(ctx, position.replace("/", "-"))
         await _slot(ctx, position, placements=placements, cap_per_day=cap_per_day)

@@ -99,7 +99,7 @@ def seed_clicks(database: str, *, partner_id: str, clicks: int, start: datetime)
         )
 
 
-def _setup_report(clicks: int):  # type: ignore[no-untyped-def]
+def _setup_report(clicks: int):
     async def setup(ctx: BenchContext) -> dict[str, Any]:
         partner_id = f"bench-{clicks}-{uuid.uuid4().hex[:6]}"
         start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=DAYS)

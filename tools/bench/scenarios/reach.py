@@ -76,7 +76,7 @@ async def customer_tokens(ctx: BenchContext, group: str) -> list[str]:
         await channel.close()
 
 
-def _setup(count: int):  # type: ignore[no-untyped-def]
+def _setup(count: int):
     async def setup(ctx: BenchContext) -> dict[str, Any]:
         return {
             "event_type": await active_strategies(ctx, count),
