@@ -7,6 +7,7 @@ the API's 404, as everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -145,19 +146,24 @@ async def _placement(api: OpsApi, slot_key: str, placement_id: str) -> dict[str,
     raise ApiProblem(404, "placement_not_found", f"no placement {placement_id} in {slot_key}")
 
 
+async def _saved(request: Request, form: PlacementForm, call: Awaitable[Any], *, editing: bool) -> Response:
+    """Back to the slot once the API took the change; its refusal on the form, with what was typed."""
+    try:
+        await call
+    except ApiProblem as problem:
+        if problem.status not in (403, 404, 409, 422):
+            raise
+        return await _form_page(request, form, editing=editing, problem=problem)
+    return RedirectResponse(f"/content/slot?key={form.slot_key}", status_code=303)
+
+
 @router.post("/placements")
 async def create_placement(request: Request, api: OpsApiDep, form: PlacementFormDep) -> Response:
     """Place an item in the slot; the API's errors come back beside the fields, with what was typed."""
     body = {**form.body(), "slot_key": form.slot_key}
     if form.placement_id:
         body["placement_id"] = form.placement_id
-    try:
-        await api.post(PLACEMENTS, body)
-    except ApiProblem as problem:
-        if problem.status not in (403, 404, 409, 422):
-            raise
-        return await _form_page(request, form, editing=False, problem=problem)
-    return RedirectResponse(f"/content/slot?key={form.slot_key}", status_code=303)
+    return await _saved(request, form, api.post(PLACEMENTS, body), editing=False)
 
 
 @router.get("/placements/{placement_id}/edit")
@@ -179,13 +185,10 @@ async def update_placement(
     """Change the placement (served from the change on); a refusal keeps what was typed."""
     current = await _placement(api, form.slot_key, placement_id)
     form.placement_id = placement_id
-    try:
-        await api.put(ops_path(PLACEMENTS + "/{}", placement_id), form.body(targeting=current["targeting"]))
-    except ApiProblem as problem:
-        if problem.status not in (403, 404, 409, 422):
-            raise
-        return await _form_page(request, form, editing=True, problem=problem)
-    return RedirectResponse(f"/content/slot?key={form.slot_key}", status_code=303)
+    body = form.body(targeting=current["targeting"])
+    return await _saved(
+        request, form, api.put(ops_path(PLACEMENTS + "/{}", placement_id), body), editing=True
+    )
 
 
 @router.post("/placements/{placement_id}/remove")

@@ -50,29 +50,23 @@ def _revisions(session: Session, query: AuditQuery) -> list[AuditRecord]:
                     **common,
                 )
             )
-        if rev.approved_by and rev.approved_at:
-            out.append(
-                AuditRecord(
-                    record_id=stable_id("approved", rev.strategy_id, rev.revision),
-                    at=rev.approved_at,
-                    operator_id=rev.approved_by,
-                    action="revision_approved",
-                    detail=detail,
-                    **common,
+        decisions = (
+            ("approved", rev.approved_by, rev.approved_at, ""),
+            ("rejected", rev.rejected_by, rev.rejected_at, rev.rejection_reason),
+        )
+        for decision, by, at, reason in decisions:
+            if by and at:
+                out.append(
+                    AuditRecord(
+                        record_id=stable_id(decision, rev.strategy_id, rev.revision),
+                        at=at,
+                        operator_id=by,
+                        action=f"revision_{decision}",
+                        reason=reason,
+                        detail=detail,
+                        **common,
+                    )
                 )
-            )
-        if rev.rejected_by and rev.rejected_at:
-            out.append(
-                AuditRecord(
-                    record_id=stable_id("rejected", rev.strategy_id, rev.revision),
-                    at=rev.rejected_at,
-                    operator_id=rev.rejected_by,
-                    action="revision_rejected",
-                    reason=rev.rejection_reason,
-                    detail=detail,
-                    **common,
-                )
-            )
     return out
 
 
