@@ -223,6 +223,7 @@ def caller(customer: CustomerPrincipal) -> pb.CustomerCaller:
     summary="Sign a customer in, or refresh their tokens",
     response_model=TokenOut,
     openapi_extra=APP_TOKEN_BODY,
+    responses=oauth.ERROR_RESPONSES,
 )
 async def token(app_id: Slug, clients: ClientsDep, request: Request) -> JSONResponse:
     """Sign-in (the app backend's signed assertion), refresh-token rotation, or recognition of a
