@@ -247,8 +247,9 @@ _ENTRIES: dict[str, tuple[str, str, str]] = {
     "invalid_assertion": (
         "The assertion is not valid",
         "The app's sign-in assertion failed a check: signature, `iss`/`sub`/`aud`, `exp` or `jti`.",
-        "Build it as the README's app quickstart shows: ES256 with the app's registered key, "
-        "`aud` = the token endpoint URL, `exp` within 5 minutes, a fresh `jti`.",
+        "Build it as the README's app quickstart shows: HS256 with the app's client secret, `iss` = the "
+        "app id, `aud` = `lattice-identity`, `sub` = the app user id, `acr` 1-3, `exp` at most 300 s "
+        "after `iat`, a fresh `jti`.",
     ),
     "assertion_replayed": (
         "Assertion already used",

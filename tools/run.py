@@ -6,18 +6,35 @@ point the processes at external servers instead of the embedded ones. Ctrl-C sto
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import sys
 import time
 from pathlib import Path
 
-from services.identity.demo_data import DEMO_OPERATOR_SECRETS, DEMO_OPERATORS
+from gateway.core_banking import DEMO_KEY_ID, DEMO_SECRET, DEMO_SYSTEM_ID
+from services.identity.demo_data import (
+    DEMO_APP_SECRETS,
+    DEMO_APPS,
+    DEMO_OPERATOR_SECRETS,
+    DEMO_OPERATORS,
+    DEMO_PARTNERS,
+)
 from services.runtime.config import SERVICES, Settings
 from tools.demo_data import load
 from tools.stack import Stack, StackConfig
 
 DEMO_ALLOWLIST = '["127.0.0.1:18099"]'
+
+
+def gateway_workers() -> int:
+    """WORKERS when set; with Redis one worker per core (up to 4), sharing their edge state there;
+    else one process keeping its edge state in memory, which serves more than several processes
+    sharing the SQLite file on this machine (docs/performance.md, "Workers")."""
+    if os.environ.get("WORKERS"):
+        return int(os.environ["WORKERS"])
+    return min(os.cpu_count() or 1, 4) if os.environ.get("REDIS_URL") else 1
 
 
 def main() -> int:
@@ -54,9 +71,10 @@ def main() -> int:
         for service in SERVICES:
             stack.wait_service(service)
             print(f"  {service:<10} grpc://{config.addr(service)}")
-        stack.start_gateway()
+        workers = gateway_workers()
+        stack.start_gateway(env={"WORKERS": str(workers)})
         stack.wait_gateway()
-        print(f"  gateway    {config.gateway_url}")
+        print(f"  gateway    {config.gateway_url} ({workers} worker process{'es' if workers > 1 else ''})")
         stack.start_console()
         stack.wait_console()
         print(f"  console    {config.console_url}")
@@ -68,6 +86,7 @@ def main() -> int:
         for operator_id, (role, branch) in DEMO_OPERATORS.items():
             scope = f"branch {branch}" if branch else "head office"
             print(f"    {operator_id:<12} {role:<9} {scope:<17} secret {DEMO_OPERATOR_SECRETS[operator_id]}")
+        print_demo_credentials()
         print(f"  logs       {stack.log_dir}/<process>.log   traces {config.var_dir / 'telemetry'}")
         print(f"  pki        {config.pki_dir} (service CA and certificates; gRPC is mutual TLS)")
         print("Ctrl-C stops every process.")
@@ -84,6 +103,18 @@ def main() -> int:
         stack.stop()
         print("Lattice: stopped")
     return 0
+
+
+def print_demo_credentials() -> None:
+    """What the README's quickstart uses: every demo caller and its (development-only) credentials."""
+    print("  demo apps (sign-in assertions are HS256 JWTs with the client secret; README, Quickstart):")
+    for app_id in DEMO_APPS:
+        print(f"    {app_id:<12} client secret {DEMO_APP_SECRETS[app_id]}")
+    print("  demo partners (HMAC signing keys, base64; docs/partner-signing.md):")
+    for partner_id, (_name, _sector, key_id, secret) in DEMO_PARTNERS.items():
+        print(f"    {partner_id:<12} key id {key_id:<14} secret {base64.b64encode(secret).decode()}")
+    print(f"  demo core banking system (docs/core-banking.md): {DEMO_SYSTEM_ID}")
+    print(f"    key id {DEMO_KEY_ID}   secret {DEMO_SECRET}")
 
 
 if __name__ == "__main__":

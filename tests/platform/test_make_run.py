@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from services.identity.demo_data import DEMO_APP_SECRETS, DEMO_OPERATOR_SECRETS
 from services.runtime.config import SERVICES
 from tools.actors import operator_headers
 from tools.stack import ROOT, free_ports
@@ -36,7 +37,7 @@ def _wait_up(proc: subprocess.Popen[str], timeout: float = 90) -> list[str]:
         if not line:
             break
         lines.append(line.rstrip())
-        if line.startswith("Lattice is up"):
+        if line.startswith("Ctrl-C stops"):  # the last line of what `make run` prints when up
             return lines
     raise AssertionError("make run did not come up:\n" + "\n".join(lines))
 
@@ -63,6 +64,10 @@ def test_run_starts_everything_stops_cleanly_and_keeps_data(tmp_path: Path) -> N
         proc = _start(var_dir, env)
         try:
             lines = _wait_up(proc)
+            printed = "\n".join(lines)
+            # every demo caller of the README's quickstart, with its credentials
+            for credential in (*DEMO_OPERATOR_SECRETS.values(), *DEMO_APP_SECRETS.values(), "ride-demo-k1"):
+                assert credential in printed, credential
             children = _children_of(proc.pid)
             assert len(children) == 8, lines  # NATS, five services, the gateway, the console
             assert httpx.get(f"http://127.0.0.1:{console_port}/healthz", timeout=5).status_code == 200
