@@ -48,7 +48,6 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
         if self._kill_after_commit and not replayed:
             logger.warning("fault injection: exiting after commit, before the response")
             os._exit(137)
-        self._ctx.relay.notify()
         return result
 
     async def GrantBenefit(self, request: pb.GrantBenefitRequest, context) -> pb.GrantBenefitResponse:
@@ -154,5 +153,4 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
 
     async def ExpireDue(self, request: pb.ExpireDueRequest, context) -> pb.ExpireDueResponse:
         expired, released = await asyncio.to_thread(lifecycle.expire_due, engine=self._engine)
-        self._ctx.relay.notify()
         return pb.ExpireDueResponse(expired_grants=expired, released_holds=released)

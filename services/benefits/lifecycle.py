@@ -16,8 +16,8 @@ from services.benefits.holds import release_in
 from services.benefits.models import Grant, Redemption
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session, transaction
-from services.runtime.errors import DomainError
 from services.runtime.outbox import record_event
+from services.runtime.periodic import run_periodically
 
 logger = logging.getLogger(__name__)
 
@@ -90,14 +90,11 @@ def expire_due(*, engine: Engine, now: datetime | None = None) -> tuple[int, int
 
 async def run_sweeper(*, engine: Engine, interval_s: float, notify: Callable[[], None]) -> None:
     """Sweep periodically until the service stops (the task is cancelled)."""
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            expired, released = await asyncio.to_thread(expire_due, engine=engine)
-            if expired or released:
-                logger.info("sweep expired %s lots and released %s holds", expired, released)
-                notify()
-        except DomainError:
-            logger.warning("sweep skipped: the database is busy")
-        except Exception:
-            logger.exception("sweep failed; retrying at the next interval")
+
+    async def sweep() -> None:
+        expired, released = await asyncio.to_thread(expire_due, engine=engine)
+        if expired or released:
+            logger.info("sweep expired %s lots and released %s holds", expired, released)
+            notify()
+
+    await run_periodically(sweep, name="sweep", interval_s=interval_s, wait_first=True)

@@ -58,7 +58,6 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
 
     async def _item_write(self, fn, **kwargs) -> pb.ItemResponse:
         item, versions = await asyncio.to_thread(fn, engine=self._engine, **kwargs)
-        self._ctx.relay.notify()
         self._cache.invalidate_item(item.item_id)
         return pb.ItemResponse(item=item_to_pb(item, versions))
 
@@ -208,7 +207,6 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
 
     async def _placement_write(self, fn, **kwargs) -> pb.PlacementResponse:
         placement = await asyncio.to_thread(fn, engine=self._engine, **kwargs)
-        self._ctx.relay.notify()
         self._cache.invalidate_slot(placement.slot_key)
         return pb.PlacementResponse(placement=placement_to_pb(placement))
 

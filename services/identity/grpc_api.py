@@ -53,7 +53,6 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
             client_secret=request.client_secret,
             by=_changed_by(request.actor),
         )
-        self._ctx.relay.notify()
         return pb.RegisterAppResponse(app=app_to_pb(app), client_secret=secret)
 
     async def ListApps(self, request: pb.ListAppsRequest, context) -> pb.ListAppsResponse:
@@ -80,7 +79,6 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
             key_id=request.signing_key_id,
             secret=request.signing_secret,
         )
-        self._ctx.relay.notify()
         return pb.RegisterPartnerResponse(
             partner=partner_to_pb(partner), signing_key_id=key.key_id, signing_secret=key.secret
         )
@@ -114,7 +112,6 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
             overlap_s=request.overlap_seconds,
             by=_changed_by(request.actor),
         )
-        self._ctx.relay.notify()
         return pb.RotateSigningKeyResponse(
             kid=key.kid,
             previous_kid=previous.kid if previous else "",
@@ -212,7 +209,6 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
             overlap_s=request.overlap_seconds,
             by=_changed_by(request.actor),
         )
-        self._ctx.relay.notify()
         return pb.RotatePartnerSigningKeyResponse(
             partner_id=key.partner_id,
             key_id=key.key_id,

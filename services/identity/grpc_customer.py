@@ -38,7 +38,6 @@ class CustomerRpcs:
             assertion=request.assertion,
             click_id=request.click_id,
         )
-        self._ctx.relay.notify()
         return tokens_to_pb(issued)
 
     async def RefreshSession(self, request: pb.RefreshSessionRequest, context) -> pb.TokenResponse:
@@ -87,7 +86,6 @@ class CustomerRpcs:
             click_id=request.click_id,
             scopes=list(request.scopes),
         )
-        self._ctx.relay.notify()
         return tokens_to_pb(issued)
 
     async def GetCustomerProfile(
@@ -126,7 +124,6 @@ class CustomerRpcs:
             customer_id=caller.customer_id,
             consent_id=request.consent_id,
         )
-        self._ctx.relay.notify()
         return pb.WithdrawConsentResponse(consent=consent_to_pb(consent))
 
     async def StartPartnerBinding(
@@ -165,7 +162,6 @@ class CustomerRpcs:
             binding_id=request.binding_id,
             grant=grant_from_pb(request.consent),
         )
-        self._ctx.relay.notify()
         return pb.ConfirmPartnerBindingResponse(binding=binding_to_pb(found), consent=consent_to_pb(consent))
 
     async def CompletePartnerBinding(
@@ -206,5 +202,4 @@ class CustomerRpcs:
             pairwise=request.pairwise_id,
             customer_id=customer_id,
         )
-        self._ctx.relay.notify()
         return pb.RemovePartnerLinkResponse(link=link_to_pb(link))

@@ -290,5 +290,4 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
             app_id=request.app_id,
             message_id=request.message_id,
         )
-        self._ctx.relay.notify()
         return pb.InboxMessageResponse(message=inbox_to_pb(message))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlmodel import col, select
 
@@ -14,6 +15,7 @@ from services.reach.matching import cached_spec, run_schedule
 from services.reach.models import Delivery, Strategy
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
+from services.runtime.periodic import run_periodically
 
 logger = logging.getLogger(__name__)
 BATCH = 200
@@ -82,11 +84,4 @@ async def run_due(reach: ReachEngine, *, now: datetime | None = None) -> int:
 
 async def run_forever(reach: ReachEngine, *, interval_s: float) -> None:
     """The scheduler loop of a reach process; several replicas may run it (claims are atomic)."""
-    while True:
-        try:
-            await run_due(reach)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.warning("reach scheduler pass failed; retrying", exc_info=True)
-        await asyncio.sleep(interval_s)
+    await run_periodically(partial(run_due, reach), name="reach scheduler pass", interval_s=interval_s)

@@ -25,6 +25,7 @@ from services.runtime.clock import utcnow
 from services.runtime.db import transaction
 from services.runtime.errors import Unavailable
 from services.runtime.outbox import OutboxEvent, ProcessedMessage
+from services.runtime.periodic import run_periodically
 
 logger = logging.getLogger(__name__)
 BATCH = 500
@@ -73,8 +74,9 @@ def purge(engine: Engine, rule: Rule, *, now: datetime | None = None, batch: int
 
 async def run_retention(*, engine: Engine, rules: list[Rule], interval_s: float) -> None:
     """Purge every rule now and then at every interval, until cancelled."""
-    while True:
-        for rule in rules:
+
+    async def purge_all() -> None:
+        for rule in rules:  # one rule failing leaves the others to run
             try:
                 deleted = await asyncio.to_thread(purge, engine, rule)
                 if deleted:
@@ -83,4 +85,5 @@ async def run_retention(*, engine: Engine, rules: list[Rule], interval_s: float)
                 logger.warning("retention of %s skipped: the database is busy", rule.name)
             except Exception:
                 logger.exception("retention of %s failed; retrying at the next interval", rule.name)
-        await asyncio.sleep(interval_s)
+
+    await run_periodically(purge_all, name="retention", interval_s=interval_s)
