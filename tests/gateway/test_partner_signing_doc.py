@@ -39,3 +39,20 @@ def test_the_documented_shell_example_signs_a_request_the_gateway_accepts(gatewa
     assert body.get("binding_id") and body.get("status") != 401, body
     retry = run()
     assert json.loads(retry.stdout) == body
+
+
+@pytest.mark.skipif(not (shutil.which("openssl") and shutil.which("curl")), reason="needs openssl and curl")
+def test_the_documented_get_with_a_query_is_accepted(gateway: httpx.Client) -> None:
+    """The guide's GET: the shell example with the values of its second block."""
+    script, overrides = re.findall(r"```sh\n(.*?)```", DOC.read_text(), re.S)[:2]
+    for line in overrides.strip().splitlines():
+        name = line.split("=", 1)[0]
+        script, count = re.subn(rf"^{name}=.*$", lambda _m, line=line: line, script, flags=re.M)
+        assert count == 1, name
+    script = script.replace("BASE=http://127.0.0.1:8080", f"BASE={str(gateway.base_url).rstrip('/')}")
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["partner_id"] == "ride" and report["to_day"] == "2026-11-30", report
