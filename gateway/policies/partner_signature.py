@@ -46,21 +46,11 @@ def unauthenticated(code: str, detail: str, *, extra: dict[str, Any] | None = No
     )
 
 
-def explained_canonical_request(request: EdgeRequest, signed: SignatureHeaders) -> dict[str, Any]:
+def explained_canonical_request(string_to_sign: str, *, body_length: int) -> dict[str, Any]:
     """What the edge signed in the partner's place: each element, and the whole string to sign.
 
     Derived only from the request itself (nothing a partner did not send), so it is safe to show;
     the secret and the expected signature stay out of it."""
-    string_to_sign = canonical_request(
-        method=request.method,
-        raw_path=request.raw_path,
-        raw_query=request.raw_query,
-        partner_id=signed.partner_id,
-        key_id=signed.key_id,
-        timestamp=signed.timestamp,
-        nonce=signed.nonce,
-        body=request.body,
-    )
     lines = string_to_sign.split("\n")
     return {
         "canonical_request": {
@@ -73,7 +63,7 @@ def explained_canonical_request(request: EdgeRequest, signed: SignatureHeaders) 
             "partner_id": lines[6],
             "key_id": lines[7],
             "body_sha256": lines[8],
-            "body_length": len(request.body),
+            "body_length": body_length,
             "string_to_sign": string_to_sign,
         }
     }
@@ -167,7 +157,7 @@ class PartnerSignaturePolicy:
                     "signature_invalid",
                     "the signature does not match the request; compare canonical_request.string_to_sign "
                     "with the string you signed",
-                    extra=explained_canonical_request(request, signed),
+                    extra=explained_canonical_request(canonical, body_length=len(request.body)),
                 )
             raise unauthenticated("signature_invalid", "the signature does not match the request")
         if not self._store.claim_once(f"nonce:{signed.partner_id}:{signed.nonce}", ttl_s=self._nonce_ttl_s):
