@@ -1,8 +1,10 @@
-"""gRPC stubs of the five services, on channels opened in the gateway's lifespan."""
+"""gRPC stubs of the five services, on channels opened in the gateway's lifespan (each stub built once:
+a stub builds a callable per RPC, which cost every request when built per access)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated
 
 import grpc
@@ -38,23 +40,23 @@ class Clients:
             }
         )
 
-    @property
+    @cached_property
     def identity(self) -> identity_pb2_grpc.IdentityServiceStub:
         return identity_pb2_grpc.IdentityServiceStub(self.channels["identity"])
 
-    @property
+    @cached_property
     def benefits(self) -> benefits_pb2_grpc.BenefitsServiceStub:
         return benefits_pb2_grpc.BenefitsServiceStub(self.channels["benefits"])
 
-    @property
+    @cached_property
     def content(self) -> content_pb2_grpc.ContentServiceStub:
         return content_pb2_grpc.ContentServiceStub(self.channels["content"])
 
-    @property
+    @cached_property
     def reach(self) -> reach_pb2_grpc.ReachServiceStub:
         return reach_pb2_grpc.ReachServiceStub(self.channels["reach"])
 
-    @property
+    @cached_property
     def conversion(self) -> conversion_pb2_grpc.ConversionServiceStub:
         return conversion_pb2_grpc.ConversionServiceStub(self.channels["conversion"])
 

@@ -5,6 +5,7 @@ they live in the gateway's memory (MemoryEdgeStore), so a request costs no disk 
 identity's events set (ended sessions, withdrawn signing keys, revoked partner keys) change a few
 times a day and must survive a restart and be seen by Kong's plugins on the same machine: they
 stay in the SQLite file, written by the event consumers and read per request (a read, no fsync).
+So do the nonces of the core banking system and providers' webhook ids (a few a second at most).
 """
 
 from __future__ import annotations
@@ -14,10 +15,16 @@ from gateway.policies.store import EdgeStore, OperationClaim, OperationRecord, W
 from gateway.policies.store_memory import MemoryEdgeStore
 from gateway.policies.tokens import ended_session_key, withdrawn_key_key
 
-# the keys identity's events mark (see gateway/ended_sessions.py and gateway/revoked_keys.py)
-MARK_PREFIXES = tuple(
-    key.split(":", 1)[0] + ":"
-    for key in (ended_session_key("x"), withdrawn_key_key("x"), revoked_key_key("x", "y"))
+# the keys identity's events mark (see gateway/ended_sessions.py and gateway/revoked_keys.py), and
+# the one-time ids of the low-volume signed callers (the core banking system's nonces, providers'
+# webhook ids): kept in the file, they stay refused across a restart at the cost of a write each
+MARK_PREFIXES = (
+    *(
+        key.split(":", 1)[0] + ":"
+        for key in (ended_session_key("x"), withdrawn_key_key("x"), revoked_key_key("x", "y"))
+    ),
+    "core-nonce:",
+    "provider-receipt:",
 )
 
 

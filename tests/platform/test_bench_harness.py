@@ -6,9 +6,13 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tools.bench.scenario import Request, discover
+from tools.bench.scenario import Request, discover, json_request
 from tools.bench.wrk import lua_script, parse_output, suits_wrk
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,6 +122,51 @@ def test_wrk_output_is_parsed_and_only_repeatable_requests_go_to_wrk() -> None:
         "p99_ms": 1.2,
     }
     post = Request("POST", "/v1/x", {"content-type": "application/json"}, b'{"a":1}', (201,))
-    assert suits_wrk(post, post) and not suits_wrk(post, Request("POST", "/v1/x", body=b'{"a":2}'))
-    assert not suits_wrk(Request(expect=(404,)), Request(expect=(404,)))
-    assert 'wrk.method = "POST"' in lua_script(post) and 'wrk.body = [==[{"a":1}]==]' in lua_script(post)
+    assert suits_wrk([post, Request("POST", "/v1/x", body=b'{"a":2}', expect=(302,))])
+    assert not suits_wrk([post, Request(expect=(404,))])
+
+
+def test_wrk_sends_each_pooled_request_once_shared_between_its_threads() -> None:
+    """Pre-signed requests (a nonce each) must never go twice: every thread walks its own share."""
+    seen: Counter[tuple[str, str | None, bytes]] = Counter()
+
+    class Recorder(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            seen[(self.path, self.headers.get("x-nonce"), body)] += 1
+            self.send_response(201)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    pool = [
+        json_request("POST", f"/v1/x?i={i}", {"i": i, "s": "]]"}, headers={"x-nonce": f"n{i}"})
+        for i in range(400)
+    ]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            script = Path(tmp) / "pool.lua"
+            script.write_text(lua_script(pool, threads=2, chunk=150))
+            url = f"http://127.0.0.1:{server.server_port}"
+            done = subprocess.run(
+                ["wrk", "-t2", "-c4", "-d1s", "-s", str(script), url],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+    finally:
+        server.shutdown()
+    assert "Non-2xx" not in done.stdout, done.stdout
+    sent = {
+        (f"/v1/x?i={i}", f"n{i}", json.dumps({"i": i, "s": "]]"}, separators=(",", ":")).encode())
+        for i in range(400)
+    }
+    assert set(seen) <= sent and len(seen) > 100, done.stdout
+    # the pool ran out within the second: each thread stopped; at most one request per connection repeats
+    assert sum(seen.values()) - len(seen) <= 4

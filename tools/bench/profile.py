@@ -4,7 +4,8 @@ Starts the system as `make bench` does, then for each hot-path scenario drives t
 it fits, else the Python generator) while py-spy samples the gateway (its worker processes too) and
 the service behind the path. Writes `<out>/<scenario>.<process>.svg` (flame graph) and
 `<out>/<scenario>.<process>.txt` (collapsed stacks), and `<out>/shares.json`: per scenario and
-process, the share of samples spent in each named part of the code. py-spy is a dev dependency
+process, the share of samples spent in each named part of the code (py-spy pauses the process for
+each sample: exact stacks, some overhead). py-spy is a dev dependency
 (`pip install py-spy`); it needs to be allowed to ptrace the processes (same user, ptrace_scope 0/1
 for children started by this tool).
 """
@@ -67,7 +68,6 @@ def record(pid: int, seconds: float, out: Path, *, rate: int) -> subprocess.Pope
         "--pid",
         str(pid),
         "--subprocesses",
-        "--nonblocking",
         "--rate",
         str(rate),
         "--duration",

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tools.bench.soak import soak_markdown
+
 RATIO_OF = {"throughput": "throughput_rps", "p50": "p50_ms", "cpu_per_request": "cpu_ms_per_request"}
 
 
@@ -40,6 +42,7 @@ def write_results(
     scenarios: list[dict[str, Any]],
     journey: dict[str, Any] | None = None,
     extras: list[dict[str, Any]] | None = None,
+    more: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     document = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -53,6 +56,7 @@ def write_results(
         "scenarios": with_ratios(scenarios, baselines),
         "journey": journey,
         "extras": with_extra_ratios(extras or [], scenarios),
+        **(more or {}),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n")
@@ -85,6 +89,22 @@ def with_extra_ratios(extras: list[dict[str, Any]], scenarios: list[dict[str, An
     return [*extras, *([{"name": "ratios", "items": ratios}] if ratios else [])]
 
 
+def scaling_row(result: dict[str, Any], workers: int, first: dict[str, Any] | None) -> dict[str, Any]:
+    """A scenario at a gateway worker count: req/s, per worker, and against the first run's req/s."""
+    rps = result["throughput_rps"]
+    return {
+        "name": result["name"],
+        "load": result["load"],
+        "workers": workers,
+        "throughput_rps": rps,
+        "per_worker_rps": round(rps / workers, 1),
+        "p50_ms": result["p50_ms"],
+        "cpu_ms_per_request_by_process": result["cpu_ms_per_request_by_process"],
+        "vs_first": round(rps / first["throughput_rps"], 3) if first and first["throughput_rps"] else None,
+        "errors": result["errors"],
+    }
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
@@ -115,6 +135,19 @@ def markdown(document: dict[str, Any]) -> str:
             f"click -> signed postback p50 {journey['click_to_postback_p50_ms']} ms "
             f"(max {journey['click_to_postback_max_ms']} ms)"
         )
+    if document.get("scaling"):
+        lines += [
+            "",
+            "| scenario | gateway workers | req/s | req/s per worker | vs first run | p50 ms | errors |",
+        ]
+        lines.append("|---|---|---|---|---|---|---|")
+        for r in document["scaling"]:
+            lines.append(
+                f"| {r['name']} | {r['workers']} | {r['throughput_rps']:g} | {r['per_worker_rps']:g} "
+                f"| {_fmt(r['vs_first'])} | {r['p50_ms']:g} | {r['errors']} |"
+            )
+    if document.get("soak"):
+        lines += ["", soak_markdown(document["soak"])]
     for extra in document.get("extras") or []:
         if extra["name"] == "ratios":
             for r in extra["items"]:

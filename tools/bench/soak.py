@@ -1,0 +1,113 @@
+"""`make bench SOAK=600`: resident memory of every process before and after a fixed-rate mixed run.
+
+The system starts as for the scenarios; each process's footprint at rest is read once the demo data
+and the scenarios' test data are loaded. A short warm-up of the same mix fills the caches that are
+meant to fill (token cache, gRPC channels, key caches); then every mixed scenario runs open-loop at
+its share of the rate for the soak's length, and the RSS is read again. A process whose RSS grows by
+more than 10% from after the warm-up to the end fails the bar.
+"""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from tools.bench.runner import LoadOptions, Target, descendants, measure
+from tools.bench.scenario import discover, run_setup
+from tools.bench.system import bench_system
+
+# the hot paths of issue 15, each an equal share of the rate
+MIX = (
+    "conversion.redirect",
+    "edge.app_token",
+    "edge.partner_signed",
+    "content.serve_10",
+    "benefits.redeem_hot",
+)
+GROWTH_BAR = 0.10
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process and its live descendants (a gateway's workers)."""
+    total = 0
+    for one in (pid, *descendants(pid)):
+        try:
+            status = Path(f"/proc/{one}/status").read_text()
+        except FileNotFoundError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+def _mixed(
+    chosen: dict[str, tuple[str, Any, dict[str, Any]]], target: Target, *, rate: float, seconds: float
+) -> list[dict[str, Any]]:
+    share = LoadOptions(load="fixed", rate_rps=rate / len(chosen), warmup_s=0.0, duration_s=seconds)
+    with ThreadPoolExecutor(len(chosen)) as pool:
+        runs = [
+            pool.submit(measure, module, scenario, params, target, share)
+            for module, scenario, params in chosen.values()
+        ]
+        return [r.result() for r in runs]
+
+
+def soak(work: Path, *, seconds: float, rate: float, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Footprint at rest, RSS after the warm-up and after the soak, per process."""
+    found = discover()
+    with bench_system(work, env=env) as system:
+        pids = system.pids()
+        chosen = {}
+        for name in MIX:
+            module, scenario = found[name]
+            chosen[name] = (module, scenario, run_setup(scenario, system.ctx))
+        at_rest = {name: rss_bytes(pid) for name, pid in pids.items()}
+        target = Target(system.ctx.gateway_url, pids)
+        print(f"  soak: warm-up {min(60.0, seconds / 10):.0f}s ...", file=sys.stderr, flush=True)
+        _mixed(chosen, target, rate=rate, seconds=min(60.0, seconds / 10))
+        before = {name: rss_bytes(pid) for name, pid in pids.items()}
+        print(f"  soak: {seconds:.0f}s at {rate:g} req/s ...", file=sys.stderr, flush=True)
+        runs = _mixed(chosen, target, rate=rate, seconds=seconds)
+        after = {name: rss_bytes(pid) for name, pid in pids.items()}
+    processes = {
+        name: {
+            "rss_at_rest_mb": round(at_rest[name] / 2**20, 1),
+            "rss_before_mb": round(before[name] / 2**20, 1),
+            "rss_after_mb": round(after[name] / 2**20, 1),
+            "growth": round(after[name] / before[name] - 1, 4) if before[name] else None,
+        }
+        for name in pids
+    }
+    return {
+        "name": "soak",
+        "seconds": seconds,
+        "rate_rps": rate,
+        "options": asdict(LoadOptions(load="fixed", rate_rps=rate, duration_s=seconds)),
+        "mix": {r["name"]: {k: r[k] for k in ("requests", "errors", "p50_ms", "p99_ms")} for r in runs},
+        "processes": processes,
+        "bar": GROWTH_BAR,
+        "within_bar": all(p["growth"] is not None and p["growth"] <= GROWTH_BAR for p in processes.values()),
+    }
+
+
+def soak_markdown(result: dict[str, Any]) -> str:
+    lines = [
+        f"soak: {result['seconds']:g}s at {result['rate_rps']:g} req/s, mix of {', '.join(result['mix'])}",
+        "| process | RSS at rest MB | after warm-up MB | after soak MB | growth |",
+        "|---|---|---|---|---|",
+    ]
+    for name, p in result["processes"].items():
+        growth = "-" if p["growth"] is None else f"{p['growth'] * 100:+.1f}%"
+        lines.append(
+            f"| {name} | {p['rss_at_rest_mb']} | {p['rss_before_mb']} | {p['rss_after_mb']} | {growth} |"
+        )
+    errors = sum(m["errors"] for m in result["mix"].values())
+    lines.append(
+        f"growth bar {result['bar'] * 100:.0f}%: {'met' if result['within_bar'] else 'MISSED'}; "
+        f"errors {errors}"
+    )
+    return "\n".join(lines)
