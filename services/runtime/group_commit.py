@@ -33,7 +33,7 @@ from services.runtime.wakeups import deferred_wakeups, wake_topics
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-MAX_GROUP = 64
+MAX_GROUP = 16  # enough to share the fsync; small enough that no caller waits behind a long queue
 IDLE_S = 30.0  # a writer thread with nothing to do for this long ends (a new one starts on demand)
 # A caller gives up waiting this long before its deadline (the unit is then skipped if not started).
 _ANSWER_MARGIN_S = 0.25
