@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from services.conversion.aggregates import bump
 from services.conversion.models import Campaign, FunnelEntry, PostbackDelivery, PostbackEndpoint
+from services.conversion.postbacks import queue_delivery
 from services.runtime.clock import to_timestamp
 from services.runtime.outbox import record_event
 
@@ -75,7 +76,8 @@ def credit(session: Session, *, entry: FunnelEntry, milestone: str, at: datetime
         return
     if session.get(PostbackEndpoint, entry.partner_id) is None:
         return
-    session.add(
+    queue_delivery(
+        session,
         PostbackDelivery(
             delivery_id="msg_" + uuid.uuid4().hex,
             partner_id=entry.partner_id,
@@ -85,5 +87,5 @@ def credit(session: Session, *, entry: FunnelEntry, milestone: str, at: datetime
             kind=entry.kind,
             click_id=entry.click_id,
             occurred_at=at,
-        )
+        ),
     )

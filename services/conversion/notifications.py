@@ -14,6 +14,7 @@ from lattice.identity.v1 import events_pb2 as identity_events
 from sqlmodel import Session
 
 from services.conversion.models import PostbackDelivery
+from services.conversion.postbacks import queue_delivery
 from services.runtime.clock import from_timestamp, utcnow
 
 BINDING_WITHDRAWN = "binding.withdrawn"
@@ -34,7 +35,8 @@ def queue_binding_withdrawn(
             "withdrawn_at": withdrawn_at.isoformat(),
         },
     }
-    session.add(
+    queue_delivery(
+        session,
         PostbackDelivery(
             # the identity event's id: one notification per withdrawal, whatever redelivers it
             delivery_id="msg_" + hashlib.sha256(event_id.encode()).hexdigest()[:32],
@@ -49,5 +51,5 @@ def queue_binding_withdrawn(
             body=json.dumps(body, separators=(",", ":")),
             pairwise_id_included=True,
             created_at=now,
-        )
+        ),
     )

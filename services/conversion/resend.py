@@ -9,8 +9,10 @@ from sqlalchemy.engine import Engine
 
 from services.conversion.campaigns import Staff
 from services.conversion.models import Campaign, PostbackDelivery, PostbackResend
+from services.conversion.postbacks import POSTBACKS_DUE
 from services.runtime.db import transaction
 from services.runtime.errors import Conflict, InvalidInput, NotFound
+from services.runtime.wakeups import wake_after_commit
 
 MAX_REASON = 200
 
@@ -48,4 +50,5 @@ def resend(*, engine: Engine, staff: Staff, delivery_id: str, reason: str, now: 
         )
         delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
         session.add(delivery)
+        wake_after_commit(session, POSTBACKS_DUE)
     return delivery

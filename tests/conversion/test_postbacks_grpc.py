@@ -22,7 +22,9 @@ def postback_env(receiver: Receiver) -> dict[str, str]:
         "CONVERSION_POSTBACK_ALLOWLIST": json.dumps([f"127.0.0.1:{receiver.port}"]),
         "CONVERSION_POSTBACK_BACKOFF_S": "0.1",
         "CONVERSION_POSTBACK_MAX_ATTEMPTS": "3",
-        "CONVERSION_POSTBACK_POLL_INTERVAL_S": "0.05",
+        # far beyond every wait below: a delivery goes when the commit that queued it wakes the
+        # sender, and each retry when it falls due, never on a poll
+        "CONVERSION_POSTBACK_POLL_INTERVAL_S": "60",
     }
 
 
