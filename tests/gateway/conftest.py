@@ -163,7 +163,7 @@ OPENAPI_SYSTEM_ENV = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped after the last test of tests/gateway
 def openapi_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     """A system of the OpenAPI tests' own: the fuzzer creates apps, partners and content at random."""
     with (
