@@ -33,8 +33,9 @@ FAVICON = f"{ASSETS_URL}/favicon.png"
 OPENAPI_URL = "/openapi.json"
 PARTNER_OPENAPI_URL = "/v1/partner/openapi.json"
 OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
-# no call to the public swagger.io validator (its badge), "Try it out" keeps the token across reloads
-SWAGGER_PARAMETERS = {"validatorUrl": None, "persistAuthorization": True, "displayOperationId": True}
+# no call to the public swagger.io validator (its badge); tokens entered in Authorize are not kept in the
+# browser's storage (persistAuthorization stays off: a bank's staff tokens do not outlive the page)
+SWAGGER_PARAMETERS = {"validatorUrl": None, "displayOperationId": True}
 
 # (path, what it is) on the index page
 DOCUMENTS = (
@@ -71,7 +72,11 @@ class Descriptions:
     async def get(self) -> tuple[bytes, bytes]:
         if self._built is None:
             self._built = asyncio.ensure_future(asyncio.to_thread(self._build))
-        return await asyncio.shield(self._built)
+        try:
+            return await asyncio.shield(self._built)
+        except Exception:
+            self._built = None  # a failed build is not kept: the next request tries again
+            raise
 
 
 def _json(document: dict[str, Any]) -> bytes:
