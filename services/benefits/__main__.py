@@ -12,6 +12,7 @@ from services.benefits.grpc_api import BenefitsApi
 from services.benefits.lifecycle import run_sweeper
 from services.runtime.audit_trail import serve_audit_trail
 from services.runtime.callers import GATEWAY, TOOLS
+from services.runtime.idempotency import operations_rule
 from services.runtime.service import ServiceContext, main
 
 # Who may call each RPC (service identities from the mTLS certificates); an RPC left out is refused.
@@ -46,6 +47,7 @@ async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
     benefits_pb2_grpc.add_BenefitsServiceServicer_to_server(BenefitsApi(ctx, settings), server)
     await events.subscribe(ctx)
     ctx.spawn(run_sweeper(engine=ctx.engine, interval_s=settings.sweep_interval_s, notify=ctx.relay.notify))
+    ctx.retention.append(operations_rule(days=ctx.settings.operation_retention_days))
     ctx.callers.declare(benefits_pb2.DESCRIPTOR.services_by_name["BenefitsService"], CALLERS)
     trail = serve_audit_trail(ctx, server, service="benefits", search=search_audit)
     return [benefits_pb2.DESCRIPTOR.services_by_name["BenefitsService"].full_name, trail]

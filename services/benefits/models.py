@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, Column
 from sqlmodel import JSON, Field, SQLModel
 
 from services.runtime.clock import utcnow
+from services.runtime.idempotency import Operation  # noqa: F401  (shared table: run_once)
 from services.runtime.outbox import OutboxEvent, ProcessedMessage  # noqa: F401  (shared tables)
 
 KINDS = ("fixed_coupon", "discount_coupon", "rate_coupon", "points", "perk")
@@ -188,18 +189,6 @@ class UsageCounter(SQLModel, table=True):
 
     counter_key: str = Field(primary_key=True, max_length=160)
     used: int = Field(default=0, sa_type=BigInteger)
-
-
-class Operation(SQLModel, table=True):
-    """An idempotent operation: the key, a hash of the request, and the result it produced."""
-
-    __tablename__ = "operation"
-
-    scope: str = Field(primary_key=True, max_length=80)
-    idempotency_key: str = Field(primary_key=True, max_length=200)
-    request_hash: str = Field(max_length=64)
-    result_json: str = Field(default="", max_length=20000)
-    created_at: datetime = Field(default_factory=utcnow)
 
 
 class PartnerBlock(SQLModel, table=True):

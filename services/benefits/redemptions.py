@@ -10,7 +10,6 @@ from sqlmodel import Session
 
 from services.benefits import ledger
 from services.benefits.holds import Target, hold_in, lines_of, release_in, return_account, settle_in
-from services.benefits.idempotency import run_once
 from services.benefits.models import Grant, Redemption, RedemptionRefund
 from services.benefits.principals import Principal, owns, require_principal
 from services.benefits.rules import DEFAULT_LIMITS, RiskLimits
@@ -18,6 +17,7 @@ from services.benefits.views import RedemptionView
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session
 from services.runtime.errors import Conflict, InvalidInput, NotFound
+from services.runtime.idempotency import run_once
 from services.runtime.outbox import record_event
 
 MAX_TTL_S = 24 * 3600

@@ -11,7 +11,6 @@ from sqlmodel import Session, col, select
 
 from services.benefits import ledger
 from services.benefits.audit import record
-from services.benefits.idempotency import run_once
 from services.benefits.models import Benefit, Grant, Redemption, RedemptionLine
 from services.benefits.principals import (
     Principal,
@@ -33,6 +32,7 @@ from services.benefits.views import GrantView, PointsView, WalletView
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session
 from services.runtime.errors import Conflict, NotFound, Rejected
+from services.runtime.idempotency import run_once
 from services.runtime.outbox import record_event
 
 LIVE = ("active", "held")

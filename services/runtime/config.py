@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     outbox_retention_days: float = 7.0
     # days consumers' processed-message records are kept (duplicates older than this are not recognised)
     processed_retention_days: float = 30.0
+    # days an idempotent operation's result is kept (run_once); the same key later runs it again
+    operation_retention_days: float = 30.0
     # Keyed hashes of personal data (phone numbers) and pairwise ids use this pepper.
     pepper: str = "dev-only-secret"
     # level of the JSON logs every process writes to stderr (`var/logs/<process>.log` under `make run`)

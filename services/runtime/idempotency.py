@@ -1,23 +1,52 @@
-"""Idempotent operations: one result per (scope, key); a different request under a used key is refused."""
+"""Idempotent operations: one result per (scope, key); a different request under a used key is refused.
+
+A service that offers idempotent writes imports `Operation` into its models (its own `operation`
+table) and appends `operations_rule(days)` to its retention rules: a result is kept that long, after
+which the same key would run the operation again.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Field, Session, SQLModel, col
 
-from services.benefits.models import Operation
+from services.runtime.clock import utcnow
 from services.runtime.errors import InvalidInput, Unavailable
 from services.runtime.group_commit import write_unit
+from services.runtime.retention import Rule
 
 Result = TypeVar("Result", bound=BaseModel)
 MAX_KEY_LENGTH = 200
+
+
+class Operation(SQLModel, table=True):
+    """An idempotent operation: the key, a hash of the request, and the result it produced."""
+
+    __tablename__ = "operation"
+
+    scope: str = Field(primary_key=True, max_length=80)
+    idempotency_key: str = Field(primary_key=True, max_length=200)
+    request_hash: str = Field(max_length=64)
+    result_json: str = Field(default="", max_length=20000)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+def operations_rule(*, days: float) -> Rule:
+    """Retention of the operations' results: `days` after the operation ran."""
+    return Rule(
+        "operation",
+        Operation,
+        (Operation.scope, Operation.idempotency_key),
+        lambda now: col(Operation.created_at) < now - timedelta(days=days),
+    )
 
 
 def request_hash(request: Mapping[str, object]) -> str:
