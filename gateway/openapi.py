@@ -3,7 +3,8 @@
 FastAPI describes paths, parameters and bodies; this module adds what it cannot know:
 
 - the callers: one tag per kind of caller, from the path prefix that routes it (Kong routes by the same
-  prefixes), and the security schemes each route's authentication dependency checks;
+  prefixes), and the security schemes each route's authentication dependency checks; the router's own
+  tag (the service or area that answers: `identity`, `benefits`...) stays as `x-lattice-area`;
 - the errors: every route documents, with the one problem schema (`application/problem+json`, RFC 9457),
   each status its mechanism can answer: its dependencies (marked with `gateway.openapi_marks.documents`:
   authentication => 401/403/429, the services' gRPC errors => `HTTP_BY_GRPC`), its `Idempotency-Key`
@@ -76,6 +77,7 @@ CALLERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ),
 )
 PARTNER_TAG = "partner"
+AREA_EXTENSION = "x-lattice-area"
 
 _SIGNATURE_HEADERS = {
     "partner_id": ("X-Lattice-Partner", "The partner id, e.g. `ride`."),
@@ -279,6 +281,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             operation = document["paths"][route.path_format][method.lower()]
             if "requestBody" in operation:  # a model, or a body the route reads itself (`openapi_extra`)
                 statuses |= BODY_STATUSES
+            if operation.get("tags"):  # the router's own tag: the service or area that answers
+                operation[AREA_EXTENSION] = operation["tags"][0]
             operation["tags"] = [caller_tag(route.path_format)]
             if security:
                 operation["security"] = security

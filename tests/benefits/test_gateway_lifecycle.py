@@ -114,7 +114,7 @@ def money_routes(gateway: httpx.Client) -> dict[tuple[str, str], list[str]]:
     found: dict[tuple[str, str], list[str]] = {}
     for path, item in document["paths"].items():
         for method, operation in item.items():
-            if "benefits" not in operation.get("tags", []) or "requestBody" not in operation:
+            if operation.get("x-lattice-area") != "benefits" or "requestBody" not in operation:
                 continue
             ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
             properties = schemas[ref.rsplit("/", 1)[1]]["properties"]

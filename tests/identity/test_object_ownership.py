@@ -28,7 +28,7 @@ def _object_routes(openapi: dict) -> set[tuple[str, str]]:
     for path, operations in openapi["paths"].items():
         params = set(re.findall(r"{(\w+)}", path)) - {"app_id"}
         for method, operation in operations.items():
-            if params and "identity" in operation.get("tags", []):
+            if params and operation.get("x-lattice-area") == "identity":
                 found.add((method.upper(), path))
     return found
 
