@@ -30,12 +30,13 @@ class GatewaySettings(Settings):
     forwarded_allow_ips: str = ""
     # browser origins allowed to call the API (JSON list); none by default
     cors_allow_origins: list[str] = []
-    # Worker processes serving the HTTP port (uvicorn workers); `make run` picks one per core.
+    # Worker processes serving the HTTP port (uvicorn workers); `make run` picks 1 without Redis, one
+    # per core (at most 4) with it (docs/performance.md, "Workers").
     workers: int = Field(default=1, ge=1, le=64)
     # Edge state (nonces, rate limits, idempotency, identity's marks): Redis if REDIS_URL is set;
     # else "memory" (per-request state in this process, marks in the SQLite file; one process only)
     # or "sqlite" (all of it in the SQLite file every process on this machine shares). Several
-    # workers without Redis use the file. See docs/performance.md, "Edge state".
+    # workers without Redis use the file. See docs/security.md, "Edge state".
     redis_url: str = ""
     # where edge state lives without Redis: `memory` (one process) or `sqlite` (replicas on one machine)
     edge_store: Literal["memory", "sqlite"] = "memory"

@@ -1,8 +1,10 @@
 """Flame graphs from py-spy's collapsed stacks (`py-spy record --format raw`): an SVG and the shares.
 
 py-spy writes one line per distinct stack, root first: `frame;frame;...;frame COUNT`. The SVG is
-a static icicle-free flame graph (root at the bottom, width = share of samples, hover for the
-frame); `shares` tells how many samples had a frame of each named part of the code on their stack.
+a static flame graph (root at the bottom, width = share of samples, hover for the frame); `shares`
+tells how many samples had a frame of each named part of the code on their stack. Samples of
+threads that only wait are set aside (IDLE_LEAVES). A leaf `Runner.run` is the event loop's own
+native code (uvloop, gRPC's C core, TLS): Python frames do not show inside it.
 """
 
 from __future__ import annotations
@@ -25,24 +27,44 @@ class Node:
     children: dict[str, Node] = field(default_factory=dict)
 
 
-def read_collapsed(text: str) -> list[tuple[list[str], int]]:
-    """(frames root first, samples) of every line of a collapsed-stack file."""
+# leaves of threads that wait (a pool's idle workers, the span exporter's timer): py-spy counts a
+# waiting thread as active when the machine is busy, so these samples are set aside
+IDLE_LEAVES = (
+    "Condition.wait (threading.py",
+    "Event.wait (threading.py",
+    "Queue.get (queue.py",
+    "_worker (concurrent/futures/thread.py:81)",
+    "Thread.run (threading.py:982)",
+    "WorkerThread.run (anyio",
+)
+
+
+def read_collapsed(text: str, *, active_only: bool = True) -> list[tuple[list[str], int]]:
+    """(frames root first, samples) of every line of a collapsed-stack file (waiting threads set aside)."""
     stacks = []
     for line in text.splitlines():
         stack, _, count = line.rpartition(" ")
         if stack and count.isdigit():
-            stacks.append((stack.split(";"), int(count)))
+            frames = stack.split(";")
+            if active_only and frames[-1].startswith(IDLE_LEAVES):
+                continue
+            stacks.append((frames, int(count)))
     return stacks
 
 
 def shares(stacks: Iterable[tuple[list[str], int]], parts: dict[str, tuple[str, ...]]) -> dict[str, float]:
-    """For each part (name -> substrings of a frame), the share of samples with such a frame on the stack."""
+    """For each part (name -> substrings of a frame, or `leaf:<prefix>` of the innermost frame), the share
+    of samples with such a frame on the stack."""
     total = 0
     hits = dict.fromkeys(parts, 0)
     for frames, count in stacks:
         total += count
         for part, needles in parts.items():
-            if any(needle in frame for frame in frames for needle in needles):
+            if any(
+                frames[-1].startswith(needle[5:]) if needle.startswith("leaf:") else needle in frame
+                for frame in frames
+                for needle in needles
+            ):
                 hits[part] += count
     return {part: round(n / total, 3) if total else 0.0 for part, n in hits.items()}
 

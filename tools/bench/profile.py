@@ -36,8 +36,10 @@ HOT_PATHS = {
 }
 # where the time goes: a sample counts for a part when a frame of that part is on its stack
 PARTS: dict[str, tuple[str, ...]] = {
+    "event loop, native (uvloop, gRPC C core, TLS)": ("leaf:Runner.run",),
     "telemetry (opentelemetry)": ("opentelemetry",),
     "edge store": ("policies/store", "sqlite3", "redis/"),
+    "token cache": ("policies/token_cache",),
     "token verification": ("policies/tokens.py", "jwt/"),
     "partner signature": ("policies/partner_signature", "policies/signing"),
     "edge middleware": ("gateway/middleware.py",),
@@ -80,6 +82,19 @@ def record(pid: int, seconds: float, out: Path, *, rate: int) -> subprocess.Pope
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def rerender(out: Path) -> None:
+    """Redraw every flame graph of `out` and its shares from the collapsed stacks kept beside them."""
+    kept = out / "shares.json"
+    document = json.loads(kept.read_text()) if kept.exists() else {"scenarios": {}}
+    for collapsed in sorted(out.glob("*.txt")):
+        name, proc = collapsed.stem.rsplit(".", 1)
+        stacks = write_svg(collapsed, collapsed.with_suffix(".svg"), title=f"{name}: {proc}")
+        entry = document["scenarios"].setdefault(name, {})
+        entry[proc] = shares(stacks, PARTS)
+        entry.setdefault("samples", {})[proc] = sum(count for _, count in stacks)
+    kept.write_text(json.dumps(document, indent=2) + "\n")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.bench.profile", description=__doc__.splitlines()[0]
@@ -90,7 +105,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rate", type=int, default=97, help="samples per second")
     parser.add_argument("--load", choices=("auto", "python", "wrk"), default="auto")
+    parser.add_argument(
+        "--rerender", action="store_true", help="only redraw the SVGs and shares from the stacks in --out"
+    )
     args = parser.parse_args(argv)
+    if args.rerender:
+        rerender(args.out)
+        return 0
     found = discover()
     chosen = [s for s in args.scenarios.split(",") if s]
     unknown = [s for s in chosen if s not in HOT_PATHS or s not in found]
@@ -123,15 +144,24 @@ def main(argv: list[str]) -> int:
                 },
             }
             for proc, spy in spies.items():
-                _, err = spy.communicate(timeout=args.duration + 60)
                 collapsed = args.out / f"{name}.{proc}.txt"
+                try:
+                    _, err = spy.communicate(timeout=args.duration + 60)
+                except subprocess.TimeoutExpired:  # a paused process on a very busy machine
+                    spy.kill()
+                    _, err = spy.communicate()
                 if spy.returncode != 0 or not collapsed.exists():
-                    raise RuntimeError(f"py-spy failed on {proc}: {err.decode(errors='replace')[-500:]}")
+                    why = err.decode(errors="replace")[-300:]
+                    print(f"  py-spy failed on {proc}: {why}", file=sys.stderr)
+                    continue
                 stacks = write_svg(collapsed, collapsed.with_suffix(".svg"), title=f"{name}: {proc}")
                 entry[proc] = shares(stacks, PARTS)
+                entry.setdefault("samples", {})[proc] = sum(count for _, count in stacks)  # type: ignore[union-attr]
             report[name] = entry
-    (args.out / "shares.json").write_text(
-        json.dumps({"options": asdict(options), "scenarios": report}, indent=2) + "\n"
+    kept = args.out / "shares.json"
+    earlier = json.loads(kept.read_text())["scenarios"] if kept.exists() else {}
+    kept.write_text(
+        json.dumps({"options": asdict(options), "scenarios": {**earlier, **report}}, indent=2) + "\n"
     )
     print(json.dumps(report, indent=2))
     return 0
