@@ -68,7 +68,7 @@ def drafts_are_not_live(gw: httpx.Client) -> dict[str, Any]:
     with actors.partner_client(gw, "ride") as ride:
         link = ride.request("POST", "/v1/partner/links", json_body={"campaign_id": campaign["campaign_id"]})
         assert link.status_code == 409 and link.json()["code"] == "campaign_not_approved"
-        listed = ride.request("GET", "/v1/partner/campaigns").json()
+        listed = ride.request("GET", "/v1/partner/campaigns").json()["items"]
         assert campaign["campaign_id"] not in {c["campaign_id"] for c in listed}
         assert ride.request("GET", f"/v1/partner/campaigns/{campaign['campaign_id']}").status_code == 404
     return campaign

@@ -99,7 +99,8 @@ def partners_see_only_their_own(gw: httpx.Client, campaign_id: str, link_id: str
         for path, own_id in lists.items():
             assert own_id in ride.request("GET", path).text, path
             assert own_id not in food.request("GET", path).text, path
-        assert food.request("GET", "/v1/partner/links", params={"campaign_id": campaign_id}).json() == []
+        foods = food.request("GET", "/v1/partner/links", params={"campaign_id": campaign_id}).json()
+        assert foods == {"items": [], "next_page_token": None}
         stolen = food.request("POST", "/v1/partner/links", json_body={"campaign_id": campaign_id})
         assert stolen.status_code == 404
 

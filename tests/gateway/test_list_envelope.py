@@ -20,8 +20,6 @@ BARE_ARRAYS_TO_MIGRATE = {
     "/v1/ops/content/slots",
     "/v1/ops/content/placements",
     "/v1/ops/content/placements/{placement_id}/audit",
-    "/v1/partner/links",
-    "/v1/partner/campaigns",
     "/v1/partner/postbacks",
     "/v1/ops/conversion/campaigns/{campaign_id}/versions",
     "/v1/ops/conversion/postbacks",

@@ -14,10 +14,12 @@ from gateway.auth import PartnerDep
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.routes.conversion.schemas import (
+    CampaignPage,
     CampaignPublic,
     Day,
     FunnelReport,
     LinkCreate,
+    LinkPage,
     LinkPublic,
     LinkRecord,
     PostbackDeliveryPublic,
@@ -33,6 +35,7 @@ router = APIRouter(prefix="/v1/partner", tags=["conversion"])
 HIDDEN = {"approved_by", "pending"}
 LinkId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,16}$")]
 DeliveryId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+PageToken = Annotated[str, Query(max_length=80, description="`next_page_token` of the previous page")]
 
 
 def _link_url(request: Request, code: str) -> str:
@@ -80,20 +83,24 @@ async def create_link(
     return LinkPublic(link_id=resp.link_id, code=resp.code, url=url, expires_at=expires_at)
 
 
-@router.get(
-    "/links", operation_id="list_links", summary="List the partner's links", response_model=list[LinkRecord]
-)
+@router.get("/links", operation_id="list_links", summary="List the partner's links", response_model=LinkPage)
 async def list_my_links(
     partner: PartnerDep,
     clients: ClientsDep,
     request: Request,
     campaign_id: Annotated[Slug | None, Query()] = None,
-) -> list[LinkRecord]:
-    """The partner's own links (the first 100)."""
+    page_token: PageToken = "",
+) -> LinkPage:
+    """The partner's own links, 100 a page."""
     resp = await clients.conversion.ListLinks(
-        pb.ListLinksRequest(partner_id=partner.partner_id, campaign_id=campaign_id or "", page_size=100)
+        pb.ListLinksRequest(
+            partner_id=partner.partner_id, campaign_id=campaign_id or "", page_size=100, page_token=page_token
+        )
     )
-    return [_link_record(request, link) for link in resp.links]
+    return LinkPage(
+        items=[_link_record(request, link) for link in resp.links],
+        next_page_token=resp.next_page_token or None,
+    )
 
 
 @router.get(
@@ -114,15 +121,21 @@ async def get_my_link(
     "/campaigns",
     operation_id="list_campaigns",
     summary="List the partner's campaigns",
-    response_model=list[CampaignPublic],
-    response_model_exclude=HIDDEN,
+    response_model=CampaignPage,
+    response_model_exclude={"items": {"__all__": HIDDEN}},
 )
-async def list_my_campaigns(partner: PartnerDep, clients: ClientsDep) -> list[CampaignPublic]:
-    """The partner's approved campaigns."""
+async def list_my_campaigns(
+    partner: PartnerDep, clients: ClientsDep, page_token: PageToken = ""
+) -> CampaignPage:
+    """The partner's approved campaigns, 100 a page."""
     resp = await clients.conversion.ListCampaigns(
-        pb.ListCampaignsRequest(partner_id=partner.partner_id, page_size=100, approved_only=True)
+        pb.ListCampaignsRequest(
+            partner_id=partner.partner_id, page_size=100, approved_only=True, page_token=page_token
+        )
     )
-    return [campaign_public(c) for c in resp.campaigns]
+    return CampaignPage(
+        items=[campaign_public(c) for c in resp.campaigns], next_page_token=resp.next_page_token or None
+    )
 
 
 @router.get(

@@ -127,6 +127,11 @@ class LinkRecord(BaseModel):
     created_at: datetime | None
 
 
+class LinkPage(BaseModel):
+    items: list[LinkRecord]
+    next_page_token: str | None
+
+
 class CampaignPage(BaseModel):
     items: list[CampaignPublic]
     next_page_token: str | None
