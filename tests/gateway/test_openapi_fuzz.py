@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -50,6 +51,9 @@ class Caller:
         if "json" in kwargs:
             body = json.dumps(kwargs["json"]).encode()
             headers["Content-Type"] = "application/json"
+        if isinstance(body, dict):  # a form (the OAuth token endpoints), as the client would encode it
+            body = urlencode({k: str(v) for k, v in body.items()}).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         if isinstance(body, str):
             body = body.encode()
         request = self.gateway.build_request(
