@@ -28,7 +28,7 @@ from services.content.rendering import render_item
 from services.content.serving import needs_database, serve_from, serve_slot
 from services.content.slot_cache import SlotCache
 from services.runtime.clock import utcnow
-from services.runtime.errors import InvalidInput, NotFound
+from services.runtime.errors import InvalidInput, NotFound, Rejected
 from services.runtime.service import ServiceContext
 
 MAX_PAGE = 100
@@ -134,12 +134,17 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
 
     async def ApproveItem(self, request: pb.ApproveItemRequest, context) -> pb.ItemResponse:
         overrides = {o.rule_id: _reason(o.reason) for o in request.overrides}
-        return await self._item_write(
-            review.approve_item,
-            actor=actor_from_pb(request.actor),
-            item_id=request.item_id,
-            overrides=overrides,
-        )
+        try:
+            return await self._item_write(
+                review.approve_item,
+                actor=actor_from_pb(request.actor),
+                item_id=request.item_id,
+                overrides=overrides,
+            )
+        except review.ComplianceBlocked as blocked:
+            # the blocking findings go back as the status's structured detail: callers need not recompute
+            violation = pb.ComplianceViolation(findings=[finding_to_pb(f) for f in blocked.findings])
+            raise Rejected(blocked.reason, blocked.detail, details=violation) from None
 
     async def RejectItem(self, request: pb.ItemActionRequest, context) -> pb.ItemResponse:
         return await self._item_write(

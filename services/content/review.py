@@ -23,6 +23,14 @@ ITEM_ARCHIVED = "content.item.archived"
 Result = tuple[ContentItem, list[ItemVersion]]
 
 
+class ComplianceBlocked(Rejected):
+    """An approval refused: `findings` are the blocking hits that no override resolves."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        super().__init__("compliance_violation", "; ".join(f.describe() for f in findings))
+        self.findings = findings
+
+
 def _open(session: Session, actor: Actor, item_id: str, role: str) -> tuple[ContentItem, list[ItemVersion]]:
     actor.require(role)
     item = get_item_in(session, item_id, for_update=True)
@@ -98,7 +106,7 @@ def approve_item(*, engine: Engine, actor: Actor, item_id: str, overrides: dict[
         findings = findings_of(item, version)
         blocking = unresolved(findings, overrides)
         if blocking:
-            raise Rejected("compliance_violation", "; ".join(f.describe() for f in blocking))
+            raise ComplianceBlocked(blocking)
         used = {f.rule_id: overrides[f.rule_id] for f in findings if f.rule_id in overrides and f.overridable}
         version.status, version.reviewer_id = "approved", actor.operator_id
         _touch(session, item, version)

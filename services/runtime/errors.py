@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from google.protobuf.message import Message
+
 
 class DomainError(Exception):
-    """A rule said no. `reason` is a stable machine-readable code such as `budget_exhausted`."""
+    """A rule said no. `reason` is a stable machine-readable code such as `budget_exhausted`.
+
+    `details`, a protobuf message, travels with the gRPC status as a structured error detail
+    (google.rpc.Status details), so a caller reads what was wrong instead of working it out again.
+    """
 
     kind = "failed_precondition"
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    def __init__(self, reason: str, detail: str = "", *, details: Message | None = None) -> None:
         super().__init__(detail or reason)
         self.reason = reason
         self.detail = detail or reason.replace("_", " ")
+        self.details = details
 
 
 class InvalidInput(DomainError):

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import time
+from typing import TypeVar
 
 import grpc
+from google.protobuf.message import Message
+from google.rpc import status_pb2
 
 from services.runtime.deadlines import current_deadline
 from services.runtime.on_behalf import METADATA_KEY, acting
 from services.runtime.pki import ServiceIdentity
+
+M = TypeVar("M", bound=Message)
 
 
 class DeadlineInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
@@ -89,6 +94,19 @@ def open_channel(
 def open_sync_channel(addr: str, *, peer: str, identity: ServiceIdentity) -> grpc.Channel:
     """A blocking mutual-TLS channel (health probes, Kong's plugin servers)."""
     return grpc.secure_channel(addr, identity.channel_credentials, options=channel_options(peer))
+
+
+def error_details(error: grpc.aio.AioRpcError, message_type: type[M]) -> M | None:
+    """The structured detail of type `message_type` a service attached to a failed call, or None."""
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin" and isinstance(value, bytes):
+            status = status_pb2.Status.FromString(value)
+            for detail in status.details:
+                if detail.Is(message_type.DESCRIPTOR):
+                    message = message_type()
+                    detail.Unpack(message)
+                    return message
+    return None
 
 
 def reason_of(error: grpc.aio.AioRpcError) -> str:

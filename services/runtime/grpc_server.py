@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import grpc
+from google.protobuf import any_pb2
+from google.rpc import status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import metrics
@@ -32,6 +34,7 @@ logger = logging.getLogger(__name__)
 meter = metrics.get_meter("lattice.grpc")
 
 REASON_KEY = "lattice-reason"
+STATUS_DETAILS_KEY = "grpc-status-details-bin"  # google.rpc.Status, as grpcio-status reads it
 STATUS_BY_KIND = {
     "invalid_argument": grpc.StatusCode.INVALID_ARGUMENT,
     "not_found": grpc.StatusCode.NOT_FOUND,
@@ -42,6 +45,16 @@ STATUS_BY_KIND = {
     "unavailable": grpc.StatusCode.UNAVAILABLE,
     "resource_exhausted": grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
+
+
+def error_metadata(exc: DomainError, code: grpc.StatusCode) -> tuple[tuple[str, str | bytes], ...]:
+    """The trailers of a refused call: its reason, and its structured details when it has some."""
+    if exc.details is None:
+        return ((REASON_KEY, exc.reason),)
+    detail = any_pb2.Any()
+    detail.Pack(exc.details)
+    status = status_pb2.Status(code=code.value[0], message=exc.detail, details=[detail])
+    return ((REASON_KEY, exc.reason), (STATUS_DETAILS_KEY, status.SerializeToString()))
 
 
 class ServingInterceptor(grpc.aio.ServerInterceptor):
@@ -86,7 +99,7 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
                 return await result if inspect.isawaitable(result) else result
             except DomainError as exc:
                 code = STATUS_BY_KIND.get(exc.kind, grpc.StatusCode.FAILED_PRECONDITION)
-                context.set_trailing_metadata(((REASON_KEY, exc.reason),))
+                context.set_trailing_metadata(error_metadata(exc, code))
                 await context.abort(code, exc.detail)
             except DBAPIError as exc:
                 if not is_retryable(exc):

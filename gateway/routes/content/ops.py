@@ -46,7 +46,7 @@ from gateway.routes.content.schemas import (
     variants_pb,
 )
 from gateway.routes.content.schemas import placement_pb as to_placement
-from services.runtime.grpc_client import reason_of
+from services.runtime.grpc_client import error_details, reason_of
 
 items_router = APIRouter(prefix="/v1/ops/content/items", tags=["content"])
 slots_router = APIRouter(prefix="/v1/ops/content", tags=["content"])
@@ -187,15 +187,9 @@ async def approve_item(
     except grpc.aio.AioRpcError as exc:
         if reason_of(exc) != "compliance_violation":
             raise
-        check = await clients.content.CheckItemCompliance(
-            pb.CheckItemComplianceRequest(actor=actor(operator), item_id=item_id)
-        )
-        overridden = {o.rule_id for o in overrides}
-        violations = [
-            finding_out(f).model_dump()
-            for f in check.findings
-            if f.severity == "block" and not (f.overridable and f.rule_id in overridden)
-        ]
+        # content says which findings blocked the approval (the status's structured detail)
+        violation = error_details(exc, pb.ComplianceViolation)
+        violations = [finding_out(f).model_dump() for f in violation.findings] if violation else []
         raise Problem(
             409, "compliance_violation", exc.details() or "", extra={"violations": violations}
         ) from None
