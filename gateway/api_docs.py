@@ -22,7 +22,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagge
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from gateway.openapi import partner_openapi
+from gateway.openapi_partner import partner_openapi
 
 ASSETS_URL = "/docs/assets"
 ASSETS_DIR = files("fastapi_offline") / "static"

@@ -1,4 +1,4 @@
-"""The gateway's OpenAPI document, and the partner-only document cut from it.
+"""The gateway's OpenAPI document (the partner-only one is cut from it in gateway.openapi_partner).
 
 FastAPI describes paths, parameters and bodies; this module adds what it cannot know:
 
@@ -24,9 +24,12 @@ from fastapi import FastAPI, routing
 from fastapi.openapi.utils import get_openapi
 
 from gateway.openapi_marks import documented
+from gateway.openapi_terms import CALLERS, ERROR_RESPONSES, SECURITY_SCHEMES, caller_tag
 from gateway.problems import PROBLEM_JSON, ProblemDocument
 
 PROBLEM_SCHEMA = "Problem"
+# the router's own tag (the service or area that answers), kept beside the caller tag
+AREA_EXTENSION = "x-lattice-area"
 IDEMPOTENCY_HEADER = "idempotency-key"
 # The edge answers these on any route (gateway.middleware): uncredentialed callers are rate limited by
 # address (health checks aside), and oversized header sets are refused.
@@ -36,140 +39,6 @@ PUBLIC_RATE_LIMIT = 429
 BODY_STATUSES = frozenset({413, 415, 422})
 PARAMETER_STATUSES = frozenset({422})
 IDEMPOTENCY_STATUSES = frozenset({409, 422})
-
-# tag, the path prefixes that route to it, what the tag describes
-CALLERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    (
-        "apps",
-        ("/v1/apps/",),
-        "Sibling bank apps, on behalf of a signed-in customer: `Authorization: Bearer <access token>` "
-        "issued by `POST /v1/apps/{app_id}/token` (audience = the app). Routes act on the token's "
-        "customer, never on an id taken from the path or the body.",
-    ),
-    (
-        "partner",
-        ("/v1/partner/",),
-        "Partner platforms: every request is signed with HMAC-SHA256 over the exact request "
-        "(the five `X-Lattice-*` headers, see docs/partner-signing.md). The partner-only description is "
-        "at `/v1/partner/openapi.json`.",
-    ),
-    (
-        "ops",
-        ("/v1/ops/",),
-        "Bank operations staff: `Authorization: Bearer <operator token>` from `POST /v1/ops/token` "
-        "(OAuth 2.0 client credentials). The token carries a role and a scope (head office or one branch).",
-    ),
-    (
-        "core banking",
-        ("/v1/core/",),
-        "The bank's core banking system: milestones signed with its own HMAC key (`X-Lattice-System`).",
-    ),
-    (
-        "providers",
-        ("/v1/providers/",),
-        "Messaging providers (SMS, push, partner channels): delivery receipts signed as Standard Webhooks.",
-    ),
-    ("public", ("/r/",), "Campaign links that customers' browsers follow; no credentials."),
-    (
-        "system",
-        ("/",),
-        "Health, readiness and the public token keys (JWKS); no credentials.",
-    ),
-)
-PARTNER_TAG = "partner"
-AREA_EXTENSION = "x-lattice-area"
-
-_SIGNATURE_HEADERS = {
-    "partner_id": ("X-Lattice-Partner", "The partner id, e.g. `ride`."),
-    "partner_key_id": ("X-Lattice-Key-Id", "The id of the signing key head office issued to the partner."),
-    "partner_timestamp": ("X-Lattice-Timestamp", "Unix time in seconds when signed (within 300 s)."),
-    "partner_nonce": ("X-Lattice-Nonce", "16-64 characters `A-Z a-z 0-9 _ -`, never reused."),
-    "partner_signature": (
-        "X-Lattice-Signature",
-        "Base64 HMAC-SHA256 of the canonical request (method, path, canonical query, timestamp, nonce, "
-        "partner id, key id, body SHA-256) with the decoded secret; see docs/partner-signing.md.",
-    ),
-    "core_system": ("X-Lattice-System", "The core banking system's id."),
-    "core_key_id": ("X-Lattice-Key-Id", "The id of the core system's signing key."),
-    "core_timestamp": ("X-Lattice-Timestamp", "Unix time in seconds when signed."),
-    "core_nonce": ("X-Lattice-Nonce", "A one-time value, never reused."),
-    "core_signature": (
-        "X-Lattice-Signature",
-        "Base64 HMAC-SHA256 of the canonical request (tools/core_banking_client.py).",
-    ),
-    "webhook_id": ("webhook-id", "Standard Webhooks message id, unique per receipt batch."),
-    "webhook_timestamp": ("webhook-timestamp", "Standard Webhooks timestamp (Unix seconds)."),
-    "webhook_signature": (
-        "webhook-signature",
-        "Standard Webhooks signature (`v1,<base64 HMAC-SHA256>`) with the channel's provider secret.",
-    ),
-}
-SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
-    "app_token": {
-        "type": "http",
-        "scheme": "bearer",
-        "bearerFormat": "JWT",
-        "description": "A customer's access token from `POST /v1/apps/{app_id}/token` (audience = the app).",
-    },
-    "operator_token": {
-        "type": "http",
-        "scheme": "bearer",
-        "bearerFormat": "JWT",
-        "description": "An operator token from `POST /v1/ops/token` (audience `lattice-ops`, 15 minutes).",
-    },
-    "operator_oauth2": {
-        "type": "oauth2",
-        "description": "OAuth 2.0 client credentials of a member of staff (client id = operator id).",
-        "flows": {"clientCredentials": {"tokenUrl": "/v1/ops/token", "scopes": {}}},
-    },
-    **{
-        name: {"type": "apiKey", "in": "header", "name": header, "description": text}
-        for name, (header, text) in _SIGNATURE_HEADERS.items()
-    },
-}
-
-# status: (component name, what the caller learns from it)
-ERROR_RESPONSES: dict[int, tuple[str, str]] = {
-    401: (
-        "Unauthorized",
-        "Credentials missing, malformed, expired or revoked, or a signature that does not match the "
-        "request; `code` says which (e.g. `token_expired`, `signature_invalid`).",
-    ),
-    403: (
-        "Forbidden",
-        "The caller is known but may not do this: role, branch scope, another app's token, a partner "
-        "scope, or four eyes (`own_work`).",
-    ),
-    404: ("NotFound", "No such object in the caller's reach (another branch's or customer's is not found)."),
-    409: (
-        "Conflict",
-        "The object's state does not allow this now, it exists already, or a request with the same "
-        "`Idempotency-Key` is still running (`idempotency_in_flight`, `Retry-After`).",
-    ),
-    413: ("ContentTooLarge", "The body is larger than the gateway's limit (`body_too_large`)."),
-    415: ("UnsupportedMediaType", "The body is not JSON (`unsupported_media_type`)."),
-    422: (
-        "UnprocessableContent",
-        "The request is not valid: `validation_failed` lists each field in `errors`; or a service "
-        "refused the values; or an `Idempotency-Key` was reused with another body. Nothing was written.",
-    ),
-    429: (
-        "TooManyRequests",
-        "Over the caller's quota (`rate_limited`: `Retry-After` and `RateLimit-*` headers), or locked "
-        "out after repeated authentication failures (`authentication_locked`).",
-    ),
-    431: ("RequestHeaderFieldsTooLarge", "Too many request headers, or too large (`headers_too_large`)."),
-    503: ("ServiceUnavailable", "A service the request needs is unavailable; retry after `Retry-After`."),
-    504: ("GatewayTimeout", "A service did not answer within the request's deadline."),
-}
-
-
-def caller_tag(path: str) -> str:
-    """The kind of caller a path serves (the longest matching prefix)."""
-    matches = [
-        (prefix, tag) for tag, prefixes, _ in CALLERS for prefix in prefixes if path.startswith(prefix)
-    ]
-    return max(matches, key=lambda match: len(match[0]))[1]
 
 
 def _dependency_calls(dependant: Any) -> Iterator[Any]:
@@ -302,63 +171,6 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     }
             _add_body_examples(document, operation)
     return document
-
-
-def _references(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str):
-            yield ref
-        for value in node.values():
-            yield from _references(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _references(value)
-
-
-def partner_openapi(document: dict[str, Any]) -> dict[str, Any]:
-    """Only the partner-facing operations, with just the schemas, responses and schemes they use."""
-    paths = {
-        path: item
-        for path, item in document["paths"].items()
-        if all(PARTNER_TAG in operation.get("tags", ()) for operation in item.values())
-    }
-    partner = {
-        "openapi": document["openapi"],
-        "info": {
-            "title": f"{document['info']['title']}: partner platforms",
-            "version": document["info"]["version"],
-            "description": "The routes a partner platform calls. Every request is signed (HMAC-SHA256 over "
-            "the exact request, five `X-Lattice-*` headers): see the bank's partner signing guide. Errors "
-            "are RFC 9457 problems (`application/problem+json`) with a stable `code`.",
-        },
-        "paths": copy.deepcopy(paths),
-        "tags": [tag for tag in document["tags"] if tag["name"] == PARTNER_TAG],
-    }
-    components = document["components"]
-    kept: dict[str, dict[str, Any]] = {"schemas": {}, "responses": {}}
-    pending = list(_references(partner["paths"]))
-    while pending:
-        _, _, kind, name = pending.pop().split("/", 3)
-        if name in kept[kind]:
-            continue
-        kept[kind][name] = copy.deepcopy(components[kind][name])
-        pending.extend(_references(kept[kind][name]))
-    schemes = {
-        scheme
-        for item in paths.values()
-        for operation in item.values()
-        for requirement in operation.get("security", ())
-        for scheme in requirement
-    }
-    partner["components"] = {
-        "schemas": dict(sorted(kept["schemas"].items())),
-        "responses": dict(sorted(kept["responses"].items())),
-        "securitySchemes": {
-            name: copy.deepcopy(components["securitySchemes"][name]) for name in sorted(schemes)
-        },
-    }
-    return partner
 
 
 def install_openapi(app: FastAPI) -> None:
