@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -156,14 +157,36 @@ def test_streams_are_replicated_on_three_nodes(clustered: ClusterWorld) -> None:
         assert clustered.cluster.stream_replicas(stream) == 3, stream
 
 
-def test_journey_survives_the_stream_leaders_node_killed_and_restarted(clustered: ClusterWorld) -> None:
-    cluster, stack = clustered.cluster, clustered.stack
-    journey = Journey(stack.config.gateway_urls, receiver=clustered.partner, say=lambda _m: None)
+@contextmanager
+def _journey_with_a_fault(world: ClusterWorld) -> Iterator[tuple[Journey, dict[str, list[str]]]]:
+    """Prepare and click; the block brings a fault about through the middle of the journey; then the
+    rest of the journey, each effect once, every consumer caught up and no acknowledged event lost."""
+    journey = Journey(world.stack.config.gateway_urls, receiver=world.partner, say=lambda _m: None)
     try:
         journey.prepare()
         journey.user_clicks(journey.partner_creates_link())  # acknowledged by JetStream before the 302
+        yield journey, _durables(world.cluster.url)
+        journey.redeems_in_partner_scene()
+        journey.first_transaction_in_mbank()
+        journey.funnel()
+        assert_each_effect_once(world.stack, journey.result, world.partner)
+    finally:
+        if journey.result.steps:
+            _end_welcome_strategy(world.stack, journey)
+        journey.close()
+    durables = _durables(world.cluster.url)
+    wait_until(
+        "every consumer caught up",
+        lambda: _consumers_caught_up(world.cluster, durables),
+        timeout=RECOVERY_TIMEOUT_S,
+    )
+    assert_no_acknowledged_event_lost(world.stack)
+
+
+def test_journey_survives_the_stream_leaders_node_killed_and_restarted(clustered: ClusterWorld) -> None:
+    cluster, stack = clustered.cluster, clustered.stack
+    with _journey_with_a_fault(clustered) as (journey, durables):
         # the binding's event (identity.partner_link.created) drives the welcome: crash its stream's leader
-        durables = _durables(cluster.url)
         victim = cluster.stream_leader("IDENTITY")
         alive = set(cluster.nodes) - {victim}
         killed_at = time.monotonic()
@@ -179,35 +202,17 @@ def test_journey_survives_the_stream_leaders_node_killed_and_restarted(clustered
         restarted_at = time.monotonic()
         cluster.restart(victim, timeout=RECOVERY_TIMEOUT_S)
         rejoined_s = time.monotonic() - restarted_at
-        journey.redeems_in_partner_scene()
-        journey.first_transaction_in_mbank()
-        journey.funnel()
         print(
             f"\nkill -9 of {victim} (IDENTITY leader): new leaders for every stream and consumer after "
             f"{leaders_s:.1f} s, outboxes drained after {drained_s:.1f} s, the welcome (consumed on the new "
             f"leader) after {welcomed_s:.1f} s; restarted node caught up in {rejoined_s:.1f} s"
         )
         assert drained_s <= leaders_s + OUTBOX_DRAIN_BOUND_S  # drained within 60 s of the recovery
-        assert_each_effect_once(stack, journey.result, clustered.partner)
-    finally:
-        if journey.result.steps:
-            _end_welcome_strategy(stack, journey)
-        journey.close()
-    wait_until(
-        "every consumer caught up",
-        lambda: _consumers_caught_up(cluster, durables),
-        timeout=RECOVERY_TIMEOUT_S,
-    )
-    assert_no_acknowledged_event_lost(stack)
 
 
 def test_journey_survives_a_node_partitioned_away_for_ten_seconds(clustered: ClusterWorld) -> None:
     cluster, stack = clustered.cluster, clustered.stack
-    journey = Journey(stack.config.gateway_urls, receiver=clustered.partner, say=lambda _m: None)
-    try:
-        journey.prepare()
-        journey.user_clicks(journey.partner_creates_link())
-        durables = _durables(cluster.url)
+    with _journey_with_a_fault(clustered) as (journey, durables):
         victim = cluster.stream_leader("IDENTITY")
         paused_at = time.monotonic()
         cluster.pause(victim)
@@ -223,23 +228,9 @@ def test_journey_survives_a_node_partitioned_away_for_ten_seconds(clustered: Clu
         welcomed_s = time.monotonic() - resumed_at
         cluster.wait_healthy(timeout=RECOVERY_TIMEOUT_S)
         healthy_s = time.monotonic() - resumed_at
-        journey.redeems_in_partner_scene()
-        journey.first_transaction_in_mbank()
-        journey.funnel()
         print(
             f"\nSIGSTOP of {victim} (IDENTITY leader) for {PARTITION_S:.0f} s: after SIGCONT the outboxes "
             f"drained in {drained_s:.1f} s, the welcome arrived after {welcomed_s:.1f} s, all three nodes "
             f"healthy after {healthy_s:.1f} s; leaders now {_leaders_and_lag(cluster.url, durables)[0]}"
         )
         assert drained_s <= OUTBOX_DRAIN_BOUND_S
-        assert_each_effect_once(stack, journey.result, clustered.partner)
-    finally:
-        if journey.result.steps:
-            _end_welcome_strategy(stack, journey)
-        journey.close()
-    wait_until(
-        "every consumer caught up",
-        lambda: _consumers_caught_up(cluster, durables),
-        timeout=RECOVERY_TIMEOUT_S,
-    )
-    assert_no_acknowledged_event_lost(stack)
