@@ -4,15 +4,19 @@ Nonces, rate-limit windows, lockout counters and idempotency records change on e
 they live in the gateway's memory (MemoryEdgeStore), so a request costs no disk write. The marks
 identity's events set (ended sessions, withdrawn signing keys, revoked partner keys) change a few
 times a day and must survive a restart and be seen by Kong's plugins on the same machine: they
-stay in the SQLite file, written by the event consumers and read per request (a read, no fsync).
+stay in the SQLite file, written by the event consumers, with a copy in memory for the per-request
+reads (this process writes them all; the file is read back at start).
 So do the nonces of the core banking system and providers' webhook ids (a few a second at most).
 """
 
 from __future__ import annotations
 
+import time
+
 from gateway.policies.partner_signature import revoked_key_key
-from gateway.policies.store import EdgeStore, OperationClaim, OperationRecord, WindowCount
+from gateway.policies.store import OperationClaim, OperationRecord, WindowCount
 from gateway.policies.store_memory import MemoryEdgeStore
+from gateway.policies.store_sqlite import SqliteEdgeStore
 from gateway.policies.tokens import ended_session_key, withdrawn_key_key
 
 # the keys identity's events mark (see gateway/ended_sessions.py and gateway/revoked_keys.py), and
@@ -31,19 +35,26 @@ MARK_PREFIXES = (
 class LayeredEdgeStore:
     volatile = True
 
-    def __init__(self, *, requests: MemoryEdgeStore, marks: EdgeStore) -> None:
+    def __init__(self, *, requests: MemoryEdgeStore, marks: SqliteEdgeStore) -> None:
         self.requests = requests
         self.marks = marks
         self.started_at = requests.started_at
-
-    def _for(self, key: str) -> EdgeStore:
-        return self.marks if key.startswith(MARK_PREFIXES) else self.requests
+        # This process is the only writer of the marks while its state is in memory (replicas use
+        # the file or Redis): a copy of them in memory answers the per-request reads, the file keeps
+        # them across restarts (read back here) and for Kong's plugins.
+        self._mirror = marks.claimed(MARK_PREFIXES)
 
     def claim_once(self, key: str, *, ttl_s: int) -> bool:
-        return self._for(key).claim_once(key, ttl_s=ttl_s)
+        if not key.startswith(MARK_PREFIXES):
+            return self.requests.claim_once(key, ttl_s=ttl_s)
+        first = self.marks.claim_once(key, ttl_s=ttl_s)
+        self._mirror[key] = max(self._mirror.get(key, 0.0), time.time() + ttl_s)
+        return first
 
     def is_claimed(self, key: str) -> bool:
-        return self._for(key).is_claimed(key)
+        if not key.startswith(MARK_PREFIXES):
+            return self.requests.is_claimed(key)
+        return self._mirror.get(key, 0.0) > time.time()
 
     def hit(self, key: str, *, window_s: int) -> WindowCount:
         return self.requests.hit(key, window_s=window_s)
