@@ -28,7 +28,7 @@ def _start(var_dir: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
-def _wait_up(proc: subprocess.Popen[str], timeout: float = 90) -> list[str]:
+def _wait_up(proc: subprocess.Popen[str], timeout: float = 240) -> list[str]:
     lines: list[str] = []
     deadline = time.monotonic() + timeout
     assert proc.stdout is not None
