@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from gateway.config import GatewaySettings
 from gateway.policies.partner_signature import PartnerKey
 from gateway.policies.store import EdgeStore, open_store
+from gateway.policies.tokens import JwksCache
 from tests.gateway.keys import Jwks, PartnerKeys, TokenIssuer
 from tests.support.system import running_system
 from tools.stack import free_port
@@ -76,6 +77,18 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+@pytest.fixture
+def issuer() -> TokenIssuer:
+    """Signs tokens as identity does, with a key of its own."""
+    return TokenIssuer()
+
+
+@pytest.fixture
+def jwks(issuer: TokenIssuer) -> JwksCache:
+    """The issuer's key set as the edge caches it (refetched at once on an unknown key id)."""
+    return JwksCache(Jwks(issuer).fetch, min_refresh_interval_s=0)
 
 
 @pytest.fixture(params=STORE_KINDS)

@@ -12,7 +12,7 @@ from gateway.policies.denial import PolicyDenied
 from gateway.policies.lockout import AuthLockout, LockoutRule
 from gateway.policies.store import EdgeStore
 from gateway.policies.tokens import AppTokenPolicy, JwksCache, OperatorTokenPolicy, withdrawn_key_key
-from tests.gateway.keys import Jwks, TokenIssuer
+from tests.gateway.keys import TokenIssuer
 
 KINDS = ("customer", "operator", "partner", "service", "")
 
@@ -21,16 +21,6 @@ def denial(call) -> PolicyDenied:
     with pytest.raises(PolicyDenied) as err:
         call()
     return err.value
-
-
-@pytest.fixture
-def issuer() -> TokenIssuer:
-    return TokenIssuer()
-
-
-@pytest.fixture
-def jwks(issuer: TokenIssuer) -> JwksCache:
-    return JwksCache(Jwks(issuer).fetch, min_refresh_interval_s=0)
 
 
 @pytest.mark.parametrize(("kind", "aud"), itertools.product(KINDS, ("life", "lattice-ops", "partner:ride")))

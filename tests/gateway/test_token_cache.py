@@ -3,6 +3,8 @@ key, key gone from the key set), failures are not kept, and the cache stays boun
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from gateway.policies.app_registry import AppRegistry
@@ -25,22 +27,17 @@ def refusal(policy: AppTokenPolicy, token: str) -> str:
     return err.value.code
 
 
-@pytest.fixture
-def issuer() -> TokenIssuer:
-    return TokenIssuer()
-
-
-@pytest.fixture
-def jwks(issuer: TokenIssuer) -> JwksCache:
-    return JwksCache(Jwks(issuer).fetch, min_refresh_interval_s=0)
-
-
 def app_policy(jwks: JwksCache, store: EdgeStore, cache: VerifiedTokens) -> AppTokenPolicy:
     return AppTokenPolicy(jwks, ended_sessions=store, apps=AppRegistry(lambda: ["life"]), cache=cache)
 
 
-def test_a_kept_token_is_refused_once_its_session_ends(
-    jwks: JwksCache, issuer: TokenIssuer, edge_store: EdgeStore
+@pytest.mark.parametrize(
+    ("mark", "code"),
+    [(lambda _kid: ended_session_key("s-1"), "session_ended"), (withdrawn_key_key, "token_invalid")],
+    ids=["session ended", "key withdrawn"],
+)
+def test_a_kept_token_is_refused_once_its_session_ends_or_its_key_is_withdrawn(
+    jwks: JwksCache, issuer: TokenIssuer, edge_store: EdgeStore, mark: Callable[[str], str], code: str
 ) -> None:
     cache = VerifiedTokens()
     policy = app_policy(jwks, edge_store, cache)
@@ -48,20 +45,8 @@ def test_a_kept_token_is_refused_once_its_session_ends(
     for _ in range(3):
         assert policy.authenticate(authorization=token, app_id="life").customer_id == "cus_1"
     assert len(cache) == 1
-    edge_store.claim_once(ended_session_key("s-1"), ttl_s=60)
-    assert refusal(policy, token) == "session_ended"
-
-
-def test_a_kept_token_is_refused_once_its_key_is_withdrawn(
-    jwks: JwksCache, issuer: TokenIssuer, edge_store: EdgeStore
-) -> None:
-    cache = VerifiedTokens()
-    policy = app_policy(jwks, edge_store, cache)
-    token = f"Bearer {issuer.token(aud='life', sub='cus_1')}"
-    policy.authenticate(authorization=token, app_id="life")
-    assert len(cache) == 1
-    edge_store.claim_once(withdrawn_key_key(issuer.kid), ttl_s=60)
-    assert refusal(policy, token) == "token_invalid"
+    edge_store.claim_once(mark(issuer.kid), ttl_s=60)
+    assert refusal(policy, token) == code
 
 
 def test_a_kept_token_is_refused_once_identity_stops_publishing_its_key(issuer: TokenIssuer) -> None:
