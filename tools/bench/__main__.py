@@ -274,11 +274,18 @@ def main(argv: list[str]) -> int:
             fixed=fixed,
             workers=workers[0],
         )
+        # a system that fails to start for these keeps the figures measured so far
         if workers[1:]:
-            more["scaling"] = measure_scaling(Path(tmp), args, options, workers, scenarios)
+            try:
+                more["scaling"] = measure_scaling(Path(tmp), args, options, workers, scenarios)
+            except (RuntimeError, TimeoutError) as exc:
+                more["scaling_error"] = str(exc)
         if args.soak > 0:
             print("bench: memory soak", file=sys.stderr, flush=True)
-            more["soak"] = soak(Path(tmp) / "soak", seconds=args.soak, rate=args.soak_rate)
+            try:
+                more["soak"] = soak(Path(tmp) / "soak", seconds=args.soak, rate=args.soak_rate)
+            except (RuntimeError, TimeoutError) as exc:
+                more["soak_error"] = str(exc)
     document = write_results(
         args.results,
         options=asdict(options),
@@ -295,7 +302,10 @@ def main(argv: list[str]) -> int:
     ]
     if failed:
         print(f"requests failed in: {', '.join(failed)}", file=sys.stderr)
-    return 1 if failed else 0
+    broken = [f"{key}: {more[key]}" for key in ("scaling_error", "soak_error") if key in more]
+    for line in broken:
+        print(line, file=sys.stderr)
+    return 1 if failed or broken else 0
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import sys
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from tools.bench.flamegraph import shares, write_svg
 from tools.bench.runner import LoadOptions, Target, measure
@@ -62,7 +63,7 @@ def py_spy() -> str:
     return found
 
 
-def record(pid: int, seconds: float, out: Path, *, rate: int) -> subprocess.Popen[bytes]:
+def record(pid: int, seconds: float, out: Path, *, rate: int, nonblocking: bool) -> subprocess.Popen[bytes]:
     """Start sampling `pid` and its children for `seconds` into collapsed stacks at `out`."""
     cmd = [
         py_spy(),
@@ -70,6 +71,7 @@ def record(pid: int, seconds: float, out: Path, *, rate: int) -> subprocess.Pope
         "--pid",
         str(pid),
         "--subprocesses",
+        *(["--nonblocking"] if nonblocking else []),
         "--rate",
         str(rate),
         "--duration",
@@ -106,6 +108,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rate", type=int, default=97, help="samples per second")
     parser.add_argument("--load", choices=("auto", "python", "wrk"), default="auto")
     parser.add_argument(
+        "--nonblocking",
+        action="store_true",
+        help="sample without pausing the processes (fewer, less exact samples; for a machine too busy "
+        "for paused sampling to finish)",
+    )
+    parser.add_argument(
         "--rerender", action="store_true", help="only redraw the SVGs and shares from the stacks in --out"
     )
     args = parser.parse_args(argv)
@@ -130,11 +138,17 @@ def main(argv: list[str]) -> int:
             params = run_setup(scenario, system.ctx)
             watched = {"gateway": pids["gateway"], HOT_PATHS[name]: pids[HOT_PATHS[name]]}
             spies = {
-                proc: record(pid, args.duration, args.out / f"{name}.{proc}.txt", rate=args.rate)
+                proc: record(
+                    pid,
+                    args.duration,
+                    args.out / f"{name}.{proc}.txt",
+                    rate=args.rate,
+                    nonblocking=args.nonblocking,
+                )
                 for proc, pid in watched.items()
             }
             result = measure(module, scenario, params, Target(system.ctx.gateway_url, pids), options)
-            entry: dict[str, object] = {
+            entry: dict[str, Any] = {
                 "load": result["load"],
                 "throughput_rps": result["throughput_rps"],
                 "p50_ms": result["p50_ms"],
@@ -156,7 +170,7 @@ def main(argv: list[str]) -> int:
                     continue
                 stacks = write_svg(collapsed, collapsed.with_suffix(".svg"), title=f"{name}: {proc}")
                 entry[proc] = shares(stacks, PARTS)
-                entry.setdefault("samples", {})[proc] = sum(count for _, count in stacks)  # type: ignore[union-attr]
+                entry.setdefault("samples", {})[proc] = sum(count for _, count in stacks)
             report[name] = entry
     kept = args.out / "shares.json"
     earlier = json.loads(kept.read_text())["scenarios"] if kept.exists() else {}
