@@ -49,7 +49,7 @@ def test_the_quickstart_commands_work_as_pasted(gateway: httpx.Client) -> None:
     )
     assert done.returncode == 0, done.stderr
     partners, wallet, funnel, binding = _json_documents(done.stdout)
-    assert {p["partner_id"] for p in partners["items"]} >= {"ride", "food"}  # type: ignore[index]
+    assert {p["partner_id"] for p in partners["items"]} >= {"ride", "food"}
     assert set(wallet) >= {"grants", "points"}
     assert funnel["partner_id"] == "ride" and funnel["from_day"] == "2026-11-01"
     assert binding["status"] == "pending" and binding["partner_id"] == "ride"

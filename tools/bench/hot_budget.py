@@ -36,7 +36,7 @@ from tools.bench.extras import sqlmodel_insert_baseline
 POINTS = 10**9
 
 
-def _prepare(engine, clients: int) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
+def _prepare(engine, clients: int) -> tuple[str, list[str]]:
     benefit_id = f"hot-{uuid.uuid4().hex[:8]}"
     drafter = Principal(kind="operator", actor_id="bench-drafter")
     benefit = Benefit(
