@@ -55,17 +55,15 @@ class Operation:
     def documented(self) -> set[int]:
         return {int(status) for status in self.spec["responses"]}
 
-    def url(self, *, unknown: bool) -> str:
-        values = {p["name"]: self._value(p, unknown=unknown) for p in self.parameters if p["in"] == "path"}
+    def url(self) -> str:
+        values = {p["name"]: self._value(p) for p in self.parameters if p["in"] == "path"}
         path = self.path.format(**values)
         query = {
-            p["name"]: self._value(p, unknown=unknown)
-            for p in self.parameters
-            if p["in"] == "query" and p.get("required")
+            p["name"]: self._value(p) for p in self.parameters if p["in"] == "query" and p.get("required")
         }
         return str(httpx.URL(path, params=query))
 
-    def _value(self, parameter: dict[str, Any], *, unknown: bool) -> str:
+    def _value(self, parameter: dict[str, Any]) -> str:
         schema = self._resolve(parameter.get("schema", {}))
         schema = next((self._resolve(s) for s in schema.get("anyOf", []) if s.get("type") != "null"), schema)
         if parameter["name"] == "app_id":
@@ -79,7 +77,7 @@ class Operation:
         pattern = schema.get("pattern")
         if pattern and re.search(pattern, "2027-01-01"):
             return "2027-01-01"
-        for candidate in UNKNOWN_IDS if unknown else ("zz-unknown-404",):
+        for candidate in UNKNOWN_IDS:
             if not pattern or re.search(pattern, candidate):
                 return candidate
         return UNKNOWN_IDS[0]
@@ -126,15 +124,12 @@ def send(
     gateway: httpx.Client,
     operation: Operation,
     *,
-    unknown: bool,
     body: bytes | None,
     content_type: str = "application/json",
     credentials: RouteCredentials | None = None,
 ) -> httpx.Response:
     headers = {"Content-Type": content_type} if body is not None else {}
-    request = gateway.build_request(
-        operation.method, operation.url(unknown=unknown), content=body, headers=headers
-    )
+    request = gateway.build_request(operation.method, operation.url(), content=body, headers=headers)
     if credentials is not None:
         credentials.apply(request, body or b"")
     return gateway.send(request)
@@ -150,7 +145,7 @@ def test_without_credentials_every_answer_is_documented(
     failures: list[str] = []
     refused = 0
     for operation in spec_operations:
-        response = send(openapi_gateway, operation, unknown=True, body=example_body(operation))
+        response = send(openapi_gateway, operation, body=example_body(operation))
         failures += undocumented(operation, response, "without credentials")
         if operation.spec.get("security"):
             refused += response.status_code == 401
@@ -179,7 +174,6 @@ def test_bad_bodies_are_documented_problems(
             response = send(
                 openapi_gateway,
                 operation,
-                unknown=True,
                 body=body,
                 content_type=content_type,
                 credentials=credentials,
@@ -202,9 +196,7 @@ def test_unknown_ids_and_reads_answer_documented_statuses(
         ids = [p for p in operation.parameters if p["in"] == "path" and p["name"] != "app_id"]
         if operation.method != "GET" and not ids:
             continue
-        response = send(
-            openapi_gateway, operation, unknown=True, body=example_body(operation), credentials=credentials
-        )
+        response = send(openapi_gateway, operation, body=example_body(operation), credentials=credentials)
         failures += undocumented(operation, response, "on unknown ids")
         not_found += response.status_code == 404
     assert not failures, "\n".join(failures)
