@@ -25,6 +25,7 @@ ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 TICKET_TYPE = "urn:lattice:params:oauth:token-type:recognition-ticket"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+TIMEOUT = 30  # seconds: the machine running the suite may be loaded
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def metadata(gateway: httpx.Client) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def keys(gateway: httpx.Client, metadata: dict[str, Any]) -> KeySet:
-    return KeySet.import_key_set(httpx.get(metadata["jwks_uri"], timeout=10).json())
+    return KeySet.import_key_set(httpx.get(metadata["jwks_uri"], timeout=TIMEOUT).json())
 
 
 def app_endpoint(metadata: dict[str, Any], app_id: str) -> str:
@@ -88,7 +89,7 @@ def test_an_operator_gets_a_token_with_authlibs_client_credentials(
 ) -> None:
     secret = demo_data.DEMO_OPERATOR_SECRETS["sh-operator"]
     with OAuth2Client(
-        client_id="sh-operator", client_secret=secret, token_endpoint_auth_method=method
+        client_id="sh-operator", client_secret=secret, token_endpoint_auth_method=method, timeout=TIMEOUT
     ) as client:
         token = client.fetch_token(metadata["token_endpoint"], grant_type="client_credentials")
     assert token["token_type"] == "Bearer" and 0 < token["expires_in"] <= 900
@@ -104,7 +105,10 @@ def test_client_credentials_refusals_are_oauth_errors(
 ) -> None:
     endpoint = metadata["token_endpoint"]
     with OAuth2Client(
-        client_id="hq-viewer", client_secret="wrong-secret", token_endpoint_auth_method="client_secret_basic"
+        client_id="hq-viewer",
+        client_secret="wrong-secret",
+        token_endpoint_auth_method="client_secret_basic",
+        timeout=TIMEOUT,
     ) as client:
         with pytest.raises(OAuthError) as refused:
             client.fetch_token(endpoint, grant_type="client_credentials")
@@ -172,7 +176,7 @@ def test_an_app_backend_signs_in_with_authlibs_jwt_bearer_then_refreshes(
     endpoint = app_endpoint(metadata, "mbank")
     user = f"m-{uuid.uuid4().hex[:10]}"
     signed = assertion("mbank", sub=user, acr="2")
-    with OAuth2Client(client_id="mbank", token_endpoint_auth_method="none") as client:
+    with OAuth2Client(client_id="mbank", token_endpoint_auth_method="none", timeout=TIMEOUT) as client:
         token = client.fetch_token(endpoint, grant_type=JWT_BEARER, assertion=signed)
         assert token["app_user_id"] == user and token["assurance_level"] == 2
         claims = verified(token["access_token"], keys, metadata, audience="mbank")
@@ -203,7 +207,7 @@ def test_an_app_backend_signs_in_with_authlibs_jwt_bearer_then_refreshes(
 def test_a_sibling_app_recognises_the_customer_with_authlibs_token_exchange(
     metadata: dict[str, Any], keys: KeySet, gateway: httpx.Client
 ) -> None:
-    with OAuth2Client(client_id="mbank", token_endpoint_auth_method="none") as mbank:
+    with OAuth2Client(client_id="mbank", token_endpoint_auth_method="none", timeout=TIMEOUT) as mbank:
         first = mbank.fetch_token(
             app_endpoint(metadata, "mbank"),
             grant_type=JWT_BEARER,
@@ -222,7 +226,7 @@ def test_a_sibling_app_recognises_the_customer_with_authlibs_token_exchange(
 
     def ticket(scopes: list[str]) -> str:
         """mbank's backend exchanges the customer's access token for a ticket to life (RFC 8693)."""
-        with OAuth2Client(client_id="mbank", token_endpoint_auth_method="none") as client:
+        with OAuth2Client(client_id="mbank", token_endpoint_auth_method="none", timeout=TIMEOUT) as client:
             issued = client.fetch_token(mbank_endpoint, **ask, scope=" ".join(scopes))
         assert issued["issued_token_type"] == TICKET_TYPE and issued["token_type"] == "N_A"
         assert 0 < issued["expires_in"] <= 60 and issued["scope"].split() == scopes
@@ -254,7 +258,7 @@ def test_a_sibling_app_recognises_the_customer_with_authlibs_token_exchange(
         "requested_token_type": ACCESS_TOKEN_TYPE,
         "scope": " ".join(narrowed),
     }
-    with OAuth2Client(client_id="life", token_endpoint_auth_method="none") as life:
+    with OAuth2Client(client_id="life", token_endpoint_auth_method="none", timeout=TIMEOUT) as life:
         token = life.fetch_token(endpoint, **exchange)
         assert token["issued_token_type"] == ACCESS_TOKEN_TYPE and token["token_type"] == "Bearer"
         assert token["expires_in"] > 0 and token["scope"].split() == narrowed
