@@ -155,7 +155,7 @@ def partner_routes(gw: EdgeGateway) -> list[tuple[str, str]]:
 async def test_every_partner_route_challenges_and_helps(partner_gateway: EdgeGateway) -> None:
     routes = partner_routes(partner_gateway)
     assert len(routes) >= 5, routes
-    async with httpx.AsyncClient(base_url=partner_gateway.url) as http:
+    async with httpx.AsyncClient(base_url=partner_gateway.url, timeout=30) as http:
         for method, path in routes:
             unsigned = await http.request(method, path + "?page_size=5")
             assert unsigned.status_code == 401, (method, path, unsigned.text)
