@@ -35,8 +35,8 @@ _ENTRIES: dict[str, tuple[str, str, str]] = {
     "unsupported_media_type": (
         "The body is not JSON",
         "The route reads a JSON body, and the request's `Content-Type` is not `application/json` (or "
-        "`application/<something>+json`). Only the OAuth token endpoint `POST /v1/ops/token` also "
-        "takes `application/x-www-form-urlencoded`.",
+        "`application/<something>+json`). Only the OAuth token endpoints (`POST /v1/ops/token`, "
+        "`POST /v1/apps/{app_id}/token`) also take `application/x-www-form-urlencoded`.",
         "Send the body as JSON with `Content-Type: application/json`.",
     ),
     "body_too_large": (
