@@ -17,12 +17,15 @@ from pathlib import Path
 import httpx
 import pytest
 from pydantic import ValidationError
+from starlette.requests import Request
 
 from gateway.config import GatewaySettings
+from gateway.edge import PartnerSignatures
 from gateway.policies.denial import PolicyDenied
 from gateway.policies.partner_signature import CHALLENGE, PartnerKey, PartnerSignaturePolicy
 from gateway.policies.signing import SIGNED_HEADERS, EdgeRequest, canonical_request, sign
 from gateway.policies.store_sqlite import SqliteEdgeStore
+from gateway.problems import Problem
 from tests.gateway.conftest import PARTNER_SECRET, EdgeGateway, running_gateway
 from tests.gateway.keys import PartnerKeys
 from tools.partner_client import PartnerSigner, encode_request
@@ -179,3 +182,20 @@ async def test_every_partner_route_challenges_and_helps(partner_gateway: EdgeGat
             assert shown["timestamp"] == headers["X-Lattice-Timestamp"]
             expected = base64.b64encode(sign(PARTNER_SECRET, shown["string_to_sign"])).decode()
             assert expected not in wrong.text and PARTNER_SECRET.decode() not in wrong.text
+
+
+async def test_behind_kong_a_partner_request_that_bypassed_it_is_challenged_to_sign(tmp_path: Path) -> None:
+    """The gateway trusting Kong refuses a partner request without Kong's headers with the same challenge."""
+    signatures = PartnerSignatures(policy=policy(tmp_path, explain=True), kong_secret="k" * 32)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/partner/bindings",
+        "raw_path": b"/v1/partner/bindings",
+        "query_string": b"",
+        "headers": [(b"x-lattice-partner", b"ride")],
+    }
+    with pytest.raises(Problem) as refused:
+        await signatures.authenticate(Request(scope))
+    assert refused.value.status == 401 and refused.value.code == "edge_untrusted"
+    assert refused.value.headers["WWW-Authenticate"] == CHALLENGE
