@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tests.e2e.conftest import JourneyWorld
 from tests.support.otlp import ReceivedSpan
 from tools.journey import Journey, JourneyResult, wait_until
@@ -22,8 +24,16 @@ def play(world: JourneyWorld, gateway_urls: list[str] | None = None) -> JourneyR
         journey.close()
 
 
-def test_partner_click_to_recognised_customer_to_benefit_to_conversion(world: JourneyWorld) -> None:
-    result = play(world)
+@pytest.fixture(scope="module")
+def journey(world: JourneyWorld) -> JourneyResult:
+    """One journey played for the tests that only read what it left (its steps, logs and postbacks)."""
+    return play(world)
+
+
+def test_partner_click_to_recognised_customer_to_benefit_to_conversion(
+    world: JourneyWorld, journey: JourneyResult
+) -> None:
+    result = journey
     assert result.mbank is not None and result.life is not None
     customer_id = result.mbank.customer_id
     assert result.life.customer_id == customer_id  # one customer in both apps
@@ -121,10 +131,12 @@ def _log_lines(world: JourneyWorld, trace_id: str) -> dict[str, list[dict[str, A
     return found
 
 
-def test_grep_of_a_milestone_trace_finds_the_request_the_event_and_the_postback(world: JourneyWorld) -> None:
+def test_grep_of_a_milestone_trace_finds_the_request_the_event_and_the_postback(
+    world: JourneyWorld, journey: JourneyResult
+) -> None:
     from tests.support.privacy import findings
 
-    result = play(world)
+    result = journey
     milestone = next(s for s in result.steps if s.title.startswith("booked the first transaction"))
     assert milestone.trace_id
 
