@@ -204,7 +204,11 @@ def run_system(
         results = []
         for name, (module, scenario) in chosen.items():
             print(f"  {name} ...", file=sys.stderr, flush=True)
-            params = run_setup(scenario, ctx)
+            try:
+                params = run_setup(scenario, ctx)
+            except grpc.RpcError as exc:  # an overloaded machine: the others are still measured
+                print(f"  {name}: setup failed ({exc.code()}), not measured", file=sys.stderr, flush=True)
+                continue
             target = targets[scenario.target]
             results.append(measure(module, scenario, params, target, options))
             if name in fixed_rate:
