@@ -23,6 +23,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture(scope="session")
 def gateway(stack: Stack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.config.gateway_url, timeout=10) as client:
+        # the first request builds the API description (seconds on a loaded machine); later ones read it
+        assert client.get("/openapi.json", timeout=120).status_code == 200
         yield client
 
 
