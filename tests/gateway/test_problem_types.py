@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from urllib.parse import urljoin
 
 import httpx
@@ -18,8 +19,14 @@ from tests.gateway.problem_codes import scan
 SOURCES = [repo_root() / "gateway", repo_root() / "services", repo_root() / "infra" / "kong" / "plugins"]
 
 
+@functools.cache
+def scanned() -> tuple[dict[str, str], dict[str, str]]:
+    """The source is read once for the module's tests."""
+    return scan(SOURCES)
+
+
 def test_the_scan_finds_the_codes_of_every_kind_of_raiser() -> None:
-    codes, families = scan(SOURCES)
+    codes, families = scanned()
     # one of each: gateway problem, edge policy, 401 helper, handler, domain error, ternary, constant
     for code in (
         "body_too_large",
@@ -36,7 +43,7 @@ def test_the_scan_finds_the_codes_of_every_kind_of_raiser() -> None:
 
 
 def test_every_code_the_source_can_raise_is_described() -> None:
-    codes, families = scan(SOURCES)
+    codes, families = scanned()
     missing = {code: where for code, where in codes.items() if describe(code) is None}
     assert not missing, f"add these codes to gateway/problem_catalogue.py: {missing}"
     undescribed = {
@@ -47,7 +54,7 @@ def test_every_code_the_source_can_raise_is_described() -> None:
 
 def test_every_type_uri_resolves_to_its_page() -> None:
     """In process (the page needs no service): ~250 GETs would spend the public rate limit."""
-    codes, _ = scan(SOURCES)
+    codes, _ = scanned()
 
     async def fetch_all() -> dict[str, tuple[httpx.Response, httpx.Response]]:
         app = create_app(GatewaySettings(problem_base_url=""))
