@@ -10,10 +10,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from services.runtime.config import SERVICES
+from tools.scratch_database import scratch_postgres_database
 
 POSTGRES_ENV = "LATTICE_TEST_POSTGRES_URL"
 
@@ -49,13 +48,5 @@ def fresh_database_url(kind: str, tmp_path: Path) -> Iterator[str]:
         pytest.fail(
             f"{POSTGRES_ENV} must point at a PostgreSQL server for postgres tests (make test-postgres)"
         )
-    name = f"lattice_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres_database(server_url) as url:
+        yield url

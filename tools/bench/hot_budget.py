@@ -17,14 +17,9 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from services.benefits.catalogue import create_benefit, review_benefit
 from services.benefits.holds import Target
@@ -37,6 +32,7 @@ from services.benefits.wallet import grant_benefit
 from services.runtime.clock import utcnow
 from services.runtime.db import make_engine, migrate
 from tools.bench.extras import sqlmodel_insert_baseline
+from tools.scratch_database import scratch_postgres_database
 
 POINTS = 10**9
 
@@ -130,21 +126,6 @@ def measure(url: str, *, clients: int, duration_s: float) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _fresh_postgres(server_url: str) -> Iterator[str]:
-    """A new database on the server for the run, dropped afterwards."""
-    name = f"lattice_hot_budget_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.bench.hot_budget", description=__doc__.splitlines()[0]
@@ -160,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         baseline = sqlmodel_insert_baseline(work)
         runs = [measure(f"sqlite:///{work / 'benefits.db'}", clients=args.clients, duration_s=args.duration)]
         if args.postgres_url:
-            with _fresh_postgres(args.postgres_url) as url:
+            with scratch_postgres_database(args.postgres_url, prefix="lattice_hot_budget") as url:
                 runs.append(measure(url, clients=args.clients, duration_s=args.duration))
     for run in runs:
         run["vs_sqlite_single_insert"] = round(run["redemptions_per_s"] / baseline["tx_per_s"], 3)
