@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from services.runtime.db import is_retryable, transaction
-from services.runtime.deadlines import remaining_s
+from services.runtime.deadlines import current_deadline, remaining_s
 from services.runtime.errors import Unavailable
 from services.runtime.wakeups import deferred_wakeups, wake_topics
 
@@ -43,6 +43,8 @@ _ANSWER_MARGIN_S = 0.25
 class _Unit:
     work: Callable[[Session], Any]
     future: Future[Any] = field(default_factory=Future)
+    # the caller's request deadline: the group never waits for the file lock past the earliest one
+    deadline: float | None = field(default_factory=current_deadline.get)
 
 
 class GroupCommitter:
@@ -106,6 +108,8 @@ class GroupCommitter:
     def _commit_group(self, units: list[_Unit]) -> None:
         results: list[tuple[_Unit, bool, Any]] = []
         topics: set[str] = set()
+        deadlines = [u.deadline for u in units if u.deadline is not None]
+        token = current_deadline.set(min(deadlines) if deadlines else None)  # read by db's BEGIN hook
         try:
             with self._engine.connect() as conn:
                 with conn.begin():
@@ -132,6 +136,8 @@ class GroupCommitter:
             for unit in units:
                 unit.future.set_exception(failure)
             return
+        finally:
+            current_deadline.reset(token)
         wake_topics(self._engine, topics)
         for unit, ok, value in results:
             if ok:
