@@ -53,7 +53,7 @@ wrk: ## install wrk (Debian package), the compiled load generator of make bench 
 	    || { $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk; }; \
 	fi
 
-test: protos browser wrk ## run the whole test suite on the embedded defaults (no NATS or PostgreSQL needed; installs Chromium for the console tests when missing)
+test: protos browser wrk ## run the whole test suite on the embedded defaults (no NATS or PostgreSQL needed; installs Chromium for the console tests and wrk for the bench harness test when missing)
 	$(PY) -m pytest -q
 
 test-postgres: protos ## (and the gateway replicas on Redis, 127.0.0.1:6379 or LATTICE_TEST_REDIS_URL) the storage and ledger tests, the journey, its replica/fault test and the races through the gateway on PostgreSQL, a database per service (LATTICE_TEST_POSTGRES_URL)
