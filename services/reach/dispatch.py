@@ -109,8 +109,13 @@ def _target_app(delivery: Delivery, touchpoint: Touchpoint, profile: AudiencePro
 def claim(
     session: Session, *, delivery_id: str, now: datetime, partner_ids: Mapping[str, str]
 ) -> SendPlan | None:
-    """Decide a due delivery: hold it, drop it, suppress it, or claim it for sending (and count it)."""
-    delivery = session.get(Delivery, delivery_id)
+    """Decide a due delivery: hold it, drop it, suppress it, or claim it for sending (and count it).
+
+    The delivery's row is locked first: on PostgreSQL two replicas (or a replica's trigger path and its
+    scheduler) may claim the same delivery at once, and without the lock both would count a contact
+    and the later commit would hide the first (SQLite's BEGIN IMMEDIATE already serialises them).
+    """
+    delivery = session.get(Delivery, delivery_id, with_for_update=True, populate_existing=True)
     if delivery is None:
         return None
     stale = (
@@ -226,7 +231,7 @@ def finish(
     retry_in: timedelta | None,
 ) -> Delivery | None:
     """Record the provider's answer: delivered, or back to pending for a retry, or failed."""
-    delivery = session.get(Delivery, delivery_id)
+    delivery = session.get(Delivery, delivery_id, with_for_update=True, populate_existing=True)
     if delivery is None or delivery.status != "sending":
         return None
     if delivered:
@@ -242,7 +247,7 @@ def finish(
 
 def postpone(session: Session, *, delivery_id: str, reason: str, until: datetime) -> str:
     """A dependency could not be asked: try this waiting delivery again later."""
-    delivery = session.get(Delivery, delivery_id)
+    delivery = session.get(Delivery, delivery_id, with_for_update=True, populate_existing=True)
     if delivery is None:
         return "unknown"
     if delivery.status in ("pending", "held"):
