@@ -132,7 +132,8 @@ class MemorySessionStore(SessionStore):
         return session
 
     async def save(self, session: Session) -> None:
-        """Kept (the least recently used one goes when the store is full)."""
+        """Kept (the least recently used one goes when the store is full); idle time counts from now."""
+        session.last_seen = time.time()
         if session.id not in self._sessions:
             while len(self._sessions) >= self.max_sessions:
                 self._sessions.popitem(last=False)
@@ -170,6 +171,8 @@ class RedisSessionStore(SessionStore):
             return None
 
     async def save(self, session: Session) -> None:
+        # idle time counts from the end of a request: a slow sign-in does not use up the idle timeout
+        session.last_seen = time.time()
         left = min(self.idle_timeout_s, self.absolute_timeout_s - (time.time() - session.created))
         if left <= 0:
             await self.drop(session.id)

@@ -30,7 +30,8 @@ async def test_ten_percent_control_group_receives_nothing_and_is_reported(
     control = {
         c for c in CUSTOMERS if in_control_group(strategy_id=strategy_id, customer_id=c, share_bp=1000)
     }
-    assert 8 <= len(control) <= 35  # about 10%, and the same customers on every run
+    # about 10% (20 of 200, sigma 4.2): the bounds are 6 sigma wide, so a random strategy id never fails them
+    assert 5 <= len(control) <= 45  # and the same customers on every run
     for customer in CUSTOMERS:
         await reach.handle_event(event(customer, f"salary-{customer}", at=now), consumer="t", now=now)
     # Conversions: every control customer's third, and every treatment customer's second, opens a deposit.

@@ -159,6 +159,9 @@ STRATEGY_ROUTES: dict[tuple[str, str], Call] = {
     ("GET", "/strategies/{strategy_id}/revisions"): lambda g, h, s: g.get(
         f"{OPS}/strategies/{s}/revisions", headers=h
     ),
+    ("POST", "/strategies/{strategy_id}/reject"): lambda g, h, s: g.post(
+        f"{OPS}/strategies/{s}/reject", json={"reason": "out of scope"}, headers=h
+    ),
     ("POST", "/strategies/{strategy_id}/approve"): lambda g, h, s: g.post(
         f"{OPS}/strategies/{s}/approve", headers=h
     ),
