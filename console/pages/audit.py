@@ -87,7 +87,7 @@ async def search(
     entity_id: Annotated[str, Query(pattern=r"^([A-Za-z0-9_.:/-]{1,120})?$")] = "",
     since: LocalMinute = "",
     until: LocalMinute = "",
-    page_token: Annotated[str, Query(max_length=60)] = "",
+    page_token: Annotated[str, Query(max_length=120)] = "",
     export: Annotated[str, Query(pattern=r"^(csv)?$")] = "",
 ) -> Response:
     t = translator(request)

@@ -170,6 +170,8 @@ def test_pages_walk_the_whole_trail_without_gaps_or_repeats(gateway: httpx.Clien
         {"since": "2026-01-01T00:00:00"},
         {"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
         {"page_token": "abc"},
+        {"page_token": "bm90LWEtY3Vyc29y"},  # base64url, but of no cursor
+        {"page_token": "1764382312345678.identity.12"},  # a cursor in the clear: tokens are opaque
         {"by_operator": "<script>"},
         {"entity_id": "a b"},
     ],
