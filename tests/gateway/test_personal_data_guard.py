@@ -88,13 +88,19 @@ async def test_query_path_header_cookie_form_and_text_bodies_are_scanned(edge_ga
             "body",
             "/client_id",
         )
-        _refused(await http.post("/v1/ops/token", content=b"{not json 13800138000"), "body", "")
+        # a body that declares no media type is refused before anything reads it, and not echoed
+        untyped = await http.post("/v1/ops/token", content=b"{not json 13800138000")
+        assert untyped.status_code == 415 and "13800138000" not in untyped.text, untyped.text
+        json_type = {"Content-Type": "application/json"}
+        broken = b"{not json 13800138000"
+        _refused(await http.post("/v1/ops/token", content=broken, headers=json_type), "body", "")
         exponent = b'{"client_id": "ops", "client_secret": 1.3800138e10}'
-        _refused(await http.post("/v1/ops/token", content=exponent), "body", "/client_secret")
+        secret = await http.post("/v1/ops/token", content=exponent, headers=json_type)
+        _refused(secret, "body", "/client_secret")
         escaped = b'{"client_id": "138\\t0013\\u00008000"}'
-        _refused(await http.post("/v1/ops/token", content=escaped), "body", "/client_id")
+        _refused(await http.post("/v1/ops/token", content=escaped, headers=json_type), "body", "/client_id")
         deep = b"[" * 5000 + b'"13800138000"' + b"]" * 5000
-        _refused(await http.post("/v1/ops/token", content=deep), "body", "")
+        _refused(await http.post("/v1/ops/token", content=deep, headers=json_type), "body", "")
 
 
 async def test_a_request_id_with_a_number_is_replaced_and_refused(edge_gateway: EdgeGateway) -> None:
