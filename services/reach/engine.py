@@ -29,7 +29,10 @@ from services.runtime.errors import Unavailable
 from services.runtime.outbox import ProcessedMessage, record_event
 
 logger = logging.getLogger(__name__)
-MAX_ACTION_ATTEMPTS = 10
+# A Do action (the benefit grant) is retried on every scheduler pass while benefits cannot answer, for
+# this long after the message was delivered; counting attempts instead gave up within seconds of an
+# outage (two benefits replicas restarting on a loaded machine outlasted ten quick passes).
+ACTION_RETRY_WINDOW = timedelta(hours=1)
 MAX_SEND_ATTEMPTS = 5
 
 
@@ -105,7 +108,7 @@ class ReachEngine:
         await asyncio.to_thread(self._record_delivered, plan, message, handoff, now)
         self._notify()
         if plan.spec.benefit_id:
-            await self.run_action(plan.delivery_id)
+            await self.run_action(plan.delivery_id, now=now)
         return "delivered"
 
     async def _partner_ids(self, delivery_id: str) -> dict[str, str]:
@@ -199,8 +202,9 @@ class ReachEngine:
                 ),
             )
 
-    async def run_action(self, delivery_id: str) -> str:
+    async def run_action(self, delivery_id: str, *, now: datetime | None = None) -> str:
         """Do: grant the strategy's benefit for a delivered message, once per trigger."""
+        now = now or utcnow()
         with read_session(self.engine) as session:
             delivery = session.get(Delivery, delivery_id)
             if delivery is None or delivery.status != "delivered" or delivery.action_state != "pending":
@@ -222,7 +226,8 @@ class ReachEngine:
             assert row is not None
             row.action_attempts += 1
             state = outcome.state
-            if state == "pending" and row.action_attempts >= MAX_ACTION_ATTEMPTS:
+            delivered_at = row.delivered_at or row.sent_at
+            if state == "pending" and delivered_at and now - delivered_at > ACTION_RETRY_WINDOW:
                 state = "failed:benefits_unavailable"
             row.action_state = state
             session.add(row)

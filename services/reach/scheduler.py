@@ -78,7 +78,7 @@ async def run_due(reach: ReachEngine, *, now: datetime | None = None) -> int:
         await reach.dispatch(delivery_id, now=now)
         handled += 1
     for delivery_id in await asyncio.to_thread(_pending_actions, reach):
-        await reach.run_action(delivery_id)
+        await reach.run_action(delivery_id, now=now)
     return handled
 
 
