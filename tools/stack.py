@@ -327,14 +327,29 @@ class Stack:
         assert proc.popen is not None
         proc.popen.send_signal(signal.SIGCONT)
 
-    def stop(self) -> None:
-        """Console and gateway first, then services, then NATS, so nothing in flight is lost."""
-        order = sorted(
-            self.processes.values(),
-            key=lambda p: (p.name == "nats", not p.name.startswith(("console", "gateway"))),
-        )
-        for proc in order:
-            proc.stop()
+    def stop(self, timeout: float = 10.0) -> None:
+        """Console and gateway first, then services, then NATS, so nothing in flight is lost.
+
+        The processes of one tier stop together (SIGTERM to all, one shared deadline, then SIGKILL to
+        what is left): stopping eight processes one after another could take eight grace periods.
+        """
+        tiers: dict[int, list[Process]] = {}
+        for proc in self.processes.values():
+            tier = 2 if proc.name == "nats" else 0 if proc.name.startswith(("console", "gateway")) else 1
+            tiers.setdefault(tier, []).append(proc)
+        for tier in sorted(tiers):
+            running = [proc for proc in tiers[tier] if proc.alive and proc.popen is not None]
+            for proc in running:
+                assert proc.popen is not None
+                proc.popen.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            for proc in running:
+                assert proc.popen is not None
+                try:
+                    proc.popen.wait(max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    proc.popen.kill()
+                    proc.popen.wait(5)
 
 
 def _wait_for_port(port: int, proc: Process, timeout: float) -> None:
