@@ -62,6 +62,8 @@ def main() -> int:
         stopping = True
 
     signal.signal(signal.SIGTERM, _stop)
+    # Ctrl-C stops everything even when whoever started us ignored SIGINT (a child inherits SIG_IGN)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         print(f"Lattice: starting (data and logs under {config.var_dir})")
         stack.start_nats()
