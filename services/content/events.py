@@ -18,7 +18,7 @@ from nats.js.api import DeliverPolicy
 from services.content.review import ITEM_ARCHIVED, ITEM_PUBLISHED
 from services.content.slot_cache import SlotCache
 from services.content.slots import PLACEMENT_CHANGED
-from services.runtime.bus import Bus
+from services.runtime.bus import Bus, when_jetstream_answers
 
 logger = logging.getLogger(__name__)
 SUBJECTS = "content.>"
@@ -44,10 +44,13 @@ async def watch_content_events(bus: Bus, cache: SlotCache) -> None:
     async def on_message(msg: Msg) -> None:
         apply_event(cache, subject=msg.subject, data=msg.data)
 
-    await bus.js.subscribe(
-        SUBJECTS,
-        cb=on_message,
-        ordered_consumer=True,
-        deliver_policy=DeliverPolicy.NEW,
-        inactive_threshold=60,
+    await when_jetstream_answers(
+        "content's cache watch",
+        lambda: bus.js.subscribe(
+            SUBJECTS,
+            cb=on_message,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.NEW,
+            inactive_threshold=60,
+        ),
     )

@@ -8,11 +8,14 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 import nats
+from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, ServiceUnavailableError
 from opentelemetry import metrics, trace
 from opentelemetry.propagate import extract, inject
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -50,6 +53,28 @@ MSG_ID_HEADER = "Nats-Msg-Id"
 EVENT_ID_HEADER = "Lattice-Event-Id"
 REPLAY_FOR_HEADER = "Lattice-Replay-For"
 _SUBJECT_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,100}")
+
+
+# how long a process waits at start for JetStream to answer its setup (streams, consumers): a cluster
+# still electing its leaders answers 503 or not at all for a few seconds
+SETUP_PATIENCE_S = 60.0
+_NOT_YET = (NatsTimeoutError, NoRespondersError, ServiceUnavailableError)
+T = TypeVar("T")
+
+
+async def when_jetstream_answers(what: str, call: Callable[[], Awaitable[T]]) -> T:
+    """Run a JetStream setup call, again with backoff while JetStream is not yet available."""
+    deadline = time.monotonic() + SETUP_PATIENCE_S
+    pause = 0.25
+    while True:
+        try:
+            return await call()
+        except _NOT_YET:
+            if time.monotonic() + pause > deadline:
+                raise
+            logger.warning("JetStream did not answer %s yet; again in %.2f s", what, pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 4.0)
 
 
 class UnsafeSubject(ValueError):
@@ -123,10 +148,13 @@ class Bus:
                 duplicate_window=DUPLICATE_WINDOW_S,
                 num_replicas=self.stream_replicas,
             )
-            try:
-                await self.js.add_stream(config)
-            except BadRequestError:
-                await self.js.update_stream(config)
+            await when_jetstream_answers(f"stream {name}", partial(self._declare, config))
+
+    async def _declare(self, config: StreamConfig) -> None:
+        try:
+            await self.js.add_stream(config)
+        except BadRequestError:
+            await self.js.update_stream(config)
 
     async def publish(
         self,
@@ -207,7 +235,9 @@ class Bus:
             ack_wait=ack_wait_s,
             filter_subject=subject,
         )
-        psub = await self.js.pull_subscribe(subject, durable=durable, config=config)
+        psub = await when_jetstream_answers(
+            f"consumer {durable}", lambda: self.js.pull_subscribe(subject, durable=durable, config=config)
+        )
         self._subscriptions.append(psub)
         task = asyncio.create_task(self._pull_loop(psub, durable, handler, max_deliver), name=durable)
         self._tasks.append(task)
