@@ -28,6 +28,21 @@ gen/.stamp: $(VENV)/.installed $(PROTOS)
 
 protos: gen/.stamp ## generate Python code (with .pyi stubs) from protos/ into gen/
 
+BUF_DIR := tools/buf
+BUF := $(BUF_DIR)/node_modules/.bin/buf
+
+$(BUF): $(BUF_DIR)/package.json $(BUF_DIR)/package-lock.json
+	cd $(BUF_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+buf: $(BUF) ## install buf (npm @bufbuild/buf, pinned in tools/buf/package-lock.json) for the contract checks
+
+proto-check: $(BUF) ## buf lint of protos/, then buf breaking (WIRE_JSON) against the previous contract protos/baseline.binpb
+	cd protos && ../$(BUF) lint && ../$(BUF) breaking --against baseline.binpb
+
+proto-baseline: $(BUF) ## on purpose: make the current protos/ the contract proto-check compares with (commit protos/baseline.binpb)
+	cd protos && ../$(BUF) build --exclude-source-info -o baseline.binpb
+
 run: protos ## start NATS, the five services, the gateway and the console (embedded default); Ctrl-C stops all
 	$(PY) -m tools.run
 
@@ -53,7 +68,7 @@ wrk: ## install wrk (Debian package), the compiled load generator of make bench 
 	    || { $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk; }; \
 	fi
 
-test: protos browser wrk ## run the whole test suite on the embedded defaults (no NATS or PostgreSQL needed; installs Chromium for the console tests and wrk for the bench harness test when missing)
+test: protos browser wrk buf ## run the whole test suite on the embedded defaults (no NATS or PostgreSQL needed; installs Chromium for the console tests and wrk for the bench harness test when missing)
 	$(PY) -m pytest -q
 
 test-postgres: protos ## (and the gateway replicas on Redis, 127.0.0.1:6379 or LATTICE_TEST_REDIS_URL) the storage and ledger tests, the journey, its replica/fault test and the races through the gateway on PostgreSQL, a database per service (LATTICE_TEST_POSTGRES_URL)
@@ -98,4 +113,4 @@ logs: ## compose deployment: follow logs
 clean: ## remove generated code and local data
 	rm -rf gen var
 
-.PHONY: help install protos run demo browser test test-postgres test-scale bench config-docs lint typecheck fmt migration up down logs clean wrk
+.PHONY: help install protos buf proto-check proto-baseline run demo browser test test-postgres test-scale bench config-docs lint typecheck fmt migration up down logs clean wrk
