@@ -45,11 +45,11 @@ def test_the_scan_finds_the_codes_of_every_kind_of_raiser() -> None:
 def test_every_code_the_source_can_raise_is_described() -> None:
     codes, families = scanned()
     missing = {code: where for code, where in codes.items() if describe(code) is None}
-    assert not missing, f"add these codes to gateway/problem_catalogue.py: {missing}"
+    assert not missing, f"add these codes to gateway/problem_catalogue/: {missing}"
     undescribed = {
         f: where for f, where in families.items() if describe(f.replace("*", "some_field")) is None
     }
-    assert not undescribed, f"add a family to gateway/problem_catalogue.py: {undescribed}"
+    assert not undescribed, f"add a family to gateway/problem_catalogue/families.py: {undescribed}"
 
 
 def test_every_type_uri_resolves_to_its_page() -> None:

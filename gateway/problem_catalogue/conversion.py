@@ -1,0 +1,45 @@
+"""Conversion: campaigns, milestones, postbacks, and the platform's traces.
+
+Each entry is code: (title, what it means, what the caller does about it).
+"""
+
+from __future__ import annotations
+
+ENTRIES: dict[str, tuple[str, str, str]] = {
+    # --- conversion -----------------------------------------------------------------------------
+    "campaign_inactive": (
+        "Campaign inactive",
+        "The campaign is paused or ended.",
+        "Use an active campaign.",
+    ),
+    "campaign_not_approved": (
+        "Campaign not approved",
+        "The campaign was not approved by a reviewer yet.",
+        "Wait for approval.",
+    ),
+    "milestone_id_conflict": (
+        "Milestone id conflict",
+        "The same milestone id appears with different content.",
+        "Give each milestone its own id.",
+    ),
+    "milestones_unavailable": (
+        "Milestones not stored",
+        "The milestones could not be stored; none were accepted.",
+        "Retry after `Retry-After` with the same batch.",
+    ),
+    "postback_url_unresolvable": (
+        "Postback URL does not resolve",
+        "The postback host has no public address.",
+        "Register a public https URL.",
+    ),
+    "trace_not_found": (
+        "No such trace",
+        "No spans with this trace id are stored here.",
+        "Check the trace id (32 hex characters); spans of old runs may have been removed.",
+    ),
+    "traces_not_local": (
+        "Traces are in the collector",
+        "Spans go to the configured OpenTelemetry collector.",
+        "Look the trace up in the collector (Jaeger).",
+    ),
+}
