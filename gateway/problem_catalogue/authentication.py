@@ -1,9 +1,4 @@
-"""Who is calling: access tokens (apps, operators) and partner signatures.
-
-Each entry is code: (title, what it means, what the caller does about it).
-"""
-
-from __future__ import annotations
+"""Who is calling: access tokens (apps, operators) and partner signatures."""
 
 ENTRIES: dict[str, tuple[str, str, str]] = {
     # --- tokens (apps, operators) -------------------------------------------------------------

@@ -1,12 +1,6 @@
-"""Benefits: budgets, wallets, grants, holds and refunds.
-
-Each entry is code: (title, what it means, what the caller does about it).
-"""
-
-from __future__ import annotations
+"""Benefits: budgets, wallets, grants, holds and refunds."""
 
 ENTRIES: dict[str, tuple[str, str, str]] = {
-    # --- benefits -------------------------------------------------------------------------------
     "budget_exhausted": (
         "Budget exhausted",
         "The benefit's budget cannot cover this grant or redemption; nothing was spent.",

@@ -1,12 +1,6 @@
-"""Content: items, variants, locales, review and placements.
-
-Each entry is code: (title, what it means, what the caller does about it).
-"""
-
-from __future__ import annotations
+"""Content: items, variants, locales, review and placements."""
 
 ENTRIES: dict[str, tuple[str, str, str]] = {
-    # --- content --------------------------------------------------------------------------------
     "compliance_violation": (
         "Compliance rules refuse the content",
         "The text breaks the bank's compliance rules; `violations` lists each rule and where.",

@@ -1,12 +1,6 @@
-"""Conversion: campaigns, milestones, postbacks, and the platform's traces.
-
-Each entry is code: (title, what it means, what the caller does about it).
-"""
-
-from __future__ import annotations
+"""Conversion: campaigns, milestones, postbacks, and the platform's traces."""
 
 ENTRIES: dict[str, tuple[str, str, str]] = {
-    # --- conversion -----------------------------------------------------------------------------
     "campaign_inactive": (
         "Campaign inactive",
         "The campaign is paused or ended.",

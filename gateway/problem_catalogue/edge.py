@@ -1,9 +1,4 @@
-"""The edge (any route) and idempotency: problems a request meets before or around its route.
-
-Each entry is code: (title, what it means, what the caller does about it).
-"""
-
-from __future__ import annotations
+"""The edge (any route) and idempotency: problems a request meets before or around its route."""
 
 ENTRIES: dict[str, tuple[str, str, str]] = {
     # --- the edge: any route -------------------------------------------------------------------

@@ -1,9 +1,4 @@
-"""What a caller may do: operator roles and branch scope, customers' consent and bindings.
-
-Each entry is code: (title, what it means, what the caller does about it).
-"""
-
-from __future__ import annotations
+"""What a caller may do: operator roles and branch scope, customers' consent and bindings."""
 
 ENTRIES: dict[str, tuple[str, str, str]] = {
     # --- roles and scope ------------------------------------------------------------------------

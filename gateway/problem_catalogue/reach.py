@@ -1,12 +1,6 @@
-"""Reach: behaviour events, strategies, proposals and deliveries.
-
-Each entry is code: (title, what it means, what the caller does about it).
-"""
-
-from __future__ import annotations
+"""Reach: behaviour events, strategies, proposals and deliveries."""
 
 ENTRIES: dict[str, tuple[str, str, str]] = {
-    # --- reach ----------------------------------------------------------------------------------
     "events_unavailable": (
         "Events not stored",
         "The behaviour events could not be stored; none were accepted.",

@@ -1,12 +1,6 @@
-"""Apps and sign-in: the OAuth grants, cross-app tickets and client secrets.
-
-Each entry is code: (title, what it means, what the caller does about it).
-"""
-
-from __future__ import annotations
+"""Apps and sign-in: the OAuth grants, cross-app tickets and client secrets."""
 
 ENTRIES: dict[str, tuple[str, str, str]] = {
-    # --- apps and sign-in ---------------------------------------------------------------------
     "app_not_found": (
         "No such app",
         "The `{app_id}` in the path is not an app in identity's registry (`lattice-*` ids are "
