@@ -10,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from lattice.identity.v1 import identity_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.auth import CustomerPrincipal
 from services.runtime.clock import from_timestamp
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
@@ -42,6 +43,17 @@ class TokenOut(BaseModel):
     scope: str
     app_user_id: str
     assurance_level: int
+
+
+def caller(customer: CustomerPrincipal) -> pb.CustomerCaller:
+    """The authenticated customer as identity's RPCs take it."""
+    return pb.CustomerCaller(
+        customer_id=customer.customer_id,
+        app_id=customer.app_id,
+        assurance_level=customer.assurance_level,
+        token_id=customer.token_id,
+        scopes=sorted(customer.scopes),
+    )
 
 
 def token_out(resp: pb.TokenResponse) -> TokenOut:
