@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
 
@@ -89,42 +90,47 @@ def install_api_docs(app: FastAPI) -> None:
     descriptions = Descriptions(app)
     app.mount(ASSETS_URL, StaticFiles(directory=str(ASSETS_DIR)), name="docs-assets")
 
-    @app.get(OPENAPI_URL, include_in_schema=False)
-    async def openapi_description() -> Response:
-        whole, _ = await descriptions.get()
-        return Response(whole, media_type="application/json")
+    def description(url: str, name: str, pick: Callable[[tuple[bytes, bytes]], bytes]) -> None:
+        async def serve() -> Response:
+            return Response(pick(await descriptions.get()), media_type="application/json")
 
-    @app.get(PARTNER_OPENAPI_URL, include_in_schema=False)
-    async def partner_description() -> Response:
-        _, partner = await descriptions.get()
-        return Response(partner, media_type="application/json")
+        app.add_api_route(url, serve, methods=["GET"], include_in_schema=False, name=name)
+
+    def page(path: str, name: str, build: Callable[..., HTMLResponse], title: str, **assets: Any) -> None:
+        async def render() -> HTMLResponse:
+            return build(openapi_url=OPENAPI_URL, title=f"{app.title}: {title}", **assets)
+
+        app.add_api_route(path, render, methods=["GET"], include_in_schema=False, name=name)
+
+    description(OPENAPI_URL, "openapi_description", lambda built: built[0])
+    description(PARTNER_OPENAPI_URL, "partner_description", lambda built: built[1])
 
     @app.get("/", include_in_schema=False)
     async def index() -> HTMLResponse:
         return HTMLResponse(_index(app.title))
 
-    @app.get("/docs", include_in_schema=False)
-    async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=OPENAPI_URL,
-            title=f"{app.title}: Swagger UI",
-            swagger_js_url=SWAGGER_JS,
-            swagger_css_url=SWAGGER_CSS,
-            swagger_favicon_url=FAVICON,
-            oauth2_redirect_url=OAUTH2_REDIRECT_URL,
-            swagger_ui_parameters=SWAGGER_PARAMETERS,
-        )
+    page(
+        "/docs",
+        "swagger_ui",
+        get_swagger_ui_html,
+        "Swagger UI",
+        swagger_js_url=SWAGGER_JS,
+        swagger_css_url=SWAGGER_CSS,
+        swagger_favicon_url=FAVICON,
+        oauth2_redirect_url=OAUTH2_REDIRECT_URL,
+        swagger_ui_parameters=SWAGGER_PARAMETERS,
+    )
 
     @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
     async def swagger_ui_oauth2_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
 
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url=OPENAPI_URL,
-            title=f"{app.title}: Redoc",
-            redoc_js_url=REDOC_JS,
-            redoc_favicon_url=FAVICON,
-            with_google_fonts=False,
-        )
+    page(
+        "/redoc",
+        "redoc",
+        get_redoc_html,
+        "Redoc",
+        redoc_js_url=REDOC_JS,
+        redoc_favicon_url=FAVICON,
+        with_google_fonts=False,
+    )

@@ -71,19 +71,19 @@ _SIGNATURE_HEADERS = {
         "Standard Webhooks signature (`v1,<base64 HMAC-SHA256>`) with the channel's provider secret.",
     ),
 }
+
+
+def _jwt_bearer(description: str) -> dict[str, Any]:
+    return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": description}
+
+
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
-    "app_token": {
-        "type": "http",
-        "scheme": "bearer",
-        "bearerFormat": "JWT",
-        "description": "A customer's access token from `POST /v1/apps/{app_id}/token` (audience = the app).",
-    },
-    "operator_token": {
-        "type": "http",
-        "scheme": "bearer",
-        "bearerFormat": "JWT",
-        "description": "An operator token from `POST /v1/ops/token` (audience `lattice-ops`, 15 minutes).",
-    },
+    "app_token": _jwt_bearer(
+        "A customer's access token from `POST /v1/apps/{app_id}/token` (audience = the app)."
+    ),
+    "operator_token": _jwt_bearer(
+        "An operator token from `POST /v1/ops/token` (audience `lattice-ops`, 15 minutes)."
+    ),
     "operator_oauth2": {
         "type": "oauth2",
         "description": "OAuth 2.0 client credentials of a member of staff (client id = operator id).",

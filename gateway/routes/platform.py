@@ -3,8 +3,9 @@ replay. The gateway reads JetStream itself: no service owns the bus."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
@@ -14,8 +15,12 @@ from gateway.problems import Problem
 from services.runtime import dead_letters
 from services.runtime.errors import DomainError, InvalidInput
 
+if TYPE_CHECKING:  # the bus is the app's (request.app.state.bus); the gateway only names its type
+    from nats.js import JetStreamContext
+
 router = APIRouter(prefix="/v1/ops/platform", tags=["platform"])
 ADMIN = require_role("admin")
+T = TypeVar("T")
 Sequence = Annotated[int, Path(ge=1, le=2**63 - 1, description="the dead letter's DLQ stream sequence")]
 
 
@@ -72,9 +77,19 @@ def _js(request: Request):
     return request.app.state.bus.js
 
 
-def _problem(error: DomainError) -> Problem:
-    status = 422 if isinstance(error, InvalidInput) else 404
-    return Problem(status, error.reason, error.detail)
+async def _on_the_bus(
+    request: Request, operator: OperatorPrincipal, action: Callable[[JetStreamContext], Awaitable[T]]
+) -> T:
+    """One dead-letter action for a head-office admin; its refusals as problems (422 invalid, else 404)."""
+    _head_office_admin(operator)
+    try:
+        return await action(_js(request))
+    except DomainError as error:
+        status = 422 if isinstance(error, InvalidInput) else 404
+        raise Problem(status, error.reason, error.detail) from None
+
+
+_GONE: dict[int | str, dict[str, Any]] = {404: {"description": "No such dead letter or consumer (any more)"}}
 
 
 @router.get(
@@ -95,7 +110,7 @@ async def list_consumers(request: Request, operator: OperatorPrincipal = ADMIN) 
 @router.get(
     "/dead-letters",
     operation_id="list_dead_letters",
-    responses={404: {"description": "No such dead letter or consumer (any more)"}},
+    responses=_GONE,
     response_model=DeadLetterPage,
     summary="Dead-lettered messages, oldest first",
 )
@@ -110,13 +125,13 @@ async def list_dead_letters(
     """Messages that exhausted their deliveries, oldest first, filtered by consumer or subject (head-office
     admins).
     """
-    _head_office_admin(operator)
-    try:
-        items, after = await dead_letters.list_dead_letters(
-            _js(request), consumer=consumer, subject=subject, after=int(page_token or 0), limit=limit
-        )
-    except DomainError as error:
-        raise _problem(error) from None
+    items, after = await _on_the_bus(
+        request,
+        operator,
+        lambda js: dead_letters.list_dead_letters(
+            js, consumer=consumer, subject=subject, after=int(page_token or 0), limit=limit
+        ),
+    )
     return DeadLetterPage(
         items=[DeadLetterOut(**vars(d)) for d in items],
         next_page_token=None if after is None else str(after),
@@ -126,7 +141,7 @@ async def list_dead_letters(
 @router.get(
     "/dead-letters/{sequence}",
     operation_id="get_dead_letter",
-    responses={404: {"description": "No such dead letter or consumer (any more)"}},
+    responses=_GONE,
     response_model=DeadLetterDetail,
     summary="Inspect one dead letter",
 )
@@ -136,18 +151,16 @@ async def inspect_dead_letter(
     """One dead letter with its headers and payload as the consumer saw it (head-office admins);
     404 when gone.
     """
-    _head_office_admin(operator)
-    try:
-        letter, payload = await dead_letters.inspect(_js(request), sequence=sequence)
-    except DomainError as error:
-        raise _problem(error) from None
+    letter, payload = await _on_the_bus(
+        request, operator, lambda js: dead_letters.inspect(js, sequence=sequence)
+    )
     return DeadLetterDetail(**vars(letter), payload=payload)
 
 
 @router.post(
     "/dead-letters/{sequence}/replay",
     operation_id="replay_dead_letter",
-    responses={404: {"description": "No such dead letter or consumer (any more)"}},
+    responses=_GONE,
     response_model=ReplayOut,
     summary="Publish a dead letter again, for the consumer that dead-lettered it only",
     description="Other consumers of the subject acknowledge the replay unseen; the consumer keeps its "
@@ -157,11 +170,11 @@ async def replay_dead_letter(
     request: Request, sequence: Sequence, operator: OperatorPrincipal = ADMIN
 ) -> ReplayOut:
     """Deliver the dead letter to its consumer again; the replay is recorded with the operator's id."""
-    _head_office_admin(operator)
-    try:
-        letter = await dead_letters.replay(_js(request), sequence=sequence, operator_id=operator.operator_id)
-    except DomainError as error:
-        raise _problem(error) from None
+    letter = await _on_the_bus(
+        request,
+        operator,
+        lambda js: dead_letters.replay(js, sequence=sequence, operator_id=operator.operator_id),
+    )
     return ReplayOut(replayed=DeadLetterOut(**vars(letter)))
 
 
