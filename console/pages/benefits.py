@@ -12,6 +12,7 @@ from console.api import ApiProblem, OpsApiDep, ops_path
 from console.formatting import csv_response, local_time, money
 from console.nav import NavEntry
 from console.pages.content_slots import LOCAL_MINUTE, aware
+from console.sorting import Sort, SortedPageToken
 from console.templating import render, translator
 
 router = APIRouter(prefix="/benefits")
@@ -50,10 +51,11 @@ async def catalogue(
     request: Request,
     api: OpsApiDep,
     status: Annotated[str, Query(pattern=r"^(draft|approved|rejected|paused|stopped)?$")] = "",
-    page_token: Annotated[str, Query(max_length=40)] = "",
+    page_token: SortedPageToken = "",
+    sort: Sort = "",
     export: Annotated[str, Query(pattern=r"^(csv)?$")] = "",
 ) -> Response:
-    page = await api.get("/v1/ops/benefits", {"status": status, "page_token": page_token})
+    page = await api.get("/v1/ops/benefits", {"status": status, "sort": sort, "page_token": page_token})
     benefits = page["items"]
     t = translator(request)
     if export:
@@ -98,8 +100,9 @@ async def catalogue(
         amount=lambda value, kind: amount(value, kind, t),
         status=status,
         statuses=STATUSES,
+        sort=sort,
         next_page_token=page["next_page_token"],
-        page_params={"status": status},
+        page_params={"status": status, "sort": sort},
     )
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from console.api import ApiProblem, OpsApiDep, ops_path
 from console.formatting import csv_response, local_time
 from console.nav import NavEntry
+from console.sorting import Sort, SortedPageToken
 from console.templating import render, translator
 
 router = APIRouter(prefix="/content")
@@ -109,10 +110,11 @@ async def list_items(
     api: OpsApiDep,
     status: Annotated[str, Query(pattern=STATUS)] = "",
     stage: Annotated[str, Query(pattern=STAGE)] = "",
-    page_token: Annotated[str, Query(max_length=40)] = "",
+    page_token: SortedPageToken = "",
+    sort: Sort = "",
     export: Annotated[str, Query(pattern=r"^(csv)?$")] = "",
 ) -> Response:
-    params = {"status": status, "stage": stage, "page_token": page_token, "page_size": 50}
+    params = {"status": status, "stage": stage, "sort": sort, "page_token": page_token, "page_size": 50}
     page = await api.get("/v1/ops/content/items", params)
     rows = [item_row(i) for i in page["items"]]
     if export:
@@ -139,9 +141,10 @@ async def list_items(
         title=t("content.items_title"),
         breadcrumb=[(t("nav.section_content"), None), (t("content.items_title"), None)],
         rows=rows,
-        filters={"status": status, "stage": stage},
+        filters={"status": status, "stage": stage, "sort": sort},
+        sort=sort,
         next_page_token=page.get("next_page_token"),
-        page_params={"status": status, "stage": stage},
+        page_params={"status": status, "stage": stage, "sort": sort},
     )
 
 

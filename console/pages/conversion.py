@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from console.api import ApiProblem, OpsApi, OpsApiDep, ops_path
 from console.formatting import BANK_ZONE, csv_response, money
 from console.nav import NavEntry
+from console.sorting import Sort, SortedPageToken
 from console.templating import render, translator
 
 router = APIRouter(prefix="/conversion")
@@ -51,9 +52,15 @@ def _campaign_path(campaign_id: str, tail: str = "") -> str:
 
 @router.get("/campaigns")
 async def list_campaigns(
-    request: Request, api: OpsApiDep, partner_id: Slug = "", page_token: PageToken = "", export: Export = ""
+    request: Request,
+    api: OpsApiDep,
+    partner_id: Slug = "",
+    page_token: SortedPageToken = "",
+    sort: Sort = "",
+    export: Export = "",
 ) -> Response:
-    page = await api.get(CAMPAIGNS, {"partner_id": partner_id, "page_token": page_token, "page_size": 50})
+    params = {"partner_id": partner_id, "sort": sort, "page_token": page_token, "page_size": 50}
+    page = await api.get(CAMPAIGNS, params)
     items = page["items"]
     if export:
         header = [
@@ -88,8 +95,9 @@ async def list_campaigns(
         breadcrumb=[(t("nav.section_conversion"), None)],
         items=items,
         partner_id=partner_id,
+        sort=sort,
         next_page_token=page["next_page_token"],
-        page_params={"partner_id": partner_id},
+        page_params={"partner_id": partner_id, "sort": sort},
     )
 
 

@@ -12,6 +12,7 @@ from console.api import ApiProblem, OpsApiDep, ops_path
 from console.formatting import BANK_ZONE, csv_response, local_time
 from console.nav import NavEntry
 from console.pages import reach_form as forms
+from console.sorting import Sort, SortedPageToken
 from console.templating import render, translator
 
 router = APIRouter(prefix="/reach")
@@ -32,10 +33,12 @@ async def list_strategies(
     request: Request,
     api: OpsApiDep,
     status: Annotated[Status, Query()] = "",
-    page_token: PageToken = "",
+    page_token: SortedPageToken = "",
+    sort: Sort = "",
     export: Annotated[Literal["", "csv"], Query(alias="format")] = "",
 ) -> Response:
-    page = await api.get(STRATEGIES, {"status": status, "page_token": page_token, "page_size": 50})
+    params = {"status": status, "sort": sort, "page_token": page_token, "page_size": 50}
+    page = await api.get(STRATEGIES, params)
     items = page["items"]
     if export:
         header = [
@@ -71,8 +74,9 @@ async def list_strategies(
         items=items,
         status=status,
         statuses=get_args(Status)[1:],
+        sort=sort,
         next_page_token=page["next_page_token"],
-        page_params={"status": status},
+        page_params={"status": status, "sort": sort},
     )
 
 

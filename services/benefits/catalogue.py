@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import select
 
 from services.benefits import ledger
 from services.benefits.audit import record, visible_benefit
@@ -16,6 +16,7 @@ from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.editions import EDITIONS
 from services.runtime.errors import AlreadyExists, Conflict, Forbidden, InvalidInput
+from services.runtime.sorting import Sortable
 
 _ID = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
 _FUNDER = re.compile(r"^(dept|partner):[a-z][a-z0-9_-]{1,39}$")
@@ -107,14 +108,17 @@ def get_benefit(*, engine: Engine, benefit_id: str, by: Principal) -> tuple[Bene
         return benefit, ledger.balance_of(session, ledger.budget_account(benefit_id))
 
 
+BENEFIT_ORDER = Sortable.of(Benefit, "benefit_id", "name", "kind", "status", "created_at")
+
+
 def list_benefits(
-    *, engine: Engine, by: Principal, status: str, branch: str, limit: int, after: str
+    *, engine: Engine, by: Principal, status: str, branch: str, limit: int, after: str, sort: str = ""
 ) -> list[tuple[Benefit, int]]:
-    """A page of the catalogue; a branch operator lists only its own branch's benefits."""
+    """A page of the catalogue by id or by `sort` (BENEFIT_ORDER); a branch operator lists only its own."""
     require_operator(by)
     branch = branch if by.head_office else by.scope_id
     with read_session(engine) as session:
-        stmt = select(Benefit).where(col(Benefit.benefit_id) > after).order_by(col(Benefit.benefit_id))
+        stmt = BENEFIT_ORDER.apply(select(Benefit), sort=sort, token=after)
         if status:
             stmt = stmt.where(Benefit.status == status)
         if branch:

@@ -68,8 +68,9 @@ class CatalogueRpcs:
             branch=request.branch,
             limit=size + 1,
             after=request.page_token,
+            sort=request.sort,
         )
-        token = rows[size - 1][0].benefit_id if len(rows) > size else ""
+        token = catalogue.BENEFIT_ORDER.next_token(rows, size, sort=request.sort)
         return pb.ListBenefitsResponse(
             benefits=[benefit_to_pb(b, left) for b, left in rows[:size]], next_page_token=token
         )

@@ -24,6 +24,7 @@ CALLERS: dict[str, frozenset[str]] = {
     "CreateItem": GATEWAY | TOOLS,
     "GetItem": GATEWAY,
     "ListItems": GATEWAY,
+    "ListReviewQueue": GATEWAY,
     "EditItem": GATEWAY,
     "SubmitItem": GATEWAY | TOOLS,
     "CheckItemCompliance": GATEWAY,

@@ -16,6 +16,7 @@ from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.editions import EDITIONS
 from services.runtime.errors import AlreadyExists, Conflict, Forbidden, InvalidInput, NotFound
+from services.runtime.sorting import Sortable
 
 TYPES = ("article", "product_card", "banner", "notice")
 PRODUCT_CATEGORIES = ("wealth", "deposit", "loan", "insurance", "card", "fund")
@@ -201,15 +202,25 @@ def get_item(*, engine: Engine, actor: Actor, item_id: str) -> tuple[ContentItem
         return item, versions_of(session, item_id)
 
 
+ITEM_ORDER = Sortable.of(ContentItem, "item_id", "type", "status", "created_at", "updated_at")
+
+
 def list_items(
-    *, engine: Engine, actor: Actor, limit: int, after: str = "", status: str = "", stage: str = ""
+    *,
+    engine: Engine,
+    actor: Actor,
+    limit: int,
+    after: str = "",
+    status: str = "",
+    stage: str = "",
+    sort: str = "",
 ) -> list[ContentItem]:
-    """A page of the items the operator may see, by id; `stage` in_review is the review queue."""
+    """A page of the items the operator may see, by id or by `sort` (ITEM_ORDER); `stage` filters."""
     actor.require("viewer")
     if stage and stage not in WORKING:
         raise InvalidInput("invalid_stage", f"stage is one of {', '.join(WORKING)}")
     with read_session(engine) as session:
-        stmt = select(ContentItem).where(col(ContentItem.item_id) > after)
+        stmt = ITEM_ORDER.apply(select(ContentItem), sort=sort, token=after)
         if actor.branch:
             stmt = stmt.where(ContentItem.owner_branch == actor.branch)
         if status:
@@ -217,4 +228,20 @@ def list_items(
         if stage:
             staged = select(ItemVersion.item_id).where(ItemVersion.status == stage)
             stmt = stmt.where(col(ContentItem.item_id).in_(staged))
+        return list(session.exec(stmt.limit(limit)))
+
+
+def review_queue(
+    *, engine: Engine, actor: Actor, limit: int, after: str = ""
+) -> list[tuple[ContentItem, ItemVersion]]:
+    """Items in the operator's scope with a version in review, each with that version: one read."""
+    actor.require("viewer")
+    with read_session(engine) as session:
+        stmt = (
+            select(ContentItem, ItemVersion)
+            .join(ItemVersion, col(ItemVersion.item_id) == col(ContentItem.item_id))
+            .where(ItemVersion.status == "in_review", col(ContentItem.item_id) > after)
+        )
+        if actor.branch:
+            stmt = stmt.where(ContentItem.owner_branch == actor.branch)
         return list(session.exec(stmt.order_by(col(ContentItem.item_id)).limit(limit)))

@@ -91,9 +91,26 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             after=request.page_token,
             status=request.status,
             stage=request.stage,
+            sort=request.sort,
         )
-        next_token = items[size - 1].item_id if len(items) > size else ""
+        next_token = catalogue.ITEM_ORDER.next_token(items, size, sort=request.sort)
         return pb.ListItemsResponse(items=[item_to_pb(i) for i in items[:size]], next_page_token=next_token)
+
+    async def ListReviewQueue(
+        self, request: pb.ListReviewQueueRequest, context
+    ) -> pb.ListReviewQueueResponse:
+        size = min(request.page_size or 50, MAX_PAGE)
+        found = await asyncio.to_thread(
+            catalogue.review_queue,
+            engine=self._engine,
+            actor=actor_from_pb(request.actor),
+            limit=size + 1,
+            after=request.page_token,
+        )
+        next_token = found[size - 1][0].item_id if len(found) > size else ""
+        return pb.ListReviewQueueResponse(
+            items=[item_to_pb(item, [version]) for item, version in found[:size]], next_page_token=next_token
+        )
 
     async def EditItem(self, request: pb.EditItemRequest, context) -> pb.ItemResponse:
         return await self._item_write(

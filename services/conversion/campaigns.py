@@ -16,6 +16,7 @@ from services.conversion.models import Campaign, CampaignVersion, PartnerProfile
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
+from services.runtime.sorting import Sortable
 from services.runtime.ssrf import check_postback_url
 
 MILESTONES = ("linked", "activated", "upgraded")
@@ -145,19 +146,29 @@ def get_campaign(*, engine: Engine, campaign_id: str, partner_id: str = "", bran
     return campaign
 
 
+CAMPAIGN_ORDER = Sortable.of(Campaign, "campaign_id", "name", "partner_id", "status", "created_at")
+
+
 def list_campaigns(
-    *, engine: Engine, partner_id: str, branch: str, approved_only: bool, limit: int, after: str
+    *,
+    engine: Engine,
+    partner_id: str,
+    branch: str,
+    approved_only: bool,
+    limit: int,
+    after: str,
+    sort: str = "",
 ) -> list[Campaign]:
-    """Campaigns by id; a branch reads only its own campaigns."""
+    """Campaigns by id or by `sort` (CAMPAIGN_ORDER); a branch reads only its own campaigns."""
     with read_session(engine) as session:
-        stmt = select(Campaign).where(col(Campaign.campaign_id) > after)
+        stmt = CAMPAIGN_ORDER.apply(select(Campaign), sort=sort, token=after)
         if partner_id:
             stmt = stmt.where(col(Campaign.partner_id) == partner_id)
         if branch:
             stmt = stmt.where(col(Campaign.branch) == branch)
         if approved_only:
             stmt = stmt.where(col(Campaign.review_state) == "approved")
-        return list(session.exec(stmt.order_by(col(Campaign.campaign_id)).limit(limit)))
+        return list(session.exec(stmt.limit(limit)))
 
 
 def set_postback_endpoint(

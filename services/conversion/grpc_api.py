@@ -24,6 +24,7 @@ from services.conversion.grpc_convert import (
 from services.conversion.grpc_goals import GoalRpcs
 from services.conversion.models import Campaign
 from services.runtime.clock import to_timestamp, utcnow
+from services.runtime.errors import InvalidInput
 from services.runtime.service import ServiceContext
 
 MAX_PAGE = 100
@@ -167,6 +168,8 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
     async def ListCampaigns(self, request, context) -> pb.ListCampaignsResponse:
         size = min(request.page_size or 50, MAX_PAGE)
         if request.pending_only:
+            if request.sort:
+                raise InvalidInput("invalid_sort", "the review queue is in campaign id order only")
             return await asyncio.to_thread(self._waiting, request, size)
         found = await asyncio.to_thread(
             campaigns.list_campaigns,
@@ -176,8 +179,9 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             approved_only=request.approved_only,
             limit=size + 1,
             after=request.page_token,
+            sort=request.sort,
         )
-        next_token = found[size - 1].campaign_id if len(found) > size else ""
+        next_token = campaigns.CAMPAIGN_ORDER.next_token(found, size, sort=request.sort)
         return pb.ListCampaignsResponse(
             campaigns=[campaign_to_pb(c) for c in found[:size]], next_page_token=next_token
         )

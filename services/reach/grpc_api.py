@@ -88,8 +88,9 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
             status=request.status,
             limit=size + 1,
             after=request.page_token,
+            sort=request.sort,
         )
-        token = found[size - 1].strategy_id if len(found) > size else ""
+        token = strategies.STRATEGY_ORDER.next_token(found, size, sort=request.sort)
         return pb.ListStrategiesResponse(
             strategies=[strategy_to_pb(s) for s in found[:size]], next_page_token=token
         )

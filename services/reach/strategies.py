@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from services.reach import revisions
 from services.reach.models import Strategy, StrategyRevision
@@ -17,6 +17,7 @@ from services.reach.spec import StrategySpec, parse_spec
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import Conflict, NotFound
+from services.runtime.sorting import Sortable
 
 EDITABLE = ("draft", "approved", "paused", "rejected")
 TRANSITIONS = {
@@ -152,16 +153,20 @@ def list_revisions(*, engine: Engine, actor: Actor, strategy_id: str) -> list[St
         return revisions.history(session, strategy_id=strategy_id)
 
 
+STRATEGY_ORDER = Sortable.of(Strategy, "strategy_id", "name", "status", "created_at", "updated_at")
+
+
 def list_strategies(
-    *, engine: Engine, actor: Actor, status: str = "", limit: int, after: str = ""
+    *, engine: Engine, actor: Actor, status: str = "", limit: int, after: str = "", sort: str = ""
 ) -> list[Strategy]:
+    """A page of the strategies in the actor's scope, by id or by `sort` (STRATEGY_ORDER)."""
     with read_session(engine) as session:
-        stmt = select(Strategy).where(col(Strategy.strategy_id) > after)
+        stmt = STRATEGY_ORDER.apply(select(Strategy), sort=sort, token=after)
         if status:
             stmt = stmt.where(Strategy.status == status)
         if actor.branch is not None:
             stmt = stmt.where(Strategy.branch == actor.branch)
-        return list(session.exec(stmt.order_by(col(Strategy.strategy_id)).limit(limit)))
+        return list(session.exec(stmt.limit(limit)))
 
 
 def active_for_event(session: Session, event_type: str) -> list[Strategy]:

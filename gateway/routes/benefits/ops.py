@@ -22,6 +22,7 @@ from gateway.routes.benefits.schemas import (
     benefit_public,
     grant_public,
 )
+from gateway.routes.sorting import sort_query, token_query
 from services.runtime.clock import to_timestamp
 
 router = APIRouter(prefix="/v1", tags=["benefits"])
@@ -111,12 +112,18 @@ async def list_benefits(
     status_: Annotated[
         Literal["draft", "approved", "rejected", "paused", "stopped"] | None, Query(alias="status")
     ] = None,
-    page_token: Annotated[str, Query(max_length=40)] = "",
+    page_token: Annotated[str, token_query()] = "",
+    sort: Annotated[str, sort_query("benefit_id", "name", "kind", "status", "created_at")] = "",
+    page_size: Annotated[int, Query(ge=1, le=100)] = 100,
 ) -> BenefitPage:
-    """The catalogue in the operator's scope: head office sees every benefit, a branch only its own."""
+    """The catalogue in the operator's scope (head office: all, a branch its own), by id or `sort`."""
     resp = await clients.benefits.ListBenefits(
         pb.ListBenefitsRequest(
-            status=status_ or "", principal=operator_principal(operator), page_size=100, page_token=page_token
+            status=status_ or "",
+            principal=operator_principal(operator),
+            page_size=page_size,
+            page_token=page_token,
+            sort=sort,
         )
     )
     return BenefitPage(

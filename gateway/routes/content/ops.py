@@ -46,6 +46,7 @@ from gateway.routes.content.schemas import (
     variants_pb,
 )
 from gateway.routes.content.schemas import placement_pb as to_placement
+from gateway.routes.sorting import sort_query, token_query
 from services.runtime.grpc_client import error_details, reason_of
 
 items_router = APIRouter(prefix="/v1/ops/content/items", tags=["content"])
@@ -90,9 +91,10 @@ async def list_items(
     item_status: Annotated[str, Query(alias="status", pattern=r"^(active|archived)?$")] = "",
     stage: Annotated[str, Query(pattern=r"^(draft|in_review|approved)?$")] = "",
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
-    page_token: Annotated[str, Query(max_length=40)] = "",
+    page_token: Annotated[str, token_query()] = "",
+    sort: Annotated[str, sort_query("item_id", "type", "status", "created_at", "updated_at")] = "",
 ) -> ItemPage:
-    """Items in the operator's scope, by id; `stage=in_review` is the review queue."""
+    """Items in the operator's scope, by id or `sort`; `stage=in_review` is the review queue."""
     resp = await clients.content.ListItems(
         pb.ListItemsRequest(
             actor=actor(operator),
@@ -100,6 +102,7 @@ async def list_items(
             page_token=page_token,
             status=item_status,
             stage=stage,
+            sort=sort,
         )
     )
     return ItemPage(items=[item_out(i) for i in resp.items], next_page_token=resp.next_page_token or None)

@@ -36,6 +36,7 @@ from gateway.routes.conversion.schemas import (
     report_public,
     version_public,
 )
+from gateway.routes.sorting import sort_query, token_query
 from services.runtime.clock import from_timestamp
 
 router = APIRouter(prefix="/v1/ops/conversion", tags=["conversion"])
@@ -122,15 +123,17 @@ async def list_campaigns(
     operator: OperatorPrincipal = VIEWER,
     partner_id: Annotated[Slug | None, Query()] = None,
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
-    page_token: Annotated[str, Query(max_length=40)] = "",
+    page_token: Annotated[str, token_query()] = "",
+    sort: Annotated[str, sort_query("campaign_id", "name", "partner_id", "status", "created_at")] = "",
 ) -> CampaignPage:
-    """Campaigns in the operator's scope with their status and pending version."""
+    """Campaigns in the operator's scope with their status and pending version, by id or `sort`."""
     resp = await clients.conversion.ListCampaigns(
         pb.ListCampaignsRequest(
             partner_id=partner_id or "",
             actor=_actor(operator),
             page_size=page_size,
             page_token=page_token,
+            sort=sort,
         )
     )
     return CampaignPage(

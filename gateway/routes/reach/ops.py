@@ -13,6 +13,7 @@ from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.problems import Problem
 from gateway.routes.reach.schemas import PolicyIn, StrategyIn, StrategyUpdate, actor_pb, spec_pb, to_json
+from gateway.routes.sorting import sort_query, token_query
 from services.runtime.clock import to_timestamp
 
 router = APIRouter(prefix="/v1", tags=["reach"])
@@ -46,12 +47,13 @@ async def list_strategies(
         Literal["", "draft", "approved", "active", "paused", "ended", "rejected"], Query(alias="status")
     ] = "",
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
-    page_token: Annotated[str, Query(max_length=36)] = "",
+    page_token: Annotated[str, token_query()] = "",
+    sort: Annotated[str, sort_query("strategy_id", "name", "status", "created_at", "updated_at")] = "",
 ) -> dict[str, Any]:
-    """Strategies in the operator's scope with their state and version."""
+    """Strategies in the operator's scope with their state and version, by id or `sort`."""
     resp = await clients.reach.ListStrategies(
         pb.ListStrategiesRequest(
-            actor=actor_pb(operator), status=status_, page_size=page_size, page_token=page_token
+            actor=actor_pb(operator), status=status_, page_size=page_size, page_token=page_token, sort=sort
         )
     )
     return {"items": [to_json(s) for s in resp.strategies], "next_page_token": resp.next_page_token or None}

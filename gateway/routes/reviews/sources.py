@@ -61,18 +61,13 @@ Page = tuple[list[ReviewItem], str]
 
 async def content_items(clients: Clients, op: OperatorPrincipal, size: int, token: str) -> Page:
     actor = cpb.Actor(operator_id=op.operator_id, role=op.role, branch=op.branch or "")
-    resp = await clients.content.ListItems(
-        cpb.ListItemsRequest(actor=actor, page_size=size, page_token=token, stage="in_review")
-    )
-    # The list carries no versions; each item's own read names the one in review and its authors.
-    full = await asyncio.gather(
-        *(clients.content.GetItem(cpb.GetItemRequest(actor=actor, item_id=i.item_id)) for i in resp.items)
+    # content's review queue: each item with only its version in review (texts and authors), one read
+    resp = await clients.content.ListReviewQueue(
+        cpb.ListReviewQueueRequest(actor=actor, page_size=size, page_token=token)
     )
     found = []
-    for item in (r.item for r in full):
-        version = next((v for v in item.versions if v.status == "in_review"), None)
-        if version is None:
-            continue
+    for item in resp.items:
+        version = item.versions[0]
         texts = sorted(
             (t for v in version.variants for t in v.texts if t.title), key=lambda t: _LOCALES.get(t.locale, 9)
         )
