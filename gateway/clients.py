@@ -23,6 +23,14 @@ from services.runtime.grpc_client import open_channel
 from services.runtime.pki import own_identity
 
 
+class IdentityStub(identity_pb2_grpc.RegistryServiceStub, identity_pb2_grpc.CustomerServiceStub):
+    """identity's two APIs over its one channel: the registry and keys, and the customers' side."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        identity_pb2_grpc.RegistryServiceStub.__init__(self, channel)
+        identity_pb2_grpc.CustomerServiceStub.__init__(self, channel)
+
+
 @dataclass
 class Clients:
     channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
@@ -41,8 +49,8 @@ class Clients:
         )
 
     @cached_property
-    def identity(self) -> identity_pb2_grpc.IdentityServiceStub:
-        return identity_pb2_grpc.IdentityServiceStub(self.channels["identity"])
+    def identity(self) -> IdentityStub:
+        return IdentityStub(self.channels["identity"])
 
     @cached_property
     def benefits(self) -> benefits_pb2_grpc.BenefitsServiceStub:

@@ -28,7 +28,7 @@ class IdentityKeys:
         miss_ttl_s: float = 5.0,
     ) -> None:
         self._channel = open_sync_channel(addr, peer="identity", identity=identity)
-        self._stub = identity_pb2_grpc.IdentityServiceStub(self._channel)
+        self._stub = identity_pb2_grpc.RegistryServiceStub(self._channel)
         self._timeout_s = timeout_s
         self._key_ttl_s = key_ttl_s
         self._miss_ttl_s = miss_ttl_s

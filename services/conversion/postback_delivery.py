@@ -62,7 +62,7 @@ class PostbackSender:
     ) -> None:
         self._engine = engine
         self._settings = settings
-        self._identity = identity_pb2_grpc.IdentityServiceStub(identity)
+        self._identity = identity_pb2_grpc.CustomerServiceStub(identity)
         self._on_event = on_event
         self._wake = Wakeup()
         wake_on_commit(engine, POSTBACKS_DUE, self._wake)

@@ -8,13 +8,15 @@ import grpc
 from lattice.identity.v1 import identity_pb2, identity_pb2_grpc
 
 from services.identity.admin_trail import search_audit
-from services.identity.grpc_api import IdentityApi
-from services.identity.keys import ensure_signing_key
+from services.identity.grpc_api import RegistryApi
+from services.identity.grpc_customer import CustomerApi
+from services.identity.keys import TokenSigner, ensure_signing_key
 from services.runtime.audit_trail import serve_audit_trail
 from services.runtime.callers import GATEWAY, TOOLS
 from services.runtime.service import ServiceContext, main
 
-# Who may call each RPC (service identities from the mTLS certificates); an RPC left out is refused.
+# Who may call each RPC of identity's two APIs (service identities from the mTLS certificates); an RPC
+# left out is refused. RegistryService:
 CALLERS: dict[str, frozenset[str]] = {
     "RegisterApp": GATEWAY | TOOLS,
     "ListApps": GATEWAY | {"edge"},
@@ -24,14 +26,11 @@ CALLERS: dict[str, frozenset[str]] = {
     "GetJwks": GATEWAY | {"edge"},
     "IssueOperatorToken": GATEWAY | TOOLS,
     "GetPartnerSigningKey": GATEWAY | {"edge"},
-    "ResolvePairwiseId": GATEWAY,
-    "GetPairwiseId": GATEWAY | {"conversion"} | {"reach"},
-    "GetCustomerAttributes": GATEWAY | {"reach"},
-    "ResolveAppAccount": GATEWAY,
     "RegisterOperator": GATEWAY | TOOLS,
     "ListOperators": GATEWAY,
     "RotatePartnerSigningKey": GATEWAY,
     "RotateSigningKey": GATEWAY,
+    # CustomerService:
     "SignIn": GATEWAY | TOOLS,
     "RefreshSession": GATEWAY,
     "SignOutEverywhere": GATEWAY,
@@ -47,15 +46,25 @@ CALLERS: dict[str, frozenset[str]] = {
     "CompletePartnerBinding": GATEWAY | TOOLS,
     "GetPartnerLink": GATEWAY,
     "RemovePartnerLink": GATEWAY,
+    "ResolvePairwiseId": GATEWAY,
+    "GetPairwiseId": GATEWAY | {"conversion"} | {"reach"},
+    "GetCustomerAttributes": GATEWAY | {"reach"},
+    "ResolveAppAccount": GATEWAY,
 }
 
 
 async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
     await asyncio.to_thread(ensure_signing_key, engine=ctx.engine)
-    identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityApi(ctx), server)
-    ctx.callers.declare(identity_pb2.DESCRIPTOR.services_by_name["IdentityService"], CALLERS)
+    # Two APIs on one server, one signer (one cache of parsed keys): the registry and the customers' side.
+    signer = TokenSigner(ctx.engine)
+    identity_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryApi(ctx, signer), server)
+    identity_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerApi(ctx, signer), server)
+    registry = identity_pb2.DESCRIPTOR.services_by_name["RegistryService"]
+    customer = identity_pb2.DESCRIPTOR.services_by_name["CustomerService"]
+    for api in (registry, customer):
+        ctx.callers.declare(api, {rpc: CALLERS[rpc] for rpc in api.methods_by_name if rpc in CALLERS})
     trail = serve_audit_trail(ctx, server, service="identity", search=search_audit)
-    return [identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name, trail]
+    return [registry.full_name, customer.full_name, trail]
 
 
 if __name__ == "__main__":

@@ -57,16 +57,17 @@ async def _skip_existing(call) -> None:
 
 async def load(channel: grpc.aio.Channel) -> None:
     """Register what is missing and sign the demo customers in once."""
-    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    registry = identity_pb2_grpc.RegistryServiceStub(channel)
+    customers = identity_pb2_grpc.CustomerServiceStub(channel)
     for app_id, (name, role, entity, editions) in DEMO_APPS.items():
         app = pb.App(app_id=app_id, name=name, role=role, legal_entity=entity, editions=editions)
         await _skip_existing(
-            stub.RegisterApp(pb.RegisterAppRequest(app=app, client_secret=DEMO_APP_SECRETS[app_id]))
+            registry.RegisterApp(pb.RegisterAppRequest(app=app, client_secret=DEMO_APP_SECRETS[app_id]))
         )
     for partner_id, (name, sector, key_id, secret) in DEMO_PARTNERS.items():
         partner = pb.Partner(partner_id=partner_id, name=name, sector=sector, allowed_scopes=PARTNER_SCOPES)
         request = pb.RegisterPartnerRequest(partner=partner, signing_key_id=key_id, signing_secret=secret)
-        await _skip_existing(stub.RegisterPartner(request))
+        await _skip_existing(registry.RegisterPartner(request))
     for operator_id, (operator_role, branch) in DEMO_OPERATORS.items():
         operator = pb.RegisterOperatorRequest(
             operator_id=operator_id,
@@ -74,7 +75,7 @@ async def load(channel: grpc.aio.Channel) -> None:
             branch=branch,
             client_secret=DEMO_OPERATOR_SECRETS[operator_id],
         )
-        await _skip_existing(stub.RegisterOperator(operator))
+        await _skip_existing(registry.RegisterOperator(operator))
     for app_id, app_user_id, level, claims in DEMO_CUSTOMERS:
         assertion = app_assertion(
             app_id=app_id,
@@ -83,4 +84,4 @@ async def load(channel: grpc.aio.Channel) -> None:
             assurance_level=level,
             **claims,
         )
-        await stub.SignIn(pb.SignInRequest(app_id=app_id, assertion=assertion))
+        await customers.SignIn(pb.SignInRequest(app_id=app_id, assertion=assertion))

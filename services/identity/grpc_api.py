@@ -1,4 +1,5 @@
-"""IdentityService over gRPC: protobuf <-> domain; errors are mapped by the runtime interceptor."""
+"""RegistryService over gRPC (apps, partners, operators, keys): protobuf <-> domain; errors are mapped
+by the runtime interceptor. The customers' side is CustomerService (grpc_customer.py), same process."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ import asyncio
 from lattice.identity.v1 import identity_pb2 as pb
 from lattice.identity.v1 import identity_pb2_grpc
 
-from services.identity import binding, customers, keys, operators, partner_keys, registry
+from services.identity import keys, operators, partner_keys, registry
 from services.identity.admin_trail import ChangedBy
 from services.identity.grpc_convert import ROLE_FROM_PB, app_to_pb, partner_to_pb
-from services.identity.grpc_customer import CustomerRpcs
 from services.identity.models import App, Partner
 from services.runtime.clock import to_timestamp
 from services.runtime.errors import Forbidden
@@ -24,12 +24,10 @@ def _changed_by(actor: pb.OperatorActor) -> ChangedBy | None:
     return ChangedBy(operator_id=actor.operator_id, branch=actor.branch) if actor.operator_id else None
 
 
-class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, ctx: ServiceContext) -> None:
-        self._ctx = ctx
+class RegistryApi(identity_pb2_grpc.RegistryServiceServicer):
+    def __init__(self, ctx: ServiceContext, signer: keys.TokenSigner) -> None:
         self._engine = ctx.engine
-        self._signer = keys.TokenSigner(ctx.engine)
-        self._pepper = ctx.settings.pepper
+        self._signer = signer
         self._demo_secrets_allowed = ctx.settings.environment != "production"
 
     def _known_secret(self, secret: object) -> None:
@@ -215,51 +213,3 @@ class IdentityApi(CustomerRpcs, identity_pb2_grpc.IdentityServiceServicer):
             secret=key.secret,
             previous_key_not_after=to_timestamp(ends),
         )
-
-    async def ResolvePairwiseId(
-        self, request: pb.ResolvePairwiseIdRequest, context
-    ) -> pb.ResolvePairwiseIdResponse:
-        link = await asyncio.to_thread(
-            binding.find_link,
-            engine=self._engine,
-            partner_id=request.partner_id,
-            pairwise=request.pairwise_id,
-        )
-        return pb.ResolvePairwiseIdResponse(customer_id=link.customer_id)
-
-    async def GetPairwiseId(self, request: pb.GetPairwiseIdRequest, context) -> pb.GetPairwiseIdResponse:
-        pairwise = await asyncio.to_thread(
-            binding.pairwise_for_customer,
-            engine=self._engine,
-            partner_id=request.partner_id,
-            customer_id=request.customer_id,
-        )
-        return pb.GetPairwiseIdResponse(pairwise_id=pairwise, consent_active=bool(pairwise))
-
-    async def GetCustomerAttributes(
-        self, request: pb.GetCustomerAttributesRequest, context
-    ) -> pb.GetCustomerAttributesResponse:
-        customer, app_ids = await asyncio.to_thread(
-            customers.get_customer, engine=self._engine, customer_id=request.customer_id
-        )
-        return pb.GetCustomerAttributesResponse(
-            customer=pb.CustomerAttributes(
-                customer_id=customer.customer_id,
-                assurance_level=customer.assurance_level,
-                editions=customer.editions,
-                branch=customer.branch,
-                app_ids=app_ids,
-                time_zone="Asia/Shanghai",
-            )
-        )
-
-    async def ResolveAppAccount(
-        self, request: pb.ResolveAppAccountRequest, context
-    ) -> pb.ResolveAppAccountResponse:
-        customer_id = await asyncio.to_thread(
-            customers.resolve_app_account,
-            engine=self._engine,
-            app_id=request.app_id,
-            app_user_id=request.app_user_id,
-        )
-        return pb.ResolveAppAccountResponse(customer_id=customer_id)

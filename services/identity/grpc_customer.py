@@ -1,13 +1,14 @@
-"""The customer-facing identity RPCs: sign-in, sessions, recognition, consent and partner binding."""
+"""CustomerService over gRPC: sign-in, sessions, recognition, consent, partner binding and the
+resolutions other services ask for (pairwise ids, customer attributes, app accounts)."""
 
 from __future__ import annotations
 
 import asyncio
 
 from lattice.identity.v1 import identity_pb2 as pb
-from sqlalchemy.engine import Engine
+from lattice.identity.v1 import identity_pb2_grpc
 
-from services.identity import binding, consents, keys, recognition, sessions
+from services.identity import binding, consents, customers, keys, recognition, sessions
 from services.identity.grpc_convert import (
     binding_to_pb,
     caller_from_pb,
@@ -20,13 +21,11 @@ from services.identity.profile import customer_profile
 from services.runtime.service import ServiceContext
 
 
-class CustomerRpcs:
-    """Mixed into IdentityApi, which provides _ctx, _engine, _signer and _pepper."""
-
-    _ctx: ServiceContext
-    _engine: Engine
-    _signer: keys.TokenSigner
-    _pepper: str
+class CustomerApi(identity_pb2_grpc.CustomerServiceServicer):
+    def __init__(self, ctx: ServiceContext, signer: keys.TokenSigner) -> None:
+        self._engine = ctx.engine
+        self._signer = signer
+        self._pepper = ctx.settings.pepper
 
     async def SignIn(self, request: pb.SignInRequest, context) -> pb.TokenResponse:
         issued = await asyncio.to_thread(
@@ -203,3 +202,51 @@ class CustomerRpcs:
             customer_id=customer_id,
         )
         return pb.RemovePartnerLinkResponse(link=link_to_pb(link))
+
+    async def ResolvePairwiseId(
+        self, request: pb.ResolvePairwiseIdRequest, context
+    ) -> pb.ResolvePairwiseIdResponse:
+        link = await asyncio.to_thread(
+            binding.find_link,
+            engine=self._engine,
+            partner_id=request.partner_id,
+            pairwise=request.pairwise_id,
+        )
+        return pb.ResolvePairwiseIdResponse(customer_id=link.customer_id)
+
+    async def GetPairwiseId(self, request: pb.GetPairwiseIdRequest, context) -> pb.GetPairwiseIdResponse:
+        pairwise = await asyncio.to_thread(
+            binding.pairwise_for_customer,
+            engine=self._engine,
+            partner_id=request.partner_id,
+            customer_id=request.customer_id,
+        )
+        return pb.GetPairwiseIdResponse(pairwise_id=pairwise, consent_active=bool(pairwise))
+
+    async def GetCustomerAttributes(
+        self, request: pb.GetCustomerAttributesRequest, context
+    ) -> pb.GetCustomerAttributesResponse:
+        customer, app_ids = await asyncio.to_thread(
+            customers.get_customer, engine=self._engine, customer_id=request.customer_id
+        )
+        return pb.GetCustomerAttributesResponse(
+            customer=pb.CustomerAttributes(
+                customer_id=customer.customer_id,
+                assurance_level=customer.assurance_level,
+                editions=customer.editions,
+                branch=customer.branch,
+                app_ids=app_ids,
+                time_zone="Asia/Shanghai",
+            )
+        )
+
+    async def ResolveAppAccount(
+        self, request: pb.ResolveAppAccountRequest, context
+    ) -> pb.ResolveAppAccountResponse:
+        customer_id = await asyncio.to_thread(
+            customers.resolve_app_account,
+            engine=self._engine,
+            app_id=request.app_id,
+            app_user_id=request.app_user_id,
+        )
+        return pb.ResolveAppAccountResponse(customer_id=customer_id)

@@ -38,7 +38,7 @@ class Peers:  # implements PeersPort
         self._channel = channel
 
     async def customer_attributes(self, customer_id: str) -> CustomerAttributes | None:
-        stub = identity_pb2_grpc.IdentityServiceStub(self._channel("identity"))
+        stub = identity_pb2_grpc.CustomerServiceStub(self._channel("identity"))
         try:
             resp = await stub.GetCustomerAttributes(
                 identity_pb2.GetCustomerAttributesRequest(customer_id=customer_id)
@@ -60,7 +60,7 @@ class Peers:  # implements PeersPort
 
     async def pairwise_id(self, *, partner_id: str, customer_id: str) -> str:
         """The customer's pairwise id at a partner, or "" when unbound or consent was withdrawn."""
-        stub = identity_pb2_grpc.IdentityServiceStub(self._channel("identity"))
+        stub = identity_pb2_grpc.CustomerServiceStub(self._channel("identity"))
         try:
             resp = await stub.GetPairwiseId(
                 identity_pb2.GetPairwiseIdRequest(partner_id=partner_id, customer_id=customer_id)

@@ -12,9 +12,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 SERVICES = ("identity", "benefits", "content", "reach", "conversion")
 
 
+# A process serving more than one API is asked for the first it registers (it registers all at once).
+_FIRST_API = {"identity": "lattice.identity.v1.RegistryService"}
+
+
 def grpc_service_name(service: str) -> str:
     """The full name of a Lattice service's gRPC API, as its health service reports it."""
-    return f"lattice.{service}.v1.{service.capitalize()}Service"
+    return _FIRST_API.get(service, f"lattice.{service}.v1.{service.capitalize()}Service")
 
 
 DEFAULT_ADDRS = {

@@ -141,7 +141,8 @@ class Desk:
 
 
 async def _sign_in_elderly_customer(channel) -> str:
-    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    registry = identity_pb2_grpc.RegistryServiceStub(channel)
+    customers = identity_pb2_grpc.CustomerServiceStub(channel)
     app = ipb.App(
         app_id="mbank",
         name="Mobile Banking",
@@ -149,7 +150,7 @@ async def _sign_in_elderly_customer(channel) -> str:
         legal_entity="Lattice Bank",
         editions=["standard", "elderly"],
     )
-    await stub.RegisterApp(ipb.RegisterAppRequest(app=app, client_secret=APP_SECRET), timeout=5)
+    await registry.RegisterApp(ipb.RegisterAppRequest(app=app, client_secret=APP_SECRET), timeout=5)
     assertion = app_assertion(
         app_id="mbank",
         client_secret=APP_SECRET,
@@ -158,7 +159,7 @@ async def _sign_in_elderly_customer(channel) -> str:
         branch="shenzhen",
         editions=["elderly"],
     )
-    token = await stub.SignIn(ipb.SignInRequest(app_id="mbank", assertion=assertion), timeout=5)
+    token = await customers.SignIn(ipb.SignInRequest(app_id="mbank", assertion=assertion), timeout=5)
     return jwt.decode(token.access_token, options={"verify_signature": False})["sub"]
 
 

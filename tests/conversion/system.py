@@ -28,7 +28,7 @@ from tools.stack import free_port
 @dataclass
 class System:
     conversion: Conversion
-    identity: identity_pb2_grpc.IdentityServiceStub
+    identity: identity_pb2_grpc.RegistryServiceStub
     receiver: Receiver
     gateway_url: str
 
@@ -95,4 +95,4 @@ async def running_system(tmp_path: Path, nats_url: str) -> AsyncIterator[System]
         )
         os.makedirs(settings.var_dir, exist_ok=True)
         url = await stack.enter_async_context(running_gateway(settings))
-        yield System(conversion, identity_pb2_grpc.IdentityServiceStub(identity_channel), receiver, url)
+        yield System(conversion, identity_pb2_grpc.RegistryServiceStub(identity_channel), receiver, url)

@@ -72,11 +72,11 @@ def _url_fields(message: Descriptor, prefix: str = "", seen: frozenset[str] = fr
 
 
 def url_rpcs_in_descriptors() -> set[tuple[str, str, str]]:
-    services = {"conversion": pb.DESCRIPTOR.services_by_name["ConversionService"]}
-    services["identity"] = ipb.DESCRIPTOR.services_by_name["IdentityService"]
+    services = [("conversion", pb.DESCRIPTOR.services_by_name["ConversionService"])]
+    services += [("identity", service) for service in ipb.DESCRIPTOR.services_by_name.values()]
     return {
         (name, method.name, field)
-        for name, service in services.items()
+        for name, service in services
         for method in service.methods
         if method.name.startswith(("Create", "Update", "Set", "Register"))
         for field in _url_fields(method.input_type)

@@ -24,7 +24,8 @@ from tests.support.inprocess import serve
 class Identity:
     service: RunningService
     channel: grpc.aio.Channel
-    stub: identity_pb2_grpc.IdentityServiceStub
+    registry: identity_pb2_grpc.RegistryServiceStub
+    customers: identity_pb2_grpc.CustomerServiceStub
 
     async def sign_in(self, app_id: str, app_user_id: str, level: int = 2, **claims: Any) -> pb.TokenResponse:
         assertion = app_assertion(
@@ -34,11 +35,11 @@ class Identity:
             assurance_level=level,
             **claims,
         )
-        return await self.stub.SignIn(pb.SignInRequest(app_id=app_id, assertion=assertion), timeout=5)
+        return await self.customers.SignIn(pb.SignInRequest(app_id=app_id, assertion=assertion), timeout=5)
 
     async def verify(self, token: str, audience: str) -> dict[str, Any]:
         """Verify a token as the edge does: against the published JWKS, issuer and audience."""
-        jwks = await self.stub.GetJwks(pb.GetJwksRequest(), timeout=5)
+        jwks = await self.registry.GetJwks(pb.GetJwksRequest(), timeout=5)
         keyset = jwt.PyJWKSet.from_dict(json.loads(jwks.jwks_json))
         kid = jwt.get_unverified_header(token)["kid"]
         key = next((k for k in keyset.keys if k.key_id == kid), None)
@@ -67,7 +68,12 @@ async def identity(tmp_path_factory: pytest.TempPathFactory, nats_url: str) -> A
     tmp = tmp_path_factory.mktemp("identity")
     async with serve("identity", wire, tmp_path=tmp, nats_url=nats_url) as (running, channel):
         await demo_data.load(channel)
-        yield Identity(running, channel, identity_pb2_grpc.IdentityServiceStub(channel))
+        yield Identity(
+            running,
+            channel,
+            identity_pb2_grpc.RegistryServiceStub(channel),
+            identity_pb2_grpc.CustomerServiceStub(channel),
+        )
 
 
 def reason(err: pytest.ExceptionInfo[grpc.aio.AioRpcError]) -> str:

@@ -17,7 +17,7 @@ from tests.identity.conftest import Identity, reason
 async def test_old_key_verifies_during_the_overlap_and_fails_after(identity: Identity) -> None:
     before = await identity.sign_in("mbank", "u-rotation")
     old_kid = jwt.get_unverified_header(before.access_token)["kid"]
-    rotated = await identity.stub.RotateSigningKey(pb.RotateSigningKeyRequest(overlap_seconds=2))
+    rotated = await identity.registry.RotateSigningKey(pb.RotateSigningKeyRequest(overlap_seconds=2))
     assert rotated.previous_kid == old_kid and rotated.kid != old_kid
     after = await identity.sign_in("mbank", "u-rotation")
     assert jwt.get_unverified_header(after.access_token)["kid"] == rotated.kid
@@ -27,14 +27,14 @@ async def test_old_key_verifies_during_the_overlap_and_fails_after(identity: Ide
     with pytest.raises(jwt.InvalidKeyError):
         await identity.verify(before.access_token, "mbank")
     await identity.verify(after.access_token, "mbank")
-    keys = json.loads((await identity.stub.GetJwks(pb.GetJwksRequest())).jwks_json)["keys"]
+    keys = json.loads((await identity.registry.GetJwks(pb.GetJwksRequest())).jwks_json)["keys"]
     assert [k["kid"] for k in keys] == [rotated.kid] and all("d" not in k for k in keys)
 
 
 async def test_operator_tokens_carry_role_and_branch(identity: Identity) -> None:
     for operator_id, role, branch in (("hq-admin", "admin", None), ("sh-operator", "operator", "shanghai")):
         secret = demo_data.DEMO_OPERATOR_SECRETS[operator_id]
-        resp = await identity.stub.IssueOperatorToken(
+        resp = await identity.registry.IssueOperatorToken(
             pb.IssueOperatorTokenRequest(operator_id=operator_id, client_secret=secret)
         )
         claims = await identity.verify(resp.access_token, "lattice-ops")
@@ -42,7 +42,7 @@ async def test_operator_tokens_carry_role_and_branch(identity: Identity) -> None
         assert claims["exp"] - claims["iat"] <= 900
     for operator_id, secret in (("hq-admin", "wrong-secret"), ("nobody", "whatever")):
         with pytest.raises(grpc.aio.AioRpcError) as err:
-            await identity.stub.IssueOperatorToken(
+            await identity.registry.IssueOperatorToken(
                 pb.IssueOperatorTokenRequest(operator_id=operator_id, client_secret=secret)
             )
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED and reason(err) == "invalid_client"
@@ -50,25 +50,25 @@ async def test_operator_tokens_carry_role_and_branch(identity: Identity) -> None
 
 async def test_partner_key_rotation_keeps_the_old_key_for_the_overlap(identity: Identity) -> None:
     _, _, key_id, secret = demo_data.DEMO_PARTNERS["ride"]
-    current = await identity.stub.GetPartnerSigningKey(
+    current = await identity.registry.GetPartnerSigningKey(
         pb.GetPartnerSigningKeyRequest(partner_id="ride", key_id=key_id)
     )
     assert current.secret == secret and current.not_after.seconds == 0
-    rotated = await identity.stub.RotatePartnerSigningKey(
+    rotated = await identity.registry.RotatePartnerSigningKey(
         pb.RotatePartnerSigningKeyRequest(partner_id="ride", overlap_seconds=1)
     )
     assert rotated.key_id != key_id and len(rotated.secret) == 32
-    old = await identity.stub.GetPartnerSigningKey(
+    old = await identity.registry.GetPartnerSigningKey(
         pb.GetPartnerSigningKeyRequest(partner_id="ride", key_id=key_id)
     )
     assert old.not_after.seconds > 0
     await asyncio.sleep(1.2)
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await identity.stub.GetPartnerSigningKey(
+        await identity.registry.GetPartnerSigningKey(
             pb.GetPartnerSigningKeyRequest(partner_id="ride", key_id=key_id)
         )
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
-    new = await identity.stub.GetPartnerSigningKey(
+    new = await identity.registry.GetPartnerSigningKey(
         pb.GetPartnerSigningKeyRequest(partner_id="ride", key_id=rotated.key_id)
     )
     assert new.secret == rotated.secret
@@ -80,7 +80,7 @@ async def test_assertions_must_be_signed_by_the_app_fresh_and_used_once(identity
     good = app_assertion(
         app_id="life", client_secret=demo_data.DEMO_APP_SECRETS["life"], app_user_id="u-assert"
     )
-    await identity.stub.SignIn(pb.SignInRequest(app_id="life", assertion=good))
+    await identity.customers.SignIn(pb.SignInRequest(app_id="life", assertion=good))
     bad = {
         "assertion_replayed": good,
         "invalid_assertion": app_assertion(app_id="life", client_secret="x" * 40, app_user_id="u-assert"),
@@ -102,7 +102,7 @@ async def test_assertions_must_be_signed_by_the_app_fresh_and_used_once(identity
         ("invalid_assertion", other_app),
     ]:
         with pytest.raises(grpc.aio.AioRpcError) as err:
-            await identity.stub.SignIn(pb.SignInRequest(app_id="life", assertion=assertion))
+            await identity.customers.SignIn(pb.SignInRequest(app_id="life", assertion=assertion))
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED and reason(err) == expected
 
 
@@ -111,7 +111,7 @@ async def test_every_token_names_its_kind_and_app_ids_never_take_another_kinds_a
 ) -> None:
     customer = await identity.sign_in("mbank", "u-kind")
     secret = demo_data.DEMO_OPERATOR_SECRETS["hq-admin"]
-    operator = await identity.stub.IssueOperatorToken(
+    operator = await identity.registry.IssueOperatorToken(
         pb.IssueOperatorTokenRequest(operator_id="hq-admin", client_secret=secret)
     )
     for token, audience, kind in (
@@ -125,5 +125,5 @@ async def test_every_token_names_its_kind_and_app_ids_never_take_another_kinds_a
             app_id=reserved, name="Not an app", role=pb.APP_ROLE_VERTICAL, legal_entity="Lattice Bank"
         )
         with pytest.raises(grpc.aio.AioRpcError) as err:
-            await identity.stub.RegisterApp(pb.RegisterAppRequest(app=app))
+            await identity.registry.RegisterApp(pb.RegisterAppRequest(app=app))
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and reason(err) == "reserved_app_id"

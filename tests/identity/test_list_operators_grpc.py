@@ -18,7 +18,7 @@ STAFF = [("hq-a", "admin", ""), ("hq-v", "viewer", ""), ("sh-a", "admin", "shang
 
 async def test_role_and_branch_scope_are_enforced_by_identity(tmp_path: Path, nats_url: str) -> None:
     async with serve("identity", wire, tmp_path=tmp_path, nats_url=nats_url) as (_svc, channel):
-        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        stub = identity_pb2_grpc.RegistryServiceStub(channel)
         for operator_id, role, branch in STAFF:
             await stub.RegisterOperator(
                 pb.RegisterOperatorRequest(operator_id=operator_id, role=role, branch=branch), timeout=5

@@ -15,7 +15,7 @@ from tests.support.inprocess import serve
 
 async def test_register_partner_then_duplicate_is_already_exists(tmp_path: Path, nats_url: str) -> None:
     async with serve("identity", wire, tmp_path=tmp_path, nats_url=nats_url) as (_svc, channel):
-        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        stub = identity_pb2_grpc.RegistryServiceStub(channel)
         partner = pb.Partner(partner_id="ride", name="Ride", sector="mobility")
         resp = await stub.RegisterPartner(pb.RegisterPartnerRequest(partner=partner), timeout=5)
         assert resp.partner.partner_id == "ride"
@@ -28,7 +28,7 @@ async def test_register_partner_then_duplicate_is_already_exists(tmp_path: Path,
 
 async def test_invalid_partner_id_is_invalid_argument(tmp_path: Path, nats_url: str) -> None:
     async with serve("identity", wire, tmp_path=tmp_path, nats_url=nats_url) as (_svc, channel):
-        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        stub = identity_pb2_grpc.RegistryServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.RegisterPartner(
                 pb.RegisterPartnerRequest(partner=pb.Partner(partner_id="Bad Id!", name="x")), timeout=5

@@ -15,7 +15,7 @@ def register_partner(stack: Stack, prefix: str) -> tuple[str, str, bytes]:
     """A new partner with its first signing key: (partner_id, key_id, secret)."""
     partner_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
     with stack_channel(stack, "identity") as channel:
-        resp = identity_pb2_grpc.IdentityServiceStub(channel).RegisterPartner(
+        resp = identity_pb2_grpc.RegistryServiceStub(channel).RegisterPartner(
             pb.RegisterPartnerRequest(
                 partner=pb.Partner(
                     partner_id=partner_id, name="Edge Test Co.", sector="mobility", allowed_scopes=["profile"]
@@ -29,7 +29,7 @@ def register_partner(stack: Stack, prefix: str) -> tuple[str, str, bytes]:
 def rotate_partner_key(stack: Stack, partner_id: str, overlap_s: int) -> tuple[str, bytes]:
     """A new current key; the previous one stays valid for `overlap_s` seconds."""
     with stack_channel(stack, "identity") as channel:
-        resp = identity_pb2_grpc.IdentityServiceStub(channel).RotatePartnerSigningKey(
+        resp = identity_pb2_grpc.RegistryServiceStub(channel).RotatePartnerSigningKey(
             pb.RotatePartnerSigningKeyRequest(partner_id=partner_id, overlap_seconds=overlap_s), timeout=5
         )
     return resp.key_id, resp.secret

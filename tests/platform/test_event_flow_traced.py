@@ -81,7 +81,7 @@ def test_gateway_to_service_to_nats_to_consumer_is_one_trace(
     by_id = {s.span_id: s for s in trace}
 
     rpc_server = _one(trace, service="identity", kind=SPAN_KIND_SERVER)
-    assert rpc_server.name.endswith("IdentityService/RegisterPartner")
+    assert rpc_server.name.endswith("RegistryService/RegisterPartner")
     rpc_client = by_id[rpc_server.parent_span_id]
     assert rpc_client.service == "gateway" and rpc_client.kind == SPAN_KIND_CLIENT
 

@@ -19,7 +19,7 @@ from tools.stack import Stack
 
 def _register_partner(stack: Stack, partner_id: str) -> None:
     with stack_channel(stack, "identity") as channel:
-        identity_pb2_grpc.IdentityServiceStub(channel).RegisterPartner(
+        identity_pb2_grpc.RegistryServiceStub(channel).RegisterPartner(
             identity_pb2.RegisterPartnerRequest(
                 partner=identity_pb2.Partner(partner_id=partner_id, name="Ride Co", sector="mobility")
             ),

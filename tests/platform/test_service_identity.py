@@ -25,18 +25,26 @@ from services.runtime.on_behalf import METADATA_KEY, Principal, act_for, acting,
 from services.runtime.pki import IDENTITIES, ServiceIdentity, ensure_pki, load_identity
 from services.runtime.service import RunningService, start_service
 
+# Each process's gRPC APIs: identity serves two (the registry and keys, and the customers' side).
+APIS = {"identity": ("RegistryService", "CustomerService")}
 PROTOS = {
-    s: importlib.import_module(f"lattice.{s}.v1.{s}_pb2").DESCRIPTOR.services_by_name[
-        f"{s.capitalize()}Service"
+    s: [
+        importlib.import_module(f"lattice.{s}.v1.{s}_pb2").DESCRIPTOR.services_by_name[name]
+        for name in APIS.get(s, (f"{s.capitalize()}Service",))
     ]
     for s in SERVICES
 }
 
 
 def all_rpcs() -> Iterator[tuple[str, MethodDescriptor]]:
-    for service, descriptor in PROTOS.items():
-        for method in descriptor.methods:
-            yield service, method
+    for service, descriptors in PROTOS.items():
+        for descriptor in descriptors:
+            for method in descriptor.methods:
+                yield service, method
+
+
+def rpc_of(service: str, name: str) -> MethodDescriptor:
+    return next(d.methods_by_name[name] for d in PROTOS[service] if name in d.methods_by_name)
 
 
 RPCS = list(all_rpcs())
@@ -94,7 +102,7 @@ async def call(
     request_class = message_factory.GetMessageClass(method.input_type)
     response_class = message_factory.GetMessageClass(method.output_type)
     stub = channel.unary_unary(
-        f"/{PROTOS[service].full_name}/{method.name}",
+        f"/{method.containing_service.full_name}/{method.name}",
         request_serializer=request_class.SerializeToString,
         response_deserializer=response_class.FromString,
     )
@@ -111,9 +119,9 @@ CALLER_REFUSED = "caller refused"  # PERMISSION_DENIED by the caller check, not 
 
 
 def test_every_rpc_of_every_service_declares_its_callers() -> None:
-    for service, descriptor in PROTOS.items():
+    for service, descriptors in PROTOS.items():
         table = callers_of(service)
-        assert set(table) == {m.name for m in descriptor.methods}, service
+        assert set(table) == {m.name for d in descriptors for m in d.methods}, service
         for method, callers in table.items():
             assert callers, f"{service}.{method} admits nobody"
             assert callers <= set(IDENTITIES), f"{service}.{method}: {callers}"
@@ -143,7 +151,7 @@ async def test_a_server_must_present_the_certificate_of_the_service_asked_for(wo
         options=channel_options("identity"),
     )
     async with channel:
-        method = PROTOS["identity"].methods_by_name["GetJwks"]
+        method = rpc_of("identity", "GetJwks")
         assert await call(channel, "identity", method) == grpc.StatusCode.UNAVAILABLE
 
 
@@ -188,7 +196,7 @@ async def _as_gateway(
 ) -> grpc.StatusCode:
     metadata = ((METADATA_KEY, token),) if token is not None else ()
     async with world.channel(service, world.identity("gateway")) as channel:
-        return await call(channel, service, PROTOS[service].methods_by_name[rpc], request, metadata)
+        return await call(channel, service, rpc_of(service, rpc), request, metadata)
 
 
 async def test_principal_fields_from_the_gateway_need_an_assertion(world: World) -> None:
@@ -264,12 +272,13 @@ async def test_forged_assertions_are_refused(world: World, tmp_path: Path) -> No
 
 def test_in_production_the_tools_identity_only_checks_health() -> None:
     policy = CallerPolicy(tools=False)
-    for service, descriptor in PROTOS.items():
-        policy.declare(descriptor, callers_of(service))
+    for service, descriptors in PROTOS.items():
+        for descriptor in descriptors:
+            policy.declare(descriptor, {m.name: callers_of(service)[m.name] for m in descriptor.methods})
     declared = policy.declared()
     assert all("tools" not in callers for rpc, callers in declared.items() if "grpc.health" not in rpc)
     assert "tools" in declared["/grpc.health.v1.Health/Check"]
-    assert declared["/lattice.identity.v1.IdentityService/SignIn"] == {"gateway"}
+    assert declared["/lattice.identity.v1.CustomerService/SignIn"] == {"gateway"}
 
 
 async def test_the_gateways_channels_carry_the_principal_of_the_request(world: World) -> None:

@@ -50,7 +50,7 @@ def _setup(hot: bool):
         identity = ctx.channel("identity", default_timeout_s=30)
         benefits = ctx.channel("benefits", default_timeout_s=30)
         ids, bstub = (
-            identity_pb2_grpc.IdentityServiceStub(identity),
+            identity_pb2_grpc.CustomerServiceStub(identity),
             benefits_pb2_grpc.BenefitsServiceStub(benefits),
         )
         run = uuid.uuid4().hex[:6]

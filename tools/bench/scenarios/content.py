@@ -37,7 +37,7 @@ async def _customer_tokens(ctx: BenchContext, group: str) -> list[str]:
     """Access tokens of signed-in mbank customers (own ones per scenario: rate limits are per customer)."""
     if group not in _tokens:
         channel = ctx.channel("identity")
-        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        stub = identity_pb2_grpc.CustomerServiceStub(channel)
         secret = demo_data.DEMO_APP_SECRETS["mbank"]
         tokens = []
         try:

@@ -105,7 +105,7 @@ def _setup_report(clicks: int):
         start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=DAYS)
         seed_clicks(str(ctx.var_dir / "conversion.db"), partner_id=partner_id, clicks=clicks, start=start)
         channel = ctx.channel("identity", default_timeout_s=30)
-        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        stub = identity_pb2_grpc.RegistryServiceStub(channel)
         tokens = []
         try:
             for operator in VIEWERS:

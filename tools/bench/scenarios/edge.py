@@ -24,7 +24,7 @@ CUSTOMERS = 200
 
 async def partners(ctx: BenchContext) -> dict[str, Any]:
     channel = ctx.channel("identity")
-    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    stub = identity_pb2_grpc.RegistryServiceStub(channel)
     keys = []
     try:
         for i in range(PARTNERS):
@@ -52,7 +52,7 @@ def signed_partner_requests(params: dict[str, Any]) -> RequestFactory:
 
 async def customers(ctx: BenchContext) -> dict[str, Any]:
     channel = ctx.channel("identity")
-    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    stub = identity_pb2_grpc.CustomerServiceStub(channel)
     tokens = []
     try:
         for i in range(CUSTOMERS):

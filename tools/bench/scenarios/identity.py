@@ -30,7 +30,7 @@ CONSENT = pb.ConsentGrant(
 
 
 async def _sign_in(
-    stub: identity_pb2_grpc.IdentityServiceStub, user: str, level: int = 2
+    stub: identity_pb2_grpc.CustomerServiceStub, user: str, level: int = 2
 ) -> pb.TokenResponse:
     secret = demo_data.DEMO_APP_SECRETS["mbank"]
     assertion = app_assertion(app_id="mbank", client_secret=secret, app_user_id=user, assurance_level=level)
@@ -50,7 +50,7 @@ def _caller(token: str) -> pb.CustomerCaller:
 
 async def setup_issue(ctx: BenchContext) -> dict[str, Any]:
     channel = ctx.channel("identity")
-    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    stub = identity_pb2_grpc.CustomerServiceStub(channel)
     try:
         tokens = [(await _sign_in(stub, f"bench-issue-{i}")).access_token for i in range(CUSTOMERS)]
     finally:
@@ -71,7 +71,7 @@ def issue(params: dict[str, Any]) -> RequestFactory:
 
 async def setup_redeem(ctx: BenchContext) -> dict[str, Any]:
     channel = ctx.channel("identity")
-    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    stub = identity_pb2_grpc.CustomerServiceStub(channel)
     try:
         callers = [
             _caller((await _sign_in(stub, f"bench-redeem-{i}")).access_token) for i in range(CUSTOMERS)
@@ -116,7 +116,7 @@ def seed_links(database: Path, *, total: int) -> None:
 
 async def _bound_pairwise(ctx: BenchContext, user: str) -> str:
     channel = ctx.channel("identity")
-    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    stub = identity_pb2_grpc.CustomerServiceStub(channel)
     try:
         caller = _caller((await _sign_in(stub, user)).access_token)
         started = await stub.StartPartnerBinding(

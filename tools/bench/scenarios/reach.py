@@ -57,7 +57,7 @@ async def active_strategies(ctx: BenchContext, count: int) -> str:
 
 async def customer_tokens(ctx: BenchContext, group: str) -> list[str]:
     channel = ctx.channel("identity")
-    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    stub = identity_pb2_grpc.CustomerServiceStub(channel)
     secret = demo_data.DEMO_APP_SECRETS["mbank"]
     try:
         tokens = []
