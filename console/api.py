@@ -79,6 +79,21 @@ class OpsApi:
     async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return await self.request("GET", path, params=params)
 
+    async def get_all(
+        self, path: str, params: dict[str, Any] | None = None, *, limit: int = 500
+    ) -> list[Any]:
+        """Every item of a paged list (`{items, next_page_token}`), 100 a call, at most `limit` items: for the
+        short lists a page shows whole (an object's audit trail, versions, the app registry)."""
+        items: list[Any] = []
+        token = ""
+        while len(items) < limit:
+            page = await self.get(path, {**(params or {}), "page_size": 100, "page_token": token})
+            items.extend(page["items"])
+            token = page["next_page_token"] or ""
+            if not token:
+                break
+        return items[:limit]
+
     async def post(self, path: str, json: Any = None, *, idempotency_key: str | None = None) -> Any:
         return await self.request("POST", path, json=json, idempotency_key=idempotency_key)
 

@@ -114,7 +114,7 @@ async def _apps_page(
     status_code: int = 200,
 ) -> Response:
     t = translator(request)
-    apps = await api.get("/v1/ops/apps")
+    apps = await api.get_all("/v1/ops/apps")
     return await render(
         request,
         "admin/apps.html",
@@ -136,7 +136,7 @@ async def apps(
     if export:
         rows = (
             [a["app_id"], a["name"], a["role"], a["legal_entity"], " ".join(a["editions"])]
-            for a in await api.get("/v1/ops/apps")
+            for a in await api.get_all("/v1/ops/apps")
         )
         return csv_response("apps.csv", ("app_id", "name", "role", "legal_entity", "editions"), rows)
     return await _apps_page(request, api)

@@ -119,7 +119,7 @@ async def _benefit_change(api: OpsApi, object_id: str, parent: str | None) -> Re
         raise ApiProblem(404, "change_not_found", "a change is found through its benefit")
     benefit, listed = await asyncio.gather(
         api.get(ops_path("/v1/ops/benefits/{}", parent)),
-        api.get(ops_path("/v1/ops/benefits/{}/changes", parent)),
+        api.get_all(ops_path("/v1/ops/benefits/{}/changes", parent)),
     )
     change = next((c for c in listed if c["change_id"] == object_id), None)
     if change is None:

@@ -155,8 +155,8 @@ async def _detail(
 ) -> Response:
     benefit = await api.get(ops_path("/v1/ops/benefits/{}", benefit_id))
     burndown = await api.get(ops_path("/v1/ops/benefits/{}/burndown", benefit_id), {"from": start, "to": end})
-    changes = await api.get(ops_path("/v1/ops/benefits/{}/changes", benefit_id))
-    audit = await api.get(ops_path("/v1/ops/benefits/{}/audit", benefit_id))
+    changes = await api.get_all(ops_path("/v1/ops/benefits/{}/changes", benefit_id))
+    audit = await api.get_all(ops_path("/v1/ops/benefits/{}/audit", benefit_id))
     t = translator(request)
     names = {"top_up": "top_up_reason", "extend": "extend_reason"}
     errors = {

@@ -225,7 +225,7 @@ async def create_item(
 @router.get("/items/{item_id}")
 async def item_detail(request: Request, item_id: str, api: OpsApiDep) -> Response:
     item = await api.get(ops_path("/v1/ops/content/items/{}", item_id))
-    audit = await api.get(ops_path("/v1/ops/content/items/{}/audit", item_id))
+    audit = await api.get_all(ops_path("/v1/ops/content/items/{}/audit", item_id))
     latest = newest(item)
     compliance = await api.get(ops_path("/v1/ops/content/items/{}/compliance", item_id)) if latest else None
     t = translator(request)

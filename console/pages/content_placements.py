@@ -139,7 +139,7 @@ async def _form_page(
 
 async def _placement(api: OpsApi, slot_key: str, placement_id: str) -> dict[str, Any]:
     """One placement of the slot, as this operator may see it (another branch's: not found)."""
-    found = await api.get(PLACEMENTS, {"slot_key": slot_key, "include_inactive": "true"})
+    found = await api.get_all(PLACEMENTS, {"slot_key": slot_key, "include_inactive": "true"})
     for placement in found:
         if placement["placement_id"] == placement_id:
             return placement

@@ -72,7 +72,7 @@ async def list_slots(
     api: OpsApiDep,
     app_id: Annotated[str, Query(pattern=r"^([a-z][a-z0-9_-]{1,39})?$")] = "",
 ) -> Response:
-    slots = await api.get("/v1/ops/content/slots", {"app_id": app_id})
+    slots = await api.get_all("/v1/ops/content/slots", {"app_id": app_id})
     t = translator(request)
     return await render(
         request,
@@ -101,7 +101,7 @@ async def slot_detail(
     tags: Annotated[str, Query(max_length=840)] = "",
     at: Annotated[str, Query(pattern=LOCAL_MINUTE)] = "",
 ) -> Response:
-    placements = await api.get(
+    placements = await api.get_all(
         "/v1/ops/content/placements", {"slot_key": key, "include_inactive": str(include_inactive).lower()}
     )
     placements.sort(key=lambda p: (-p["priority"], -p["weight"], p["placement_id"]))

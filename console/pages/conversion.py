@@ -31,7 +31,7 @@ Export = Annotated[Literal["", "csv"], Query(alias="format")]
 
 
 async def _dead_letters(api: OpsApi) -> int | None:
-    return len(await api.get(POSTBACKS, {"status": "dead_lettered", "page_size": 100}))
+    return len((await api.get(POSTBACKS, {"status": "dead_lettered", "page_size": 100}))["items"])
 
 
 NAV = [
@@ -266,19 +266,24 @@ async def postbacks(
     status: Annotated[Literal["", "pending", "delivered", "dead_lettered"], Query()] = "",
     partner_id: Slug = "",
     export: Export = "",
+    page_token: Annotated[str, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]*$")] = "",
 ) -> Response:
-    items = await api.get(POSTBACKS, {"status": status, "partner_id": partner_id, "page_size": 100})
+    filters = {"status": status, "partner_id": partner_id}
     if export:
+        items = await api.get_all(POSTBACKS, filters, limit=1000)
         header = ["delivery_id", "type", "partner_id", "campaign_id", "milestone", "status", "attempts",
                   "last_status_code", "last_error"]  # fmt: skip
         return csv_response("postbacks.csv", header, [[d[h] for h in header] for d in items])
+    page = await api.get(POSTBACKS, {**filters, "page_size": 100, "page_token": page_token})
     t = translator(request)
     return await render(
         request,
         "conversion/postbacks.html",
         title=t("conversion.postbacks"),
         breadcrumb=[(t("nav.section_conversion"), None), (t("conversion.postbacks"), None)],
-        items=items,
+        items=page["items"],
+        next_page_token=page["next_page_token"],
+        page_params=filters,
         status=status,
         partner_id=partner_id,
         statuses=("pending", "delivered", "dead_lettered"),

@@ -239,7 +239,7 @@ async def create_goal(request: Request, api: OpsApiDep, typed: GoalFormDep) -> R
 @router.get("/{goal_id}")
 async def goal_detail(request: Request, goal_id: str, api: OpsApiDep) -> Response:
     goal = await api.get(ops_path(GOALS + "/{}", goal_id))
-    history = await api.get(ops_path(GOALS + "/{}/history", goal_id))
+    history = await api.get_all(ops_path(GOALS + "/{}/history", goal_id))
     t = translator(request)
     return await render(
         request,

@@ -83,7 +83,8 @@ async def health(
             [d[k] if k != "dead_lettered_at" else local_time(d[k]) for k in header] for d in letters["items"]
         )
         return csv_response("dead-letters.csv", header, rows)
-    failures = await api.get("/v1/ops/conversion/postbacks", {"status": "dead_lettered", "page_size": 50})
+    dead = await api.get("/v1/ops/conversion/postbacks", {"status": "dead_lettered", "page_size": 50})
+    failures = dead["items"]
     replays = (await api.get("/v1/ops/platform/replays", {"limit": 200}))["items"]
     t = translator(request)
     return await render(

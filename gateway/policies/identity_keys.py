@@ -67,8 +67,16 @@ class IdentityKeys:
         )
 
     def app_ids(self) -> list[str]:
-        """The registered app ids (raises grpc.RpcError when identity cannot answer)."""
-        return [a.app_id for a in self._stub.ListApps(pb.ListAppsRequest(), timeout=self._timeout_s).apps]
+        """The registered app ids, every page (raises grpc.RpcError when identity cannot answer)."""
+        found: list[str] = []
+        token = ""
+        while True:
+            request = pb.ListAppsRequest(page_size=100, page_token=token)
+            resp = self._stub.ListApps(request, timeout=self._timeout_s)
+            found.extend(a.app_id for a in resp.apps)
+            token = resp.next_page_token
+            if not token:
+                return found
 
     def jwks_json(self) -> str:
         """The JWKS document (raises grpc.RpcError when identity cannot answer)."""

@@ -9,6 +9,7 @@ from services.benefits.models import Benefit, BenefitAudit
 from services.benefits.principals import Principal, require_operator
 from services.runtime.db import read_session
 from services.runtime.errors import NotFound
+from services.runtime.paging import read_page
 
 
 def record(
@@ -36,11 +37,11 @@ def visible_benefit(session: Session, benefit_id: str, by: Principal, *, lock: b
     return benefit
 
 
-def benefit_audit(*, engine: Engine, benefit_id: str, by: Principal) -> list[BenefitAudit]:
-    """Every audit record of a benefit, oldest first."""
+def benefit_audit(
+    *, engine: Engine, benefit_id: str, by: Principal, size: int, token: str
+) -> tuple[list[BenefitAudit], str]:
+    """A page of a benefit's audit records, oldest first, and the next page's token."""
     with read_session(engine) as session:
         visible_benefit(session, benefit_id, by)
-        stmt = (
-            select(BenefitAudit).where(BenefitAudit.benefit_id == benefit_id).order_by(col(BenefitAudit.id))
-        )
-        return list(session.exec(stmt))
+        stmt = select(BenefitAudit).where(BenefitAudit.benefit_id == benefit_id)
+        return read_page(session, stmt, [(col(BenefitAudit.id), False)], token=token, size=size)

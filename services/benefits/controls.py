@@ -16,6 +16,7 @@ from services.benefits.principals import Principal, require_operator
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.runtime.paging import read_page
 
 LIVE = ("approved", "paused")
 STATE_MOVES = {"pause": ("approved", "paused"), "resume": ("paused", "approved"), "stop": (LIVE, "stopped")}
@@ -190,8 +191,10 @@ def _apply_extension(session: Session, benefit: Benefit, change: BenefitChange) 
     session.add(benefit)
 
 
-def list_changes(*, engine: Engine, benefit_id: str, status: str, by: Principal) -> list[BenefitChange]:
-    """A benefit's requested changes (no benefit: all in the operator's scope), oldest first."""
+def list_changes(
+    *, engine: Engine, benefit_id: str, status: str, by: Principal, size: int, token: str
+) -> tuple[list[BenefitChange], str]:
+    """A page of a benefit's requested changes (no benefit: all in the operator's scope), oldest first."""
     with read_session(engine) as session:
         if benefit_id:
             visible_benefit(session, benefit_id, by)
@@ -205,4 +208,5 @@ def list_changes(*, engine: Engine, benefit_id: str, status: str, by: Principal)
                 stmt = stmt.where(Benefit.branch == by.scope_id)
         if status:
             stmt = stmt.where(BenefitChange.status == status)
-        return list(session.exec(stmt.order_by(col(BenefitChange.requested_at)).limit(200)))
+        order = [(col(BenefitChange.requested_at), False), (col(BenefitChange.change_id), False)]
+        return read_page(session, stmt, order, token=token, size=size)

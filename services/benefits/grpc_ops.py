@@ -19,6 +19,7 @@ from services.benefits.convert import (
 from services.benefits.ledger import check_ledger
 from services.benefits.ledger_reports import account_balance, require_head_office
 from services.runtime.clock import from_timestamp, to_timestamp
+from services.runtime.paging import page_size
 from services.runtime.service import ServiceContext
 
 MAX_PAGE = 100
@@ -134,25 +135,31 @@ class CatalogueRpcs:
     async def ListBenefitChanges(
         self, request: pb.ListBenefitChangesRequest, context
     ) -> pb.ListBenefitChangesResponse:
-        changes = await asyncio.to_thread(
+        changes, token = await asyncio.to_thread(
             controls.list_changes,
             engine=self._ctx.engine,
             benefit_id=request.benefit_id,
             status=request.status,
             by=principal_from_pb(request.principal),
+            size=page_size(request.page_size),
+            token=request.page_token,
         )
-        return pb.ListBenefitChangesResponse(changes=[change_to_pb(c) for c in changes])
+        return pb.ListBenefitChangesResponse(
+            changes=[change_to_pb(c) for c in changes], next_page_token=token
+        )
 
     async def GetBenefitAudit(
         self, request: pb.GetBenefitAuditRequest, context
     ) -> pb.GetBenefitAuditResponse:
-        records = await asyncio.to_thread(
+        records, token = await asyncio.to_thread(
             audit.benefit_audit,
             engine=self._ctx.engine,
             benefit_id=request.benefit_id,
             by=principal_from_pb(request.principal),
+            size=page_size(request.page_size),
+            token=request.page_token,
         )
-        return pb.GetBenefitAuditResponse(records=[audit_to_pb(r) for r in records])
+        return pb.GetBenefitAuditResponse(records=[audit_to_pb(r) for r in records], next_page_token=token)
 
     async def GetBudgetBurndown(
         self, request: pb.GetBudgetBurndownRequest, context

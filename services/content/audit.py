@@ -10,11 +10,11 @@ from sqlmodel import Session, col, select
 from services.content.models import AuditEntry, ContentItem, Placement, ResourceSlot
 from services.runtime.db import read_session
 from services.runtime.errors import InvalidInput, NotFound
+from services.runtime.paging import read_page
 
 if TYPE_CHECKING:
     from services.content.catalogue import Actor
 
-MAX_ENTRIES = 500
 OWNED: dict[str, type[ContentItem | Placement | ResourceSlot]] = {
     "item": ContentItem,
     "placement": Placement,
@@ -49,8 +49,10 @@ def record_audit(
     )
 
 
-def list_audit(*, engine: Engine, actor: Actor, entity: str, entity_id: str) -> list[AuditEntry]:
-    """The entries of one item, placement or slot the operator may see, oldest first; else 404."""
+def list_audit(
+    *, engine: Engine, actor: Actor, entity: str, entity_id: str, size: int, token: str
+) -> tuple[list[AuditEntry], str]:
+    """A page of the entries of one item, placement or slot the operator may see, oldest first; else 404."""
     actor.require("viewer")
     if entity not in OWNED:
         raise InvalidInput("invalid_entity", "the audit trail is kept for items, placements and slots")
@@ -59,10 +61,5 @@ def list_audit(*, engine: Engine, actor: Actor, entity: str, entity_id: str) -> 
         # Slots belong to head office and are shared with every branch; the rest is branch-scoped.
         if found is None or not actor.sees(getattr(found, "owner_branch", actor.branch)):
             raise NotFound(f"{entity}_not_found", f"no {entity} {entity_id}")
-        stmt = (
-            select(AuditEntry)
-            .where(AuditEntry.entity == entity, AuditEntry.entity_id == entity_id)
-            .order_by(col(AuditEntry.id))
-            .limit(MAX_ENTRIES)
-        )
-        return list(session.exec(stmt))
+        stmt = select(AuditEntry).where(AuditEntry.entity == entity, AuditEntry.entity_id == entity_id)
+        return read_page(session, stmt, [(col(AuditEntry.id), False)], token=token, size=size)

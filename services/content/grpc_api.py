@@ -29,6 +29,7 @@ from services.content.serving import needs_database, serve_from, serve_slot
 from services.content.slot_cache import SlotCache
 from services.runtime.clock import utcnow
 from services.runtime.errors import InvalidInput, NotFound, Rejected
+from services.runtime.paging import page_size
 from services.runtime.service import ServiceContext
 
 MAX_PAGE = 100
@@ -199,14 +200,16 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
     async def ListAuditEntries(
         self, request: pb.ListAuditEntriesRequest, context
     ) -> pb.ListAuditEntriesResponse:
-        entries = await asyncio.to_thread(
+        entries, token = await asyncio.to_thread(
             audit.list_audit,
             engine=self._engine,
             actor=actor_from_pb(request.actor),
             entity=request.entity,
             entity_id=request.entity_id,
+            size=page_size(request.page_size),
+            token=request.page_token,
         )
-        return pb.ListAuditEntriesResponse(entries=[audit_to_pb(e) for e in entries])
+        return pb.ListAuditEntriesResponse(entries=[audit_to_pb(e) for e in entries], next_page_token=token)
 
     async def CreateSlot(self, request: pb.CreateSlotRequest, context) -> pb.SlotResponse:
         s = request.slot
@@ -222,10 +225,15 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
         return pb.SlotResponse(slot=slot_to_pb(slot))
 
     async def ListSlots(self, request: pb.ListSlotsRequest, context) -> pb.ListSlotsResponse:
-        found = await asyncio.to_thread(
-            slots.list_slots, engine=self._engine, actor=actor_from_pb(request.actor), app_id=request.app_id
+        found, token = await asyncio.to_thread(
+            slots.list_slots,
+            engine=self._engine,
+            actor=actor_from_pb(request.actor),
+            app_id=request.app_id,
+            size=page_size(request.page_size),
+            token=request.page_token,
         )
-        return pb.ListSlotsResponse(slots=[slot_to_pb(s) for s in found])
+        return pb.ListSlotsResponse(slots=[slot_to_pb(s) for s in found], next_page_token=token)
 
     async def _placement_write(self, fn, **kwargs) -> pb.PlacementResponse:
         placement = await asyncio.to_thread(fn, engine=self._engine, **kwargs)
@@ -257,14 +265,18 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
         )
 
     async def ListPlacements(self, request: pb.ListPlacementsRequest, context) -> pb.ListPlacementsResponse:
-        found = await asyncio.to_thread(
+        found, token = await asyncio.to_thread(
             slots.list_placements,
             engine=self._engine,
             actor=actor_from_pb(request.actor),
             slot_key=request.slot_key,
             include_inactive=request.include_inactive,
+            size=page_size(request.page_size),
+            token=request.page_token,
         )
-        return pb.ListPlacementsResponse(placements=[placement_to_pb(p) for p in found])
+        return pb.ListPlacementsResponse(
+            placements=[placement_to_pb(p) for p in found], next_page_token=token
+        )
 
     async def ServeSlot(self, request: pb.ServeSlotRequest, context) -> pb.ServeSlotResponse:
         viewer = viewer_from_pb(request.viewer)

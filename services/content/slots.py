@@ -18,6 +18,7 @@ from services.runtime.db import read_session, transaction
 from services.runtime.editions import EDITIONS
 from services.runtime.errors import AlreadyExists, Conflict, Forbidden, InvalidInput, NotFound
 from services.runtime.outbox import record_event
+from services.runtime.paging import read_page
 
 PLACEMENT_CHANGED = "content.placement.changed"
 _POSITION = re.compile(r"^[a-z0-9][a-z0-9_-]{0,38}(?:/[a-z0-9][a-z0-9_-]{0,38}){0,3}$")
@@ -71,14 +72,17 @@ def create_slot(
     return slot
 
 
-def list_slots(*, engine: Engine, actor: Actor, app_id: str = "") -> list[ResourceSlot]:
-    """Slots are head office's and shared: every branch places into them, so every operator sees them."""
+def list_slots(
+    *, engine: Engine, actor: Actor, app_id: str = "", size: int, token: str
+) -> tuple[list[ResourceSlot], str]:
+    """A page of slots by key. Slots are head office's and shared: every branch places into them, so
+    every operator sees them."""
     actor.require("viewer")
     with read_session(engine) as session:
-        stmt = select(ResourceSlot).order_by(col(ResourceSlot.slot_key))
+        stmt = select(ResourceSlot)
         if app_id:
             stmt = stmt.where(ResourceSlot.app_id == app_id)
-        return list(session.exec(stmt))
+        return read_page(session, stmt, [(col(ResourceSlot.slot_key), False)], token=token, size=size)
 
 
 def _targeting(actor: Actor, raw: dict[str, Any] | None) -> dict[str, Any]:
@@ -216,9 +220,10 @@ def remove_placement(*, engine: Engine, actor: Actor, placement_id: str, reason:
 
 
 def list_placements(
-    *, engine: Engine, actor: Actor, slot_key: str, include_inactive: bool = False
-) -> list[Placement]:
-    """The placements of a slot the operator may see; a branch sees only its own."""
+    *, engine: Engine, actor: Actor, slot_key: str, size: int, token: str, include_inactive: bool = False
+) -> tuple[list[Placement], str]:
+    """A page of the placements of a slot the operator may see (highest priority first, then by id); a
+    branch sees only its own."""
     actor.require("viewer")
     with read_session(engine) as session:
         if session.get(ResourceSlot, slot_key) is None:
@@ -228,4 +233,5 @@ def list_placements(
             stmt = stmt.where(Placement.owner_branch == actor.branch)
         if not include_inactive:
             stmt = stmt.where(col(Placement.active).is_(True))
-        return list(session.exec(stmt.order_by(col(Placement.priority).desc(), col(Placement.placement_id))))
+        order = [(col(Placement.priority), True), (col(Placement.placement_id), False)]
+        return read_page(session, stmt, order, token=token, size=size)

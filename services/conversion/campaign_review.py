@@ -14,6 +14,7 @@ from services.conversion.models import Campaign, CampaignVersion
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.runtime.paging import read_page
 
 MAX_NOTE = 500
 
@@ -187,11 +188,16 @@ def waiting_for_review(
     return [(c, versions[k]) for c, k in zip(found, keys, strict=True) if k in versions], total
 
 
-def list_versions(*, engine: Engine, campaign_id: str, branch: str) -> tuple[Campaign, list[CampaignVersion]]:
-    """Every version of a campaign, oldest first: who wrote what, who reviewed it and when."""
+def list_versions(
+    *, engine: Engine, campaign_id: str, branch: str, size: int, token: str
+) -> tuple[Campaign, list[CampaignVersion], str]:
+    """A page of a campaign's versions, oldest first: who wrote what, who reviewed it and when."""
     with read_session(engine) as session:
         campaign = session.get(Campaign, campaign_id)
         if campaign is None or (branch and campaign.branch != branch):
             raise NotFound("campaign_not_found", f"no campaign {campaign_id}")
         stmt = select(CampaignVersion).where(col(CampaignVersion.campaign_id) == campaign_id)
-        return campaign, list(session.exec(stmt.order_by(col(CampaignVersion.version))))
+        versions, next_token = read_page(
+            session, stmt, [(col(CampaignVersion.version), False)], token=token, size=size
+        )
+        return campaign, versions, next_token

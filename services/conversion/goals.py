@@ -20,6 +20,7 @@ from services.conversion.models import Goal, GoalChange
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import AlreadyExists, Conflict, Forbidden, InvalidInput, NotFound
+from services.runtime.paging import read_page
 
 METRICS = ("acquired", "activated", "upgraded", "linked", "landings", "clicks")
 MAX_MEASURES = 12
@@ -165,15 +166,17 @@ def list_goals(*, engine: Engine, objective: str, actor: Staff, limit: int, afte
         return list(session.exec(stmt.order_by(col(Goal.goal_id)).limit(limit)))
 
 
-def list_changes(*, engine: Engine, goal_id: str, actor: Staff) -> list[GoalChange]:
-    """Every change of a goal (also a withdrawn one), oldest first."""
+def list_changes(
+    *, engine: Engine, goal_id: str, actor: Staff, size: int, token: str
+) -> tuple[list[GoalChange], str]:
+    """A page of a goal's changes (also a withdrawn one's), oldest first."""
     actor.require("viewer")
     with read_session(engine) as session:
         goal = session.get(Goal, goal_id)
         if goal is None or (actor.branch and goal.branch != actor.branch):
             raise NotFound("goal_not_found", f"no goal {goal_id}")
         stmt = select(GoalChange).where(col(GoalChange.goal_id) == goal_id)
-        return list(session.exec(stmt.order_by(col(GoalChange.version))))
+        return read_page(session, stmt, [(col(GoalChange.version), False)], token=token, size=size)
 
 
 def actuals(*, engine: Engine, goals: list[Goal]) -> list[list[int]]:

@@ -25,6 +25,7 @@ from services.conversion.grpc_goals import GoalRpcs
 from services.conversion.models import Campaign
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.errors import InvalidInput
+from services.runtime.paging import page_size
 from services.runtime.service import ServiceContext
 
 MAX_PAGE = 100
@@ -106,13 +107,17 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         return await asyncio.to_thread(self._with_pending, campaign)
 
     async def ListCampaignVersions(self, request, context) -> pb.ListCampaignVersionsResponse:
-        campaign, versions = await asyncio.to_thread(
+        campaign, versions, token = await asyncio.to_thread(
             campaign_review.list_versions,
             engine=self._engine,
             campaign_id=request.campaign_id,
             branch=branch_of(request.actor),
+            size=page_size(request.page_size),
+            token=request.page_token,
         )
-        return pb.ListCampaignVersionsResponse(versions=[version_to_pb(campaign, v) for v in versions])
+        return pb.ListCampaignVersionsResponse(
+            versions=[version_to_pb(campaign, v) for v in versions], next_page_token=token
+        )
 
     async def GetCampaign(self, request, context) -> pb.CampaignResponse:
         campaign = await asyncio.to_thread(
@@ -127,17 +132,15 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         return await asyncio.to_thread(self._with_pending, campaign)
 
     async def ListLinks(self, request, context) -> pb.ListLinksResponse:
-        size = min(request.page_size or 50, MAX_PAGE)
-        found = await asyncio.to_thread(
+        found, token = await asyncio.to_thread(
             links.list_links,
             engine=self._engine,
             partner_id=request.partner_id,
             campaign_id=request.campaign_id,
-            limit=size + 1,
-            after=request.page_token,
+            size=page_size(request.page_size),
+            token=request.page_token,
         )
-        next_token = found[size - 1].link_id if len(found) > size else ""
-        return pb.ListLinksResponse(links=[link_to_pb(x) for x in found[:size]], next_page_token=next_token)
+        return pb.ListLinksResponse(links=[link_to_pb(x) for x in found], next_page_token=token)
 
     async def GetLink(self, request, context) -> pb.LinkResponse:
         link = await asyncio.to_thread(
@@ -198,15 +201,18 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         return pb.SetPostbackEndpointResponse(partner_id=endpoint.partner_id, url=endpoint.url, secret=secret)
 
     async def ListPostbackDeliveries(self, request, context) -> pb.ListPostbackDeliveriesResponse:
-        found = await asyncio.to_thread(
+        found, token = await asyncio.to_thread(
             postbacks.list_deliveries,
             engine=self._engine,
             partner_id=request.partner_id,
             status=request.status,
             branch=branch_of(request.actor),
-            limit=min(request.page_size or 50, MAX_PAGE),
+            size=page_size(request.page_size),
+            token=request.page_token,
         )
-        return pb.ListPostbackDeliveriesResponse(deliveries=[delivery_to_pb(d) for d in found])
+        return pb.ListPostbackDeliveriesResponse(
+            deliveries=[delivery_to_pb(d) for d in found], next_page_token=token
+        )
 
     async def CreateLink(self, request, context) -> pb.CreateLinkResponse:
         link = await asyncio.to_thread(

@@ -12,6 +12,7 @@ from services.conversion import goals, north_star
 from services.conversion.grpc_convert import branch_of, counts_to_pb, staff_from_pb
 from services.conversion.models import Goal, GoalChange
 from services.runtime.clock import to_timestamp
+from services.runtime.paging import page_size
 
 MAX_PAGE = 100
 
@@ -169,10 +170,12 @@ class GoalRpcs:
         return pb.ListGoalsResponse(goals=answered, next_page_token=next_token)
 
     async def ListGoalChanges(self, request, context) -> pb.ListGoalChangesResponse:
-        changes = await asyncio.to_thread(
+        changes, token = await asyncio.to_thread(
             goals.list_changes,
             engine=self._engine,
             goal_id=request.goal_id,
             actor=staff_from_pb(request.actor),
+            size=page_size(request.page_size),
+            token=request.page_token,
         )
-        return pb.ListGoalChangesResponse(changes=[_change_to_pb(c) for c in changes])
+        return pb.ListGoalChangesResponse(changes=[_change_to_pb(c) for c in changes], next_page_token=token)

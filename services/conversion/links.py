@@ -15,6 +15,7 @@ from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import Conflict, InvalidInput, NotFound, Rejected
 from services.runtime.link_codec import LinkClaims, new_link_id, sign_link
+from services.runtime.paging import read_page
 
 _SCENE = re.compile(r"^[a-z0-9_-]{1,40}$")
 
@@ -118,18 +119,16 @@ def create_link(
 
 
 def list_links(
-    *, engine: Engine, partner_id: str, campaign_id: str, limit: int, after: str
-) -> list[CampaignLink]:
-    """The partner's own links, by id."""
+    *, engine: Engine, partner_id: str, campaign_id: str, size: int, token: str
+) -> tuple[list[CampaignLink], str]:
+    """A page of the partner's own links, by id."""
     if not partner_id:
         raise InvalidInput("partner_required", "links are listed for their partner only")
     with read_session(engine) as session:
-        stmt = select(CampaignLink).where(
-            col(CampaignLink.partner_id) == partner_id, col(CampaignLink.link_id) > after
-        )
+        stmt = select(CampaignLink).where(col(CampaignLink.partner_id) == partner_id)
         if campaign_id:
             stmt = stmt.where(col(CampaignLink.campaign_id) == campaign_id)
-        return list(session.exec(stmt.order_by(col(CampaignLink.link_id)).limit(limit)))
+        return read_page(session, stmt, [(col(CampaignLink.link_id), False)], token=token, size=size)
 
 
 def get_link(*, engine: Engine, partner_id: str, link_id: str) -> CampaignLink:

@@ -24,6 +24,7 @@ from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import NotFound
 from services.runtime.outbox import record_event
+from services.runtime.paging import read_page
 from services.runtime.wakeups import wake_after_commit
 
 logger = logging.getLogger(__name__)
@@ -151,9 +152,9 @@ def _delivered_event(row: PostbackDelivery, now: datetime) -> events_pb2.Postbac
 
 
 def list_deliveries(
-    *, engine: Engine, partner_id: str, status: str, branch: str, limit: int
-) -> list[PostbackDelivery]:
-    """Deliveries, newest first; with `branch`, only those of that branch's campaigns."""
+    *, engine: Engine, partner_id: str, status: str, branch: str, size: int, token: str
+) -> tuple[list[PostbackDelivery], str]:
+    """A page of deliveries, newest first; with `branch`, only those of that branch's campaigns."""
     with read_session(engine) as session:
         stmt = select(PostbackDelivery)
         if partner_id:
@@ -163,7 +164,8 @@ def list_deliveries(
             stmt = stmt.where(col(PostbackDelivery.campaign_id).in_(own))
         if status:
             stmt = stmt.where(col(PostbackDelivery.status) == status)
-        return list(session.exec(stmt.order_by(col(PostbackDelivery.created_at).desc()).limit(limit)))
+        order = [(col(PostbackDelivery.created_at), True), (col(PostbackDelivery.delivery_id), True)]
+        return read_page(session, stmt, order, token=token, size=size)
 
 
 def get_delivery(*, engine: Engine, partner_id: str, delivery_id: str) -> PostbackDelivery:

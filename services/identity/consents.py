@@ -16,6 +16,7 @@ from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import Forbidden, InvalidInput, NotFound
 from services.runtime.outbox import record_event
+from services.runtime.paging import read_page
 
 DATA_CATEGORIES = ("identity", "pairwise_id", "assurance_level", "benefits", "contact_masked", "conversion")
 _TEXT = re.compile(r"^[A-Za-z0-9._:-]{1,40}$")
@@ -95,11 +96,12 @@ def has_active_consent(session: Session, *, customer_id: str, recipient_type: st
     return session.exec(stmt.limit(1)).first() is not None
 
 
-def list_consents(*, engine: Engine, customer_id: str) -> list[Consent]:
-    """Every consent of the customer, withdrawn ones included (newest first)."""
+def list_consents(*, engine: Engine, customer_id: str, size: int, token: str) -> tuple[list[Consent], str]:
+    """A page of the customer's consents, withdrawn ones included (newest first)."""
     with read_session(engine) as session:
         stmt = select(Consent).where(Consent.customer_id == customer_id)
-        return list(session.exec(stmt.order_by(col(Consent.granted_at).desc()).limit(500)))
+        order = [(col(Consent.granted_at), True), (col(Consent.consent_id), True)]
+        return read_page(session, stmt, order, token=token, size=size)
 
 
 def withdraw_consent(*, engine: Engine, customer_id: str, consent_id: str) -> Consent:

@@ -14,6 +14,7 @@ from services.identity.grpc_convert import ROLE_FROM_PB, app_to_pb, partner_to_p
 from services.identity.models import App, Partner
 from services.runtime.clock import to_timestamp
 from services.runtime.errors import Forbidden
+from services.runtime.paging import page_size
 from services.runtime.service import ServiceContext
 
 MAX_PAGE = 100
@@ -54,8 +55,13 @@ class RegistryApi(identity_pb2_grpc.RegistryServiceServicer):
         return pb.RegisterAppResponse(app=app_to_pb(app), client_secret=secret)
 
     async def ListApps(self, request: pb.ListAppsRequest, context) -> pb.ListAppsResponse:
-        apps = await asyncio.to_thread(registry.list_apps, engine=self._engine)
-        return pb.ListAppsResponse(apps=[app_to_pb(a) for a in apps])
+        apps, token = await asyncio.to_thread(
+            registry.list_apps,
+            engine=self._engine,
+            size=page_size(request.page_size),
+            token=request.page_token,
+        )
+        return pb.ListAppsResponse(apps=[app_to_pb(a) for a in apps], next_page_token=token)
 
     async def RegisterPartner(
         self, request: pb.RegisterPartnerRequest, context

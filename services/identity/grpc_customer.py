@@ -18,6 +18,7 @@ from services.identity.grpc_convert import (
     tokens_to_pb,
 )
 from services.identity.profile import customer_profile
+from services.runtime.paging import page_size
 from services.runtime.service import ServiceContext
 
 
@@ -108,10 +109,14 @@ class CustomerApi(identity_pb2_grpc.CustomerServiceServicer):
 
     async def ListConsents(self, request: pb.ListConsentsRequest, context) -> pb.ListConsentsResponse:
         caller = caller_from_pb(request.caller)
-        found = await asyncio.to_thread(
-            consents.list_consents, engine=self._engine, customer_id=caller.customer_id
+        found, token = await asyncio.to_thread(
+            consents.list_consents,
+            engine=self._engine,
+            customer_id=caller.customer_id,
+            size=page_size(request.page_size),
+            token=request.page_token,
         )
-        return pb.ListConsentsResponse(consents=[consent_to_pb(c) for c in found])
+        return pb.ListConsentsResponse(consents=[consent_to_pb(c) for c in found], next_page_token=token)
 
     async def WithdrawConsent(
         self, request: pb.WithdrawConsentRequest, context

@@ -17,6 +17,7 @@ from services.runtime.db import read_session, transaction
 from services.runtime.editions import EDITIONS
 from services.runtime.errors import AlreadyExists, InvalidInput, NotFound
 from services.runtime.outbox import record_event
+from services.runtime.paging import read_page
 from services.runtime.ssrf import OutboundSettings, check_postback_url
 
 ROLES = ("core", "main", "vertical")
@@ -75,9 +76,10 @@ def get_app(*, engine: Engine, app_id: str) -> tuple[App, bytes]:
     return app, credential.secret
 
 
-def list_apps(*, engine: Engine) -> list[App]:
+def list_apps(*, engine: Engine, size: int, token: str) -> tuple[list[App], str]:
+    """A page of the registered apps, by id."""
     with read_session(engine) as session:
-        return list(session.exec(select(App).order_by(col(App.app_id))))
+        return read_page(session, select(App), [(col(App.app_id), False)], token=token, size=size)
 
 
 def register_partner(

@@ -57,7 +57,7 @@ def test_pause_resume_top_up_extend_and_stop_are_reviewed_and_audited(gateway: h
     top_up = {"total_budget_increase": 10_000, "daily_budget": 5_000, "reason": "more riders"}
     asked = gateway.post(f"{b}/top-ups", json=top_up, headers=reviewer)
     assert asked.status_code == 201 and asked.json()["status"] == "pending", asked.text
-    pending = gateway.get(f"{b}/changes", params={"status": "pending"}, headers=admin).json()
+    pending = gateway.get(f"{b}/changes", params={"status": "pending"}, headers=admin).json()["items"]
     assert [(c["change_id"], c["requested_by"]) for c in pending] == [
         (asked.json()["change_id"], "hq-reviewer")
     ]
@@ -92,7 +92,7 @@ def test_pause_resume_top_up_extend_and_stop_are_reviewed_and_audited(gateway: h
 
     trail = gateway.get(f"{b}/audit", headers=operator_headers(gateway, "hq-viewer"))
     assert trail.status_code == 200, trail.text
-    assert [(r["action"], r["actor_id"], r["reason"]) for r in trail.json()][2:] == [
+    assert [(r["action"], r["actor_id"], r["reason"]) for r in trail.json()["items"]][2:] == [
         ("paused", "hq-operator", "fraud check"),
         ("resumed", "hq-operator", "cleared"),
         ("top_up_requested", "hq-reviewer", "more riders"),

@@ -80,7 +80,7 @@ def test_an_item_drafted_in_the_form_is_placed_and_previewed(operator_page, gate
         "/v1/ops/content/placements",
         params={"slot_key": slot_key},
         headers=operator_headers(gateway, "hq-viewer"),
-    ).json()
+    ).json()["items"]
     assert [(p["placement_id"], p["priority"], p["weight"], p["cap_per_day"]) for p in api_placements] == [
         (f"p-{item_id}", 7, 3, 2)
     ]
@@ -109,7 +109,7 @@ def test_an_item_drafted_in_the_form_is_placed_and_previewed(operator_page, gate
         "/v1/ops/content/placements",
         params={"slot_key": slot_key},
         headers=operator_headers(gateway, "hq-viewer"),
-    ).json()
+    ).json()["items"]
     assert [(p["priority"], p["weight"], p["cap_per_day"]) for p in changed] == [(9, 5, 2)]
     assert changed[0]["schedule"]["starts_at"].startswith("2026-01-01T01:00:00")  # kept as it was
     other = operator_page("bj-operator")  # another branch: the API's refusal, not the form
@@ -136,12 +136,12 @@ def test_an_item_drafted_in_the_form_is_placed_and_previewed(operator_page, gate
         "/v1/ops/content/placements",
         params={"slot_key": slot_key, "include_inactive": "true"},
         headers=operator_headers(gateway, "hq-viewer"),
-    ).json()
+    ).json()["items"]
     assert [p["active"] for p in removed] == [False]
     trail = gateway.get(
         f"/v1/ops/content/placements/p-{item_id}/audit", headers=operator_headers(gateway, "hq-viewer")
     )
-    assert trail.json()[-1]["reason"] == "campaign over"
+    assert trail.json()["items"][-1]["reason"] == "campaign over"
 
 
 def test_a_branch_operator_cannot_preview_or_read_another_branch(operator_page) -> None:
@@ -219,7 +219,7 @@ def test_burn_down_equals_the_api_and_lifecycle_forms_keep_reasons(
     page.fill("#f-total_budget_increase", "100.50")
     page.get_by_test_id("request-top-up").click()
     page.wait_for_url(f"**/benefits/{benefit_id}")
-    changes = gateway.get(f"/v1/ops/benefits/{benefit_id}/changes", headers=viewer).json()
+    changes = gateway.get(f"/v1/ops/benefits/{benefit_id}/changes", headers=viewer).json()["items"]
     assert [(c["kind"], c["total_budget_increase"], c["status"], c["reason"]) for c in changes] == [
         ("top_up", 10_050, "pending", "more coffee")
     ]

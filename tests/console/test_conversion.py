@@ -68,7 +68,7 @@ def test_campaign_form_link_and_funnel_match_the_api(gateway: httpx.Client, oper
     url = row.locator(".link-url").inner_text()
     assert row.locator("[data-copy]").get_attribute("data-copy") == url
     links = ok_json(gateway.get(f"/v1/ops/conversion/campaigns/{campaign_id}/links", headers=hq))
-    assert [link["url"] for link in links] == [url]
+    assert [link["url"] for link in links["items"]] == [url]
 
     code = url.rsplit("/r/", 1)[1]
     assert gateway.get(f"/r/{code}").status_code == 302  # one click on the link

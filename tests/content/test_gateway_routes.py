@@ -82,7 +82,7 @@ async def test_content_desk_and_serving_through_the_gateway(desk: Desk) -> None:
     viewer_only = await http.post("/v1/ops/content/items", headers=desk.ops("v", "viewer"), json={})
     assert (viewer_only.status_code, viewer_only.json()["code"]) == (403, "role_required")
     audit = await http.get("/v1/ops/content/items/savings/audit", headers=desk.ops("v", "viewer"))
-    assert [e["action"] for e in audit.json()] == ["created", "submitted", "approved", "published"]
+    assert [e["action"] for e in audit.json()["items"]] == ["created", "submitted", "approved", "published"]
 
 
 async def test_compliance_violation_is_a_409_naming_rule_and_text(desk: Desk) -> None:

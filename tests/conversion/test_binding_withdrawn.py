@@ -19,7 +19,7 @@ HOOKS = "/ride/hooks"
 
 
 def withdraw_consent(gw: httpx.Client, session: actors.Session, pairwise: str) -> None:
-    consents = gw.get(f"/v1/apps/{session.app_id}/consents", headers=session.headers).json()
+    consents = gw.get(f"/v1/apps/{session.app_id}/consents", headers=session.headers).json()["items"]
     consent_id = next(
         c["consent_id"] for c in consents if c["recipient"] == "ride" and not c.get("withdrawn_at")
     )
@@ -93,7 +93,7 @@ async def tell_the_partner(system: System, gw: httpx.Client) -> None:
     def records(**params: str) -> list[dict]:
         resp = gw.get("/v1/ops/conversion/postbacks", params=params, headers=admin)
         assert resp.status_code == 200, resp.text
-        return resp.json()
+        return resp.json()["items"]
 
     async def all_delivered() -> None:
         delivered = await asyncio.to_thread(records, partner_id="ride", status="delivered")

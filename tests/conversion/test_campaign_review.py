@@ -122,7 +122,7 @@ def changes_wait_for_review(gw: httpx.Client) -> None:
     changed = change(gw, campaign_id, "hq-operator", cpa_amount_minor=1200)
     assert review(gw, changed, "hq-reviewer").json()["cpa_amount_minor"] == 1200
     versions = gw.get(f"{CAMPAIGNS}/{campaign_id}/versions", headers=actors.operator_headers(gw, "hq-viewer"))
-    trail = [(v["kind"], v["state"], v["authors"], v["reviewed_by"]) for v in versions.json()]
+    trail = [(v["kind"], v["state"], v["authors"], v["reviewed_by"]) for v in versions.json()["items"]]
     assert trail == [
         ("create", "approved", ["hq-operator"], "hq-reviewer"),
         ("change", "rejected", ["hq-operator"], "hq-reviewer"),

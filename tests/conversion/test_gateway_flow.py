@@ -154,7 +154,7 @@ async def run_journey(system: System, gw: httpx.Client) -> None:
     assert activated["data"]["milestone"] == "activated" and activated["data"]["pairwise_id"] == pairwise
 
     consents = await asyncio.to_thread(gw.get, "/v1/apps/life/consents", headers=session.headers)
-    consent_id = next(c["consent_id"] for c in consents.json() if c["recipient"] == "ride")
+    consent_id = next(c["consent_id"] for c in consents.json()["items"] if c["recipient"] == "ride")
     withdrawn = await asyncio.to_thread(
         gw.post, f"/v1/apps/life/consents/{consent_id}/withdraw", headers=session.headers
     )

@@ -178,7 +178,8 @@ def campaign_funnel_is_one_call(gw: httpx.Client, hq: str, sh: str) -> None:
     report = gw.get(
         "/v1/ops/conversion/funnels", params={"partner_id": "ride", "campaign_id": hq, **days}, headers=viewer
     ).json()
-    links = gw.get(f"/v1/ops/conversion/campaigns/{hq}/links", headers=viewer).json()
+    links = gw.get(f"/v1/ops/conversion/campaigns/{hq}/links", params={"page_size": 100}, headers=viewer)
+    links = links.json()["items"]
     assert (whole["campaign"], whole["report"], whole["links"]) == (campaign, report, links)
     assert whole["report"]["totals"]["acquired"] == 1 and whole["links"]
     shanghai = actors.operator_headers(gw, "sh-operator")
@@ -211,7 +212,7 @@ def goals_keep_their_history(gw: httpx.Client, goal_id: str) -> None:
     problem(gw.delete(f"{GOALS}/{goal_id}", params={"version": 1}, headers=hq_op), 409)
     assert gw.delete(f"{GOALS}/{goal_id}", params={"version": 2}, headers=hq_op).status_code == 200
     problem(gw.get(f"{GOALS}/{goal_id}", headers=hq_op), 404)
-    history = gw.get(f"{GOALS}/{goal_id}/history", headers=hq_op).json()
+    history = gw.get(f"{GOALS}/{goal_id}/history", headers=hq_op).json()["items"]
     assert [(c["version"], c["action"], c["operator_id"]) for c in history] == [
         (1, "created", "hq-operator"),
         (2, "updated", "hq-admin"),

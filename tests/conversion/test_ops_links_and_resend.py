@@ -34,7 +34,7 @@ def _links(gw: httpx.Client, campaign_id: str) -> str:
     again = gw.post(url, json=body, headers={**operator, "Idempotency-Key": "poster-1"})
     assert again.json()["link_id"] == link["link_id"]
     listed = gw.get(url, headers=viewer)
-    assert listed.status_code == 200 and link["link_id"] in [x["link_id"] for x in listed.json()]
+    assert listed.status_code == 200 and link["link_id"] in [x["link_id"] for x in listed.json()["items"]]
     assert gw.post(url, json=body, headers=viewer).status_code == 403
     for refused in (gw.post(url, json=body, headers=branch), gw.get(url, headers=branch)):
         assert refused.status_code == 404 and refused.json()["code"] == "campaign_not_found"
@@ -52,7 +52,7 @@ def _dead_letters(gw: httpx.Client, campaign_id: str) -> list[dict[str, Any]]:
         params={"partner_id": "ride", "status": "dead_lettered"},
         headers=actors.operator_headers(gw, "hq-viewer"),
     )
-    found = [d for d in resp.json() if d["campaign_id"] == campaign_id]
+    found = [d for d in resp.json()["items"] if d["campaign_id"] == campaign_id]
     assert found, "no dead letter yet"
     return found
 

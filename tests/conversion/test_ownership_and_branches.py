@@ -63,7 +63,7 @@ def converted(gw: httpx.Client, campaign_id: str) -> str:
 async def deliveries_of(system: System, gw: httpx.Client, campaigns: set[str]) -> dict[str, str]:
     async def probe() -> dict[str, str]:
         with actors.partner_client(gw, "ride") as ride:
-            found = (await asyncio.to_thread(ride.request, "GET", "/v1/partner/postbacks")).json()
+            found = (await asyncio.to_thread(ride.request, "GET", "/v1/partner/postbacks")).json()["items"]
         by_campaign = {d["campaign_id"]: d["delivery_id"] for d in found if d["campaign_id"] in campaigns}
         assert set(by_campaign) == campaigns
         return by_campaign
@@ -134,7 +134,8 @@ def branches_read_only_their_own(gw: httpx.Client, hq: str, sh: str, deliveries:
             assert patched.status_code == (404 if campaign_id in foreign else 200), (who, campaign_id)
         rows = gw.get("/v1/ops/conversion/funnels", params=funnel, headers=headers).json()["rows"]
         assert {r["campaign_id"] for r in rows} <= own, who
-        shown = gw.get("/v1/ops/conversion/postbacks", params={"partner_id": "ride"}, headers=headers).json()
+        query = {"partner_id": "ride", "page_size": 100}
+        shown = gw.get("/v1/ops/conversion/postbacks", params=query, headers=headers).json()["items"]
         assert {d["delivery_id"] for d in shown} == {deliveries[c] for c in own}, who
         assert gw.get("/v1/ops/conversion/partners/ride", headers=headers).status_code == 200
     viewer = actors.operator_headers(gw, "hq-viewer")

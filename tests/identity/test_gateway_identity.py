@@ -123,7 +123,7 @@ def test_partners_get_distinct_stable_pairwise_ids_and_lose_them_on_withdrawal(g
         seen = partner.request("GET", f"/v1/partner/customers/{ride}")
         assert seen.status_code == 200 and "cus_" not in seen.text
         problem(partner.request("GET", f"/v1/partner/customers/{food}"), 404)
-        consents = gateway.get("/v1/apps/mbank/consents", headers=customer.headers).json()
+        consents = gateway.get("/v1/apps/mbank/consents", headers=customer.headers).json()["items"]
         ride_consent = next(c for c in consents if c["recipient"] == "ride" and c["withdrawn_at"] is None)
         withdrawn = gateway.post(
             f"/v1/apps/mbank/consents/{ride_consent['consent_id']}/withdraw", headers=customer.headers
@@ -132,7 +132,7 @@ def test_partners_get_distinct_stable_pairwise_ids_and_lose_them_on_withdrawal(g
         started = time.monotonic()
         problem(partner.request("GET", f"/v1/partner/customers/{ride}"), 403, "consent_withdrawn")
         assert time.monotonic() - started < 1.0
-    history = gateway.get("/v1/apps/mbank/consents", headers=customer.headers).json()
+    history = gateway.get("/v1/apps/mbank/consents", headers=customer.headers).json()["items"]
     assert any(c["consent_id"] == ride_consent["consent_id"] and c["withdrawn_at"] for c in history)
 
 
@@ -160,7 +160,8 @@ def test_binding_needs_the_customers_proof_and_consent(gateway: httpx.Client) ->
         problem(
             partner.request("POST", f"/v1/partner/bindings/{binding_id}/complete"), 403, "consent_required"
         )
-        assert gateway.get("/v1/apps/mbank/consents", headers=customer.headers).json() == []
+        none = {"items": [], "next_page_token": None}
+        assert gateway.get("/v1/apps/mbank/consents", headers=customer.headers).json() == none
 
 
 def _forge(stack: Stack, claims: dict[str, object]) -> str:
@@ -218,7 +219,7 @@ def test_operator_token_and_registry_routes(gateway: httpx.Client) -> None:
         401,
     )
     apps = gateway.get("/v1/ops/apps", headers=operator_headers(gateway, "hq-viewer"))
-    assert {a["app_id"] for a in apps.json()} >= {"mbank", "life", "wealth"}
+    assert {a["app_id"] for a in apps.json()["items"]} >= {"mbank", "life", "wealth"}
     new_partner = {"partner_id": user("p")[:30], "name": "Shop", "sector": "ecommerce"}
     problem(
         gateway.post("/v1/ops/partners", json=new_partner, headers=operator_headers(gateway, "sh-operator")),

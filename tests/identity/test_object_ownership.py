@@ -39,7 +39,7 @@ def test_other_customers_and_partners_get_404_for_every_owned_identity_object(
     owner = sign_in(gateway, "mbank", f"m-own-{uuid.uuid4().hex[:8]}")
     stranger = sign_in(gateway, "mbank", f"m-other-{uuid.uuid4().hex[:8]}")
     pairwise = bind_partner(gateway, owner, "ride", partner_user_ref=f"ride-{uuid.uuid4().hex[:8]}")
-    consents = gateway.get("/v1/apps/mbank/consents", headers=owner.headers).json()
+    consents = gateway.get("/v1/apps/mbank/consents", headers=owner.headers).json()["items"]
     consent_id = next(c["consent_id"] for c in consents if c["recipient"] == "ride")
     with partner_client(gateway, "ride") as ride:
         started = ride.request("POST", "/v1/partner/bindings", json_body={"partner_user_ref": "ride-own-2"})
@@ -87,7 +87,7 @@ def test_other_customers_and_partners_get_404_for_every_owned_identity_object(
     assert not wrong, wrong
 
     # the owner's objects are untouched
-    consents = gateway.get("/v1/apps/mbank/consents", headers=owner.headers).json()
+    consents = gateway.get("/v1/apps/mbank/consents", headers=owner.headers).json()["items"]
     assert all(c["withdrawn_at"] is None for c in consents if c["consent_id"] == consent_id)
     assert (
         gateway.get(f"/v1/apps/mbank/partner-bindings/{binding_id}", headers=owner.headers).status_code == 200

@@ -68,7 +68,7 @@ def test_postbacks_by_status_equal_the_deliveries_list(stack: Stack, gateway: ht
     admin = operator_headers(gateway, "hq-admin")
     resp = gateway.get("/v1/ops/conversion/postbacks", params={"page_size": 100}, headers=admin)
     assert resp.status_code == 200, resp.text
-    listed = resp.json()
+    listed = resp.json()["items"]
     counts: dict[tuple[str, str], int] = {}
     for d in listed:
         counts[(d["partner_id"], d["status"])] = counts.get((d["partner_id"], d["status"]), 0) + 1

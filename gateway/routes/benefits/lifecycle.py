@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
+from gateway.paging import Page, PageSize, PageToken
 from gateway.routes.benefits.calls import operator_principal
 from gateway.routes.benefits.schemas import Amount, BenefitPublic, Review, Slug, Strict, benefit_public
 from services.runtime.clock import from_timestamp, to_timestamp
@@ -176,33 +177,54 @@ async def review_change(
     "/ops/benefits/{benefit_id}/changes",
     operation_id="list_benefit_changes",
     summary="List a benefit's top-ups and extensions",
+    response_model=Page[ChangePublic],
 )
 async def list_changes(
     benefit_id: Slug,
     clients: ClientsDep,
     operator: Viewer,
     status_: Annotated[Literal["pending", "approved", "rejected"] | None, Query(alias="status")] = None,
-) -> list[ChangePublic]:
-    """The benefit's top-ups and extensions (reviewers look for the pending ones)."""
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[ChangePublic]:
+    """The benefit's top-ups and extensions, oldest request first (reviewers look for the pending ones)."""
     resp = await clients.benefits.ListBenefitChanges(
         pb.ListBenefitChangesRequest(
-            benefit_id=benefit_id, status=status_ or "", principal=operator_principal(operator)
+            benefit_id=benefit_id,
+            status=status_ or "",
+            principal=operator_principal(operator),
+            page_size=page_size,
+            page_token=page_token,
         )
     )
-    return [change_public(c) for c in resp.changes]
+    return Page[ChangePublic](
+        items=[change_public(c) for c in resp.changes], next_page_token=resp.next_page_token or None
+    )
 
 
 @router.get(
     "/ops/benefits/{benefit_id}/audit",
     operation_id="get_benefit_audit_trail",
     summary="Get a benefit's audit trail",
+    response_model=Page[AuditPublic],
 )
-async def benefit_audit(benefit_id: Slug, clients: ClientsDep, operator: Viewer) -> list[AuditPublic]:
-    """Who drafted, reviewed, paused, resumed, stopped or changed the benefit, when and why."""
+async def benefit_audit(
+    benefit_id: Slug,
+    clients: ClientsDep,
+    operator: Viewer,
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[AuditPublic]:
+    """Who drafted, reviewed, paused, resumed, stopped or changed the benefit, when and why (oldest first)."""
     resp = await clients.benefits.GetBenefitAudit(
-        pb.GetBenefitAuditRequest(benefit_id=benefit_id, principal=operator_principal(operator))
+        pb.GetBenefitAuditRequest(
+            benefit_id=benefit_id,
+            principal=operator_principal(operator),
+            page_size=page_size,
+            page_token=page_token,
+        )
     )
-    return [
+    records = [
         AuditPublic(
             action=r.action,
             actor_id=r.actor_id,
@@ -213,6 +235,7 @@ async def benefit_audit(benefit_id: Slug, clients: ClientsDep, operator: Viewer)
         )
         for r in resp.records
     ]
+    return Page[AuditPublic](items=records, next_page_token=resp.next_page_token or None)
 
 
 @router.get(

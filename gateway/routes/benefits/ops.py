@@ -6,11 +6,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 from lattice.benefits.v1 import benefits_pb2 as pb
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
+from gateway.paging import Page, page
 from gateway.routes.benefits.calls import caller_key, operator_principal
 from gateway.routes.benefits.schemas import (
     KIND_TO_PB,
@@ -93,11 +94,7 @@ async def get_benefit(benefit_id: Slug, clients: ClientsDep, operator: Viewer) -
     return benefit_public(resp.benefit)
 
 
-class BenefitPage(BaseModel):
-    """One page of the catalogue: the list envelope every list route answers."""
-
-    items: list[BenefitPublic]
-    next_page_token: str | None = Field(description="pass as `page_token` for the next page; null at the end")
+BenefitPage = Page[BenefitPublic]
 
 
 @router.get(
@@ -126,9 +123,7 @@ async def list_benefits(
             sort=sort,
         )
     )
-    return BenefitPage(
-        items=[benefit_public(b) for b in resp.benefits], next_page_token=resp.next_page_token or None
-    )
+    return page([benefit_public(b) for b in resp.benefits], resp.next_page_token)
 
 
 @router.post(

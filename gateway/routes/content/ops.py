@@ -17,40 +17,32 @@ from lattice.content.v1 import content_pb2 as pb
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
+from gateway.paging import Page, PageSize, PageToken
 from gateway.problems import Problem
 from gateway.routes.content.public import (
     AuditOut,
     Compliance,
     ItemOut,
     ItemPage,
-    PlacementOut,
-    SlotOut,
     Submitted,
     audit_out,
     finding_out,
     item_out,
-    placement_out,
-    slot_out,
 )
 from gateway.routes.content.schemas import (
     Approval,
     ItemAction,
     ItemCreate,
     ItemEdit,
-    PlacementCreate,
-    PlacementFields,
     ReasonedAction,
     Rollback,
-    SlotCreate,
     Slug,
     variants_pb,
 )
-from gateway.routes.content.schemas import placement_pb as to_placement
 from gateway.routes.sorting import sort_query, token_query
 from services.runtime.grpc_client import error_details, reason_of
 
 items_router = APIRouter(prefix="/v1/ops/content/items", tags=["content"])
-slots_router = APIRouter(prefix="/v1/ops/content", tags=["content"])
 Viewer = Annotated[OperatorPrincipal, require_role("viewer")]
 Author = Annotated[OperatorPrincipal, require_role("operator")]
 Reviewer = Annotated[OperatorPrincipal, require_role("reviewer")]
@@ -265,128 +257,24 @@ async def rollback_item(item_id: Slug, body: Rollback, clients: ClientsDep, oper
     "/{item_id}/audit",
     operation_id="get_content_item_audit_trail",
     summary="Get a content item's audit trail",
-    response_model=list[AuditOut],
+    response_model=Page[AuditOut],
 )
-async def item_audit(item_id: Slug, clients: ClientsDep, operator: Viewer) -> list[AuditOut]:
+async def item_audit(
+    item_id: Slug, clients: ClientsDep, operator: Viewer, page_size: PageSize = 50, page_token: PageToken = ""
+) -> Page[AuditOut]:
     """Who created, edited, submitted, approved, published, archived or rolled back the item, and when."""
+    return await audit_page(clients, operator, "item", item_id, page_size, page_token)
+
+
+async def audit_page(
+    clients: ClientsDep, operator: OperatorPrincipal, entity: str, entity_id: str, size: int, token: str
+) -> Page[AuditOut]:
+    """A page of one item's, placement's or slot's audit trail, oldest first."""
     resp = await clients.content.ListAuditEntries(
-        pb.ListAuditEntriesRequest(actor=actor(operator), entity="item", entity_id=item_id)
+        pb.ListAuditEntriesRequest(
+            actor=actor(operator), entity=entity, entity_id=entity_id, page_size=size, page_token=token
+        )
     )
-    return [audit_out(e) for e in resp.entries]
-
-
-@slots_router.post(
-    "/slots",
-    operation_id="create_slot",
-    summary="Open a resource slot",
-    status_code=status.HTTP_201_CREATED,
-    response_model=SlotOut,
-)
-async def create_slot(body: SlotCreate, clients: ClientsDep, operator: Author) -> SlotOut:
-    """Open a resource slot in an app (head office)."""
-    slot = pb.Slot(
-        app_id=body.app_id, position=body.position, editions=body.editions, description=body.description
+    return Page[AuditOut](
+        items=[audit_out(e) for e in resp.entries], next_page_token=resp.next_page_token or None
     )
-    return slot_out(
-        (await clients.content.CreateSlot(pb.CreateSlotRequest(actor=actor(operator), slot=slot))).slot
-    )
-
-
-@slots_router.get(
-    "/slots", operation_id="list_slots", summary="List resource slots", response_model=list[SlotOut]
-)
-async def list_slots(
-    clients: ClientsDep,
-    operator: Viewer,
-    app_id: Annotated[str, Query(pattern=r"^([a-z][a-z0-9_-]{1,39})?$")] = "",
-) -> list[SlotOut]:
-    """The resource slots of every app, by app and position."""
-    resp = await clients.content.ListSlots(pb.ListSlotsRequest(actor=actor(operator), app_id=app_id))
-    return [slot_out(s) for s in resp.slots]
-
-
-@slots_router.post(
-    "/placements",
-    operation_id="create_placement",
-    summary="Place an item in a slot",
-    status_code=status.HTTP_201_CREATED,
-    response_model=PlacementOut,
-)
-async def create_placement(body: PlacementCreate, clients: ClientsDep, operator: Author) -> PlacementOut:
-    """Place an item in a slot; a branch operator's placement targets its own branch."""
-    placement = to_placement(body, placement_id=body.placement_id or "", slot_key=body.slot_key)
-    resp = await clients.content.CreatePlacement(
-        pb.CreatePlacementRequest(actor=actor(operator), placement=placement)
-    )
-    return placement_out(resp.placement)
-
-
-@slots_router.get(
-    "/placements",
-    operation_id="list_placements",
-    summary="List placements",
-    response_model=list[PlacementOut],
-)
-async def list_placements(
-    clients: ClientsDep,
-    operator: Viewer,
-    slot_key: Annotated[
-        str, Query(max_length=120, pattern=r"^[a-z][a-z0-9_-]{1,39}(?:/[a-z0-9][a-z0-9_-]{0,38}){1,4}$")
-    ],
-    include_inactive: bool = False,
-) -> list[PlacementOut]:
-    """Placements in the operator's scope, with their targeting, priority and schedule."""
-    resp = await clients.content.ListPlacements(
-        pb.ListPlacementsRequest(actor=actor(operator), slot_key=slot_key, include_inactive=include_inactive)
-    )
-    return [placement_out(p) for p in resp.placements]
-
-
-@slots_router.put(
-    "/placements/{placement_id}",
-    operation_id="update_placement",
-    summary="Change a placement",
-    response_model=PlacementOut,
-)
-async def update_placement(
-    placement_id: Slug, body: PlacementFields, clients: ClientsDep, operator: Author
-) -> PlacementOut:
-    """Change a placement: 404 for a branch operator on head office's or another branch's placement."""
-    placement = to_placement(body, placement_id=placement_id, slot_key="")
-    resp = await clients.content.UpdatePlacement(
-        pb.UpdatePlacementRequest(actor=actor(operator), placement=placement)
-    )
-    return placement_out(resp.placement)
-
-
-@slots_router.delete(
-    "/placements/{placement_id}",
-    operation_id="remove_placement",
-    summary="Remove a placement",
-    response_model=PlacementOut,
-)
-async def remove_placement(
-    placement_id: Slug,
-    clients: ClientsDep,
-    operator: Author,
-    reason: Annotated[str, Query(max_length=500)] = "",
-) -> PlacementOut:
-    """Take the placement out of its slot at once; the reason is kept in its audit trail."""
-    resp = await clients.content.RemovePlacement(
-        pb.RemovePlacementRequest(actor=actor(operator), placement_id=placement_id, reason=reason)
-    )
-    return placement_out(resp.placement)
-
-
-@slots_router.get(
-    "/placements/{placement_id}/audit",
-    operation_id="get_placement_audit_trail",
-    summary="Get a placement's audit trail",
-    response_model=list[AuditOut],
-)
-async def placement_audit(placement_id: Slug, clients: ClientsDep, operator: Viewer) -> list[AuditOut]:
-    """Who created, changed or removed the placement, and when."""
-    resp = await clients.content.ListAuditEntries(
-        pb.ListAuditEntriesRequest(actor=actor(operator), entity="placement", entity_id=placement_id)
-    )
-    return [audit_out(e) for e in resp.entries]

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
+from gateway.paging import Page, PageSize, PageToken, page
 from gateway.problems import Problem
 from gateway.routes.conversion.ops import _actor
 from gateway.routes.conversion.schemas import Day, Slug, Strict
@@ -119,9 +120,7 @@ class GoalOut(BaseModel):
     updated_at: datetime | None
 
 
-class GoalPage(BaseModel):
-    items: list[GoalOut]
-    next_page_token: str | None
+GoalPage = Page[GoalOut]
 
 
 class GoalChangeOut(BaseModel):
@@ -207,7 +206,7 @@ async def list_goals(
             objective=objective or "", page_size=page_size, page_token=page_token, actor=_actor(operator)
         )
     )
-    return GoalPage(items=[goal_out(g) for g in resp.goals], next_page_token=resp.next_page_token or None)
+    return page([goal_out(g) for g in resp.goals], resp.next_page_token)
 
 
 @router.get("/{goal_id}", operation_id="get_goal", summary="Get a goal", response_model=GoalOut)
@@ -245,16 +244,22 @@ async def delete_goal(
     "/{goal_id}/history",
     operation_id="get_goal_history",
     summary="Get a goal's history",
-    response_model=list[GoalChangeOut],
+    response_model=Page[GoalChangeOut],
 )
 async def goal_history(
-    goal_id: Slug, clients: ClientsDep, operator: OperatorPrincipal = VIEWER
-) -> list[GoalChangeOut]:
-    """Who changed the goal, when, and how it read after each change (the audit trail)."""
+    goal_id: Slug,
+    clients: ClientsDep,
+    operator: OperatorPrincipal = VIEWER,
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[GoalChangeOut]:
+    """Who changed the goal, when, and how it read after each change (the audit trail), oldest first."""
     resp = await clients.conversion.ListGoalChanges(
-        pb.ListGoalChangesRequest(goal_id=goal_id, actor=_actor(operator))
+        pb.ListGoalChangesRequest(
+            goal_id=goal_id, actor=_actor(operator), page_size=page_size, page_token=page_token
+        )
     )
-    return [
+    changes = [
         GoalChangeOut(
             version=c.version,
             action=c.action,
@@ -264,3 +269,4 @@ async def goal_history(
         )
         for c in resp.changes
     ]
+    return page(changes, resp.next_page_token)

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
+from gateway.paging import Page, PageSize, PageToken, page
 from gateway.problems import Problem
 from gateway.routes.conversion.schemas import (
     CampaignCreate,
@@ -136,9 +137,7 @@ async def list_campaigns(
             sort=sort,
         )
     )
-    return CampaignPage(
-        items=[campaign_public(c) for c in resp.campaigns], next_page_token=resp.next_page_token or None
-    )
+    return page([campaign_public(c) for c in resp.campaigns], resp.next_page_token)
 
 
 @router.get(
@@ -205,17 +204,23 @@ async def review_campaign(
     "/campaigns/{campaign_id}/versions",
     operation_id="list_campaign_versions",
     summary="List a campaign's versions",
-    response_model=list[CampaignVersionPublic],
+    response_model=Page[CampaignVersionPublic],
 )
 async def list_campaign_versions(
-    campaign_id: Slug, clients: ClientsDep, operator: OperatorPrincipal = VIEWER
-) -> list[CampaignVersionPublic]:
-    """Every version of the campaign: who wrote it, who reviewed it, when (the audit trail)."""
+    campaign_id: Slug,
+    clients: ClientsDep,
+    operator: OperatorPrincipal = VIEWER,
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[CampaignVersionPublic]:
+    """The campaign's versions, oldest first: who wrote each, who reviewed it, when (the audit trail)."""
     await _campaign(clients, campaign_id, operator)
     resp = await clients.conversion.ListCampaignVersions(
-        pb.ListCampaignVersionsRequest(campaign_id=campaign_id, actor=_actor(operator))
+        pb.ListCampaignVersionsRequest(
+            campaign_id=campaign_id, actor=_actor(operator), page_size=page_size, page_token=page_token
+        )
     )
-    return [version_public(v) for v in resp.versions]
+    return page([version_public(v) for v in resp.versions], resp.next_page_token)
 
 
 @router.put(
@@ -242,7 +247,7 @@ async def set_postback_endpoint(
     "/postbacks",
     operation_id="list_postback_deliveries",
     summary="List postback deliveries",
-    response_model=list[PostbackDeliveryPublic],
+    response_model=Page[PostbackDeliveryPublic],
 )
 async def list_postback_deliveries(
     clients: ClientsDep,
@@ -251,18 +256,20 @@ async def list_postback_deliveries(
     delivery_status: Annotated[
         Literal["pending", "delivered", "dead_lettered"] | None, Query(alias="status")
     ] = None,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 50,
-) -> list[PostbackDeliveryPublic]:
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[PostbackDeliveryPublic]:
     """Postbacks to partners by state (pending, delivered, dead-lettered), newest first."""
     resp = await clients.conversion.ListPostbackDeliveries(
         pb.ListPostbackDeliveriesRequest(
             partner_id=partner_id or "",
             status=delivery_status or "",
             page_size=page_size,
+            page_token=page_token,
             actor=_actor(operator),
         )
     )
-    return [delivery_public(d) for d in resp.deliveries]
+    return page([delivery_public(d) for d in resp.deliveries], resp.next_page_token)
 
 
 @router.post(

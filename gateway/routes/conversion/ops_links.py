@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
+from gateway.paging import Page, PageSize, PageToken, page
 from gateway.routes.conversion.ops import _actor, _campaign
 from gateway.routes.conversion.partner import _link_record, _link_url
 from gateway.routes.conversion.schemas import (
@@ -49,17 +50,27 @@ class PostbackResendIn(Strict):
     "/campaigns/{campaign_id}/links",
     operation_id="list_campaign_links",
     summary="List a campaign's links",
-    response_model=list[LinkRecord],
+    response_model=Page[LinkRecord],
 )
 async def list_campaign_links(
-    campaign_id: CampaignId, clients: ClientsDep, request: Request, operator: OperatorPrincipal = VIEWER
-) -> list[LinkRecord]:
-    """The campaign's links, whoever issued them (the first 100)."""
+    campaign_id: CampaignId,
+    clients: ClientsDep,
+    request: Request,
+    operator: OperatorPrincipal = VIEWER,
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[LinkRecord]:
+    """The campaign's links by id, whoever issued them."""
     campaign = await _campaign(clients, campaign_id, operator)
     resp = await clients.conversion.ListLinks(
-        pb.ListLinksRequest(partner_id=campaign.partner_id, campaign_id=campaign_id, page_size=100)
+        pb.ListLinksRequest(
+            partner_id=campaign.partner_id,
+            campaign_id=campaign_id,
+            page_size=page_size,
+            page_token=page_token,
+        )
     )
-    return [_link_record(request, link) for link in resp.links]
+    return page([_link_record(request, link) for link in resp.links], resp.next_page_token)
 
 
 @router.post(

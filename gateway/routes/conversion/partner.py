@@ -10,9 +10,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, status
 from lattice.conversion.v1 import conversion_pb2 as pb
 
+from gateway import paging
 from gateway.auth import PartnerDep
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
+from gateway.paging import Page
 from gateway.routes.conversion.schemas import (
     CampaignPage,
     CampaignPublic,
@@ -97,10 +99,7 @@ async def list_my_links(
             partner_id=partner.partner_id, campaign_id=campaign_id or "", page_size=100, page_token=page_token
         )
     )
-    return LinkPage(
-        items=[_link_record(request, link) for link in resp.links],
-        next_page_token=resp.next_page_token or None,
-    )
+    return paging.page([_link_record(request, link) for link in resp.links], resp.next_page_token)
 
 
 @router.get(
@@ -133,9 +132,7 @@ async def list_my_campaigns(
             partner_id=partner.partner_id, page_size=100, approved_only=True, page_token=page_token
         )
     )
-    return CampaignPage(
-        items=[campaign_public(c) for c in resp.campaigns], next_page_token=resp.next_page_token or None
-    )
+    return paging.page([campaign_public(c) for c in resp.campaigns], resp.next_page_token)
 
 
 @router.get(
@@ -157,7 +154,7 @@ async def get_my_campaign(campaign_id: Slug, partner: PartnerDep, clients: Clien
     "/postbacks",
     operation_id="list_postbacks",
     summary="List postbacks sent to the partner",
-    response_model=list[PostbackDeliveryPublic],
+    response_model=Page[PostbackDeliveryPublic],
 )
 async def list_my_postbacks(
     partner: PartnerDep,
@@ -165,14 +162,19 @@ async def list_my_postbacks(
     delivery_status: Annotated[
         Literal["pending", "delivered", "dead_lettered"] | None, Query(alias="status")
     ] = None,
-) -> list[PostbackDeliveryPublic]:
-    """Postbacks to the partner, newest first (the last 100)."""
+    page_size: paging.PageSize = 50,
+    page_token: paging.PageToken = "",
+) -> Page[PostbackDeliveryPublic]:
+    """Postbacks to the partner, newest first."""
     resp = await clients.conversion.ListPostbackDeliveries(
         pb.ListPostbackDeliveriesRequest(
-            partner_id=partner.partner_id, status=delivery_status or "", page_size=100
+            partner_id=partner.partner_id,
+            status=delivery_status or "",
+            page_size=page_size,
+            page_token=page_token,
         )
     )
-    return [delivery_public(d) for d in resp.deliveries]
+    return paging.page([delivery_public(d) for d in resp.deliveries], resp.next_page_token)
 
 
 @router.get(

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from lattice.conversion.v1 import conversion_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from gateway.paging import Page
 from services.runtime.clock import from_timestamp
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
@@ -127,14 +128,8 @@ class LinkRecord(BaseModel):
     created_at: datetime | None
 
 
-class LinkPage(BaseModel):
-    items: list[LinkRecord]
-    next_page_token: str | None
-
-
-class CampaignPage(BaseModel):
-    items: list[CampaignPublic]
-    next_page_token: str | None
+LinkPage = Page[LinkRecord]
+CampaignPage = Page[CampaignPublic]
 
 
 class LinkCreate(Strict):

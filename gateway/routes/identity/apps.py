@@ -19,6 +19,7 @@ from gateway.auth import CustomerDep
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.openapi_marks import documents
+from gateway.paging import Page, PageSize, PageToken, page
 from gateway.policies.denial import PolicyDenied
 from gateway.problems import Problem
 from gateway.routes.identity import app_token, oauth
@@ -213,12 +214,16 @@ async def me(customer: CustomerDep, clients: ClientsDep) -> ProfileOut:
     "/consents",
     operation_id="list_my_consents",
     summary="List the customer's consents",
-    response_model=list[ConsentOut],
+    response_model=Page[ConsentOut],
 )
-async def list_consents(customer: CustomerDep, clients: ClientsDep) -> list[ConsentOut]:
-    """The customer's consents, withdrawn ones included."""
-    resp = await clients.identity.ListConsents(pb.ListConsentsRequest(caller=caller(customer)))
-    return [consent_out(c) for c in resp.consents]
+async def list_consents(
+    customer: CustomerDep, clients: ClientsDep, page_size: PageSize = 50, page_token: PageToken = ""
+) -> Page[ConsentOut]:
+    """The customer's consents, newest first, withdrawn ones included."""
+    resp = await clients.identity.ListConsents(
+        pb.ListConsentsRequest(caller=caller(customer), page_size=page_size, page_token=page_token)
+    )
+    return page([consent_out(c) for c in resp.consents], resp.next_page_token)
 
 
 @router.post(

@@ -36,9 +36,11 @@ async def benefits(clients: Clients, op: OperatorPrincipal, token: str) -> Count
 
 async def benefit_changes(clients: Clients, op: OperatorPrincipal, token: str) -> Counted:
     resp = await clients.benefits.ListBenefitChanges(
-        bpb.ListBenefitChangesRequest(status="pending", principal=operator_principal(op))
+        bpb.ListBenefitChangesRequest(
+            status="pending", principal=operator_principal(op), page_size=PAGE, page_token=token
+        )
     )
-    return len(resp.changes), ""
+    return len(resp.changes), resp.next_page_token
 
 
 async def strategies(clients: Clients, op: OperatorPrincipal, token: str) -> Counted:

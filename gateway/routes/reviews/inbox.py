@@ -60,7 +60,7 @@ async def list_reviews(
     operator: Viewer,
     kind: Kind | None = None,
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
-    page_token: Annotated[str | None, Query(max_length=80, pattern=r"^[a-z_]+:[A-Za-z0-9_.=-]*$")] = None,
+    page_token: Annotated[str | None, Query(max_length=160, pattern=r"^[a-z_]+:[A-Za-z0-9_.=-]*$")] = None,
 ) -> ReviewPage:
     """Items waiting for review, kind by kind, oldest kind first; each marks the caller's own work."""
     kinds = (kind,) if kind else KINDS

@@ -111,10 +111,9 @@ async def benefits(clients: Clients, op: OperatorPrincipal, size: int, token: st
 async def benefit_changes(clients: Clients, op: OperatorPrincipal, size: int, token: str) -> Page:
     principal = operator_principal(op)
     resp = await clients.benefits.ListBenefitChanges(
-        bpb.ListBenefitChangesRequest(status="pending", principal=principal)
+        bpb.ListBenefitChangesRequest(status="pending", principal=principal, page_size=size, page_token=token)
     )
-    start = int(token or 0)
-    changes = list(resp.changes)[start : start + size]
+    changes = list(resp.changes)
     owners = {c.benefit_id for c in changes}
     got = await asyncio.gather(
         *(
@@ -137,8 +136,7 @@ async def benefit_changes(clients: Clients, op: OperatorPrincipal, size: int, to
         )
         for c in changes
     ]
-    more = start + size < len(resp.changes)
-    return found, str(start + size) if more else ""
+    return found, resp.next_page_token
 
 
 async def strategies(clients: Clients, op: OperatorPrincipal, size: int, token: str) -> Page:

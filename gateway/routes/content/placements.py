@@ -1,0 +1,155 @@
+"""The content desk's slots and placements under `/v1/ops/content`: head office opens resource slots in
+the apps (shared with every branch); operators place items in them, a branch operator only for its own
+branch (another branch's placement is 404).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from lattice.content.v1 import content_pb2 as pb
+
+from gateway.clients import ClientsDep
+from gateway.paging import Page, PageSize, PageToken
+from gateway.routes.content.ops import Author, Viewer, actor, audit_page
+from gateway.routes.content.public import AuditOut, PlacementOut, SlotOut, placement_out, slot_out
+from gateway.routes.content.schemas import PlacementCreate, PlacementFields, SlotCreate, Slug
+from gateway.routes.content.schemas import placement_pb as to_placement
+
+router = APIRouter(prefix="/v1/ops/content", tags=["content"])
+
+
+@router.post(
+    "/slots",
+    operation_id="create_slot",
+    summary="Open a resource slot",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SlotOut,
+)
+async def create_slot(body: SlotCreate, clients: ClientsDep, operator: Author) -> SlotOut:
+    """Open a resource slot in an app (head office)."""
+    slot = pb.Slot(
+        app_id=body.app_id, position=body.position, editions=body.editions, description=body.description
+    )
+    return slot_out(
+        (await clients.content.CreateSlot(pb.CreateSlotRequest(actor=actor(operator), slot=slot))).slot
+    )
+
+
+@router.get("/slots", operation_id="list_slots", summary="List resource slots", response_model=Page[SlotOut])
+async def list_slots(
+    clients: ClientsDep,
+    operator: Viewer,
+    app_id: Annotated[str, Query(pattern=r"^([a-z][a-z0-9_-]{1,39})?$")] = "",
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[SlotOut]:
+    """The resource slots of every app, by slot key (app, then position)."""
+    resp = await clients.content.ListSlots(
+        pb.ListSlotsRequest(actor=actor(operator), app_id=app_id, page_size=page_size, page_token=page_token)
+    )
+    return Page[SlotOut](
+        items=[slot_out(s) for s in resp.slots], next_page_token=resp.next_page_token or None
+    )
+
+
+@router.post(
+    "/placements",
+    operation_id="create_placement",
+    summary="Place an item in a slot",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PlacementOut,
+)
+async def create_placement(body: PlacementCreate, clients: ClientsDep, operator: Author) -> PlacementOut:
+    """Place an item in a slot; a branch operator's placement targets its own branch."""
+    placement = to_placement(body, placement_id=body.placement_id or "", slot_key=body.slot_key)
+    resp = await clients.content.CreatePlacement(
+        pb.CreatePlacementRequest(actor=actor(operator), placement=placement)
+    )
+    return placement_out(resp.placement)
+
+
+@router.get(
+    "/placements",
+    operation_id="list_placements",
+    summary="List placements",
+    response_model=Page[PlacementOut],
+)
+async def list_placements(
+    clients: ClientsDep,
+    operator: Viewer,
+    slot_key: Annotated[
+        str, Query(max_length=120, pattern=r"^[a-z][a-z0-9_-]{1,39}(?:/[a-z0-9][a-z0-9_-]{0,38}){1,4}$")
+    ],
+    include_inactive: bool = False,
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[PlacementOut]:
+    """A slot's placements in the operator's scope, highest priority first, with their targeting and
+    schedule."""
+    resp = await clients.content.ListPlacements(
+        pb.ListPlacementsRequest(
+            actor=actor(operator),
+            slot_key=slot_key,
+            include_inactive=include_inactive,
+            page_size=page_size,
+            page_token=page_token,
+        )
+    )
+    return Page[PlacementOut](
+        items=[placement_out(p) for p in resp.placements], next_page_token=resp.next_page_token or None
+    )
+
+
+@router.put(
+    "/placements/{placement_id}",
+    operation_id="update_placement",
+    summary="Change a placement",
+    response_model=PlacementOut,
+)
+async def update_placement(
+    placement_id: Slug, body: PlacementFields, clients: ClientsDep, operator: Author
+) -> PlacementOut:
+    """Change a placement: 404 for a branch operator on head office's or another branch's placement."""
+    placement = to_placement(body, placement_id=placement_id, slot_key="")
+    resp = await clients.content.UpdatePlacement(
+        pb.UpdatePlacementRequest(actor=actor(operator), placement=placement)
+    )
+    return placement_out(resp.placement)
+
+
+@router.delete(
+    "/placements/{placement_id}",
+    operation_id="remove_placement",
+    summary="Remove a placement",
+    response_model=PlacementOut,
+)
+async def remove_placement(
+    placement_id: Slug,
+    clients: ClientsDep,
+    operator: Author,
+    reason: Annotated[str, Query(max_length=500)] = "",
+) -> PlacementOut:
+    """Take the placement out of its slot at once; the reason is kept in its audit trail."""
+    resp = await clients.content.RemovePlacement(
+        pb.RemovePlacementRequest(actor=actor(operator), placement_id=placement_id, reason=reason)
+    )
+    return placement_out(resp.placement)
+
+
+@router.get(
+    "/placements/{placement_id}/audit",
+    operation_id="get_placement_audit_trail",
+    summary="Get a placement's audit trail",
+    response_model=Page[AuditOut],
+)
+async def placement_audit(
+    placement_id: Slug,
+    clients: ClientsDep,
+    operator: Viewer,
+    page_size: PageSize = 50,
+    page_token: PageToken = "",
+) -> Page[AuditOut]:
+    """Who created, changed or removed the placement, and when (oldest first)."""
+    return await audit_page(clients, operator, "placement", placement_id, page_size, page_token)
