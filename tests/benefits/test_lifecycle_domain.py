@@ -240,7 +240,7 @@ def test_a_branch_sees_only_its_own_benefits(engine: Engine) -> None:
     for who, benefit_id in ((BEIJING, "sh-tea"), (SHANGHAI, head_office.benefit_id)):
         for call in (
             partial(catalogue.get_benefit, benefit_id=benefit_id, by=who),
-            partial(audit.benefit_audit, benefit_id=benefit_id, by=who),
+            partial(audit.benefit_audit, benefit_id=benefit_id, by=who, size=50, token=""),
             partial(controls.change_state, benefit_id=benefit_id, action="pause", reason="x", by=who),
             partial(catalogue.review_benefit, benefit_id=benefit_id, by=who, approve=True, note=""),
             partial(account_balance, account_id=ledger.budget_account(benefit_id), as_of=None, by=who),
