@@ -143,10 +143,10 @@ async def load(channel: grpc.aio.Channel) -> None:
             variants=spec["variants"],
         )
         if await _created(stub.CreateItem(request)):
-            action = pb.ItemActionRequest(actor=AUTHOR, item_id=spec["item_id"], reason="demo data")
-            await stub.SubmitItem(action)
-            await stub.ApproveItem(pb.ApproveItemRequest(actor=REVIEWER, item_id=spec["item_id"]))
-            await stub.PublishItem(action)
+            item_id = spec["item_id"]
+            await stub.SubmitItem(pb.SubmitItemRequest(actor=AUTHOR, item_id=item_id, reason="demo data"))
+            await stub.ApproveItem(pb.ApproveItemRequest(actor=REVIEWER, item_id=item_id))
+            await stub.PublishItem(pb.PublishItemRequest(actor=AUTHOR, item_id=item_id, reason="demo data"))
     for placement in PLACEMENTS:
         await _created(stub.CreatePlacement(pb.CreatePlacementRequest(actor=AUTHOR, placement=placement)))
     await _created(

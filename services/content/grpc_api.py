@@ -6,6 +6,7 @@ import asyncio
 import random
 from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from lattice.content.v1 import content_pb2 as pb
 from lattice.content.v1 import content_pb2_grpc
@@ -42,6 +43,22 @@ def _reason(text: str) -> str:
     return text
 
 
+# The item and placement writes answer with one message per RPC, of the same fields.
+ItemReply = TypeVar(
+    "ItemReply",
+    pb.CreateItemResponse,
+    pb.EditItemResponse,
+    pb.ApproveItemResponse,
+    pb.RejectItemResponse,
+    pb.PublishItemResponse,
+    pb.ArchiveItemResponse,
+    pb.RollbackItemResponse,
+)
+PlacementReply = TypeVar(
+    "PlacementReply", pb.CreatePlacementResponse, pb.UpdatePlacementResponse, pb.RemovePlacementResponse
+)
+
+
 class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
     def __init__(
         self,
@@ -57,13 +74,14 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
         self._clock = clock
         self._rng = rng or random.Random()
 
-    async def _item_write(self, fn, **kwargs) -> pb.ItemResponse:
+    async def _item_write(self, reply: type[ItemReply], fn, **kwargs) -> ItemReply:
         item, versions = await asyncio.to_thread(fn, engine=self._engine, **kwargs)
         self._cache.invalidate_item(item.item_id)
-        return pb.ItemResponse(item=item_to_pb(item, versions))
+        return reply(item=item_to_pb(item, versions))
 
-    async def CreateItem(self, request: pb.CreateItemRequest, context) -> pb.ItemResponse:
+    async def CreateItem(self, request: pb.CreateItemRequest, context) -> pb.CreateItemResponse:
         return await self._item_write(
+            pb.CreateItemResponse,
             catalogue.create_item,
             actor=actor_from_pb(request.actor),
             item_id=request.item_id,
@@ -73,14 +91,14 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             variants=variants_from_pb(request.variants),
         )
 
-    async def GetItem(self, request: pb.GetItemRequest, context) -> pb.ItemResponse:
+    async def GetItem(self, request: pb.GetItemRequest, context) -> pb.GetItemResponse:
         item, versions = await asyncio.to_thread(
             catalogue.get_item,
             engine=self._engine,
             actor=actor_from_pb(request.actor),
             item_id=request.item_id,
         )
-        return pb.ItemResponse(item=item_to_pb(item, versions))
+        return pb.GetItemResponse(item=item_to_pb(item, versions))
 
     async def ListItems(self, request: pb.ListItemsRequest, context) -> pb.ListItemsResponse:
         size = min(request.page_size or 50, MAX_PAGE)
@@ -113,8 +131,9 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             items=[item_to_pb(item, [version]) for item, version in found[:size]], next_page_token=next_token
         )
 
-    async def EditItem(self, request: pb.EditItemRequest, context) -> pb.ItemResponse:
+    async def EditItem(self, request: pb.EditItemRequest, context) -> pb.EditItemResponse:
         return await self._item_write(
+            pb.EditItemResponse,
             catalogue.edit_item,
             actor=actor_from_pb(request.actor),
             item_id=request.item_id,
@@ -122,7 +141,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             reason=_reason(request.reason),
         )
 
-    async def SubmitItem(self, request: pb.ItemActionRequest, context) -> pb.SubmitItemResponse:
+    async def SubmitItem(self, request: pb.SubmitItemRequest, context) -> pb.SubmitItemResponse:
         (item, versions), findings = await asyncio.to_thread(
             review.submit_item,
             engine=self._engine,
@@ -150,10 +169,11 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
         findings = review.findings_of(item, version)
         return pb.CheckItemComplianceResponse(version=wanted, findings=[finding_to_pb(f) for f in findings])
 
-    async def ApproveItem(self, request: pb.ApproveItemRequest, context) -> pb.ItemResponse:
+    async def ApproveItem(self, request: pb.ApproveItemRequest, context) -> pb.ApproveItemResponse:
         overrides = {o.rule_id: _reason(o.reason) for o in request.overrides}
         try:
             return await self._item_write(
+                pb.ApproveItemResponse,
                 review.approve_item,
                 actor=actor_from_pb(request.actor),
                 item_id=request.item_id,
@@ -164,32 +184,36 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             violation = pb.ComplianceViolation(findings=[finding_to_pb(f) for f in blocked.findings])
             raise Rejected(blocked.reason, blocked.detail, details=violation) from None
 
-    async def RejectItem(self, request: pb.ItemActionRequest, context) -> pb.ItemResponse:
+    async def RejectItem(self, request: pb.RejectItemRequest, context) -> pb.RejectItemResponse:
         return await self._item_write(
+            pb.RejectItemResponse,
             review.reject_item,
             actor=actor_from_pb(request.actor),
             item_id=request.item_id,
             reason=_reason(request.reason),
         )
 
-    async def PublishItem(self, request: pb.ItemActionRequest, context) -> pb.ItemResponse:
+    async def PublishItem(self, request: pb.PublishItemRequest, context) -> pb.PublishItemResponse:
         return await self._item_write(
+            pb.PublishItemResponse,
             review.publish_item,
             actor=actor_from_pb(request.actor),
             item_id=request.item_id,
             reason=_reason(request.reason),
         )
 
-    async def ArchiveItem(self, request: pb.ItemActionRequest, context) -> pb.ItemResponse:
+    async def ArchiveItem(self, request: pb.ArchiveItemRequest, context) -> pb.ArchiveItemResponse:
         return await self._item_write(
+            pb.ArchiveItemResponse,
             review.archive_item,
             actor=actor_from_pb(request.actor),
             item_id=request.item_id,
             reason=_reason(request.reason),
         )
 
-    async def RollbackItem(self, request: pb.RollbackItemRequest, context) -> pb.ItemResponse:
+    async def RollbackItem(self, request: pb.RollbackItemRequest, context) -> pb.RollbackItemResponse:
         return await self._item_write(
+            pb.RollbackItemResponse,
             review.rollback_item,
             actor=actor_from_pb(request.actor),
             item_id=request.item_id,
@@ -211,7 +235,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
         )
         return pb.ListAuditEntriesResponse(entries=[audit_to_pb(e) for e in entries], next_page_token=token)
 
-    async def CreateSlot(self, request: pb.CreateSlotRequest, context) -> pb.SlotResponse:
+    async def CreateSlot(self, request: pb.CreateSlotRequest, context) -> pb.CreateSlotResponse:
         s = request.slot
         slot = await asyncio.to_thread(
             slots.create_slot,
@@ -222,7 +246,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             editions=list(s.editions),
             description=s.description,
         )
-        return pb.SlotResponse(slot=slot_to_pb(slot))
+        return pb.CreateSlotResponse(slot=slot_to_pb(slot))
 
     async def ListSlots(self, request: pb.ListSlotsRequest, context) -> pb.ListSlotsResponse:
         found, token = await asyncio.to_thread(
@@ -235,29 +259,38 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
         )
         return pb.ListSlotsResponse(slots=[slot_to_pb(s) for s in found], next_page_token=token)
 
-    async def _placement_write(self, fn, **kwargs) -> pb.PlacementResponse:
+    async def _placement_write(self, reply: type[PlacementReply], fn, **kwargs) -> PlacementReply:
         placement = await asyncio.to_thread(fn, engine=self._engine, **kwargs)
         self._cache.invalidate_slot(placement.slot_key)
-        return pb.PlacementResponse(placement=placement_to_pb(placement))
+        return reply(placement=placement_to_pb(placement))
 
-    async def CreatePlacement(self, request: pb.CreatePlacementRequest, context) -> pb.PlacementResponse:
+    async def CreatePlacement(
+        self, request: pb.CreatePlacementRequest, context
+    ) -> pb.CreatePlacementResponse:
         return await self._placement_write(
+            pb.CreatePlacementResponse,
             slots.create_placement,
             actor=actor_from_pb(request.actor),
             spec=spec_from_pb(request.placement),
             placement_id=request.placement.placement_id,
         )
 
-    async def UpdatePlacement(self, request: pb.UpdatePlacementRequest, context) -> pb.PlacementResponse:
+    async def UpdatePlacement(
+        self, request: pb.UpdatePlacementRequest, context
+    ) -> pb.UpdatePlacementResponse:
         return await self._placement_write(
+            pb.UpdatePlacementResponse,
             slots.update_placement,
             actor=actor_from_pb(request.actor),
             placement_id=request.placement.placement_id,
             spec=spec_from_pb(request.placement),
         )
 
-    async def RemovePlacement(self, request: pb.RemovePlacementRequest, context) -> pb.PlacementResponse:
+    async def RemovePlacement(
+        self, request: pb.RemovePlacementRequest, context
+    ) -> pb.RemovePlacementResponse:
         return await self._placement_write(
+            pb.RemovePlacementResponse,
             slots.remove_placement,
             actor=actor_from_pb(request.actor),
             placement_id=request.placement_id,

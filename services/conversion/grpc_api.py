@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import TypeVar
 
 from lattice.conversion.v1 import conversion_pb2 as pb
 from lattice.conversion.v1 import conversion_pb2_grpc
@@ -30,6 +31,15 @@ from services.runtime.service import ServiceContext
 
 MAX_PAGE = 100
 
+# The campaign RPCs answer with one message per RPC, of the same fields.
+CampaignReply = TypeVar(
+    "CampaignReply",
+    pb.CreateCampaignResponse,
+    pb.UpdateCampaignResponse,
+    pb.ReviewCampaignResponse,
+    pb.GetCampaignResponse,
+)
+
 
 class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
     def __init__(self, ctx: ServiceContext, settings: ConversionSettings) -> None:
@@ -52,12 +62,12 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             )
         )
 
-    def _with_pending(self, campaign: Campaign) -> pb.CampaignResponse:
+    def _with_pending(self, campaign: Campaign, reply: type[CampaignReply]) -> CampaignReply:
         message = campaign_to_pb(campaign)
         pending = campaign_review.pending_version(engine=self._engine, campaign=campaign)
         if pending is not None:
             message.pending.CopyFrom(version_to_pb(campaign, pending))
-        return pb.CampaignResponse(campaign=message)
+        return reply(campaign=message)
 
     def _waiting(self, request: pb.ListCampaignsRequest, size: int) -> pb.ListCampaignsResponse:
         """The review queue's page: each campaign with its pending version, and the queue's length."""
@@ -72,7 +82,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         next_token = found[size - 1][0].campaign_id if len(found) > size else ""
         return pb.ListCampaignsResponse(campaigns=page, next_page_token=next_token, pending_total=total)
 
-    async def CreateCampaign(self, request, context) -> pb.CampaignResponse:
+    async def CreateCampaign(self, request, context) -> pb.CreateCampaignResponse:
         campaign = await asyncio.to_thread(
             campaigns.create_campaign,
             engine=self._engine,
@@ -80,9 +90,9 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             actor=staff_from_pb(request.actor),
             settings=self._settings,
         )
-        return await asyncio.to_thread(self._with_pending, campaign)
+        return await asyncio.to_thread(self._with_pending, campaign, pb.CreateCampaignResponse)
 
-    async def UpdateCampaign(self, request, context) -> pb.CampaignResponse:
+    async def UpdateCampaign(self, request, context) -> pb.UpdateCampaignResponse:
         campaign = await asyncio.to_thread(
             campaign_review.update_campaign,
             engine=self._engine,
@@ -91,9 +101,9 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             actor=staff_from_pb(request.actor),
             settings=self._settings,
         )
-        return await asyncio.to_thread(self._with_pending, campaign)
+        return await asyncio.to_thread(self._with_pending, campaign, pb.UpdateCampaignResponse)
 
-    async def ReviewCampaign(self, request, context) -> pb.CampaignResponse:
+    async def ReviewCampaign(self, request, context) -> pb.ReviewCampaignResponse:
         campaign = await asyncio.to_thread(
             campaign_review.review_campaign,
             engine=self._engine,
@@ -104,7 +114,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             note=request.note,
             settings=self._settings,
         )
-        return await asyncio.to_thread(self._with_pending, campaign)
+        return await asyncio.to_thread(self._with_pending, campaign, pb.ReviewCampaignResponse)
 
     async def ListCampaignVersions(self, request, context) -> pb.ListCampaignVersionsResponse:
         campaign, versions, token = await asyncio.to_thread(
@@ -119,7 +129,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             versions=[version_to_pb(campaign, v) for v in versions], next_page_token=token
         )
 
-    async def GetCampaign(self, request, context) -> pb.CampaignResponse:
+    async def GetCampaign(self, request, context) -> pb.GetCampaignResponse:
         campaign = await asyncio.to_thread(
             campaigns.get_campaign,
             engine=self._engine,
@@ -128,8 +138,8 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             branch=branch_of(request.actor),
         )
         if request.partner_id:  # partners never see changes still under review
-            return pb.CampaignResponse(campaign=campaign_to_pb(campaign))
-        return await asyncio.to_thread(self._with_pending, campaign)
+            return pb.GetCampaignResponse(campaign=campaign_to_pb(campaign))
+        return await asyncio.to_thread(self._with_pending, campaign, pb.GetCampaignResponse)
 
     async def ListLinks(self, request, context) -> pb.ListLinksResponse:
         found, token = await asyncio.to_thread(
@@ -142,22 +152,22 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         )
         return pb.ListLinksResponse(links=[link_to_pb(x) for x in found], next_page_token=token)
 
-    async def GetLink(self, request, context) -> pb.LinkResponse:
+    async def GetLink(self, request, context) -> pb.GetLinkResponse:
         link = await asyncio.to_thread(
             links.get_link, engine=self._engine, partner_id=request.partner_id, link_id=request.link_id
         )
-        return pb.LinkResponse(link=link_to_pb(link))
+        return pb.GetLinkResponse(link=link_to_pb(link))
 
-    async def GetPostbackDelivery(self, request, context) -> pb.PostbackDelivery:
+    async def GetPostbackDelivery(self, request, context) -> pb.GetPostbackDeliveryResponse:
         delivery = await asyncio.to_thread(
             postbacks.get_delivery,
             engine=self._engine,
             partner_id=request.partner_id,
             delivery_id=request.delivery_id,
         )
-        return delivery_to_pb(delivery)
+        return delivery_to_pb(delivery, pb.GetPostbackDeliveryResponse)
 
-    async def ResendPostbackDelivery(self, request, context) -> pb.PostbackDelivery:
+    async def ResendPostbackDelivery(self, request, context) -> pb.ResendPostbackDeliveryResponse:
         delivery = await asyncio.to_thread(
             resend.resend,
             engine=self._engine,
@@ -166,7 +176,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             reason=request.reason,
             now=utcnow(),
         )
-        return delivery_to_pb(delivery)
+        return delivery_to_pb(delivery, pb.ResendPostbackDeliveryResponse)
 
     async def ListCampaigns(self, request, context) -> pb.ListCampaignsResponse:
         size = min(request.page_size or 50, MAX_PAGE)
@@ -211,7 +221,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             token=request.page_token,
         )
         return pb.ListPostbackDeliveriesResponse(
-            deliveries=[delivery_to_pb(d) for d in found], next_page_token=token
+            deliveries=[delivery_to_pb(d, pb.PostbackDelivery) for d in found], next_page_token=token
         )
 
     async def CreateLink(self, request, context) -> pb.CreateLinkResponse:

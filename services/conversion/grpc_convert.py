@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from lattice.conversion.v1 import conversion_pb2 as pb
 
 from services.conversion import campaign_review
@@ -80,8 +82,14 @@ def campaign_from_pb(c: pb.Campaign) -> Campaign:
     )
 
 
-def delivery_to_pb(d: PostbackDelivery) -> pb.PostbackDelivery:
-    return pb.PostbackDelivery(
+# A delivery in a list, and the answers of the two RPCs about one delivery (the same fields).
+Delivery = TypeVar(
+    "Delivery", pb.PostbackDelivery, pb.GetPostbackDeliveryResponse, pb.ResendPostbackDeliveryResponse
+)
+
+
+def delivery_to_pb(d: PostbackDelivery, message: type[Delivery]) -> Delivery:
+    return message(
         delivery_id=d.delivery_id,
         partner_id=d.partner_id,
         campaign_id=d.campaign_id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, TypeVar
 
 from lattice.conversion.v1 import conversion_pb2 as pb
 from sqlalchemy.engine import Engine
@@ -75,6 +75,10 @@ def _change_to_pb(change: GoalChange) -> pb.GoalChange:
     )
 
 
+# The goal RPCs answer with one message per RPC, of the same fields.
+GoalReply = TypeVar("GoalReply", pb.CreateGoalResponse, pb.UpdateGoalResponse, pb.GetGoalResponse)
+
+
 class GoalRpcs:
     """North-star series and goal CRUD; `_engine` comes from ConversionApi."""
 
@@ -111,11 +115,11 @@ class GoalRpcs:
             answer.goals.extend(_with_actuals(self._engine, found))
         return answer
 
-    async def _answer(self, goal: Goal) -> pb.GoalResponse:
+    async def _answer(self, goal: Goal, reply: type[GoalReply]) -> GoalReply:
         [answered] = await asyncio.to_thread(_with_actuals, self._engine, [goal])
-        return pb.GoalResponse(goal=answered)
+        return reply(goal=answered)
 
-    async def CreateGoal(self, request, context) -> pb.GoalResponse:
+    async def CreateGoal(self, request, context) -> pb.CreateGoalResponse:
         goal, measures = _goal_from_pb(request.goal)
         created = await asyncio.to_thread(
             goals.create_goal,
@@ -124,9 +128,9 @@ class GoalRpcs:
             measures=measures,
             actor=staff_from_pb(request.actor),
         )
-        return await self._answer(created)
+        return await self._answer(created, pb.CreateGoalResponse)
 
-    async def UpdateGoal(self, request, context) -> pb.GoalResponse:
+    async def UpdateGoal(self, request, context) -> pb.UpdateGoalResponse:
         goal, measures = _goal_from_pb(request.goal)
         updated = await asyncio.to_thread(
             goals.update_goal,
@@ -136,9 +140,9 @@ class GoalRpcs:
             measures=measures,
             actor=staff_from_pb(request.actor),
         )
-        return await self._answer(updated)
+        return await self._answer(updated, pb.UpdateGoalResponse)
 
-    async def DeleteGoal(self, request, context) -> pb.GoalResponse:
+    async def DeleteGoal(self, request, context) -> pb.DeleteGoalResponse:
         deleted = await asyncio.to_thread(
             goals.delete_goal,
             engine=self._engine,
@@ -146,13 +150,13 @@ class GoalRpcs:
             version=request.version,
             actor=staff_from_pb(request.actor),
         )
-        return pb.GoalResponse(goal=_goal_to_pb(deleted))
+        return pb.DeleteGoalResponse(goal=_goal_to_pb(deleted))
 
-    async def GetGoal(self, request, context) -> pb.GoalResponse:
+    async def GetGoal(self, request, context) -> pb.GetGoalResponse:
         goal = await asyncio.to_thread(
             goals.get_goal, engine=self._engine, goal_id=request.goal_id, actor=staff_from_pb(request.actor)
         )
-        return await self._answer(goal)
+        return await self._answer(goal, pb.GetGoalResponse)
 
     async def ListGoals(self, request, context) -> pb.ListGoalsResponse:
         size = min(request.page_size or 50, MAX_PAGE)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from lattice.identity.v1 import identity_pb2 as pb
 
 from services.identity.consents import ConsentGrant
@@ -13,6 +15,8 @@ from services.runtime.errors import Unauthenticated
 
 ROLE_TO_PB = {"core": pb.APP_ROLE_CORE, "main": pb.APP_ROLE_MAIN, "vertical": pb.APP_ROLE_VERTICAL}
 ROLE_FROM_PB = {v: k for k, v in ROLE_TO_PB.items()}
+# The three RPCs that issue a customer's tokens answer with messages of the same fields.
+Tokens = TypeVar("Tokens", pb.SignInResponse, pb.RefreshSessionResponse, pb.RedeemRecognitionTicketResponse)
 
 
 def app_to_pb(app: App) -> pb.App:
@@ -58,8 +62,8 @@ def grant_from_pb(grant: pb.ConsentGrant) -> ConsentGrant:
     )
 
 
-def tokens_to_pb(issued: IssuedTokens) -> pb.TokenResponse:
-    return pb.TokenResponse(
+def tokens_to_pb(issued: IssuedTokens, reply: type[Tokens]) -> Tokens:
+    return reply(
         access_token=issued.access_token,
         refresh_token=issued.refresh_token,
         expires_in=issued.expires_in,

@@ -28,7 +28,7 @@ class CustomerApi(identity_pb2_grpc.CustomerServiceServicer):
         self._signer = signer
         self._pepper = ctx.settings.pepper
 
-    async def SignIn(self, request: pb.SignInRequest, context) -> pb.TokenResponse:
+    async def SignIn(self, request: pb.SignInRequest, context) -> pb.SignInResponse:
         issued = await asyncio.to_thread(
             sessions.sign_in,
             engine=self._engine,
@@ -38,9 +38,9 @@ class CustomerApi(identity_pb2_grpc.CustomerServiceServicer):
             assertion=request.assertion,
             click_id=request.click_id,
         )
-        return tokens_to_pb(issued)
+        return tokens_to_pb(issued, pb.SignInResponse)
 
-    async def RefreshSession(self, request: pb.RefreshSessionRequest, context) -> pb.TokenResponse:
+    async def RefreshSession(self, request: pb.RefreshSessionRequest, context) -> pb.RefreshSessionResponse:
         issued = await asyncio.to_thread(
             sessions.refresh_session,
             engine=self._engine,
@@ -48,7 +48,7 @@ class CustomerApi(identity_pb2_grpc.CustomerServiceServicer):
             app_id=request.app_id,
             refresh_token=request.refresh_token,
         )
-        return tokens_to_pb(issued)
+        return tokens_to_pb(issued, pb.RefreshSessionResponse)
 
     async def SignOutEverywhere(
         self, request: pb.SignOutEverywhereRequest, context
@@ -75,7 +75,7 @@ class CustomerApi(identity_pb2_grpc.CustomerServiceServicer):
 
     async def RedeemRecognitionTicket(
         self, request: pb.RedeemRecognitionTicketRequest, context
-    ) -> pb.TokenResponse:
+    ) -> pb.RedeemRecognitionTicketResponse:
         issued = await asyncio.to_thread(
             recognition.redeem_ticket,
             engine=self._engine,
@@ -86,7 +86,7 @@ class CustomerApi(identity_pb2_grpc.CustomerServiceServicer):
             click_id=request.click_id,
             scopes=list(request.scopes),
         )
-        return tokens_to_pb(issued)
+        return tokens_to_pb(issued, pb.RedeemRecognitionTicketResponse)
 
     async def GetCustomerProfile(
         self, request: pb.GetCustomerProfileRequest, context

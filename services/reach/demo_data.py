@@ -46,7 +46,6 @@ async def load(channel: grpc.aio.Channel) -> None:
         if spec.name in names:
             continue
         created = await stub.CreateStrategy(pb.CreateStrategyRequest(actor=AUTHOR, spec=spec))
-        change = pb.ChangeStrategyStatusRequest(actor=REVIEWER, strategy_id=created.strategy.strategy_id)
+        change = pb.ApproveStrategyRequest(actor=REVIEWER, strategy_id=created.strategy.strategy_id)
         await stub.ApproveStrategy(change)
-        change.actor.CopyFrom(AUTHOR)
-        await stub.ActivateStrategy(change)
+        await stub.ActivateStrategy(pb.ActivateStrategyRequest(actor=AUTHOR, strategy_id=change.strategy_id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TypeVar
 
 from lattice.reach.v1 import reach_pb2 as pb
 from lattice.reach.v1 import reach_pb2_grpc
@@ -44,22 +45,40 @@ def _customer(customer_id: str) -> str:
     return customer_id
 
 
+# A strategy's status changes: one request and one response message per RPC, the same fields.
+StatusChange = (
+    pb.ApproveStrategyRequest
+    | pb.RejectStrategyRequest
+    | pb.ActivateStrategyRequest
+    | pb.PauseStrategyRequest
+    | pb.EndStrategyRequest
+)
+StatusChanged = TypeVar(
+    "StatusChanged",
+    pb.ApproveStrategyResponse,
+    pb.RejectStrategyResponse,
+    pb.ActivateStrategyResponse,
+    pb.PauseStrategyResponse,
+    pb.EndStrategyResponse,
+)
+
+
 class ReachApi(reach_pb2_grpc.ReachServiceServicer):
     def __init__(self, ctx: ServiceContext, reach: ReachEngine) -> None:
         self._ctx = ctx
         self._engine = ctx.engine
         self._reach = reach
 
-    async def CreateStrategy(self, request: pb.CreateStrategyRequest, context) -> pb.StrategyResponse:
+    async def CreateStrategy(self, request: pb.CreateStrategyRequest, context) -> pb.CreateStrategyResponse:
         s = await asyncio.to_thread(
             strategies.create_strategy,
             engine=self._engine,
             actor=actor_from_pb(request.actor),
             spec_data=spec_from_pb(request.spec),
         )
-        return pb.StrategyResponse(strategy=strategy_to_pb(s))
+        return pb.CreateStrategyResponse(strategy=strategy_to_pb(s))
 
-    async def UpdateStrategy(self, request: pb.UpdateStrategyRequest, context) -> pb.StrategyResponse:
+    async def UpdateStrategy(self, request: pb.UpdateStrategyRequest, context) -> pb.UpdateStrategyResponse:
         s = await asyncio.to_thread(
             strategies.update_strategy,
             engine=self._engine,
@@ -68,16 +87,16 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
             spec_data=spec_from_pb(request.spec),
             expected_version=request.expected_version,
         )
-        return pb.StrategyResponse(strategy=strategy_to_pb(s))
+        return pb.UpdateStrategyResponse(strategy=strategy_to_pb(s))
 
-    async def GetStrategy(self, request: pb.GetStrategyRequest, context) -> pb.StrategyResponse:
+    async def GetStrategy(self, request: pb.GetStrategyRequest, context) -> pb.GetStrategyResponse:
         s = await asyncio.to_thread(
             strategies.get_strategy,
             engine=self._engine,
             actor=actor_from_pb(request.actor),
             strategy_id=request.strategy_id,
         )
-        return pb.StrategyResponse(strategy=strategy_to_pb(s))
+        return pb.GetStrategyResponse(strategy=strategy_to_pb(s))
 
     async def ListStrategies(self, request: pb.ListStrategiesRequest, context) -> pb.ListStrategiesResponse:
         size = _page(request.page_size)
@@ -96,7 +115,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
         )
 
     async def ListStrategyRevisions(
-        self, request: pb.GetStrategyRequest, context
+        self, request: pb.ListStrategyRevisionsRequest, context
     ) -> pb.ListStrategyRevisionsResponse:
         found = await asyncio.to_thread(
             strategies.list_revisions,
@@ -106,7 +125,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
         )
         return pb.ListStrategyRevisionsResponse(revisions=[revision_to_pb(r) for r in found])
 
-    async def _change(self, request: pb.ChangeStrategyStatusRequest, action: str) -> pb.StrategyResponse:
+    async def _change(self, request: StatusChange, action: str, reply: type[StatusChanged]) -> StatusChanged:
         s = await asyncio.to_thread(
             strategies.change_status,
             engine=self._engine,
@@ -115,22 +134,22 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
             action=action,
             reason=request.reason,
         )
-        return pb.StrategyResponse(strategy=strategy_to_pb(s))
+        return reply(strategy=strategy_to_pb(s))
 
-    async def ApproveStrategy(self, request, context) -> pb.StrategyResponse:
-        return await self._change(request, "approve")
+    async def ApproveStrategy(self, request, context) -> pb.ApproveStrategyResponse:
+        return await self._change(request, "approve", pb.ApproveStrategyResponse)
 
-    async def RejectStrategy(self, request, context) -> pb.StrategyResponse:
-        return await self._change(request, "reject")
+    async def RejectStrategy(self, request, context) -> pb.RejectStrategyResponse:
+        return await self._change(request, "reject", pb.RejectStrategyResponse)
 
-    async def ActivateStrategy(self, request, context) -> pb.StrategyResponse:
-        return await self._change(request, "activate")
+    async def ActivateStrategy(self, request, context) -> pb.ActivateStrategyResponse:
+        return await self._change(request, "activate", pb.ActivateStrategyResponse)
 
-    async def PauseStrategy(self, request, context) -> pb.StrategyResponse:
-        return await self._change(request, "pause")
+    async def PauseStrategy(self, request, context) -> pb.PauseStrategyResponse:
+        return await self._change(request, "pause", pb.PauseStrategyResponse)
 
-    async def EndStrategy(self, request, context) -> pb.StrategyResponse:
-        return await self._change(request, "end")
+    async def EndStrategy(self, request, context) -> pb.EndStrategyResponse:
+        return await self._change(request, "end", pb.EndStrategyResponse)
 
     async def DryRunStrategy(self, request: pb.DryRunStrategyRequest, context) -> pb.DryRunStrategyResponse:
         result = await asyncio.to_thread(
@@ -213,34 +232,34 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
             applied=outcome.applied, unchanged=outcome.unchanged, unknown=outcome.unknown
         )
 
-    async def GetDeliveryPolicy(self, request, context) -> pb.DeliveryPolicyResponse:
+    async def GetDeliveryPolicy(self, request, context) -> pb.GetDeliveryPolicyResponse:
         found = await asyncio.to_thread(policy.get_policy, engine=self._engine)
         pending = await asyncio.to_thread(policy_changes.pending_proposal, engine=self._engine)
-        return pb.DeliveryPolicyResponse(
+        return pb.GetDeliveryPolicyResponse(
             policy=policy_to_pb(found), pending=proposal_to_pb(pending) if pending else None
         )
 
     async def ProposeDeliveryPolicy(
         self, request: pb.ProposeDeliveryPolicyRequest, context
-    ) -> pb.PolicyProposalResponse:
+    ) -> pb.ProposeDeliveryPolicyResponse:
         proposal = await asyncio.to_thread(
             policy_changes.propose,
             engine=self._engine,
             actor=actor_from_pb(request.actor),
             data=policy_from_pb(request.policy),
         )
-        return pb.PolicyProposalResponse(proposal=proposal_to_pb(proposal))
+        return pb.ProposeDeliveryPolicyResponse(proposal=proposal_to_pb(proposal))
 
     async def ApproveDeliveryPolicy(
         self, request: pb.ApproveDeliveryPolicyRequest, context
-    ) -> pb.PolicyProposalResponse:
+    ) -> pb.ApproveDeliveryPolicyResponse:
         proposal = await asyncio.to_thread(
             policy_changes.approve,
             engine=self._engine,
             actor=actor_from_pb(request.actor),
             proposal_id=request.proposal_id,
         )
-        return pb.PolicyProposalResponse(proposal=proposal_to_pb(proposal))
+        return pb.ApproveDeliveryPolicyResponse(proposal=proposal_to_pb(proposal))
 
     async def ListContactPreferences(self, request, context) -> pb.ListContactPreferencesResponse:
         found = await asyncio.to_thread(
@@ -250,7 +269,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
 
     async def SetContactPreference(
         self, request: pb.SetContactPreferenceRequest, context
-    ) -> pb.ListContactPreferencesResponse:
+    ) -> pb.SetContactPreferenceResponse:
         p = request.preference
         found = await asyncio.to_thread(
             policy.set_preference,
@@ -261,7 +280,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
             opted_in=p.opted_in,
             app_id=request.app_id,
         )
-        return pb.ListContactPreferencesResponse(preferences=[preference_to_pb(x) for x in found])
+        return pb.SetContactPreferenceResponse(preferences=[preference_to_pb(x) for x in found])
 
     async def ListInboxMessages(
         self, request: pb.ListInboxMessagesRequest, context
@@ -283,7 +302,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
 
     async def MarkInboxMessageRead(
         self, request: pb.MarkInboxMessageReadRequest, context
-    ) -> pb.InboxMessageResponse:
+    ) -> pb.MarkInboxMessageReadResponse:
         message = await asyncio.to_thread(
             inbox.mark_read,
             engine=self._engine,
@@ -291,4 +310,4 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
             app_id=request.app_id,
             message_id=request.message_id,
         )
-        return pb.InboxMessageResponse(message=inbox_to_pb(message))
+        return pb.MarkInboxMessageReadResponse(message=inbox_to_pb(message))

@@ -115,9 +115,9 @@ async def publish_via_grpc(
         ),
         timeout=5,
     )
-    await stub.SubmitItem(pb.ItemActionRequest(actor=pb_actor(AUTHOR), item_id=item_id), timeout=5)
+    await stub.SubmitItem(pb.SubmitItemRequest(actor=pb_actor(AUTHOR), item_id=item_id), timeout=5)
     await stub.ApproveItem(pb.ApproveItemRequest(actor=pb_actor(REVIEWER), item_id=item_id), timeout=5)
-    resp = await stub.PublishItem(pb.ItemActionRequest(actor=pb_actor(AUTHOR), item_id=item_id), timeout=5)
+    resp = await stub.PublishItem(pb.PublishItemRequest(actor=pb_actor(AUTHOR), item_id=item_id), timeout=5)
     return resp.item
 
 

@@ -194,9 +194,9 @@ async def test_every_replica_drops_its_snapshot_on_publish_and_placement_events(
             ),
             timeout=5,
         )
-        await a.SubmitItem(pb.ItemActionRequest(actor=pb_actor(AUTHOR), item_id="promo"), timeout=5)
+        await a.SubmitItem(pb.SubmitItemRequest(actor=pb_actor(AUTHOR), item_id="promo"), timeout=5)
         await a.ApproveItem(pb.ApproveItemRequest(actor=pb_actor(REVIEWER), item_id="promo"), timeout=5)
-        await a.PublishItem(pb.ItemActionRequest(actor=pb_actor(AUTHOR), item_id="promo"), timeout=5)
+        await a.PublishItem(pb.PublishItemRequest(actor=pb_actor(AUTHOR), item_id="promo"), timeout=5)
         await eventually_on_b("Promo v2")
         await a.RemovePlacement(
             pb.RemovePlacementRequest(actor=pb_actor(AUTHOR), placement_id="p1"), timeout=5

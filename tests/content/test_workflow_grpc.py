@@ -53,7 +53,7 @@ async def test_author_cannot_approve_own_item(tmp_path: Path, nats_url: str) -> 
             ),
             timeout=5,
         )
-        await stub.SubmitItem(pb.ItemActionRequest(actor=pb_actor(AUTHOR), item_id="own"), timeout=5)
+        await stub.SubmitItem(pb.SubmitItemRequest(actor=pb_actor(AUTHOR), item_id="own"), timeout=5)
         author_as_reviewer = pb.Actor(operator_id=AUTHOR.operator_id, role="reviewer")
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.ApproveItem(pb.ApproveItemRequest(actor=author_as_reviewer, item_id="own"), timeout=5)
@@ -87,10 +87,10 @@ async def test_edit_of_published_item_keeps_serving_old_version_then_rollback(
         )
         assert [(v.version, v.status) for v in edited.item.versions] == [(1, "published"), (2, "draft")]
         assert await _served_title(stub) == "Promo v1"
-        await stub.SubmitItem(pb.ItemActionRequest(actor=pb_actor(AUTHOR), item_id="promo"), timeout=5)
+        await stub.SubmitItem(pb.SubmitItemRequest(actor=pb_actor(AUTHOR), item_id="promo"), timeout=5)
         await stub.ApproveItem(pb.ApproveItemRequest(actor=pb_actor(REVIEWER), item_id="promo"), timeout=5)
         assert await _served_title(stub) == "Promo v1"
-        await stub.PublishItem(pb.ItemActionRequest(actor=pb_actor(AUTHOR), item_id="promo"), timeout=5)
+        await stub.PublishItem(pb.PublishItemRequest(actor=pb_actor(AUTHOR), item_id="promo"), timeout=5)
         assert await _served_title(stub) == "Promo v2"
 
         rolled = await stub.RollbackItem(
@@ -139,7 +139,7 @@ async def test_guaranteed_principal_blocks_approval_naming_rule_and_text(
             timeout=5,
         )
         submitted = await stub.SubmitItem(
-            pb.ItemActionRequest(actor=pb_actor(AUTHOR), item_id="safe"), timeout=5
+            pb.SubmitItemRequest(actor=pb_actor(AUTHOR), item_id="safe"), timeout=5
         )
         assert {(f.rule_id, f.matched_text) for f in submitted.findings} == {
             ("guaranteed_return", "guaranteed return"),

@@ -27,7 +27,9 @@ class Identity:
     registry: identity_pb2_grpc.RegistryServiceStub
     customers: identity_pb2_grpc.CustomerServiceStub
 
-    async def sign_in(self, app_id: str, app_user_id: str, level: int = 2, **claims: Any) -> pb.TokenResponse:
+    async def sign_in(
+        self, app_id: str, app_user_id: str, level: int = 2, **claims: Any
+    ) -> pb.SignInResponse:
         assertion = app_assertion(
             app_id=app_id,
             client_secret=demo_data.DEMO_APP_SECRETS[app_id],

@@ -49,3 +49,20 @@ def test_a_changed_field_number_breaks_the_contract(buf: Path, tmp_path: Path) -
     compared = _buf(buf, protos, "breaking", "--against", str(BASELINE))
     assert compared.returncode != 0
     assert "click_id" in compared.stdout and str(APP_EVENT) in compared.stdout, compared.stdout
+
+
+def test_a_message_shared_by_two_rpcs_fails_lint(buf: Path, tmp_path: Path) -> None:
+    """Every RPC has its own VerbNounRequest / VerbNounResponse: a shared reply is refused."""
+    protos = _copy_of_protos(tmp_path)
+    (protos / "lattice" / "common" / "v1" / "shared_reply.proto").write_text(
+        'syntax = "proto3";\npackage lattice.common.v1;\n'
+        "service ReplyService {\n"
+        "  rpc GetReply(GetReplyRequest) returns (Reply);\n"
+        "  rpc ListReplies(ListRepliesRequest) returns (Reply);\n}\n"
+        "message GetReplyRequest {}\nmessage ListRepliesRequest {}\nmessage Reply {}\n",
+        encoding="utf-8",
+    )
+    linted = _buf(buf, protos, "lint")
+    assert linted.returncode != 0
+    assert "RPC_REQUEST_RESPONSE_UNIQUE" in linted.stdout or "multiple RPCs" in linted.stdout, linted.stdout
+    assert 'should be named "GetReplyResponse"' in linted.stdout, linted.stdout

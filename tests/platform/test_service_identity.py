@@ -287,7 +287,7 @@ async def test_the_gateways_channels_carry_the_principal_of_the_request(world: W
     stub = channel.unary_unary(
         "/lattice.content.v1.ContentService/GetItem",
         request_serializer=content_pb2.GetItemRequest.SerializeToString,
-        response_deserializer=content_pb2.ItemResponse.FromString,
+        response_deserializer=content_pb2.GetItemResponse.FromString,
     )
     other = content_pb2.GetItemRequest(
         actor=content_pb2.Actor(operator_id="op-ben", role="operator"), item_id="x"

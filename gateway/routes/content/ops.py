@@ -136,7 +136,7 @@ async def submit_item(
 ) -> Submitted:
     """Send the draft to review; the compliance findings come back at once."""
     resp = await clients.content.SubmitItem(
-        pb.ItemActionRequest(actor=actor(operator), item_id=item_id, reason=body.reason if body else "")
+        pb.SubmitItemRequest(actor=actor(operator), item_id=item_id, reason=body.reason if body else "")
     )
     return Submitted(item=item_out(resp.item), findings=[finding_out(f) for f in resp.findings])
 
@@ -202,7 +202,7 @@ async def reject_item(
 ) -> ItemOut:
     """Send the version in review back to its author with the reason."""
     resp = await clients.content.RejectItem(
-        pb.ItemActionRequest(actor=actor(operator), item_id=item_id, reason=body.reason)
+        pb.RejectItemRequest(actor=actor(operator), item_id=item_id, reason=body.reason)
     )
     return item_out(resp.item)
 
@@ -218,7 +218,7 @@ async def publish_item(
 ) -> ItemOut:
     """Serve the approved version from now on (the previous one is superseded)."""
     resp = await clients.content.PublishItem(
-        pb.ItemActionRequest(actor=actor(operator), item_id=item_id, reason=body.reason if body else "")
+        pb.PublishItemRequest(actor=actor(operator), item_id=item_id, reason=body.reason if body else "")
     )
     return item_out(resp.item)
 
@@ -232,7 +232,7 @@ async def publish_item(
 async def archive_item(item_id: Slug, body: ReasonedAction, clients: ClientsDep, operator: Author) -> ItemOut:
     """Stop serving the item anywhere; its versions and audit trail stay."""
     resp = await clients.content.ArchiveItem(
-        pb.ItemActionRequest(actor=actor(operator), item_id=item_id, reason=body.reason)
+        pb.ArchiveItemRequest(actor=actor(operator), item_id=item_id, reason=body.reason)
     )
     return item_out(resp.item)
 

@@ -269,7 +269,9 @@ def campaign_public(c: pb.Campaign) -> CampaignPublic:
     )
 
 
-def delivery_public(d: pb.PostbackDelivery) -> PostbackDeliveryPublic:
+def delivery_public(
+    d: pb.PostbackDelivery | pb.GetPostbackDeliveryResponse | pb.ResendPostbackDeliveryResponse,
+) -> PostbackDeliveryPublic:
     return PostbackDeliveryPublic(
         delivery_id=d.delivery_id,
         type=d.type,

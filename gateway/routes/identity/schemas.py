@@ -56,7 +56,9 @@ def caller(customer: CustomerPrincipal) -> pb.CustomerCaller:
     )
 
 
-def token_out(resp: pb.TokenResponse) -> TokenOut:
+def token_out(
+    resp: pb.SignInResponse | pb.RefreshSessionResponse | pb.RedeemRecognitionTicketResponse,
+) -> TokenOut:
     return TokenOut(
         access_token=resp.access_token,
         expires_in=resp.expires_in,

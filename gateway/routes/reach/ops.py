@@ -97,7 +97,7 @@ async def update_strategy(
 async def list_revisions(strategy_id: StrategyId, clients: ClientsDep, operator: Viewer) -> dict[str, Any]:
     """Every version of the strategy: who authored, edited and approved it."""
     resp = await clients.reach.ListStrategyRevisions(
-        pb.GetStrategyRequest(actor=actor_pb(operator), strategy_id=strategy_id)
+        pb.ListStrategyRevisionsRequest(actor=actor_pb(operator), strategy_id=strategy_id)
     )
     return {"items": [to_json(r) for r in resp.revisions]}
 
@@ -105,10 +105,8 @@ async def list_revisions(strategy_id: StrategyId, clients: ClientsDep, operator:
 async def _change(
     clients: ClientsDep, operator: OperatorPrincipal, strategy_id: str, rpc: str, reason: str = ""
 ) -> dict[str, Any]:
-    call = getattr(clients.reach, rpc)
-    resp = await call(
-        pb.ChangeStrategyStatusRequest(actor=actor_pb(operator), strategy_id=strategy_id, reason=reason)
-    )
+    call, request = getattr(clients.reach, rpc), getattr(pb, f"{rpc}Request")  # each RPC its own message
+    resp = await call(request(actor=actor_pb(operator), strategy_id=strategy_id, reason=reason))
     return to_json(resp.strategy)
 
 

@@ -81,9 +81,9 @@ async def _published_item(stub: content_pb2_grpc.ContentServiceStub, item_id: st
         if exc.code() == grpc.StatusCode.ALREADY_EXISTS:
             return
         raise
-    await stub.SubmitItem(pb.ItemActionRequest(actor=AUTHOR, item_id=item_id))
+    await stub.SubmitItem(pb.SubmitItemRequest(actor=AUTHOR, item_id=item_id))
     await stub.ApproveItem(pb.ApproveItemRequest(actor=REVIEWER, item_id=item_id))
-    await stub.PublishItem(pb.ItemActionRequest(actor=AUTHOR, item_id=item_id))
+    await stub.PublishItem(pb.PublishItemRequest(actor=AUTHOR, item_id=item_id))
 
 
 def seed_placements(database: Path, *, slot_key: str, item_id: str, total: int) -> None:

@@ -31,7 +31,7 @@ CONSENT = pb.ConsentGrant(
 
 async def _sign_in(
     stub: identity_pb2_grpc.CustomerServiceStub, user: str, level: int = 2
-) -> pb.TokenResponse:
+) -> pb.SignInResponse:
     secret = demo_data.DEMO_APP_SECRETS["mbank"]
     assertion = app_assertion(app_id="mbank", client_secret=secret, app_user_id=user, assurance_level=level)
     return await stub.SignIn(pb.SignInRequest(app_id="mbank", assertion=assertion))

@@ -46,10 +46,11 @@ async def active_strategies(ctx: BenchContext, count: int) -> str:
             made = await stub.CreateStrategy(
                 pb.CreateStrategyRequest(actor=AUTHOR, spec=_spec(f"bench {count} #{k}", event_type))
             )
-            change = pb.ChangeStrategyStatusRequest(actor=REVIEWER, strategy_id=made.strategy.strategy_id)
+            change = pb.ApproveStrategyRequest(actor=REVIEWER, strategy_id=made.strategy.strategy_id)
             await stub.ApproveStrategy(change)
-            change.actor.CopyFrom(AUTHOR)
-            await stub.ActivateStrategy(change)
+            await stub.ActivateStrategy(
+                pb.ActivateStrategyRequest(actor=AUTHOR, strategy_id=change.strategy_id)
+            )
     finally:
         await channel.close()
     return hit
