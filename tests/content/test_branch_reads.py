@@ -141,7 +141,7 @@ async def test_unknown_or_hidden_audit_trails_are_404(desk: Desk) -> None:
             "/v1/ops/content/items/sz-notice/audit", headers=desk.ops("x", "viewer", "shenzhen")
         )
     )
-    assert [e["action"] for e in trail] == ["created", "submitted", "approved", "published"]
+    assert [e["action"] for e in trail["items"]] == ["created", "submitted", "approved", "published"]
     no_version = await desk.http.get(
         "/v1/ops/content/items/sz-notice/compliance?version=99", headers=desk.ops("x", "viewer", "shenzhen")
     )
