@@ -1,0 +1,138 @@
+"""One mapping from the contract to the HTTP models: a pydantic response model filled from a protobuf
+message, field by field by name, so no route copies a message into its model by hand.
+
+- a model field takes the proto field of the same name (an override takes its place where the HTTP
+  shape truly differs; each caller says why);
+- a Timestamp becomes an aware UTC datetime; an unset or zero one is null (a service's
+  `to_timestamp(None)` sends the epoch: never shown as 1970-01-01);
+- an enum becomes its value's name from the generated descriptor, without the enum's prefix, in lower
+  case (`BENEFIT_KIND_FIXED_COUPON` -> `fixed_coupon`); the `*_UNSPECIFIED` zero is null;
+- nested messages, repeated fields and maps are converted the same way, into the model's nested model;
+- a field the model declares optional (`X | None`) is null where the message leaves it empty: an unset
+  message or proto3 `optional` field, an empty string, an unspecified enum.
+
+Numbers stay numbers (json_format would render int64 as strings), and the model validates the result.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+from collections.abc import Mapping
+from datetime import UTC
+from functools import cache
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from pydantic import BaseModel
+
+M = TypeVar("M", bound=BaseModel)
+
+_TIMESTAMP = Timestamp.DESCRIPTOR.full_name
+_NONE_TYPE = type(None)
+
+
+def from_proto(model: type[M], message: Message, **overrides: Any) -> M:
+    """`model` filled from `message`; `overrides` are model fields the message does not carry as is."""
+    return model.model_validate(_model_data(model, message, overrides))
+
+
+def from_protos(model: type[M], messages: Any) -> list[M]:
+    """Each message of a repeated field as `model`."""
+    return [from_proto(model, m) for m in messages]
+
+
+def enum_name(enum: Any, number: int) -> str | None:
+    """The name of `number` in the EnumDescriptor `enum`, without the enum's prefix, in lower case;
+    None for the zero (unspecified) or an unknown number."""
+    value = enum.values_by_number.get(number)
+    if value is None or number == 0:
+        return None
+    return value.name.removeprefix(_enum_prefix(enum)).lower()
+
+
+@cache
+def _enum_prefix(enum: Any) -> str:
+    # buf's ENUM_VALUE_PREFIX rule: BenefitKind -> BENEFIT_KIND_
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", enum.name).upper() + "_"
+
+
+def _model_data(model: type[BaseModel], message: Message, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    descriptor: Any = message.DESCRIPTOR  # a Descriptor (upb or pure-Python at runtime)
+    data: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name in overrides:
+            data[name] = overrides[name]
+            continue
+        field = descriptor.fields_by_name.get(name)
+        if field is None:
+            if info.is_required():
+                raise TypeError(
+                    f"{model.__name__}.{name}: {descriptor.full_name} has no such field; give an override"
+                )
+            continue
+        data[name] = _field_value(message, field, info.annotation)
+    return data
+
+
+def _field_value(message: Message, field: Any, annotation: Any) -> Any:
+    inner, optional = _unwrap(annotation)
+    raw = getattr(message, field.name)
+    if _is_map(field):
+        value_field = field.message_type.fields_by_name["value"]
+        value_type = _arg(inner, 1)
+        return {k: _single(value_field, v, value_type) for k, v in raw.items()}
+    if field.is_repeated:
+        item_type = _arg(inner, 0)
+        return [_single(field, v, item_type) for v in raw]
+    if optional and field.has_presence and not message.HasField(field.name):
+        return None
+    value = _single(field, raw, inner)
+    if optional and value == "":
+        return None
+    return value
+
+
+def _single(field: Any, raw: Any, annotation: Any) -> Any:
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        if field.message_type.full_name == _TIMESTAMP:
+            return None if raw.seconds == 0 and raw.nanos == 0 else raw.ToDatetime(tzinfo=UTC)
+        nested, _ = _unwrap(annotation)
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            return _model_data(nested, raw, {})
+        raise TypeError(f"{field.full_name}: the model needs a nested model here, not {annotation!r}")
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        return enum_name(field.enum_type, raw)
+    return raw
+
+
+def _is_map(field: Any) -> bool:
+    return (
+        field.is_repeated
+        and field.type == FieldDescriptor.TYPE_MESSAGE
+        and field.message_type.GetOptions().map_entry
+    )
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """(the type without Annotated and None, whether None is allowed)."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not _NONE_TYPE]
+        optional = len(args) < len(get_args(annotation))
+        inner = args[0] if len(args) == 1 else annotation
+        while get_origin(inner) is Annotated:
+            inner = get_args(inner)[0]
+        return inner, optional
+    return annotation, False
+
+
+def _arg(annotation: Any, index: int) -> Any:
+    args = get_args(annotation)
+    return args[index] if len(args) > index else Any
+
+
+__all__ = ["enum_name", "from_proto", "from_protos"]

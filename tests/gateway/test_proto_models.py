@@ -1,0 +1,249 @@
+"""The one protobuf -> HTTP model mapping (gateway/proto_models.py) over a message with every field kind."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import pytest
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from gateway.proto_models import enum_name, from_proto, from_protos
+
+F = descriptor_pb2.FieldDescriptorProto
+SCALARS = {
+    "f_string": F.TYPE_STRING,
+    "f_bytes": F.TYPE_BYTES,
+    "f_bool": F.TYPE_BOOL,
+    "f_int32": F.TYPE_INT32,
+    "f_int64": F.TYPE_INT64,
+    "f_uint32": F.TYPE_UINT32,
+    "f_uint64": F.TYPE_UINT64,
+    "f_sint64": F.TYPE_SINT64,
+    "f_double": F.TYPE_DOUBLE,
+}
+
+
+def _message_types() -> tuple[type[Message], type[Message]]:
+    """A test contract built in memory: Probe carries every kind of field, Part is nested in it."""
+    pool = descriptor_pool.Default()  # where the generated Timestamp lives
+    f = descriptor_pb2.FileDescriptorProto(
+        name="probe.proto",
+        package="probe.v1",
+        syntax="proto3",
+        dependency=["google/protobuf/timestamp.proto"],
+    )
+    f.enum_type.add(name="ProbeKind").value.extend(
+        [
+            descriptor_pb2.EnumValueDescriptorProto(name="PROBE_KIND_UNSPECIFIED", number=0),
+            descriptor_pb2.EnumValueDescriptorProto(name="PROBE_KIND_FIXED_COUPON", number=1),
+            descriptor_pb2.EnumValueDescriptorProto(name="PROBE_KIND_PERK", number=2),
+        ]
+    )
+    part = f.message_type.add(name="Part")
+    part.field.add(name="label", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    part.field.add(name="at", number=2, type=F.TYPE_MESSAGE, type_name=".google.protobuf.Timestamp")
+    probe = f.message_type.add(name="Probe")
+    n = 0
+    for n, (name, kind) in enumerate(SCALARS.items(), start=1):
+        probe.field.add(name=name, number=n, type=kind, label=F.LABEL_OPTIONAL)
+    add = probe.field.add
+    add(name="kind", number=n + 1, type=F.TYPE_ENUM, type_name=".probe.v1.ProbeKind")
+    add(name="at", number=n + 2, type=F.TYPE_MESSAGE, type_name=".google.protobuf.Timestamp")
+    add(name="part", number=n + 3, type=F.TYPE_MESSAGE, type_name=".probe.v1.Part")
+    add(name="parts", number=n + 4, type=F.TYPE_MESSAGE, type_name=".probe.v1.Part", label=F.LABEL_REPEATED)
+    add(name="tags", number=n + 5, type=F.TYPE_STRING, label=F.LABEL_REPEATED)
+    add(name="kinds", number=n + 6, type=F.TYPE_ENUM, type_name=".probe.v1.ProbeKind", label=F.LABEL_REPEATED)
+    add(
+        name="times",
+        number=n + 7,
+        type=F.TYPE_MESSAGE,
+        type_name=".google.protobuf.Timestamp",
+        label=F.LABEL_REPEATED,
+    )
+    # proto3 `optional int32 level`: presence through a synthetic oneof
+    probe.oneof_decl.add(name="_level")
+    add(name="level", number=n + 8, type=F.TYPE_INT32, oneof_index=0, proto3_optional=True)
+    for map_name, value_type, type_name in (
+        ("rates", F.TYPE_DOUBLE, ""),
+        ("by_label", F.TYPE_MESSAGE, ".probe.v1.Part"),
+    ):
+        entry = probe.nested_type.add(name=f"{map_name.title().replace('_', '')}Entry")
+        entry.options.map_entry = True
+        entry.field.add(name="key", number=1, type=F.TYPE_STRING)
+        value = entry.field.add(name="value", number=2, type=value_type)
+        if type_name:
+            value.type_name = type_name
+        n += 1
+        add(
+            name=map_name,
+            number=n + 8,
+            type=F.TYPE_MESSAGE,
+            label=F.LABEL_REPEATED,
+            type_name=f".probe.v1.Probe.{entry.name}",
+        )
+    pool.Add(f)
+    return (
+        message_factory.GetMessageClass(pool.FindMessageTypeByName("probe.v1.Probe")),
+        message_factory.GetMessageClass(pool.FindMessageTypeByName("probe.v1.Part")),
+    )
+
+
+Probe, Part = _message_types()
+
+
+class PartPublic(BaseModel):
+    label: str | None
+    at: datetime | None
+
+
+class ProbePublic(BaseModel):
+    f_string: str
+    f_bytes: bytes
+    f_bool: bool
+    f_int32: int
+    f_int64: int
+    f_uint32: int
+    f_uint64: int
+    f_sint64: int
+    f_double: float
+    kind: Literal["fixed_coupon", "perk"] | None
+    at: datetime | None
+    part: PartPublic | None
+    parts: list[PartPublic]
+    tags: list[str]
+    kinds: list[str | None]
+    times: list[datetime | None]
+    level: int | None
+    rates: dict[str, float]
+    by_label: dict[str, PartPublic]
+
+
+def stamp(when: datetime | None) -> Timestamp:
+    ts = Timestamp()
+    if when is not None:
+        ts.FromDatetime(when)
+    return ts
+
+
+def test_an_empty_message_reads_as_nulls_and_zeros_never_1970() -> None:
+    out = from_proto(ProbePublic, Probe())
+    assert out.model_dump() == {
+        **{name: ("" if name == "f_string" else b"" if name == "f_bytes" else 0) for name in SCALARS},
+        "f_bool": False,
+        "kind": None,
+        "at": None,
+        "part": None,
+        "parts": [],
+        "tags": [],
+        "kinds": [],
+        "times": [],
+        "level": None,
+        "rates": {},
+        "by_label": {},
+    }
+
+
+moments = st.datetimes(
+    min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+).map(lambda d: d.replace(microsecond=d.microsecond))
+labels = st.text(min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    f_string=labels,
+    f_int64=st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    f_uint64=st.integers(min_value=0, max_value=2**64 - 1),
+    f_double=st.floats(allow_nan=False, allow_infinity=False),
+    kind=st.sampled_from([0, 1, 2]),
+    at=st.none() | moments,
+    part=st.none() | st.tuples(labels, moments),
+    parts=st.lists(st.tuples(labels, st.none() | moments), max_size=3),
+    level=st.none() | st.integers(min_value=-(2**31), max_value=2**31 - 1),
+    rates=st.dictionaries(labels, st.floats(allow_nan=False, allow_infinity=False), max_size=3),
+)
+def test_every_field_kind_maps_by_name(
+    f_string: str,
+    f_int64: int,
+    f_uint64: int,
+    f_double: float,
+    kind: int,
+    at: datetime | None,
+    part: tuple[str, datetime] | None,
+    parts: list[tuple[str, datetime | None]],
+    level: int | None,
+    rates: dict[str, float],
+) -> None:
+    message: Any = Probe(
+        f_string=f_string,
+        f_bytes=f_string.encode(),
+        f_bool=True,
+        f_int64=f_int64,
+        f_uint64=f_uint64,
+        f_sint64=-5,
+        f_double=f_double,
+        kind=kind,
+        at=stamp(at),
+        parts=[Part(label=label, at=stamp(when)) for label, when in parts],
+        tags=["a", "b"],
+        kinds=[2, 0],
+        times=[stamp(at)],
+        rates=rates,
+        by_label={label: Part(label=label) for label, _ in parts},
+    )
+    if part is not None:
+        message.part.CopyFrom(Part(label=part[0], at=stamp(part[1])))
+    if level is not None:
+        message.level = level
+    out = from_proto(ProbePublic, message)
+    assert (out.f_string, out.f_bytes, out.f_bool) == (f_string, f_string.encode(), True)
+    assert (out.f_int64, out.f_uint64, out.f_sint64, out.f_double) == (f_int64, f_uint64, -5, f_double)
+    assert out.kind == [None, "fixed_coupon", "perk"][kind]
+    assert out.at == at and (out.at is None or out.at.tzinfo is not None)
+    assert out.part == (None if part is None else PartPublic(label=part[0], at=part[1]))
+    assert out.parts == [PartPublic(label=label, at=when) for label, when in parts]
+    assert (out.tags, out.kinds, out.times) == (["a", "b"], ["perk", None], [at])
+    assert out.level == level
+    assert out.rates == rates
+    assert out.by_label == {label: PartPublic(label=label, at=None) for label, _ in parts}
+
+
+def test_proto3_optional_zero_is_kept_apart_from_unset() -> None:
+    message: Any = Probe()
+    message.level = 0
+    assert from_proto(ProbePublic, message).level == 0
+
+
+class Summary(BaseModel):
+    f_string: str | None
+    tags: str  # the HTTP shape joins them: given as an override
+    note: str = "kept"  # not in the message: the model's default
+
+
+def test_overrides_defaults_and_empty_optional_strings() -> None:
+    message: Any = Probe(tags=["x", "y"])
+    out = from_proto(Summary, message, tags=" ".join(message.tags))
+    assert out == Summary(f_string=None, tags="x y", note="kept")
+
+
+def test_a_required_field_the_message_lacks_is_refused_by_name() -> None:
+    class Stray(BaseModel):
+        missing: str
+
+    with pytest.raises(TypeError, match=r"Stray\.missing: probe\.v1\.Probe"):
+        from_proto(Stray, Probe())
+
+
+def test_repeated_messages_and_enum_names_come_from_the_descriptor() -> None:
+    assert from_protos(PartPublic, [Part(label="a"), Part()]) == [
+        PartPublic(label="a", at=None),
+        PartPublic(label=None, at=None),
+    ]
+    kind: Any = Probe.DESCRIPTOR.fields_by_name["kind"].enum_type
+    assert [enum_name(kind, n) for n in (0, 1, 2, 9)] == [None, "fixed_coupon", "perk", None]
