@@ -7,7 +7,7 @@ gateway bounds `page_size`, refuses a token of the wrong shape (422), passes the
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Generic, Self, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, Field
@@ -27,16 +27,13 @@ PageToken = Annotated[
 
 
 class Page(BaseModel, Generic[Item]):
-    """One page of a list: the envelope every list route answers."""
+    """One page of a list: the envelope every list route answers. A list names its own subclass
+    (`class AppPage(Page[AppPublic])`), so the OpenAPI document names its schema after it."""
 
     items: list[Item]
     next_page_token: str | None = Field(description="pass as `page_token` for the next page; null at the end")
 
     @classmethod
-    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
-        return f"{params[0].__name__}Page"
-
-
-def page(items: list[Item], next_page_token: str) -> Page[Item]:
-    """The envelope of one page of a service's answer: its empty token (the last page) is null."""
-    return Page(items=items, next_page_token=next_page_token or None)
+    def of(cls, items: list[Item], next_page_token: str) -> Self:
+        """The page of a service's answer: its empty token (the last page) is null."""
+        return cls(items=items, next_page_token=next_page_token or None)

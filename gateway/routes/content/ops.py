@@ -48,6 +48,10 @@ Author = Annotated[OperatorPrincipal, require_role("operator")]
 Reviewer = Annotated[OperatorPrincipal, require_role("reviewer")]
 
 
+class ContentAuditPage(Page[AuditOut]):
+    """One page of an item's, placement's or slot's audit trail, oldest first."""
+
+
 def actor(operator: OperatorPrincipal) -> pb.Actor:
     return pb.Actor(operator_id=operator.operator_id, role=operator.role, branch=operator.branch or "")
 
@@ -257,24 +261,22 @@ async def rollback_item(item_id: Slug, body: Rollback, clients: ClientsDep, oper
     "/{item_id}/audit",
     operation_id="get_content_item_audit_trail",
     summary="Get a content item's audit trail",
-    response_model=Page[AuditOut],
+    response_model=ContentAuditPage,
 )
 async def item_audit(
     item_id: Slug, clients: ClientsDep, operator: Viewer, page_size: PageSize = 50, page_token: PageToken = ""
-) -> Page[AuditOut]:
+) -> ContentAuditPage:
     """Who created, edited, submitted, approved, published, archived or rolled back the item, and when."""
     return await audit_page(clients, operator, "item", item_id, page_size, page_token)
 
 
 async def audit_page(
     clients: ClientsDep, operator: OperatorPrincipal, entity: str, entity_id: str, size: int, token: str
-) -> Page[AuditOut]:
+) -> ContentAuditPage:
     """A page of one item's, placement's or slot's audit trail, oldest first."""
     resp = await clients.content.ListAuditEntries(
         pb.ListAuditEntriesRequest(
             actor=actor(operator), entity=entity, entity_id=entity_id, page_size=size, page_token=token
         )
     )
-    return Page[AuditOut](
-        items=[audit_out(e) for e in resp.entries], next_page_token=resp.next_page_token or None
-    )
+    return ContentAuditPage.of([audit_out(e) for e in resp.entries], resp.next_page_token)

@@ -12,12 +12,20 @@ from lattice.content.v1 import content_pb2 as pb
 
 from gateway.clients import ClientsDep
 from gateway.paging import Page, PageSize, PageToken
-from gateway.routes.content.ops import Author, Viewer, actor, audit_page
-from gateway.routes.content.public import AuditOut, PlacementOut, SlotOut, placement_out, slot_out
+from gateway.routes.content.ops import Author, ContentAuditPage, Viewer, actor, audit_page
+from gateway.routes.content.public import PlacementOut, SlotOut, placement_out, slot_out
 from gateway.routes.content.schemas import PlacementCreate, PlacementFields, SlotCreate, Slug
 from gateway.routes.content.schemas import placement_pb as to_placement
 
 router = APIRouter(prefix="/v1/ops/content", tags=["content"])
+
+
+class SlotPage(Page[SlotOut]):
+    """One page of resource slots, by slot key."""
+
+
+class PlacementPage(Page[PlacementOut]):
+    """One page of a slot's placements, highest priority first, then by id."""
 
 
 @router.post(
@@ -37,21 +45,19 @@ async def create_slot(body: SlotCreate, clients: ClientsDep, operator: Author) -
     )
 
 
-@router.get("/slots", operation_id="list_slots", summary="List resource slots", response_model=Page[SlotOut])
+@router.get("/slots", operation_id="list_slots", summary="List resource slots", response_model=SlotPage)
 async def list_slots(
     clients: ClientsDep,
     operator: Viewer,
     app_id: Annotated[str, Query(pattern=r"^([a-z][a-z0-9_-]{1,39})?$")] = "",
     page_size: PageSize = 50,
     page_token: PageToken = "",
-) -> Page[SlotOut]:
+) -> SlotPage:
     """The resource slots of every app, by slot key (app, then position)."""
     resp = await clients.content.ListSlots(
         pb.ListSlotsRequest(actor=actor(operator), app_id=app_id, page_size=page_size, page_token=page_token)
     )
-    return Page[SlotOut](
-        items=[slot_out(s) for s in resp.slots], next_page_token=resp.next_page_token or None
-    )
+    return SlotPage.of([slot_out(s) for s in resp.slots], resp.next_page_token)
 
 
 @router.post(
@@ -74,7 +80,7 @@ async def create_placement(body: PlacementCreate, clients: ClientsDep, operator:
     "/placements",
     operation_id="list_placements",
     summary="List placements",
-    response_model=Page[PlacementOut],
+    response_model=PlacementPage,
 )
 async def list_placements(
     clients: ClientsDep,
@@ -85,7 +91,7 @@ async def list_placements(
     include_inactive: bool = False,
     page_size: PageSize = 50,
     page_token: PageToken = "",
-) -> Page[PlacementOut]:
+) -> PlacementPage:
     """A slot's placements in the operator's scope, highest priority first, with their targeting and
     schedule."""
     resp = await clients.content.ListPlacements(
@@ -97,9 +103,7 @@ async def list_placements(
             page_token=page_token,
         )
     )
-    return Page[PlacementOut](
-        items=[placement_out(p) for p in resp.placements], next_page_token=resp.next_page_token or None
-    )
+    return PlacementPage.of([placement_out(p) for p in resp.placements], resp.next_page_token)
 
 
 @router.put(
@@ -142,7 +146,7 @@ async def remove_placement(
     "/placements/{placement_id}/audit",
     operation_id="get_placement_audit_trail",
     summary="Get a placement's audit trail",
-    response_model=Page[AuditOut],
+    response_model=ContentAuditPage,
 )
 async def placement_audit(
     placement_id: Slug,
@@ -150,6 +154,6 @@ async def placement_audit(
     operator: Viewer,
     page_size: PageSize = 50,
     page_token: PageToken = "",
-) -> Page[AuditOut]:
+) -> ContentAuditPage:
     """Who created, changed or removed the placement, and when (oldest first)."""
     return await audit_page(clients, operator, "placement", placement_id, page_size, page_token)

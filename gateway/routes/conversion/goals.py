@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
-from gateway.paging import Page, PageSize, PageToken, page
+from gateway.paging import Page, PageSize, PageToken
 from gateway.problems import Problem
 from gateway.routes.conversion.ops import _actor
 from gateway.routes.conversion.schemas import Day, Slug, Strict
@@ -120,7 +120,8 @@ class GoalOut(BaseModel):
     updated_at: datetime | None
 
 
-GoalPage = Page[GoalOut]
+class GoalPage(Page[GoalOut]):
+    """One page of live goals, by id."""
 
 
 class GoalChangeOut(BaseModel):
@@ -129,6 +130,10 @@ class GoalChangeOut(BaseModel):
     operator_id: str
     at: datetime | None
     goal: GoalOut
+
+
+class GoalChangePage(Page[GoalChangeOut]):
+    """One page of a goal's history, oldest first."""
 
 
 def goal_out(g: pb.Goal) -> GoalOut:
@@ -206,7 +211,7 @@ async def list_goals(
             objective=objective or "", page_size=page_size, page_token=page_token, actor=_actor(operator)
         )
     )
-    return page([goal_out(g) for g in resp.goals], resp.next_page_token)
+    return GoalPage.of([goal_out(g) for g in resp.goals], resp.next_page_token)
 
 
 @router.get("/{goal_id}", operation_id="get_goal", summary="Get a goal", response_model=GoalOut)
@@ -244,7 +249,7 @@ async def delete_goal(
     "/{goal_id}/history",
     operation_id="get_goal_history",
     summary="Get a goal's history",
-    response_model=Page[GoalChangeOut],
+    response_model=GoalChangePage,
 )
 async def goal_history(
     goal_id: Slug,
@@ -252,7 +257,7 @@ async def goal_history(
     operator: OperatorPrincipal = VIEWER,
     page_size: PageSize = 50,
     page_token: PageToken = "",
-) -> Page[GoalChangeOut]:
+) -> GoalChangePage:
     """Who changed the goal, when, and how it read after each change (the audit trail), oldest first."""
     resp = await clients.conversion.ListGoalChanges(
         pb.ListGoalChangesRequest(
@@ -269,4 +274,4 @@ async def goal_history(
         )
         for c in resp.changes
     ]
-    return page(changes, resp.next_page_token)
+    return GoalChangePage.of(changes, resp.next_page_token)

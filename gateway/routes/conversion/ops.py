@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
-from gateway.paging import Page, PageSize, PageToken, page
+from gateway.paging import PageSize, PageToken
 from gateway.problems import Problem
 from gateway.routes.conversion.schemas import (
     CampaignCreate,
@@ -24,11 +24,11 @@ from gateway.routes.conversion.schemas import (
     CampaignPublic,
     CampaignReview,
     CampaignUpdate,
-    CampaignVersionPublic,
+    CampaignVersionPage,
     Day,
     FunnelReport,
     LinkKeyRotation,
-    PostbackDeliveryPublic,
+    PostbackDeliveryPage,
     PostbackEndpointPublic,
     PostbackEndpointSet,
     Slug,
@@ -137,7 +137,7 @@ async def list_campaigns(
             sort=sort,
         )
     )
-    return page([campaign_public(c) for c in resp.campaigns], resp.next_page_token)
+    return CampaignPage.of([campaign_public(c) for c in resp.campaigns], resp.next_page_token)
 
 
 @router.get(
@@ -204,7 +204,7 @@ async def review_campaign(
     "/campaigns/{campaign_id}/versions",
     operation_id="list_campaign_versions",
     summary="List a campaign's versions",
-    response_model=Page[CampaignVersionPublic],
+    response_model=CampaignVersionPage,
 )
 async def list_campaign_versions(
     campaign_id: Slug,
@@ -212,7 +212,7 @@ async def list_campaign_versions(
     operator: OperatorPrincipal = VIEWER,
     page_size: PageSize = 50,
     page_token: PageToken = "",
-) -> Page[CampaignVersionPublic]:
+) -> CampaignVersionPage:
     """The campaign's versions, oldest first: who wrote each, who reviewed it, when (the audit trail)."""
     await _campaign(clients, campaign_id, operator)
     resp = await clients.conversion.ListCampaignVersions(
@@ -220,7 +220,7 @@ async def list_campaign_versions(
             campaign_id=campaign_id, actor=_actor(operator), page_size=page_size, page_token=page_token
         )
     )
-    return page([version_public(v) for v in resp.versions], resp.next_page_token)
+    return CampaignVersionPage.of([version_public(v) for v in resp.versions], resp.next_page_token)
 
 
 @router.put(
@@ -247,7 +247,7 @@ async def set_postback_endpoint(
     "/postbacks",
     operation_id="list_postback_deliveries",
     summary="List postback deliveries",
-    response_model=Page[PostbackDeliveryPublic],
+    response_model=PostbackDeliveryPage,
 )
 async def list_postback_deliveries(
     clients: ClientsDep,
@@ -258,7 +258,7 @@ async def list_postback_deliveries(
     ] = None,
     page_size: PageSize = 50,
     page_token: PageToken = "",
-) -> Page[PostbackDeliveryPublic]:
+) -> PostbackDeliveryPage:
     """Postbacks to partners by state (pending, delivered, dead-lettered), newest first."""
     resp = await clients.conversion.ListPostbackDeliveries(
         pb.ListPostbackDeliveriesRequest(
@@ -269,7 +269,7 @@ async def list_postback_deliveries(
             actor=_actor(operator),
         )
     )
-    return page([delivery_public(d) for d in resp.deliveries], resp.next_page_token)
+    return PostbackDeliveryPage.of([delivery_public(d) for d in resp.deliveries], resp.next_page_token)
 
 
 @router.post(

@@ -15,12 +15,12 @@ from pydantic import ConfigDict, Field
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
-from gateway.paging import Page, PageSize, PageToken, page
+from gateway.paging import PageSize, PageToken
 from gateway.routes.conversion.ops import _actor, _campaign
 from gateway.routes.conversion.partner import _link_record, _link_url
 from gateway.routes.conversion.schemas import (
+    LinkPage,
     LinkPublic,
-    LinkRecord,
     PostbackDeliveryPublic,
     Scene,
     Strict,
@@ -50,7 +50,7 @@ class PostbackResendIn(Strict):
     "/campaigns/{campaign_id}/links",
     operation_id="list_campaign_links",
     summary="List a campaign's links",
-    response_model=Page[LinkRecord],
+    response_model=LinkPage,
 )
 async def list_campaign_links(
     campaign_id: CampaignId,
@@ -59,7 +59,7 @@ async def list_campaign_links(
     operator: OperatorPrincipal = VIEWER,
     page_size: PageSize = 50,
     page_token: PageToken = "",
-) -> Page[LinkRecord]:
+) -> LinkPage:
     """The campaign's links by id, whoever issued them."""
     campaign = await _campaign(clients, campaign_id, operator)
     resp = await clients.conversion.ListLinks(
@@ -70,7 +70,7 @@ async def list_campaign_links(
             page_token=page_token,
         )
     )
-    return page([_link_record(request, link) for link in resp.links], resp.next_page_token)
+    return LinkPage.of([_link_record(request, link) for link in resp.links], resp.next_page_token)
 
 
 @router.post(

@@ -14,7 +14,6 @@ from gateway import paging
 from gateway.auth import PartnerDep
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
-from gateway.paging import Page
 from gateway.routes.conversion.schemas import (
     CampaignPage,
     CampaignPublic,
@@ -24,6 +23,7 @@ from gateway.routes.conversion.schemas import (
     LinkPage,
     LinkPublic,
     LinkRecord,
+    PostbackDeliveryPage,
     PostbackDeliveryPublic,
     Slug,
     campaign_public,
@@ -99,7 +99,7 @@ async def list_my_links(
             partner_id=partner.partner_id, campaign_id=campaign_id or "", page_size=100, page_token=page_token
         )
     )
-    return paging.page([_link_record(request, link) for link in resp.links], resp.next_page_token)
+    return LinkPage.of([_link_record(request, link) for link in resp.links], resp.next_page_token)
 
 
 @router.get(
@@ -132,7 +132,7 @@ async def list_my_campaigns(
             partner_id=partner.partner_id, page_size=100, approved_only=True, page_token=page_token
         )
     )
-    return paging.page([campaign_public(c) for c in resp.campaigns], resp.next_page_token)
+    return CampaignPage.of([campaign_public(c) for c in resp.campaigns], resp.next_page_token)
 
 
 @router.get(
@@ -154,7 +154,7 @@ async def get_my_campaign(campaign_id: Slug, partner: PartnerDep, clients: Clien
     "/postbacks",
     operation_id="list_postbacks",
     summary="List postbacks sent to the partner",
-    response_model=Page[PostbackDeliveryPublic],
+    response_model=PostbackDeliveryPage,
 )
 async def list_my_postbacks(
     partner: PartnerDep,
@@ -164,7 +164,7 @@ async def list_my_postbacks(
     ] = None,
     page_size: paging.PageSize = 50,
     page_token: paging.PageToken = "",
-) -> Page[PostbackDeliveryPublic]:
+) -> PostbackDeliveryPage:
     """Postbacks to the partner, newest first."""
     resp = await clients.conversion.ListPostbackDeliveries(
         pb.ListPostbackDeliveriesRequest(
@@ -174,7 +174,7 @@ async def list_my_postbacks(
             page_token=page_token,
         )
     )
-    return paging.page([delivery_public(d) for d in resp.deliveries], resp.next_page_token)
+    return PostbackDeliveryPage.of([delivery_public(d) for d in resp.deliveries], resp.next_page_token)
 
 
 @router.get(

@@ -128,8 +128,12 @@ class LinkRecord(BaseModel):
     created_at: datetime | None
 
 
-LinkPage = Page[LinkRecord]
-CampaignPage = Page[CampaignPublic]
+class LinkPage(Page[LinkRecord]):
+    """One page of links, by id."""
+
+
+class CampaignPage(Page[CampaignPublic]):
+    """One page of campaigns."""
 
 
 class LinkCreate(Strict):
@@ -283,3 +287,11 @@ def delivery_public(
         last_status_code=d.last_status_code,
         last_error=d.last_error,
     )
+
+
+class CampaignVersionPage(Page[CampaignVersionPublic]):
+    """One page of a campaign's versions, oldest first."""
+
+
+class PostbackDeliveryPage(Page[PostbackDeliveryPublic]):
+    """One page of postback deliveries, newest first."""

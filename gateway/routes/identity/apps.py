@@ -19,7 +19,7 @@ from gateway.auth import CustomerDep
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.openapi_marks import documents
-from gateway.paging import Page, PageSize, PageToken, page
+from gateway.paging import Page, PageSize, PageToken
 from gateway.policies.denial import PolicyDenied
 from gateway.problems import Problem
 from gateway.routes.identity import app_token, oauth
@@ -120,6 +120,10 @@ class ConfirmBinding(Strict):
     consent: ConsentIn | None = None
 
 
+class ConsentPage(Page[ConsentOut]):
+    """One page of the customer's consents, newest first."""
+
+
 class BindingConfirmed(BaseModel):
     binding: BindingOut
     consent: ConsentOut
@@ -214,16 +218,16 @@ async def me(customer: CustomerDep, clients: ClientsDep) -> ProfileOut:
     "/consents",
     operation_id="list_my_consents",
     summary="List the customer's consents",
-    response_model=Page[ConsentOut],
+    response_model=ConsentPage,
 )
 async def list_consents(
     customer: CustomerDep, clients: ClientsDep, page_size: PageSize = 50, page_token: PageToken = ""
-) -> Page[ConsentOut]:
+) -> ConsentPage:
     """The customer's consents, newest first, withdrawn ones included."""
     resp = await clients.identity.ListConsents(
         pb.ListConsentsRequest(caller=caller(customer), page_size=page_size, page_token=page_token)
     )
-    return page([consent_out(c) for c in resp.consents], resp.next_page_token)
+    return ConsentPage.of([consent_out(c) for c in resp.consents], resp.next_page_token)
 
 
 @router.post(

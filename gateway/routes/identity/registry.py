@@ -89,6 +89,14 @@ class PartnerCreated(PartnerPublic):
     signing_secret: str = Field(description="base64 HMAC secret for request signing; shown only once")
 
 
+class AppPage(Page[AppPublic]):
+    """One page of the app registry, by app id."""
+
+
+class PartnerPage(Page[PartnerPublic]):
+    """One page of the partner registry, by partner id."""
+
+
 def _app_public(app: pb.App) -> AppPublic:
     return AppPublic(
         app_id=app.app_id,
@@ -136,20 +144,16 @@ async def register_app(
     return _app_public(resp.app)
 
 
-@router.get(
-    "/ops/apps", operation_id="list_apps", summary="List the sibling apps", response_model=Page[AppPublic]
-)
+@router.get("/ops/apps", operation_id="list_apps", summary="List the sibling apps", response_model=AppPage)
 async def list_apps(
     clients: ClientsDep,
     operator: OperatorPrincipal = VIEWER,
     page_size: PageSize = 50,
     page_token: PageToken = "",
-) -> Page[AppPublic]:
+) -> AppPage:
     """The apps of the matrix by id, with their role, legal entity and editions."""
     resp = await clients.identity.ListApps(pb.ListAppsRequest(page_size=page_size, page_token=page_token))
-    return Page[AppPublic](
-        items=[_app_public(a) for a in resp.apps], next_page_token=resp.next_page_token or None
-    )
+    return AppPage.of([_app_public(a) for a in resp.apps], resp.next_page_token)
 
 
 @router.post(
@@ -190,21 +194,19 @@ async def register_partner(
     "/ops/partners",
     operation_id="list_partners",
     summary="List partner platforms",
-    response_model=Page[PartnerPublic],
+    response_model=PartnerPage,
 )
 async def list_partners(
     clients: ClientsDep,
     operator: OperatorPrincipal = VIEWER,
     page_size: PageSize = 50,
     page_token: Annotated[str, Query(max_length=40)] = "",
-) -> Page[PartnerPublic]:
+) -> PartnerPage:
     """The registered partner platforms with their scopes and key state."""
     resp = await clients.identity.ListPartners(
         pb.ListPartnersRequest(page_size=page_size, page_token=page_token)
     )
-    return Page[PartnerPublic](
-        items=[_partner_public(p) for p in resp.partners], next_page_token=resp.next_page_token or None
-    )
+    return PartnerPage.of([_partner_public(p) for p in resp.partners], resp.next_page_token)
 
 
 @router.get(
