@@ -10,6 +10,7 @@ from gateway.clients import ClientsDep
 from gateway.customer_attributes import CustomerAttributesDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.problems import Problem
+from gateway.proto_models import from_proto
 from gateway.routes.benefits.calls import (
     build_target,
     caller_key,
@@ -28,9 +29,6 @@ from gateway.routes.benefits.schemas import (
     Slug,
     Use,
     WalletPublic,
-    grant_public,
-    redemption_public,
-    wallet_public,
 )
 from services.runtime.editions import served_edition
 
@@ -54,7 +52,7 @@ async def app_wallet(app_id: Slug, customer: CustomerDep, clients: ClientsDep) -
     resp = await clients.benefits.GetWallet(
         pb.GetWalletRequest(customer_id=customer.customer_id, context=app_context(customer, app_id))
     )
-    return wallet_public(resp)
+    return from_proto(WalletPublic, resp)
 
 
 @router.post(
@@ -87,7 +85,7 @@ async def app_claim(
             principal=customer_principal(app_id),
         )
     )
-    return grant_public(resp.grant)
+    return from_proto(GrantPublic, resp.grant)
 
 
 @router.post(
@@ -178,4 +176,4 @@ async def app_redemption(
             principal=customer_principal(app_id),
         )
     )
-    return redemption_public(resp.redemption)
+    return from_proto(RedemptionPublic, resp.redemption)

@@ -8,7 +8,12 @@ from lattice.benefits.v1 import benefits_pb2 as pb
 
 from gateway.auth import OperatorPrincipal
 from gateway.clients import Clients
-from gateway.routes.benefits.schemas import RedemptionPublic, Refund, Use, redemption_public
+from gateway.proto_models import from_proto
+from gateway.routes.benefits.schemas import (
+    RedemptionPublic,
+    Refund,
+    Use,
+)
 
 
 def caller_key(caller: str, key: str | None) -> str:
@@ -51,9 +56,9 @@ async def use_benefit(clients: Clients, body: Use, target: pb.RedemptionTarget) 
         held = await clients.benefits.ReserveBenefit(
             pb.ReserveBenefitRequest(target=target, ttl_seconds=body.hold_seconds)
         )
-        return redemption_public(held.redemption)
+        return from_proto(RedemptionPublic, held.redemption)
     done = await clients.benefits.RedeemBenefit(pb.RedeemBenefitRequest(target=target))
-    return redemption_public(done.redemption)
+    return from_proto(RedemptionPublic, done.redemption)
 
 
 async def settle_hold(
@@ -66,7 +71,7 @@ async def settle_hold(
         )
     else:
         resp = await clients.benefits.CancelRedemption(pb.CancelRedemptionRequest(**ids, principal=principal))
-    return redemption_public(resp.redemption)
+    return from_proto(RedemptionPublic, resp.redemption)
 
 
 async def refund_use(
@@ -82,4 +87,4 @@ async def refund_use(
             idempotency_key=key,
         )
     )
-    return redemption_public(resp.redemption)
+    return from_proto(RedemptionPublic, resp.redemption)

@@ -13,9 +13,16 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.paging import Page, PageSize, PageToken
+from gateway.proto_models import from_proto, from_protos
 from gateway.routes.benefits.calls import operator_principal
-from gateway.routes.benefits.schemas import Amount, BenefitPublic, Review, Slug, Strict, benefit_public
-from services.runtime.clock import from_timestamp, to_timestamp
+from gateway.routes.benefits.schemas import (
+    Amount,
+    BenefitPublic,
+    Review,
+    Slug,
+    Strict,
+)
+from services.runtime.clock import to_timestamp
 
 router = APIRouter(prefix="/v1", tags=["benefits"])
 Viewer = Annotated[OperatorPrincipal, require_role("viewer")]
@@ -84,35 +91,10 @@ class AuditPublic(BaseModel):
     at: datetime | None
 
 
-class BenefitChangePage(Page[ChangePublic]):
-    """One page of a benefit's top-ups and extensions, oldest request first."""
-
-
-class BenefitAuditPage(Page[AuditPublic]):
-    """One page of a benefit's audit trail, oldest first."""
-
-
 class BalancePublic(BaseModel):
     account_id: str
     balance: int
     as_of: datetime | None
-
-
-def change_public(c: pb.BenefitChange) -> ChangePublic:
-    return ChangePublic(
-        change_id=c.change_id,
-        benefit_id=c.benefit_id,
-        kind=c.kind,
-        total_budget_increase=c.total_budget_increase,
-        daily_budget=c.daily_budget,
-        valid_until=from_timestamp(c.valid_until),
-        reason=c.reason,
-        status=c.status,
-        requested_by=c.requested_by,
-        reviewed_by=c.reviewed_by,
-        review_note=c.review_note,
-        requested_at=from_timestamp(c.requested_at),
-    )
 
 
 async def _request(
@@ -121,7 +103,7 @@ async def _request(
     resp = await clients.benefits.RequestBenefitChange(
         pb.RequestBenefitChangeRequest(change=change, principal=operator_principal(operator))
     )
-    return change_public(resp.change)
+    return from_proto(ChangePublic, resp.change)
 
 
 @router.post(
@@ -178,14 +160,16 @@ async def review_change(
             principal=operator_principal(operator),
         )
     )
-    return ReviewedChange(change=change_public(resp.change), benefit=benefit_public(resp.benefit))
+    return ReviewedChange(
+        change=from_proto(ChangePublic, resp.change), benefit=from_proto(BenefitPublic, resp.benefit)
+    )
 
 
 @router.get(
     "/ops/benefits/{benefit_id}/changes",
     operation_id="list_benefit_changes",
     summary="List a benefit's top-ups and extensions",
-    response_model=BenefitChangePage,
+    response_model=Page[ChangePublic],
 )
 async def list_changes(
     benefit_id: Slug,
@@ -194,7 +178,7 @@ async def list_changes(
     status_: Annotated[Literal["pending", "approved", "rejected"] | None, Query(alias="status")] = None,
     page_size: PageSize = 50,
     page_token: PageToken = "",
-) -> BenefitChangePage:
+) -> Page[ChangePublic]:
     """The benefit's top-ups and extensions, oldest request first (reviewers look for the pending ones)."""
     resp = await clients.benefits.ListBenefitChanges(
         pb.ListBenefitChangesRequest(
@@ -205,14 +189,17 @@ async def list_changes(
             page_token=page_token,
         )
     )
-    return BenefitChangePage.of([change_public(c) for c in resp.changes], resp.next_page_token)
+    return Page[ChangePublic](
+        items=[from_proto(ChangePublic, c) for c in resp.changes],
+        next_page_token=resp.next_page_token or None,
+    )
 
 
 @router.get(
     "/ops/benefits/{benefit_id}/audit",
     operation_id="get_benefit_audit_trail",
     summary="Get a benefit's audit trail",
-    response_model=BenefitAuditPage,
+    response_model=Page[AuditPublic],
 )
 async def benefit_audit(
     benefit_id: Slug,
@@ -220,7 +207,7 @@ async def benefit_audit(
     operator: Viewer,
     page_size: PageSize = 50,
     page_token: PageToken = "",
-) -> BenefitAuditPage:
+) -> Page[AuditPublic]:
     """Who drafted, reviewed, paused, resumed, stopped or changed the benefit, when and why (oldest first)."""
     resp = await clients.benefits.GetBenefitAudit(
         pb.GetBenefitAuditRequest(
@@ -230,18 +217,8 @@ async def benefit_audit(
             page_token=page_token,
         )
     )
-    records = [
-        AuditPublic(
-            action=r.action,
-            actor_id=r.actor_id,
-            actor_branch=r.actor_branch,
-            reason=r.reason,
-            detail=r.detail,
-            at=from_timestamp(r.at),
-        )
-        for r in resp.records
-    ]
-    return BenefitAuditPage.of(records, resp.next_page_token)
+    records = from_protos(AuditPublic, resp.records)
+    return Page[AuditPublic](items=records, next_page_token=resp.next_page_token or None)
 
 
 @router.get(
@@ -261,7 +238,7 @@ async def account_balance(
             account_id=account_id, as_of=to_timestamp(as_of), principal=operator_principal(operator)
         )
     )
-    return BalancePublic(account_id=resp.account_id, balance=resp.balance, as_of=from_timestamp(resp.as_of))
+    return from_proto(BalancePublic, resp)
 
 
 @router.get(
@@ -304,4 +281,4 @@ async def change_state(
             benefit_id=benefit_id, action=action, reason=body.reason, principal=operator_principal(operator)
         )
     )
-    return benefit_public(resp.benefit)
+    return from_proto(BenefitPublic, resp.benefit)

@@ -11,7 +11,8 @@ from pydantic import Field
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
-from gateway.paging import Page
+from gateway.paging import Page, page
+from gateway.proto_models import from_proto
 from gateway.routes.benefits.calls import caller_key, operator_principal
 from gateway.routes.benefits.schemas import (
     KIND_TO_PB,
@@ -20,8 +21,6 @@ from gateway.routes.benefits.schemas import (
     GrantPublic,
     Review,
     Slug,
-    benefit_public,
-    grant_public,
 )
 from gateway.routes.sorting import sort_query, token_query
 from services.runtime.clock import to_timestamp
@@ -53,7 +52,7 @@ async def draft_benefit(body: BenefitDraft, clients: ClientsDep, operator: Opera
     resp = await clients.benefits.CreateBenefit(
         pb.CreateBenefitRequest(benefit=draft, principal=operator_principal(operator))
     )
-    return benefit_public(resp.benefit)
+    return from_proto(BenefitPublic, resp.benefit)
 
 
 @router.post(
@@ -77,7 +76,7 @@ async def review_benefit(
             note=body.note,
         )
     )
-    return benefit_public(resp.benefit)
+    return from_proto(BenefitPublic, resp.benefit)
 
 
 @router.get(
@@ -91,11 +90,10 @@ async def get_benefit(benefit_id: Slug, clients: ClientsDep, operator: Viewer) -
     resp = await clients.benefits.GetBenefit(
         pb.GetBenefitRequest(benefit_id=benefit_id, principal=operator_principal(operator))
     )
-    return benefit_public(resp.benefit)
+    return from_proto(BenefitPublic, resp.benefit)
 
 
-class BenefitPage(Page[BenefitPublic]):
-    """One page of the catalogue."""
+BenefitPage = Page[BenefitPublic]
 
 
 @router.get(
@@ -124,7 +122,7 @@ async def list_benefits(
             sort=sort,
         )
     )
-    return BenefitPage.of([benefit_public(b) for b in resp.benefits], resp.next_page_token)
+    return page([from_proto(BenefitPublic, b) for b in resp.benefits], resp.next_page_token)
 
 
 @router.post(
@@ -147,4 +145,4 @@ async def revoke_grant(
             idempotency_key=caller_key(f"ops:{operator.operator_id}", idempotency_key),
         )
     )
-    return grant_public(resp.grant)
+    return from_proto(GrantPublic, resp.grant)

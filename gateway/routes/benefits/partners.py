@@ -12,6 +12,7 @@ from pydantic import Field
 from gateway.auth import PartnerDep, PartnerPrincipal
 from gateway.clients import Clients, ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
+from gateway.proto_models import from_proto
 from gateway.routes.benefits.calls import (
     build_target,
     caller_key,
@@ -30,7 +31,6 @@ from gateway.routes.benefits.schemas import (
     Settle,
     Slug,
     WalletPublic,
-    wallet_public,
 )
 
 router = APIRouter(prefix="/v1", tags=["benefits"])
@@ -68,7 +68,7 @@ async def partner_wallet(
             only_usable_here=True,
         )
     )
-    return wallet_public(resp)
+    return from_proto(WalletPublic, resp)
 
 
 @router.post(

@@ -1,4 +1,4 @@
-"""Request and response bodies of the benefits routes, and their protobuf conversions."""
+"""Request and response bodies of the benefits routes; responses are filled by gateway.proto_models."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ from typing import Annotated, Literal
 from lattice.benefits.v1 import benefits_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.runtime.clock import from_timestamp
 from services.runtime.editions import Edition
 from services.runtime.proto_enums import names_to_values
 
-# benefit kinds as the API names them <-> the contract's enum, derived from the generated enum
+# benefit kinds as the API names them -> the contract's enum, derived from the generated enum
 KIND_TO_PB = names_to_values(pb.BenefitKind, "BENEFIT_KIND_")
-KIND_FROM_PB = {v: k for k, v in KIND_TO_PB.items()}
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
 Ref = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,80}$")]
@@ -177,7 +175,7 @@ class GrantPublic(BaseModel):
     grant_id: str
     benefit_id: str
     benefit_name: str
-    kind: str
+    kind: Kind | None = Field(description="the benefit's kind (null only where the contract leaves it unset)")
     status: str
     initial_amount: int
     remaining: int
@@ -210,78 +208,6 @@ class RedemptionPublic(BaseModel):
     scope: str
     created_at: datetime | None
     hold_expires_at: datetime | None
-
-
-def grant_public(g: pb.Grant) -> GrantPublic:
-    return GrantPublic(
-        grant_id=g.grant_id,
-        benefit_id=g.benefit_id,
-        benefit_name=g.benefit_name,
-        kind=KIND_FROM_PB.get(g.kind, ""),
-        status=g.status,
-        initial_amount=g.initial_amount,
-        remaining=g.remaining,
-        held=g.held,
-        available_at=from_timestamp(g.available_at),
-        expires_at=from_timestamp(g.expires_at),
-        usable_here=g.usable_here,
-    )
-
-
-def wallet_public(resp: pb.GetWalletResponse) -> WalletPublic:
-    return WalletPublic(
-        grants=[grant_public(g) for g in resp.grants],
-        points=[
-            PointsPublic(benefit_id=p.benefit_id, available=p.available, pending=p.pending, held=p.held)
-            for p in resp.points
-        ],
-    )
-
-
-def redemption_public(r: pb.Redemption) -> RedemptionPublic:
-    return RedemptionPublic(
-        redemption_id=r.redemption_id,
-        benefit_id=r.benefit_id,
-        status=r.status,
-        amount=r.amount,
-        refunded=r.refunded,
-        order_amount=r.order_amount,
-        order_ref=r.order_ref,
-        scope=r.scope,
-        created_at=from_timestamp(r.created_at),
-        hold_expires_at=from_timestamp(r.hold_expires_at),
-    )
-
-
-def benefit_public(b: pb.Benefit) -> BenefitPublic:
-    return BenefitPublic(
-        benefit_id=b.benefit_id,
-        name=b.name,
-        kind=KIND_FROM_PB.get(b.kind, "perk"),
-        funder=b.funder,
-        branch=b.branch or None,
-        face_value=b.face_value,
-        discount_bps=b.discount_bps,
-        rate_bps=b.rate_bps,
-        min_order_amount=b.min_order_amount,
-        eligible_apps=list(b.eligible_apps),
-        eligible_editions=list(b.eligible_editions),
-        min_assurance_level=b.min_assurance_level,
-        usable_scopes=list(b.usable_scopes),
-        valid_from=from_timestamp(b.valid_from),
-        valid_until=from_timestamp(b.valid_until),
-        valid_days=b.valid_days,
-        pending_days=b.pending_days,
-        total_budget=b.total_budget,
-        daily_budget=b.daily_budget,
-        per_customer_limit=b.per_customer_limit,
-        stackable=b.stackable,
-        claimable=b.claimable,
-        status=b.status,
-        drafted_by=b.drafted_by,
-        reviewed_by=b.reviewed_by,
-        budget_remaining=b.budget_remaining,
-    )
 
 
 RedemptionId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
