@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -241,52 +242,27 @@ class Stack:
     def wait_console(self, *, name: str = "console", port: int | None = None, timeout: float = 60.0) -> None:
         proc = self.processes[name]
         url = f"http://127.0.0.1:{port or self.config.console_port}/healthz"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not proc.alive:
-                raise RuntimeError(f"{proc.name} exited; see {proc.log_path}")
-            try:
-                if httpx.get(url, timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"console not ready after {timeout}s; see {proc.log_path}")
+        wait_http(url, proc, timeout=timeout, what="console")
 
     def wait_service(self, service: str, *, timeout: float = 60.0, replica: int = 0) -> None:
         proc = self.processes[service if replica == 0 else f"{service}-{replica}"]
-        deadline = time.monotonic() + timeout
         addr = self.config.addr(service, replica)
         with open_sync_channel(addr, peer=service, identity=self.identity()) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
-            while time.monotonic() < deadline:
-                if not proc.alive:
-                    raise RuntimeError(f"{proc.name} exited; see {proc.log_path}")
-                try:
-                    # Ask for this service's API by name: any other server on the port says NOT_FOUND.
-                    request = health_pb2.HealthCheckRequest(service=grpc_service_name(service))
-                    resp = stub.Check(request, timeout=1)  # type: ignore[attr-defined]  # the stubs' HealthStub declares no RPC methods
-                    if resp.status == health_pb2.HealthCheckResponse.SERVING:
-                        return
-                except grpc.RpcError:
-                    pass
-                time.sleep(0.2)
-        raise TimeoutError(f"{service} not healthy after {timeout}s; see {proc.log_path}")
+            # Ask for this service's API by name: any other server on the port says NOT_FOUND.
+            request = health_pb2.HealthCheckRequest(service=grpc_service_name(service))
+
+            def serving() -> bool:
+                resp = stub.Check(request, timeout=1)  # type: ignore[attr-defined]  # the stubs' HealthStub declares no RPC methods
+                return bool(resp.status == health_pb2.HealthCheckResponse.SERVING)
+
+            failure = f"{service} not healthy after {timeout}s; see {proc.log_path}"
+            wait_until(proc, serving, timeout=timeout, errors=(grpc.RpcError,), failure=failure)
 
     def wait_gateway(self, *, timeout: float = 60.0, port: int | None = None, name: str = "gateway") -> None:
         proc = self.processes[name]
         url = f"http://127.0.0.1:{port or self.config.gateway_port}/readyz"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not proc.alive:
-                raise RuntimeError(f"{proc.name} exited; see {proc.log_path}")
-            try:
-                if httpx.get(url, timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"gateway not ready after {timeout}s; see {proc.log_path}")
+        wait_http(url, proc, timeout=timeout, what="gateway")
 
     def start(self, *, services: tuple[str, ...] = SERVICES, gateway: bool = True) -> None:
         """Start NATS, the services (in parallel) and the gateway; return when all are healthy."""
@@ -352,14 +328,44 @@ class Stack:
                     proc.popen.wait(5)
 
 
-def _wait_for_port(port: int, proc: Process, timeout: float) -> None:
+def wait_until(
+    proc: Process,
+    ready: Callable[[], bool],
+    *,
+    timeout: float,
+    errors: tuple[type[Exception], ...],
+    failure: str,
+    pause: float = 0.2,
+) -> None:
+    """Ask `ready` until it says yes (an exception in `errors` counts as no), pausing between asks;
+    RuntimeError as soon as the process has exited, TimeoutError(failure) after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not proc.alive:
             raise RuntimeError(f"{proc.name} exited; see {proc.log_path}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            if ready():
                 return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"{proc.name} did not listen on {port}")
+        except errors:
+            pass
+        time.sleep(pause)
+    raise TimeoutError(failure)
+
+
+def wait_http(url: str, proc: Process, *, timeout: float, what: str = "") -> None:
+    """Wait until `url` answers 200 (readiness of an HTTP process: gateway, console, a bench baseline)."""
+
+    def answers() -> bool:
+        return httpx.get(url, timeout=1).status_code == 200
+
+    failure = f"{what or proc.name} not ready at {url} after {timeout}s; see {proc.log_path}"
+    wait_until(proc, answers, timeout=timeout, errors=(httpx.HTTPError,), failure=failure)
+
+
+def _wait_for_port(port: int, proc: Process, timeout: float) -> None:
+    def listens() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+
+    failure = f"{proc.name} did not listen on {port}"
+    wait_until(proc, listens, timeout=timeout, errors=(OSError,), failure=failure, pause=0.1)

@@ -8,9 +8,10 @@ import importlib
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import descriptor_pool, json_format, message_factory
 from nats.js import JetStreamContext
@@ -28,6 +29,7 @@ from services.runtime.errors import InvalidInput, NotFound
 from services.runtime.personal_data import scrub
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DLQ_STREAM = "DLQ"
 PLATFORM_STREAM = "PLATFORM"
@@ -135,16 +137,14 @@ async def list_dead_letters(
 ) -> tuple[list[DeadLetter], int | None]:
     """Dead letters oldest first, after sequence `after`; the sequence to continue after, if more."""
     wanted = _filter(consumer, subject)
-    items: list[DeadLetter] = []
-    sequence = after
-    while len(items) <= limit:
-        try:
-            raw = await js.get_msg(DLQ_STREAM, seq=sequence + 1, subject=wanted, next=True)
-        except NotFoundError:
-            return items, None
-        sequence = raw.seq or sequence + 1
-        items.append(_dead_letter(raw))
-    return items[:limit], items[limit - 1].sequence
+    return await _page(
+        js,
+        DLQ_STREAM,
+        wanted,
+        after=after,
+        limit=limit,
+        read=lambda raw, _: _dead_letter(raw),
+    )
 
 
 async def inspect(js: JetStreamContext, *, sequence: int) -> tuple[DeadLetter, dict[str, Any]]:
@@ -184,16 +184,34 @@ async def replays(
     js: JetStreamContext, *, after: int = 0, limit: int = 50
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Replays oldest first (who, which dead letter, when), after stream sequence `after`."""
-    found: list[dict[str, Any]] = []
+
+    def record(raw: Any, sequence: int) -> dict[str, Any]:
+        return {**json.loads(raw.data or b"{}"), "replayed_at": raw.time, "record": sequence}
+
+    return await _page(js, PLATFORM_STREAM, REPLAYED, after=after, limit=limit, read=record)
+
+
+async def _page(
+    js: JetStreamContext,
+    stream: str,
+    subject: str,
+    *,
+    after: int,
+    limit: int,
+    read: Callable[[Any, int], T],
+) -> tuple[list[T], int | None]:
+    """Up to `limit` messages of `subject` after stream sequence `after`, oldest first, each read with its
+    sequence; the sequence to continue after when there are more (one message past the page is peeked)."""
+    found: list[tuple[int, T]] = []
     sequence = after
     while len(found) <= limit:
         try:
-            raw = await js.get_msg(PLATFORM_STREAM, seq=sequence + 1, subject=REPLAYED, next=True)
+            raw = await js.get_msg(stream, seq=sequence + 1, subject=subject, next=True)
         except NotFoundError:
-            return found, None
+            return [item for _, item in found], None
         sequence = raw.seq or sequence + 1
-        found.append({**json.loads(raw.data or b"{}"), "replayed_at": raw.time, "record": sequence})
-    return found[:limit], found[limit - 1]["record"]
+        found.append((sequence, read(raw, sequence)))
+    return [item for _, item in found[:limit]], found[limit - 1][0]
 
 
 async def _get(js: JetStreamContext, sequence: int):  # type: ignore[no-untyped-def]  # nats-py's JetStream message types are not exported

@@ -216,3 +216,31 @@ def test_an_unknown_dead_letter_is_not_found(gateway: httpx.Client) -> None:
         resp = gateway.request(method, path, headers=admin)
         assert resp.status_code == 404
         assert resp.json()["code"] == "dead_letter_not_found"
+
+
+async def test_dead_letters_page_on_after_the_last_one_shown(stack: Stack, gateway: httpx.Client) -> None:
+    """Three dead letters of one consumer, two a page: the token continues after the second, the last
+    page has no token."""
+    consumer = f"platformtest-{uuid.uuid4().hex[:8]}-paged"
+    bus = await Bus.connect(stack.config.nats_url, name="platform-paging-test")
+    try:
+        for i in range(3):
+            headers = {"Lattice-Original-Event-Id": f"evt-paged-{i}", "Lattice-Error": "RuntimeError"}
+            await bus.js.publish(f"dlq.{consumer}.reach.paged.delivered", b"{}", headers=headers)
+    finally:
+        await bus.close()
+    admin = operator_headers(gateway, "hq-admin")
+
+    def page(**params: object) -> dict:
+        resp = gateway.get(
+            "/v1/ops/platform/dead-letters", params={"consumer": consumer, **params}, headers=admin
+        )
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    first = page(limit=2)
+    assert [d["event_id"] for d in first["items"]] == ["evt-paged-0", "evt-paged-1"]
+    assert first["next_page_token"] == str(first["items"][1]["sequence"])
+    rest = page(limit=2, page_token=first["next_page_token"])
+    assert [d["event_id"] for d in rest["items"]] == ["evt-paged-2"]
+    assert rest["next_page_token"] is None

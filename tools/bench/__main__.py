@@ -11,13 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import grpc
-import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.runtime.grpc_client import open_sync_channel
@@ -31,7 +29,7 @@ from tools.bench.scenario import discover, run_setup
 from tools.bench.soak import soak
 from tools.bench.system import bench_system
 from tools.bench.wrk import wrk_binary
-from tools.stack import Process, Stack, StackConfig, free_ports
+from tools.stack import Process, Stack, StackConfig, free_ports, wait_http, wait_until
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -102,32 +100,16 @@ def _pid(proc: Process) -> int:
     return proc.popen.pid
 
 
-def _wait_http(url: str, proc: Process) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if not proc.alive:
-            raise RuntimeError(f"{proc.name} exited; see {proc.log_path}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise TimeoutError(f"{proc.name} did not answer {url}")
-
-
 def _wait_grpc(addr: str, proc: Process, identity: ServiceIdentity) -> None:
-    deadline = time.monotonic() + 30
     with open_sync_channel(addr, peer="identity", identity=identity) as channel:
-        while time.monotonic() < deadline:
-            if not proc.alive:
-                raise RuntimeError(f"{proc.name} exited; see {proc.log_path}")
-            try:
-                stub = health_pb2_grpc.HealthStub(channel)
-                stub.Check(health_pb2.HealthCheckRequest(), timeout=1)  # type: ignore[attr-defined]  # the stubs' HealthStub declares no RPC methods
-                return
-            except grpc.RpcError:
-                time.sleep(0.1)
-    raise TimeoutError(f"{proc.name} did not serve gRPC on {addr}")
+        stub = health_pb2_grpc.HealthStub(channel)
+
+        def serving() -> bool:
+            stub.Check(health_pb2.HealthCheckRequest(), timeout=1)  # type: ignore[attr-defined]  # the stubs' HealthStub declares no RPC methods
+            return True
+
+        failure = f"{proc.name} did not serve gRPC on {addr}"
+        wait_until(proc, serving, timeout=30, errors=(grpc.RpcError,), failure=failure, pause=0.1)
 
 
 def run_baselines(
@@ -152,9 +134,9 @@ def run_baselines(
     try:
         for proc in procs.values():
             proc.start()
-        _wait_http(f"http://127.0.0.1:{ports['bare']}/json", procs["bare"])
+        wait_http(f"http://127.0.0.1:{ports['bare']}/json", procs["bare"], timeout=30)
         _wait_grpc(f"127.0.0.1:{ports['echo']}", procs["echo"], tools_identity)
-        _wait_http(f"http://127.0.0.1:{ports['grpc']}/echo", procs["grpc"])
+        wait_http(f"http://127.0.0.1:{ports['grpc']}/echo", procs["grpc"], timeout=30)
         targets = {
             "bare": Target(f"http://127.0.0.1:{ports['bare']}", {"bare": _pid(procs["bare"])}),
             "grpc": Target(

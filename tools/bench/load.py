@@ -111,25 +111,21 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     async with httpx.AsyncClient(
         base_url=spec["base_url"], limits=limits, timeout=spec["timeout_s"]
     ) as client:
-        await run_phase(
-            client,
-            factory,
-            counter,
-            concurrency=spec["concurrency"],
-            seconds=spec["warmup_s"],
-            max_requests=spec["max_requests"],
-            rate_rps=spec.get("rate_rps", 0.0),
-        )
+
+        async def phase_of(seconds: float) -> tuple[Phase, float]:
+            return await run_phase(
+                client,
+                factory,
+                counter,
+                concurrency=spec["concurrency"],
+                seconds=seconds,
+                max_requests=spec["max_requests"],
+                rate_rps=spec.get("rate_rps", 0.0),
+            )
+
+        await phase_of(spec["warmup_s"])
         print("WARM", flush=True)
-        phase, elapsed = await run_phase(
-            client,
-            factory,
-            counter,
-            concurrency=spec["concurrency"],
-            seconds=spec["duration_s"],
-            max_requests=spec["max_requests"],
-            rate_rps=spec.get("rate_rps", 0.0),
-        )
+        phase, elapsed = await phase_of(spec["duration_s"])
     return summarise(phase, elapsed)
 
 
