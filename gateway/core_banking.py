@@ -23,6 +23,7 @@ from fastapi import Depends, Request
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.edge import edge_request
 from gateway.openapi_marks import documents
 from gateway.policies.denial import PolicyDenied, unauthenticated
 from gateway.policies.signing import (
@@ -188,15 +189,9 @@ class CoreBanking:
         self._limits = RateLimiter(store=store, limits={"core": settings.requests_per_minute}, window_s=60)
 
     async def authenticate(self, request: Request) -> CoreCaller:
-        edge_request = EdgeRequest(
-            method=request.method,
-            raw_path=request.scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
-            raw_query=request.scope.get("query_string", b"").decode("latin-1"),
-            headers=request.headers,
-            body=await request.body(),
-        )
+        signed = await edge_request(request)
         try:
-            caller = await asyncio.to_thread(self._policy.authenticate, edge_request)
+            caller = await asyncio.to_thread(self._policy.authenticate, signed)
         except PolicyDenied as denied:
             raise Problem(denied.status, denied.code, denied.detail, headers=denied.headers) from None
         consumer = f"core:{caller.system_id}"

@@ -31,6 +31,17 @@ from services.runtime.pki import own_identity
 T = TypeVar("T")
 
 
+async def edge_request(request: Request) -> EdgeRequest:
+    """The request as a signature covers it: the raw path and query as sent, the headers, the body."""
+    return EdgeRequest(
+        method=request.method,
+        raw_path=request.scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
+        raw_query=request.scope.get("query_string", b"").decode("latin-1"),
+        headers=request.headers,
+        body=await request.body(),
+    )
+
+
 def _problem(denied: PolicyDenied) -> Problem:
     return Problem(denied.status, denied.code, denied.detail, headers=denied.headers, extra=denied.extra)
 
@@ -107,14 +118,8 @@ class PartnerSignatures:
             if self._kong_secret:
                 partner = trusted_headers.read_partner(request.headers, secret=self._kong_secret)
             else:
-                edge_request = EdgeRequest(
-                    method=request.method,
-                    raw_path=request.scope.get("raw_path", request.url.path.encode()).decode("latin-1"),
-                    raw_query=request.scope.get("query_string", b"").decode("latin-1"),
-                    headers=request.headers,
-                    body=await request.body(),
-                )
-                partner = await asyncio.to_thread(self._policy.authenticate, edge_request)
+                signed = await edge_request(request)
+                partner = await asyncio.to_thread(self._policy.authenticate, signed)
                 self._refuse_signed_before_start(request.headers.get(TIMESTAMP_HEADER, ""))
         except PolicyDenied as denied:
             challenge = denied.headers.get("WWW-Authenticate", "")
