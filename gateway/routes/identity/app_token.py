@@ -19,7 +19,7 @@ from pydantic import ConfigDict
 from gateway.clients import Clients
 from gateway.problems import Problem
 from gateway.routes.identity import oauth
-from gateway.routes.identity.schemas import ClickId, Jwt, OpaqueToken, Strict, caller, token_out
+from gateway.routes.identity.schemas import ClickId, Jwt, OpaqueToken, Strict, caller, token_public
 from services.runtime.on_behalf import Principal, act_for
 
 JWT_BEARER = oauth.JWT_BEARER
@@ -114,13 +114,13 @@ async def token_endpoint(request: Request, *, app_id: str, clients: Clients) -> 
         resp = await edge.authenticating(
             lambda: clients.identity.SignIn(sign_in), kind="app", client_id=app_id
         )
-        return token_out(resp).model_dump(mode="json")
+        return token_public(resp).model_dump(mode="json")
 
     async def refresh(refresh_token: str) -> dict[str, Any]:
         resp = await clients.identity.RefreshSession(
             pb.RefreshSessionRequest(app_id=app_id, refresh_token=refresh_token)
         )
-        return token_out(resp).model_dump(mode="json")
+        return token_public(resp).model_dump(mode="json")
 
     async def ticket_for_sibling(params: oauth.TokenParams) -> dict[str, Any]:
         audience, scopes = ticket_parameters(params, app_id=app_id)
@@ -149,7 +149,7 @@ async def token_endpoint(request: Request, *, app_id: str, clients: Clients) -> 
         resp = await edge.authenticating(
             lambda: clients.identity.RedeemRecognitionTicket(redeem), kind="app", client_id=app_id
         )
-        return {**token_out(resp).model_dump(mode="json"), "issued_token_type": oauth.ACCESS_TOKEN_TYPE}
+        return {**token_public(resp).model_dump(mode="json"), "issued_token_type": oauth.ACCESS_TOKEN_TYPE}
 
     async def from_form(params: oauth.TokenParams) -> dict[str, Any]:
         grant = params.require("grant_type")

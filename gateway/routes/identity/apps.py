@@ -22,22 +22,21 @@ from gateway.openapi_marks import documents
 from gateway.paging import Page, PageSize, PageToken
 from gateway.policies.denial import PolicyDenied
 from gateway.problems import Problem
+from gateway.proto_models import from_proto
 from gateway.routes.identity import app_token, oauth
 from gateway.routes.identity.schemas import (
-    BindingOut,
+    BindingPublic,
     ClickId,
-    ConsentIn,
-    ConsentOut,
+    ConsentCreate,
+    ConsentPublic,
     Jwt,
     OpaqueToken,
     Scope,
     Slug,
     Strict,
-    TokenOut,
-    binding_out,
+    TokenPublic,
     caller,
-    consent_out,
-    token_out,
+    token_public,
 )
 
 
@@ -65,7 +64,7 @@ class TicketRequest(Strict):
     scopes: list[Scope] = Field(default_factory=list, max_length=20)
 
 
-class TicketOut(BaseModel):
+class TicketPublic(BaseModel):
     ticket: str
     expires_in: int
     audience_app_id: str
@@ -87,11 +86,11 @@ class RedeemRequest(Strict):
     click_id: ClickId = ""
 
 
-class SignedOut(BaseModel):
+class SessionsEndedPublic(BaseModel):
     sessions_ended: int
 
 
-class ProfileOut(BaseModel):
+class ProfilePublic(BaseModel):
     app_id: str
     app_user_id: str
     assurance_level: int
@@ -117,23 +116,23 @@ class ConfirmBinding(Strict):
             ]
         }
     )
-    consent: ConsentIn | None = None
+    consent: ConsentCreate | None = None
 
 
-class ConsentPage(Page[ConsentOut]):
+class ConsentPage(Page[ConsentPublic]):
     """One page of the customer's consents, newest first."""
 
 
 class BindingConfirmed(BaseModel):
-    binding: BindingOut
-    consent: ConsentOut
+    binding: BindingPublic
+    consent: ConsentPublic
 
 
 @public_router.post(
     "/token",
     operation_id="sign_in_customer",
     summary="Sign a customer in, or refresh their tokens",
-    response_model=TokenOut,
+    response_model=TokenPublic,
     openapi_extra=app_token.APP_TOKEN_BODY,
     responses=oauth.ERROR_RESPONSES,
 )
@@ -150,9 +149,11 @@ async def token(app_id: Slug, clients: ClientsDep, request: Request) -> JSONResp
     "/tickets/redeem",
     operation_id="redeem_recognition_ticket",
     summary="Exchange a cross-app ticket for this app's tokens",
-    response_model=TokenOut,
+    response_model=TokenPublic,
 )
-async def redeem_ticket(app_id: Slug, body: RedeemRequest, clients: ClientsDep, request: Request) -> TokenOut:
+async def redeem_ticket(
+    app_id: Slug, body: RedeemRequest, clients: ClientsDep, request: Request
+) -> TokenPublic:
     """The sibling app named by the ticket exchanges it for its own tokens (single use, 60 s)."""
     redeem = pb.RedeemRecognitionTicketRequest(
         app_id=app_id, ticket=body.ticket, client_assertion=body.client_assertion, click_id=body.click_id
@@ -160,7 +161,7 @@ async def redeem_ticket(app_id: Slug, body: RedeemRequest, clients: ClientsDep, 
     resp = await request.app.state.edge.authenticating(
         lambda: clients.identity.RedeemRecognitionTicket(redeem), kind="app", client_id=app_id
     )
-    return token_out(resp)
+    return token_public(resp)
 
 
 @router.post(
@@ -168,50 +169,42 @@ async def redeem_ticket(app_id: Slug, body: RedeemRequest, clients: ClientsDep, 
     operation_id="issue_recognition_ticket",
     summary="Issue a ticket that lets another app recognise the customer",
     status_code=status.HTTP_201_CREATED,
-    response_model=TicketOut,
+    response_model=TicketPublic,
 )
-async def issue_ticket(body: TicketRequest, customer: CustomerDep, clients: ClientsDep) -> TicketOut:
+async def issue_ticket(body: TicketRequest, customer: CustomerDep, clients: ClientsDep) -> TicketPublic:
     """A one-time ticket that lets `audience_app_id` recognise the signed-in customer."""
     resp = await clients.identity.IssueRecognitionTicket(
         pb.IssueRecognitionTicketRequest(
             caller=caller(customer), audience_app_id=body.audience_app_id, scopes=body.scopes
         )
     )
-    return TicketOut(ticket=resp.ticket, expires_in=resp.expires_in, audience_app_id=resp.audience_app_id)
+    return from_proto(TicketPublic, resp)
 
 
 @router.post(
     "/logout-everywhere",
     operation_id="log_out_everywhere",
     summary="End the customer's sessions in every app",
-    response_model=SignedOut,
+    response_model=SessionsEndedPublic,
 )
-async def logout_everywhere(customer: CustomerDep, clients: ClientsDep) -> SignedOut:
+async def logout_everywhere(customer: CustomerDep, clients: ClientsDep) -> SessionsEndedPublic:
     """End the customer's sessions in every app."""
     resp = await clients.identity.SignOutEverywhere(pb.SignOutEverywhereRequest(caller=caller(customer)))
-    return SignedOut(sessions_ended=resp.sessions_ended)
+    return SessionsEndedPublic(sessions_ended=resp.sessions_ended)
 
 
 @router.get(
     "/me",
     operation_id="get_my_profile",
     summary="Get the signed-in customer's profile",
-    response_model=ProfileOut,
+    response_model=ProfilePublic,
 )
-async def me(customer: CustomerDep, clients: ClientsDep) -> ProfileOut:
+async def me(customer: CustomerDep, clients: ClientsDep) -> ProfilePublic:
     """The signed-in customer's profile in this app; contact data masked."""
     p = (
         await clients.identity.GetCustomerProfile(pb.GetCustomerProfileRequest(caller=caller(customer)))
     ).profile
-    return ProfileOut(
-        app_id=p.app_id,
-        app_user_id=p.app_user_id,
-        assurance_level=p.assurance_level,
-        phone_masked=p.phone_masked,
-        editions=list(p.editions),
-        branch=p.branch or None,
-        linked_app_ids=list(p.linked_app_ids),
-    )
+    return from_proto(ProfilePublic, p)
 
 
 @router.get(
@@ -227,7 +220,7 @@ async def list_consents(
     resp = await clients.identity.ListConsents(
         pb.ListConsentsRequest(caller=caller(customer), page_size=page_size, page_token=page_token)
     )
-    return ConsentPage.of([consent_out(c) for c in resp.consents], resp.next_page_token)
+    return ConsentPage.of([from_proto(ConsentPublic, c) for c in resp.consents], resp.next_page_token)
 
 
 @router.post(
@@ -235,44 +228,46 @@ async def list_consents(
     operation_id="grant_consent",
     summary="Grant a separate consent",
     status_code=status.HTTP_201_CREATED,
-    response_model=ConsentOut,
+    response_model=ConsentPublic,
 )
 async def grant_consent(
-    body: ConsentIn, customer: CustomerDep, clients: ClientsDep, idempotency_key: IdempotencyKeyDep = None
-) -> ConsentOut:
+    body: ConsentCreate, customer: CustomerDep, clients: ClientsDep, idempotency_key: IdempotencyKeyDep = None
+) -> ConsentPublic:
     """Record a separate consent (e.g. recognition in an app of another legal entity)."""
     resp = await clients.identity.GrantConsent(
         pb.GrantConsentRequest(caller=caller(customer), consent=body.to_pb())
     )
-    return consent_out(resp.consent)
+    return from_proto(ConsentPublic, resp.consent)
 
 
 @router.post(
     "/consents/{consent_id}/withdraw",
     operation_id="withdraw_consent",
     summary="Withdraw a consent",
-    response_model=ConsentOut,
+    response_model=ConsentPublic,
 )
-async def withdraw_consent(consent_id: ConsentId, customer: CustomerDep, clients: ClientsDep) -> ConsentOut:
+async def withdraw_consent(
+    consent_id: ConsentId, customer: CustomerDep, clients: ClientsDep
+) -> ConsentPublic:
     """Withdraw at once: partner links end, recognised sessions end, partners are notified."""
     resp = await clients.identity.WithdrawConsent(
         pb.WithdrawConsentRequest(caller=caller(customer), consent_id=consent_id)
     )
-    return consent_out(resp.consent)
+    return from_proto(ConsentPublic, resp.consent)
 
 
 @router.get(
     "/partner-bindings/{binding_id}",
     operation_id="get_partner_binding_request",
     summary="Get what a partner binding asks for",
-    response_model=BindingOut,
+    response_model=BindingPublic,
 )
-async def get_binding(binding_id: BindingId, customer: CustomerDep, clients: ClientsDep) -> BindingOut:
+async def get_binding(binding_id: BindingId, customer: CustomerDep, clients: ClientsDep) -> BindingPublic:
     """What a partner asks for, to show on the consent screen."""
     resp = await clients.identity.GetPartnerBinding(
         pb.GetPartnerBindingRequest(binding_id=binding_id, caller=caller(customer))
     )
-    return binding_out(resp.binding)
+    return from_proto(BindingPublic, resp.binding)
 
 
 @router.post(
@@ -292,7 +287,9 @@ async def confirm_binding(
             caller=caller(customer), binding_id=binding_id, consent=body.consent.to_pb()
         )
     )
-    return BindingConfirmed(binding=binding_out(resp.binding), consent=consent_out(resp.consent))
+    return BindingConfirmed(
+        binding=from_proto(BindingPublic, resp.binding), consent=from_proto(ConsentPublic, resp.consent)
+    )
 
 
 @router.delete(

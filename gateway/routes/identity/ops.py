@@ -15,6 +15,7 @@ from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.problems import Problem
+from gateway.proto_models import from_proto
 from gateway.routes.identity import oauth
 from gateway.routes.identity.schemas import Slug, Strict
 
@@ -69,7 +70,7 @@ OPERATOR_TOKEN_BODY = oauth.request_body(
 )
 
 
-class OperatorTokenOut(BaseModel):
+class OperatorTokenPublic(BaseModel):
     access_token: str
     token_type: str = "Bearer"
     expires_in: int
@@ -109,7 +110,7 @@ def require_head_office(operator: OperatorPrincipal) -> None:
     "/ops/token",
     operation_id="issue_operator_token",
     summary="Get an operator token (client credentials)",
-    response_model=OperatorTokenOut,
+    response_model=OperatorTokenPublic,
     openapi_extra=OPERATOR_TOKEN_BODY,
     responses=oauth.ERROR_RESPONSES,
 )
@@ -127,13 +128,7 @@ async def operator_token(request: Request, clients: ClientsDep) -> JSONResponse:
             kind="operator",
             client_id=client_id,
         )
-        out = OperatorTokenOut(
-            access_token=resp.access_token,
-            expires_in=resp.expires_in,
-            role=resp.role,
-            branch=resp.branch or None,
-        )
-        return out.model_dump(mode="json")
+        return from_proto(OperatorTokenPublic, resp).model_dump(mode="json")
 
     async def from_form(params: oauth.TokenParams) -> dict[str, object]:
         if params.require("grant_type") != oauth.CLIENT_CREDENTIALS:

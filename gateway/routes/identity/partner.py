@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.auth import PartnerDep
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
-from gateway.routes.identity.schemas import BindingOut, PartnerLinkOut, Scope, Strict, binding_out, link_out
+from gateway.proto_models import from_proto
+from gateway.routes.identity.schemas import BindingPublic, PartnerLinkPublic, Scope, Strict
 
 router = APIRouter(prefix="/v1/partner", tags=["identity"])
 BindingId = Annotated[str, Path(min_length=8, max_length=40, pattern=r"^bnd_[A-Za-z0-9_-]+$")]
@@ -52,11 +53,11 @@ class BindingCompleted(BaseModel):
     operation_id="start_binding",
     summary="Start binding one of the partner's users",
     status_code=status.HTTP_201_CREATED,
-    response_model=BindingOut,
+    response_model=BindingPublic,
 )
 async def start_binding(
     body: BindingStart, partner: PartnerDep, clients: ClientsDep, idempotency_key: IdempotencyKeyDep = None
-) -> BindingOut:
+) -> BindingPublic:
     """Start binding one of the partner's users; the customer confirms in a bank app within 10 minutes."""
     resp = await clients.identity.StartPartnerBinding(
         pb.StartPartnerBindingRequest(
@@ -66,21 +67,21 @@ async def start_binding(
             required_assurance_level=body.required_assurance_level,
         )
     )
-    return binding_out(resp.binding)
+    return from_proto(BindingPublic, resp.binding)
 
 
 @router.get(
     "/bindings/{binding_id}",
     operation_id="get_binding",
     summary="Get a binding's state",
-    response_model=BindingOut,
+    response_model=BindingPublic,
 )
-async def get_binding(binding_id: BindingId, partner: PartnerDep, clients: ClientsDep) -> BindingOut:
+async def get_binding(binding_id: BindingId, partner: PartnerDep, clients: ClientsDep) -> BindingPublic:
     """Whether the customer has confirmed the binding yet (pending, confirmed, completed or expired)."""
     resp = await clients.identity.GetPartnerBinding(
         pb.GetPartnerBindingRequest(binding_id=binding_id, partner_id=partner.partner_id)
     )
-    return binding_out(resp.binding)
+    return from_proto(BindingPublic, resp.binding)
 
 
 @router.post(
@@ -109,16 +110,16 @@ async def complete_binding(
     "/customers/{pairwise_id}",
     operation_id="get_customer_link",
     summary="Get a bound customer",
-    response_model=PartnerLinkOut,
+    response_model=PartnerLinkPublic,
 )
 async def get_customer_link(
     pairwise_id: PairwiseId, partner: PartnerDep, clients: ClientsDep
-) -> PartnerLinkOut:
+) -> PartnerLinkPublic:
     """The partner's view of a bound customer; fails at once after the customer withdraws."""
     resp = await clients.identity.GetPartnerLink(
         pb.GetPartnerLinkRequest(partner_id=partner.partner_id, pairwise_id=pairwise_id)
     )
-    return link_out(resp.link)
+    return from_proto(PartnerLinkPublic, resp.link)
 
 
 @router.delete(

@@ -12,15 +12,17 @@ from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.paging import Page, PageSize, PageToken
+from gateway.proto_models import from_proto
 from gateway.routes.identity.ops import registry_actor, require_head_office
 from gateway.routes.identity.schemas import Slug, Strict, b64
+from services.runtime.proto_enums import names_to_values
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 ADMIN = require_role("admin")
 VIEWER = require_role("viewer")
 Edition = Literal["standard", "elderly", "student", "rural", "private_banking", "inclusive"]
-_ROLE_NAMES = {pb.APP_ROLE_CORE: "core", pb.APP_ROLE_MAIN: "main", pb.APP_ROLE_VERTICAL: "vertical"}
-_ROLE_VALUES = {v: k for k, v in _ROLE_NAMES.items()}
+AppRole = Literal["core", "main", "vertical"]
+_ROLE_VALUES = names_to_values(pb.AppRole, "APP_ROLE_")  # derived from the generated enum
 
 
 class AppCreate(Strict):
@@ -39,7 +41,7 @@ class AppCreate(Strict):
     )
     app_id: Slug
     name: str = Field(min_length=1, max_length=100)
-    role: Literal["core", "main", "vertical"]
+    role: AppRole
     legal_entity: str = Field(min_length=1, max_length=100)
     editions: list[Edition] = Field(default_factory=lambda: list[Edition](["standard"]), max_length=6)
 
@@ -47,7 +49,7 @@ class AppCreate(Strict):
 class AppPublic(BaseModel):
     app_id: str
     name: str
-    role: str
+    role: AppRole | None = Field(description="null only where the registry holds no role")
     legal_entity: str
     editions: list[str]
 
@@ -97,26 +99,6 @@ class PartnerPage(Page[PartnerPublic]):
     """One page of the partner registry, by partner id."""
 
 
-def _app_public(app: pb.App) -> AppPublic:
-    return AppPublic(
-        app_id=app.app_id,
-        name=app.name,
-        role=_ROLE_NAMES.get(app.role, "unspecified"),
-        legal_entity=app.legal_entity,
-        editions=list(app.editions),
-    )
-
-
-def _partner_public(p: pb.Partner) -> PartnerPublic:
-    return PartnerPublic(
-        partner_id=p.partner_id,
-        name=p.name,
-        sector=p.sector,
-        allowed_scopes=list(p.allowed_scopes),
-        postback_url=p.postback_url,
-    )
-
-
 @router.post(
     "/ops/apps",
     operation_id="register_app",
@@ -141,7 +123,7 @@ async def register_app(
             actor=registry_actor(operator),
         )
     )
-    return _app_public(resp.app)
+    return from_proto(AppPublic, resp.app)
 
 
 @router.get("/ops/apps", operation_id="list_apps", summary="List the sibling apps", response_model=AppPage)
@@ -153,7 +135,7 @@ async def list_apps(
 ) -> AppPage:
     """The apps of the matrix by id, with their role, legal entity and editions."""
     resp = await clients.identity.ListApps(pb.ListAppsRequest(page_size=page_size, page_token=page_token))
-    return AppPage.of([_app_public(a) for a in resp.apps], resp.next_page_token)
+    return AppPage.of([from_proto(AppPublic, a) for a in resp.apps], resp.next_page_token)
 
 
 @router.post(
@@ -184,7 +166,7 @@ async def register_partner(
         )
     )
     return PartnerCreated(
-        **_partner_public(resp.partner).model_dump(),
+        **from_proto(PartnerPublic, resp.partner).model_dump(),
         signing_key_id=resp.signing_key_id,
         signing_secret=b64(resp.signing_secret),
     )
@@ -206,7 +188,7 @@ async def list_partners(
     resp = await clients.identity.ListPartners(
         pb.ListPartnersRequest(page_size=page_size, page_token=page_token)
     )
-    return PartnerPage.of([_partner_public(p) for p in resp.partners], resp.next_page_token)
+    return PartnerPage.of([from_proto(PartnerPublic, p) for p in resp.partners], resp.next_page_token)
 
 
 @router.get(
@@ -220,4 +202,4 @@ async def get_partner(
 ) -> PartnerPublic:
     """One registered partner platform; 404 when there is no partner with this id."""
     resp = await clients.identity.GetPartner(pb.GetPartnerRequest(partner_id=partner_id))
-    return _partner_public(resp.partner)
+    return from_proto(PartnerPublic, resp.partner)

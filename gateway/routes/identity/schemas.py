@@ -1,4 +1,5 @@
-"""Request and response bodies of the identity routes (strict, bounded)."""
+"""Request and response bodies of the identity routes (strict, bounded); responses are filled by
+gateway.proto_models."""
 
 from __future__ import annotations
 
@@ -6,12 +7,11 @@ import base64
 from datetime import datetime
 from typing import Annotated, Literal
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from lattice.identity.v1 import identity_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth import CustomerPrincipal
-from services.runtime.clock import from_timestamp
+from gateway.proto_models import from_proto
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
 Scope = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_:.-]*$")]
@@ -27,15 +27,11 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def when(ts: Timestamp) -> datetime | None:
-    return from_timestamp(ts)
-
-
 def b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-class TokenOut(BaseModel):
+class TokenPublic(BaseModel):
     access_token: str
     token_type: str = "Bearer"
     expires_in: int
@@ -56,20 +52,15 @@ def caller(customer: CustomerPrincipal) -> pb.CustomerCaller:
     )
 
 
-def token_out(
+def token_public(
     resp: pb.SignInResponse | pb.RefreshSessionResponse | pb.RedeemRecognitionTicketResponse,
-) -> TokenOut:
-    return TokenOut(
-        access_token=resp.access_token,
-        expires_in=resp.expires_in,
-        refresh_token=resp.refresh_token,
-        scope=" ".join(resp.scopes),
-        app_user_id=resp.app_user_id,
-        assurance_level=resp.assurance_level,
-    )
+) -> TokenPublic:
+    # OAuth's token response (RFC 6749 section 5.1) names the granted scopes in one space-separated
+    # `scope` string where the contract keeps a repeated `scopes`
+    return from_proto(TokenPublic, resp, scope=" ".join(resp.scopes))
 
 
-class ConsentIn(Strict):
+class ConsentCreate(Strict):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -99,7 +90,7 @@ class ConsentIn(Strict):
         )
 
 
-class ConsentOut(BaseModel):
+class ConsentPublic(BaseModel):
     consent_id: str
     recipient_type: str
     recipient: str
@@ -111,21 +102,7 @@ class ConsentOut(BaseModel):
     granted_in_app_id: str
 
 
-def consent_out(c: pb.Consent) -> ConsentOut:
-    return ConsentOut(
-        consent_id=c.consent_id,
-        recipient_type=c.recipient_type,
-        recipient=c.recipient,
-        purpose=c.purpose,
-        data_categories=list(c.data_categories),
-        text_version=c.text_version,
-        granted_at=when(c.granted_at),
-        withdrawn_at=when(c.withdrawn_at),
-        granted_in_app_id=c.granted_in_app_id,
-    )
-
-
-class BindingOut(BaseModel):
+class BindingPublic(BaseModel):
     binding_id: str
     partner_id: str
     partner_name: str
@@ -138,32 +115,8 @@ class BindingOut(BaseModel):
     consent_text_version: str
 
 
-def binding_out(b: pb.PartnerBinding) -> BindingOut:
-    return BindingOut(
-        binding_id=b.binding_id,
-        partner_id=b.partner_id,
-        partner_name=b.partner_name,
-        scopes=list(b.scopes),
-        required_assurance_level=b.required_assurance_level,
-        status=b.status,
-        expires_at=when(b.expires_at),
-        purpose=b.purpose,
-        data_categories=list(b.data_categories),
-        consent_text_version=b.consent_text_version,
-    )
-
-
-class PartnerLinkOut(BaseModel):
+class PartnerLinkPublic(BaseModel):
     partner_id: str
     pairwise_id: str
     scopes: list[str]
     linked_at: datetime | None
-
-
-def link_out(link: pb.PartnerLink) -> PartnerLinkOut:
-    return PartnerLinkOut(
-        partner_id=link.partner_id,
-        pairwise_id=link.pairwise_id,
-        scopes=list(link.scopes),
-        linked_at=when(link.linked_at),
-    )

@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
+from gateway.proto_models import from_proto
 from gateway.routes.identity.ops import registry_actor, require_head_office
-from gateway.routes.identity.schemas import Slug, Strict, b64, when
+from gateway.routes.identity.schemas import Slug, Strict, b64
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 public_router = APIRouter(prefix="/v1", tags=["identity"])
@@ -72,12 +73,8 @@ async def rotate_partner_key(
             partner_id=partner_id, overlap_seconds=body.overlap_seconds, actor=registry_actor(operator)
         )
     )
-    return PartnerKeyRotated(
-        partner_id=resp.partner_id,
-        key_id=resp.key_id,
-        secret=b64(resp.secret),
-        previous_key_not_after=when(resp.previous_key_not_after),
-    )
+    # the secret's bytes travel as base64 text (JSON has no bytes)
+    return from_proto(PartnerKeyRotated, resp, secret=b64(resp.secret))
 
 
 @router.post(
@@ -94,6 +91,4 @@ async def rotate_signing_key(
     resp = await clients.identity.RotateSigningKey(
         pb.RotateSigningKeyRequest(overlap_seconds=body.overlap_seconds, actor=registry_actor(operator))
     )
-    return SigningKeyRotated(
-        kid=resp.kid, previous_kid=resp.previous_kid or None, previous_not_after=when(resp.previous_not_after)
-    )
+    return from_proto(SigningKeyRotated, resp)

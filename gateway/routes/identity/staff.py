@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
-from gateway.routes.identity.schemas import when
+from gateway.proto_models import from_protos
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 ADMIN = require_role("admin")
@@ -59,11 +59,6 @@ async def list_operators(
         )
     )
     return OperatorPage(
-        items=[
-            OperatorPublic(
-                operator_id=o.operator_id, role=o.role, branch=o.branch or None, created_at=when(o.created_at)
-            )
-            for o in resp.operators
-        ],
+        items=from_protos(OperatorPublic, resp.operators),
         next_page_token=resp.next_page_token or None,
     )
