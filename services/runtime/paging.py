@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, or_, types
+from sqlalchemy.sql import Select
 from sqlmodel import Session
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -23,10 +24,11 @@ from services.runtime.errors import InvalidInput
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
-MAX_TOKEN = 200
+MAX_TOKEN = 400
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Row = TypeVar("Row")
+S = TypeVar("S", bound=Select[Any])
 Key = tuple[Any, bool]  # (a mapped column such as col(Model.field), descending)
 
 
@@ -42,13 +44,17 @@ def read_page(
 ) -> tuple[list[Row], str]:
     """Rows of `stmt` after `token` in `order`, at most `size`, and the next page's token ("" at the end)."""
     if token:
-        stmt = stmt.where(_after(order, _decode(token, order)))
-    stmt = stmt.order_by(*(column.desc() if descending else column.asc() for column, descending in order))
-    rows = list(session.exec(stmt.limit(size + 1)))
-    return rows[:size], _encode(order, rows[size - 1]) if len(rows) > size else ""
+        stmt = stmt.where(after(order, decode(token, order)))
+    rows = list(session.exec(ordered(stmt, order).limit(size + 1)))
+    return rows[:size], encode(order, rows[size - 1]) if len(rows) > size else ""
 
 
-def _after(order: Sequence[Key], values: list[Any]) -> Any:
+def ordered(stmt: S, order: Sequence[Key]) -> S:
+    """`stmt` in `order`."""
+    return stmt.order_by(*(column.desc() if descending else column.asc() for column, descending in order))
+
+
+def after(order: Sequence[Key], values: list[Any]) -> Any:
     """Rows past the key: ahead on the first key, or equal on it and past on the next, and so on."""
     clauses = []
     for i, (column, descending) in enumerate(order):
@@ -65,8 +71,9 @@ def _python_type(column: Any) -> type:
     return int if isinstance(declared, types.Integer) else str
 
 
-def _encode(order: Sequence[Key], row: Any) -> str:
-    values: list[Any] = []
+def encode(order: Sequence[Key], row: Any, *, tag: str = "") -> str:
+    """The token that continues after `row` in `order`; a `tag` (e.g. the sort) is checked on decoding."""
+    values: list[Any] = [tag] if tag else []
     for column, _ in order:
         value = getattr(row, column.key)
         if isinstance(value, datetime):
@@ -77,7 +84,8 @@ def _encode(order: Sequence[Key], row: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def _decode(token: str, order: Sequence[Key]) -> list[Any]:
+def decode(token: str, order: Sequence[Key], *, tag: str = "") -> list[Any]:
+    """The key values in `token` (given out by `encode` for this order and tag), typed as their columns."""
     bad = InvalidInput("invalid_page_token", "page_token is not one this list gave out")
     if len(token) > MAX_TOKEN:
         raise bad
@@ -85,7 +93,9 @@ def _decode(token: str, order: Sequence[Key]) -> list[Any]:
         values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise bad from None
-    if not isinstance(values, list) or len(values) != len(order):
+    if not isinstance(values, list) or len(values) != len(order) + bool(tag):
+        raise bad
+    if tag and values.pop(0) != tag:
         raise bad
     typed: list[Any] = []
     for (column, _), value in zip(order, values, strict=True):
@@ -94,7 +104,7 @@ def _decode(token: str, order: Sequence[Key]) -> list[Any]:
             typed.append(EPOCH + timedelta(microseconds=value))
         elif kind is int and type(value) is int and abs(value) < 2**63:
             typed.append(value)
-        elif kind is str and isinstance(value, str) and len(value) <= MAX_TOKEN:
+        elif (kind is str and isinstance(value, str) and len(value) <= MAX_TOKEN) or value is None:
             typed.append(value)
         else:
             raise bad

@@ -3,24 +3,21 @@
 A list names its sortable fields once (`Sortable`); `sort` is a field name, `-` in front for
 descending. The id breaks ties (in the same direction), so every row has one place in the order and
 a page boundary never repeats or skips a row. Without `sort` a list keeps its old order and tokens
-(by id, the token is the last id). A sorted page's token carries the sort, the last row's field value
-and its id (base64url JSON behind `~`, which no id contains); a token of another sort, or of no
-sort, is `invalid_page_token` rather than a silently different page.
+(by id, the token is the last id). A sorted list pages with the services' one keyset mechanism
+(services/runtime/paging.py) over (field, id): its token is paging's token of the last row tagged with
+the sort, behind `~` (which no id contains); a token of another sort, or of no sort, is
+`invalid_page_token` rather than a silently different page.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, or_
 from sqlalchemy.sql import Select
 
+from services.runtime import paging
 from services.runtime.errors import InvalidInput
 
 S = TypeVar("S", bound=Select[Any])
@@ -47,24 +44,25 @@ class Sortable:
             raise InvalidInput("invalid_sort", f"sort is one of: {allowed}")
         return name, sort.startswith("-")
 
+    def keys(self, sort: str) -> list[paging.Key]:
+        """The keyset order of `sort`: the field, then the id in the same direction."""
+        name, descending = self.order(sort)
+        return [(self.fields[name], descending), (self.key, descending)]
+
     def apply(self, stmt: S, *, sort: str, token: str) -> S:
         """The statement ordered by `sort` then id, starting after `token` (a token of this sort)."""
         if not sort:
             if token.startswith(MARK):
                 raise InvalidInput("invalid_page_token", "page_token belongs to another sort")
             return stmt.where(self.key > token).order_by(self.key)
-        name, descending = self.order(sort)
-        column = self.fields[name]
+        keys = self.keys(sort)
         if token:
-            value, last_id = _decode(token, sort)
-            if descending:
-                after = or_(column < value, and_(column == value, self.key < last_id))
-            else:
-                after = or_(column > value, and_(column == value, self.key > last_id))
-            stmt = stmt.where(after)
-        if descending:
-            return stmt.order_by(column.desc(), self.key.desc())
-        return stmt.order_by(column, self.key)
+            if not token.startswith(MARK):
+                raise InvalidInput(
+                    "invalid_page_token", "page_token is not one this list issued for this sort"
+                )
+            stmt = stmt.where(paging.after(keys, paging.decode(token[len(MARK) :], keys, tag=sort)))
+        return paging.ordered(stmt, keys)
 
     def next_token(self, rows: Sequence[Any], size: int, *, sort: str) -> str:
         """The token after a page of `size` read with one row more (a row: a model, or a tuple led by it)."""
@@ -75,33 +73,6 @@ class Sortable:
 
     def token(self, row: Any, *, sort: str) -> str:
         """The page token that continues after `row` (a model instance of this list) under `sort`."""
-        last_id = getattr(row, self.key.key)
         if not sort:
-            return str(last_id)
-        value = getattr(row, self.fields[self.order(sort)[0]].key)
-        if isinstance(value, datetime):
-            value = {"at": value.isoformat()}
-        raw = json.dumps([sort, value, last_id], separators=(",", ":"), ensure_ascii=False)
-        return MARK + base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode(token: str, sort: str) -> tuple[Any, str]:
-    bad = InvalidInput("invalid_page_token", "page_token is not one this list issued for this sort")
-    if not token.startswith(MARK):
-        raise bad
-    body = token[len(MARK) :]
-    try:
-        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        issued_for, value, last_id = json.loads(raw)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise bad from exc
-    if issued_for != sort or not isinstance(last_id, str):
-        raise bad
-    if isinstance(value, dict):
-        try:
-            value = datetime.fromisoformat(value["at"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise bad from exc
-    elif value is not None and not isinstance(value, str | int | float):
-        raise bad
-    return value, last_id
+            return str(getattr(row, self.key.key))
+        return MARK + paging.encode(self.keys(sort), row, tag=sort)
