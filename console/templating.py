@@ -62,6 +62,9 @@ def base_context(request: Request) -> dict[str, Any]:
     session = request.state.session
     return {
         "request": request,
+        # the glossary bound to the page's language: a plain function, so Jinja calls it directly (the
+        # global `t` reads the language from the template context, which copies it on every call in a loop)
+        "t": translator(request),
         "lang": language_of(request),
         "session": session,
         "csrf_token": session.csrf_token,

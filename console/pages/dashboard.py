@@ -8,10 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 
 from console.api import ApiProblem, OpsApiDep
 from console.formatting import csv_response
 from console.nav import NavEntry
+from console.tables import count_rows
 from console.templating import render, translator
 
 router = APIRouter()
@@ -143,8 +145,9 @@ async def dashboard(
         problem=problem,
         errors=_field_errors(problem),
         totals=totals,
-        days=by_day["groups"] if by_day else [],
+        day_rows=count_rows(by_day["groups"], key_attr="day", columns=NORTH_STAR) if by_day else "",
         groups=by_group["groups"] if by_group else [],
+        group_rows=_group_rows(by_group["groups"], group_by, t) if by_group else "",
         north_star=NORTH_STAR,
         funnel=FUNNEL,
         columns=COLUMNS,
@@ -155,6 +158,16 @@ async def dashboard(
         goals=goals,
         status_code=problem.status if problem else 200,
     )
+
+
+def _group_rows(groups: list[dict[str, Any]], group_by: str, t: Any) -> Markup:
+    """The breakdown table's rows; head office's branch key reads as "head office"."""
+    head_office = t("app.head_office")
+
+    def label(key: str) -> str:
+        return head_office if group_by == "branch" and key == "head_office" else key
+
+    return count_rows(groups, key_attr="key", columns=COLUMNS, label=label)
 
 
 def _field_errors(problem: ApiProblem | None) -> dict[str, str]:
