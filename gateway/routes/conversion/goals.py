@@ -12,15 +12,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 from lattice.conversion.v1 import conversion_pb2 as pb
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, computed_field
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.paging import Page, PageSize, PageToken
 from gateway.problems import Problem
+from gateway.proto_models import from_proto
 from gateway.routes.conversion.ops import _actor
 from gateway.routes.conversion.schemas import Day, Slug, Strict
-from services.runtime.clock import from_timestamp
 
 router = APIRouter(prefix="/v1/ops/goals", tags=["goals"])
 VIEWER = require_role("viewer")
@@ -29,23 +29,23 @@ Metric = Literal["acquired", "activated", "upgraded", "linked", "landings", "cli
 Version = Annotated[StrictInt, Field(ge=1, le=2**31 - 1, description="the version that was read")]
 
 
-class MeasureIn(Strict):
+class MeasureFields(Strict):
     metric: Metric
     from_day: Day
     to_day: Day
     target: Annotated[StrictInt, Field(ge=1, le=10**12)]
 
 
-class GoalIn(Strict):
+class GoalFields(Strict):
     objective: str = Field(min_length=1, max_length=200, description="the objective (O of OGSM) it serves")
     name: str = Field(min_length=1, max_length=100, description="the goal (G)")
     app_id: Slug | None = None
     partner_id: Slug | None = None
     campaign_id: Slug | None = None
-    measures: list[MeasureIn] = Field(min_length=1, max_length=12, description="the measures (M)")
+    measures: list[MeasureFields] = Field(min_length=1, max_length=12, description="the measures (M)")
 
 
-class GoalCreate(GoalIn):
+class GoalCreate(GoalFields):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -70,7 +70,7 @@ class GoalCreate(GoalIn):
     branch: Slug | None = Field(default=None, description="none: the whole bank (head office only)")
 
 
-class GoalUpdate(GoalIn):
+class GoalUpdate(GoalFields):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -94,17 +94,25 @@ class GoalUpdate(GoalIn):
     version: Version
 
 
-class MeasureOut(BaseModel):
+class MeasurePublic(BaseModel):
     metric: str
     from_day: str
     to_day: str
     target: int
     actual: int
-    gap: int = Field(description="target - actual; 0 or less when the target is met")
-    attainment: float = Field(description="actual / target")
+
+    @computed_field(description="target - actual; 0 or less when the target is met")  # type: ignore[prop-decorator]  # pydantic documents computed_field over a property
+    @property
+    def gap(self) -> int:
+        return self.target - self.actual
+
+    @computed_field(description="actual / target")  # type: ignore[prop-decorator]  # computed_field over a property
+    @property
+    def attainment(self) -> float:
+        return round(self.actual / self.target, 4) if self.target else 0.0
 
 
-class GoalOut(BaseModel):
+class GoalPublic(BaseModel):
     goal_id: str
     objective: str
     name: str
@@ -112,7 +120,7 @@ class GoalOut(BaseModel):
     app_id: str | None
     partner_id: str | None
     campaign_id: str | None
-    measures: list[MeasureOut]
+    measures: list[MeasurePublic]
     version: int
     created_by: str
     updated_by: str
@@ -120,52 +128,34 @@ class GoalOut(BaseModel):
     updated_at: datetime | None
 
 
-class GoalPage(Page[GoalOut]):
+class GoalPage(Page[GoalPublic]):
     """One page of live goals, by id."""
 
 
-class GoalChangeOut(BaseModel):
+class GoalChangePublic(BaseModel):
     version: int
     action: Literal["created", "updated", "deleted"]
     operator_id: str
     at: datetime | None
-    goal: GoalOut
+    goal: GoalPublic
 
 
-class GoalChangePage(Page[GoalChangeOut]):
+class GoalChangePage(Page[GoalChangePublic]):
     """One page of a goal's history, oldest first."""
 
 
-def goal_out(g: pb.Goal) -> GoalOut:
-    return GoalOut(
-        goal_id=g.goal_id,
-        objective=g.objective,
-        name=g.name,
-        branch=g.branch or None,
+def goal_public(g: pb.Goal) -> GoalPublic:
+    # the HTTP goal is flat: its scope's app, partner and campaign sit beside its name
+    return from_proto(
+        GoalPublic,
+        g,
         app_id=g.scope.app_id or None,
         partner_id=g.scope.partner_id or None,
         campaign_id=g.scope.campaign_id or None,
-        measures=[
-            MeasureOut(
-                metric=m.metric,
-                from_day=m.from_day,
-                to_day=m.to_day,
-                target=m.target,
-                actual=m.actual,
-                gap=m.target - m.actual,
-                attainment=round(m.actual / m.target, 4) if m.target else 0.0,
-            )
-            for m in g.measures
-        ],
-        version=g.version,
-        created_by=g.created_by,
-        updated_by=g.updated_by,
-        created_at=from_timestamp(g.created_at),
-        updated_at=from_timestamp(g.updated_at),
     )
 
 
-def _goal_pb(body: GoalIn, *, goal_id: str, branch: str = "", version: int = 0) -> pb.Goal:
+def _goal_pb(body: GoalFields, *, goal_id: str, branch: str = "", version: int = 0) -> pb.Goal:
     return pb.Goal(
         goal_id=goal_id,
         objective=body.objective,
@@ -184,17 +174,17 @@ def _goal_pb(body: GoalIn, *, goal_id: str, branch: str = "", version: int = 0) 
     operation_id="create_goal",
     summary="Set an OGSM goal",
     status_code=status.HTTP_201_CREATED,
-    response_model=GoalOut,
+    response_model=GoalPublic,
 )
 async def create_goal(
     body: GoalCreate, clients: ClientsDep, operator: OperatorPrincipal = OPERATOR
-) -> GoalOut:
+) -> GoalPublic:
     """Set a goal with its measures; a branch operator sets its own branch's goals only."""
     if not operator.head_office and body.branch != operator.branch:
         raise Problem(403, "branch_scope", "branch staff set goals of their own branch")
     goal = _goal_pb(body, goal_id=body.goal_id, branch=body.branch or "")
     resp = await clients.conversion.CreateGoal(pb.CreateGoalRequest(goal=goal, actor=_actor(operator)))
-    return goal_out(resp.goal)
+    return goal_public(resp.goal)
 
 
 @router.get("", operation_id="list_goals", summary="List goals with actual and gap", response_model=GoalPage)
@@ -211,38 +201,40 @@ async def list_goals(
             objective=objective or "", page_size=page_size, page_token=page_token, actor=_actor(operator)
         )
     )
-    return GoalPage.of([goal_out(g) for g in resp.goals], resp.next_page_token)
+    return GoalPage.of([goal_public(g) for g in resp.goals], resp.next_page_token)
 
 
-@router.get("/{goal_id}", operation_id="get_goal", summary="Get a goal", response_model=GoalOut)
-async def get_goal(goal_id: Slug, clients: ClientsDep, operator: OperatorPrincipal = VIEWER) -> GoalOut:
+@router.get("/{goal_id}", operation_id="get_goal", summary="Get a goal", response_model=GoalPublic)
+async def get_goal(goal_id: Slug, clients: ClientsDep, operator: OperatorPrincipal = VIEWER) -> GoalPublic:
     """One live goal with its measures, actual and gap; 404 for another branch's goal."""
     resp = await clients.conversion.GetGoal(pb.GetGoalRequest(goal_id=goal_id, actor=_actor(operator)))
-    return goal_out(resp.goal)
+    return goal_public(resp.goal)
 
 
-@router.put("/{goal_id}", operation_id="update_goal", summary="Replace a goal", response_model=GoalOut)
+@router.put("/{goal_id}", operation_id="update_goal", summary="Replace a goal", response_model=GoalPublic)
 async def update_goal(
     goal_id: Slug, body: GoalUpdate, clients: ClientsDep, operator: OperatorPrincipal = OPERATOR
-) -> GoalOut:
+) -> GoalPublic:
     """Replace the goal's objective, name, scope and measures (409 version_mismatch if it changed)."""
     goal = _goal_pb(body, goal_id=goal_id, version=body.version)
     resp = await clients.conversion.UpdateGoal(pb.UpdateGoalRequest(goal=goal, actor=_actor(operator)))
-    return goal_out(resp.goal)
+    return goal_public(resp.goal)
 
 
-@router.delete("/{goal_id}", operation_id="withdraw_goal", summary="Withdraw a goal", response_model=GoalOut)
+@router.delete(
+    "/{goal_id}", operation_id="withdraw_goal", summary="Withdraw a goal", response_model=GoalPublic
+)
 async def delete_goal(
     goal_id: Slug,
     version: Annotated[int, Query(ge=1, le=2**31 - 1)],
     clients: ClientsDep,
     operator: OperatorPrincipal = OPERATOR,
-) -> GoalOut:
+) -> GoalPublic:
     """Withdraw the goal (its history stays)."""
     resp = await clients.conversion.DeleteGoal(
         pb.DeleteGoalRequest(goal_id=goal_id, version=version, actor=_actor(operator))
     )
-    return goal_out(resp.goal)
+    return goal_public(resp.goal)
 
 
 @router.get(
@@ -264,14 +256,5 @@ async def goal_history(
             goal_id=goal_id, actor=_actor(operator), page_size=page_size, page_token=page_token
         )
     )
-    changes = [
-        GoalChangeOut(
-            version=c.version,
-            action=c.action,
-            operator_id=c.operator_id,
-            at=from_timestamp(c.at),
-            goal=goal_out(c.goal),
-        )
-        for c in resp.changes
-    ]
+    changes = [from_proto(GoalChangePublic, c, goal=goal_public(c.goal)) for c in resp.changes]
     return GoalChangePage.of(changes, resp.next_page_token)

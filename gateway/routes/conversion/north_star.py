@@ -14,9 +14,10 @@ from pydantic import BaseModel, Field
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
-from gateway.routes.conversion.goals import GoalOut, goal_out
+from gateway.proto_models import from_proto
+from gateway.routes.conversion.goals import GoalPublic, goal_public
 from gateway.routes.conversion.ops import _actor
-from gateway.routes.conversion.schemas import Day, FunnelCounts, Slug, counts_public
+from gateway.routes.conversion.schemas import Day, FunnelCounts, Slug
 
 router = APIRouter(prefix="/v1/ops/metrics", tags=["metrics"])
 VIEWER = require_role("viewer")
@@ -42,7 +43,7 @@ class NorthStarSeries(BaseModel):
     breakdown: list[MetricGroup] | None = Field(
         default=None, description="the same counters by `breakdown_by` (asked with `breakdown`)"
     )
-    goals: list[GoalOut] | None = Field(
+    goals: list[GoalPublic] | None = Field(
         default=None,
         description="the live goals the operator reads (first 100) with actual and gap (`include=goals`)",
     )
@@ -93,9 +94,8 @@ async def north_star(
     )
 
     def group(g: pb.MetricGroup, by: str) -> MetricGroup:
-        return MetricGroup(
-            key=g.key or ("head_office" if by == "branch" else ""), counts=counts_public(g.counts)
-        )
+        # by branch, the contract's "" is head office, named so over HTTP
+        return from_proto(MetricGroup, g, key=g.key or ("head_office" if by == "branch" else ""))
 
     return NorthStarSeries(
         group_by=group_by,
@@ -103,8 +103,8 @@ async def north_star(
         to_day=to_day,
         metrics=NORTH_STAR,
         groups=[group(g, group_by) for g in resp.groups],
-        totals=counts_public(resp.totals),
+        totals=from_proto(FunnelCounts, resp.totals),
         breakdown_by=breakdown,
         breakdown=[group(g, breakdown) for g in resp.breakdown] if breakdown else None,
-        goals=[goal_out(g) for g in resp.goals] if with_goals else None,
+        goals=[goal_public(g) for g in resp.goals] if with_goals else None,
     )

@@ -7,7 +7,6 @@ endpoints and link keys are head office's.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
@@ -18,6 +17,7 @@ from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.paging import PageSize, PageToken
 from gateway.problems import Problem
+from gateway.proto_models import from_proto, from_protos
 from gateway.routes.conversion.schemas import (
     CampaignCreate,
     CampaignPage,
@@ -27,13 +27,14 @@ from gateway.routes.conversion.schemas import (
     CampaignVersionPage,
     Day,
     FunnelReport,
+    LinkKeyRotated,
     LinkKeyRotation,
     PostbackDeliveryPage,
+    PostbackDeliveryPublic,
     PostbackEndpointPublic,
     PostbackEndpointSet,
     Slug,
     campaign_public,
-    delivery_public,
     report_public,
     version_public,
 )
@@ -86,12 +87,11 @@ async def get_partner_profile(
     """The partner as conversion knows it, with the click-flood guard's flag."""
     resp = await clients.conversion.GetPartnerProfile(pb.GetPartnerProfileRequest(partner_id=partner_id))
     p = resp.partner
-    return PartnerProfilePublic(
-        partner_id=p.partner_id,
-        name=p.name,
-        postback_url=p.postback_url,
+    # the HTTP profile tells whether the guard flagged the partner, not when
+    return from_proto(
+        PartnerProfilePublic,
+        p,
         flood_flagged=p.HasField("flood_flagged_at") and p.flood_flagged_at.seconds > 0,
-        flood_clicks=p.flood_clicks,
     )
 
 
@@ -240,7 +240,7 @@ async def set_postback_endpoint(
     resp = await clients.conversion.SetPostbackEndpoint(
         pb.SetPostbackEndpointRequest(partner_id=partner_id, url=body.url, rotate_secret=body.rotate_secret)
     )
-    return PostbackEndpointPublic(partner_id=resp.partner_id, url=resp.url, secret=resp.secret or None)
+    return from_proto(PostbackEndpointPublic, resp)
 
 
 @router.get(
@@ -269,7 +269,7 @@ async def list_postback_deliveries(
             actor=_actor(operator),
         )
     )
-    return PostbackDeliveryPage.of([delivery_public(d) for d in resp.deliveries], resp.next_page_token)
+    return PostbackDeliveryPage.of(from_protos(PostbackDeliveryPublic, resp.deliveries), resp.next_page_token)
 
 
 @router.post(
@@ -280,13 +280,14 @@ async def list_postback_deliveries(
 )
 async def rotate_link_key(
     body: LinkKeyRotation, clients: ClientsDep, operator: OperatorPrincipal = ADMIN
-) -> dict[str, str | datetime | None]:
+) -> LinkKeyRotated:
     """A new link signing key; links signed with the previous key stay valid for the overlap."""
     _head_office(operator)
     resp = await clients.conversion.RotateLinkSigningKey(
         pb.RotateLinkSigningKeyRequest(overlap_days=body.overlap_days)
     )
-    return {"key_id": resp.key_id, "previous_key_valid_until": from_timestamp(resp.previous_not_after)}
+    # "valid until" says what the previous key's not-after means to the caller
+    return from_proto(LinkKeyRotated, resp, previous_key_valid_until=from_timestamp(resp.previous_not_after))
 
 
 @router.get(

@@ -16,6 +16,7 @@ from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.paging import PageSize, PageToken
+from gateway.proto_models import from_proto
 from gateway.routes.conversion.ops import _actor, _campaign
 from gateway.routes.conversion.partner import _link_record, _link_url
 from gateway.routes.conversion.schemas import (
@@ -24,9 +25,7 @@ from gateway.routes.conversion.schemas import (
     PostbackDeliveryPublic,
     Scene,
     Strict,
-    delivery_public,
 )
-from services.runtime.clock import from_timestamp
 
 router = APIRouter(prefix="/v1/ops/conversion", tags=["conversion"])
 VIEWER = require_role("viewer")
@@ -103,11 +102,7 @@ async def create_campaign_link(
             idempotency_key=key,
         )
     )
-    expires_at = from_timestamp(resp.expires_at)
-    assert expires_at is not None
-    return LinkPublic(
-        link_id=resp.link_id, code=resp.code, url=_link_url(request, resp.code), expires_at=expires_at
-    )
+    return from_proto(LinkPublic, resp, url=_link_url(request, resp.code))
 
 
 @router.post(
@@ -126,4 +121,4 @@ async def resend_postback(
     resp = await clients.conversion.ResendPostbackDelivery(
         pb.ResendPostbackDeliveryRequest(actor=_actor(operator), delivery_id=delivery_id, reason=body.reason)
     )
-    return delivery_public(resp)
+    return from_proto(PostbackDeliveryPublic, resp)

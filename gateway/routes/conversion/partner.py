@@ -14,6 +14,7 @@ from gateway import paging
 from gateway.auth import PartnerDep
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
+from gateway.proto_models import from_proto, from_protos
 from gateway.routes.conversion.schemas import (
     CampaignPage,
     CampaignPublic,
@@ -27,10 +28,8 @@ from gateway.routes.conversion.schemas import (
     PostbackDeliveryPublic,
     Slug,
     campaign_public,
-    delivery_public,
     report_public,
 )
-from services.runtime.clock import from_timestamp
 
 router = APIRouter(prefix="/v1/partner", tags=["conversion"])
 # partners see the approved terms, never who approved them or changes still under review
@@ -45,14 +44,8 @@ def _link_url(request: Request, code: str) -> str:
 
 
 def _link_record(request: Request, link: pb.Link) -> LinkRecord:
-    return LinkRecord(
-        link_id=link.link_id,
-        campaign_id=link.campaign_id,
-        scene=link.scene,
-        url=_link_url(request, link.code),
-        expires_at=from_timestamp(link.expires_at),
-        created_at=from_timestamp(link.created_at),
-    )
+    # the link's URL is the gateway's own redirect for its code
+    return from_proto(LinkRecord, link, url=_link_url(request, link.code))
 
 
 @router.post(
@@ -79,10 +72,7 @@ async def create_link(
             idempotency_key=idempotency_key or "",
         )
     )
-    expires_at = from_timestamp(resp.expires_at)
-    assert expires_at is not None
-    url = _link_url(request, resp.code)
-    return LinkPublic(link_id=resp.link_id, code=resp.code, url=url, expires_at=expires_at)
+    return from_proto(LinkPublic, resp, url=_link_url(request, resp.code))
 
 
 @router.get("/links", operation_id="list_links", summary="List the partner's links", response_model=LinkPage)
@@ -174,7 +164,7 @@ async def list_my_postbacks(
             page_token=page_token,
         )
     )
-    return PostbackDeliveryPage.of([delivery_public(d) for d in resp.deliveries], resp.next_page_token)
+    return PostbackDeliveryPage.of(from_protos(PostbackDeliveryPublic, resp.deliveries), resp.next_page_token)
 
 
 @router.get(
@@ -190,7 +180,7 @@ async def get_my_postback(
     resp = await clients.conversion.GetPostbackDelivery(
         pb.GetPostbackDeliveryRequest(partner_id=partner.partner_id, delivery_id=delivery_id)
     )
-    return delivery_public(resp)
+    return from_proto(PostbackDeliveryPublic, resp)
 
 
 @router.get(

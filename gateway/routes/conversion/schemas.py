@@ -1,4 +1,4 @@
-"""Request and response bodies of the conversion routes."""
+"""Request and response bodies of the conversion routes; responses are filled by gateway.proto_models."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from lattice.conversion.v1 import conversion_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from gateway.paging import Page
-from services.runtime.clock import from_timestamp
+from gateway.proto_models import from_proto
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
 Scene = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,40}$")]
@@ -152,6 +152,11 @@ class LinkPublic(BaseModel):
     expires_at: datetime
 
 
+class LinkKeyRotated(BaseModel):
+    key_id: str
+    previous_key_valid_until: datetime | None
+
+
 class PostbackEndpointSet(Strict):
     model_config = ConfigDict(
         json_schema_extra={
@@ -216,76 +221,27 @@ class FunnelReport(BaseModel):
     currency: str | None
 
 
-def counts_public(c: pb.FunnelCounts) -> FunnelCounts:
-    return FunnelCounts(**{name: getattr(c, name) for name in FunnelCounts.model_fields})
-
-
 def report_public(
     resp: pb.GetFunnelReportResponse, *, partner_id: str, from_day: str, to_day: str
 ) -> FunnelReport:
-    return FunnelReport(
-        partner_id=partner_id,
-        from_day=from_day,
-        to_day=to_day,
-        rows=[
-            FunnelRow(day=r.day, campaign_id=r.campaign_id, counts=counts_public(r.counts)) for r in resp.rows
-        ],
-        totals=counts_public(resp.totals),
-        rates=dict(resp.rates),
-        commission_due_minor=resp.commission_due_minor,
-        currency=resp.currency or None,
-    )
+    # the reply does not repeat what was asked: the partner and the days come from the request
+    return from_proto(FunnelReport, resp, partner_id=partner_id, from_day=from_day, to_day=to_day)
 
 
 def version_public(v: pb.CampaignVersion) -> CampaignVersionPublic:
-    return CampaignVersionPublic(
-        version=v.version,
-        kind=v.kind,
-        fields=list(v.fields),
-        proposed={name: getattr(campaign_public(v.proposed), name) for name in v.fields},
-        authors=list(v.authors),
-        state=v.state,
-        proposed_at=from_timestamp(v.proposed_at),
-        reviewed_by=v.reviewed_by or None,
-        reviewed_at=from_timestamp(v.reviewed_at),
-        note=v.note,
-    )
+    # the HTTP version shows only the fields it changes, read from the whole proposed campaign
+    proposed = campaign_public(v.proposed)
+    return from_proto(CampaignVersionPublic, v, proposed={name: getattr(proposed, name) for name in v.fields})
 
 
 def campaign_public(c: pb.Campaign) -> CampaignPublic:
-    return CampaignPublic(
-        campaign_id=c.campaign_id,
-        partner_id=c.partner_id,
-        name=c.name,
-        branch=c.branch or None,
-        target_app_id=c.target_app_id,
-        landing_url=c.landing_url,
-        lookback_days=c.lookback_days,
-        conversion_window_days=c.conversion_window_days,
-        cpa_amount_minor=c.cpa_amount_minor,
-        currency=c.currency,
-        commission_milestone=c.commission_milestone,
-        postback_milestones=list(c.postback_milestones),
-        status=c.status,
+    return from_proto(
+        CampaignPublic,
+        c,
+        # campaigns kept from before reviews carry no review state: they read as pending review
         review_state=c.review_state or "pending_review",
-        approved_by=c.approved_by or None,
+        # the pending version's `proposed` is shaped by version_public
         pending=version_public(c.pending) if c.HasField("pending") else None,
-    )
-
-
-def delivery_public(
-    d: pb.PostbackDelivery | pb.GetPostbackDeliveryResponse | pb.ResendPostbackDeliveryResponse,
-) -> PostbackDeliveryPublic:
-    return PostbackDeliveryPublic(
-        delivery_id=d.delivery_id,
-        type=d.type,
-        partner_id=d.partner_id,
-        campaign_id=d.campaign_id,
-        milestone=d.milestone,
-        status=d.status,
-        attempts=d.attempts,
-        last_status_code=d.last_status_code,
-        last_error=d.last_error,
     )
 
 
