@@ -259,22 +259,26 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         return pb.RotateLinkSigningKeyResponse(key_id=key.key_id, previous_not_after=to_timestamp(ends))
 
     async def GetFunnelReport(self, request, context) -> pb.GetFunnelReportResponse:
-        rows, totals, commission, currency = await asyncio.to_thread(
-            aggregates.funnel_report,
+        return await asyncio.to_thread(self._funnel_report, request, branch_of(request.actor))
+
+    def _funnel_report(self, request: pb.GetFunnelReportRequest, branch: str) -> pb.GetFunnelReportResponse:
+        """Read and encode in a worker thread: a report has up to days x campaigns rows."""
+        rows, totals, commission, currency = aggregates.funnel_report(
             engine=self._engine,
             partner_id=request.partner_id,
             campaign_id=request.campaign_id,
-            branch=branch_of(request.actor),
+            branch=branch,
             from_day=request.from_day,
             to_day=request.to_day,
         )
+        partner_id = request.partner_id
         return pb.GetFunnelReportResponse(
             rows=[
                 pb.FunnelRow(
                     day=r.day,
-                    partner_id=r.partner_id,
+                    partner_id=partner_id,
                     campaign_id=r.campaign_id,
-                    counts=counts_to_pb({name: getattr(r, name) for name in COUNTERS}),
+                    counts=pb.FunnelCounts(**dict(zip(COUNTERS, r.counts, strict=True))),
                 )
                 for r in rows
             ],

@@ -54,6 +54,12 @@ class BenchContext:
     addrs: dict[str, str]
     var_dir: Path
     console_url: str = ""  # set when a chosen scenario targets the console
+    smoke: bool = False  # the smallest data: one request of each scenario is checked, nothing measured
+
+    def size(self, full: int, smallest: int = 1) -> int:
+        """How many of something (customers, seeded rows) a setup makes: `full`, or the smallest
+        number that still exercises the same path when the run only checks the answers."""
+        return smallest if self.smoke else full
 
     def channel(self, service: str, *, default_timeout_s: float = 5.0) -> grpc.aio.Channel:
         """A mutual-TLS channel to `service` as the bank's tools (for setting up test data)."""

@@ -58,7 +58,7 @@ def _setup(hot: bool):
         try:
             if hot:
                 await _approve(bstub, f"bench-hot-{run}")
-            for i in range(CUSTOMERS):
+            for i in range(ctx.size(CUSTOMERS)):
                 benefit_id = f"bench-hot-{run}" if hot else f"bench-{run}-{i}"
                 if not hot:
                     await _approve(bstub, benefit_id)

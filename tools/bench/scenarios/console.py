@@ -68,7 +68,7 @@ def operator_token(gateway_url: str, operator_id: str) -> str:
 
 def _clicks(ctx: BenchContext) -> dict[str, Any]:
     if "clicks" not in _SEEDED:
-        seeded = seed_clicks(var_dir=ctx.var_dir)
+        seeded = seed_clicks(var_dir=ctx.var_dir, clicks=ctx.size(10**6, 100), campaigns=ctx.size(30))
         _SEEDED["clicks"] = {
             "campaign_id": seeded.campaigns[0],
             "from_day": seeded.from_day,
@@ -79,7 +79,7 @@ def _clicks(ctx: BenchContext) -> dict[str, Any]:
 
 def _reviews(ctx: BenchContext) -> dict[str, Any]:
     if "reviews" not in _SEEDED:
-        seed_pending_reviews(var_dir=ctx.var_dir)
+        seed_pending_reviews(var_dir=ctx.var_dir, items=ctx.size(10**4))
         _SEEDED["reviews"] = {}
     return _SEEDED["reviews"]
 

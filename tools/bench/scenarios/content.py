@@ -41,7 +41,7 @@ async def _customer_tokens(ctx: BenchContext, group: str) -> list[str]:
         secret = demo_data.DEMO_APP_SECRETS["mbank"]
         tokens = []
         try:
-            for i in range(CUSTOMERS):
+            for i in range(ctx.size(CUSTOMERS)):
                 assertion = app_assertion(
                     app_id="mbank",
                     client_secret=secret,
@@ -148,7 +148,7 @@ async def _slot(ctx: BenchContext, position: str, *, placements: int, cap_per_da
             ctx.var_dir / "content.db",
             slot_key=slot_key,
             item_id="bench-banner",
-            total=max(placements - HEAD_OFFICE_PLACEMENTS, 0),
+            total=max(ctx.size(placements, HEAD_OFFICE_PLACEMENTS) - HEAD_OFFICE_PLACEMENTS, 0),
         )
         # a placement change drops the cached snapshot; the first serve builds it outside the measurement
         placement = pb.Placement(

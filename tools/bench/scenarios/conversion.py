@@ -103,7 +103,8 @@ def _setup_report(clicks: int):
     async def setup(ctx: BenchContext) -> dict[str, Any]:
         partner_id = f"bench-{clicks}-{uuid.uuid4().hex[:6]}"
         start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=DAYS)
-        seed_clicks(str(ctx.var_dir / "conversion.db"), partner_id=partner_id, clicks=clicks, start=start)
+        database = str(ctx.var_dir / "conversion.db")
+        seed_clicks(database, partner_id=partner_id, clicks=ctx.size(clicks, CAMPAIGNS), start=start)
         channel = ctx.channel("identity", default_timeout_s=30)
         stub = identity_pb2_grpc.RegistryServiceStub(channel)
         tokens = []

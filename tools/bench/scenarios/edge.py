@@ -27,7 +27,7 @@ async def partners(ctx: BenchContext) -> dict[str, Any]:
     stub = identity_pb2_grpc.RegistryServiceStub(channel)
     keys = []
     try:
-        for i in range(PARTNERS):
+        for i in range(ctx.size(PARTNERS)):
             partner = ipb.Partner(
                 partner_id=f"bench-{uuid.uuid4().hex[:8]}-{i}", name="Bench", sector="bench"
             )
@@ -55,7 +55,7 @@ async def customers(ctx: BenchContext) -> dict[str, Any]:
     stub = identity_pb2_grpc.CustomerServiceStub(channel)
     tokens = []
     try:
-        for i in range(CUSTOMERS):
+        for i in range(ctx.size(CUSTOMERS)):
             assertion = app_assertion(
                 app_id="mbank",
                 client_secret=demo_data.DEMO_APP_SECRETS["mbank"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import secrets
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -12,14 +13,19 @@ from typing import Any
 import jwt
 from lattice.identity.v1 import identity_pb2 as pb
 from lattice.identity.v1 import identity_pb2_grpc
+from sqlalchemy import create_engine, insert
 
 from services.identity import demo_data
 from services.identity.app_client import app_assertion
+from services.identity.models import RecognitionTicket
+from services.identity.recognition import TICKET_TTL
+from services.identity.sessions import token_hash
+from services.runtime.clock import utcnow
 from tools.bench.scenario import BenchContext, Request, RequestFactory, Scenario, json_request
 from tools.partner_client import PartnerSigner
 
 CUSTOMERS = 50
-TICKETS = 4000
+TICKETS = 2000  # seeded at a time
 CONSENT = pb.ConsentGrant(
     recipient_type="partner",
     recipient="ride",
@@ -52,7 +58,7 @@ async def setup_issue(ctx: BenchContext) -> dict[str, Any]:
     channel = ctx.channel("identity")
     stub = identity_pb2_grpc.CustomerServiceStub(channel)
     try:
-        tokens = [(await _sign_in(stub, f"bench-issue-{i}")).access_token for i in range(CUSTOMERS)]
+        tokens = [(await _sign_in(stub, f"bench-issue-{i}")).access_token for i in range(ctx.size(CUSTOMERS))]
     finally:
         await channel.close()
     return {"tokens": tokens}
@@ -70,27 +76,72 @@ def issue(params: dict[str, Any]) -> RequestFactory:
 
 
 async def setup_redeem(ctx: BenchContext) -> dict[str, Any]:
+    """Signed-in mbank customers whose tickets for life the request factory seeds as it goes."""
     channel = ctx.channel("identity")
     stub = identity_pb2_grpc.CustomerServiceStub(channel)
     try:
         callers = [
-            _caller((await _sign_in(stub, f"bench-redeem-{i}")).access_token) for i in range(CUSTOMERS)
+            _caller((await _sign_in(stub, f"bench-redeem-{i}")).access_token)
+            for i in range(ctx.size(CUSTOMERS))
         ]
-        tickets = []
-        for i in range(TICKETS):
-            request = pb.IssueRecognitionTicketRequest(caller=callers[i % CUSTOMERS], audience_app_id="life")
-            tickets.append((await stub.IssueRecognitionTicket(request)).ticket)
     finally:
         await channel.close()
-    return {"tickets": tickets}
+    holders = [[c.customer_id, list(c.scopes), c.assurance_level] for c in callers]
+    return {"database": str(ctx.var_dir / "identity.db"), "holders": holders, "chunk": ctx.size(TICKETS)}
+
+
+class TicketSupply:
+    """One unused ticket per request index, seeded in chunks just before they are needed.
+
+    A ticket is single use and expires 60 s after it is issued, while the harness builds its requests
+    ahead of the load (wrk's pools: thousands for the warm-up, more after it). Issuing them all in the
+    setup through gRPC outlived their validity on a loaded machine (4,000 took 79 s) and a pool index
+    past the supply reused a redeemed one; so each index gets a ticket of its own, and a chunk is
+    written (bulk SQL, as the issuer writes it: hashed, for life, valid 60 s) when the first index past
+    the supply is asked for.
+    """
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self._engine = create_engine(f"sqlite:///{params['database']}", connect_args={"timeout": 60})
+        self._holders = params["holders"]
+        self._chunk = int(params["chunk"])
+        self._tickets: dict[int, str] = {}
+
+    def ticket(self, i: int) -> str:
+        if i not in self._tickets:
+            self._seed(range(i, i + self._chunk))
+        return self._tickets[i]
+
+    def _seed(self, indices: range) -> None:
+        expires_at = utcnow() + TICKET_TTL
+        rows = []
+        for i in indices:
+            if i in self._tickets:
+                continue
+            customer_id, scopes, level = self._holders[i % len(self._holders)]
+            self._tickets[i] = ticket = secrets.token_urlsafe(32)
+            rows.append(
+                {
+                    "ticket_hash": token_hash(ticket),
+                    "customer_id": customer_id,
+                    "from_app_id": "mbank",
+                    "to_app_id": "life",
+                    "scopes": sorted(scopes),
+                    "assurance_level": level,
+                    "expires_at": expires_at,
+                    "redeemed_at": None,
+                }
+            )
+        with self._engine.begin() as db:
+            db.execute(insert(RecognitionTicket.__table__), rows)  # type: ignore[attr-defined]  # set on table models; SQLModel does not declare it
 
 
 def redeem(params: dict[str, Any]) -> RequestFactory:
-    tickets, secret = params["tickets"], demo_data.DEMO_APP_SECRETS["life"]
+    supply, secret = TicketSupply(params), demo_data.DEMO_APP_SECRETS["life"]
 
     def build(i: int) -> Request:
         assertion = app_assertion(app_id="life", client_secret=secret)
-        body = {"ticket": tickets[i % len(tickets)], "client_assertion": assertion}
+        body = {"ticket": supply.ticket(i), "client_assertion": assertion}
         return json_request("POST", "/v1/apps/life/tickets/redeem", body, expect=(200,))
 
     return build
@@ -135,12 +186,12 @@ async def _bound_pairwise(ctx: BenchContext, user: str) -> str:
 
 
 async def setup_resolve_1k(ctx: BenchContext) -> dict[str, Any]:
-    seed_links(ctx.var_dir / "identity.db", total=1_000)
+    seed_links(ctx.var_dir / "identity.db", total=ctx.size(1_000))
     return {"pairwise": await _bound_pairwise(ctx, "bench-resolve-1k")}
 
 
 async def setup_resolve_1m(ctx: BenchContext) -> dict[str, Any]:
-    seed_links(ctx.var_dir / "identity.db", total=1_000_000)
+    seed_links(ctx.var_dir / "identity.db", total=ctx.size(1_000_000))
     return {"pairwise": await _bound_pairwise(ctx, "bench-resolve-1m")}
 
 

@@ -36,12 +36,12 @@ def _spec(name: str, event_type: str) -> pb.StrategySpec:
 
 
 async def active_strategies(ctx: BenchContext, count: int) -> str:
-    """`count` active strategies; one of them listens to the returned event type."""
+    """`count` active strategies (one in a smoke run); one of them listens to the returned event type."""
     hit = f"bench_hit_{count}"
     channel = ctx.channel("reach", default_timeout_s=30)
     stub = reach_pb2_grpc.ReachServiceStub(channel)
     try:
-        for k in range(count):
+        for k in range(ctx.size(count)):
             event_type = hit if k == 0 else f"bench_other_{count}_{k}"
             made = await stub.CreateStrategy(
                 pb.CreateStrategyRequest(actor=AUTHOR, spec=_spec(f"bench {count} #{k}", event_type))
@@ -62,7 +62,7 @@ async def customer_tokens(ctx: BenchContext, group: str) -> list[str]:
     secret = demo_data.DEMO_APP_SECRETS["mbank"]
     try:
         tokens = []
-        for i in range(CUSTOMERS):
+        for i in range(ctx.size(CUSTOMERS)):
             assertion = app_assertion(
                 app_id="mbank",
                 client_secret=secret,
