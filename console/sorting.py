@@ -12,4 +12,4 @@ from typing import Annotated
 from fastapi import Query
 
 Sort = Annotated[str, Query(max_length=40, pattern=r"^(-?[a-z_]{1,30})?$")]
-SortedPageToken = Annotated[str, Query(max_length=400, pattern=r"^[A-Za-z0-9_~.-]*$")]
+SortedPageToken = Annotated[str, Query(max_length=1024, pattern=r"^[A-Za-z0-9_~.-]*$")]

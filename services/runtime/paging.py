@@ -24,7 +24,8 @@ from services.runtime.errors import InvalidInput
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
-MAX_TOKEN = 400
+# a sorted list's token carries a name of up to 100 characters (up to 6 bytes each in JSON) in base64
+MAX_TOKEN = 1024
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Row = TypeVar("Row")

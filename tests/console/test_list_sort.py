@@ -153,3 +153,21 @@ def test_an_unknown_sort_field_is_a_problem_naming_the_allowed_ones(gateway: htt
         assert refused.status_code == 422, refused.text
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert "created_at" in refused.text and listed.name_sort in refused.text
+
+
+def test_a_long_name_of_quotes_and_chinese_still_pages_by_name(gateway: httpx.Client) -> None:
+    """The longest token a name sort gives out (100 characters, each escaped in JSON) is accepted back."""
+    run = uuid.uuid4().hex[:8]
+    names = [f"a0srt-{run}-{c}" + ('"\\运营' * 40)[: 100 - 16] for c in "ab"]
+    made = [_strategy(gateway, name) for name in names]
+    headers = operator_headers(gateway, "hq-viewer")
+    seen: list[str] = []
+    token = ""
+    for _ in range(400):
+        params = {"sort": "name", "page_size": 1, **({"page_token": token} if token else {})}
+        page = _ok(gateway.get("/v1/ops/reach/strategies", params=params, headers=headers), 200)
+        seen.extend(s["strategy_id"] for s in page["items"])
+        token = page["next_page_token"] or ""
+        if not token or set(made) <= set(seen):
+            break
+    assert [s for s in seen if s in made] == made
