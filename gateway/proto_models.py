@@ -9,7 +9,8 @@ message, field by field by name, so no route copies a message into its model by 
   case (`BENEFIT_KIND_FIXED_COUPON` -> `fixed_coupon`); the `*_UNSPECIFIED` zero is null;
 - nested messages, repeated fields and maps are converted the same way, into the model's nested model;
 - a field the model declares optional (`X | None`) is null where the message leaves it empty: an unset
-  message or proto3 `optional` field, an empty string, an unspecified enum.
+  message or proto3 `optional` field, a scalar at its zero value (proto3 cannot tell zero from unset:
+  an empty string, a 0 version), an unspecified enum.
 
 Numbers stay numbers (json_format would render int64 as strings), and the model validates the result.
 """
@@ -89,10 +90,9 @@ def _field_value(message: Message, field: Any, annotation: Any) -> Any:
         return [_single(field, v, item_type) for v in raw]
     if optional and field.has_presence and not message.HasField(field.name):
         return None
-    value = _single(field, raw, inner)
-    if optional and value == "":
+    if optional and not field.has_presence and raw == field.default_value:
         return None
-    return value
+    return _single(field, raw, inner)
 
 
 def _single(field: Any, raw: Any, annotation: Any) -> Any:

@@ -222,14 +222,16 @@ def test_proto3_optional_zero_is_kept_apart_from_unset() -> None:
 
 class Summary(BaseModel):
     f_string: str | None
+    f_int32: int | None  # proto3 cannot tell 0 from unset: 0 reads as null where the model allows it
+    f_int64: int | None
     tags: str  # the HTTP shape joins them: given as an override
     note: str = "kept"  # not in the message: the model's default
 
 
 def test_overrides_defaults_and_empty_optional_strings() -> None:
-    message: Any = Probe(tags=["x", "y"])
+    message: Any = Probe(tags=["x", "y"], f_int64=7)
     out = from_proto(Summary, message, tags=" ".join(message.tags))
-    assert out == Summary(f_string=None, tags="x y", note="kept")
+    assert out == Summary(f_string=None, f_int32=None, f_int64=7, tags="x y", note="kept")
 
 
 def test_a_required_field_the_message_lacks_is_refused_by_name() -> None:

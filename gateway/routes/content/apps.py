@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from gateway.auth import CustomerDep
 from gateway.clients import ClientsDep
 from gateway.customer_attributes import CustomerAttributesDep
-from gateway.routes.content.public import MediaOut, media_out
+from gateway.proto_models import from_proto
+from gateway.routes.content.public import MediaPublic
 from gateway.routes.content.schemas import Locale, Slug
 from services.runtime.editions import served_edition
 
@@ -33,8 +34,13 @@ class ServedItem(BaseModel):
     locale: str
     title: str
     body: str
-    media: list[MediaOut]
+    media: list[MediaPublic]
     deep_link: str | None
+
+
+def served_item(item: pb.RenderedItem, placement_id: str) -> ServedItem:
+    # the contract keeps the placement that chose the item beside it; over HTTP the item names it
+    return from_proto(ServedItem, item, placement_id=placement_id)
 
 
 def preferred_languages(header: str | None) -> list[str]:
@@ -81,16 +87,4 @@ async def serve_slot(
     )
     if not resp.served:
         return Response(status_code=204)
-    i = resp.item
-    return ServedItem(
-        placement_id=resp.placement_id,
-        item_id=i.item_id,
-        version=i.version,
-        type=i.type,
-        edition=i.edition,
-        locale=i.locale,
-        title=i.title,
-        body=i.body,
-        media=[media_out(m) for m in i.media],
-        deep_link=i.deep_link or None,
-    )
+    return served_item(resp.item, resp.placement_id)

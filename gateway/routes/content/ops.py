@@ -19,21 +19,21 @@ from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.paging import Page, PageSize, PageToken
 from gateway.problems import Problem
+from gateway.proto_models import from_proto, from_protos
 from gateway.routes.content.public import (
-    AuditOut,
     Compliance,
-    ItemOut,
+    ContentAuditPublic,
+    FindingPublic,
     ItemPage,
+    ItemPublic,
     Submitted,
-    audit_out,
-    finding_out,
-    item_out,
+    audit_public,
 )
 from gateway.routes.content.schemas import (
     Approval,
     ItemAction,
     ItemCreate,
-    ItemEdit,
+    ItemUpdate,
     ReasonedAction,
     Rollback,
     Slug,
@@ -48,7 +48,7 @@ Author = Annotated[OperatorPrincipal, require_role("operator")]
 Reviewer = Annotated[OperatorPrincipal, require_role("reviewer")]
 
 
-class ContentAuditPage(Page[AuditOut]):
+class ContentAuditPage(Page[ContentAuditPublic]):
     """One page of an item's, placement's or slot's audit trail, oldest first."""
 
 
@@ -61,9 +61,9 @@ def actor(operator: OperatorPrincipal) -> pb.Actor:
     operation_id="create_content_item",
     summary="Create a content item",
     status_code=status.HTTP_201_CREATED,
-    response_model=ItemOut,
+    response_model=ItemPublic,
 )
-async def create_item(body: ItemCreate, clients: ClientsDep, operator: Author) -> ItemOut:
+async def create_item(body: ItemCreate, clients: ClientsDep, operator: Author) -> ItemPublic:
     """Create an item with its first draft (a branch operator's item belongs to its branch)."""
     resp = await clients.content.CreateItem(
         pb.CreateItemRequest(
@@ -75,7 +75,7 @@ async def create_item(body: ItemCreate, clients: ClientsDep, operator: Author) -
             variants=variants_pb(body.variants),
         )
     )
-    return item_out(resp.item)
+    return from_proto(ItemPublic, resp.item)
 
 
 @items_router.get(
@@ -101,32 +101,32 @@ async def list_items(
             sort=sort,
         )
     )
-    return ItemPage(items=[item_out(i) for i in resp.items], next_page_token=resp.next_page_token or None)
+    return ItemPage(items=from_protos(ItemPublic, resp.items), next_page_token=resp.next_page_token or None)
 
 
 @items_router.get(
-    "/{item_id}", operation_id="get_content_item", summary="Get a content item", response_model=ItemOut
+    "/{item_id}", operation_id="get_content_item", summary="Get a content item", response_model=ItemPublic
 )
-async def get_item(item_id: Slug, clients: ClientsDep, operator: Viewer) -> ItemOut:
+async def get_item(item_id: Slug, clients: ClientsDep, operator: Viewer) -> ItemPublic:
     """One item with every version; 404 for another branch's item."""
     resp = await clients.content.GetItem(pb.GetItemRequest(actor=actor(operator), item_id=item_id))
-    return item_out(resp.item)
+    return from_proto(ItemPublic, resp.item)
 
 
 @items_router.put(
     "/{item_id}/draft",
     operation_id="edit_content_draft",
     summary="Edit a content item's draft",
-    response_model=ItemOut,
+    response_model=ItemPublic,
 )
-async def edit_item(item_id: Slug, body: ItemEdit, clients: ClientsDep, operator: Author) -> ItemOut:
+async def edit_item(item_id: Slug, body: ItemUpdate, clients: ClientsDep, operator: Author) -> ItemPublic:
     """Edit the draft; on a published item this opens a new draft while the published one stays served."""
     resp = await clients.content.EditItem(
         pb.EditItemRequest(
             actor=actor(operator), item_id=item_id, variants=variants_pb(body.variants), reason=body.reason
         )
     )
-    return item_out(resp.item)
+    return from_proto(ItemPublic, resp.item)
 
 
 @items_router.post(
@@ -142,7 +142,9 @@ async def submit_item(
     resp = await clients.content.SubmitItem(
         pb.SubmitItemRequest(actor=actor(operator), item_id=item_id, reason=body.reason if body else "")
     )
-    return Submitted(item=item_out(resp.item), findings=[finding_out(f) for f in resp.findings])
+    return Submitted(
+        item=from_proto(ItemPublic, resp.item), findings=from_protos(FindingPublic, resp.findings)
+    )
 
 
 @items_router.get(
@@ -161,18 +163,18 @@ async def check_compliance(
     resp = await clients.content.CheckItemCompliance(
         pb.CheckItemComplianceRequest(actor=actor(operator), item_id=item_id, version=version)
     )
-    return Compliance(version=resp.version, findings=[finding_out(f) for f in resp.findings])
+    return Compliance(version=resp.version, findings=from_protos(FindingPublic, resp.findings))
 
 
 @items_router.post(
     "/{item_id}/approve",
     operation_id="approve_content_item",
     summary="Approve a content version",
-    response_model=ItemOut,
+    response_model=ItemPublic,
 )
 async def approve_item(
     item_id: Slug, clients: ClientsDep, operator: Reviewer, body: Approval | None = None
-) -> ItemOut:
+) -> ItemPublic:
     """Approve the version in review: 403 `own_work` for its author or an editor, 409 with each hit."""
     overrides = body.overrides if body else []
     try:
@@ -188,73 +190,77 @@ async def approve_item(
             raise
         # content says which findings blocked the approval (the status's structured detail)
         violation = error_details(exc, pb.ComplianceViolation)
-        violations = [finding_out(f).model_dump() for f in violation.findings] if violation else []
+        violations = (
+            [from_proto(FindingPublic, f).model_dump() for f in violation.findings] if violation else []
+        )
         raise Problem(
             409, "compliance_violation", exc.details() or "", extra={"violations": violations}
         ) from None
-    return item_out(resp.item)
+    return from_proto(ItemPublic, resp.item)
 
 
 @items_router.post(
     "/{item_id}/reject",
     operation_id="reject_content_item",
     summary="Reject a content version",
-    response_model=ItemOut,
+    response_model=ItemPublic,
 )
 async def reject_item(
     item_id: Slug, body: ReasonedAction, clients: ClientsDep, operator: Reviewer
-) -> ItemOut:
+) -> ItemPublic:
     """Send the version in review back to its author with the reason."""
     resp = await clients.content.RejectItem(
         pb.RejectItemRequest(actor=actor(operator), item_id=item_id, reason=body.reason)
     )
-    return item_out(resp.item)
+    return from_proto(ItemPublic, resp.item)
 
 
 @items_router.post(
     "/{item_id}/publish",
     operation_id="publish_content_item",
     summary="Publish the approved version",
-    response_model=ItemOut,
+    response_model=ItemPublic,
 )
 async def publish_item(
     item_id: Slug, clients: ClientsDep, operator: Author, body: ItemAction | None = None
-) -> ItemOut:
+) -> ItemPublic:
     """Serve the approved version from now on (the previous one is superseded)."""
     resp = await clients.content.PublishItem(
         pb.PublishItemRequest(actor=actor(operator), item_id=item_id, reason=body.reason if body else "")
     )
-    return item_out(resp.item)
+    return from_proto(ItemPublic, resp.item)
 
 
 @items_router.post(
     "/{item_id}/archive",
     operation_id="archive_content_item",
     summary="Archive a content item",
-    response_model=ItemOut,
+    response_model=ItemPublic,
 )
-async def archive_item(item_id: Slug, body: ReasonedAction, clients: ClientsDep, operator: Author) -> ItemOut:
+async def archive_item(
+    item_id: Slug, body: ReasonedAction, clients: ClientsDep, operator: Author
+) -> ItemPublic:
     """Stop serving the item anywhere; its versions and audit trail stay."""
     resp = await clients.content.ArchiveItem(
         pb.ArchiveItemRequest(actor=actor(operator), item_id=item_id, reason=body.reason)
     )
-    return item_out(resp.item)
+    return from_proto(ItemPublic, resp.item)
 
 
 @items_router.post(
     "/{item_id}/rollback",
     operation_id="roll_back_content_item",
     summary="Serve an earlier published version",
-    response_model=ItemOut,
+    response_model=ItemPublic,
 )
-async def rollback_item(item_id: Slug, body: Rollback, clients: ClientsDep, operator: Reviewer) -> ItemOut:
+async def rollback_item(item_id: Slug, body: Rollback, clients: ClientsDep, operator: Reviewer) -> ItemPublic:
     """Serve an earlier, once published version again."""
     resp = await clients.content.RollbackItem(
         pb.RollbackItemRequest(
             actor=actor(operator), item_id=item_id, version=body.version, reason=body.reason
         )
     )
-    return item_out(resp.item)
+    return from_proto(ItemPublic, resp.item)
 
 
 @items_router.get(
@@ -279,4 +285,4 @@ async def audit_page(
             actor=actor(operator), entity=entity, entity_id=entity_id, page_size=size, page_token=token
         )
     )
-    return ContentAuditPage.of([audit_out(e) for e in resp.entries], resp.next_page_token)
+    return ContentAuditPage.of([audit_public(e) for e in resp.entries], resp.next_page_token)

@@ -12,19 +12,20 @@ from lattice.content.v1 import content_pb2 as pb
 
 from gateway.clients import ClientsDep
 from gateway.paging import Page, PageSize, PageToken
+from gateway.proto_models import from_proto, from_protos
 from gateway.routes.content.ops import Author, ContentAuditPage, Viewer, actor, audit_page
-from gateway.routes.content.public import PlacementOut, SlotOut, placement_out, slot_out
+from gateway.routes.content.public import PlacementPublic, SlotPublic
 from gateway.routes.content.schemas import PlacementCreate, PlacementFields, SlotCreate, Slug
 from gateway.routes.content.schemas import placement_pb as to_placement
 
 router = APIRouter(prefix="/v1/ops/content", tags=["content"])
 
 
-class SlotPage(Page[SlotOut]):
+class SlotPage(Page[SlotPublic]):
     """One page of resource slots, by slot key."""
 
 
-class PlacementPage(Page[PlacementOut]):
+class PlacementPage(Page[PlacementPublic]):
     """One page of a slot's placements, highest priority first, then by id."""
 
 
@@ -33,15 +34,16 @@ class PlacementPage(Page[PlacementOut]):
     operation_id="create_slot",
     summary="Open a resource slot",
     status_code=status.HTTP_201_CREATED,
-    response_model=SlotOut,
+    response_model=SlotPublic,
 )
-async def create_slot(body: SlotCreate, clients: ClientsDep, operator: Author) -> SlotOut:
+async def create_slot(body: SlotCreate, clients: ClientsDep, operator: Author) -> SlotPublic:
     """Open a resource slot in an app (head office)."""
     slot = pb.Slot(
         app_id=body.app_id, position=body.position, editions=body.editions, description=body.description
     )
-    return slot_out(
-        (await clients.content.CreateSlot(pb.CreateSlotRequest(actor=actor(operator), slot=slot))).slot
+    return from_proto(
+        SlotPublic,
+        (await clients.content.CreateSlot(pb.CreateSlotRequest(actor=actor(operator), slot=slot))).slot,
     )
 
 
@@ -57,7 +59,7 @@ async def list_slots(
     resp = await clients.content.ListSlots(
         pb.ListSlotsRequest(actor=actor(operator), app_id=app_id, page_size=page_size, page_token=page_token)
     )
-    return SlotPage.of([slot_out(s) for s in resp.slots], resp.next_page_token)
+    return SlotPage.of(from_protos(SlotPublic, resp.slots), resp.next_page_token)
 
 
 @router.post(
@@ -65,15 +67,15 @@ async def list_slots(
     operation_id="create_placement",
     summary="Place an item in a slot",
     status_code=status.HTTP_201_CREATED,
-    response_model=PlacementOut,
+    response_model=PlacementPublic,
 )
-async def create_placement(body: PlacementCreate, clients: ClientsDep, operator: Author) -> PlacementOut:
+async def create_placement(body: PlacementCreate, clients: ClientsDep, operator: Author) -> PlacementPublic:
     """Place an item in a slot; a branch operator's placement targets its own branch."""
     placement = to_placement(body, placement_id=body.placement_id or "", slot_key=body.slot_key)
     resp = await clients.content.CreatePlacement(
         pb.CreatePlacementRequest(actor=actor(operator), placement=placement)
     )
-    return placement_out(resp.placement)
+    return from_proto(PlacementPublic, resp.placement)
 
 
 @router.get(
@@ -103,43 +105,43 @@ async def list_placements(
             page_token=page_token,
         )
     )
-    return PlacementPage.of([placement_out(p) for p in resp.placements], resp.next_page_token)
+    return PlacementPage.of(from_protos(PlacementPublic, resp.placements), resp.next_page_token)
 
 
 @router.put(
     "/placements/{placement_id}",
     operation_id="update_placement",
     summary="Change a placement",
-    response_model=PlacementOut,
+    response_model=PlacementPublic,
 )
 async def update_placement(
     placement_id: Slug, body: PlacementFields, clients: ClientsDep, operator: Author
-) -> PlacementOut:
+) -> PlacementPublic:
     """Change a placement: 404 for a branch operator on head office's or another branch's placement."""
     placement = to_placement(body, placement_id=placement_id, slot_key="")
     resp = await clients.content.UpdatePlacement(
         pb.UpdatePlacementRequest(actor=actor(operator), placement=placement)
     )
-    return placement_out(resp.placement)
+    return from_proto(PlacementPublic, resp.placement)
 
 
 @router.delete(
     "/placements/{placement_id}",
     operation_id="remove_placement",
     summary="Remove a placement",
-    response_model=PlacementOut,
+    response_model=PlacementPublic,
 )
 async def remove_placement(
     placement_id: Slug,
     clients: ClientsDep,
     operator: Author,
     reason: Annotated[str, Query(max_length=500)] = "",
-) -> PlacementOut:
+) -> PlacementPublic:
     """Take the placement out of its slot at once; the reason is kept in its audit trail."""
     resp = await clients.content.RemovePlacement(
         pb.RemovePlacementRequest(actor=actor(operator), placement_id=placement_id, reason=reason)
     )
-    return placement_out(resp.placement)
+    return from_proto(PlacementPublic, resp.placement)
 
 
 @router.get(

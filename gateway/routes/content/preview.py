@@ -11,11 +11,10 @@ from pydantic import AwareDatetime, BaseModel
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
-from gateway.routes.content.apps import ServedItem
+from gateway.proto_models import from_proto
+from gateway.routes.content.apps import ServedItem, served_item
 from gateway.routes.content.ops import actor
-from gateway.routes.content.public import media_out
 from gateway.routes.content.schemas import Locale, stamp
-from services.runtime.clock import from_timestamp
 from services.runtime.editions import Edition
 
 router = APIRouter(prefix="/v1/ops/content", tags=["content"])
@@ -75,31 +74,8 @@ async def preview_slot(
             at=stamp(at),
         )
     )
-    return SlotPreview(
-        slot_key=resp.slot_key,
-        edition=resp.edition,
-        at=from_timestamp(resp.at),
-        candidates=[
-            PreviewCandidate(
-                placement_id=c.placement_id,
-                priority=c.priority,
-                weight=c.weight,
-                share_bps=c.share_bps,
-                cap_per_day=c.cap_per_day,
-                fallback=c.fallback,
-                item=ServedItem(
-                    placement_id=c.placement_id,
-                    item_id=c.item.item_id,
-                    version=c.item.version,
-                    type=c.item.type,
-                    edition=c.item.edition,
-                    locale=c.item.locale,
-                    title=c.item.title,
-                    body=c.item.body,
-                    media=[media_out(m) for m in c.item.media],
-                    deep_link=c.item.deep_link or None,
-                ),
-            )
-            for c in resp.candidates
-        ],
-    )
+    # each candidate's item is shaped by served_item (it names the candidate's placement)
+    candidates = [
+        from_proto(PreviewCandidate, c, item=served_item(c.item, c.placement_id)) for c in resp.candidates
+    ]
+    return from_proto(SlotPreview, resp, candidates=candidates)

@@ -38,29 +38,29 @@ def stamp(value: datetime | None) -> Timestamp | None:
     return ts
 
 
-class TextIn(Strict):
+class TextFields(Strict):
     locale: Locale
     title: str = Field(min_length=1, max_length=200)
     body: str = Field(default="", max_length=5000)
 
 
-class MediaIn(Strict):
+class MediaFields(Strict):
     kind: Literal["image", "video"]
     uri: Link
     alt: str = Field(default="", max_length=200)
 
 
-class VariantIn(Strict):
+class VariantFields(Strict):
     edition: Edition
-    texts: list[TextIn] = Field(min_length=1, max_length=3)
-    media: list[MediaIn] = Field(default_factory=list, max_length=10)
+    texts: list[TextFields] = Field(min_length=1, max_length=3)
+    media: list[MediaFields] = Field(default_factory=list, max_length=10)
     deep_link: Link | None = None
 
 
-Variants = Annotated[list[VariantIn], Field(min_length=1, max_length=6)]
+Variants = Annotated[list[VariantFields], Field(min_length=1, max_length=6)]
 
 
-def variants_pb(variants: list[VariantIn]) -> list[pb.Variant]:
+def variants_pb(variants: list[VariantFields]) -> list[pb.Variant]:
     return [
         pb.Variant(
             edition=v.edition,
@@ -101,7 +101,7 @@ class ItemCreate(Strict):
     variants: Variants
 
 
-class ItemEdit(Strict):
+class ItemUpdate(Strict):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -184,7 +184,7 @@ class SlotCreate(Strict):
     description: str = Field(default="", max_length=200)
 
 
-class TargetingIn(Strict):
+class TargetingFields(Strict):
     editions: list[Edition] = Field(default_factory=list, max_length=6)
     min_assurance_level: int = Field(default=0, ge=0, le=4)
     aum_tiers: list[Name] = Field(default_factory=list, max_length=20)
@@ -192,7 +192,7 @@ class TargetingIn(Strict):
     tags: list[Name] = Field(default_factory=list, max_length=20)
 
 
-class ScheduleIn(Strict):
+class ScheduleFields(Strict):
     """Absolute window (with an offset, e.g. +08:00) and/or a daily window in Asia/Shanghai."""
 
     starts_at: AwareDatetime | None = None
@@ -219,8 +219,8 @@ class PlacementFields(Strict):
     fallback_item_id: Slug | None = None
     priority: int = Field(default=0, ge=0, le=1000)
     weight: int = Field(default=1, ge=1, le=10_000)
-    schedule: ScheduleIn = Field(default_factory=ScheduleIn)
-    targeting: TargetingIn = Field(default_factory=TargetingIn)
+    schedule: ScheduleFields = Field(default_factory=ScheduleFields)
+    targeting: TargetingFields = Field(default_factory=TargetingFields)
     cap_per_day: int = Field(default=0, ge=0, le=100)
 
 
