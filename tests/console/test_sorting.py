@@ -4,13 +4,17 @@ page and the filter form keep the sort."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 import httpx
+import pytest
 
+from console.session import COOKIE
 from tests.console.test_list_sort import _strategy
 from tests.support.actors import operator_headers
+from tools.bench.scenarios.console import console_session
 
 LIST = "/reach/strategies"
 
@@ -71,3 +75,29 @@ def test_a_hand_edited_sort_gets_the_apis_refusal(operator_page) -> None:
     reply = page.goto(f"{LIST}?sort=colour")
     assert reply is not None and reply.status == 422
     assert "strategy_id" in page.content()  # the refusal names the fields the list sorts by
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/content/items", "created_at"),
+        ("/reach/strategies", "updated_at"),
+        ("/conversion/campaigns", "partner_id"),
+        ("/benefits", "kind"),
+    ],
+)
+def test_every_sortable_list_marks_its_sort_and_links_the_other_way(
+    console_url: str, path: str, field: str
+) -> None:
+    cookie = {COOKIE: console_session(console_url, "hq-viewer")}
+    with httpx.Client(base_url=console_url, cookies=cookie, timeout=30) as client:
+        page = client.get(path, params={"sort": f"-{field}"})
+        assert page.status_code == 200, page.text[:300]
+        header = re.search(
+            rf'<th[^>]*aria-sort="(\w+)"><a class="sort" href="\?([^"]*)" data-sort="{field}"', page.text
+        )
+        assert header is not None and header.group(1) == "descending"
+        assert f"sort={field}&" in header.group(2).replace("&amp;", "&") + "&"  # the next click: ascending
+        for link in re.findall(r'<a href="\?([^"]*)" rel="next"', page.text):
+            assert f"sort=-{field}" in link  # the next page keeps the sort
+        assert client.get(path, params={"sort": "colour"}).status_code == 422
