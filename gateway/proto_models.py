@@ -63,19 +63,29 @@ def _enum_prefix(enum: Any) -> str:
 def _model_data(model: type[BaseModel], message: Message, overrides: Mapping[str, Any]) -> dict[str, Any]:
     descriptor: Any = message.DESCRIPTOR  # a Descriptor (upb or pure-Python at runtime)
     data: dict[str, Any] = {}
-    for name, info in model.model_fields.items():
+    for name, field, annotation, required in _fields(model, descriptor):
         if name in overrides:
             data[name] = overrides[name]
             continue
-        field = descriptor.fields_by_name.get(name)
         if field is None:
-            if info.is_required():
+            if required:
                 raise TypeError(
                     f"{model.__name__}.{name}: {descriptor.full_name} has no such field; give an override"
                 )
             continue
-        data[name] = _field_value(message, field, info.annotation)
+        data[name] = _field_value(message, field, annotation)
     return data
+
+
+@cache
+def _fields(model: type[BaseModel], descriptor: Any) -> tuple[tuple[str, Any, Any, bool], ...]:
+    """Each model field with its proto field (None if the message has none), annotation and whether
+    it is required: worked out once per model and message type, not per message (a funnel report
+    converts thousands of rows)."""
+    return tuple(
+        (name, descriptor.fields_by_name.get(name), info.annotation, info.is_required())
+        for name, info in model.model_fields.items()
+    )
 
 
 def _field_value(message: Message, field: Any, annotation: Any) -> Any:
@@ -117,7 +127,19 @@ def _is_map(field: Any) -> bool:
 
 
 def _unwrap(annotation: Any) -> tuple[Any, bool]:
-    """(the type without Annotated and None, whether None is allowed)."""
+    """(the type without Annotated and None, whether None is allowed), once per annotation."""
+    try:
+        return _unwrap_once(annotation)
+    except TypeError:  # an annotation whose metadata cannot be hashed
+        return _unwrap_annotation(annotation)
+
+
+@cache
+def _unwrap_once(annotation: Any) -> tuple[Any, bool]:
+    return _unwrap_annotation(annotation)
+
+
+def _unwrap_annotation(annotation: Any) -> tuple[Any, bool]:
     while get_origin(annotation) is Annotated:
         annotation = get_args(annotation)[0]
     if get_origin(annotation) in (Union, types.UnionType):
