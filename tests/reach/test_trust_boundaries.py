@@ -305,20 +305,41 @@ def _deliveries(gateway: httpx.Client, staff: dict[str, Headers], sid: str) -> l
 
 
 def test_unset_times_are_null_in_every_reach_answer() -> None:
-    """Every Timestamp field of every reach message, unset, is answered as null (never 1970-01-01)."""
+    """Every Timestamp field of every reach answer, unset or set to the epoch by `to_timestamp(None)`, is
+    answered as null (never 1970-01-01)."""
+    from datetime import datetime
+
     from google.protobuf.timestamp_pb2 import Timestamp
     from lattice.reach.v1 import reach_pb2
+    from pydantic import BaseModel
 
-    from gateway.routes.reach.schemas import to_json
+    from gateway.proto_models import from_proto
+    from gateway.routes.reach import public
+    from services.runtime.clock import to_timestamp
 
+    answers: dict[type[BaseModel], Any] = {
+        public.StrategyPublic: reach_pb2.Strategy,
+        public.StrategyRevisionPublic: reach_pb2.StrategyRevision,
+        public.StrategySchedulePublic: reach_pb2.Schedule,
+        public.DeliveryPublic: reach_pb2.Delivery,
+        public.PolicyProposalPublic: reach_pb2.PolicyProposal,
+        public.InboxMessagePublic: reach_pb2.InboxMessage,
+        public.ContactPreferencePublic: reach_pb2.ContactPreference,
+    }
     checked = 0
-    for message_type in reach_pb2.DESCRIPTOR.message_types_by_name.values():
-        cls = getattr(reach_pb2, message_type.name)
-        for f in message_type.fields:
-            if f.message_type is not None and f.message_type.full_name == Timestamp.DESCRIPTOR.full_name:
-                assert to_json(cls())[f.name] is None, (message_type.name, f.name)
-                checked += 1
-    assert checked >= 14
+    for model, cls in answers.items():
+        times = [
+            f.name
+            for f in cls.DESCRIPTOR.fields
+            if f.message_type is not None and f.message_type.full_name == Timestamp.DESCRIPTOR.full_name
+        ]
+        assert times and all(model.model_fields[name].annotation == datetime | None for name in times), model
+        for message in (cls(), cls(**{name: to_timestamp(None) for name in times})):
+            data = from_proto(model, message).model_dump(mode="json")
+            assert all(data[name] is None for name in times), (model.__name__, data)
+            checked += len(times)
+    assert checked >= 2 * 14
     nested = reach_pb2.ListDeliveriesResponse(deliveries=[reach_pb2.Delivery(delivery_id="d")])
-    assert to_json(nested)["deliveries"][0]["opened_at"] is None
-    assert EPOCH not in str(to_json(nested))
+    page = public.DeliveryPage.of([from_proto(public.DeliveryPublic, d) for d in nested.deliveries], "")
+    assert page.items[0].opened_at is None
+    assert EPOCH not in page.model_dump_json()

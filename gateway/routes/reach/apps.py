@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, status
 from lattice.common.v1 import app_event_pb2
@@ -12,13 +12,19 @@ from lattice.reach.v1 import reach_pb2 as pb
 from gateway.auth import CustomerDep
 from gateway.clients import ClientsDep
 from gateway.problems import Problem
+from gateway.proto_models import from_proto, from_protos
+from gateway.routes.reach.public import (
+    ContactPreferencePublic,
+    ContactPreferences,
+    InboxMessagePublic,
+    InboxPage,
+)
 from gateway.routes.reach.schemas import (
     AppId,
+    ContactPreferenceUpdate,
     EventBatch,
     EventsAccepted,
-    PreferenceIn,
     check_privacy,
-    to_json,
 )
 from services.runtime.clock import to_timestamp
 
@@ -78,7 +84,7 @@ async def list_inbox(
     unread_only: bool = False,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
     page_token: Annotated[str, Query(max_length=36)] = "",
-) -> dict[str, Any]:
+) -> InboxPage:
     """The signed-in customer's inbox in this app, newest first."""
     resp = await clients.reach.ListInboxMessages(
         pb.ListInboxMessagesRequest(
@@ -89,11 +95,8 @@ async def list_inbox(
             page_token=page_token,
         )
     )
-    return {
-        "items": [to_json(m) for m in resp.messages],
-        "unread": resp.unread,
-        "next_page_token": resp.next_page_token or None,
-    }
+    # the contract's `messages` are the page's items
+    return from_proto(InboxPage, resp, items=from_protos(InboxMessagePublic, resp.messages))
 
 
 @router.post(
@@ -106,12 +109,12 @@ async def read_inbox_message(
     message_id: Annotated[str, Path(max_length=36, pattern=r"^[A-Za-z0-9_-]+$")],
     customer: CustomerDep,
     clients: ClientsDep,
-) -> dict[str, Any]:
+) -> InboxMessagePublic:
     """Mark one of the customer's own messages read (anyone else's answers 404)."""
     resp = await clients.reach.MarkInboxMessageRead(
         pb.MarkInboxMessageReadRequest(customer_id=customer.customer_id, app_id=app_id, message_id=message_id)
     )
-    return to_json(resp.message)
+    return from_proto(InboxMessagePublic, resp.message)
 
 
 @router.get(
@@ -119,12 +122,12 @@ async def read_inbox_message(
     operation_id="list_my_contact_preferences",
     summary="List the customer's contact preferences",
 )
-async def list_preferences(app_id: AppId, customer: CustomerDep, clients: ClientsDep) -> dict[str, Any]:
+async def list_preferences(app_id: AppId, customer: CustomerDep, clients: ClientsDep) -> ContactPreferences:
     """The customer's marketing opt-ins and opt-outs per channel and purpose."""
     resp = await clients.reach.ListContactPreferences(
         pb.ListContactPreferencesRequest(customer_id=customer.customer_id)
     )
-    return {"items": [to_json(p) for p in resp.preferences]}
+    return ContactPreferences(items=from_protos(ContactPreferencePublic, resp.preferences))
 
 
 @router.put(
@@ -133,8 +136,8 @@ async def list_preferences(app_id: AppId, customer: CustomerDep, clients: Client
     summary="Set a contact preference",
 )
 async def set_preference(
-    app_id: AppId, body: PreferenceIn, customer: CustomerDep, clients: ClientsDep
-) -> dict[str, Any]:
+    app_id: AppId, body: ContactPreferenceUpdate, customer: CustomerDep, clients: ClientsDep
+) -> ContactPreferences:
     """Opt in or out of marketing on one channel, for one purpose or for all."""
     resp = await clients.reach.SetContactPreference(
         pb.SetContactPreferenceRequest(
@@ -145,4 +148,4 @@ async def set_preference(
             ),
         )
     )
-    return {"items": [to_json(p) for p in resp.preferences]}
+    return ContactPreferences(items=from_protos(ContactPreferencePublic, resp.preferences))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, status
 from google.protobuf.json_format import ParseDict
@@ -12,7 +12,28 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.problems import Problem
-from gateway.routes.reach.schemas import PolicyIn, StrategyIn, StrategyUpdate, actor_pb, spec_pb, to_json
+from gateway.proto_models import from_proto, from_protos
+from gateway.routes.reach.public import (
+    DeliveryPage,
+    DeliveryPublic,
+    DryRunPublic,
+    PolicyInForcePublic,
+    PolicyProposalPublic,
+    StrategyPage,
+    StrategyPublic,
+    StrategyReviewPublic,
+    StrategyRevisionPublic,
+    StrategyRevisions,
+    policy_public,
+    review_public,
+)
+from gateway.routes.reach.schemas import (
+    PolicyProposalCreate,
+    StrategyCreate,
+    StrategyUpdate,
+    actor_pb,
+    spec_pb,
+)
 from gateway.routes.sorting import sort_query, token_query
 from services.runtime.clock import to_timestamp
 
@@ -31,12 +52,12 @@ StrategyId = Annotated[str, Path(max_length=36)]
     summary="Create a reach strategy",
     status_code=status.HTTP_201_CREATED,
 )
-async def create_strategy(body: StrategyIn, clients: ClientsDep, operator: Operator) -> dict[str, Any]:
+async def create_strategy(body: StrategyCreate, clients: ClientsDep, operator: Operator) -> StrategyPublic:
     """Draft a 4W1Do strategy (who, when, where, what, do); it runs once another operator approves it."""
     resp = await clients.reach.CreateStrategy(
         pb.CreateStrategyRequest(actor=actor_pb(operator), spec=spec_pb(body))
     )
-    return to_json(resp.strategy)
+    return from_proto(StrategyPublic, resp.strategy)
 
 
 @router.get(f"{OPS}/strategies", operation_id="list_strategies", summary="List reach strategies")
@@ -49,23 +70,23 @@ async def list_strategies(
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
     page_token: Annotated[str, token_query()] = "",
     sort: Annotated[str, sort_query("strategy_id", "name", "status", "created_at", "updated_at")] = "",
-) -> dict[str, Any]:
+) -> StrategyPage:
     """Strategies in the operator's scope with their state and version, by id or `sort`."""
     resp = await clients.reach.ListStrategies(
         pb.ListStrategiesRequest(
             actor=actor_pb(operator), status=status_, page_size=page_size, page_token=page_token, sort=sort
         )
     )
-    return {"items": [to_json(s) for s in resp.strategies], "next_page_token": resp.next_page_token or None}
+    return StrategyPage.of(from_protos(StrategyPublic, resp.strategies), resp.next_page_token)
 
 
 @router.get(f"{OPS}/strategies/{{strategy_id}}", operation_id="get_strategy", summary="Get a reach strategy")
-async def get_strategy(strategy_id: StrategyId, clients: ClientsDep, operator: Viewer) -> dict[str, Any]:
+async def get_strategy(strategy_id: StrategyId, clients: ClientsDep, operator: Viewer) -> StrategyPublic:
     """One strategy with its current version; 404 for another branch's strategy."""
     resp = await clients.reach.GetStrategy(
         pb.GetStrategyRequest(actor=actor_pb(operator), strategy_id=strategy_id)
     )
-    return to_json(resp.strategy)
+    return from_proto(StrategyPublic, resp.strategy)
 
 
 @router.put(
@@ -76,7 +97,7 @@ async def update_strategy(
     body: StrategyUpdate,
     clients: ClientsDep,
     operator: Operator,
-) -> dict[str, Any]:
+) -> StrategyPublic:
     """Edit a draft, approved, paused or rejected strategy; it goes back to draft for a new approval."""
     resp = await clients.reach.UpdateStrategy(
         pb.UpdateStrategyRequest(
@@ -86,7 +107,7 @@ async def update_strategy(
             expected_version=body.expected_version,
         )
     )
-    return to_json(resp.strategy)
+    return from_proto(StrategyPublic, resp.strategy)
 
 
 @router.get(
@@ -94,20 +115,20 @@ async def update_strategy(
     operation_id="list_strategy_revisions",
     summary="List a strategy's versions",
 )
-async def list_revisions(strategy_id: StrategyId, clients: ClientsDep, operator: Viewer) -> dict[str, Any]:
+async def list_revisions(strategy_id: StrategyId, clients: ClientsDep, operator: Viewer) -> StrategyRevisions:
     """Every version of the strategy: who authored, edited and approved it."""
     resp = await clients.reach.ListStrategyRevisions(
         pb.ListStrategyRevisionsRequest(actor=actor_pb(operator), strategy_id=strategy_id)
     )
-    return {"items": [to_json(r) for r in resp.revisions]}
+    return StrategyRevisions(items=from_protos(StrategyRevisionPublic, resp.revisions))
 
 
 async def _change(
     clients: ClientsDep, operator: OperatorPrincipal, strategy_id: str, rpc: str, reason: str = ""
-) -> dict[str, Any]:
+) -> StrategyPublic:
     call, request = getattr(clients.reach, rpc), getattr(pb, f"{rpc}Request")  # each RPC its own message
     resp = await call(request(actor=actor_pb(operator), strategy_id=strategy_id, reason=reason))
-    return to_json(resp.strategy)
+    return from_proto(StrategyPublic, resp.strategy)
 
 
 class StrategyRejection(BaseModel):
@@ -128,7 +149,7 @@ class StrategyRejection(BaseModel):
 )
 async def approve_strategy(
     strategy_id: StrategyId, clients: ClientsDep, operator: Reviewer
-) -> dict[str, Any]:
+) -> StrategyPublic:
     """Four eyes: nobody approves a version they authored or edited (403 own_work)."""
     return await _change(clients, operator, strategy_id, "ApproveStrategy")
 
@@ -140,7 +161,7 @@ async def approve_strategy(
 )
 async def reject_strategy(
     strategy_id: StrategyId, body: StrategyRejection, clients: ClientsDep, operator: Reviewer
-) -> dict[str, Any]:
+) -> StrategyPublic:
     """Send the draft back to its writers with a reason (status `rejected`; their next edit makes it a
     draft again). Four eyes: nobody rejects a version they authored or edited (403 own_work)."""
     return await _change(clients, operator, strategy_id, "RejectStrategy", reason=body.reason)
@@ -151,12 +172,12 @@ async def reject_strategy(
     operation_id="dry_run_strategy",
     summary="Dry-run a reach strategy",
 )
-async def dry_run(strategy_id: StrategyId, clients: ClientsDep, operator: Operator) -> dict[str, Any]:
+async def dry_run(strategy_id: StrategyId, clients: ClientsDep, operator: Operator) -> DryRunPublic:
     """Audience size per touchpoint as the engine would route it now; sends nothing."""
     resp = await clients.reach.DryRunStrategy(
         pb.DryRunStrategyRequest(actor=actor_pb(operator), strategy_id=strategy_id)
     )
-    return to_json(resp)
+    return from_proto(DryRunPublic, resp)
 
 
 @router.post(
@@ -169,7 +190,7 @@ async def change_strategy(
     action: Literal["activate", "pause", "end"],
     clients: ClientsDep,
     operator: Operator,
-) -> dict[str, Any]:
+) -> StrategyPublic:
     """Activate an approved strategy, pause a running one or end it for good."""
     return await _change(clients, operator, strategy_id, f"{action.capitalize()}Strategy")
 
@@ -185,7 +206,7 @@ async def review_strategy(
     clients: ClientsDep,
     operator: Viewer,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
-) -> dict[str, Any]:
+) -> StrategyReviewPublic:
     """復盤: sent, suppressed by reason, delivered, opened, and uplift over control with its 95% interval.
 
     Without customers in both groups (no control group held out) the uplift is not measurable:
@@ -194,10 +215,7 @@ async def review_strategy(
     getattr(request, "from").CopyFrom(to_timestamp(start))
     if end is not None:
         request.to.CopyFrom(to_timestamp(end))
-    body = to_json(await clients.reach.GetStrategyReview(request))
-    if not body["measurable"]:
-        body.update(uplift=None, uplift_ci_low=None, uplift_ci_high=None)
-    return body
+    return review_public(await clients.reach.GetStrategyReview(request))
 
 
 @router.get(
@@ -211,22 +229,21 @@ async def list_deliveries(
     operator: Viewer,
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
     page_token: Annotated[str, Query(max_length=36)] = "",
-) -> dict[str, Any]:
+) -> DeliveryPage:
     """The messages the strategy sent or suppressed, newest first, a page at a time."""
     resp = await clients.reach.ListDeliveries(
         pb.ListDeliveriesRequest(
             actor=actor_pb(operator), strategy_id=strategy_id, page_size=page_size, page_token=page_token
         )
     )
-    return {"items": [to_json(d) for d in resp.deliveries], "next_page_token": resp.next_page_token or None}
+    return DeliveryPage.of(from_protos(DeliveryPublic, resp.deliveries), resp.next_page_token)
 
 
 @router.get(f"{OPS}/policy", operation_id="get_reach_policy", summary="Get the bank-wide reach policy")
-async def get_policy(clients: ClientsDep, operator: Viewer) -> dict[str, Any]:
+async def get_policy(clients: ClientsDep, operator: Viewer) -> PolicyInForcePublic:
     """The bank-wide policy in force, and the change waiting for approval (null when none)."""
     resp = await clients.reach.GetDeliveryPolicy(pb.GetDeliveryPolicyRequest())
-    pending = to_json(resp.pending) if resp.HasField("pending") else None
-    return {**to_json(resp.policy), "pending_proposal": pending}
+    return policy_public(resp)
 
 
 def _head_office(operator: OperatorPrincipal) -> None:
@@ -240,14 +257,16 @@ def _head_office(operator: OperatorPrincipal) -> None:
     summary="Propose a reach policy change",
     status_code=status.HTTP_202_ACCEPTED,
 )
-async def propose_policy(body: PolicyIn, clients: ClientsDep, operator: Admin) -> dict[str, Any]:
+async def propose_policy(
+    body: PolicyProposalCreate, clients: ClientsDep, operator: Admin
+) -> PolicyProposalPublic:
     """Propose caps, contact budget and quiet hours; in force once another head-office admin approves."""
     _head_office(operator)
     policy = ParseDict(body.model_dump(mode="json"), pb.DeliveryPolicy())
     resp = await clients.reach.ProposeDeliveryPolicy(
         pb.ProposeDeliveryPolicyRequest(actor=actor_pb(operator), policy=policy)
     )
-    return to_json(resp.proposal)
+    return from_proto(PolicyProposalPublic, resp.proposal)
 
 
 @router.post(
@@ -257,10 +276,10 @@ async def propose_policy(body: PolicyIn, clients: ClientsDep, operator: Admin) -
 )
 async def approve_policy(
     proposal_id: Annotated[str, Path(max_length=36)], clients: ClientsDep, operator: Admin
-) -> dict[str, Any]:
+) -> PolicyProposalPublic:
     """Four eyes: the proposer cannot approve their own change."""
     _head_office(operator)
     resp = await clients.reach.ApproveDeliveryPolicy(
         pb.ApproveDeliveryPolicyRequest(actor=actor_pb(operator), proposal_id=proposal_id)
     )
-    return to_json(resp.proposal)
+    return from_proto(PolicyProposalPublic, resp.proposal)

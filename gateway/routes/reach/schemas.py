@@ -1,19 +1,17 @@
-"""Request bodies of the reach routes (strict, bounded) and protobuf -> JSON."""
+"""Request bodies of the reach routes (strict, bounded); the responses are in reach/public.py."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import Path
-from google.protobuf.json_format import MessageToDict, ParseDict
-from google.protobuf.timestamp_pb2 import Timestamp
+from google.protobuf.json_format import ParseDict
 from lattice.reach.v1 import reach_pb2 as pb
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gateway.auth import OperatorPrincipal
 from gateway.problems import Problem
-from services.runtime.clock import from_timestamp
 from services.runtime.personal_data import contains_personal_number
 
 AppIdPattern = r"^[a-z][a-z0-9_-]{1,39}$"
@@ -32,7 +30,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class AppEventIn(Strict):
+class AppEventCreate(Strict):
     event_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
     # the type becomes a NATS subject token: lower-case words, digit runs of at most six
     type: Annotated[
@@ -62,14 +60,14 @@ class EventBatch(Strict):
             ]
         }
     )
-    events: list[AppEventIn] = Field(min_length=1, max_length=MAX_EVENTS)
+    events: list[AppEventCreate] = Field(min_length=1, max_length=MAX_EVENTS)
 
 
 class EventsAccepted(BaseModel):
     accepted: int
 
 
-class PreferenceIn(Strict):
+class ContactPreferenceUpdate(Strict):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"channel": "sms", "purpose": "offers", "opted_in": False}]}
     )
@@ -109,7 +107,7 @@ class Schedule(Strict):
     every_s: int = Field(default=0, ge=0, le=366 * 86400)
 
 
-class StrategyIn(Strict):
+class StrategyCreate(Strict):
     """4W1Do: who (segment, control share), where (touchpoints), what (content), when, do."""
 
     model_config = ConfigDict(
@@ -149,7 +147,7 @@ class StrategyIn(Strict):
     min_interval_s: int = Field(default=0, ge=0, le=90 * 86400)
 
 
-class StrategyUpdate(StrategyIn):
+class StrategyUpdate(StrategyCreate):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -173,7 +171,7 @@ class ChannelRule(Strict):
     rate_per_second: int = Field(default=0, ge=0, le=100_000)
 
 
-class PolicyIn(Strict):
+class PolicyProposalCreate(Strict):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -198,39 +196,16 @@ class PolicyIn(Strict):
     default_time_zone: Annotated[str, Field(min_length=1, max_length=64)] = "Asia/Shanghai"
 
 
-def to_json(message: Any) -> dict[str, Any]:
-    """A protobuf message as JSON with field names as in the proto; an unset or zero time is null
-    (a service's `to_timestamp(None)` sets the field to the epoch: never shown as 1970-01-01)."""
-    data = MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
-    _null_times(message, data)
-    return data
-
-
-def _null_times(message: Any, data: dict[str, Any]) -> None:
-    for f in message.DESCRIPTOR.fields:
-        kind = f.message_type
-        if kind is None or kind.GetOptions().map_entry:
-            continue
-        if f.is_repeated:
-            for item, item_data in zip(getattr(message, f.name), data.get(f.name, []), strict=True):
-                _null_times(item, item_data)
-        elif kind.full_name == Timestamp.DESCRIPTOR.full_name:
-            if from_timestamp(getattr(message, f.name)) is None:
-                data[f.name] = None
-        elif message.HasField(f.name):
-            _null_times(getattr(message, f.name), data[f.name])
-
-
 def actor_pb(operator: OperatorPrincipal) -> pb.Actor:
     return pb.Actor(operator_id=operator.operator_id, branch=operator.branch or "")
 
 
-def spec_pb(body: StrategyIn) -> pb.StrategySpec:
+def spec_pb(body: StrategyCreate) -> pb.StrategySpec:
     data = body.model_dump(mode="json", exclude={"expected_version"}, exclude_none=True)
     return ParseDict(data, pb.StrategySpec())
 
 
-def check_privacy(event: AppEventIn) -> None:
+def check_privacy(event: AppEventCreate) -> None:
     """Refuse events whose properties look like phone, ID-card or card numbers."""
     for key, value in event.properties.items():
         if _PERSONAL_KEY.search(key) or contains_personal_number(value):
