@@ -121,6 +121,9 @@ def test_wrk_output_is_parsed_and_only_repeatable_requests_go_to_wrk() -> None:
         "p90_ms": 0.765,
         "p99_ms": 1.2,
     }
+    # latencies of a second or more: wrk pads the unit ("1.50s "), which once parsed as no figure at all
+    slow = WRK_OUTPUT.replace("424.00us", "1.50s ").replace("765.00us", "2.01s ").replace("1.20ms", "1.00m ")
+    assert [parse_output(slow)[f"p{p}_ms"] for p in (50, 90, 99)] == [1500.0, 2010.0, 60_000.0]
     post = Request("POST", "/v1/x", {"content-type": "application/json"}, b'{"a":1}', (201,))
     assert suits_wrk([post, Request("POST", "/v1/x", body=b'{"a":2}', expect=(302,))])
     assert not suits_wrk([post, Request(expect=(404,))])

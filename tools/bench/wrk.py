@@ -108,7 +108,8 @@ def parse_output(text: str) -> dict[str, Any]:
         raise ValueError(f"unexpected wrk output:\n{text}")
     requests = int(done.group(1))
     elapsed = _ms(done.group(2) + done.group(3)) / 1000
-    pct = {p: _ms(v) for p, v in re.findall(r"^\s+(50|90|99)(?:\.0+)?%\s+(\S+)$", text, flags=re.M)}
+    # wrk pads its units to two characters: a latency of seconds reads "1.50s " (trailing blank)
+    pct = {p: _ms(v) for p, v in re.findall(r"^\s+(50|90|99)(?:\.0+)?%\s+(\S+)\s*$", text, flags=re.M)}
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, sockets.groups())) if sockets else 0)
