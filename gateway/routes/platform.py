@@ -24,7 +24,7 @@ T = TypeVar("T")
 Sequence = Annotated[int, Path(ge=1, le=2**63 - 1, description="the dead letter's DLQ stream sequence")]
 
 
-class ConsumerOut(BaseModel):
+class ConsumerPublic(BaseModel):
     stream: str
     consumer: str
     filter_subject: str
@@ -36,10 +36,10 @@ class ConsumerOut(BaseModel):
 
 
 class ConsumerList(BaseModel):
-    items: list[ConsumerOut]
+    items: list[ConsumerPublic]
 
 
-class DeadLetterOut(BaseModel):
+class DeadLetterPublic(BaseModel):
     sequence: int
     consumer: str
     subject: str = Field(description="the subject the message was published on")
@@ -51,19 +51,19 @@ class DeadLetterOut(BaseModel):
 
 
 class DeadLetterPage(BaseModel):
-    items: list[DeadLetterOut]
+    items: list[DeadLetterPublic]
     next_page_token: str | None
 
 
-class DeadLetterDetail(DeadLetterOut):
+class DeadLetterDetail(DeadLetterPublic):
     payload: dict[str, Any] = Field(
         description="`decoded` and `fields` (the event decoded by its type) or `base64`; "
         "personal numbers scrubbed"
     )
 
 
-class ReplayOut(BaseModel):
-    replayed: DeadLetterOut
+class ReplayPublic(BaseModel):
+    replayed: DeadLetterPublic
     status: str = "replayed"
 
 
@@ -104,7 +104,7 @@ async def list_consumers(request: Request, operator: OperatorPrincipal = ADMIN) 
     """
     _head_office_admin(operator)
     found = await dead_letters.consumers(_js(request))
-    return ConsumerList(items=[ConsumerOut(**vars(c)) for c in found])
+    return ConsumerList(items=[ConsumerPublic(**vars(c)) for c in found])
 
 
 @router.get(
@@ -133,7 +133,7 @@ async def list_dead_letters(
         ),
     )
     return DeadLetterPage(
-        items=[DeadLetterOut(**vars(d)) for d in items],
+        items=[DeadLetterPublic(**vars(d)) for d in items],
         next_page_token=None if after is None else str(after),
     )
 
@@ -161,24 +161,24 @@ async def inspect_dead_letter(
     "/dead-letters/{sequence}/replay",
     operation_id="replay_dead_letter",
     responses=_GONE,
-    response_model=ReplayOut,
+    response_model=ReplayPublic,
     summary="Publish a dead letter again, for the consumer that dead-lettered it only",
     description="Other consumers of the subject acknowledge the replay unseen; the consumer keeps its "
     "exactly-once record by the event id. The message leaves the DLQ; if it fails again it returns there.",
 )
 async def replay_dead_letter(
     request: Request, sequence: Sequence, operator: OperatorPrincipal = ADMIN
-) -> ReplayOut:
+) -> ReplayPublic:
     """Deliver the dead letter to its consumer again; the replay is recorded with the operator's id."""
     letter = await _on_the_bus(
         request,
         operator,
         lambda js: dead_letters.replay(js, sequence=sequence, operator_id=operator.operator_id),
     )
-    return ReplayOut(replayed=DeadLetterOut(**vars(letter)))
+    return ReplayPublic(replayed=DeadLetterPublic(**vars(letter)))
 
 
-class ReplayRecordOut(BaseModel):
+class ReplayRecordPublic(BaseModel):
     record: int = Field(description="the record's sequence (page tokens continue after it)")
     sequence: int = Field(description="the dead letter replayed")
     consumer: str
@@ -190,7 +190,7 @@ class ReplayRecordOut(BaseModel):
 
 
 class ReplayPage(BaseModel):
-    items: list[ReplayRecordOut]
+    items: list[ReplayRecordPublic]
     next_page_token: str | None
 
 
@@ -210,6 +210,6 @@ async def list_replays(
     _head_office_admin(operator)
     items, after = await dead_letters.replays(_js(request), after=int(page_token or 0), limit=limit)
     return ReplayPage(
-        items=[ReplayRecordOut(**item) for item in items],
+        items=[ReplayRecordPublic(**item) for item in items],
         next_page_token=None if after is None else str(after),
     )

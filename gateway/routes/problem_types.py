@@ -21,7 +21,7 @@ router = APIRouter(tags=["system"])
 _TICKS = re.compile(r"`([^`]+)`")
 
 
-class ProblemTypeOut(BaseModel):
+class ProblemTypePublic(BaseModel):
     code: str
     title: str
     meaning: str
@@ -85,7 +85,7 @@ async def list_problem_types(request: Request):
 
 @router.get(
     "/problems/{code}",
-    response_model=ProblemTypeOut,
+    response_model=ProblemTypePublic,
     summary="What a problem code means and how to fix it",
     operation_id="get_problem_type",
     responses={404: {"description": "Lattice answers no problem with this code"}},
@@ -100,4 +100,4 @@ async def get_problem_type(
         raise Problem(404, "problem_type_not_found", "Lattice answers no problem with this code")
     if _wants_html(request):
         return _html(entry)
-    return ProblemTypeOut(code=entry.code, title=entry.title, meaning=entry.meaning, fix=entry.fix)
+    return ProblemTypePublic(code=entry.code, title=entry.title, meaning=entry.meaning, fix=entry.fix)

@@ -23,7 +23,8 @@ from pydantic import AwareDatetime, BaseModel
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.problems import Problem
-from services.runtime.clock import from_timestamp, to_timestamp
+from gateway.proto_models import from_proto
+from services.runtime.clock import to_timestamp
 
 router = APIRouter(prefix="/v1/ops/audit", tags=["audit"])
 Viewer = Annotated[OperatorPrincipal, require_role("viewer")]
@@ -35,7 +36,7 @@ _CURSOR = re.compile(r"([0-9]{1,20})\.([a-z]{2,20})\.([0-9]{1,19})")
 Word = r"^([A-Za-z0-9_.:-]{1,64})?$"
 
 
-class AuditRecordOut(BaseModel):
+class AuditRecordPublic(BaseModel):
     service: str
     record_id: int
     at: datetime
@@ -50,7 +51,7 @@ class AuditRecordOut(BaseModel):
 
 
 class AuditPage(BaseModel):
-    records: list[AuditRecordOut]
+    records: list[AuditRecordPublic]
     next_page_token: str = ""
 
 
@@ -73,22 +74,6 @@ def _token(record: pb.AuditRecord) -> str:
     micros = record.at.seconds * 1_000_000 + record.at.nanos // 1000
     raw = f"{micros}.{record.service}.{record.record_id}"
     return base64.urlsafe_b64encode(raw.encode("ascii")).decode("ascii").rstrip("=")
-
-
-def _out(record: pb.AuditRecord) -> AuditRecordOut:
-    return AuditRecordOut(
-        service=record.service,
-        record_id=record.record_id,
-        at=from_timestamp(record.at),
-        operator_id=record.operator_id,
-        operator_branch=record.operator_branch,
-        action=record.action,
-        entity=record.entity,
-        entity_id=record.entity_id,
-        branch=record.branch,
-        reason=record.reason,
-        detail=record.detail,
-    )
 
 
 @router.get(
@@ -131,7 +116,7 @@ async def search_audit(
         *(audit_pb2_grpc.AuditTrailStub(clients.channels[name]).SearchAudit(request) for name in trails)
     )
     shown, token = merge([r for reply in replies for r in reply.records], limit=limit)
-    return AuditPage(records=[_out(r) for r in shown], next_page_token=token)
+    return AuditPage(records=[from_proto(AuditRecordPublic, r) for r in shown], next_page_token=token)
 
 
 def merge(records: list[pb.AuditRecord], *, limit: int) -> tuple[list[pb.AuditRecord], str]:

@@ -40,7 +40,7 @@ class OpsLinkCreate(Strict):
     ttl_days: int = Field(default=30, ge=1, le=365)
 
 
-class PostbackResendIn(Strict):
+class PostbackResendCreate(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "the partner fixed its endpoint"}]})
     reason: Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -113,7 +113,7 @@ async def create_campaign_link(
 )
 async def resend_postback(
     delivery_id: DeliveryId,
-    body: PostbackResendIn,
+    body: PostbackResendCreate,
     clients: ClientsDep,
     operator: OperatorPrincipal = OPERATOR,
 ) -> PostbackDeliveryPublic:

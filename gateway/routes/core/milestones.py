@@ -24,7 +24,7 @@ MAX_SKEW = timedelta(minutes=5)
 Kind = Literal["first_transaction", "aum_tier_upgraded"]
 
 
-class CoreMilestoneIn(BaseModel):
+class CoreMilestoneCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     milestone_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{8,64}$")]
@@ -42,7 +42,7 @@ class CoreMilestoneIn(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _tier_only_for_upgrades(self) -> CoreMilestoneIn:
+    def _tier_only_for_upgrades(self) -> CoreMilestoneCreate:
         if (self.kind == "aum_tier_upgraded") != (self.tier is not None):
             raise ValueError("tier is required for aum_tier_upgraded and allowed only there")
         return self
@@ -67,7 +67,7 @@ class CoreMilestoneBatch(BaseModel):
         },
     )
 
-    milestones: list[CoreMilestoneIn] = Field(min_length=1, max_length=MAX_MILESTONES)
+    milestones: list[CoreMilestoneCreate] = Field(min_length=1, max_length=MAX_MILESTONES)
 
 
 class CoreMilestonesAccepted(BaseModel):
@@ -93,7 +93,7 @@ async def record_milestones(
     The milestone id is the idempotency key for ever: a milestone sent again (in any batch) pays once,
     and the same batch sent again gets the same answer."""
     now = datetime.now(UTC)
-    unique: dict[str, CoreMilestoneIn] = {}
+    unique: dict[str, CoreMilestoneCreate] = {}
     for milestone in body.milestones:
         seen = unique.setdefault(milestone.milestone_id, milestone)
         if seen != milestone:

@@ -57,7 +57,7 @@ class ProviderReceipts:
         }
 
 
-class ReceiptIn(BaseModel):
+class ReceiptCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     delivery_id: Ref
@@ -84,7 +84,7 @@ class ReceiptBatch(BaseModel):
         },
     )
 
-    receipts: list[ReceiptIn] = Field(min_length=1, max_length=500)
+    receipts: list[ReceiptCreate] = Field(min_length=1, max_length=500)
 
 
 class ReceiptsRecorded(BaseModel):

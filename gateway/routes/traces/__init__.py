@@ -42,7 +42,7 @@ class TracePage(BaseModel):
     next_page_token: str = ""
 
 
-class SpanOut(BaseModel):
+class SpanPublic(BaseModel):
     span_id: str
     parent_id: str
     service: str
@@ -56,7 +56,7 @@ class SpanOut(BaseModel):
 
 
 class TraceDetail(TraceSummary):
-    spans: list[SpanOut]
+    spans: list[SpanPublic]
 
 
 def _summary(trace: Trace) -> TraceSummary:
@@ -152,7 +152,7 @@ async def get_trace(trace_id: TraceId, request: Request, operator: Viewer) -> Tr
         raise Problem(404, "trace_not_found", f"no trace {trace_id} in the recent span files")
     start = trace.start_ns
     spans = [
-        SpanOut(
+        SpanPublic(
             span_id=s.span_id,
             parent_id=s.parent_id,
             service=s.service,
