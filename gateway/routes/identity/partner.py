@@ -97,13 +97,8 @@ async def complete_binding(
     resp = await clients.identity.CompletePartnerBinding(
         pb.CompletePartnerBindingRequest(partner_id=partner.partner_id, binding_id=binding_id)
     )
-    return BindingCompleted(
-        pairwise_id=resp.pairwise_id,
-        partner_user_ref=resp.partner_user_ref,
-        access_token=resp.access_token,
-        expires_in=resp.expires_in,
-        scope=" ".join(resp.scopes),
-    )
+    # OAuth's space-separated `scope` string (RFC 6749 section 5.1) for the contract's repeated scopes
+    return from_proto(BindingCompleted, resp, scope=" ".join(resp.scopes))
 
 
 @router.get(

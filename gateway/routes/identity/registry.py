@@ -165,11 +165,10 @@ async def register_partner(
             actor=registry_actor(operator),
         )
     )
-    return PartnerCreated(
-        **from_proto(PartnerPublic, resp.partner).model_dump(),
-        signing_key_id=resp.signing_key_id,
-        signing_secret=b64(resp.signing_secret),
-    )
+    # the created partner with its first signing key, which the contract answers beside it; the
+    # secret's bytes travel as base64 text (JSON has no bytes)
+    key_id, secret = resp.signing_key_id, b64(resp.signing_secret)
+    return from_proto(PartnerCreated, resp.partner, signing_key_id=key_id, signing_secret=secret)
 
 
 @router.get(
