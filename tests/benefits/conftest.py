@@ -42,7 +42,7 @@ def assert_ledger_balanced(engine: Engine) -> None:
 @pytest.fixture(params=DATABASE_KINDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A migrated benefits database (SQLite; PostgreSQL under `-m postgres`), proved balanced afterwards."""
-    with fresh_database_url(request.param, tmp_path) as url:
+    with fresh_database_url(request.param, tmp_path, service="benefits") as url:
         engine = make_engine(url, pool_size=20)
         try:
             migrate(engine, "benefits")

@@ -53,7 +53,7 @@ def texts(
 @pytest.fixture(params=DATABASE_KINDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A migrated content database: SQLite, and PostgreSQL under `make test-postgres`."""
-    with fresh_database_url(request.param, tmp_path) as url:
+    with fresh_database_url(request.param, tmp_path, service="content") as url:
         engine = make_engine(url)
         migrate(engine, "content")
         try:

@@ -22,7 +22,7 @@ from services.reach.touchpoints import SandboxProvider
 from services.runtime.db import make_engine, migrate, transaction
 from services.runtime.grpc_client import open_channel
 from services.runtime.pki import identity_for
-from tests.support.databases import fresh_database_url
+from tests.support.databases import copy_migrated_sqlite, fresh_database_url
 from tools.stack import free_port
 
 AUTHOR = strategies.Actor(operator_id="op-anna")
@@ -44,6 +44,7 @@ def make_reach_db(url: str) -> Engine:
 
 @pytest.fixture
 def reach_db(tmp_path: Path) -> Iterator[Engine]:
+    copy_migrated_sqlite("reach", tmp_path / "reach.db")
     engine = make_reach_db(f"sqlite:///{tmp_path / 'reach.db'}")
     yield engine
     engine.dispose()
@@ -51,7 +52,7 @@ def reach_db(tmp_path: Path) -> Iterator[Engine]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def any_reach_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with fresh_database_url(request.param, tmp_path) as url:
+    with fresh_database_url(request.param, tmp_path, service="reach") as url:
         engine = make_reach_db(url)
         yield engine
         engine.dispose()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from services.runtime.config import SERVICES
+from tests.support.databases import seed_migrated_sqlite
 from tools.demo_data import load
 from tools.stack import Stack, StackConfig
 
@@ -18,6 +19,8 @@ def running_system(var_dir: Path, **config: Any) -> Iterator[Stack]:
     """`config` goes to StackConfig.ephemeral (extra_env, replicas...)."""
     stack = Stack(StackConfig.ephemeral(var_dir, **config))
     try:
+        # each service finds its database migrated (the services migrate from scratch in private_stack)
+        seed_migrated_sqlite(stack.config.var_dir, stack.base_env())
         stack.start()
         load({s: stack.config.addr(s) for s in SERVICES}, pki_dir=stack.config.pki_dir, say=lambda _msg: None)
         yield stack
