@@ -249,3 +249,27 @@ def test_repeated_messages_and_enum_names_come_from_the_descriptor() -> None:
     ]
     kind: Any = Probe.DESCRIPTOR.fields_by_name["kind"].enum_type
     assert [enum_name(kind, n) for n in (0, 1, 2, 9)] == [None, "fixed_coupon", "perk", None]
+
+
+# answers that are standard documents, not models: liveness, OpenID discovery, the JWKS as identity
+# publishes it
+DOCUMENTS = {"/healthz", "/.well-known/openid-configuration", "/v1/.well-known/jwks.json"}
+
+
+def test_every_answer_is_a_named_model_of_the_one_naming_family() -> None:
+    from gateway.app import create_app
+
+    document = create_app().openapi()
+    untyped = [
+        f"{method.upper()} {path} {status}"
+        for path, operations in document["paths"].items()
+        if path not in DOCUMENTS
+        for method, operation in operations.items()
+        for status, response in operation.get("responses", {}).items()
+        if status.startswith("2")
+        for content in response.get("content", {}).values()
+        if "$ref" not in content.get("schema", {})
+    ]
+    assert untyped == []
+    names = document["components"]["schemas"]
+    assert [n for n in names if n.endswith(("Out", "In"))] == []

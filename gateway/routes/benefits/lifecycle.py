@@ -97,6 +97,17 @@ class BalancePublic(BaseModel):
     as_of: datetime | None
 
 
+class LedgerCheckPublic(BaseModel):
+    balanced: bool
+    total_debits: int
+    total_credits: int
+    entries: int
+    postings: int
+    unbalanced_entries: list[str]
+    mismatches: list[str] = Field(description="accounts whose stored balance differs from their postings")
+    negative_accounts: list[str]
+
+
 async def _request(
     clients: ClientsDep, operator: OperatorPrincipal, change: pb.BenefitChange
 ) -> ChangePublic:
@@ -246,19 +257,11 @@ async def account_balance(
     operation_id="check_benefits_ledger",
     summary="Check that the benefits ledger balances",
 )
-async def check_ledger(clients: ClientsDep, operator: Admin) -> dict[str, object]:
+async def check_ledger(clients: ClientsDep, operator: Admin) -> LedgerCheckPublic:
     """Prove the benefits ledger balances (head-office admins)."""
     r = await clients.benefits.CheckLedger(pb.CheckLedgerRequest(principal=operator_principal(operator)))
-    return {
-        "balanced": r.balanced,
-        "total_debits": r.total_debits,
-        "total_credits": r.total_credits,
-        "entries": r.entries,
-        "postings": r.postings,
-        "unbalanced_entries": list(r.unbalanced_entries),
-        "mismatches": [m.account_id for m in r.mismatches],
-        "negative_accounts": list(r.negative_accounts),
-    }
+    # the check names the mismatched accounts; their stored and posted sums stay in the service's log
+    return from_proto(LedgerCheckPublic, r, mismatches=[m.account_id for m in r.mismatches])
 
 
 # Last: its `{action}` segment would otherwise shadow the routes above.
