@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import re
 import types
-from collections.abc import Mapping
-from datetime import UTC
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
@@ -60,61 +60,83 @@ def _enum_prefix(enum: Any) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", enum.name).upper() + "_"
 
 
+Read = Callable[[Any], Any]  # a message (or a field's raw value) -> the model's value
+
+
 def _model_data(model: type[BaseModel], message: Message, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    descriptor: Any = message.DESCRIPTOR  # a Descriptor (upb or pure-Python at runtime)
-    data: dict[str, Any] = {}
-    for name, field, annotation, required in _fields(model, descriptor):
-        if name in overrides:
-            data[name] = overrides[name]
-            continue
-        if field is None:
-            if required:
-                raise TypeError(
-                    f"{model.__name__}.{name}: {descriptor.full_name} has no such field; give an override"
-                )
-            continue
-        data[name] = _field_value(message, field, annotation)
+    plan = _plan(model, message.DESCRIPTOR)
+    if not overrides:
+        return {name: read(message) for name, read in plan}
+    data = {name: read(message) for name, read in plan if name not in overrides}
+    for name, value in overrides.items():
+        if name not in model.model_fields:
+            raise TypeError(f"{model.__name__} has no field {name}")
+        data[name] = value
     return data
 
 
 @cache
-def _fields(model: type[BaseModel], descriptor: Any) -> tuple[tuple[str, Any, Any, bool], ...]:
-    """Each model field with its proto field (None if the message has none), annotation and whether
-    it is required: worked out once per model and message type, not per message (a funnel report
-    converts thousands of rows)."""
-    return tuple(
-        (name, descriptor.fields_by_name.get(name), info.annotation, info.is_required())
-        for name, info in model.model_fields.items()
-    )
+def _plan(model: type[BaseModel], descriptor: Any) -> tuple[tuple[str, Read], ...]:
+    """How to read each model field from a message of this type, worked out once per model and message
+    type (a funnel report converts thousands of rows): a model field the message lacks reads as an
+    error unless the model has a default (an override, given per call, takes its place)."""
+    plan: list[tuple[str, Read]] = []
+    for name, info in model.model_fields.items():
+        field = descriptor.fields_by_name.get(name)
+        if field is None:
+            if info.is_required():
+                where = f"{model.__name__}.{name}: {descriptor.full_name}"
+                plan.append((name, _refusal(f"{where} has no such field (give an override)")))
+            continue
+        plan.append((name, _field_reader(field, info.annotation)))
+    return tuple(plan)
 
 
-def _field_value(message: Message, field: Any, annotation: Any) -> Any:
+def _refusal(reason: str) -> Read:
+    def read(message: Any) -> Any:
+        raise TypeError(reason)
+
+    return read
+
+
+def _field_reader(field: Any, annotation: Any) -> Read:
     inner, optional = _unwrap(annotation)
-    raw = getattr(message, field.name)
+    name = field.name
     if _is_map(field):
-        value_field = field.message_type.fields_by_name["value"]
-        value_type = _arg(inner, 1)
-        return {k: _single(value_field, v, value_type) for k, v in raw.items()}
+        value = _value_reader(field.message_type.fields_by_name["value"], _arg(inner, 1))
+        return lambda m: {k: value(v) for k, v in getattr(m, name).items()}
     if field.is_repeated:
-        item_type = _arg(inner, 0)
-        return [_single(field, v, item_type) for v in raw]
-    if optional and field.has_presence and not message.HasField(field.name):
-        return None
-    if optional and not field.has_presence and raw == field.default_value:
-        return None
-    return _single(field, raw, inner)
+        item = _value_reader(field, _arg(inner, 0))
+        return lambda m: [item(v) for v in getattr(m, name)]
+    single = _value_reader(field, inner)
+    if optional and field.has_presence:
+        return lambda m: single(getattr(m, name)) if m.HasField(name) else None
+    if optional:
+        zero = field.default_value
+        return lambda m: None if (raw := getattr(m, name)) == zero else single(raw)
+    return lambda m: single(getattr(m, name))
 
 
-def _single(field: Any, raw: Any, annotation: Any) -> Any:
+def _value_reader(field: Any, annotation: Any) -> Read:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         if field.message_type.full_name == _TIMESTAMP:
-            return None if raw.seconds == 0 and raw.nanos == 0 else raw.ToDatetime(tzinfo=UTC)
+            return _time
         nested, _ = _unwrap(annotation)
         if isinstance(nested, type) and issubclass(nested, BaseModel):
-            return _model_data(nested, raw, {})
-        raise TypeError(f"{field.full_name}: the model needs a nested model here, not {annotation!r}")
+            return lambda raw: _model_data(nested, raw, {})
+        # raised when read, not when planned: a field given as an override is never read
+        return _refusal(f"{field.full_name}: the model needs a nested model here, not {annotation!r}")
     if field.type == FieldDescriptor.TYPE_ENUM:
-        return enum_name(field.enum_type, raw)
+        enum = field.enum_type
+        return lambda raw: enum_name(enum, raw)
+    return _same
+
+
+def _time(ts: Any) -> datetime | None:
+    return None if ts.seconds == 0 and ts.nanos == 0 else ts.ToDatetime(tzinfo=UTC)
+
+
+def _same(raw: Any) -> Any:
     return raw
 
 

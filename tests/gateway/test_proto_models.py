@@ -242,6 +242,16 @@ def test_a_required_field_the_message_lacks_is_refused_by_name() -> None:
         from_proto(Stray, Probe())
 
 
+def test_a_message_field_read_as_something_else_needs_an_override() -> None:
+    class Flat(BaseModel):
+        part: dict[str, object]  # the HTTP shape is not the nested message's
+
+    message: Any = Probe(part=Part(label="a"))
+    assert from_proto(Flat, message, part={"label": message.part.label}).part == {"label": "a"}
+    with pytest.raises(TypeError, match=r"probe\.v1\.Probe\.part: the model needs a nested model"):
+        from_proto(Flat, message)
+
+
 def test_repeated_messages_and_enum_names_come_from_the_descriptor() -> None:
     assert from_protos(PartPublic, [Part(label="a"), Part()]) == [
         PartPublic(label="a", at=None),
