@@ -91,6 +91,14 @@ class AuditPublic(BaseModel):
     at: datetime | None
 
 
+class BenefitChangePage(Page[ChangePublic]):
+    """One page of a benefit's top-ups and extensions, oldest request first."""
+
+
+class BenefitAuditPage(Page[AuditPublic]):
+    """One page of a benefit's audit trail, oldest first."""
+
+
 class BalancePublic(BaseModel):
     account_id: str
     balance: int
@@ -180,7 +188,7 @@ async def review_change(
     "/ops/benefits/{benefit_id}/changes",
     operation_id="list_benefit_changes",
     summary="List a benefit's top-ups and extensions",
-    response_model=Page[ChangePublic],
+    response_model=BenefitChangePage,
 )
 async def list_changes(
     benefit_id: Slug,
@@ -189,7 +197,7 @@ async def list_changes(
     status_: Annotated[Literal["pending", "approved", "rejected"] | None, Query(alias="status")] = None,
     page_size: PageSize = 50,
     page_token: PageToken = "",
-) -> Page[ChangePublic]:
+) -> BenefitChangePage:
     """The benefit's top-ups and extensions, oldest request first (reviewers look for the pending ones)."""
     resp = await clients.benefits.ListBenefitChanges(
         pb.ListBenefitChangesRequest(
@@ -200,17 +208,14 @@ async def list_changes(
             page_token=page_token,
         )
     )
-    return Page[ChangePublic](
-        items=[from_proto(ChangePublic, c) for c in resp.changes],
-        next_page_token=resp.next_page_token or None,
-    )
+    return BenefitChangePage.of([from_proto(ChangePublic, c) for c in resp.changes], resp.next_page_token)
 
 
 @router.get(
     "/ops/benefits/{benefit_id}/audit",
     operation_id="get_benefit_audit_trail",
     summary="Get a benefit's audit trail",
-    response_model=Page[AuditPublic],
+    response_model=BenefitAuditPage,
 )
 async def benefit_audit(
     benefit_id: Slug,
@@ -218,7 +223,7 @@ async def benefit_audit(
     operator: Viewer,
     page_size: PageSize = 50,
     page_token: PageToken = "",
-) -> Page[AuditPublic]:
+) -> BenefitAuditPage:
     """Who drafted, reviewed, paused, resumed, stopped or changed the benefit, when and why (oldest first)."""
     resp = await clients.benefits.GetBenefitAudit(
         pb.GetBenefitAuditRequest(
@@ -229,7 +234,7 @@ async def benefit_audit(
         )
     )
     records = from_protos(AuditPublic, resp.records)
-    return Page[AuditPublic](items=records, next_page_token=resp.next_page_token or None)
+    return BenefitAuditPage.of(records, resp.next_page_token)
 
 
 @router.get(

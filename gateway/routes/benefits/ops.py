@@ -11,7 +11,7 @@ from pydantic import Field
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
-from gateway.paging import Page, page
+from gateway.paging import Page
 from gateway.proto_models import from_proto
 from gateway.routes.benefits.calls import caller_key, operator_principal
 from gateway.routes.benefits.schemas import (
@@ -93,7 +93,8 @@ async def get_benefit(benefit_id: Slug, clients: ClientsDep, operator: Viewer) -
     return from_proto(BenefitPublic, resp.benefit)
 
 
-BenefitPage = Page[BenefitPublic]
+class BenefitPage(Page[BenefitPublic]):
+    """One page of the catalogue."""
 
 
 @router.get(
@@ -122,7 +123,7 @@ async def list_benefits(
             sort=sort,
         )
     )
-    return page([from_proto(BenefitPublic, b) for b in resp.benefits], resp.next_page_token)
+    return BenefitPage.of([from_proto(BenefitPublic, b) for b in resp.benefits], resp.next_page_token)
 
 
 @router.post(
