@@ -12,7 +12,7 @@ from services.runtime.db import read_session
 
 
 def search_audit(*, engine: Engine, query: AuditQuery) -> list[AuditRecord]:
-    """The benefits' audit records matching the query, newest first."""
+    """The benefits' audit records matching the query, newest or oldest first."""
     branch = func.coalesce(Benefit.branch, "")
     stmt = select(BenefitAudit, branch).outerjoin(
         Benefit, col(Benefit.benefit_id) == col(BenefitAudit.benefit_id)

@@ -14,7 +14,7 @@ from services.runtime.db import read_session
 
 
 def search_audit(*, engine: Engine, query: AuditQuery) -> list[AuditRecord]:
-    """Content's audit records matching the query, newest first; slots are head office's and shared."""
+    """Content's audit records matching the query in its order; slots are head office's and shared."""
     branch = func.coalesce(
         case(
             (col(AuditEntry.entity) == "item", ContentItem.owner_branch),

@@ -96,7 +96,7 @@ def _resends(session: Session, query: AuditQuery) -> list[AuditRecord]:
 
 
 def search_audit(*, engine: Engine, query: AuditQuery) -> list[AuditRecord]:
-    """Conversion's audit records matching the query, newest first."""
+    """Conversion's audit records matching the query, newest or oldest first."""
     with read_session(engine) as session:
         records = _campaigns(session, query) + _goals(session, query) + _resends(session, query)
     return page_of(records, query)

@@ -53,7 +53,7 @@ def record(
 
 
 def search_audit(*, engine: Engine, query: AuditQuery) -> list[AuditRecord]:
-    """Identity's records matching the query, newest first (a branch sees its own branch's objects)."""
+    """Identity's records matching the query in its order (a branch sees its own branch's objects)."""
     columns = {
         "id": col(AdminChange.change_id),
         "at": col(AdminChange.at),

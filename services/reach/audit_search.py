@@ -104,7 +104,7 @@ def _policy(session: Session, query: AuditQuery) -> list[AuditRecord]:
 
 
 def search_audit(*, engine: Engine, query: AuditQuery) -> list[AuditRecord]:
-    """Reach's audit records matching the query, newest first."""
+    """Reach's audit records matching the query, newest or oldest first."""
     with read_session(engine) as session:
         records = _revisions(session, query) + _policy(session, query)
     return page_of(records, query)

@@ -1,7 +1,8 @@
 """The one audit search every service answers over its own trail (lattice.audit.v1.AuditTrail).
 
-A service supplies `search(engine=, query=)` returning its records newest first; this module checks
-the operator, pages with the shared cursor and wires the servicer with its callers (the gateway).
+A service supplies `search(engine=, query=)` returning its records in the query's order (newest first,
+or oldest first when asked) through `narrowed` (SQL) or `page_of` (records derived in Python); this
+module checks the operator, pages with the shared cursor and wires the servicer with its callers.
 """
 
 from __future__ import annotations
@@ -41,12 +42,16 @@ class AuditQuery:
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 50
-    # newest first: only records whose (at, record_id) is below this, None = from the newest
-    before: tuple[datetime, int] | None = None
+    # the position in the order: newest first, records whose (at, record_id) is below it; oldest
+    # first, above it; None = from the start
+    cursor: tuple[datetime, int] | None = None
+    oldest_first: bool = False
 
-    def older(self, at: datetime, record_id: int) -> bool:
-        """Whether a record comes after the cursor."""
-        return self.before is None or (at, record_id) < self.before
+    def beyond(self, at: datetime, record_id: int) -> bool:
+        """Whether a record comes after the cursor in the query's order."""
+        if self.cursor is None:
+            return True
+        return (at, record_id) > self.cursor if self.oldest_first else (at, record_id) < self.cursor
 
     def unscoped(self) -> AuditQuery:
         """The same search for a trail that applies branch scope itself (shared objects)."""
@@ -78,17 +83,21 @@ def _query(request: pb.SearchAuditRequest, service: str) -> AuditQuery:
         raise Forbidden("role_required", "the audit trail is for operations staff")
     if not 1 <= (request.page_size or 50) <= MAX_PAGE:
         raise InvalidInput("invalid_page_size", f"page_size is 1..{MAX_PAGE}")
-    before = None
-    if request.HasField("before"):
-        at = from_timestamp(request.before.at)
+    oldest = request.oldest_first
+    if request.HasField("before" if oldest else "after"):
+        raise InvalidInput("invalid_cursor", "the cursor points the other way than the order")
+    position = None
+    if request.HasField("after" if oldest else "before"):
+        cursor = request.after if oldest else request.before
+        at = from_timestamp(cursor.at)
         if at is None:
             raise InvalidInput("invalid_cursor", "the cursor names no time")
-        # The gateway orders by (at, service, record_id), newest first: at the cursor's instant a
-        # service named before the cursor's keeps all its records, the cursor's own service those of
-        # smaller ids, a service named after it none.
-        cursor = request.before
-        bound = CEILING if service < cursor.service else cursor.record_id if service == cursor.service else -1
-        before = (at, bound)
+        # The gateway orders by (at, service, record_id): at the cursor's instant, newest first, a
+        # service named before the cursor's keeps all its records (ids below the ceiling), the
+        # cursor's own service those of smaller ids, a service named after it none (below -1); oldest
+        # first, the one named before none (above the ceiling), the one after all (above -1).
+        bound = CEILING if service < cursor.service else -1
+        position = (at, cursor.record_id if service == cursor.service else bound)
     return AuditQuery(
         branch=actor.branch,
         by_operator=request.by_operator,
@@ -98,7 +107,8 @@ def _query(request: pb.SearchAuditRequest, service: str) -> AuditQuery:
         since=from_timestamp(request.since),
         until=from_timestamp(request.until),
         limit=request.page_size or 50,
-        before=before,
+        cursor=position,
+        oldest_first=oldest,
     )
 
 
@@ -146,7 +156,7 @@ def serve_audit_trail(ctx: ServiceContext, server: grpc.aio.Server, *, service: 
 
 
 def narrowed(stmt: Any, query: AuditQuery, *, columns: dict[str, Any]) -> Any:
-    """`stmt` filtered by the query, its cursor and branch scope, newest first, one row beyond a page.
+    """`stmt` filtered by the query, its cursor and branch scope, in its order (by at then id), a page.
 
     `columns` names the trail's columns: id, at, operator, action, entity, entity_id, branch.
     """
@@ -165,10 +175,14 @@ def narrowed(stmt: Any, query: AuditQuery, *, columns: dict[str, Any]) -> Any:
         stmt = stmt.where(c["at"] >= query.since)
     if query.until:
         stmt = stmt.where(c["at"] < query.until)
-    if query.before:
-        at, bound = query.before
-        stmt = stmt.where(or_(c["at"] < at, and_(c["at"] == at, c["id"] < bound)))
-    return stmt.order_by(c["at"].desc(), c["id"].desc()).limit(query.limit)
+    if query.cursor:
+        at, bound = query.cursor
+        if query.oldest_first:
+            stmt = stmt.where(or_(c["at"] > at, and_(c["at"] == at, c["id"] > bound)))
+        else:
+            stmt = stmt.where(or_(c["at"] < at, and_(c["at"] == at, c["id"] < bound)))
+    order = (c["at"].asc(), c["id"].asc()) if query.oldest_first else (c["at"].desc(), c["id"].desc())
+    return stmt.order_by(*order).limit(query.limit)
 
 
 def stable_id(*parts: object) -> int:
@@ -189,7 +203,7 @@ def page_of(records: list[AuditRecord], query: AuditQuery) -> list[AuditRecord]:
         and (not query.entity_id or r.entity_id == query.entity_id)
         and (query.since is None or r.at >= query.since)
         and (query.until is None or r.at < query.until)
-        and query.older(r.at, r.record_id)
+        and query.beyond(r.at, r.record_id)
     ]
-    wanted.sort(key=lambda r: (r.at, r.record_id), reverse=True)
+    wanted.sort(key=lambda r: (r.at, r.record_id), reverse=not query.oldest_first)
     return wanted[: query.limit]

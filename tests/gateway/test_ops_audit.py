@@ -61,7 +61,7 @@ def _campaign(gw: httpx.Client, author: str, branch: str) -> str:
         "branch": branch,
     }
     _ok(gw.post("/v1/ops/conversion/campaigns", json=body, headers=operator_headers(gw, author)), 201)
-    return body["campaign_id"]
+    return str(body["campaign_id"])
 
 
 def _strategy(gw: httpx.Client, author: str) -> str:
@@ -184,3 +184,50 @@ def test_bad_input_is_a_422_problem(gateway: httpx.Client, params: dict[str, str
 
 def test_anonymous_is_refused(gateway: httpx.Client) -> None:
     assert gateway.get(AUDIT).status_code == 401
+
+
+def _walk(gw: httpx.Client, params: dict[str, Any]) -> list[tuple[str, int]]:
+    """Every record of a search two at a time, as (service, record id)."""
+    headers = operator_headers(gw, "hq-viewer")
+    seen: list[tuple[str, int]] = []
+    token = ""
+    for _ in range(50):
+        page = _ok(gw.get(AUDIT, params={**params, "limit": 2, "page_token": token}, headers=headers))
+        seen += [(r["service"], r["record_id"]) for r in page["records"]]
+        token = page["next_page_token"]
+        if not token:
+            return seen
+    raise AssertionError("paging did not end")
+
+
+def test_sort_at_pages_oldest_first_and_minus_at_newest_first(gateway: httpx.Client) -> None:
+    since = datetime.now(UTC) - timedelta(milliseconds=5)
+    made = [_item(gateway, "sh-operator"), _benefit(gateway, "hq-operator"), _item(gateway, "bj-operator")]
+    made.append(_campaign(gateway, "sh-operator", "shanghai"))
+    window = {"since": since.isoformat(), "until": (datetime.now(UTC) + timedelta(seconds=1)).isoformat()}
+    newest = _search(gateway, "hq-viewer", limit=200, **window)
+    assert set(made) <= {r["entity_id"] for r in newest} and len(newest) >= 4
+    oldest = _search(gateway, "hq-viewer", limit=200, sort="at", **window)
+    keys = [(r["at"], r["service"], r["record_id"]) for r in oldest]
+    assert keys == sorted(keys) and oldest == newest[::-1]
+    assert [r["entity_id"] for r in oldest if r["entity_id"] in made] == made  # the order they were made
+    assert _search(gateway, "hq-viewer", limit=200, sort="-at", **window) == newest
+
+    ids = [(r["service"], r["record_id"]) for r in newest]
+    assert _walk(gateway, {**window, "sort": "at"}) == ids[::-1]  # no record twice, none left out
+    assert _walk(gateway, {**window, "sort": "-at"}) == ids
+
+
+def test_a_sort_is_at_or_minus_at_and_keeps_its_own_page_tokens(gateway: httpx.Client, objects) -> None:
+    headers = operator_headers(gateway, "hq-viewer")
+    reply = gateway.get(AUDIT, params={"sort": "operator_id"}, headers=headers)
+    assert reply.status_code == 422, reply.text
+    error = reply.json()["errors"][0]
+    assert error["loc"] == ["query", "sort"] and "(-?(at))" in error["msg"]  # the fields allowed
+    assert reply.headers["content-type"].startswith("application/problem+json")
+    for sort, other in (("at", "-at"), ("at", ""), ("-at", "at"), ("", "at")):
+        token = _ok(gateway.get(AUDIT, params={"sort": sort, "limit": 1}, headers=headers))["next_page_token"]
+        assert token
+        refused = gateway.get(AUDIT, params={"sort": other, "page_token": token}, headers=headers)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["code"] == "invalid_page_token"

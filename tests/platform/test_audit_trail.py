@@ -33,13 +33,18 @@ def _trail(service: str, count: int) -> list[AuditRecord]:
 TRAILS = {"benefits": _trail("benefits", 7), "content": _trail("content", 9), "reach": _trail("reach", 4)}
 
 
-def _search(*, branch: str, limit: int, token: str) -> tuple[list[pb.AuditRecord], str]:
+def _search(
+    *, branch: str, limit: int, token: str, oldest_first: bool = False
+) -> tuple[list[pb.AuditRecord], str]:
     """What the gateway does with every service's answer, the services answering with page_of."""
     request = pb.SearchAuditRequest(
         actor=pb.Actor(operator_id="hq-viewer", role="viewer", branch=branch),
         page_size=limit + 1,
-        before=cursor(token),
+        oldest_first=oldest_first,
     )
+    position = cursor(token, oldest_first=oldest_first)
+    if position is not None:
+        (request.after if oldest_first else request.before).CopyFrom(position)
     answers = []
     for service, records in TRAILS.items():
         for r in page_of(records, _query(request, service)):
@@ -48,14 +53,14 @@ def _search(*, branch: str, limit: int, token: str) -> tuple[list[pb.AuditRecord
                     service=service, record_id=r.record_id, at=to_timestamp(r.at), entity_id=r.entity_id
                 )
             )
-    return merge(answers, limit=limit)
+    return merge(answers, limit=limit, oldest_first=oldest_first)
 
 
-def _walk(*, branch: str, limit: int) -> list[str]:
+def _walk(*, branch: str, limit: int, oldest_first: bool = False) -> list[str]:
     seen: list[str] = []
     token = ""
     for _ in range(100):
-        page, token = _search(branch=branch, limit=limit, token=token)
+        page, token = _search(branch=branch, limit=limit, token=token, oldest_first=oldest_first)
         seen += [r.entity_id for r in page]
         if not token:
             return seen
@@ -67,6 +72,8 @@ def test_pages_of_any_size_see_every_record_once_in_one_order() -> None:
     assert len(whole) == sum(len(t) for t in TRAILS.values())
     for limit in (1, 2, 3, 5):
         assert _walk(branch="", limit=limit) == whole
+        # oldest first is the same order the other way round, page by page as well
+        assert _walk(branch="", limit=limit, oldest_first=True) == whole[::-1]
 
 
 def test_a_branch_pages_through_its_own_records_only() -> None:
