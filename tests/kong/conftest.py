@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kong.harness import PluginServer
+from tests.kong.harness import PluginServer, plugin_infos
 from tools.stack import Stack
 
 EDGE_SECRET = "kong-edge-secret-for-tests-0123"
@@ -30,8 +30,11 @@ def plugin_servers(stack: Stack, kong_prefix: Path) -> Iterator[dict[str, Plugin
     }
     servers: dict[str, PluginServer] = {}
     try:
-        for name in SERVERS:
-            servers[name] = PluginServer(name, kong_prefix, env)
+        infos = plugin_infos(SERVERS, kong_prefix)
+        for name in SERVERS:  # the three start side by side
+            servers[name] = PluginServer(name, kong_prefix, env, info=infos[name])
+        for server in servers.values():
+            server.wait_started()
         yield servers
     finally:
         for server in servers.values():

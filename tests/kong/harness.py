@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,12 @@ def plugin_info(server: str, prefix: Path) -> dict[str, Any]:
         plugin_command(server, "QUERY_CMD", prefix), capture_output=True, check=True, timeout=30
     )
     return json.loads(out.stdout)[0]
+
+
+def plugin_infos(servers: list[str] | tuple[str, ...], prefix: Path) -> dict[str, dict[str, Any]]:
+    """plugin_info of each server, the `--dump` processes run side by side (each starts Python)."""
+    with ThreadPoolExecutor(max_workers=len(servers)) as pool:
+        return dict(zip(servers, pool.map(lambda server: plugin_info(server, prefix), servers), strict=True))
 
 
 def config_fields(info: dict[str, Any]) -> list[dict[str, Any]]:
@@ -160,9 +167,12 @@ class KongSide:
 class PluginServer:
     """One plugin's dedicated server process, started as Kong's start_cmd would."""
 
-    def __init__(self, server: str, prefix: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, server: str, prefix: Path, env: dict[str, str], *, info: dict[str, Any] | None = None
+    ) -> None:
+        """Start the process; wait_started() returns once its socket is there."""
         self.server = server
-        self.info = plugin_info(server, prefix)
+        self.info = info or plugin_info(server, prefix)
         self.name = self.info["Name"]
         self.prefix = prefix
         self.socket = socket_path(server, prefix)
@@ -174,10 +184,12 @@ class PluginServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 20
+        self._started = time.monotonic()
+
+    def wait_started(self, timeout: float = 20.0) -> None:
         while not self.socket.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{server} did not start: {self.log.read_text()}")
+            if self.proc.poll() is not None or time.monotonic() > self._started + timeout:
+                raise RuntimeError(f"{self.server} did not start: {self.log.read_text()}")
             time.sleep(0.05)
 
     def connect(self) -> KongSide:

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.kong.harness import ROOT, config_fields, kong_env, plugin_info
+from tests.kong.harness import ROOT, config_fields, kong_env, plugin_infos
 
 KONG_YML = ROOT / "infra" / "kong" / "kong.yml"
 DECK_SCHEMA = ROOT / "infra" / "kong" / "vendor" / "kong_json_schema.json"
@@ -52,7 +52,7 @@ def document() -> dict[str, Any]:
 def lattice_schemas(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     prefix = tmp_path_factory.mktemp("dump")
     servers = kong_env()["KONG_PLUGINSERVER_NAMES"].split(",")
-    infos = [plugin_info(server.strip(), prefix) for server in servers]
+    infos = plugin_infos([server.strip() for server in servers], prefix).values()
     return {info["Name"]: plugin_config_schema(config_fields(info)) for info in infos}
 
 
