@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -79,7 +80,7 @@ def _campaign(gw: httpx.Client, author: str, branch: str | None) -> str:
         **({"branch": branch} if branch else {}),
     }
     _ok(gw.post("/v1/ops/conversion/campaigns", json=body, headers=operator_headers(gw, author)))
-    return body["campaign_id"]
+    return str(body["campaign_id"])
 
 
 def _all(gw: httpx.Client, who: str, **params: Any) -> list[dict[str, Any]]:
@@ -202,3 +203,63 @@ def test_bad_queries_are_problems(gateway: httpx.Client, params: dict[str, Any])
 @pytest.mark.parametrize("path", [REVIEWS, f"{REVIEWS}/counts"])
 def test_operators_only(gateway: httpx.Client, path: str) -> None:
     assert gateway.get(path).status_code == 401
+
+
+def _position(item: dict[str, Any], field: str) -> tuple[Any, str, str]:
+    """Where an item stands in a sorted inbox: the field (no time first), then kind and id."""
+    at = item["submitted_at"]
+    if field == "kind":
+        return item["kind"], item["kind"], item["object_id"]
+    value = datetime.fromisoformat(at) if at else datetime.min.replace(tzinfo=UTC)
+    return value, item["kind"], item["object_id"]
+
+
+@pytest.mark.parametrize("field", ["submitted_at", "kind"])
+def test_a_sorted_inbox_merges_every_queue_by_the_field_both_ways_two_at_a_time(
+    gateway: httpx.Client, queued: dict[tuple[str, str], str], field: str
+) -> None:
+    late = _submitted_item(gateway, "sh-operator")  # the newest: last by time, amid the kinds by default
+    every = {(i["kind"], i["object_id"]) for i in _all(gateway, "sh-operator")}
+    ascending = _all(gateway, "sh-operator", sort=field)
+    keys = [(i["kind"], i["object_id"]) for i in ascending]
+    assert len(keys) == len(set(keys)) and set(keys) == every  # none twice, none left out
+    positions = [_position(i, field) for i in ascending]
+    assert positions == sorted(positions)
+    assert {i["kind"] for i in ascending} == {"content_item", "benefit", "strategy", "campaign"}
+    descending = _all(gateway, "sh-operator", sort=f"-{field}")
+    assert descending == ascending[::-1]
+    if field == "submitted_at":  # the kinds interleave by time, unlike the default kind-by-kind order
+        assert ascending[-1]["object_id"] == late and descending[0]["object_id"] == late
+        headers = operator_headers(gateway, "hq-reviewer")
+        whole = _ok(gateway.get(REVIEWS, params={"sort": field, "page_size": 100}, headers=headers), 200)
+        times = [_position(i, field) for i in whole["items"]]
+        assert times == sorted(times)
+
+
+def test_a_sort_names_its_fields_and_its_tokens_serve_only_it(
+    gateway: httpx.Client, queued: dict[tuple[str, str], str]
+) -> None:
+    headers = operator_headers(gateway, "hq-reviewer")
+    bad = gateway.get(REVIEWS, params={"sort": "title"}, headers=headers)
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
+    assert "submitted_at" in bad.json()["errors"][0]["msg"] and "kind" in bad.json()["errors"][0]["msg"]
+
+    def first_token(**params: Any) -> str:
+        page = _ok(gateway.get(REVIEWS, params={"page_size": 1, **params}, headers=headers), 200)
+        assert page["next_page_token"], page
+        return page["next_page_token"]
+
+    by_time, unsorted = first_token(sort="submitted_at"), first_token()
+    for sort, token in (
+        ("-submitted_at", by_time),
+        ("kind", by_time),
+        ("", by_time),
+        ("submitted_at", unsorted),
+        ("submitted_at", "~" + "e30"),  # base64url of {}: no position
+    ):
+        params = {"page_token": token, **({"sort": sort} if sort else {})}
+        refused = gateway.get(REVIEWS, params=params, headers=headers)
+        assert refused.status_code == 422, (sort, refused.text)
+        assert refused.json()["code"] == "invalid_page_token"
+    own = {"sort": "submitted_at", "page_token": by_time}
+    assert _ok(gateway.get(REVIEWS, params=own, headers=headers), 200)["items"]

@@ -2,6 +2,8 @@
 
 Each service answers for its own queue with the operator's actor, so branch scope and four eyes stay
 where they are enforced; this route only pages across the queues and marks the operator's own work.
+Without `sort` it pages kind by kind; with `sort` (submitted_at, kind; `-` descending) it merges the
+queues by that key and then (kind, id) on the server (gateway/routes/reviews/ordering.py).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from pydantic import BaseModel
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.problems import Problem
+from gateway.routes.reviews import ordering
 from gateway.routes.reviews.counting import COUNTERS
 from gateway.routes.reviews.sources import KINDS, READERS, ReviewItem
+from gateway.routes.sorting import sort_query
 
 router = APIRouter(prefix="/v1/ops/reviews", tags=["reviews"])
 Viewer = Annotated[OperatorPrincipal, require_role("viewer")]
@@ -60,10 +64,23 @@ async def list_reviews(
     operator: Viewer,
     kind: Kind | None = None,
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
-    page_token: Annotated[str | None, Query(max_length=160, pattern=r"^[a-z_]+:[A-Za-z0-9_.=-]*$")] = None,
+    page_token: Annotated[
+        str | None,
+        Query(
+            max_length=ordering.TOKEN_LENGTH,
+            pattern=r"^([a-z_]+:[A-Za-z0-9_.=-]*|~[A-Za-z0-9_-]+)$",
+            description="`next_page_token` of the previous page (a token is valid with its own sort)",
+        ),
+    ] = None,
+    sort: Annotated[str, sort_query(*ordering.SORTS)] = "",
 ) -> ReviewPage:
-    """Items waiting for review, kind by kind, oldest kind first; each marks the caller's own work."""
+    """Items waiting for review, kind by kind (or merged by `sort`); each marks the caller's own work."""
     kinds = (kind,) if kind else KINDS
+    if sort:
+        merged, token = await ordering.sorted_page(
+            clients, operator, kinds=kinds, sort=sort, page_size=page_size, page_token=page_token or ""
+        )
+        return ReviewPage(items=merged, next_page_token=token)
     index, inner = _parse_token(page_token, kinds) if page_token else (0, "")
     items: list[ReviewItem] = []
     while index < len(kinds) and len(items) < page_size:
