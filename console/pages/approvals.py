@@ -19,12 +19,14 @@ from console.errors import MESSAGES, MESSAGES_BY_CODE
 from console.formatting import csv_response, local_time
 from console.nav import COUNT_TTL_S, NavEntry
 from console.pages import approvals_detail as detail
+from console.sorting import Sort
 from console.templating import render, translator
 
 router = APIRouter(prefix="/approvals")
 Kind = Literal["content_item", "benefit", "benefit_change", "strategy", "campaign"]
 ObjectId = Annotated[str, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
-PageToken = Annotated[str, Query(max_length=80, pattern=r"^[a-z_]+:[A-Za-z0-9_.=-]*$")]
+# kind by kind "<kind>:<the service's token>"; under a sort "~" and the merged order's position
+PageToken = Annotated[str, Query(max_length=480, pattern=r"^([a-z_]+:[A-Za-z0-9_.=-]*|~[A-Za-z0-9_-]+)?$")]
 DECIDERS = ("reviewer", "admin")
 PAGE_SIZE = 50
 
@@ -88,10 +90,12 @@ async def inbox(
     api: OpsApiDep,
     kind: Kind | None = None,
     page_token: PageToken = "",
+    sort: Sort = "",
 ) -> Response:
-    """The inbox page: tabs per kind with their counts, the oldest kind's items first."""
+    """The inbox page: tabs per kind with their counts, the oldest kind's items first, or all kinds
+    merged by the sorted column (`submitted_at`, `kind`; the API's sort)."""
     t = translator(request)
-    params = {"kind": kind, "page_token": page_token, "page_size": PAGE_SIZE}
+    params = {"kind": kind, "page_token": page_token, "page_size": PAGE_SIZE, "sort": sort}
     page, (counts, capped) = await asyncio.gather(api.get("/v1/ops/reviews", params), _counts_of(api))
     return await render(
         request,
@@ -100,7 +104,8 @@ async def inbox(
         breadcrumb=[(t("approvals.title"), None)],
         items=[_mark(i, request) for i in page["items"]],
         next_page_token=page.get("next_page_token"),
-        page_params={"kind": kind} if kind else {},
+        page_params={**({"kind": kind} if kind else {}), **({"sort": sort} if sort else {})},
+        sort=sort,
         kind=kind,
         kinds=detail.KINDS,
         counts=counts,

@@ -12,6 +12,7 @@ from console.api import OpsApi, OpsApiDep
 from console.formatting import csv_response, local_time
 from console.nav import NavEntry
 from console.pages.traces import LocalMinute, bank_moment
+from console.sorting import Sort
 from console.templating import render, translator
 
 router = APIRouter(prefix="/audit")
@@ -89,6 +90,7 @@ async def search(
     until: LocalMinute = "",
     page_token: Annotated[str, Query(max_length=120)] = "",
     export: Annotated[str, Query(pattern=r"^(csv)?$")] = "",
+    sort: Sort = "",
 ) -> Response:
     t = translator(request)
     filters = {
@@ -99,6 +101,7 @@ async def search(
         "entity_id": entity_id,
         "since": since,
         "until": until,
+        "sort": sort,  # the API's: `at` oldest first, `-at` (or none) newest first
     }
     params = {**filters, "since": bank_moment(since), "until": bank_moment(until)}
     if export:
@@ -115,4 +118,5 @@ async def search(
         records=[{**r, "object_url": object_url(r)} for r in page["records"]],
         next_page_token=page["next_page_token"],
         page_params=filters,
+        sort=sort or "-at",
     )
