@@ -61,6 +61,11 @@ def test_inbox_and_audit_headers_sort_through_the_api(operator_page, gateway: ht
     page.wait_for_url("**sort=kind**")
     kinds = [kind for kind, _ in _inbox_rows(page)]
     assert kinds == sorted(kinds) and _inbox_rows(page) == _api_inbox(gateway, "kind")
+    page.click("a[href*='kind=benefit&sort=kind']")  # a kind's tab keeps the sort
+    page.wait_for_url("**kind=benefit**")
+    assert "sort=kind" in page.url and {k for k, _ in _inbox_rows(page)} <= {"benefit"}
+    page.go_back()
+    page.wait_for_url("**sort=kind**")
     if page.locator("a[rel=next]").count():  # the next page keeps the sort and its token
         page.click("a[rel=next]")
         page.wait_for_url("**page_token=**")
