@@ -243,7 +243,9 @@ def bad_goals_are_problems(gw: httpx.Client) -> None:
         "target": [0, -1, 10**13, "5", 5.0, True],
         "surprise": ["field"],
     }
-    assert set(goal_routes.GoalCreate.model_fields) | set(goal_routes.MeasureFields.model_fields) <= set(broken)
+    assert set(goal_routes.GoalCreate.model_fields) | set(goal_routes.MeasureFields.model_fields) <= set(
+        broken
+    )
     for field, values in broken.items():
         for value in values:
             body = {**good, "goal_id": unique("bad"), "measures": [dict(measure)]}
