@@ -46,9 +46,7 @@ def refuses(scope: Scope, headers: dict[bytes, bytes]) -> str | None:
     essence = content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
     if essence == FORM and route.form:
         return None
-    allowed = (
-        "application/json or application/x-www-form-urlencoded" if route.form else "application/json"
-    )
+    allowed = "application/json or application/x-www-form-urlencoded" if route.form else "application/json"
     return f"the body must be {allowed}, not {essence or 'a body without Content-Type'}"
 
 

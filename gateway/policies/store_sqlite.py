@@ -64,9 +64,11 @@ class SqliteEdgeStore:
 
     def claimed(self, prefixes: tuple[str, ...]) -> dict[str, float]:
         """Every unexpired claim whose key starts with one of `prefixes`: key -> when it expires."""
-        rows = self._db().execute(
-            "SELECT key, expires_at FROM edge_once WHERE expires_at > ?", (time.time(),)
-        ).fetchall()
+        rows = (
+            self._db()
+            .execute("SELECT key, expires_at FROM edge_once WHERE expires_at > ?", (time.time(),))
+            .fetchall()
+        )
         return {key: expires_at for key, expires_at in rows if key.startswith(prefixes)}
 
     def hit(self, key: str, *, window_s: int) -> WindowCount:

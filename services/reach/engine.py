@@ -122,9 +122,7 @@ class ReachEngine:
             customer_id = delivery.customer_id
         return {p: await self._peers.pairwise_id(partner_id=p, customer_id=customer_id) for p in partners}
 
-    def _claim(
-        self, delivery_id: str, now: datetime, partner_ids: dict[str, str]
-    ) -> SendPlan | None:
+    def _claim(self, delivery_id: str, now: datetime, partner_ids: dict[str, str]) -> SendPlan | None:
         with transaction(self.engine) as session:
             return dispatch.claim(session, delivery_id=delivery_id, now=now, partner_ids=partner_ids)
 

@@ -92,9 +92,7 @@ def new_page(browser, console_url: str) -> Iterator[Callable[..., object]]:
         page.on(
             "console",
             lambda msg: (
-                page.csp_violations.append(msg.text)
-                if "Content Security Policy" in msg.text
-                else None
+                page.csp_violations.append(msg.text) if "Content Security Policy" in msg.text else None
             ),
         )
         return page

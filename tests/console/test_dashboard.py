@@ -21,6 +21,8 @@ pytestmark = pytest.mark.browser
 def today() -> str:
     """Read when a test runs: a suite collected before midnight runs after it."""
     return datetime.now(UTC).date().isoformat()
+
+
 STEPS = ("clicks", "landings", "linked", "acquired", "re_engaged", "activated", "upgraded")
 
 

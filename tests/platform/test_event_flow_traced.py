@@ -67,8 +67,7 @@ def test_gateway_to_service_to_nats_to_consumer_is_one_trace(
         in_trace = [s for s in spans if edges and s.trace_id == edges[0].trace_id]
         # conversion has two consumers of this subject; wait for the partner projection's own span
         projected = any(
-            s.attributes.get("messaging.consumer.group.name") == "conversion-partners"
-            for s in in_trace
+            s.attributes.get("messaging.consumer.group.name") == "conversion-partners" for s in in_trace
         )
         return projected and all(
             any(s.service == svc and s.kind == kind and s.name.endswith(name) for s in in_trace)

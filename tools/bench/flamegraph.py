@@ -102,7 +102,7 @@ def render_svg(stacks: list[tuple[list[str], int]], *, title: str) -> str:
         chars = int(width / 7)
         text = label[:chars] if chars >= 3 else ""
         rects.append(
-            f'<g><title>{label} ({node.count} samples, {pct:.2f}%)</title>'
+            f"<g><title>{label} ({node.count} samples, {pct:.2f}%)</title>"
             f'<rect x="{x:.2f}" y="{{y{depth}}}" width="{width:.2f}" height="{_ROW - 1}" '
             f'fill="{_colour(node.name)}"/>'
             f'<text x="{x + 2:.2f}" y="{{t{depth}}}">{text}</text></g>'

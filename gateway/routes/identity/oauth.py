@@ -249,4 +249,3 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: _error("A service is unavailable; retry (`Retry-After`)", problem=True),
     504: _error("A service did not answer in time", problem=True),
 }
-
