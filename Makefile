@@ -88,8 +88,9 @@ bench: protos wrk ## measure the system against bare-FastAPI and gateway->gRPC b
 config-docs: protos ## regenerate the README's configuration table from the settings classes
 	$(PY) -m tools.config_table
 
-lint: protos ## ruff check, then the import contracts (lint-imports; pyproject.toml [tool.importlinter])
+lint: protos ## ruff check and format check, then the import contracts (lint-imports; pyproject.toml [tool.importlinter])
 	$(VENV)/bin/ruff check gateway services tools tests infra console
+	$(VENV)/bin/ruff format --check gateway services tools tests infra console
 	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: protos ## mypy: strict on the runtime, the edge policies and the domain modules (docs/DEVELOPING.md)
