@@ -16,6 +16,7 @@ from services.reach.models import ContactCounter, Delivery, ProviderDelivery, Se
 from services.reach.peers import Peers
 from services.reach.scheduler import run_due
 from services.runtime.db import read_session, transaction
+from services.runtime.errors import Unavailable
 from services.runtime.retention import purge
 from tests.reach.conftest import (
     UnreachablePeers,
@@ -78,9 +79,18 @@ async def test_50_concurrent_triggers_with_cap_3_deliver_exactly_3(any_reach_db:
     policy(any_reach_db, channels=[{"channel": "push", "daily_cap": 3}], **NO_QUIET)
     seed_customer(any_reach_db, "cust-1", now=now)
     live_strategy(any_reach_db, **PUSH)
-    await asyncio.gather(
-        *(reach.handle_event(event("cust-1", f"ev-{i}", at=now), consumer="t", now=now) for i in range(50))
-    )
+
+    async def consumed(i: int) -> None:
+        # as the bus does: a busy database answers Unavailable and the event is delivered again
+        for _ in range(20):
+            try:
+                await reach.handle_event(event("cust-1", f"ev-{i}", at=now), consumer="t", now=now)
+                return
+            except Unavailable:
+                await asyncio.sleep(0.2)
+        raise AssertionError(f"ev-{i}: the database stayed busy for 20 deliveries")
+
+    await asyncio.gather(*(consumed(i) for i in range(50)))
     outcomes = list(_by_event(any_reach_db).values())
     assert outcomes.count(("delivered", "")) == 3
     assert outcomes.count(("suppressed", "frequency_capped")) == 47
