@@ -146,7 +146,8 @@ def test_pages_walk_the_whole_trail_without_gaps_or_repeats(gateway: httpx.Clien
     # the system's own workers (reach's scheduler, consumers of earlier tests' events) keep writing
     # records: compare a trail that cannot grow, up to a second ago
     until = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
-    whole = _search(gateway, "hq-viewer", limit=200, until=until)
+    # at most 198 records, a whole number of pages of 3: on a long trail the walk stops at the same cut
+    whole = _search(gateway, "hq-viewer", limit=198, until=until)
     assert len(whole) > 6  # several pages of 3, across both trails
     walked: list[dict[str, Any]] = []
     token = ""
@@ -158,10 +159,7 @@ def test_pages_walk_the_whole_trail_without_gaps_or_repeats(gateway: httpx.Clien
         if not token:
             break
     key = ("service", "record_id", "at")
-    assert [tuple(r[k] for k in key) for r in walked] == [tuple(r[k] for k in key) for r in whole][
-        : len(walked)
-    ]
-    assert len(walked) == min(len(whole), 200)
+    assert [tuple(r[k] for k in key) for r in walked] == [tuple(r[k] for k in key) for r in whole]
 
 
 @pytest.mark.parametrize(
@@ -209,7 +207,8 @@ def test_sort_at_pages_oldest_first_and_minus_at_newest_first(gateway: httpx.Cli
     since = datetime.now(UTC) - timedelta(milliseconds=5)
     made = [_item(gateway, "sh-operator"), _benefit(gateway, "hq-operator"), _item(gateway, "bj-operator")]
     made.append(_campaign(gateway, "sh-operator", "shanghai"))
-    window = {"since": since.isoformat(), "until": (datetime.now(UTC) + timedelta(seconds=1)).isoformat()}
+    # up to now, not later: the system's workers may write records while the searches run
+    window = {"since": since.isoformat(), "until": datetime.now(UTC).isoformat()}
     newest = _search(gateway, "hq-viewer", limit=200, **window)
     assert set(made) <= {r["entity_id"] for r in newest} and len(newest) >= 4
     oldest = _search(gateway, "hq-viewer", limit=200, sort="at", **window)
