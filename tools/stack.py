@@ -197,7 +197,7 @@ class Stack:
         proc = Process("nats", [nats_server_binary(), "-c", str(conf)], self.base_env(), self.log_dir)
         proc.start()
         self.processes["nats"] = proc
-        _wait_for_port(self.config.nats_port, proc, timeout=20)
+        wait_for_port(self.config.nats_port, proc, timeout=20)
 
     def start_service(self, service: str, *, replica: int = 0, env: dict[str, str] | None = None) -> Process:
         name = service if replica == 0 else f"{service}-{replica}"
@@ -290,7 +290,7 @@ class Stack:
             proc.env = {**proc.env, **env}
         proc.start()
         if name == "nats":
-            _wait_for_port(self.config.nats_port, proc, timeout=20)
+            wait_for_port(self.config.nats_port, proc, timeout=20)
 
     def pause(self, name: str) -> None:
         """SIGSTOP: the process keeps its sockets but answers nothing (a hanging downstream)."""
@@ -362,7 +362,7 @@ def wait_http(url: str, proc: Process, *, timeout: float, what: str = "") -> Non
     wait_until(proc, answers, timeout=timeout, errors=(httpx.HTTPError,), failure=failure)
 
 
-def _wait_for_port(port: int, proc: Process, timeout: float) -> None:
+def wait_for_port(port: int, proc: Process, timeout: float) -> None:
     def listens() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True

@@ -11,7 +11,7 @@ import pytest
 
 from services.runtime import bus as bus_module
 from services.runtime.bus import Bus
-from tools.stack import Process, free_port, nats_server_binary
+from tools.stack import Process, free_port, nats_server_binary, wait_for_port
 
 
 def _server(tmp_path: Path, port: int, *, jetstream: bool) -> Process:
@@ -23,17 +23,6 @@ def _server(tmp_path: Path, port: int, *, jetstream: bool) -> Process:
     return proc
 
 
-async def _port_open(port: int) -> None:
-    for _ in range(100):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise TimeoutError(f"nothing listens on {port}")
-
-
 async def _noop(_delivery: object) -> None:
     return None
 
@@ -41,7 +30,7 @@ async def _noop(_delivery: object) -> None:
 async def test_setup_waits_for_jetstream_then_declares_streams_and_consumers(tmp_path: Path) -> None:
     port = free_port()
     plain = _server(tmp_path, port, jetstream=False)  # NATS answers, JetStream does not
-    await _port_open(port)
+    wait_for_port(port, plain, timeout=10)
     with_js: Process | None = None
     try:
         connecting = asyncio.create_task(Bus.connect(f"nats://127.0.0.1:{port}", name="patience"))
@@ -69,7 +58,7 @@ async def test_setup_gives_up_with_the_error_when_jetstream_never_answers(
     monkeypatch.setattr(bus_module, "SETUP_PATIENCE_S", 1.0)
     port = free_port()
     plain = _server(tmp_path, port, jetstream=False)
-    await _port_open(port)
+    wait_for_port(port, plain, timeout=10)
     try:
         with pytest.raises(bus_module.ServiceUnavailableError):
             await asyncio.wait_for(Bus.connect(f"nats://127.0.0.1:{port}", name="patience"), 15)
