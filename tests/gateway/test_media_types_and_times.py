@@ -12,9 +12,9 @@ from lattice.reach.v1 import reach_pb2
 
 from gateway.app import create_app
 from gateway.media_types import body_routes
-from gateway.proto_models import from_proto
 from gateway.routes.reach.public import DeliveryPublic
 from services.runtime.clock import to_timestamp, utcnow
+from services.runtime.proto_mapping import from_proto
 from tests.conftest import repo_root
 
 _PARAM = re.compile(r"\{[^}]+\}")
@@ -77,7 +77,7 @@ def test_json_with_a_charset_and_json_suffixes_pass_the_media_check(gateway: htt
 
 def test_every_protobuf_time_goes_through_the_null_aware_mapping() -> None:
     """Route code (what answers JSON) maps Timestamps only through from_timestamp (zero -> null) or
-    gateway.proto_models (unset or zero -> null): a direct ToJsonString / ToDatetime / MessageToDict shows
+    proto_mapping (unset or zero -> null): a direct ToJsonString / ToDatetime / MessageToDict shows
     an unset time as 1970-01-01."""
     direct = []
     for path in sorted((repo_root() / "gateway" / "routes").rglob("*.py")):

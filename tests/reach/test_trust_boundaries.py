@@ -313,9 +313,9 @@ def test_unset_times_are_null_in_every_reach_answer() -> None:
     from lattice.reach.v1 import reach_pb2
     from pydantic import BaseModel
 
-    from gateway.proto_models import from_proto
     from gateway.routes.reach import public
     from services.runtime.clock import to_timestamp
+    from services.runtime.proto_mapping import from_proto
 
     answers: dict[type[BaseModel], Any] = {
         public.StrategyPublic: reach_pb2.Strategy,

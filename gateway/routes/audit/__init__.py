@@ -24,9 +24,9 @@ from pydantic import AwareDatetime, BaseModel
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.problems import Problem
-from gateway.proto_models import from_proto
 from gateway.routes.sorting import sort_query
 from services.runtime.clock import to_timestamp
+from services.runtime.proto_mapping import from_proto
 
 router = APIRouter(prefix="/v1/ops/audit", tags=["audit"])
 Viewer = Annotated[OperatorPrincipal, require_role("viewer")]

@@ -10,7 +10,6 @@ from gateway.clients import ClientsDep
 from gateway.customer_attributes import CustomerAttributesDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.problems import Problem
-from gateway.proto_models import from_proto
 from gateway.routes.benefits.calls import (
     build_target,
     caller_key,
@@ -31,6 +30,7 @@ from gateway.routes.benefits.schemas import (
     WalletPublic,
 )
 from services.runtime.editions import served_edition
+from services.runtime.proto_mapping import from_proto
 
 router = APIRouter(prefix="/v1", tags=["benefits"])
 

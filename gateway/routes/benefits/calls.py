@@ -8,12 +8,12 @@ from lattice.benefits.v1 import benefits_pb2 as pb
 
 from gateway.auth import OperatorPrincipal
 from gateway.clients import Clients
-from gateway.proto_models import from_proto
 from gateway.routes.benefits.schemas import (
     RedemptionPublic,
     Refund,
     Use,
 )
+from services.runtime.proto_mapping import from_proto
 
 
 def caller_key(caller: str, key: str | None) -> str:

@@ -13,7 +13,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.paging import Page, PageSize, PageToken
-from gateway.proto_models import from_proto, from_protos
 from gateway.routes.benefits.calls import operator_principal
 from gateway.routes.benefits.schemas import (
     Amount,
@@ -23,6 +22,7 @@ from gateway.routes.benefits.schemas import (
     Strict,
 )
 from services.runtime.clock import to_timestamp
+from services.runtime.proto_mapping import from_proto, from_protos
 
 router = APIRouter(prefix="/v1", tags=["benefits"])
 Viewer = Annotated[OperatorPrincipal, require_role("viewer")]

@@ -12,7 +12,6 @@ from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.paging import Page
-from gateway.proto_models import from_proto
 from gateway.routes.benefits.calls import caller_key, operator_principal
 from gateway.routes.benefits.schemas import (
     KIND_TO_PB,
@@ -24,6 +23,7 @@ from gateway.routes.benefits.schemas import (
 )
 from gateway.routes.sorting import sort_query, token_query
 from services.runtime.clock import to_timestamp
+from services.runtime.proto_mapping import from_proto
 
 router = APIRouter(prefix="/v1", tags=["benefits"])
 Viewer = Annotated[OperatorPrincipal, require_role("viewer")]

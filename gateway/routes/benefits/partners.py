@@ -12,7 +12,6 @@ from pydantic import Field
 from gateway.auth import PartnerDep, PartnerPrincipal
 from gateway.clients import Clients, ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
-from gateway.proto_models import from_proto
 from gateway.routes.benefits.calls import (
     build_target,
     caller_key,
@@ -32,6 +31,7 @@ from gateway.routes.benefits.schemas import (
     Slug,
     WalletPublic,
 )
+from services.runtime.proto_mapping import from_proto
 
 router = APIRouter(prefix="/v1", tags=["benefits"])
 

@@ -1,4 +1,4 @@
-"""Request and response bodies of the benefits routes; responses are filled by gateway.proto_models."""
+"""Request and response bodies of the benefits routes; responses are filled by from_proto."""
 
 from __future__ import annotations
 

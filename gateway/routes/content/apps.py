@@ -12,10 +12,10 @@ from pydantic import BaseModel
 from gateway.auth import CustomerDep
 from gateway.clients import ClientsDep
 from gateway.customer_attributes import CustomerAttributesDep
-from gateway.proto_models import from_proto
 from gateway.routes.content.public import MediaPublic
 from gateway.routes.content.schemas import Locale, Slug
 from services.runtime.editions import served_edition
+from services.runtime.proto_mapping import from_proto
 
 router = APIRouter(prefix="/v1/apps/{app_id}", tags=["content"])
 PositionPath = Annotated[

@@ -19,7 +19,6 @@ from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.paging import Page, PageSize, PageToken
 from gateway.problems import Problem
-from gateway.proto_models import from_proto, from_protos
 from gateway.routes.content.public import (
     Compliance,
     ContentAuditPublic,
@@ -41,6 +40,7 @@ from gateway.routes.content.schemas import (
 )
 from gateway.routes.sorting import sort_query, token_query
 from services.runtime.grpc_client import error_details, reason_of
+from services.runtime.proto_mapping import from_proto, from_protos
 
 items_router = APIRouter(prefix="/v1/ops/content/items", tags=["content"])
 Viewer = Annotated[OperatorPrincipal, require_role("viewer")]

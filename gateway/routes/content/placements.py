@@ -12,11 +12,11 @@ from lattice.content.v1 import content_pb2 as pb
 
 from gateway.clients import ClientsDep
 from gateway.paging import Page, PageSize, PageToken
-from gateway.proto_models import from_proto, from_protos
 from gateway.routes.content.ops import Author, ContentAuditPage, Viewer, actor, audit_page
 from gateway.routes.content.public import PlacementPublic, SlotPublic
 from gateway.routes.content.schemas import PlacementCreate, PlacementFields, SlotCreate, Slug
 from gateway.routes.content.schemas import placement_pb as to_placement
+from services.runtime.proto_mapping import from_proto, from_protos
 
 router = APIRouter(prefix="/v1/ops/content", tags=["content"])
 

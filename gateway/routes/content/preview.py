@@ -11,11 +11,11 @@ from pydantic import AwareDatetime, BaseModel
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
-from gateway.proto_models import from_proto
 from gateway.routes.content.apps import ServedItem, served_item
 from gateway.routes.content.ops import actor
 from gateway.routes.content.schemas import Locale, stamp
 from services.runtime.editions import Edition
+from services.runtime.proto_mapping import from_proto
 
 router = APIRouter(prefix="/v1/ops/content", tags=["content"])
 Viewer = Annotated[OperatorPrincipal, require_role("viewer")]

@@ -1,5 +1,5 @@
 """Response bodies of the content routes, filled from content's protobuf messages by
-gateway.proto_models."""
+services.runtime.proto_mapping."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from lattice.content.v1 import content_pb2 as pb
 from pydantic import BaseModel
 
-from gateway.proto_models import from_proto
+from services.runtime.proto_mapping import from_proto
 
 
 class TextPublic(BaseModel):

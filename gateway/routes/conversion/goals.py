@@ -18,9 +18,9 @@ from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.paging import Page, PageSize, PageToken
 from gateway.problems import Problem
-from gateway.proto_models import from_proto
 from gateway.routes.conversion.ops import _actor
 from gateway.routes.conversion.schemas import Day, Slug, Strict
+from services.runtime.proto_mapping import from_proto
 
 router = APIRouter(prefix="/v1/ops/goals", tags=["goals"])
 VIEWER = require_role("viewer")

@@ -14,10 +14,10 @@ from pydantic import BaseModel, Field
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
-from gateway.proto_models import from_proto
 from gateway.routes.conversion.goals import GoalPublic, goal_public
 from gateway.routes.conversion.ops import _actor
 from gateway.routes.conversion.schemas import Day, FunnelCounts, Slug
+from services.runtime.proto_mapping import from_proto
 
 router = APIRouter(prefix="/v1/ops/metrics", tags=["metrics"])
 VIEWER = require_role("viewer")

@@ -17,7 +17,6 @@ from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.paging import PageSize, PageToken
 from gateway.problems import Problem
-from gateway.proto_models import from_proto, from_protos
 from gateway.routes.conversion.schemas import (
     CampaignCreate,
     CampaignPage,
@@ -40,6 +39,7 @@ from gateway.routes.conversion.schemas import (
 )
 from gateway.routes.sorting import sort_query, token_query
 from services.runtime.clock import from_timestamp
+from services.runtime.proto_mapping import from_proto, from_protos
 
 router = APIRouter(prefix="/v1/ops/conversion", tags=["conversion"])
 VIEWER = require_role("viewer")

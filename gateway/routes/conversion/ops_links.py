@@ -16,7 +16,6 @@ from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.paging import PageSize, PageToken
-from gateway.proto_models import from_proto
 from gateway.routes.conversion.ops import _actor, _campaign
 from gateway.routes.conversion.partner import _link_record, _link_url
 from gateway.routes.conversion.schemas import (
@@ -26,6 +25,7 @@ from gateway.routes.conversion.schemas import (
     Scene,
     Strict,
 )
+from services.runtime.proto_mapping import from_proto
 
 router = APIRouter(prefix="/v1/ops/conversion", tags=["conversion"])
 VIEWER = require_role("viewer")

@@ -14,7 +14,6 @@ from gateway import paging
 from gateway.auth import PartnerDep
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
-from gateway.proto_models import from_proto, from_protos
 from gateway.routes.conversion.schemas import (
     CampaignPage,
     CampaignPublic,
@@ -30,6 +29,7 @@ from gateway.routes.conversion.schemas import (
     campaign_public,
     report_public,
 )
+from services.runtime.proto_mapping import from_proto, from_protos
 
 router = APIRouter(prefix="/v1/partner", tags=["conversion"])
 # partners see the approved terms, never who approved them or changes still under review

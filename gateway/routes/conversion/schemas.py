@@ -1,4 +1,4 @@
-"""Request and response bodies of the conversion routes; responses are filled by gateway.proto_models."""
+"""Request and response bodies of the conversion routes; responses are filled by from_proto."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from lattice.conversion.v1 import conversion_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from gateway.paging import Page
-from gateway.proto_models import from_proto
+from services.runtime.proto_mapping import from_proto
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
 Scene = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,40}$")]

@@ -22,7 +22,6 @@ from gateway.openapi_marks import documents
 from gateway.paging import Page, PageSize, PageToken
 from gateway.policies.denial import PolicyDenied
 from gateway.problems import Problem
-from gateway.proto_models import from_proto
 from gateway.routes.identity import app_token, oauth
 from gateway.routes.identity.schemas import (
     BindingPublic,
@@ -38,6 +37,7 @@ from gateway.routes.identity.schemas import (
     caller,
     token_public,
 )
+from services.runtime.proto_mapping import from_proto
 
 
 @documents(404)

@@ -15,9 +15,9 @@ from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.problems import Problem
-from gateway.proto_models import from_proto
 from gateway.routes.identity import oauth
 from gateway.routes.identity.schemas import Slug, Strict
+from services.runtime.proto_mapping import from_proto
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 public_router = APIRouter(prefix="/v1", tags=["identity"])

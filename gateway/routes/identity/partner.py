@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.auth import PartnerDep
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
-from gateway.proto_models import from_proto
 from gateway.routes.identity.schemas import BindingPublic, PartnerLinkPublic, Scope, Strict
+from services.runtime.proto_mapping import from_proto
 
 router = APIRouter(prefix="/v1/partner", tags=["identity"])
 BindingId = Annotated[str, Path(min_length=8, max_length=40, pattern=r"^bnd_[A-Za-z0-9_-]+$")]

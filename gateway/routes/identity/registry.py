@@ -12,10 +12,10 @@ from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.paging import Page, PageSize, PageToken
-from gateway.proto_models import from_proto
 from gateway.routes.identity.ops import registry_actor, require_head_office
 from gateway.routes.identity.schemas import Slug, Strict, b64
 from services.runtime.proto_enums import names_to_values
+from services.runtime.proto_mapping import from_proto
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 ADMIN = require_role("admin")

@@ -1,5 +1,5 @@
 """Request and response bodies of the identity routes (strict, bounded); responses are filled by
-gateway.proto_models."""
+services.runtime.proto_mapping."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from lattice.identity.v1 import identity_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth import CustomerPrincipal
-from gateway.proto_models import from_proto
+from services.runtime.proto_mapping import from_proto
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
 Scope = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_:.-]*$")]

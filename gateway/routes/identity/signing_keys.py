@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
-from gateway.proto_models import from_proto
 from gateway.routes.identity.ops import registry_actor, require_head_office
 from gateway.routes.identity.schemas import Slug, Strict, b64
+from services.runtime.proto_mapping import from_proto
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 public_router = APIRouter(prefix="/v1", tags=["identity"])

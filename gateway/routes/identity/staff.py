@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
-from gateway.proto_models import from_protos
+from services.runtime.proto_mapping import from_protos
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 ADMIN = require_role("admin")

@@ -12,7 +12,6 @@ from lattice.reach.v1 import reach_pb2 as pb
 from gateway.auth import CustomerDep
 from gateway.clients import ClientsDep
 from gateway.problems import Problem
-from gateway.proto_models import from_proto, from_protos
 from gateway.routes.reach.public import (
     ContactPreferencePublic,
     ContactPreferences,
@@ -27,6 +26,7 @@ from gateway.routes.reach.schemas import (
     check_privacy,
 )
 from services.runtime.clock import to_timestamp
+from services.runtime.proto_mapping import from_proto, from_protos
 
 router = APIRouter(prefix="/v1", tags=["reach"])
 

@@ -12,7 +12,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.problems import Problem
-from gateway.proto_models import from_proto, from_protos
 from gateway.routes.reach.public import (
     DeliveryPage,
     DeliveryPublic,
@@ -36,6 +35,7 @@ from gateway.routes.reach.schemas import (
 )
 from gateway.routes.sorting import sort_query, token_query
 from services.runtime.clock import to_timestamp
+from services.runtime.proto_mapping import from_proto, from_protos
 
 router = APIRouter(prefix="/v1", tags=["reach"])
 Viewer = Annotated[OperatorPrincipal, require_role("viewer")]

@@ -1,5 +1,5 @@
 """Response bodies of the reach routes: fields named as in reach's protobuf messages, filled by
-gateway.proto_models (a time never set is null, never 1970-01-01)."""
+services.runtime.proto_mapping (a time never set is null, never 1970-01-01)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from lattice.reach.v1 import reach_pb2 as pb
 from pydantic import BaseModel, Field
 
 from gateway.paging import Page
-from gateway.proto_models import from_proto
+from services.runtime.proto_mapping import from_proto
 
 
 class PredicatePublic(BaseModel):

@@ -1,4 +1,4 @@
-"""The one protobuf -> HTTP model mapping (gateway/proto_models.py) over a message with every field kind."""
+"""The one protobuf <-> model mapping (services/runtime/proto_mapping.py), on a message of every field kind."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from gateway.proto_models import enum_name, from_proto, from_protos
+from services.runtime.proto_mapping import enum_name, from_proto, from_protos
 
 F = descriptor_pb2.FieldDescriptorProto
 SCALARS = {
