@@ -1,4 +1,4 @@
-"""The one protobuf <-> model mapping (services/runtime/proto_mapping.py), on a message of every field kind."""
+"""The one protobuf <-> model mapping (services/runtime/proto_mapping.py), on a message of each field kind."""
 
 from __future__ import annotations
 
