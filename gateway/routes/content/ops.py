@@ -36,11 +36,10 @@ from gateway.routes.content.schemas import (
     ReasonedAction,
     Rollback,
     Slug,
-    variants_pb,
 )
 from gateway.routes.sorting import sort_query, token_query
 from services.runtime.grpc_client import error_details, reason_of
-from services.runtime.proto_mapping import from_proto, from_protos
+from services.runtime.proto_mapping import from_proto, from_protos, to_proto
 
 items_router = APIRouter(prefix="/v1/ops/content/items", tags=["content"])
 Viewer = Annotated[OperatorPrincipal, require_role("viewer")]
@@ -65,16 +64,7 @@ def actor(operator: OperatorPrincipal) -> pb.Actor:
 )
 async def create_item(body: ItemCreate, clients: ClientsDep, operator: Author) -> ItemPublic:
     """Create an item with its first draft (a branch operator's item belongs to its branch)."""
-    resp = await clients.content.CreateItem(
-        pb.CreateItemRequest(
-            actor=actor(operator),
-            item_id=body.item_id or "",
-            type=body.type,
-            product_category=body.product_category or "",
-            standard_fallback=body.standard_fallback,
-            variants=variants_pb(body.variants),
-        )
-    )
+    resp = await clients.content.CreateItem(to_proto(pb.CreateItemRequest, body, actor=actor(operator)))
     return from_proto(ItemPublic, resp.item)
 
 
@@ -122,9 +112,7 @@ async def get_item(item_id: Slug, clients: ClientsDep, operator: Viewer) -> Item
 async def edit_item(item_id: Slug, body: ItemUpdate, clients: ClientsDep, operator: Author) -> ItemPublic:
     """Edit the draft; on a published item this opens a new draft while the published one stays served."""
     resp = await clients.content.EditItem(
-        pb.EditItemRequest(
-            actor=actor(operator), item_id=item_id, variants=variants_pb(body.variants), reason=body.reason
-        )
+        to_proto(pb.EditItemRequest, body, actor=actor(operator), item_id=item_id)
     )
     return from_proto(ItemPublic, resp.item)
 
@@ -140,7 +128,7 @@ async def submit_item(
 ) -> Submitted:
     """Send the draft to review; the compliance findings come back at once."""
     resp = await clients.content.SubmitItem(
-        pb.SubmitItemRequest(actor=actor(operator), item_id=item_id, reason=body.reason if body else "")
+        to_proto(pb.SubmitItemRequest, body, actor=actor(operator), item_id=item_id)
     )
     return Submitted(
         item=from_proto(ItemPublic, resp.item), findings=from_protos(FindingPublic, resp.findings)
@@ -176,14 +164,9 @@ async def approve_item(
     item_id: Slug, clients: ClientsDep, operator: Reviewer, body: Approval | None = None
 ) -> ItemPublic:
     """Approve the version in review: 403 `own_work` for its author or an editor, 409 with each hit."""
-    overrides = body.overrides if body else []
     try:
         resp = await clients.content.ApproveItem(
-            pb.ApproveItemRequest(
-                actor=actor(operator),
-                item_id=item_id,
-                overrides=[pb.ComplianceOverride(rule_id=o.rule_id, reason=o.reason) for o in overrides],
-            )
+            to_proto(pb.ApproveItemRequest, body, actor=actor(operator), item_id=item_id)
         )
     except grpc.aio.AioRpcError as exc:
         if reason_of(exc) != "compliance_violation":
@@ -210,7 +193,7 @@ async def reject_item(
 ) -> ItemPublic:
     """Send the version in review back to its author with the reason."""
     resp = await clients.content.RejectItem(
-        pb.RejectItemRequest(actor=actor(operator), item_id=item_id, reason=body.reason)
+        to_proto(pb.RejectItemRequest, body, actor=actor(operator), item_id=item_id)
     )
     return from_proto(ItemPublic, resp.item)
 
@@ -226,7 +209,7 @@ async def publish_item(
 ) -> ItemPublic:
     """Serve the approved version from now on (the previous one is superseded)."""
     resp = await clients.content.PublishItem(
-        pb.PublishItemRequest(actor=actor(operator), item_id=item_id, reason=body.reason if body else "")
+        to_proto(pb.PublishItemRequest, body, actor=actor(operator), item_id=item_id)
     )
     return from_proto(ItemPublic, resp.item)
 
@@ -242,7 +225,7 @@ async def archive_item(
 ) -> ItemPublic:
     """Stop serving the item anywhere; its versions and audit trail stay."""
     resp = await clients.content.ArchiveItem(
-        pb.ArchiveItemRequest(actor=actor(operator), item_id=item_id, reason=body.reason)
+        to_proto(pb.ArchiveItemRequest, body, actor=actor(operator), item_id=item_id)
     )
     return from_proto(ItemPublic, resp.item)
 
@@ -256,9 +239,7 @@ async def archive_item(
 async def rollback_item(item_id: Slug, body: Rollback, clients: ClientsDep, operator: Reviewer) -> ItemPublic:
     """Serve an earlier, once published version again."""
     resp = await clients.content.RollbackItem(
-        pb.RollbackItemRequest(
-            actor=actor(operator), item_id=item_id, version=body.version, reason=body.reason
-        )
+        to_proto(pb.RollbackItemRequest, body, actor=actor(operator), item_id=item_id)
     )
     return from_proto(ItemPublic, resp.item)
 

@@ -15,8 +15,7 @@ from gateway.paging import Page, PageSize, PageToken
 from gateway.routes.content.ops import Author, ContentAuditPage, Viewer, actor, audit_page
 from gateway.routes.content.public import PlacementPublic, SlotPublic
 from gateway.routes.content.schemas import PlacementCreate, PlacementFields, SlotCreate, Slug
-from gateway.routes.content.schemas import placement_pb as to_placement
-from services.runtime.proto_mapping import from_proto, from_protos
+from services.runtime.proto_mapping import from_proto, from_protos, to_proto
 
 router = APIRouter(prefix="/v1/ops/content", tags=["content"])
 
@@ -38,13 +37,8 @@ class PlacementPage(Page[PlacementPublic]):
 )
 async def create_slot(body: SlotCreate, clients: ClientsDep, operator: Author) -> SlotPublic:
     """Open a resource slot in an app (head office)."""
-    slot = pb.Slot(
-        app_id=body.app_id, position=body.position, editions=body.editions, description=body.description
-    )
-    return from_proto(
-        SlotPublic,
-        (await clients.content.CreateSlot(pb.CreateSlotRequest(actor=actor(operator), slot=slot))).slot,
-    )
+    request = pb.CreateSlotRequest(actor=actor(operator), slot=to_proto(pb.Slot, body))
+    return from_proto(SlotPublic, (await clients.content.CreateSlot(request)).slot)
 
 
 @router.get("/slots", operation_id="list_slots", summary="List resource slots", response_model=SlotPage)
@@ -71,9 +65,8 @@ async def list_slots(
 )
 async def create_placement(body: PlacementCreate, clients: ClientsDep, operator: Author) -> PlacementPublic:
     """Place an item in a slot; a branch operator's placement targets its own branch."""
-    placement = to_placement(body, placement_id=body.placement_id or "", slot_key=body.slot_key)
     resp = await clients.content.CreatePlacement(
-        pb.CreatePlacementRequest(actor=actor(operator), placement=placement)
+        pb.CreatePlacementRequest(actor=actor(operator), placement=to_proto(pb.Placement, body))
     )
     return from_proto(PlacementPublic, resp.placement)
 
@@ -118,7 +111,7 @@ async def update_placement(
     placement_id: Slug, body: PlacementFields, clients: ClientsDep, operator: Author
 ) -> PlacementPublic:
     """Change a placement: 404 for a branch operator on head office's or another branch's placement."""
-    placement = to_placement(body, placement_id=placement_id, slot_key="")
+    placement = to_proto(pb.Placement, body, placement_id=placement_id)
     resp = await clients.content.UpdatePlacement(
         pb.UpdatePlacementRequest(actor=actor(operator), placement=placement)
     )

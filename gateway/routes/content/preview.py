@@ -13,9 +13,9 @@ from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.routes.content.apps import ServedItem, served_item
 from gateway.routes.content.ops import actor
-from gateway.routes.content.schemas import Locale, stamp
+from gateway.routes.content.schemas import Locale
 from services.runtime.editions import Edition
-from services.runtime.proto_mapping import from_proto
+from services.runtime.proto_mapping import from_proto, to_proto
 
 router = APIRouter(prefix="/v1/ops/content", tags=["content"])
 Viewer = Annotated[OperatorPrincipal, require_role("viewer")]
@@ -65,15 +65,8 @@ async def preview_slot(
         branch=branch if branch is not None else operator.branch or "",
         tags=[t for t in tags.split(",") if t],
     )
-    resp = await clients.content.PreviewSlot(
-        pb.PreviewSlotRequest(
-            actor=actor(operator),
-            slot_key=slot_key,
-            viewer=viewer,
-            locales=[locale],
-            at=stamp(at),
-        )
-    )
+    request = {"slot_key": slot_key, "viewer": viewer, "locales": [locale], "at": at}
+    resp = await clients.content.PreviewSlot(to_proto(pb.PreviewSlotRequest, request, actor=actor(operator)))
     # each candidate's item is shaped by served_item (it names the candidate's placement)
     candidates = [
         from_proto(PreviewCandidate, c, item=served_item(c.item, c.placement_id)) for c in resp.candidates

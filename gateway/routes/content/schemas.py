@@ -1,12 +1,10 @@
-"""Request and response bodies of the content routes (strict, bounded) and their protobuf mapping."""
+"""Request bodies of the content routes (strict, bounded); each field is named as its protobuf field, so
+`to_proto` fills the request messages from them."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from google.protobuf.timestamp_pb2 import Timestamp
-from lattice.content.v1 import content_pb2 as pb
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.runtime.editions import Edition
@@ -30,14 +28,6 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def stamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(value.astimezone(UTC))
-    return ts
-
-
 class TextFields(Strict):
     locale: Locale
     title: str = Field(min_length=1, max_length=200)
@@ -58,18 +48,6 @@ class VariantFields(Strict):
 
 
 Variants = Annotated[list[VariantFields], Field(min_length=1, max_length=6)]
-
-
-def variants_pb(variants: list[VariantFields]) -> list[pb.Variant]:
-    return [
-        pb.Variant(
-            edition=v.edition,
-            texts=[pb.LocalizedText(locale=t.locale, title=t.title, body=t.body) for t in v.texts],
-            media=[pb.MediaRef(kind=m.kind, uri=m.uri, alt=m.alt) for m in v.media],
-            deep_link=v.deep_link or "",
-        )
-        for v in variants
-    ]
 
 
 class ItemCreate(Strict):
@@ -245,29 +223,3 @@ class PlacementCreate(PlacementFields):
     )
     placement_id: Slug | None = None
     slot_key: SlotKey
-
-
-def placement_pb(body: PlacementFields, *, placement_id: str, slot_key: str) -> pb.Placement:
-    s, t = body.schedule, body.targeting
-    return pb.Placement(
-        placement_id=placement_id,
-        slot_key=slot_key,
-        item_id=body.item_id,
-        fallback_item_id=body.fallback_item_id or "",
-        priority=body.priority,
-        weight=body.weight,
-        schedule=pb.Schedule(
-            starts_at=stamp(s.starts_at),
-            ends_at=stamp(s.ends_at),
-            daily_start=s.daily_start or "",
-            daily_end=s.daily_end or "",
-        ),
-        targeting=pb.Targeting(
-            editions=t.editions,
-            min_assurance_level=t.min_assurance_level,
-            aum_tiers=t.aum_tiers,
-            branches=t.branches,
-            tags=t.tags,
-        ),
-        cap_per_day=body.cap_per_day,
-    )
