@@ -20,7 +20,7 @@ from gateway.paging import Page, PageSize, PageToken
 from gateway.problems import Problem
 from gateway.routes.conversion.ops import _actor
 from gateway.routes.conversion.schemas import Day, Slug, Strict
-from services.runtime.proto_mapping import from_proto
+from services.runtime.proto_mapping import from_proto, to_proto
 
 router = APIRouter(prefix="/v1/ops/goals", tags=["goals"])
 VIEWER = require_role("viewer")
@@ -155,18 +155,9 @@ def goal_public(g: pb.Goal) -> GoalPublic:
     )
 
 
-def _goal_pb(body: GoalFields, *, goal_id: str, branch: str = "", version: int = 0) -> pb.Goal:
-    return pb.Goal(
-        goal_id=goal_id,
-        objective=body.objective,
-        name=body.name,
-        branch=branch,
-        scope=pb.MetricFilter(
-            app_id=body.app_id or "", partner_id=body.partner_id or "", campaign_id=body.campaign_id or ""
-        ),
-        measures=[pb.GoalMeasure(**m.model_dump()) for m in body.measures],
-        version=version,
-    )
+def _goal_pb(body: GoalFields, **overrides: str) -> pb.Goal:
+    # the HTTP goal is flat: its scope (app, partner, campaign) sits beside its name, its branch apart
+    return to_proto(pb.Goal, body, scope=to_proto(pb.MetricFilter, body, branch=None), **overrides)
 
 
 @router.post(
@@ -182,8 +173,8 @@ async def create_goal(
     """Set a goal with its measures; a branch operator sets its own branch's goals only."""
     if not operator.head_office and body.branch != operator.branch:
         raise Problem(403, "branch_scope", "branch staff set goals of their own branch")
-    goal = _goal_pb(body, goal_id=body.goal_id, branch=body.branch or "")
-    resp = await clients.conversion.CreateGoal(pb.CreateGoalRequest(goal=goal, actor=_actor(operator)))
+    request = pb.CreateGoalRequest(goal=_goal_pb(body), actor=_actor(operator))
+    resp = await clients.conversion.CreateGoal(request)
     return goal_public(resp.goal)
 
 
@@ -216,7 +207,7 @@ async def update_goal(
     goal_id: Slug, body: GoalUpdate, clients: ClientsDep, operator: OperatorPrincipal = OPERATOR
 ) -> GoalPublic:
     """Replace the goal's objective, name, scope and measures (409 version_mismatch if it changed)."""
-    goal = _goal_pb(body, goal_id=goal_id, version=body.version)
+    goal = _goal_pb(body, goal_id=goal_id)
     resp = await clients.conversion.UpdateGoal(pb.UpdateGoalRequest(goal=goal, actor=_actor(operator)))
     return goal_public(resp.goal)
 

@@ -39,7 +39,7 @@ from gateway.routes.conversion.schemas import (
 )
 from gateway.routes.sorting import sort_query, token_query
 from services.runtime.clock import from_timestamp
-from services.runtime.proto_mapping import from_proto, from_protos
+from services.runtime.proto_mapping import from_proto, from_protos, to_proto
 
 router = APIRouter(prefix="/v1/ops/conversion", tags=["conversion"])
 VIEWER = require_role("viewer")
@@ -108,10 +108,8 @@ async def create_campaign(
     """Draft a campaign (live once another operator approves it); branch staff draft their branch's."""
     if not operator.head_office and body.branch != operator.branch:
         raise Problem(403, "branch_scope", "branch staff create campaigns of their own branch")
-    fields = body.model_dump(exclude={"branch"})
-    campaign = pb.Campaign(**fields, branch=body.branch or "")
     resp = await clients.conversion.CreateCampaign(
-        pb.CreateCampaignRequest(campaign=campaign, actor=_actor(operator))
+        pb.CreateCampaignRequest(campaign=to_proto(pb.Campaign, body), actor=_actor(operator))
     )
     return campaign_public(resp.campaign)
 
@@ -170,7 +168,7 @@ async def update_campaign(
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     if not changes:
         raise Problem(422, "nothing_to_update", "name at least one field to change")
-    campaign = pb.Campaign(campaign_id=campaign_id, **changes)
+    campaign = to_proto(pb.Campaign, changes, campaign_id=campaign_id)
     resp = await clients.conversion.UpdateCampaign(
         pb.UpdateCampaignRequest(campaign=campaign, update_mask=sorted(changes), actor=_actor(operator))
     )
@@ -189,13 +187,7 @@ async def review_campaign(
     """Approve or reject the pending version of a campaign; never a version one wrote."""
     await _campaign(clients, campaign_id, operator)
     resp = await clients.conversion.ReviewCampaign(
-        pb.ReviewCampaignRequest(
-            campaign_id=campaign_id,
-            version=body.version,
-            actor=_actor(operator),
-            approve=body.approve,
-            note=body.note,
-        )
+        to_proto(pb.ReviewCampaignRequest, body, campaign_id=campaign_id, actor=_actor(operator))
     )
     return campaign_public(resp.campaign)
 
@@ -238,7 +230,7 @@ async def set_postback_endpoint(
     """Register the partner's postback URL (SSRF-checked); answers the signing secret when new."""
     _head_office(operator)
     resp = await clients.conversion.SetPostbackEndpoint(
-        pb.SetPostbackEndpointRequest(partner_id=partner_id, url=body.url, rotate_secret=body.rotate_secret)
+        to_proto(pb.SetPostbackEndpointRequest, body, partner_id=partner_id)
     )
     return from_proto(PostbackEndpointPublic, resp)
 
@@ -283,9 +275,7 @@ async def rotate_link_key(
 ) -> LinkKeyRotated:
     """A new link signing key; links signed with the previous key stay valid for the overlap."""
     _head_office(operator)
-    resp = await clients.conversion.RotateLinkSigningKey(
-        pb.RotateLinkSigningKeyRequest(overlap_days=body.overlap_days)
-    )
+    resp = await clients.conversion.RotateLinkSigningKey(to_proto(pb.RotateLinkSigningKeyRequest, body))
     # "valid until" says what the previous key's not-after means to the caller
     return from_proto(LinkKeyRotated, resp, previous_key_valid_until=from_timestamp(resp.previous_not_after))
 

@@ -25,7 +25,7 @@ from gateway.routes.conversion.schemas import (
     Scene,
     Strict,
 )
-from services.runtime.proto_mapping import from_proto
+from services.runtime.proto_mapping import from_proto, to_proto
 
 router = APIRouter(prefix="/v1/ops/conversion", tags=["conversion"])
 VIEWER = require_role("viewer")
@@ -94,11 +94,11 @@ async def create_campaign_link(
     if idempotency_key:
         key = "ops:" + hashlib.sha256(f"{operator.operator_id}\n{idempotency_key}".encode()).hexdigest()
     resp = await clients.conversion.CreateLink(
-        pb.CreateLinkRequest(
+        to_proto(
+            pb.CreateLinkRequest,
+            body,
             partner_id=campaign.partner_id,
             campaign_id=campaign_id,
-            scene=body.scene,
-            ttl_days=body.ttl_days,
             idempotency_key=key,
         )
     )
@@ -119,6 +119,6 @@ async def resend_postback(
 ) -> PostbackDeliveryPublic:
     """Send a dead-lettered postback again (same webhook-id); the reason is kept with who and when."""
     resp = await clients.conversion.ResendPostbackDelivery(
-        pb.ResendPostbackDeliveryRequest(actor=_actor(operator), delivery_id=delivery_id, reason=body.reason)
+        to_proto(pb.ResendPostbackDeliveryRequest, body, actor=_actor(operator), delivery_id=delivery_id)
     )
     return from_proto(PostbackDeliveryPublic, resp)

@@ -29,7 +29,7 @@ from gateway.routes.conversion.schemas import (
     campaign_public,
     report_public,
 )
-from services.runtime.proto_mapping import from_proto, from_protos
+from services.runtime.proto_mapping import from_proto, from_protos, to_proto
 
 router = APIRouter(prefix="/v1/partner", tags=["conversion"])
 # partners see the approved terms, never who approved them or changes still under review
@@ -64,13 +64,7 @@ async def create_link(
 ) -> LinkPublic:
     """A signed, expiring link to one of the partner's own active campaigns."""
     resp = await clients.conversion.CreateLink(
-        pb.CreateLinkRequest(
-            partner_id=partner.partner_id,
-            campaign_id=body.campaign_id,
-            scene=body.scene,
-            ttl_days=body.ttl_days,
-            idempotency_key=idempotency_key or "",
-        )
+        to_proto(pb.CreateLinkRequest, body, partner_id=partner.partner_id, idempotency_key=idempotency_key)
     )
     return from_proto(LinkPublic, resp, url=_link_url(request, resp.code))
 
