@@ -15,6 +15,8 @@ model, a SQLModel row) or a dataclass (a domain view or command).
   message or proto3 `optional` field, a scalar at its zero value (proto3 cannot tell zero from unset:
   an empty string, a 0 version), an unspecified enum.
 
+`proto_data(Model, message)` reads the same, into a plain dict left for the domain to validate.
+
 `to_proto(MessageType, source)` is the way back: each proto field from the attribute (or mapping key)
 of the same name of `source` (a row, a view, a request body, a dict); a datetime becomes a Timestamp
 (None leaves it unset), an enum's lower-case name its number, a nested object or dict the nested
@@ -57,6 +59,12 @@ def from_proto(model: type[M], message: Message, **overrides: Any) -> M:
 def from_protos(model: type[M], messages: Any) -> list[M]:
     """Each message of a repeated field as `model`."""
     return [from_proto(model, m) for m in messages]
+
+
+def proto_data(model: type[Any], message: Message, **overrides: Any) -> dict[str, Any]:
+    """What `from_proto(model, message)` would fill, as a dict (nested pydantic models as dicts), not
+    yet validated: for a domain that validates it itself and answers a bad one with its own error."""
+    return _model_data(model, message, overrides)
 
 
 def to_proto(message_type: type[P], source: object, /, **overrides: Any) -> P:
@@ -341,4 +349,4 @@ def _message_class(descriptor: Any) -> type[Message]:
     return message_factory.GetMessageClass(descriptor)
 
 
-__all__ = ["enum_name", "enum_number", "from_proto", "from_protos", "to_proto"]
+__all__ = ["enum_name", "enum_number", "from_proto", "from_protos", "proto_data", "to_proto"]
