@@ -2,7 +2,8 @@
 service or route copies a message by hand.
 
 `from_proto(Model, message)` fills a model from a protobuf message: a pydantic model (an HTTP response
-model, a SQLModel row) or a dataclass (a domain view or command).
+model, a SQLModel row) or a dataclass (a domain view or command). A SQLModel table row is built by its
+constructor, which does not validate (as SQLModel builds rows): the domain checks what it takes.
 
 - a model field takes the proto field of the same name (an override takes its place where the shapes
   truly differ; each caller says why);
@@ -107,7 +108,7 @@ Read = Callable[[Any], Any]  # a message (or a field's raw value) -> the model's
 
 
 def _build(model: type[M], data: dict[str, Any]) -> M:
-    if isinstance(model, type) and issubclass(model, BaseModel):
+    if isinstance(model, type) and issubclass(model, BaseModel) and not hasattr(model, "__table__"):
         return typing.cast(M, model.model_validate(data))
     return model(**data)
 
@@ -334,7 +335,9 @@ def _value_writer(field: Any) -> Write:
     return _same
 
 
-def _timestamp(value: Any) -> Timestamp | None:
+def _timestamp(value: Any) -> Timestamp:
+    if value is None:  # an item of a repeated field or map (a single field is left unset instead)
+        return Timestamp()
     if isinstance(value, Timestamp):
         return value
     if not isinstance(value, datetime):
