@@ -11,7 +11,6 @@ from gateway.customer_attributes import CustomerAttributesDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.problems import Problem
 from gateway.routes.benefits.calls import (
-    build_target,
     caller_key,
     customer_principal,
     refund_use,
@@ -30,7 +29,7 @@ from gateway.routes.benefits.schemas import (
     WalletPublic,
 )
 from services.runtime.editions import served_edition
-from services.runtime.proto_mapping import from_proto
+from services.runtime.proto_mapping import from_proto, to_proto
 
 router = APIRouter(prefix="/v1", tags=["benefits"])
 
@@ -74,12 +73,12 @@ async def app_claim(
     ctx = app_context(customer, app_id, body.device_id)
     ctx.edition = served_edition((await customer_attributes.of(customer.customer_id)).editions)
     resp = await clients.benefits.GrantBenefit(
-        pb.GrantBenefitRequest(
+        to_proto(
+            pb.GrantBenefitRequest,
+            body,
             customer_id=customer.customer_id,
-            benefit_id=body.benefit_id,
             app_id=app_id,
             channel="claim",
-            device_id=ctx.device_id,
             context=ctx,
             idempotency_key=caller_key(f"app:{app_id}", idempotency_key),
             principal=customer_principal(app_id),
@@ -103,15 +102,14 @@ async def app_redeem(
     idempotency_key: IdempotencyKeyDep = None,
 ) -> RedemptionPublic:
     """Redeem (or, with hold_seconds, reserve) a benefit in this app."""
-    ctx = app_context(customer, app_id, body.device_id)
-    target = build_target(
+    return await use_benefit(
+        clients,
         body,
         customer_id=customer.customer_id,
-        context=ctx,
+        context=app_context(customer, app_id, body.device_id),
         key=caller_key(f"app:{app_id}", idempotency_key),
         principal=customer_principal(app_id),
     )
-    return await use_benefit(clients, body, target)
 
 
 @router.post(

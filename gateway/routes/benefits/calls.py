@@ -1,4 +1,4 @@
-"""What the benefits routes share: idempotency keys per caller, redemption calls, pairwise ids."""
+"""What the benefits routes share: idempotency keys per caller, principals, redemption calls."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from gateway.routes.benefits.schemas import (
     Refund,
     Use,
 )
-from services.runtime.proto_mapping import from_proto
+from services.runtime.proto_mapping import from_proto, to_proto
 
 
 def caller_key(caller: str, key: str | None) -> str:
@@ -35,23 +35,24 @@ def operator_principal(operator: OperatorPrincipal) -> pb.Principal:
     return pb.Principal(kind="operator", scope_id=operator.branch or "", actor_id=operator.operator_id)
 
 
-def build_target(
-    body: Use, *, customer_id: str, context: pb.UsageContext, key: str, principal: pb.Principal
-) -> pb.RedemptionTarget:
-    return pb.RedemptionTarget(
-        principal=principal,
+async def use_benefit(
+    clients: Clients,
+    body: Use,
+    *,
+    customer_id: str,
+    context: pb.UsageContext,
+    key: str,
+    principal: pb.Principal,
+) -> RedemptionPublic:
+    """Redeem the benefit the body names, or hold it for `hold_seconds`."""
+    target = to_proto(
+        pb.RedemptionTarget,
+        body,
         customer_id=customer_id,
-        benefit_id=body.benefit_id,
-        grant_id=body.grant_id or "",
-        amount=body.amount,
-        order_amount=body.order_amount,
-        order_ref=body.order_ref or "",
         context=context,
         idempotency_key=key,
+        principal=principal,
     )
-
-
-async def use_benefit(clients: Clients, body: Use, target: pb.RedemptionTarget) -> RedemptionPublic:
     if body.hold_seconds:
         held = await clients.benefits.ReserveBenefit(
             pb.ReserveBenefitRequest(target=target, ttl_seconds=body.hold_seconds)
@@ -78,12 +79,12 @@ async def refund_use(
     clients: Clients, body: Refund, redemption_id: str, customer_id: str, key: str, principal: pb.Principal
 ) -> RedemptionPublic:
     resp = await clients.benefits.RefundRedemption(
-        pb.RefundRedemptionRequest(
+        to_proto(
+            pb.RefundRedemptionRequest,
+            body,
             principal=principal,
             redemption_id=redemption_id,
             customer_id=customer_id,
-            amount=body.amount,
-            ratio_bps=body.ratio_bps,
             idempotency_key=key,
         )
     )

@@ -22,7 +22,7 @@ from gateway.routes.benefits.schemas import (
     Strict,
 )
 from services.runtime.clock import to_timestamp
-from services.runtime.proto_mapping import from_proto, from_protos
+from services.runtime.proto_mapping import from_proto, from_protos, to_proto
 
 router = APIRouter(prefix="/v1", tags=["benefits"])
 Viewer = Annotated[OperatorPrincipal, require_role("viewer")]
@@ -135,14 +135,9 @@ async def request_top_up(
     benefit_id: Slug, body: TopUp, clients: ClientsDep, operator: Operator
 ) -> ChangePublic:
     """Ask to raise the total and/or daily budget; another reviewer approves it before it counts."""
-    change = pb.BenefitChange(
-        benefit_id=benefit_id,
-        kind="top_up",
-        total_budget_increase=body.total_budget_increase,
-        daily_budget=body.daily_budget,
-        reason=body.reason,
+    return await _request(
+        clients, operator, to_proto(pb.BenefitChange, body, benefit_id=benefit_id, kind="top_up")
     )
-    return await _request(clients, operator, change)
 
 
 @router.post(
@@ -155,10 +150,9 @@ async def request_extension(
     benefit_id: Slug, body: Extension, clients: ClientsDep, operator: Operator
 ) -> ChangePublic:
     """Ask to move the end date later (lots ending with it live on); another reviewer approves it."""
-    change = pb.BenefitChange(
-        benefit_id=benefit_id, kind="extend", valid_until=to_timestamp(body.valid_until), reason=body.reason
+    return await _request(
+        clients, operator, to_proto(pb.BenefitChange, body, benefit_id=benefit_id, kind="extend")
     )
-    return await _request(clients, operator, change)
 
 
 @router.post(
@@ -171,11 +165,11 @@ async def review_change(
 ) -> ReviewedChange:
     """Approve (apply) or reject a top-up or extension; never one's own request or benefit."""
     resp = await clients.benefits.ReviewBenefitChange(
-        pb.ReviewBenefitChangeRequest(
+        to_proto(
+            pb.ReviewBenefitChangeRequest,
+            body,
             benefit_id=benefit_id,
             change_id=change_id,
-            approve=body.approve,
-            note=body.note,
             principal=operator_principal(operator),
         )
     )
@@ -285,8 +279,12 @@ async def change_state(
 ) -> BenefitPublic:
     """Pause, resume or stop (final; the unspent budget returns to the funder) at once, audited."""
     resp = await clients.benefits.ChangeBenefitState(
-        pb.ChangeBenefitStateRequest(
-            benefit_id=benefit_id, action=action, reason=body.reason, principal=operator_principal(operator)
+        to_proto(
+            pb.ChangeBenefitStateRequest,
+            body,
+            benefit_id=benefit_id,
+            action=action,
+            principal=operator_principal(operator),
         )
     )
     return from_proto(BenefitPublic, resp.benefit)

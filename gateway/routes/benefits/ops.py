@@ -14,7 +14,6 @@ from gateway.idempotency import IdempotencyKeyDep
 from gateway.paging import Page
 from gateway.routes.benefits.calls import caller_key, operator_principal
 from gateway.routes.benefits.schemas import (
-    KIND_TO_PB,
     BenefitDraft,
     BenefitPublic,
     GrantPublic,
@@ -22,8 +21,7 @@ from gateway.routes.benefits.schemas import (
     Slug,
 )
 from gateway.routes.sorting import sort_query, token_query
-from services.runtime.clock import to_timestamp
-from services.runtime.proto_mapping import from_proto
+from services.runtime.proto_mapping import from_proto, to_proto
 
 router = APIRouter(prefix="/v1", tags=["benefits"])
 Viewer = Annotated[OperatorPrincipal, require_role("viewer")]
@@ -41,16 +39,8 @@ Admin = Annotated[OperatorPrincipal, require_role("admin")]
 )
 async def draft_benefit(body: BenefitDraft, clients: ClientsDep, operator: Operator) -> BenefitPublic:
     """Draft a benefit; a branch operator drafts for their own branch only."""
-    fields = body.model_dump(exclude={"kind", "branch", "valid_from", "valid_until"})
-    draft = pb.Benefit(
-        **fields,
-        kind=KIND_TO_PB[body.kind],
-        branch=body.branch or "",
-        valid_from=to_timestamp(body.valid_from),
-        valid_until=to_timestamp(body.valid_until),
-    )
     resp = await clients.benefits.CreateBenefit(
-        pb.CreateBenefitRequest(benefit=draft, principal=operator_principal(operator))
+        pb.CreateBenefitRequest(benefit=to_proto(pb.Benefit, body), principal=operator_principal(operator))
     )
     return from_proto(BenefitPublic, resp.benefit)
 
@@ -69,12 +59,7 @@ async def review_benefit(
 ) -> BenefitPublic:
     """Approve (funding the budget) or reject a draft; never one's own."""
     resp = await clients.benefits.ReviewBenefit(
-        pb.ReviewBenefitRequest(
-            benefit_id=benefit_id,
-            principal=operator_principal(operator),
-            approve=body.approve,
-            note=body.note,
-        )
+        to_proto(pb.ReviewBenefitRequest, body, benefit_id=benefit_id, principal=operator_principal(operator))
     )
     return from_proto(BenefitPublic, resp.benefit)
 

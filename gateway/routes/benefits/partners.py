@@ -13,7 +13,6 @@ from gateway.auth import PartnerDep, PartnerPrincipal
 from gateway.clients import Clients, ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.routes.benefits.calls import (
-    build_target,
     caller_key,
     partner_principal,
     refund_use,
@@ -26,12 +25,11 @@ from gateway.routes.benefits.schemas import (
     PartnerUse,
     RedemptionId,
     RedemptionPublic,
-    Refund,
     Settle,
     Slug,
     WalletPublic,
 )
-from services.runtime.proto_mapping import from_proto
+from services.runtime.proto_mapping import from_proto, to_proto
 
 router = APIRouter(prefix="/v1", tags=["benefits"])
 
@@ -83,17 +81,14 @@ async def partner_redeem(
 ) -> RedemptionPublic:
     """Redeem (or reserve) a customer's benefit in one of the partner's scenes."""
     customer_id = await resolve_customer(clients, partner.partner_id, body.pairwise_id)
-    ctx = pb.UsageContext(
-        partner_id=partner.partner_id, scene=body.scene or "", device_id=body.device_id or ""
-    )
-    target = build_target(
+    return await use_benefit(
+        clients,
         body,
         customer_id=customer_id,
-        context=ctx,
+        context=to_proto(pb.UsageContext, body, partner_id=partner.partner_id),
         key=partner_key(partner, idempotency_key),
         principal=partner_principal(partner.partner_id),
     )
-    return await use_benefit(clients, body, target)
 
 
 @router.post(
@@ -111,10 +106,9 @@ async def partner_refund(
 ) -> RedemptionPublic:
     """Refund all or part of a redemption the partner made; the value returns to the customer's wallet."""
     customer_id = await resolve_customer(clients, partner.partner_id, body.pairwise_id)
-    refund = Refund(amount=body.amount, ratio_bps=body.ratio_bps)
     return await refund_use(
         clients,
-        refund,
+        body,
         redemption_id,
         customer_id,
         partner_key(partner, idempotency_key),

@@ -1,18 +1,14 @@
-"""Request and response bodies of the benefits routes; responses are filled by from_proto."""
+"""Request and response bodies of the benefits routes, named as the contract names the fields: requests
+are filled by to_proto, responses by from_proto (a kind is the enum value's lower-case name)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
 
-from lattice.benefits.v1 import benefits_pb2 as pb
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.runtime.editions import Edition
-from services.runtime.proto_enums import names_to_values
-
-# benefit kinds as the API names them -> the contract's enum, derived from the generated enum
-KIND_TO_PB = names_to_values(pb.BenefitKind, "BENEFIT_KIND_")
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
 Ref = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,80}$")]
