@@ -25,8 +25,7 @@ from gateway.routes.reach.schemas import (
     EventsAccepted,
     check_privacy,
 )
-from services.runtime.clock import to_timestamp
-from services.runtime.proto_mapping import from_proto, from_protos
+from services.runtime.proto_mapping import from_proto, from_protos, to_proto
 
 router = APIRouter(prefix="/v1", tags=["reach"])
 
@@ -51,15 +50,12 @@ async def send_events(
             raise Problem(422, "invalid_occurred_at", f"event {event.event_id} is too old or in the future")
     bus = request.app.state.bus
     for event in unique.values():
-        message = app_event_pb2.AppEvent(
-            event_id=event.event_id,
+        message = to_proto(
+            app_event_pb2.AppEvent,
+            event,
             customer_id=customer.customer_id,
             app_id=app_id,
-            type=event.type,
-            occurred_at=to_timestamp(event.occurred_at or now),
-            properties=event.properties,
-            device_id=event.device_id,
-            click_id=event.click_id,
+            occurred_at=event.occurred_at or now,
         )
         try:
             await bus.publish(
@@ -143,9 +139,7 @@ async def set_preference(
         pb.SetContactPreferenceRequest(
             customer_id=customer.customer_id,
             app_id=app_id,
-            preference=pb.ContactPreference(
-                channel=body.channel, purpose=body.purpose, opted_in=body.opted_in
-            ),
+            preference=to_proto(pb.ContactPreference, body),
         )
     )
     return ContactPreferences(items=from_protos(ContactPreferencePublic, resp.preferences))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, status
-from google.protobuf.json_format import ParseDict
 from lattice.reach.v1 import reach_pb2 as pb
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -31,11 +30,9 @@ from gateway.routes.reach.schemas import (
     StrategyCreate,
     StrategyUpdate,
     actor_pb,
-    spec_pb,
 )
 from gateway.routes.sorting import sort_query, token_query
-from services.runtime.clock import to_timestamp
-from services.runtime.proto_mapping import from_proto, from_protos
+from services.runtime.proto_mapping import from_proto, from_protos, to_proto
 
 router = APIRouter(prefix="/v1", tags=["reach"])
 Viewer = Annotated[OperatorPrincipal, require_role("viewer")]
@@ -55,7 +52,7 @@ StrategyId = Annotated[str, Path(max_length=36)]
 async def create_strategy(body: StrategyCreate, clients: ClientsDep, operator: Operator) -> StrategyPublic:
     """Draft a 4W1Do strategy (who, when, where, what, do); it runs once another operator approves it."""
     resp = await clients.reach.CreateStrategy(
-        pb.CreateStrategyRequest(actor=actor_pb(operator), spec=spec_pb(body))
+        pb.CreateStrategyRequest(actor=actor_pb(operator), spec=to_proto(pb.StrategySpec, body))
     )
     return from_proto(StrategyPublic, resp.strategy)
 
@@ -100,11 +97,12 @@ async def update_strategy(
 ) -> StrategyPublic:
     """Edit a draft, approved, paused or rejected strategy; it goes back to draft for a new approval."""
     resp = await clients.reach.UpdateStrategy(
-        pb.UpdateStrategyRequest(
+        to_proto(
+            pb.UpdateStrategyRequest,
+            body,
             actor=actor_pb(operator),
             strategy_id=strategy_id,
-            spec=spec_pb(body),
-            expected_version=body.expected_version,
+            spec=to_proto(pb.StrategySpec, body),
         )
     )
     return from_proto(StrategyPublic, resp.strategy)
@@ -211,10 +209,8 @@ async def review_strategy(
 
     Without customers in both groups (no control group held out) the uplift is not measurable:
     `measurable` is false and `uplift`, `uplift_ci_low` and `uplift_ci_high` are null."""
-    request = pb.GetStrategyReviewRequest(actor=actor_pb(operator), strategy_id=strategy_id)
-    getattr(request, "from").CopyFrom(to_timestamp(start))
-    if end is not None:
-        request.to.CopyFrom(to_timestamp(end))
+    period = {"from": start, "to": end}  # `from` is a Python keyword: the window goes as a mapping
+    request = to_proto(pb.GetStrategyReviewRequest, period, actor=actor_pb(operator), strategy_id=strategy_id)
     return review_public(await clients.reach.GetStrategyReview(request))
 
 
@@ -262,9 +258,8 @@ async def propose_policy(
 ) -> PolicyProposalPublic:
     """Propose caps, contact budget and quiet hours; in force once another head-office admin approves."""
     _head_office(operator)
-    policy = ParseDict(body.model_dump(mode="json"), pb.DeliveryPolicy())
     resp = await clients.reach.ProposeDeliveryPolicy(
-        pb.ProposeDeliveryPolicyRequest(actor=actor_pb(operator), policy=policy)
+        pb.ProposeDeliveryPolicyRequest(actor=actor_pb(operator), policy=to_proto(pb.DeliveryPolicy, body))
     )
     return from_proto(PolicyProposalPublic, resp.proposal)
 

@@ -20,7 +20,7 @@ from standardwebhooks import Webhook
 from gateway.clients import ClientsDep
 from gateway.openapi_marks import documents
 from gateway.problems import Problem
-from services.runtime.clock import to_timestamp
+from services.runtime.proto_mapping import to_proto
 
 router = APIRouter(prefix="/v1/providers", tags=["reach"])
 Channel = Literal["push", "sms", "partner"]
@@ -134,18 +134,5 @@ async def record_receipts(
     channel: Annotated[str, Depends(signed_by_provider)],
 ) -> ReceiptsRecorded:
     """A provider's delivery receipts: messages it accepted become delivered or failed (once)."""
-    resp = await clients.reach.RecordReceipts(
-        pb.RecordReceiptsRequest(
-            channel=channel,
-            receipts=[
-                pb.Receipt(
-                    delivery_id=r.delivery_id,
-                    status=r.status,
-                    reason=r.reason,
-                    occurred_at=to_timestamp(r.occurred_at),
-                )
-                for r in body.receipts
-            ],
-        )
-    )
+    resp = await clients.reach.RecordReceipts(to_proto(pb.RecordReceiptsRequest, body, channel=channel))
     return ReceiptsRecorded(applied=resp.applied, unchanged=resp.unchanged, unknown=resp.unknown)

@@ -1,4 +1,5 @@
-"""Request bodies of the reach routes (strict, bounded); the responses are in reach/public.py."""
+"""Request bodies of the reach routes (strict, bounded), named as the contract names the fields (to_proto
+fills the request messages from them); the responses are in reach/public.py."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import re
 from typing import Annotated, Literal
 
 from fastapi import Path
-from google.protobuf.json_format import ParseDict
 from lattice.reach.v1 import reach_pb2 as pb
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -198,11 +198,6 @@ class PolicyProposalCreate(Strict):
 
 def actor_pb(operator: OperatorPrincipal) -> pb.Actor:
     return pb.Actor(operator_id=operator.operator_id, branch=operator.branch or "")
-
-
-def spec_pb(body: StrategyCreate) -> pb.StrategySpec:
-    data = body.model_dump(mode="json", exclude={"expected_version"}, exclude_none=True)
-    return ParseDict(data, pb.StrategySpec())
 
 
 def check_privacy(event: AppEventCreate) -> None:
