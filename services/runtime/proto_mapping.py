@@ -2,8 +2,9 @@
 service or route copies a message by hand.
 
 `from_proto(Model, message)` fills a model from a protobuf message: a pydantic model (an HTTP response
-model, a SQLModel row) or a dataclass (a domain view or command). A SQLModel table row is built by its
-constructor, which does not validate (as SQLModel builds rows): the domain checks what it takes.
+model, a SQLModel row), a dataclass (a domain view or command) or a TypedDict (the shape of a JSON
+column). A SQLModel table row is built by its constructor, which does not validate (as SQLModel builds
+rows): the domain checks what it takes.
 
 - a model field takes the proto field of the same name (an override takes its place where the shapes
   truly differ; each caller says why);
@@ -128,7 +129,7 @@ def _model_data(model: Any, message: Message, overrides: Mapping[str, Any]) -> d
 
 @cache
 def _model_fields(model: Any) -> dict[str, tuple[Any, bool]]:
-    """{field: (annotation, required)} of a pydantic model or a dataclass."""
+    """{field: (annotation, required)} of a pydantic model, a dataclass or a TypedDict."""
     if isinstance(model, type) and issubclass(model, BaseModel):
         return {name: (info.annotation, info.is_required()) for name, info in model.model_fields.items()}
     if dataclasses.is_dataclass(model):
@@ -141,7 +142,10 @@ def _model_fields(model: Any) -> dict[str, tuple[Any, bool]]:
             for f in dataclasses.fields(model)
             if f.init
         }
-    raise TypeError(f"{model!r} is neither a pydantic model nor a dataclass")
+    if typing.is_typeddict(model):
+        hints = typing.get_type_hints(model, include_extras=True)
+        return {name: (hint, name in model.__required_keys__) for name, hint in hints.items()}
+    raise TypeError(f"{model!r} is neither a pydantic model nor a dataclass nor a TypedDict")
 
 
 @cache
@@ -193,7 +197,7 @@ def _value_reader(field: Any, annotation: Any) -> Read:
         nested, _ = _unwrap(annotation)
         if isinstance(nested, type) and issubclass(nested, BaseModel):
             return lambda raw: _model_data(nested, raw, {})
-        if isinstance(nested, type) and dataclasses.is_dataclass(nested):
+        if isinstance(nested, type) and (dataclasses.is_dataclass(nested) or typing.is_typeddict(nested)):
             return lambda raw: _build(nested, _model_data(nested, raw, {}))
         # raised when read, not when planned: a field given as an override is never read
         return _refusal(f"{field.full_name}: the model needs a nested model here, not {annotation!r}")
