@@ -37,7 +37,7 @@ from gateway.routes.identity.schemas import (
     caller,
     token_public,
 )
-from services.runtime.proto_mapping import from_proto
+from services.runtime.proto_mapping import from_proto, to_proto
 
 
 @documents(404)
@@ -155,9 +155,7 @@ async def redeem_ticket(
     app_id: Slug, body: RedeemRequest, clients: ClientsDep, request: Request
 ) -> TokenPublic:
     """The sibling app named by the ticket exchanges it for its own tokens (single use, 60 s)."""
-    redeem = pb.RedeemRecognitionTicketRequest(
-        app_id=app_id, ticket=body.ticket, client_assertion=body.client_assertion, click_id=body.click_id
-    )
+    redeem = to_proto(pb.RedeemRecognitionTicketRequest, body, app_id=app_id)
     resp = await request.app.state.edge.authenticating(
         lambda: clients.identity.RedeemRecognitionTicket(redeem), kind="app", client_id=app_id
     )
@@ -174,9 +172,7 @@ async def redeem_ticket(
 async def issue_ticket(body: TicketRequest, customer: CustomerDep, clients: ClientsDep) -> TicketPublic:
     """A one-time ticket that lets `audience_app_id` recognise the signed-in customer."""
     resp = await clients.identity.IssueRecognitionTicket(
-        pb.IssueRecognitionTicketRequest(
-            caller=caller(customer), audience_app_id=body.audience_app_id, scopes=body.scopes
-        )
+        to_proto(pb.IssueRecognitionTicketRequest, body, caller=caller(customer))
     )
     return from_proto(TicketPublic, resp)
 
@@ -235,7 +231,7 @@ async def grant_consent(
 ) -> ConsentPublic:
     """Record a separate consent (e.g. recognition in an app of another legal entity)."""
     resp = await clients.identity.GrantConsent(
-        pb.GrantConsentRequest(caller=caller(customer), consent=body.to_pb())
+        pb.GrantConsentRequest(caller=caller(customer), consent=to_proto(pb.ConsentGrant, body))
     )
     return from_proto(ConsentPublic, resp.consent)
 
@@ -283,9 +279,7 @@ async def confirm_binding(
     if body.consent is None:
         raise Problem(403, "consent_required", "binding needs a separate consent naming the partner")
     resp = await clients.identity.ConfirmPartnerBinding(
-        pb.ConfirmPartnerBindingRequest(
-            caller=caller(customer), binding_id=binding_id, consent=body.consent.to_pb()
-        )
+        to_proto(pb.ConfirmPartnerBindingRequest, body, caller=caller(customer), binding_id=binding_id)
     )
     return BindingConfirmed(
         binding=from_proto(BindingPublic, resp.binding), consent=from_proto(ConsentPublic, resp.consent)

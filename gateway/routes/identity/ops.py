@@ -17,7 +17,7 @@ from gateway.idempotency import IdempotencyKeyDep
 from gateway.problems import Problem
 from gateway.routes.identity import oauth
 from gateway.routes.identity.schemas import Slug, Strict
-from services.runtime.proto_mapping import from_proto
+from services.runtime.proto_mapping import from_proto, to_proto
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 public_router = APIRouter(prefix="/v1", tags=["identity"])
@@ -161,16 +161,6 @@ async def register_operator(
     """Add a member of staff (head-office admins); the client secret is shown once."""
     require_head_office(operator)
     resp = await clients.identity.RegisterOperator(
-        pb.RegisterOperatorRequest(
-            operator_id=body.operator_id,
-            role=body.role,
-            branch=body.branch or "",
-            actor=registry_actor(operator),
-        )
+        to_proto(pb.RegisterOperatorRequest, body, actor=registry_actor(operator))
     )
-    return OperatorCreated(
-        operator_id=resp.operator_id,
-        role=resp.role,
-        branch=resp.branch or None,
-        client_secret=resp.client_secret,
-    )
+    return from_proto(OperatorCreated, resp)

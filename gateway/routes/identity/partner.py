@@ -15,7 +15,7 @@ from gateway.auth import PartnerDep
 from gateway.clients import ClientsDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.routes.identity.schemas import BindingPublic, PartnerLinkPublic, Scope, Strict
-from services.runtime.proto_mapping import from_proto
+from services.runtime.proto_mapping import from_proto, to_proto
 
 router = APIRouter(prefix="/v1/partner", tags=["identity"])
 BindingId = Annotated[str, Path(min_length=8, max_length=40, pattern=r"^bnd_[A-Za-z0-9_-]+$")]
@@ -60,12 +60,7 @@ async def start_binding(
 ) -> BindingPublic:
     """Start binding one of the partner's users; the customer confirms in a bank app within 10 minutes."""
     resp = await clients.identity.StartPartnerBinding(
-        pb.StartPartnerBindingRequest(
-            partner_id=partner.partner_id,
-            partner_user_ref=body.partner_user_ref,
-            scopes=body.scopes,
-            required_assurance_level=body.required_assurance_level,
-        )
+        to_proto(pb.StartPartnerBindingRequest, body, partner_id=partner.partner_id)
     )
     return from_proto(BindingPublic, resp.binding)
 

@@ -14,15 +14,13 @@ from gateway.idempotency import IdempotencyKeyDep
 from gateway.paging import Page, PageSize, PageToken
 from gateway.routes.identity.ops import registry_actor, require_head_office
 from gateway.routes.identity.schemas import Slug, Strict, b64
-from services.runtime.proto_enums import names_to_values
-from services.runtime.proto_mapping import from_proto
+from services.runtime.proto_mapping import from_proto, to_proto
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 ADMIN = require_role("admin")
 VIEWER = require_role("viewer")
 Edition = Literal["standard", "elderly", "student", "rural", "private_banking", "inclusive"]
 AppRole = Literal["core", "main", "vertical"]
-_ROLE_VALUES = names_to_values(pb.AppRole, "APP_ROLE_")  # derived from the generated enum
 
 
 class AppCreate(Strict):
@@ -112,16 +110,7 @@ async def register_app(
     """Add a sibling app to the matrix (head-office admins)."""
     require_head_office(operator)
     resp = await clients.identity.RegisterApp(
-        pb.RegisterAppRequest(
-            app=pb.App(
-                app_id=body.app_id,
-                name=body.name,
-                role=_ROLE_VALUES[body.role],
-                legal_entity=body.legal_entity,
-                editions=list(body.editions),
-            ),
-            actor=registry_actor(operator),
-        )
+        pb.RegisterAppRequest(app=to_proto(pb.App, body), actor=registry_actor(operator))
     )
     return from_proto(AppPublic, resp.app)
 
@@ -154,16 +143,7 @@ async def register_partner(
     """Register a partner platform (head-office admins)."""
     require_head_office(operator)
     resp = await clients.identity.RegisterPartner(
-        pb.RegisterPartnerRequest(
-            partner=pb.Partner(
-                partner_id=body.partner_id,
-                name=body.name,
-                sector=body.sector,
-                allowed_scopes=body.allowed_scopes,
-                postback_url=body.postback_url or "",
-            ),
-            actor=registry_actor(operator),
-        )
+        pb.RegisterPartnerRequest(partner=to_proto(pb.Partner, body), actor=registry_actor(operator))
     )
     # the created partner with its first signing key, which the contract answers beside it; the
     # secret's bytes travel as base64 text (JSON has no bytes)

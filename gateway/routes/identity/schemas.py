@@ -1,5 +1,6 @@
-"""Request and response bodies of the identity routes (strict, bounded); responses are filled by
-services.runtime.proto_mapping."""
+"""Request and response bodies of the identity routes (strict, bounded), named as the contract names the
+fields: services.runtime.proto_mapping fills request messages from them (to_proto) and them from
+responses (from_proto)."""
 
 from __future__ import annotations
 
@@ -79,15 +80,6 @@ class ConsentCreate(Strict):
     purpose: str = Field(pattern=r"^[a-z][a-z0-9_]{1,99}$")
     data_categories: list[DataCategory] = Field(min_length=1, max_length=6)
     text_version: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._:-]+$")
-
-    def to_pb(self) -> pb.ConsentGrant:
-        return pb.ConsentGrant(
-            recipient_type=self.recipient_type,
-            recipient=self.recipient,
-            purpose=self.purpose,
-            data_categories=list(self.data_categories),
-            text_version=self.text_version,
-        )
 
 
 class ConsentPublic(BaseModel):

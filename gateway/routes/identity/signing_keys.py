@@ -15,7 +15,7 @@ from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
 from gateway.routes.identity.ops import registry_actor, require_head_office
 from gateway.routes.identity.schemas import Slug, Strict, b64
-from services.runtime.proto_mapping import from_proto
+from services.runtime.proto_mapping import from_proto, to_proto
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 public_router = APIRouter(prefix="/v1", tags=["identity"])
@@ -69,8 +69,8 @@ async def rotate_partner_key(
     """A new request-signing secret for a partner; the previous one stays valid for the overlap."""
     require_head_office(operator)
     resp = await clients.identity.RotatePartnerSigningKey(
-        pb.RotatePartnerSigningKeyRequest(
-            partner_id=partner_id, overlap_seconds=body.overlap_seconds, actor=registry_actor(operator)
+        to_proto(
+            pb.RotatePartnerSigningKeyRequest, body, partner_id=partner_id, actor=registry_actor(operator)
         )
     )
     # the secret's bytes travel as base64 text (JSON has no bytes)
@@ -89,6 +89,6 @@ async def rotate_signing_key(
     """Sign tokens with a new key; the previous key stays in the JWKS for the overlap."""
     require_head_office(operator)
     resp = await clients.identity.RotateSigningKey(
-        pb.RotateSigningKeyRequest(overlap_seconds=body.overlap_seconds, actor=registry_actor(operator))
+        to_proto(pb.RotateSigningKeyRequest, body, actor=registry_actor(operator))
     )
     return from_proto(SigningKeyRotated, resp)
