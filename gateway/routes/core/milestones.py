@@ -12,8 +12,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from gateway.core_banking import CoreBankingDep
 from gateway.idempotency import IdempotencyKeyDep
 from gateway.problems import Problem
-from services.runtime.clock import to_timestamp
 from services.runtime.personal_data import contains_personal_number
+from services.runtime.proto_mapping import to_proto
 
 router = APIRouter(prefix="/v1/core", tags=["core banking"])
 SUBJECT = "core.milestone.recorded"
@@ -106,14 +106,8 @@ async def record_milestones(
             )
     bus = request.app.state.bus
     for milestone in unique.values():
-        message = core_milestone_pb2.CoreMilestoneRecorded(
-            milestone_id=milestone.milestone_id,
-            kind=milestone.kind,
-            customer_id=milestone.customer_id,
-            occurred_at=to_timestamp(milestone.occurred_at),
-            tier=milestone.tier or "",
-            system_id=core.system_id,
-            key_id=core.key_id,
+        message = to_proto(
+            core_milestone_pb2.CoreMilestoneRecorded, milestone, system_id=core.system_id, key_id=core.key_id
         )
         try:
             await bus.publish(
