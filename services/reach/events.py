@@ -12,6 +12,7 @@ from services.reach.inbox import mark_opened
 from services.reach.matching import TriggerEvent
 from services.runtime.bus import Bus, Delivery
 from services.runtime.clock import from_timestamp, utcnow
+from services.runtime.proto_mapping import from_proto
 
 APP_EVENTS = "reach-triggers"
 IDENTITY_EVENTS = "reach-identity"
@@ -29,13 +30,12 @@ _IDENTITY_TRIGGERS: dict[str, type[_IdentityTrigger]] = {
 
 def trigger_from_app_event(delivery: Delivery) -> TriggerEvent:
     event = app_event_pb2.AppEvent.FromString(delivery.data)
-    return TriggerEvent(
+    # the id the bus delivered it under; an event that carries no time happened now
+    return from_proto(
+        TriggerEvent,
+        event,
         event_id=delivery.event_id,
-        customer_id=event.customer_id,
-        app_id=event.app_id,
-        type=event.type,
         occurred_at=from_timestamp(event.occurred_at) or utcnow(),
-        properties=dict(event.properties),
     )
 
 

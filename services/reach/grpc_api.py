@@ -11,11 +11,7 @@ from lattice.reach.v1 import reach_pb2_grpc
 from services.reach import inbox, policy, policy_changes, receipts, review, strategies
 from services.reach.convert import (
     actor_from_pb,
-    delivery_to_pb,
-    inbox_to_pb,
     policy_from_pb,
-    policy_to_pb,
-    preference_to_pb,
     proposal_to_pb,
     revision_to_pb,
     spec_from_pb,
@@ -24,6 +20,7 @@ from services.reach.convert import (
 from services.reach.engine import ReachEngine
 from services.runtime.clock import from_timestamp, utcnow
 from services.runtime.errors import InvalidInput
+from services.runtime.proto_mapping import from_proto, to_proto
 from services.runtime.service import ServiceContext
 
 MAX_PAGE = 100
@@ -34,9 +31,7 @@ def _page(size: int) -> int:
 
 
 def _group(outcome: review.GroupOutcome) -> pb.GroupOutcome:
-    return pb.GroupOutcome(
-        customers=outcome.customers, converted=outcome.converted, conversion_rate=outcome.rate
-    )
+    return to_proto(pb.GroupOutcome, outcome, conversion_rate=outcome.rate)
 
 
 def _customer(customer_id: str) -> str:
@@ -159,13 +154,10 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
             strategy_id=request.strategy_id,
             now=utcnow(),
         )
-        return pb.DryRunStrategyResponse(
-            audience=result.audience,
-            control=result.control,
-            unreachable=result.unreachable,
-            touchpoints=[
-                pb.TouchpointCount(channel=c, customers=n) for c, n in sorted(result.touchpoints.items())
-            ],
+        return to_proto(
+            pb.DryRunStrategyResponse,
+            result,
+            touchpoints=[{"channel": c, "customers": n} for c, n in sorted(result.touchpoints.items())],
         )
 
     async def GetStrategyReview(
@@ -184,17 +176,12 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
             end=end,
         )
         low, high = r.uplift_interval()
-        return pb.GetStrategyReviewResponse(
-            audience=r.audience,
-            sent=r.sent,
-            delivered=r.delivered,
-            opened=r.opened,
-            held=r.held,
-            suppressed=[pb.ReasonCount(reason=k, count=v) for k, v in sorted(r.suppressed.items())],
+        return to_proto(
+            pb.GetStrategyReviewResponse,
+            r,
+            suppressed=[{"reason": k, "count": v} for k, v in sorted(r.suppressed.items())],
             treatment=_group(r.treatment),
             control=_group(r.control),
-            uplift=r.uplift,
-            measurable=r.measurable,
             uplift_ci_low=low,
             uplift_ci_high=high,
         )
@@ -211,18 +198,13 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
         )
         token = found[size - 1].delivery_id if len(found) > size else ""
         return pb.ListDeliveriesResponse(
-            deliveries=[delivery_to_pb(d) for d in found[:size]], next_page_token=token
+            deliveries=[to_proto(pb.Delivery, d) for d in found[:size]], next_page_token=token
         )
 
     async def RecordReceipts(self, request: pb.RecordReceiptsRequest, context) -> pb.RecordReceiptsResponse:
         now = utcnow()
         found = [
-            receipts.Receipt(
-                delivery_id=r.delivery_id,
-                status=r.status,
-                reason=r.reason,
-                occurred_at=from_timestamp(r.occurred_at) or now,
-            )
+            from_proto(receipts.Receipt, r, occurred_at=from_timestamp(r.occurred_at) or now)
             for r in request.receipts
         ]
         outcome = await asyncio.to_thread(
@@ -236,7 +218,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
         found = await asyncio.to_thread(policy.get_policy, engine=self._engine)
         pending = await asyncio.to_thread(policy_changes.pending_proposal, engine=self._engine)
         return pb.GetDeliveryPolicyResponse(
-            policy=policy_to_pb(found), pending=proposal_to_pb(pending) if pending else None
+            policy=to_proto(pb.DeliveryPolicy, found), pending=proposal_to_pb(pending) if pending else None
         )
 
     async def ProposeDeliveryPolicy(
@@ -265,7 +247,9 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
         found = await asyncio.to_thread(
             policy.list_preferences, engine=self._engine, customer_id=_customer(request.customer_id)
         )
-        return pb.ListContactPreferencesResponse(preferences=[preference_to_pb(p) for p in found])
+        return pb.ListContactPreferencesResponse(
+            preferences=[to_proto(pb.ContactPreference, p) for p in found]
+        )
 
     async def SetContactPreference(
         self, request: pb.SetContactPreferenceRequest, context
@@ -280,7 +264,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
             opted_in=p.opted_in,
             app_id=request.app_id,
         )
-        return pb.SetContactPreferenceResponse(preferences=[preference_to_pb(x) for x in found])
+        return pb.SetContactPreferenceResponse(preferences=[to_proto(pb.ContactPreference, x) for x in found])
 
     async def ListInboxMessages(
         self, request: pb.ListInboxMessagesRequest, context
@@ -297,7 +281,9 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
         )
         token = found[size - 1].message_id if len(found) > size else ""
         return pb.ListInboxMessagesResponse(
-            messages=[inbox_to_pb(m) for m in found[:size]], next_page_token=token, unread=unread
+            messages=[to_proto(pb.InboxMessage, m) for m in found[:size]],
+            next_page_token=token,
+            unread=unread,
         )
 
     async def MarkInboxMessageRead(
@@ -310,4 +296,4 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
             app_id=request.app_id,
             message_id=request.message_id,
         )
-        return pb.MarkInboxMessageReadResponse(message=inbox_to_pb(message))
+        return pb.MarkInboxMessageReadResponse(message=to_proto(pb.InboxMessage, message))

@@ -18,6 +18,7 @@ from services.reach.profiles import CustomerAttributes
 from services.reach.spec import Content
 from services.runtime.errors import Unavailable
 from services.runtime.grpc_client import reason_of
+from services.runtime.proto_mapping import from_proto
 
 logger = logging.getLogger(__name__)
 
@@ -46,17 +47,7 @@ class Peers:  # implements PeersPort
         except grpc.aio.AioRpcError as exc:
             logger.info("customer attributes not available: %s", exc.code().name)
             return None
-        c = resp.customer
-        return CustomerAttributes(
-            customer_id=customer_id,
-            assurance_level=c.assurance_level,
-            editions=tuple(c.editions),
-            branch=c.branch,
-            app_ids=tuple(c.app_ids),
-            time_zone=c.time_zone,
-            aum_tier=c.aum_tier,
-            tags=tuple(c.tags),
-        )
+        return from_proto(CustomerAttributes, resp.customer, customer_id=customer_id)
 
     async def pairwise_id(self, *, partner_id: str, customer_id: str) -> str:
         """The customer's pairwise id at a partner, or "" when unbound or consent was withdrawn."""
