@@ -26,7 +26,7 @@ from gateway.clients import ClientsDep
 from gateway.problems import Problem
 from gateway.routes.sorting import sort_query
 from services.runtime.clock import to_timestamp
-from services.runtime.proto_mapping import from_proto
+from services.runtime.proto_mapping import from_proto, to_proto
 
 router = APIRouter(prefix="/v1/ops/audit", tags=["audit"])
 Viewer = Annotated[OperatorPrincipal, require_role("viewer")]
@@ -110,7 +110,7 @@ async def search_audit(
     if since and until and since >= until:
         raise Problem(422, "invalid_period", "since must be before until")
     request = pb.SearchAuditRequest(
-        actor=pb.Actor(operator_id=operator.operator_id, role=operator.role, branch=operator.branch or ""),
+        actor=to_proto(pb.Actor, operator),
         by_operator=by_operator,
         action=action,
         entity=entity,

@@ -52,7 +52,7 @@ class ContentAuditPage(Page[ContentAuditPublic]):
 
 
 def actor(operator: OperatorPrincipal) -> pb.Actor:
-    return pb.Actor(operator_id=operator.operator_id, role=operator.role, branch=operator.branch or "")
+    return to_proto(pb.Actor, operator)  # its id, role and branch ("" for head office)
 
 
 @items_router.post(

@@ -57,9 +57,7 @@ class PartnerProfilePublic(BaseModel):
 
 
 def _actor(operator: OperatorPrincipal) -> pb.Actor:
-    return pb.Actor(
-        kind="operator", operator_id=operator.operator_id, role=operator.role, branch=operator.branch or ""
-    )
+    return to_proto(pb.Actor, operator, kind="operator")  # its id, role and branch ("" for head office)
 
 
 def _head_office(operator: OperatorPrincipal) -> None:

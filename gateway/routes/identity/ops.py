@@ -96,9 +96,7 @@ class OperatorCreated(BaseModel):
 
 def registry_actor(operator: OperatorPrincipal) -> pb.OperatorActor:
     """Who makes a registry change: identity keeps it in its audit trail."""
-    return pb.OperatorActor(
-        operator_id=operator.operator_id, role=operator.role, branch=operator.branch or ""
-    )
+    return to_proto(pb.OperatorActor, operator)  # its id, role and branch ("" for head office)
 
 
 def require_head_office(operator: OperatorPrincipal) -> None:

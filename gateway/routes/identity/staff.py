@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from gateway.auth import OperatorPrincipal, require_role
 from gateway.clients import ClientsDep
+from gateway.routes.identity.ops import registry_actor
 from services.runtime.proto_mapping import from_protos
 
 router = APIRouter(prefix="/v1", tags=["identity"])
@@ -49,9 +50,7 @@ async def list_operators(
     """Operators by id (admins; a branch admin sees only its branch). Secrets are never listed."""
     resp = await clients.identity.ListOperators(
         pb.ListOperatorsRequest(
-            actor=pb.OperatorActor(
-                operator_id=operator.operator_id, role=operator.role, branch=operator.branch or ""
-            ),
+            actor=registry_actor(operator),
             branch=branch or "",
             role=role or "",
             page_size=page_size,

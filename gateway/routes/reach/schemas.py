@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from gateway.auth import OperatorPrincipal
 from gateway.problems import Problem
 from services.runtime.personal_data import contains_personal_number
+from services.runtime.proto_mapping import to_proto
 
 AppIdPattern = r"^[a-z][a-z0-9_-]{1,39}$"
 AppId = Annotated[str, Path(pattern=AppIdPattern)]
@@ -197,7 +198,7 @@ class PolicyProposalCreate(Strict):
 
 
 def actor_pb(operator: OperatorPrincipal) -> pb.Actor:
-    return pb.Actor(operator_id=operator.operator_id, branch=operator.branch or "")
+    return to_proto(pb.Actor, operator)  # its id and branch ("" for head office)
 
 
 def check_privacy(event: AppEventCreate) -> None:

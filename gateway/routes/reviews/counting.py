@@ -12,13 +12,14 @@ from lattice.reach.v1 import reach_pb2 as rpb
 from gateway.auth import OperatorPrincipal
 from gateway.clients import Clients
 from gateway.routes.benefits.calls import operator_principal
+from services.runtime.proto_mapping import to_proto
 
 PAGE = 100
 Counted = tuple[int, str]
 
 
 async def content_items(clients: Clients, op: OperatorPrincipal, token: str) -> Counted:
-    actor = cpb.Actor(operator_id=op.operator_id, role=op.role, branch=op.branch or "")
+    actor = to_proto(cpb.Actor, op)
     resp = await clients.content.ListItems(
         cpb.ListItemsRequest(actor=actor, page_size=PAGE, page_token=token, stage="in_review")
     )
@@ -44,7 +45,7 @@ async def benefit_changes(clients: Clients, op: OperatorPrincipal, token: str) -
 
 
 async def strategies(clients: Clients, op: OperatorPrincipal, token: str) -> Counted:
-    actor = rpb.Actor(operator_id=op.operator_id, branch=op.branch or "")
+    actor = to_proto(rpb.Actor, op)
     resp = await clients.reach.ListStrategies(
         rpb.ListStrategiesRequest(actor=actor, status="draft", page_size=PAGE, page_token=token)
     )
@@ -52,7 +53,7 @@ async def strategies(clients: Clients, op: OperatorPrincipal, token: str) -> Cou
 
 
 async def campaigns(clients: Clients, op: OperatorPrincipal, token: str) -> Counted:
-    actor = vpb.Actor(kind="operator", operator_id=op.operator_id, role=op.role, branch=op.branch or "")
+    actor = to_proto(vpb.Actor, op, kind="operator")
     resp = await clients.conversion.ListCampaigns(
         vpb.ListCampaignsRequest(actor=actor, page_size=1, pending_only=True)
     )

@@ -17,6 +17,7 @@ from gateway.auth import OperatorPrincipal
 from gateway.clients import Clients
 from gateway.routes.benefits.calls import operator_principal
 from services.runtime.clock import from_timestamp
+from services.runtime.proto_mapping import to_proto
 
 KINDS = ("content_item", "benefit", "benefit_change", "strategy", "campaign")
 # The title shown is the bank's own language first.
@@ -60,7 +61,7 @@ Page = tuple[list[ReviewItem], str]
 
 
 async def content_items(clients: Clients, op: OperatorPrincipal, size: int, token: str) -> Page:
-    actor = cpb.Actor(operator_id=op.operator_id, role=op.role, branch=op.branch or "")
+    actor = to_proto(cpb.Actor, op)
     # content's review queue: each item with only its version in review (texts and authors), one read
     resp = await clients.content.ListReviewQueue(
         cpb.ListReviewQueueRequest(actor=actor, page_size=size, page_token=token)
@@ -140,7 +141,7 @@ async def benefit_changes(clients: Clients, op: OperatorPrincipal, size: int, to
 
 
 async def strategies(clients: Clients, op: OperatorPrincipal, size: int, token: str) -> Page:
-    actor = rpb.Actor(operator_id=op.operator_id, branch=op.branch or "")
+    actor = to_proto(rpb.Actor, op)
     resp = await clients.reach.ListStrategies(
         rpb.ListStrategiesRequest(actor=actor, status="draft", page_size=size, page_token=token)
     )
@@ -161,7 +162,7 @@ async def strategies(clients: Clients, op: OperatorPrincipal, size: int, token: 
 
 
 async def campaigns(clients: Clients, op: OperatorPrincipal, size: int, token: str) -> Page:
-    actor = vpb.Actor(kind="operator", operator_id=op.operator_id, role=op.role, branch=op.branch or "")
+    actor = to_proto(vpb.Actor, op, kind="operator")
     # conversion's review queue: only campaigns with a pending version, each carrying it and its authors
     resp = await clients.conversion.ListCampaigns(
         vpb.ListCampaignsRequest(actor=actor, page_size=size, page_token=token, pending_only=True)
