@@ -13,15 +13,11 @@ from lattice.benefits.v1 import benefits_pb2_grpc
 
 from services.benefits import lifecycle, redemptions, wallet
 from services.benefits.config import BenefitsSettings
-from services.benefits.convert import (
-    context_from_pb,
-    grant_to_pb,
-    principal_from_pb,
-    redemption_to_pb,
-    target_from_pb,
-)
+from services.benefits.convert import context_from_pb, target_from_pb
 from services.benefits.grpc_ops import CatalogueRpcs
+from services.benefits.principals import Principal
 from services.runtime.errors import InvalidInput
+from services.runtime.proto_mapping import from_proto, to_proto
 from services.runtime.service import ServiceContext
 
 logger = logging.getLogger(__name__)
@@ -60,9 +56,9 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
             channel=request.channel or "claim",
             limits=self._limits,
             context=context_from_pb(request.context, app_id=request.app_id, device_id=request.device_id),
-            by=principal_from_pb(request.principal),
+            by=from_proto(Principal, request.principal),
         )
-        return pb.GrantBenefitResponse(grant=grant_to_pb(grant))
+        return pb.GrantBenefitResponse(grant=to_proto(pb.Grant, grant))
 
     async def GetWallet(self, request: pb.GetWalletRequest, context) -> pb.GetWalletResponse:
         _require(request.customer_id, "customer_id")
@@ -74,10 +70,7 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
             only_usable_here=request.only_usable_here,
             include_inactive=request.include_inactive,
         )
-        return pb.GetWalletResponse(
-            grants=[grant_to_pb(g) for g in view.grants],
-            points=[pb.PointsBalance(**p.model_dump()) for p in view.points],
-        )
+        return to_proto(pb.GetWalletResponse, view)
 
     async def ReserveBenefit(self, request: pb.ReserveBenefitRequest, context) -> pb.ReserveBenefitResponse:
         _require(request.target.customer_id, "customer_id")
@@ -88,7 +81,7 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
             idempotency_key=request.target.idempotency_key,
             limits=self._limits,
         )
-        return pb.ReserveBenefitResponse(redemption=redemption_to_pb(view))
+        return pb.ReserveBenefitResponse(redemption=to_proto(pb.Redemption, view))
 
     async def ConfirmRedemption(
         self, request: pb.ConfirmRedemptionRequest, context
@@ -98,10 +91,10 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
             redemptions.confirm_redemption,
             redemption_id=request.redemption_id,
             customer_id=request.customer_id,
-            by=principal_from_pb(request.principal),
+            by=from_proto(Principal, request.principal),
             idempotency_key=request.idempotency_key,
         )
-        return pb.ConfirmRedemptionResponse(redemption=redemption_to_pb(view))
+        return pb.ConfirmRedemptionResponse(redemption=to_proto(pb.Redemption, view))
 
     async def CancelRedemption(
         self, request: pb.CancelRedemptionRequest, context
@@ -111,10 +104,10 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
             redemptions.cancel_redemption,
             redemption_id=request.redemption_id,
             customer_id=request.customer_id,
-            by=principal_from_pb(request.principal),
+            by=from_proto(Principal, request.principal),
             idempotency_key=request.idempotency_key,
         )
-        return pb.CancelRedemptionResponse(redemption=redemption_to_pb(view))
+        return pb.CancelRedemptionResponse(redemption=to_proto(pb.Redemption, view))
 
     async def RedeemBenefit(self, request: pb.RedeemBenefitRequest, context) -> pb.RedeemBenefitResponse:
         _require(request.target.customer_id, "customer_id")
@@ -124,7 +117,7 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
             idempotency_key=request.target.idempotency_key,
             limits=self._limits,
         )
-        return pb.RedeemBenefitResponse(redemption=redemption_to_pb(view))
+        return pb.RedeemBenefitResponse(redemption=to_proto(pb.Redemption, view))
 
     async def RefundRedemption(
         self, request: pb.RefundRedemptionRequest, context
@@ -134,12 +127,14 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
             redemptions.refund_redemption,
             redemption_id=request.redemption_id,
             customer_id=request.customer_id,
-            by=principal_from_pb(request.principal),
+            by=from_proto(Principal, request.principal),
             amount=request.amount,
             ratio_bps=request.ratio_bps,
             idempotency_key=request.idempotency_key,
         )
-        return pb.RefundRedemptionResponse(redemption=redemption_to_pb(view), refunded_now=view.refunded_now)
+        return pb.RefundRedemptionResponse(
+            redemption=to_proto(pb.Redemption, view), refunded_now=view.refunded_now
+        )
 
     async def GetRedemption(self, request: pb.GetRedemptionRequest, context) -> pb.GetRedemptionResponse:
         view = await asyncio.to_thread(
@@ -147,9 +142,9 @@ class BenefitsApi(CatalogueRpcs, benefits_pb2_grpc.BenefitsServiceServicer):
             engine=self._engine,
             redemption_id=request.redemption_id,
             customer_id=request.customer_id,
-            by=principal_from_pb(request.principal),
+            by=from_proto(Principal, request.principal),
         )
-        return pb.GetRedemptionResponse(redemption=redemption_to_pb(view))
+        return pb.GetRedemptionResponse(redemption=to_proto(pb.Redemption, view))
 
     async def ExpireDue(self, request: pb.ExpireDueRequest, context) -> pb.ExpireDueResponse:
         expired, released = await asyncio.to_thread(lifecycle.expire_due, engine=self._engine)

@@ -8,18 +8,13 @@ from lattice.benefits.v1 import benefits_pb2 as pb
 
 from services.benefits import audit, catalogue, controls, wallet
 from services.benefits.burndown import budget_burndown
-from services.benefits.convert import (
-    audit_to_pb,
-    benefit_from_pb,
-    benefit_to_pb,
-    change_to_pb,
-    grant_to_pb,
-    principal_from_pb,
-)
+from services.benefits.convert import benefit_from_pb
 from services.benefits.ledger import check_ledger
 from services.benefits.ledger_reports import account_balance, require_head_office
+from services.benefits.principals import Principal
 from services.runtime.clock import from_timestamp, to_timestamp
 from services.runtime.paging import page_size
+from services.runtime.proto_mapping import from_proto, to_proto
 from services.runtime.service import ServiceContext
 
 MAX_PAGE = 100
@@ -33,38 +28,37 @@ class CatalogueRpcs:
             catalogue.create_benefit,
             engine=self._ctx.engine,
             benefit=benefit_from_pb(request.benefit),
-            by=principal_from_pb(request.principal),
+            by=from_proto(Principal, request.principal),
         )
-        return pb.CreateBenefitResponse(benefit=benefit_to_pb(created, 0))
+        return pb.CreateBenefitResponse(benefit=to_proto(pb.Benefit, created))  # a draft: no budget yet
 
     async def ReviewBenefit(self, request: pb.ReviewBenefitRequest, context) -> pb.ReviewBenefitResponse:
         benefit = await asyncio.to_thread(
             catalogue.review_benefit,
             engine=self._ctx.engine,
             benefit_id=request.benefit_id,
-            by=principal_from_pb(request.principal),
+            by=from_proto(Principal, request.principal),
             approve=request.approve,
             note=request.note[:500],
         )
-        return pb.ReviewBenefitResponse(
-            benefit=benefit_to_pb(benefit, benefit.total_budget if request.approve else 0)
-        )
+        left = benefit.total_budget if request.approve else 0  # approval funds the whole budget
+        return pb.ReviewBenefitResponse(benefit=to_proto(pb.Benefit, benefit, budget_remaining=left))
 
     async def GetBenefit(self, request: pb.GetBenefitRequest, context) -> pb.GetBenefitResponse:
         benefit, left = await asyncio.to_thread(
             catalogue.get_benefit,
             engine=self._ctx.engine,
             benefit_id=request.benefit_id,
-            by=principal_from_pb(request.principal),
+            by=from_proto(Principal, request.principal),
         )
-        return pb.GetBenefitResponse(benefit=benefit_to_pb(benefit, left))
+        return pb.GetBenefitResponse(benefit=to_proto(pb.Benefit, benefit, budget_remaining=left))
 
     async def ListBenefits(self, request: pb.ListBenefitsRequest, context) -> pb.ListBenefitsResponse:
         size = min(request.page_size or 50, MAX_PAGE)
         rows = await asyncio.to_thread(
             catalogue.list_benefits,
             engine=self._ctx.engine,
-            by=principal_from_pb(request.principal),
+            by=from_proto(Principal, request.principal),
             status=request.status,
             branch=request.branch,
             limit=size + 1,
@@ -73,7 +67,8 @@ class CatalogueRpcs:
         )
         token = catalogue.BENEFIT_ORDER.next_token(rows, size, sort=request.sort)
         return pb.ListBenefitsResponse(
-            benefits=[benefit_to_pb(b, left) for b, left in rows[:size]], next_page_token=token
+            benefits=[to_proto(pb.Benefit, b, budget_remaining=left) for b, left in rows[:size]],
+            next_page_token=token,
         )
 
     async def RevokeGrant(self, request: pb.RevokeGrantRequest, context) -> pb.RevokeGrantResponse:
@@ -81,10 +76,10 @@ class CatalogueRpcs:
             wallet.revoke_grant,
             engine=self._ctx.engine,
             grant_id=request.grant_id,
-            by=principal_from_pb(request.principal),
+            by=from_proto(Principal, request.principal),
             idempotency_key=request.idempotency_key,
         )
-        return pb.RevokeGrantResponse(grant=grant_to_pb(grant))
+        return pb.RevokeGrantResponse(grant=to_proto(pb.Grant, grant))
 
     async def ChangeBenefitState(
         self, request: pb.ChangeBenefitStateRequest, context
@@ -95,9 +90,9 @@ class CatalogueRpcs:
             benefit_id=request.benefit_id,
             action=request.action,
             reason=request.reason,
-            by=principal_from_pb(request.principal),
+            by=from_proto(Principal, request.principal),
         )
-        return pb.ChangeBenefitStateResponse(benefit=benefit_to_pb(benefit, left))
+        return pb.ChangeBenefitStateResponse(benefit=to_proto(pb.Benefit, benefit, budget_remaining=left))
 
     async def RequestBenefitChange(
         self, request: pb.RequestBenefitChangeRequest, context
@@ -108,13 +103,13 @@ class CatalogueRpcs:
             engine=self._ctx.engine,
             benefit_id=c.benefit_id,
             kind=c.kind,
-            by=principal_from_pb(request.principal),
+            by=from_proto(Principal, request.principal),
             reason=c.reason,
             total_budget_increase=c.total_budget_increase,
             daily_budget=c.daily_budget,
             valid_until=from_timestamp(c.valid_until),
         )
-        return pb.RequestBenefitChangeResponse(change=change_to_pb(change))
+        return pb.RequestBenefitChangeResponse(change=to_proto(pb.BenefitChange, change))
 
     async def ReviewBenefitChange(
         self, request: pb.ReviewBenefitChangeRequest, context
@@ -126,10 +121,11 @@ class CatalogueRpcs:
             change_id=request.change_id,
             approve=request.approve,
             note=request.note,
-            by=principal_from_pb(request.principal),
+            by=from_proto(Principal, request.principal),
         )
         return pb.ReviewBenefitChangeResponse(
-            change=change_to_pb(change), benefit=benefit_to_pb(benefit, left)
+            change=to_proto(pb.BenefitChange, change),
+            benefit=to_proto(pb.Benefit, benefit, budget_remaining=left),
         )
 
     async def ListBenefitChanges(
@@ -140,12 +136,12 @@ class CatalogueRpcs:
             engine=self._ctx.engine,
             benefit_id=request.benefit_id,
             status=request.status,
-            by=principal_from_pb(request.principal),
+            by=from_proto(Principal, request.principal),
             size=page_size(request.page_size),
             token=request.page_token,
         )
         return pb.ListBenefitChangesResponse(
-            changes=[change_to_pb(c) for c in changes], next_page_token=token
+            changes=[to_proto(pb.BenefitChange, c) for c in changes], next_page_token=token
         )
 
     async def GetBenefitAudit(
@@ -155,11 +151,13 @@ class CatalogueRpcs:
             audit.benefit_audit,
             engine=self._ctx.engine,
             benefit_id=request.benefit_id,
-            by=principal_from_pb(request.principal),
+            by=from_proto(Principal, request.principal),
             size=page_size(request.page_size),
             token=request.page_token,
         )
-        return pb.GetBenefitAuditResponse(records=[audit_to_pb(r) for r in records], next_page_token=token)
+        return pb.GetBenefitAuditResponse(
+            records=[to_proto(pb.AuditRecord, r) for r in records], next_page_token=token
+        )
 
     async def GetBudgetBurndown(
         self, request: pb.GetBudgetBurndownRequest, context
@@ -168,18 +166,14 @@ class CatalogueRpcs:
             budget_burndown,
             engine=self._ctx.engine,
             benefit_id=request.benefit_id,
-            by=principal_from_pb(request.principal),
+            by=from_proto(Principal, request.principal),
             from_day=request.from_day,
             to_day=request.to_day,
         )
-        return pb.GetBudgetBurndownResponse(
-            benefit_id=benefit.benefit_id,
-            total_budget=benefit.total_budget,
-            daily_budget=benefit.daily_budget,
-            days=[
-                pb.BurndownDay(day=d.day.isoformat(), added=d.added, spent=d.spent, remaining=d.remaining)
-                for d in days
-            ],
+        return to_proto(
+            pb.GetBudgetBurndownResponse,
+            benefit,
+            days=[to_proto(pb.BurndownDay, d, day=d.day.isoformat()) for d in days],  # days cross as ISO text
         )
 
     async def GetAccountBalance(
@@ -190,26 +184,21 @@ class CatalogueRpcs:
             engine=self._ctx.engine,
             account_id=request.account_id,
             as_of=from_timestamp(request.as_of),
-            by=principal_from_pb(request.principal),
+            by=from_proto(Principal, request.principal),
         )
         return pb.GetAccountBalanceResponse(
             account_id=request.account_id, balance=balance, as_of=to_timestamp(as_of)
         )
 
     async def CheckLedger(self, request: pb.CheckLedgerRequest, context) -> pb.CheckLedgerResponse:
-        require_head_office(principal_from_pb(request.principal))
+        require_head_office(from_proto(Principal, request.principal))
         report = await asyncio.to_thread(
             check_ledger, engine=self._ctx.engine, as_of=from_timestamp(request.as_of)
         )
-        return pb.CheckLedgerResponse(
-            balanced=report.balanced,
-            total_debits=report.total_debits,
-            total_credits=report.total_credits,
-            entries=report.entries,
-            postings=report.postings,
-            unbalanced_entries=report.unbalanced_entries,
-            mismatches=[
+        return to_proto(
+            pb.CheckLedgerResponse,
+            report,
+            mismatches=[  # the report keeps each as an (account, stored, from postings) triple
                 pb.AccountMismatch(account_id=a, stored=s, from_postings=d) for a, s, d in report.mismatches
             ],
-            negative_accounts=report.negative_accounts,
         )

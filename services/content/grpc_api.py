@@ -15,11 +15,8 @@ from services.content import audit, catalogue, review, slots
 from services.content.convert import (
     actor_from_pb,
     audit_to_pb,
-    finding_to_pb,
     item_to_pb,
     placement_to_pb,
-    rendered_to_pb,
-    slot_to_pb,
     spec_from_pb,
     variants_from_pb,
     viewer_from_pb,
@@ -31,6 +28,7 @@ from services.content.slot_cache import SlotCache
 from services.runtime.clock import utcnow
 from services.runtime.errors import InvalidInput, NotFound, Rejected
 from services.runtime.paging import page_size
+from services.runtime.proto_mapping import to_proto
 from services.runtime.service import ServiceContext
 
 MAX_PAGE = 100
@@ -150,7 +148,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             reason=_reason(request.reason),
         )
         return pb.SubmitItemResponse(
-            item=item_to_pb(item, versions), findings=[finding_to_pb(f) for f in findings]
+            item=item_to_pb(item, versions), findings=[to_proto(pb.ComplianceFinding, f) for f in findings]
         )
 
     async def CheckItemCompliance(
@@ -167,7 +165,9 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
         if version is None:
             raise NotFound("version_not_found", f"item {request.item_id} has no version {wanted}")
         findings = review.findings_of(item, version)
-        return pb.CheckItemComplianceResponse(version=wanted, findings=[finding_to_pb(f) for f in findings])
+        return pb.CheckItemComplianceResponse(
+            version=wanted, findings=[to_proto(pb.ComplianceFinding, f) for f in findings]
+        )
 
     async def ApproveItem(self, request: pb.ApproveItemRequest, context) -> pb.ApproveItemResponse:
         overrides = {o.rule_id: _reason(o.reason) for o in request.overrides}
@@ -181,7 +181,9 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             )
         except review.ComplianceBlocked as blocked:
             # the blocking findings go back as the status's structured detail: callers need not recompute
-            violation = pb.ComplianceViolation(findings=[finding_to_pb(f) for f in blocked.findings])
+            violation = pb.ComplianceViolation(
+                findings=[to_proto(pb.ComplianceFinding, f) for f in blocked.findings]
+            )
             raise Rejected(blocked.reason, blocked.detail, details=violation) from None
 
     async def RejectItem(self, request: pb.RejectItemRequest, context) -> pb.RejectItemResponse:
@@ -246,7 +248,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             editions=list(s.editions),
             description=s.description,
         )
-        return pb.CreateSlotResponse(slot=slot_to_pb(slot))
+        return pb.CreateSlotResponse(slot=to_proto(pb.Slot, slot))
 
     async def ListSlots(self, request: pb.ListSlotsRequest, context) -> pb.ListSlotsResponse:
         found, token = await asyncio.to_thread(
@@ -257,7 +259,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             size=page_size(request.page_size),
             token=request.page_token,
         )
-        return pb.ListSlotsResponse(slots=[slot_to_pb(s) for s in found], next_page_token=token)
+        return pb.ListSlotsResponse(slots=[to_proto(pb.Slot, s) for s in found], next_page_token=token)
 
     async def _placement_write(self, reply: type[PlacementReply], fn, **kwargs) -> PlacementReply:
         placement = await asyncio.to_thread(fn, engine=self._engine, **kwargs)
@@ -335,9 +337,7 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             )
         if served is None:
             return pb.ServeSlotResponse(served=False)
-        return pb.ServeSlotResponse(
-            served=True, placement_id=served.placement_id, item=rendered_to_pb(served.item)
-        )
+        return to_proto(pb.ServeSlotResponse, served, served=True)
 
     async def GetRenderedItem(
         self, request: pb.GetRenderedItemRequest, context
@@ -350,14 +350,4 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             locale=request.locale,
             variables=dict(request.variables),
         )
-        return pb.GetRenderedItemResponse(
-            item_id=r.item_id,
-            version=r.version,
-            type=r.type,
-            title=r.title,
-            body=r.body,
-            deep_link=r.deep_link,
-            media=[pb.MediaRef(**m) for m in r.media],
-            edition=r.edition,
-            locale=r.locale,
-        )
+        return to_proto(pb.GetRenderedItemResponse, r)

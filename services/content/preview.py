@@ -10,13 +10,14 @@ from lattice.content.v1 import content_pb2 as pb
 from sqlalchemy.engine import Engine
 
 from services.content.catalogue import Actor
-from services.content.convert import actor_from_pb, rendered_to_pb
+from services.content.convert import actor_from_pb, viewer_from_pb
 from services.content.rendering import Rendered, locale_chain
 from services.content.serving import Viewer
 from services.content.slot_cache import build_snapshot
 from services.runtime.clock import from_timestamp, to_timestamp, utcnow
 from services.runtime.editions import EDITIONS
 from services.runtime.errors import Forbidden, InvalidInput
+from services.runtime.proto_mapping import to_proto
 from services.runtime.service import ServiceContext
 
 MAX_LOCALES = 10
@@ -84,19 +85,11 @@ class PreviewRpcs:
     _ctx: ServiceContext
 
     async def PreviewSlot(self, request: pb.PreviewSlotRequest, context) -> pb.PreviewSlotResponse:
-        v = request.viewer
-        too_many = len(request.locales) > MAX_LOCALES or len(v.tags) > MAX_TAGS
+        too_many = len(request.locales) > MAX_LOCALES or len(request.viewer.tags) > MAX_TAGS
         if not 3 <= len(request.slot_key) <= 120 or too_many:
             raise InvalidInput("invalid_request", "a slot key of 3-120 characters, few locales and tags")
         at = from_timestamp(request.at) or utcnow()
-        viewer = Viewer(
-            customer_id="preview",
-            edition=v.edition or "standard",
-            assurance_level=v.assurance_level,
-            aum_tier=v.aum_tier,
-            branch=v.branch,
-            tags=frozenset(v.tags),
-        )
+        viewer = viewer_from_pb(request.viewer, customer_id="preview")
         shown = await asyncio.to_thread(
             preview_slot,
             engine=self._ctx.engine,
@@ -110,16 +103,5 @@ class PreviewRpcs:
             slot_key=request.slot_key,
             edition=viewer.edition,
             at=to_timestamp(at),
-            candidates=[
-                pb.PreviewCandidate(
-                    placement_id=s.placement_id,
-                    priority=s.priority,
-                    weight=s.weight,
-                    share_bps=s.share_bps,
-                    cap_per_day=s.cap_per_day,
-                    fallback=s.fallback,
-                    item=rendered_to_pb(s.item),
-                )
-                for s in shown
-            ],
+            candidates=[to_proto(pb.PreviewCandidate, s) for s in shown],
         )
