@@ -15,10 +15,7 @@ from services.conversion.config import ConversionSettings
 from services.conversion.grpc_convert import (
     branch_of,
     campaign_from_pb,
-    campaign_to_pb,
-    counts_to_pb,
     delivery_to_pb,
-    link_to_pb,
     staff_from_pb,
     version_to_pb,
 )
@@ -27,6 +24,7 @@ from services.conversion.models import Campaign
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.errors import InvalidInput
 from services.runtime.paging import page_size
+from services.runtime.proto_mapping import to_proto
 from services.runtime.service import ServiceContext
 
 MAX_PAGE = 100
@@ -52,18 +50,16 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             partners.get_partner_profile, engine=self._engine, partner_id=request.partner_id
         )
         return pb.GetPartnerProfileResponse(
-            partner=pb.PartnerProfile(
-                partner_id=profile.partner_id,
-                name=profile.name,
-                postback_url=profile.postback_url,
-                registered_at=to_timestamp(profile.registered_at),
-                flood_flagged_at=to_timestamp(flag.flagged_at if flag else None),
+            partner=to_proto(
+                pb.PartnerProfile,
+                profile,
+                flood_flagged_at=flag.flagged_at if flag else None,
                 flood_clicks=flag.flood_clicks if flag else 0,
             )
         )
 
     def _with_pending(self, campaign: Campaign, reply: type[CampaignReply]) -> CampaignReply:
-        message = campaign_to_pb(campaign)
+        message = to_proto(pb.Campaign, campaign)
         pending = campaign_review.pending_version(engine=self._engine, campaign=campaign)
         if pending is not None:
             message.pending.CopyFrom(version_to_pb(campaign, pending))
@@ -76,7 +72,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         )
         page = []
         for campaign, version in found[:size]:
-            message = campaign_to_pb(campaign)
+            message = to_proto(pb.Campaign, campaign)
             message.pending.CopyFrom(version_to_pb(campaign, version))
             page.append(message)
         next_token = found[size - 1][0].campaign_id if len(found) > size else ""
@@ -138,7 +134,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             branch=branch_of(request.actor),
         )
         if request.partner_id:  # partners never see changes still under review
-            return pb.GetCampaignResponse(campaign=campaign_to_pb(campaign))
+            return pb.GetCampaignResponse(campaign=to_proto(pb.Campaign, campaign))
         return await asyncio.to_thread(self._with_pending, campaign, pb.GetCampaignResponse)
 
     async def ListLinks(self, request, context) -> pb.ListLinksResponse:
@@ -150,13 +146,13 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             size=page_size(request.page_size),
             token=request.page_token,
         )
-        return pb.ListLinksResponse(links=[link_to_pb(x) for x in found], next_page_token=token)
+        return pb.ListLinksResponse(links=[to_proto(pb.Link, x) for x in found], next_page_token=token)
 
     async def GetLink(self, request, context) -> pb.GetLinkResponse:
         link = await asyncio.to_thread(
             links.get_link, engine=self._engine, partner_id=request.partner_id, link_id=request.link_id
         )
-        return pb.GetLinkResponse(link=link_to_pb(link))
+        return pb.GetLinkResponse(link=to_proto(pb.Link, link))
 
     async def GetPostbackDelivery(self, request, context) -> pb.GetPostbackDeliveryResponse:
         delivery = await asyncio.to_thread(
@@ -196,7 +192,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         )
         next_token = campaigns.CAMPAIGN_ORDER.next_token(found, size, sort=request.sort)
         return pb.ListCampaignsResponse(
-            campaigns=[campaign_to_pb(c) for c in found[:size]], next_page_token=next_token
+            campaigns=[to_proto(pb.Campaign, c) for c in found[:size]], next_page_token=next_token
         )
 
     async def SetPostbackEndpoint(self, request, context) -> pb.SetPostbackEndpointResponse:
@@ -235,17 +231,12 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             idempotency_key=request.idempotency_key,
             settings=self._settings,
         )
-        return pb.CreateLinkResponse(
-            code=link.code, link_id=link.link_id, expires_at=to_timestamp(link.expires_at)
-        )
+        return to_proto(pb.CreateLinkResponse, link)
 
     async def ListLinkSigningKeys(self, request, context) -> pb.ListLinkSigningKeysResponse:
         keys = await asyncio.to_thread(links.list_keys, engine=self._engine, now=utcnow())
         return pb.ListLinkSigningKeysResponse(
-            keys=[
-                pb.LinkSigningKey(key_id=k.key_id, secret=k.secret, not_after=to_timestamp(k.not_after))
-                for k in keys
-            ],
+            keys=[to_proto(pb.LinkSigningKey, k) for k in keys],
             safe_landing_url=self._settings.safe_landing_url,
             landing_domains=self._settings.landing_domains,
             landing_app_schemes=self._settings.landing_app_schemes,
@@ -282,7 +273,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
                 )
                 for r in rows
             ],
-            totals=counts_to_pb(totals),
+            totals=to_proto(pb.FunnelCounts, totals),
             rates=rates(totals),
             commission_due_minor=commission,
             currency=currency,

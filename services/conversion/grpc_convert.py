@@ -1,4 +1,5 @@
-"""Protobuf <-> conversion's tables."""
+"""Protobuf <-> conversion's tables where the shapes differ; the rest maps field by field by name
+through the one mapping (services/runtime/proto_mapping.py)."""
 
 from __future__ import annotations
 
@@ -7,79 +8,21 @@ from typing import TypeVar
 from lattice.conversion.v1 import conversion_pb2 as pb
 
 from services.conversion import campaign_review
-from services.conversion.attribution import COUNTERS
 from services.conversion.campaigns import Staff
-from services.conversion.models import Campaign, CampaignLink, CampaignVersion, PostbackDelivery
-from services.runtime.clock import to_timestamp
-
-
-def campaign_to_pb(c: Campaign) -> pb.Campaign:
-    return pb.Campaign(
-        campaign_id=c.campaign_id,
-        partner_id=c.partner_id,
-        name=c.name,
-        branch=c.branch,
-        target_app_id=c.target_app_id,
-        landing_url=c.landing_url,
-        lookback_days=c.lookback_days,
-        conversion_window_days=c.conversion_window_days,
-        cpa_amount_minor=c.cpa_amount_minor,
-        currency=c.currency,
-        commission_milestone=c.commission_milestone,
-        postback_milestones=c.postback_milestones,
-        status=c.status,
-        created_at=to_timestamp(c.created_at),
-        created_by=c.created_by,
-        review_state=c.review_state,
-        approved_by=c.approved_by,
-        pending_version=c.pending_version,
-    )
+from services.conversion.models import Campaign, CampaignVersion, PostbackDelivery
+from services.runtime.clock import utcnow
+from services.runtime.proto_mapping import from_proto, to_proto
 
 
 def version_to_pb(c: Campaign, v: CampaignVersion) -> pb.CampaignVersion:
-    return pb.CampaignVersion(
-        campaign_id=v.campaign_id,
-        version=v.version,
-        kind=v.kind,
-        fields=sorted(v.changes),
-        proposed=campaign_to_pb(campaign_review.proposed(c, v)),
-        authors=v.authors,
-        state=v.state,
-        proposed_at=to_timestamp(v.proposed_at),
-        reviewed_by=v.reviewed_by,
-        reviewed_at=to_timestamp(v.reviewed_at),
-        note=v.note,
-    )
-
-
-def link_to_pb(link: CampaignLink) -> pb.Link:
-    return pb.Link(
-        link_id=link.link_id,
-        campaign_id=link.campaign_id,
-        scene=link.scene,
-        code=link.code,
-        expires_at=to_timestamp(link.expires_at),
-        created_at=to_timestamp(link.created_at),
-    )
+    """A version: the fields it sets, and the campaign as it is once it applies."""
+    proposed = to_proto(pb.Campaign, campaign_review.proposed(c, v))
+    return to_proto(pb.CampaignVersion, v, fields=sorted(v.changes), proposed=proposed)
 
 
 def campaign_from_pb(c: pb.Campaign) -> Campaign:
-    return Campaign(
-        campaign_id=c.campaign_id,
-        partner_id=c.partner_id,
-        name=c.name,
-        branch=c.branch,
-        target_app_id=c.target_app_id,
-        landing_url=c.landing_url,
-        lookback_days=c.lookback_days,
-        conversion_window_days=c.conversion_window_days,
-        cpa_amount_minor=c.cpa_amount_minor,
-        currency=c.currency,
-        commission_milestone=c.commission_milestone,
-        postback_milestones=list(c.postback_milestones),
-        status=c.status,
-        created_by=c.created_by,
-    )
+    """The campaign a request writes (the domain sets its author and review state)."""
+    return from_proto(Campaign, c, created_at=utcnow())  # drafted now, whatever the request says
 
 
 # A delivery in a list, and the answers of the two RPCs about one delivery (the same fields).
@@ -89,32 +32,12 @@ Delivery = TypeVar(
 
 
 def delivery_to_pb(d: PostbackDelivery, message: type[Delivery]) -> Delivery:
-    return message(
-        delivery_id=d.delivery_id,
-        partner_id=d.partner_id,
-        campaign_id=d.campaign_id,
-        milestone=d.milestone,
-        status=d.status,
-        attempts=d.attempts,
-        last_status_code=d.last_status_code,
-        last_error=d.last_error,
-        created_at=to_timestamp(d.created_at),
-        delivered_at=to_timestamp(d.delivered_at),
-        type=d.event_type,
-    )
-
-
-def counts_to_pb(values: dict[str, int]) -> pb.FunnelCounts:
-    return pb.FunnelCounts(**{name: values[name] for name in COUNTERS})
+    return to_proto(message, d, type=d.event_type)  # the webhook's type is the row's event_type
 
 
 def staff_from_pb(actor: pb.Actor) -> Staff:
     """The acting operator; the runtime has checked it against the gateway's assertion."""
-    return Staff(
-        operator_id=actor.operator_id if actor.kind == "operator" else "",
-        role=actor.role,
-        branch=actor.branch,
-    )
+    return from_proto(Staff, actor, operator_id=actor.operator_id if actor.kind == "operator" else "")
 
 
 def branch_of(actor: pb.Actor) -> str:

@@ -9,18 +9,12 @@ from lattice.conversion.v1 import conversion_pb2 as pb
 from sqlalchemy.engine import Engine
 
 from services.conversion import goals, north_star
-from services.conversion.grpc_convert import branch_of, counts_to_pb, staff_from_pb
+from services.conversion.grpc_convert import branch_of, staff_from_pb
 from services.conversion.models import Goal, GoalChange
-from services.runtime.clock import to_timestamp
 from services.runtime.paging import page_size
+from services.runtime.proto_mapping import from_proto, from_protos, to_proto
 
 MAX_PAGE = 100
-
-
-def _scope(f: pb.MetricFilter) -> north_star.Scope:
-    return north_star.Scope(
-        app_id=f.app_id, partner_id=f.partner_id, campaign_id=f.campaign_id, branch=f.branch
-    )
 
 
 def _goal_from_pb(g: pb.Goal) -> tuple[Goal, list[goals.Measure]]:
@@ -35,27 +29,17 @@ def _goal_from_pb(g: pb.Goal) -> tuple[Goal, list[goals.Measure]]:
         created_by="",
         updated_by="",
     )
-    measures = [goals.Measure(m.metric, m.from_day, m.to_day, m.target) for m in g.measures]
-    return goal, measures
+    return goal, from_protos(goals.Measure, g.measures)
 
 
 def _goal_to_pb(goal: Goal, actual: list[int] | None = None) -> pb.Goal:
     actual = actual or [0] * len(goal.measures)
-    return pb.Goal(
-        goal_id=goal.goal_id,
-        objective=goal.objective,
-        name=goal.name,
-        branch=goal.branch,
-        scope=pb.MetricFilter(app_id=goal.app_id, partner_id=goal.partner_id, campaign_id=goal.campaign_id),
-        measures=[
-            pb.GoalMeasure(actual=a, **{k: m[k] for k in ("metric", "from_day", "to_day", "target")})
-            for m, a in zip(goal.measures, actual, strict=True)
-        ],
-        version=goal.version,
-        created_by=goal.created_by,
-        updated_by=goal.updated_by,
-        created_at=to_timestamp(goal.created_at),
-        updated_at=to_timestamp(goal.updated_at),
+    return to_proto(
+        pb.Goal,
+        goal,
+        # the row keeps its scope flat; the goal's branch is the goal's own field, not its scope's
+        scope=to_proto(pb.MetricFilter, goal, branch=None),
+        measures=[{**m, "actual": a} for m, a in zip(goal.measures, actual, strict=True)],
     )
 
 
@@ -65,14 +49,7 @@ def _with_actuals(engine: Engine, found: list[Goal]) -> list[pb.Goal]:
 
 
 def _change_to_pb(change: GoalChange) -> pb.GoalChange:
-    return pb.GoalChange(
-        goal_id=change.goal_id,
-        version=change.version,
-        action=change.action,
-        operator_id=change.operator_id,
-        at=to_timestamp(change.at),
-        goal=_goal_to_pb(Goal.model_validate(change.snapshot)),
-    )
+    return to_proto(pb.GoalChange, change, goal=_goal_to_pb(Goal.model_validate(change.snapshot)))
 
 
 # The goal RPCs answer with one message per RPC, of the same fields.
@@ -93,17 +70,19 @@ class GoalRpcs:
             "engine": self._engine,
             "from_day": request.from_day,
             "to_day": request.to_day,
-            "scope": _scope(request.filter),
+            "scope": from_proto(north_star.Scope, request.filter),
             "actor_branch": branch_of(request.actor),
         }
         groups, totals = north_star.series(group_by=request.group_by, **ask)
         answer = pb.GetNorthStarResponse(
-            groups=[pb.MetricGroup(key=key, counts=counts_to_pb(c)) for key, c in groups],
-            totals=counts_to_pb(totals),
+            groups=[pb.MetricGroup(key=key, counts=to_proto(pb.FunnelCounts, c)) for key, c in groups],
+            totals=to_proto(pb.FunnelCounts, totals),
         )
         if request.breakdown_by:
             breakdown, _ = north_star.series(group_by=request.breakdown_by, **ask)
-            answer.breakdown.extend(pb.MetricGroup(key=key, counts=counts_to_pb(c)) for key, c in breakdown)
+            answer.breakdown.extend(
+                pb.MetricGroup(key=key, counts=to_proto(pb.FunnelCounts, c)) for key, c in breakdown
+            )
         if request.with_goals:
             found = goals.list_goals(
                 engine=self._engine,
