@@ -10,11 +10,11 @@ from lattice.identity.v1 import identity_pb2_grpc
 
 from services.identity import keys, operators, partner_keys, registry
 from services.identity.admin_trail import ChangedBy
-from services.identity.grpc_convert import ROLE_FROM_PB, app_to_pb, partner_to_pb
 from services.identity.models import App, Partner
-from services.runtime.clock import to_timestamp
+from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.errors import Forbidden
 from services.runtime.paging import page_size
+from services.runtime.proto_mapping import from_proto, to_proto
 from services.runtime.service import ServiceContext
 
 MAX_PAGE = 100
@@ -37,22 +37,14 @@ class RegistryApi(identity_pb2_grpc.RegistryServiceServicer):
 
     async def RegisterApp(self, request: pb.RegisterAppRequest, context) -> pb.RegisterAppResponse:
         self._known_secret(request.client_secret)
-        a = request.app
-        app = App(
-            app_id=a.app_id,
-            name=a.name,
-            role=ROLE_FROM_PB.get(a.role, ""),
-            legal_entity=a.legal_entity,
-            editions=list(a.editions),
-        )
         app, secret = await asyncio.to_thread(
             registry.register_app,
             engine=self._engine,
-            app=app,
+            app=from_proto(App, request.app),
             client_secret=request.client_secret,
             by=_changed_by(request.actor),
         )
-        return pb.RegisterAppResponse(app=app_to_pb(app), client_secret=secret)
+        return pb.RegisterAppResponse(app=to_proto(pb.App, app), client_secret=secret)
 
     async def ListApps(self, request: pb.ListAppsRequest, context) -> pb.ListAppsResponse:
         apps, token = await asyncio.to_thread(
@@ -61,37 +53,29 @@ class RegistryApi(identity_pb2_grpc.RegistryServiceServicer):
             size=page_size(request.page_size),
             token=request.page_token,
         )
-        return pb.ListAppsResponse(apps=[app_to_pb(a) for a in apps], next_page_token=token)
+        return pb.ListAppsResponse(apps=[to_proto(pb.App, a) for a in apps], next_page_token=token)
 
     async def RegisterPartner(
         self, request: pb.RegisterPartnerRequest, context
     ) -> pb.RegisterPartnerResponse:
         self._known_secret(request.signing_secret)
-        p = request.partner
-        partner = Partner(
-            partner_id=p.partner_id,
-            name=p.name,
-            sector=p.sector,
-            allowed_scopes=list(p.allowed_scopes),
-            postback_url=p.postback_url,
-        )
         partner, key = await asyncio.to_thread(
             registry.register_partner,
             engine=self._engine,
             by=_changed_by(request.actor),
-            partner=partner,
+            partner=from_proto(Partner, request.partner, created_at=utcnow()),  # registered now
             key_id=request.signing_key_id,
             secret=request.signing_secret,
         )
         return pb.RegisterPartnerResponse(
-            partner=partner_to_pb(partner), signing_key_id=key.key_id, signing_secret=key.secret
+            partner=to_proto(pb.Partner, partner), signing_key_id=key.key_id, signing_secret=key.secret
         )
 
     async def GetPartner(self, request: pb.GetPartnerRequest, context) -> pb.GetPartnerResponse:
         partner = await asyncio.to_thread(
             registry.get_partner, engine=self._engine, partner_id=request.partner_id
         )
-        return pb.GetPartnerResponse(partner=partner_to_pb(partner))
+        return pb.GetPartnerResponse(partner=to_proto(pb.Partner, partner))
 
     async def ListPartners(self, request: pb.ListPartnersRequest, context) -> pb.ListPartnersResponse:
         size = min(request.page_size or 50, MAX_PAGE)
@@ -100,7 +84,7 @@ class RegistryApi(identity_pb2_grpc.RegistryServiceServicer):
         )
         next_token = partners[size - 1].partner_id if len(partners) > size else ""
         return pb.ListPartnersResponse(
-            partners=[partner_to_pb(p) for p in partners[:size]], next_page_token=next_token
+            partners=[to_proto(pb.Partner, p) for p in partners[:size]], next_page_token=next_token
         )
 
     async def GetJwks(self, request: pb.GetJwksRequest, context) -> pb.GetJwksResponse:
@@ -135,12 +119,7 @@ class RegistryApi(identity_pb2_grpc.RegistryServiceServicer):
             client_secret=request.client_secret,
             by=_changed_by(request.actor),
         )
-        return pb.RegisterOperatorResponse(
-            operator_id=operator.operator_id,
-            role=operator.role,
-            branch=operator.branch or "",
-            client_secret=secret,
-        )
+        return to_proto(pb.RegisterOperatorResponse, operator, client_secret=secret)
 
     async def ListOperators(self, request: pb.ListOperatorsRequest, context) -> pb.ListOperatorsResponse:
         size = min(request.page_size or 50, 200)
@@ -155,15 +134,7 @@ class RegistryApi(identity_pb2_grpc.RegistryServiceServicer):
             after=request.page_token,
         )
         return pb.ListOperatorsResponse(
-            operators=[
-                pb.OperatorSummary(
-                    operator_id=o.operator_id,
-                    role=o.role,
-                    branch=o.branch or "",
-                    created_at=to_timestamp(o.created_at),
-                )
-                for o in found[:size]
-            ],
+            operators=[to_proto(pb.OperatorSummary, o) for o in found[:size]],
             next_page_token=found[size - 1].operator_id if len(found) > size else "",
         )
 
@@ -193,15 +164,7 @@ class RegistryApi(identity_pb2_grpc.RegistryServiceServicer):
             partner_id=request.partner_id,
             key_id=request.key_id,
         )
-        resp = pb.GetPartnerSigningKeyResponse(
-            partner_id=key.partner_id,
-            key_id=key.key_id,
-            secret=key.secret,
-            not_before=to_timestamp(key.not_before),
-        )
-        if key.not_after is not None:
-            resp.not_after.CopyFrom(to_timestamp(key.not_after))
-        return resp
+        return to_proto(pb.GetPartnerSigningKeyResponse, key)  # no not_after: the current key
 
     async def RotatePartnerSigningKey(
         self, request: pb.RotatePartnerSigningKeyRequest, context
@@ -213,9 +176,4 @@ class RegistryApi(identity_pb2_grpc.RegistryServiceServicer):
             overlap_s=request.overlap_seconds,
             by=_changed_by(request.actor),
         )
-        return pb.RotatePartnerSigningKeyResponse(
-            partner_id=key.partner_id,
-            key_id=key.key_id,
-            secret=key.secret,
-            previous_key_not_after=to_timestamp(ends),
-        )
+        return to_proto(pb.RotatePartnerSigningKeyResponse, key, previous_key_not_after=ends)

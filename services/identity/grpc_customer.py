@@ -9,16 +9,11 @@ from lattice.identity.v1 import identity_pb2 as pb
 from lattice.identity.v1 import identity_pb2_grpc
 
 from services.identity import binding, consents, customers, keys, recognition, sessions
-from services.identity.grpc_convert import (
-    binding_to_pb,
-    caller_from_pb,
-    consent_to_pb,
-    grant_from_pb,
-    link_to_pb,
-    tokens_to_pb,
-)
+from services.identity.consents import ConsentGrant
+from services.identity.grpc_convert import binding_to_pb, caller_from_pb, tokens_to_pb
 from services.identity.profile import customer_profile
 from services.runtime.paging import page_size
+from services.runtime.proto_mapping import from_proto, to_proto
 from services.runtime.service import ServiceContext
 
 
@@ -103,9 +98,9 @@ class CustomerApi(identity_pb2_grpc.CustomerServiceServicer):
             engine=self._engine,
             customer_id=caller.customer_id,
             app_id=caller.app_id,
-            grant=grant_from_pb(request.consent),
+            grant=from_proto(ConsentGrant, request.consent),
         )
-        return pb.GrantConsentResponse(consent=consent_to_pb(consent))
+        return pb.GrantConsentResponse(consent=to_proto(pb.Consent, consent))
 
     async def ListConsents(self, request: pb.ListConsentsRequest, context) -> pb.ListConsentsResponse:
         caller = caller_from_pb(request.caller)
@@ -116,7 +111,9 @@ class CustomerApi(identity_pb2_grpc.CustomerServiceServicer):
             size=page_size(request.page_size),
             token=request.page_token,
         )
-        return pb.ListConsentsResponse(consents=[consent_to_pb(c) for c in found], next_page_token=token)
+        return pb.ListConsentsResponse(
+            consents=[to_proto(pb.Consent, c) for c in found], next_page_token=token
+        )
 
     async def WithdrawConsent(
         self, request: pb.WithdrawConsentRequest, context
@@ -128,7 +125,7 @@ class CustomerApi(identity_pb2_grpc.CustomerServiceServicer):
             customer_id=caller.customer_id,
             consent_id=request.consent_id,
         )
-        return pb.WithdrawConsentResponse(consent=consent_to_pb(consent))
+        return pb.WithdrawConsentResponse(consent=to_proto(pb.Consent, consent))
 
     async def StartPartnerBinding(
         self, request: pb.StartPartnerBindingRequest, context
@@ -164,9 +161,11 @@ class CustomerApi(identity_pb2_grpc.CustomerServiceServicer):
             pepper=self._pepper,
             caller=caller_from_pb(request.caller),
             binding_id=request.binding_id,
-            grant=grant_from_pb(request.consent),
+            grant=from_proto(ConsentGrant, request.consent),
         )
-        return pb.ConfirmPartnerBindingResponse(binding=binding_to_pb(found), consent=consent_to_pb(consent))
+        return pb.ConfirmPartnerBindingResponse(
+            binding=binding_to_pb(found), consent=to_proto(pb.Consent, consent)
+        )
 
     async def CompletePartnerBinding(
         self, request: pb.CompletePartnerBindingRequest, context
@@ -193,7 +192,7 @@ class CustomerApi(identity_pb2_grpc.CustomerServiceServicer):
             partner_id=request.partner_id,
             pairwise=request.pairwise_id,
         )
-        return pb.GetPartnerLinkResponse(link=link_to_pb(link))
+        return pb.GetPartnerLinkResponse(link=to_proto(pb.PartnerLink, link))
 
     async def RemovePartnerLink(
         self, request: pb.RemovePartnerLinkRequest, context
@@ -206,7 +205,7 @@ class CustomerApi(identity_pb2_grpc.CustomerServiceServicer):
             pairwise=request.pairwise_id,
             customer_id=customer_id,
         )
-        return pb.RemovePartnerLinkResponse(link=link_to_pb(link))
+        return pb.RemovePartnerLinkResponse(link=to_proto(pb.PartnerLink, link))
 
     async def ResolvePairwiseId(
         self, request: pb.ResolvePairwiseIdRequest, context
@@ -234,16 +233,8 @@ class CustomerApi(identity_pb2_grpc.CustomerServiceServicer):
         customer, app_ids = await asyncio.to_thread(
             customers.get_customer, engine=self._engine, customer_id=request.customer_id
         )
-        return pb.GetCustomerAttributesResponse(
-            customer=pb.CustomerAttributes(
-                customer_id=customer.customer_id,
-                assurance_level=customer.assurance_level,
-                editions=customer.editions,
-                branch=customer.branch,
-                app_ids=app_ids,
-                time_zone="Asia/Shanghai",
-            )
-        )
+        customer_pb = to_proto(pb.CustomerAttributes, customer, app_ids=app_ids, time_zone="Asia/Shanghai")
+        return pb.GetCustomerAttributesResponse(customer=customer_pb)
 
     async def ResolveAppAccount(
         self, request: pb.ResolveAppAccountRequest, context

@@ -10,6 +10,7 @@ from services.identity.models import Customer
 from services.identity.recognition import Caller
 from services.runtime.db import read_session
 from services.runtime.errors import NotFound
+from services.runtime.proto_mapping import to_proto
 
 
 def customer_profile(*, engine: Engine, caller: Caller) -> pb.CustomerProfile:
@@ -19,12 +20,10 @@ def customer_profile(*, engine: Engine, caller: Caller) -> pb.CustomerProfile:
         account = account_in_app(session, customer_id=caller.customer_id, app_id=caller.app_id)
         if customer is None or account is None:
             raise NotFound("customer_not_found", "no such customer in this app")
-        return pb.CustomerProfile(
+        return to_proto(
+            pb.CustomerProfile,
+            customer,
             app_id=caller.app_id,
             app_user_id=account.app_user_id,
-            assurance_level=customer.assurance_level,
-            phone_masked=customer.phone_masked,
-            editions=customer.editions,
-            branch=customer.branch,
             linked_app_ids=linked_app_ids(session, caller.customer_id),
         )
