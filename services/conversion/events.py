@@ -27,6 +27,7 @@ from services.conversion.models import CoreMilestone, PartnerProfile
 from services.conversion.notifications import queue_binding_withdrawn
 from services.runtime.bus import Bus, Delivery, Handler, idempotent
 from services.runtime.clock import from_timestamp, utcnow
+from services.runtime.proto_mapping import from_proto
 
 logger = logging.getLogger(__name__)
 CLICK_SUBJECT = "conversion.click.recorded"
@@ -111,16 +112,7 @@ class Appliers:
         if session.get(CoreMilestone, event.milestone_id) is not None:
             return
         at = from_timestamp(event.occurred_at) or utcnow()
-        session.add(
-            CoreMilestone(
-                milestone_id=event.milestone_id,
-                kind=event.kind,
-                customer_id=event.customer_id,
-                occurred_at=at,
-                tier=event.tier,
-                system_id=event.system_id,
-            )
-        )
+        session.add(from_proto(CoreMilestone, event, occurred_at=at))
         record_behaviour(
             session, customer_id=event.customer_id, app_id="", milestone=step, at=at, settings=self.settings
         )
