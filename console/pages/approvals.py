@@ -115,12 +115,14 @@ async def inbox(
 
 
 @router.get("/export.csv")
-async def export(request: Request, api: OpsApiDep, kind: Kind | None = None) -> Response:
-    """Every item waiting for review in the operator's scope (all pages) as CSV."""
+async def export(request: Request, api: OpsApiDep, kind: Kind | None = None, sort: Sort = "") -> Response:
+    """Every item waiting for review in the operator's scope (all pages) as CSV, in the inbox's order
+    (kind by kind, or the page's `sort`)."""
     rows: list[list[Any]] = []
     token = ""
     for _ in range(200):
-        page = await api.get("/v1/ops/reviews", {"kind": kind, "page_token": token, "page_size": 100})
+        params = {"kind": kind, "page_token": token, "page_size": 100, "sort": sort}
+        page = await api.get("/v1/ops/reviews", params)
         for i in page["items"]:
             mine = _mark(i, request)
             rows.append(

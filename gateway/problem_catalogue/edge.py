@@ -75,12 +75,6 @@ ENTRIES: dict[str, tuple[str, str, str]] = {
         "The service named in the request is not one of Lattice's five.",
         "Use identity, benefits, content, reach or conversion.",
     ),
-    "review_queue_too_long": (
-        "Review queue too long to sort",
-        "A sorted approvals inbox merges every queue whole, and one kind has more than 1,000 items "
-        "waiting in the caller's scope.",
-        "Page the inbox without `sort` (kind by kind, any length), or decide some of the queue first.",
-    ),
     # --- idempotency -----------------------------------------------------------------------------
     "idempotency_key_invalid": (
         "Idempotency-Key is not valid",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -112,13 +113,22 @@ BENEFIT_ORDER = Sortable.of(Benefit, "benefit_id", "name", "kind", "status", "cr
 
 
 def list_benefits(
-    *, engine: Engine, by: Principal, status: str, branch: str, limit: int, after: str, sort: str = ""
+    *,
+    engine: Engine,
+    by: Principal,
+    status: str,
+    branch: str,
+    limit: int,
+    after: str,
+    sort: str = "",
+    start: tuple[datetime, str] | None = None,
 ) -> list[tuple[Benefit, int]]:
-    """A page of the catalogue by id or by `sort` (BENEFIT_ORDER); a branch operator lists only its own."""
+    """A page of the catalogue by id or by `sort` (BENEFIT_ORDER) after the token or the `start`
+    position; a branch operator lists only its own."""
     require_operator(by)
     branch = branch if by.head_office else by.scope_id
     with read_session(engine) as session:
-        stmt = BENEFIT_ORDER.apply(select(Benefit), sort=sort, token=after)
+        stmt = BENEFIT_ORDER.apply(select(Benefit), sort=sort, token=after, start=start)
         if status:
             stmt = stmt.where(Benefit.status == status)
         if branch:

@@ -17,6 +17,7 @@ from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.runtime.paging import read_page
+from services.runtime.sorting import Sortable
 
 LIVE = ("approved", "paused")
 STATE_MOVES = {"pause": ("approved", "paused"), "resume": ("paused", "approved"), "stop": (LIVE, "stopped")}
@@ -191,10 +192,22 @@ def _apply_extension(session: Session, benefit: Benefit, change: BenefitChange) 
     session.add(benefit)
 
 
+CHANGE_ORDER = Sortable.of(BenefitChange, "change_id", "requested_at")
+
+
 def list_changes(
-    *, engine: Engine, benefit_id: str, status: str, by: Principal, size: int, token: str
+    *,
+    engine: Engine,
+    benefit_id: str,
+    status: str,
+    by: Principal,
+    size: int,
+    token: str,
+    sort: str = "",
+    start: tuple[datetime, str] | None = None,
 ) -> tuple[list[BenefitChange], str]:
-    """A page of a benefit's requested changes (no benefit: all in the operator's scope), oldest first."""
+    """A page of a benefit's requested changes (no benefit: all in the operator's scope), oldest first,
+    or by `sort` (CHANGE_ORDER) after the token or the `start` position."""
     with read_session(engine) as session:
         if benefit_id:
             visible_benefit(session, benefit_id, by)
@@ -208,5 +221,10 @@ def list_changes(
                 stmt = stmt.where(Benefit.branch == by.scope_id)
         if status:
             stmt = stmt.where(BenefitChange.status == status)
+        if sort or start:
+            rows = list(
+                session.exec(CHANGE_ORDER.apply(stmt, sort=sort, token=token, start=start).limit(size + 1))
+            )
+            return rows[:size], CHANGE_ORDER.next_token(rows, size, sort=sort)
         order = [(col(BenefitChange.requested_at), False), (col(BenefitChange.change_id), False)]
         return read_page(session, stmt, order, token=token, size=size)

@@ -16,6 +16,7 @@ from services.runtime.clock import from_timestamp, to_timestamp
 from services.runtime.paging import page_size
 from services.runtime.proto_mapping import from_proto, to_proto
 from services.runtime.service import ServiceContext
+from services.runtime.sorting import start_of
 
 MAX_PAGE = 100
 
@@ -64,6 +65,7 @@ class CatalogueRpcs:
             limit=size + 1,
             after=request.page_token,
             sort=request.sort,
+            start=start_of(request.after_time, request.after_id),
         )
         token = catalogue.BENEFIT_ORDER.next_token(rows, size, sort=request.sort)
         return pb.ListBenefitsResponse(
@@ -139,6 +141,8 @@ class CatalogueRpcs:
             by=from_proto(Principal, request.principal),
             size=page_size(request.page_size),
             token=request.page_token,
+            sort=request.sort,
+            start=start_of(request.after_time, request.after_id),
         )
         return pb.ListBenefitChangesResponse(
             changes=[to_proto(pb.BenefitChange, c) for c in changes], next_page_token=token

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -231,17 +232,29 @@ def list_items(
         return list(session.exec(stmt.limit(limit)))
 
 
+# the review queue: by item id, or by submitted_at, when the version in review was written
+REVIEW_ORDER = Sortable(key=col(ItemVersion.item_id), fields={"submitted_at": col(ItemVersion.created_at)})
+
+
 def review_queue(
-    *, engine: Engine, actor: Actor, limit: int, after: str = ""
+    *,
+    engine: Engine,
+    actor: Actor,
+    limit: int,
+    after: str = "",
+    sort: str = "",
+    start: tuple[datetime, str] | None = None,
 ) -> list[tuple[ContentItem, ItemVersion]]:
-    """Items in the operator's scope with a version in review, each with that version: one read."""
+    """Items in the operator's scope with a version in review, each with that version: one read, by
+    item id or by `sort` (REVIEW_ORDER) after the token or the `start` position."""
     actor.require("viewer")
     with read_session(engine) as session:
         stmt = (
             select(ContentItem, ItemVersion)
             .join(ItemVersion, col(ItemVersion.item_id) == col(ContentItem.item_id))
-            .where(ItemVersion.status == "in_review", col(ContentItem.item_id) > after)
+            .where(ItemVersion.status == "in_review")
         )
         if actor.branch:
             stmt = stmt.where(ContentItem.owner_branch == actor.branch)
-        return list(session.exec(stmt.order_by(col(ContentItem.item_id)).limit(limit)))
+        stmt = REVIEW_ORDER.apply(stmt, sort=sort, token=after, start=start)
+        return list(session.exec(stmt.limit(limit)))

@@ -30,6 +30,7 @@ from services.runtime.errors import InvalidInput, NotFound, Rejected
 from services.runtime.paging import page_size
 from services.runtime.proto_mapping import to_proto
 from services.runtime.service import ServiceContext
+from services.runtime.sorting import start_of
 
 MAX_PAGE = 100
 MAX_REASON = 500
@@ -123,8 +124,11 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
             actor=actor_from_pb(request.actor),
             limit=size + 1,
             after=request.page_token,
+            sort=request.sort,
+            start=start_of(request.after_time, request.after_id),
         )
-        next_token = found[size - 1][0].item_id if len(found) > size else ""
+        last = found[size - 1][1] if len(found) > size else None  # the version: its time orders the queue
+        next_token = catalogue.REVIEW_ORDER.token(last, sort=request.sort) if last else ""
         return pb.ListReviewQueueResponse(
             items=[item_to_pb(item, [version]) for item, version in found[:size]], next_page_token=next_token
         )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, tuple_
+from sqlalchemy import and_, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -15,6 +16,7 @@ from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.runtime.paging import read_page
+from services.runtime.sorting import Sortable
 
 MAX_NOTE = 500
 
@@ -160,32 +162,43 @@ def pending_version(*, engine: Engine, campaign: Campaign) -> CampaignVersion | 
         return _pending(session, campaign)
 
 
+# the review queue: by campaign id, or by proposed_at, when the pending version was proposed
+PENDING_ORDER = Sortable(
+    key=col(CampaignVersion.campaign_id), fields={"proposed_at": col(CampaignVersion.proposed_at)}
+)
+
+
 def waiting_for_review(
-    *, engine: Engine, branch: str, limit: int, after: str
+    *,
+    engine: Engine,
+    branch: str,
+    limit: int,
+    after: str,
+    sort: str = "",
+    start: tuple[datetime, str] | None = None,
 ) -> tuple[list[tuple[Campaign, CampaignVersion]], int]:
-    """Campaigns with a version waiting for review (by id, after `after`), each with that version, and
-    how many wait in all; a branch reads only its own. Three indexed reads, whatever the queue's size."""
+    """Campaigns with a version waiting for review, each with that version (by id, or by `sort` of
+    PENDING_ORDER, after the token or the `start` position), and how many wait in all; a branch reads
+    only its own. Two indexed reads, whatever the queue's size."""
     with read_session(engine) as session:
-        waiting = select(Campaign).where(col(Campaign.pending_version) > 0)
         counted = select(func.count()).select_from(Campaign).where(col(Campaign.pending_version) > 0)
+        waiting = (
+            select(Campaign, CampaignVersion)
+            .join(
+                CampaignVersion,
+                and_(
+                    col(CampaignVersion.campaign_id) == col(Campaign.campaign_id),
+                    col(CampaignVersion.version) == col(Campaign.pending_version),
+                ),
+            )
+            .where(col(Campaign.pending_version) > 0)
+        )
         if branch:
             waiting = waiting.where(col(Campaign.branch) == branch)
             counted = counted.where(col(Campaign.branch) == branch)
         total = int(session.exec(counted).one())
-        stmt = waiting.where(col(Campaign.campaign_id) > after).order_by(col(Campaign.campaign_id))
-        found = list(session.exec(stmt.limit(limit)))
-        if not found:
-            return [], total
-        keys = [(c.campaign_id, c.pending_version) for c in found]
-        versions = {
-            (v.campaign_id, v.version): v
-            for v in session.exec(
-                select(CampaignVersion).where(
-                    tuple_(col(CampaignVersion.campaign_id), col(CampaignVersion.version)).in_(keys)
-                )
-            )
-        }
-    return [(c, versions[k]) for c, k in zip(found, keys, strict=True) if k in versions], total
+        stmt = PENDING_ORDER.apply(waiting, sort=sort, token=after, start=start)
+        return list(session.exec(stmt.limit(limit))), total
 
 
 def list_versions(

@@ -22,10 +22,10 @@ from services.conversion.grpc_convert import (
 from services.conversion.grpc_goals import GoalRpcs
 from services.conversion.models import Campaign
 from services.runtime.clock import to_timestamp, utcnow
-from services.runtime.errors import InvalidInput
 from services.runtime.paging import page_size
 from services.runtime.proto_mapping import to_proto
 from services.runtime.service import ServiceContext
+from services.runtime.sorting import start_of
 
 MAX_PAGE = 100
 
@@ -68,14 +68,20 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
     def _waiting(self, request: pb.ListCampaignsRequest, size: int) -> pb.ListCampaignsResponse:
         """The review queue's page: each campaign with its pending version, and the queue's length."""
         found, total = campaign_review.waiting_for_review(
-            engine=self._engine, branch=branch_of(request.actor), limit=size + 1, after=request.page_token
+            engine=self._engine,
+            branch=branch_of(request.actor),
+            limit=size + 1,
+            after=request.page_token,
+            sort=request.sort,
+            start=start_of(request.after_time, request.after_id),
         )
         page = []
         for campaign, version in found[:size]:
             message = to_proto(pb.Campaign, campaign)
             message.pending.CopyFrom(version_to_pb(campaign, version))
             page.append(message)
-        next_token = found[size - 1][0].campaign_id if len(found) > size else ""
+        last = found[size - 1][1] if len(found) > size else None  # the version: its time orders the queue
+        next_token = campaign_review.PENDING_ORDER.token(last, sort=request.sort) if last else ""
         return pb.ListCampaignsResponse(campaigns=page, next_page_token=next_token, pending_total=total)
 
     async def CreateCampaign(self, request, context) -> pb.CreateCampaignResponse:
@@ -177,8 +183,6 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
     async def ListCampaigns(self, request, context) -> pb.ListCampaignsResponse:
         size = min(request.page_size or 50, MAX_PAGE)
         if request.pending_only:
-            if request.sort:
-                raise InvalidInput("invalid_sort", "the review queue is in campaign id order only")
             return await asyncio.to_thread(self._waiting, request, size)
         found = await asyncio.to_thread(
             campaigns.list_campaigns,

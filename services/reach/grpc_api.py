@@ -22,6 +22,7 @@ from services.runtime.clock import from_timestamp, utcnow
 from services.runtime.errors import InvalidInput
 from services.runtime.proto_mapping import from_proto, to_proto
 from services.runtime.service import ServiceContext
+from services.runtime.sorting import start_of
 
 MAX_PAGE = 100
 
@@ -103,6 +104,7 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
             limit=size + 1,
             after=request.page_token,
             sort=request.sort,
+            start=start_of(request.after_time, request.after_id),
         )
         token = strategies.STRATEGY_ORDER.next_token(found, size, sort=request.sort)
         return pb.ListStrategiesResponse(

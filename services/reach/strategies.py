@@ -157,11 +157,19 @@ STRATEGY_ORDER = Sortable.of(Strategy, "strategy_id", "name", "status", "created
 
 
 def list_strategies(
-    *, engine: Engine, actor: Actor, status: str = "", limit: int, after: str = "", sort: str = ""
+    *,
+    engine: Engine,
+    actor: Actor,
+    status: str = "",
+    limit: int,
+    after: str = "",
+    sort: str = "",
+    start: tuple[datetime, str] | None = None,
 ) -> list[Strategy]:
-    """A page of the strategies in the actor's scope, by id or by `sort` (STRATEGY_ORDER)."""
+    """A page of the strategies in the actor's scope, by id or by `sort` (STRATEGY_ORDER) after the
+    token or the `start` position."""
     with read_session(engine) as session:
-        stmt = STRATEGY_ORDER.apply(select(Strategy), sort=sort, token=after)
+        stmt = STRATEGY_ORDER.apply(select(Strategy), sort=sort, token=after, start=start)
         if status:
             stmt = stmt.where(Strategy.status == status)
         if actor.branch is not None:

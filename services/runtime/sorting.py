@@ -6,21 +6,26 @@ a page boundary never repeats or skips a row. Without `sort` a list keeps its ol
 (by id, the token is the last id). A sorted list pages with the services' one keyset mechanism
 (services/runtime/paging.py) over (field, id): its token is paging's token of the last row tagged with
 the sort, behind `~` (which no id contains); a token of another sort, or of no sort, is
-`invalid_page_token` rather than a silently different page.
+`invalid_page_token` rather than a silently different page. A caller that merges several lists by
+time (the approvals inbox) names where each list starts instead: `start`, a (time, id) position.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import DateTime
 from sqlalchemy.sql import Select
 
 from services.runtime import paging
+from services.runtime.clock import from_timestamp
 from services.runtime.errors import InvalidInput
 
-S = TypeVar("S", bound=Select[Any])
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")  # a select of one entity or several
 MARK = "~"
 
 
@@ -49,8 +54,16 @@ class Sortable:
         name, descending = self.order(sort)
         return [(self.fields[name], descending), (self.key, descending)]
 
-    def apply(self, stmt: S, *, sort: str, token: str) -> S:
-        """The statement ordered by `sort` then id, starting after `token` (a token of this sort)."""
+    def apply(self, stmt: S, *, sort: str, token: str, start: tuple[datetime, str] | None = None) -> S:
+        """The statement ordered by `sort` then id, starting after `token` (a token of this sort), or
+        after `start`: a (time, id) position of a time sort named by a caller that merges several
+        lists (an empty id stands before every row at that time)."""
+        if start is not None:
+            keys = self.keys(sort)
+            field = keys[0][0].type
+            if token or not isinstance(getattr(field, "impl", field), DateTime):
+                raise InvalidInput("invalid_start", "a start position goes with a time sort, without a token")
+            return paging.ordered(stmt.where(paging.after(keys, [*start])), keys)
         if not sort:
             if token.startswith(MARK):
                 raise InvalidInput("invalid_page_token", "page_token belongs to another sort")
@@ -76,3 +89,9 @@ class Sortable:
         if not sort:
             return str(getattr(row, self.key.key))
         return MARK + paging.encode(self.keys(sort), row, tag=sort)
+
+
+def start_of(after_time: Timestamp, after_id: str) -> tuple[datetime, str] | None:
+    """The `start` of a list request's `after_time` and `after_id` fields; none without a time."""
+    at = from_timestamp(after_time)
+    return None if at is None else (at, after_id)

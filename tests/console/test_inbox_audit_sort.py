@@ -4,11 +4,14 @@ by default, oldest first on a click); the rows are the API's rows in the API's o
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import httpx
 
-from tests.gateway.test_ops_reviews import _drafted_benefit, _submitted_item
+from tests.console.test_skeleton import signed_in_client
+from tests.gateway.test_ops_reviews import _all, _drafted_benefit, _submitted_item
 from tests.support.actors import operator_headers
 
 
@@ -57,6 +60,7 @@ def test_inbox_and_audit_headers_sort_through_the_api(operator_page, gateway: ht
     assert page.get_attribute("th:has(a[data-sort=submitted_at])", "aria-sort") == "descending"
     by_time = _inbox_rows(page)
     assert by_time == _api_inbox(gateway, "-submitted_at") and by_time[0] == ("content_item", newest)
+    assert "sort=-submitted_at" in (page.get_attribute("[data-testid=export]", "href") or "")
     page.click("th a[data-sort=kind]")
     page.wait_for_url("**sort=kind**")
     kinds = [kind for kind, _ in _inbox_rows(page)]
@@ -85,3 +89,19 @@ def test_inbox_and_audit_headers_sort_through_the_api(operator_page, gateway: ht
     for path in ("/approvals?sort=title", "/audit?sort=operator_id"):  # a hand-edited sort: the API's 422
         reply = page.goto(path)
         assert reply is not None and reply.status == 422
+
+
+def test_the_inbox_export_follows_the_pages_sort(console_url: str, gateway: httpx.Client) -> None:
+    _submitted_item(gateway, "hq-operator")
+    _drafted_benefit(gateway, "hq-operator")
+    with signed_in_client(console_url, "hq-reviewer") as (client, _):
+        for sort in ("-submitted_at", "submitted_at", "kind"):
+            answer = client.get("/approvals/export.csv", params={"sort": sort})
+            assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+            rows = list(csv.reader(io.StringIO(answer.text.removeprefix("\ufeff"))))
+            assert rows[0][:2] == ["kind", "object_id"]
+            exported = [(r[0], r[1]) for r in rows[1:]]
+            api = [(i["kind"], i["object_id"]) for i in _all(gateway, "hq-reviewer", sort=sort)]
+            assert exported == api and len(exported) >= 2, sort
+        refused = client.get("/approvals/export.csv", params={"sort": "title"})  # the API's 422
+        assert refused.status_code == 422

@@ -205,12 +205,12 @@ def test_operators_only(gateway: httpx.Client, path: str) -> None:
     assert gateway.get(path).status_code == 401
 
 
-def _position(item: dict[str, Any], field: str) -> tuple[Any, str, str]:
-    """Where an item stands in a sorted inbox: the field (no time first), then kind and id."""
+def _position(item: dict[str, Any], field: str) -> tuple[Any, Any, str]:
+    """Where an item stands in a sorted inbox: (time, kind, id) by time, (kind, time, id) by kind."""
     at = item["submitted_at"]
-    if field == "kind":
-        return item["kind"], item["kind"], item["object_id"]
     value = datetime.fromisoformat(at) if at else datetime.min.replace(tzinfo=UTC)
+    if field == "kind":
+        return item["kind"], value, item["object_id"]
     return value, item["kind"], item["object_id"]
 
 
@@ -264,3 +264,38 @@ def test_a_sort_names_its_fields_and_its_tokens_serve_only_it(
         assert refused.json()["code"] == "invalid_page_token"
     own = {"sort": "submitted_at", "page_token": by_time}
     assert _ok(gateway.get(REVIEWS, params=own, headers=headers), 200)["items"]
+
+
+def _top_up(gw: httpx.Client, coupon: str, author: str) -> str:
+    body = {"total_budget_increase": 1_000, "reason": "more riders"}
+    headers = operator_headers(gw, author)
+    return str(_ok(gw.post(f"/v1/ops/benefits/{coupon}/top-ups", json=body, headers=headers))["change_id"])
+
+
+def test_interleaved_kinds_merge_exactly_two_at_a_time_both_ways(gateway: httpx.Client) -> None:
+    """Every kind submitted in turn, then in the reverse turn: the merged order is the order of
+    submission across all five services, page after page, with no item twice and none left out."""
+    coupons = [approved_coupon(gateway, valid_until="2099-01-01T00:00:00Z", valid_days=0) for _ in range(2)]
+    write = {
+        "content_item": lambda: _submitted_item(gateway, "hq-operator"),
+        "benefit": lambda: _drafted_benefit(gateway, "hq-operator"),
+        "benefit_change": lambda: _top_up(gateway, coupons.pop(), "hq-operator"),
+        "strategy": lambda: _strategy(gateway, "hq-operator"),
+        "campaign": lambda: _campaign(gateway, "hq-operator", None),
+    }
+    turn = list(write)
+    submitted = [(kind, write[kind]()) for kind in [*turn, *turn[::-1]]]
+    every = {(i["kind"], i["object_id"]) for i in _all(gateway, "hq-reviewer")}
+    assert set(submitted) <= every
+    for field in ("submitted_at", "kind"):
+        ascending = _all(gateway, "hq-reviewer", sort=field)
+        keys = [(i["kind"], i["object_id"]) for i in ascending]
+        assert len(keys) == len(set(keys)) and set(keys) == every, field  # none twice, none left out
+        positions = [_position(i, field) for i in ascending]
+        assert positions == sorted(positions), field
+        ours = [key for key in keys if key in submitted]
+        if field == "submitted_at":
+            assert ours == submitted  # in the order they were written, across the services
+        else:
+            assert ours == sorted(submitted, key=lambda key: (key[0], submitted.index(key)))
+        assert _all(gateway, "hq-reviewer", sort=f"-{field}") == ascending[::-1], field

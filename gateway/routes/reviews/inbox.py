@@ -3,7 +3,7 @@
 Each service answers for its own queue with the operator's actor, so branch scope and four eyes stay
 where they are enforced; this route only pages across the queues and marks the operator's own work.
 Without `sort` it pages kind by kind; with `sort` (submitted_at, kind; `-` descending) it merges the
-queues by that key and then (kind, id) on the server (gateway/routes/reviews/ordering.py).
+queues, each sorted by its service, page by page on the server (gateway/routes/reviews/ordering.py).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ async def list_reviews(
     index, inner = _parse_token(page_token, kinds) if page_token else (0, "")
     items: list[ReviewItem] = []
     while index < len(kinds) and len(items) < page_size:
-        found, inner = await READERS[kinds[index]](clients, operator, page_size - len(items), inner)
+        found, inner = await READERS[kinds[index]](clients, operator, page_size - len(items), inner, None)
         items.extend(found)
         if not inner:
             index += 1

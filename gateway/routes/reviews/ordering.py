@@ -1,11 +1,13 @@
-"""The inbox under a `sort`: every queue merged on the server by the sort's key, then by (kind, id).
+"""The inbox under a `sort`: the kinds' queues merged exactly on the server, keyset style, at any length.
 
-The services page their review queues by id, none by the time an item went into review, so a sorted
-inbox reads each kind's whole queue in the operator's scope (the services' own reads, at most
-`QUEUE_CAP` items a kind), orders the union by (key, kind, object id), a unique position for every
-item, and answers the page after the token's position. The token records that position tagged with
-the sort (`~` + base64url of JSON), so a token of another sort, or of the unsorted inbox, is
-`invalid_page_token`, and an item decided between two pages moves nobody else across the boundary.
+Each service pages its review queue by the time an item went into review, then id, and starts a page
+after an explicit (time, id) position. The merged order is (time, kind, id) for `submitted_at` and
+(kind, time, id) for `kind`, all in the sort's direction, a unique place for every item. A page reads at
+most page_size + 1 items of each kind after the position its token records, merges them (each queue
+keeps its service's order) and shows the first page_size, so no queue is ever read whole. The token is
+that position, the last item shown, tagged with the sort (`~` + base64url of JSON): a token of another
+sort, or of the unsorted inbox, is `invalid_page_token`, and an item decided between two pages moves
+nobody else across the boundary.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import heapq
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -20,29 +23,29 @@ from datetime import UTC, datetime, timedelta
 from gateway.auth import OperatorPrincipal
 from gateway.clients import Clients
 from gateway.problems import Problem
-from gateway.routes.reviews.sources import READERS, ReviewItem
+from gateway.routes.reviews.sources import KINDS, READERS, ReviewItem, Start
 
 SORTS = ("submitted_at", "kind")
 MARK = "~"
-QUEUE_CAP = 1000  # items of one kind a sorted inbox merges; a longer queue is refused, never cut
-TOKEN_LENGTH = 480  # the tag, a time or kind, a kind and an object id of up to 120 characters
-_READ = 100
+TOKEN_LENGTH = 480  # the tag, a time and a kind, and an object id of up to 120 characters
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-Position = tuple[int | str, str, str]
+_TICK = timedelta(microseconds=1)  # the services keep times to the microsecond
+Position = tuple[int | str, int | str, str]  # (time, kind, id) or (kind, time, id); times in microseconds
 
 
-def _key(item: ReviewItem, field: str) -> Position:
-    """Where `item` stands under `field`: (the field's value, kind, object id); no time sorts first."""
-    if field == "kind":
-        return item.kind, item.kind, item.object_id
+def _micros(item: ReviewItem) -> int:
     at = item.submitted_at
-    micros = -1 if at is None else (at.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
-    return micros, item.kind, item.object_id
+    return -1 if at is None else (at.astimezone(UTC) - _EPOCH) // _TICK
+
+
+def _key(item: ReviewItem, field: str) -> tuple[int | str, int | str]:
+    """Where `item` stands among the queues under `field`; within a queue the service's order decides."""
+    return (item.kind, _micros(item)) if field == "kind" else (_micros(item), item.kind)
 
 
 def token(sort: str, item: ReviewItem) -> str:
     """The page token that continues after `item` under `sort`."""
-    raw = json.dumps([sort, *_key(item, sort.removeprefix("-"))], separators=(",", ":"))
+    raw = json.dumps([sort, *_key(item, sort.removeprefix("-")), item.object_id], separators=(",", ":"))
     return MARK + base64.urlsafe_b64encode(raw.encode()).decode("ascii").rstrip("=")
 
 
@@ -60,29 +63,29 @@ def position(sort: str, page_token: str) -> Position | None:
         raise bad from None
     if not isinstance(values, list) or len(values) != 4 or values[0] != sort:
         raise bad
-    _, first, kind, object_id = values
-    wanted = str if sort.removeprefix("-") == "kind" else int
-    if type(first) is not wanted or not isinstance(kind, str) or not isinstance(object_id, str):
+    _, first, second, object_id = values
+    by_kind = sort.removeprefix("-") == "kind"
+    kind, micros = (first, second) if by_kind else (second, first)
+    if kind not in KINDS or type(micros) is not int or not -1 <= micros < 2**62 or type(object_id) is not str:
         raise bad
-    return first, kind, object_id
+    return first, second, object_id
 
 
-async def _queue(clients: Clients, operator: OperatorPrincipal, kind: str) -> list[ReviewItem]:
-    """One kind's whole queue in the operator's scope, page by page."""
-    items: list[ReviewItem] = []
-    inner = ""
-    while True:
-        found, inner = await READERS[kind](clients, operator, _READ, inner)
-        items.extend(found)
-        if len(items) > QUEUE_CAP:
-            raise Problem(
-                422,
-                "review_queue_too_long",
-                f"more than {QUEUE_CAP} {kind} items wait for review: the inbox sorts queues up to "
-                "that size; without sort it pages through any length",
-            )
-        if not inner:
-            return items
+def _start(kind: str, field: str, descending: bool, after: Position | None) -> Start | None:
+    """Where `kind`'s queue resumes after the merged position `after`; None when it is all behind it."""
+    if after is None:
+        return Start(descending)
+    first, second, object_id = after
+    last_kind, micros = (first, second) if field == "kind" else (second, first)
+    at = _EPOCH + timedelta(microseconds=int(micros))
+    if kind == last_kind:
+        return Start(descending, (at, object_id))
+    behind = kind > str(last_kind) if descending else kind < str(last_kind)
+    if field == "kind":
+        return None if behind else Start(descending)
+    # the same time: a kind behind the last one shown is past that time, one ahead of it is not yet
+    # (an empty id stands before every item at a time; the next microsecond is past it)
+    return Start(descending, (at + _TICK if behind != descending else at, ""))
 
 
 async def sorted_page(
@@ -97,9 +100,13 @@ async def sorted_page(
     """One page of the merged queues under `sort` after the token's position, and the next token."""
     after = position(sort, page_token)
     field, descending = sort.removeprefix("-"), sort.startswith("-")
-    queues = await asyncio.gather(*(_queue(clients, operator, k) for k in kinds))
-    merged = sorted((i for q in queues for i in q), key=lambda i: _key(i, field), reverse=descending)
-    if after is not None:
-        merged = [i for i in merged if (_key(i, field) < after if descending else _key(i, field) > after)]
+    starts = {k: s for k in kinds if (s := _start(k, field, descending, after)) is not None}
+    reads = await asyncio.gather(
+        *(READERS[k](clients, operator, page_size + 1, "", s) for k, s in starts.items())
+    )
+    queues = [found for found, _ in reads]
+    merged = list(heapq.merge(*queues, key=lambda i: _key(i, field), reverse=descending))
     shown = merged[:page_size]
-    return shown, token(sort, shown[-1]) if len(merged) > page_size else None
+    # a service pages at most 100 at a time: one that says it has more has more, whatever was read
+    more = len(merged) > page_size or any(more for _, more in reads)
+    return shown, token(sort, shown[-1]) if more and shown else None

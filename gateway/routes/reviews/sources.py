@@ -1,10 +1,13 @@
-"""One page of one kind's review queue, read from the service that owns it with the operator's scope."""
+"""One page of one kind's review queue, read from the service that owns it with the operator's scope:
+by id with the service's page token, or by the time it went into review from an explicit start."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from lattice.benefits.v1 import benefits_pb2 as bpb
@@ -16,10 +19,18 @@ from pydantic import BaseModel
 from gateway.auth import OperatorPrincipal
 from gateway.clients import Clients
 from gateway.routes.benefits.calls import operator_principal
-from services.runtime.clock import from_timestamp
+from services.runtime.clock import from_timestamp, to_timestamp
 from services.runtime.proto_mapping import to_proto
 
 KINDS = ("content_item", "benefit", "benefit_change", "strategy", "campaign")
+# Each service's name for the time an item went into review: its review queue sorts by it (then id).
+SUBMITTED = {
+    "content_item": "submitted_at",  # the version in review's created_at
+    "benefit": "created_at",
+    "benefit_change": "requested_at",
+    "strategy": "updated_at",
+    "campaign": "proposed_at",  # the pending version's
+}
 # The title shown is the bank's own language first.
 _LOCALES = {"zh-Hans": 0, "zh-Hant": 1, "en": 2}
 
@@ -60,11 +71,36 @@ def _item(operator: OperatorPrincipal, *, rejectable: bool = True, **fields: obj
 Page = tuple[list[ReviewItem], str]
 
 
-async def content_items(clients: Clients, op: OperatorPrincipal, size: int, token: str) -> Page:
+@dataclass(frozen=True)
+class Start:
+    """A read of one queue in the order of submission (newest first if `descending`), from its start or
+    after an explicit (time, id) position (an empty id stands before every item at that time)."""
+
+    descending: bool
+    after: tuple[datetime, str] | None = None
+
+    def fields(self, kind: str) -> dict[str, Any]:
+        """The list request's fields for this read of `kind`'s queue."""
+        sort = ("-" if self.descending else "") + SUBMITTED[kind]
+        if self.after is None:
+            return {"sort": sort}
+        at, object_id = self.after
+        return {"sort": sort, "after_time": to_timestamp(at), "after_id": object_id}
+
+
+def _sorted(start: Start | None, kind: str) -> dict[str, Any]:
+    return start.fields(kind) if start else {}
+
+
+async def content_items(
+    clients: Clients, op: OperatorPrincipal, size: int, token: str, start: Start | None = None
+) -> Page:
     actor = to_proto(cpb.Actor, op)
     # content's review queue: each item with only its version in review (texts and authors), one read
     resp = await clients.content.ListReviewQueue(
-        cpb.ListReviewQueueRequest(actor=actor, page_size=size, page_token=token)
+        cpb.ListReviewQueueRequest(
+            actor=actor, page_size=size, page_token=token, **_sorted(start, "content_item")
+        )
     )
     found = []
     for item in resp.items:
@@ -88,10 +124,16 @@ async def content_items(clients: Clients, op: OperatorPrincipal, size: int, toke
     return found, resp.next_page_token
 
 
-async def benefits(clients: Clients, op: OperatorPrincipal, size: int, token: str) -> Page:
+async def benefits(
+    clients: Clients, op: OperatorPrincipal, size: int, token: str, start: Start | None = None
+) -> Page:
     resp = await clients.benefits.ListBenefits(
         bpb.ListBenefitsRequest(
-            status="draft", principal=operator_principal(op), page_size=size, page_token=token
+            status="draft",
+            principal=operator_principal(op),
+            page_size=size,
+            page_token=token,
+            **_sorted(start, "benefit"),
         )
     )
     found = [
@@ -109,10 +151,18 @@ async def benefits(clients: Clients, op: OperatorPrincipal, size: int, token: st
     return found, resp.next_page_token
 
 
-async def benefit_changes(clients: Clients, op: OperatorPrincipal, size: int, token: str) -> Page:
+async def benefit_changes(
+    clients: Clients, op: OperatorPrincipal, size: int, token: str, start: Start | None = None
+) -> Page:
     principal = operator_principal(op)
     resp = await clients.benefits.ListBenefitChanges(
-        bpb.ListBenefitChangesRequest(status="pending", principal=principal, page_size=size, page_token=token)
+        bpb.ListBenefitChangesRequest(
+            status="pending",
+            principal=principal,
+            page_size=size,
+            page_token=token,
+            **_sorted(start, "benefit_change"),
+        )
     )
     changes = list(resp.changes)
     owners = {c.benefit_id for c in changes}
@@ -140,10 +190,14 @@ async def benefit_changes(clients: Clients, op: OperatorPrincipal, size: int, to
     return found, resp.next_page_token
 
 
-async def strategies(clients: Clients, op: OperatorPrincipal, size: int, token: str) -> Page:
+async def strategies(
+    clients: Clients, op: OperatorPrincipal, size: int, token: str, start: Start | None = None
+) -> Page:
     actor = to_proto(rpb.Actor, op)
     resp = await clients.reach.ListStrategies(
-        rpb.ListStrategiesRequest(actor=actor, status="draft", page_size=size, page_token=token)
+        rpb.ListStrategiesRequest(
+            actor=actor, status="draft", page_size=size, page_token=token, **_sorted(start, "strategy")
+        )
     )
     found = [
         _item(
@@ -161,11 +215,19 @@ async def strategies(clients: Clients, op: OperatorPrincipal, size: int, token: 
     return found, resp.next_page_token
 
 
-async def campaigns(clients: Clients, op: OperatorPrincipal, size: int, token: str) -> Page:
+async def campaigns(
+    clients: Clients, op: OperatorPrincipal, size: int, token: str, start: Start | None = None
+) -> Page:
     actor = to_proto(vpb.Actor, op, kind="operator")
     # conversion's review queue: only campaigns with a pending version, each carrying it and its authors
     resp = await clients.conversion.ListCampaigns(
-        vpb.ListCampaignsRequest(actor=actor, page_size=size, page_token=token, pending_only=True)
+        vpb.ListCampaignsRequest(
+            actor=actor,
+            page_size=size,
+            page_token=token,
+            pending_only=True,
+            **_sorted(start, "campaign"),
+        )
     )
     found = [
         _item(
@@ -183,7 +245,8 @@ async def campaigns(clients: Clients, op: OperatorPrincipal, size: int, token: s
     return found, resp.next_page_token
 
 
-READERS: dict[str, Callable[[Clients, OperatorPrincipal, int, str], Awaitable[Page]]] = {
+# (clients, operator, page size, the service's page token, a sorted read's start)
+READERS: dict[str, Callable[[Clients, OperatorPrincipal, int, str, Start | None], Awaitable[Page]]] = {
     "content_item": content_items,
     "benefit": benefits,
     "benefit_change": benefit_changes,
