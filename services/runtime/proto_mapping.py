@@ -31,6 +31,7 @@ is worked out once per model and message type: a funnel report converts thousand
 from __future__ import annotations
 
 import dataclasses
+import operator
 import re
 import types
 import typing
@@ -50,7 +51,6 @@ P = TypeVar("P", bound=Message)
 
 _TIMESTAMP = Timestamp.DESCRIPTOR.full_name
 _NONE_TYPE = type(None)
-_MISSING = object()
 
 
 def from_proto(model: type[M], message: Message, **overrides: Any) -> M:
@@ -109,9 +109,14 @@ Read = Callable[[Any], Any]  # a message (or a field's raw value) -> the model's
 
 
 def _build(model: type[M], data: dict[str, Any]) -> M:
+    return typing.cast(M, _constructor(typing.cast(Any, model))(data))
+
+
+@cache
+def _constructor(model: Any) -> Callable[[dict[str, Any]], Any]:
     if isinstance(model, type) and issubclass(model, BaseModel) and not hasattr(model, "__table__"):
-        return typing.cast(M, model.model_validate(data))
-    return model(**data)
+        return model.model_validate
+    return lambda data: model(**data)
 
 
 def _model_data(model: Any, message: Message, overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -187,6 +192,8 @@ def _field_reader(field: Any, annotation: Any) -> Read:
     if optional:
         zero = field.default_value
         return lambda m: None if (raw := getattr(m, name)) == zero else single(raw)
+    if single is _same:
+        return operator.attrgetter(name)
     return lambda m: single(getattr(m, name))
 
 
@@ -273,7 +280,7 @@ Write = Callable[[Any], Any]  # a source value -> the value the message's constr
 
 
 def _message_kwargs(descriptor: Any, source: object, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    get = _getter(source)
+    keyed = source if isinstance(source, Mapping) else None
     kwargs: dict[str, Any] = {}
     for name, write in _writers(descriptor):
         if name in overrides:
@@ -284,8 +291,11 @@ def _message_kwargs(descriptor: Any, source: object, overrides: Mapping[str, Any
                 kwargs[name] = value
                 continue
         else:
-            value = get(name)
-            if value is _MISSING or value is None:
+            value = getattr(source, name, None) if keyed is None else keyed.get(name)
+            if value is None:
+                continue
+            if write is _same:
+                kwargs[name] = value
                 continue
         converted = write(value)
         if converted is not None:
@@ -298,12 +308,6 @@ def _message_kwargs(descriptor: Any, source: object, overrides: Mapping[str, Any
 
 def _is_plain(value: Any) -> bool:
     return isinstance(value, (str, bytes, bool, int, float))
-
-
-def _getter(source: object) -> Callable[[str], Any]:
-    if isinstance(source, Mapping):
-        return lambda name: source.get(name, _MISSING)
-    return lambda name: getattr(source, name, _MISSING)
 
 
 @cache
