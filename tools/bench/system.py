@@ -41,6 +41,7 @@ def bench_system(
     """Start the system with the demo data; stop it (and the postback receiver) on exit."""
     receiver = PostbackReceiver().start()
     extra = {
+        "WORKERS": "1",  # `make bench WORKERS=1,2` exports the list to every recipe's environment
         **BENCH_ENV,
         "CONVERSION_POSTBACK_ALLOWLIST": f'["127.0.0.1:{receiver.port}"]',
         **(env or {}),
