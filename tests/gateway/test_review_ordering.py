@@ -136,6 +136,14 @@ def test_a_page_reads_page_size_plus_one_of_each_kind_whatever_the_queues_length
     assert sum(answered for _, _, answered in services.reads) <= len(KINDS) * 100
 
 
+def test_a_queue_longer_than_a_service_page_is_walked_whole_at_the_largest_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    queues = {"benefit": [_item("benefit", f"benefit-{n:03d}", n) for n in range(250)]}
+    Services(queues).install(monkeypatch)  # a service answers 100 of the 101 asked, and says it has more
+    assert _walk("-submitted_at", 100) == _expected(queues, "submitted_at")[::-1]
+
+
 def test_an_item_decided_between_pages_moves_nobody_across_the_boundary(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
