@@ -30,33 +30,33 @@ CUSTOMERS = 200
 HEAD_OFFICE_PLACEMENTS = 5
 AUTHOR = pb.Actor(operator_id="bench-author", role="operator")
 REVIEWER = pb.Actor(operator_id="bench-reviewer", role="reviewer")
-_tokens: dict[str, list[str]] = {}
 
 
 async def _customer_tokens(ctx: BenchContext, group: str) -> list[str]:
-    """Access tokens of signed-in mbank customers (own ones per scenario: rate limits are per customer)."""
-    if group not in _tokens:
-        channel = ctx.channel("identity")
-        stub = identity_pb2_grpc.CustomerServiceStub(channel)
-        secret = demo_data.DEMO_APP_SECRETS["mbank"]
-        tokens = []
-        try:
-            for i in range(ctx.size(CUSTOMERS)):
-                assertion = app_assertion(
-                    app_id="mbank",
-                    client_secret=secret,
-                    app_user_id=f"bench-content-{group}-{i}",
-                    assurance_level=2,
-                    branch="bench",
-                    editions=["standard"],
-                )
-                tokens.append(
-                    (await stub.SignIn(ipb.SignInRequest(app_id="mbank", assertion=assertion))).access_token
-                )
-        finally:
-            await channel.close()
-        _tokens[group] = tokens
-    return _tokens[group]
+    """Access tokens of signed-in mbank customers (own ones per scenario: rate limits are per customer).
+
+    Signed in afresh on each system: a token of an earlier system (the 1-worker run before the
+    scaling run, or before the soak) is refused by this one's gateway with 401."""
+    channel = ctx.channel("identity")
+    stub = identity_pb2_grpc.CustomerServiceStub(channel)
+    secret = demo_data.DEMO_APP_SECRETS["mbank"]
+    tokens = []
+    try:
+        for i in range(ctx.size(CUSTOMERS)):
+            assertion = app_assertion(
+                app_id="mbank",
+                client_secret=secret,
+                app_user_id=f"bench-content-{group}-{i}",
+                assurance_level=2,
+                branch="bench",
+                editions=["standard"],
+            )
+            tokens.append(
+                (await stub.SignIn(ipb.SignInRequest(app_id="mbank", assertion=assertion))).access_token
+            )
+    finally:
+        await channel.close()
+    return tokens
 
 
 async def _ignore_exists(call) -> None:
