@@ -19,6 +19,7 @@ from gateway.openapi import install_openapi
 from gateway.personal_data_guard import PersonalDataGuard
 from gateway.problems import install_problem_handlers
 from gateway.revoked_keys import follow_revoked_keys
+from gateway.route_index import name_server_spans
 from gateway.routes import (
     audit,
     benefits,
@@ -77,6 +78,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         version="1.0.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        # FastAPIInstrumentor below traces and measures every request (the metrics' names and labels
+        # are the dashboards'); FastAPI's own telemetry would only look for it on every request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         openapi_url=None,  # gateway.api_docs serves /openapi.json (built off the event loop)
         docs_url=None,  # gateway.api_docs serves /docs and /redoc from local assets
         redoc_url=None,
@@ -114,5 +118,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(
         EdgeMiddleware, max_body_bytes=settings.max_body_bytes, timeout_s=settings.request_timeout_s
     )
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    # one server span per request (its gRPC calls are its children), no span per ASGI message
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz", exclude_spans=["receive", "send"])
+    name_server_spans(app)
     return app

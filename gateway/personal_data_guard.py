@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.policies import trusted_headers
 from gateway.problems import PROBLEM_JSON, problem_document
+from gateway.route_index import route_of
 from services.runtime.personal_data import contains_personal_number, scrub
 
 logger = logging.getLogger(__name__)
@@ -96,26 +97,14 @@ def body_hits(body: bytes, content_type: bytes) -> Iterator[str]:
     yield from json_hits(document)
 
 
-def _path_params(scope: Scope) -> dict[str, str] | None:
-    """The raw path parameters of the route the path names (FastAPI's included routers too), or None."""
-    path = scope.get("path", "")
-    for route in getattr(getattr(scope.get("app"), "router", None), "routes", ()):
-        contexts = getattr(route, "effective_route_contexts", None)
-        for candidate in contexts() if contexts is not None else [route]:
-            regex = getattr(candidate, "path_regex", None)
-            if regex is not None and (found := regex.match(path)):
-                return found.groupdict()
-    return None
-
-
 def request_hits(scope: Scope, body: bytes) -> Iterator[tuple[str, str]]:
     """(where, pointer) of every inbound field of the request that carries a personal number."""
-    params = _path_params(scope)
-    if params is None:
+    route = route_of(scope)
+    if route is None:
         if _is_personal(scope.get("path", "")):
             yield "path", ""
     else:
-        yield from (("path", "/" + _segment(k)) for k, v in params.items() if _is_personal(str(v)))
+        yield from (("path", "/" + _segment(k)) for k, v in route.params.items() if _is_personal(str(v)))
     query = scope.get("query_string", b"").decode("latin-1")
     yield from (("query", p) for p in _pairs_hits(parse_qsl(query, keep_blank_values=True)))
     headers: dict[str, str] = {}

@@ -46,6 +46,8 @@ def test_a_request_shows_as_a_waterfall_across_gateway_and_service(gateway: http
     assert content_server["depth"] > parent["depth"]
     assert content_server["offset_ms"] >= parent["offset_ms"]
     assert all(s["duration_ms"] >= 0 for s in spans)
+    # the gateway's part: its server span and the gRPC calls under it, no span per ASGI message
+    assert {s["kind"] for s in spans if s["service"] == "gateway"} == {"server", "client"}
     for span in spans:  # no targets, queries or other free text: only the allowed attributes
         assert set(span["attributes"]) <= {
             "http.method",
