@@ -46,21 +46,13 @@ CALLERS: dict[str, frozenset[str]] = {
 async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
     settings = ConversionSettings()
     conversion_pb2_grpc.add_ConversionServiceServicer_to_server(ConversionApi(ctx, settings), server)
-    sender = PostbackSender(
-        engine=ctx.engine, settings=settings, identity=ctx.channel("identity"), on_event=ctx.relay.notify
-    )
-
-    def on_change() -> None:
-        ctx.relay.notify()
-        sender.notify()
-
+    sender = PostbackSender(engine=ctx.engine, settings=settings, identity=ctx.channel("identity"))
     await start_consumers(
         bus=ctx.bus,
         engine=ctx.engine,
         settings=settings,
         max_deliver=ctx.settings.consumer_max_deliver,
         ack_wait_s=ctx.settings.consumer_ack_wait_s,
-        on_change=on_change,
     )
     ctx.spawn(sender.run())
     ctx.callers.declare(conversion_pb2.DESCRIPTOR.services_by_name["ConversionService"], CALLERS)

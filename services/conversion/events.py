@@ -4,7 +4,6 @@ behaviour events (landings and activity only) and the core banking feed (milesto
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from functools import partial
 
 from lattice.common.v1 import app_event_pb2, core_milestone_pb2
@@ -142,14 +141,6 @@ def _after_app_activity(bus: Bus, engine: Engine, appliers: Appliers, durable: s
     return handle
 
 
-def _then(handler: Handler, after: Callable[[], None]) -> Handler:
-    async def handle(delivery: Delivery) -> None:
-        await handler(delivery)
-        after()
-
-    return handle
-
-
 async def start_consumers(
     *,
     bus: Bus,
@@ -157,9 +148,9 @@ async def start_consumers(
     settings: ConversionSettings,
     max_deliver: int,
     ack_wait_s: float,
-    on_change: Callable[[], None],
 ) -> None:
-    """Durable consumers; `on_change` wakes the outbox relay and the postback sender after each event."""
+    """Durable consumers. What a handler's transaction writes for a loop (an outbox event, a postback
+    delivery) wakes that loop when the transaction commits (services/runtime/wakeups.py)."""
     appliers = Appliers(settings, max_deliver)
     consumers: tuple[tuple[str, str, Handler], ...] = (
         (
@@ -185,7 +176,7 @@ async def start_consumers(
         await bus.consume(
             durable=durable,
             subject=subject,
-            handler=_then(handler, on_change),
+            handler=handler,
             max_deliver=max_deliver,
             ack_wait_s=ack_wait_s,
         )

@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin, urlsplit
 
@@ -58,19 +57,13 @@ class PostbackSender:
         engine: Engine,
         settings: ConversionSettings,
         identity: grpc.aio.Channel,
-        on_event: Callable[[], None],
     ) -> None:
         self._engine = engine
         self._settings = settings
         self._identity = identity_pb2_grpc.CustomerServiceStub(identity)
-        self._on_event = on_event
         self._wake = Wakeup()
         wake_on_commit(engine, POSTBACKS_DUE, self._wake)
         self._lease = timedelta(seconds=settings.postback_timeout_s * (MAX_REDIRECTS + 1) + 5)
-
-    def notify(self) -> None:
-        """Look for due deliveries now (a commit that queued one here does so itself)."""
-        self._wake.set()
 
     def _claim(self) -> list[tuple[PostbackDelivery, PostbackEndpoint | None]]:
         return claim_due(engine=self._engine, lease=self._lease)
@@ -166,7 +159,14 @@ class PostbackSender:
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 },
             )
-            await asyncio.to_thread(self._record, delivery, attempt)
+            # the delivered event is an outbox row: its commit wakes the relay
+            await asyncio.to_thread(
+                record_attempt,
+                engine=self._engine,
+                settings=self._settings,
+                delivery=delivery,
+                attempt=attempt,
+            )
 
     async def _attempt(
         self, client: httpx.AsyncClient, delivery: PostbackDelivery, endpoint: PostbackEndpoint | None
@@ -191,33 +191,35 @@ class PostbackSender:
                 attempt = Attempt(0, f"identity_{exc.code().name.lower()}")
         return attempt
 
-    def _record(self, delivery: PostbackDelivery, attempt: Attempt) -> None:
-        if record_attempt(engine=self._engine, settings=self._settings, delivery=delivery, attempt=attempt):
-            self._on_event()
-
     async def run(self) -> None:
         async with httpx.AsyncClient(
             timeout=self._settings.postback_timeout_s, follow_redirects=False
         ) as client:
+            woken = False
             while True:
                 # cleared before looking: a delivery queued during the pass wakes the next one
                 self._wake.clear()
                 ceiling = self._settings.postback_poll_interval_s
                 try:
-                    # a read first: most wakeups find nothing due, and need no write transaction
-                    wait = _until(await asyncio.to_thread(next_due_at, engine=self._engine), ceiling)
+                    # woken by a commit that queued a delivery: it is due, claim it at once; on the
+                    # timer a read first (most find nothing due, and need no write transaction)
+                    if woken:
+                        wait = 0.0
+                    else:
+                        wait = _until(await asyncio.to_thread(next_due_at, engine=self._engine), ceiling)
                     if wait == 0:
                         due = await asyncio.to_thread(self._claim)
                         await asyncio.gather(*(self.deliver(client, d, e) for d, e in due))
                         if due:
-                            continue  # look again: the next batch, or the retries just scheduled
+                            woken = False  # look again: the next batch, or the retries just scheduled
+                            continue
                         wait = min(ceiling, CLAIMED_ELSEWHERE_S)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     logger.warning("postback pass failed; retrying", exc_info=True)
                     wait = ceiling
-                await self._wake.wait(wait)
+                woken = await self._wake.wait(wait)
 
 
 def _until(due: datetime | None, ceiling: float) -> float:

@@ -53,10 +53,11 @@ class Wakeup:
         self._loop = asyncio.get_running_loop()
         self._event.clear()
 
-    async def wait(self, timeout_s: float) -> None:
-        """Until set, or `timeout_s` seconds."""
+    async def wait(self, timeout_s: float) -> bool:
+        """Until set, or `timeout_s` seconds; True when set (woken), False when the time ran out."""
         self._loop = asyncio.get_running_loop()
         await wake_or_timeout(self._event, max(timeout_s, 0.0))
+        return self._event.is_set()
 
 
 def wake_on_commit(engine: Engine, topic: str, wakeup: Wakeup) -> None:
