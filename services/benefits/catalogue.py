@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 from sqlmodel import select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from services.benefits import ledger
 from services.benefits.audit import record, visible_benefit
@@ -17,6 +18,7 @@ from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.editions import EDITIONS
 from services.runtime.errors import AlreadyExists, Conflict, Forbidden, InvalidInput
+from services.runtime.paging import count_rows
 from services.runtime.sorting import Sortable
 
 _ID = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
@@ -125,14 +127,27 @@ def list_benefits(
 ) -> list[tuple[Benefit, int]]:
     """A page of the catalogue by id or by `sort` (BENEFIT_ORDER) after the token or the `start`
     position; a branch operator lists only its own."""
-    require_operator(by)
-    branch = branch if by.head_office else by.scope_id
+    listed = _listed(by, status, branch)
     with read_session(engine) as session:
-        stmt = BENEFIT_ORDER.apply(select(Benefit), sort=sort, token=after, start=start)
-        if status:
-            stmt = stmt.where(Benefit.status == status)
-        if branch:
-            stmt = stmt.where(Benefit.branch == branch)
+        stmt = BENEFIT_ORDER.apply(listed, sort=sort, token=after, start=start)
         benefits = list(session.exec(stmt.limit(limit)))
         budgets = ledger.balances_of(session, [ledger.budget_account(b.benefit_id) for b in benefits])
         return [(b, budgets.get(ledger.budget_account(b.benefit_id), 0)) for b in benefits]
+
+
+def count_benefits(*, engine: Engine, by: Principal, status: str, branch: str) -> int:
+    """How many benefits `list_benefits` holds with these filters: one COUNT of the same rows."""
+    listed = _listed(by, status, branch)
+    with read_session(engine) as session:
+        return count_rows(session, listed)
+
+
+def _listed(by: Principal, status: str, branch: str) -> SelectOfScalar[Benefit]:
+    require_operator(by)
+    branch = branch if by.head_office else by.scope_id
+    stmt = select(Benefit)
+    if status:
+        stmt = stmt.where(Benefit.status == status)
+    if branch:
+        stmt = stmt.where(Benefit.branch == branch)
+    return stmt

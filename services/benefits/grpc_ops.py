@@ -55,6 +55,15 @@ class CatalogueRpcs:
         return pb.GetBenefitResponse(benefit=to_proto(pb.Benefit, benefit, budget_remaining=left))
 
     async def ListBenefits(self, request: pb.ListBenefitsRequest, context) -> pb.ListBenefitsResponse:
+        if request.count_only:
+            total = await asyncio.to_thread(
+                catalogue.count_benefits,
+                engine=self._ctx.engine,
+                by=from_proto(Principal, request.principal),
+                status=request.status,
+                branch=request.branch,
+            )
+            return pb.ListBenefitsResponse(total=total)
         size = min(request.page_size or 50, MAX_PAGE)
         rows = await asyncio.to_thread(
             catalogue.list_benefits,
@@ -133,6 +142,15 @@ class CatalogueRpcs:
     async def ListBenefitChanges(
         self, request: pb.ListBenefitChangesRequest, context
     ) -> pb.ListBenefitChangesResponse:
+        if request.count_only:
+            total = await asyncio.to_thread(
+                controls.count_changes,
+                engine=self._ctx.engine,
+                benefit_id=request.benefit_id,
+                status=request.status,
+                by=from_proto(Principal, request.principal),
+            )
+            return pb.ListBenefitChangesResponse(total=total)
         changes, token = await asyncio.to_thread(
             controls.list_changes,
             engine=self._ctx.engine,

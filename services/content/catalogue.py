@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from services.content.audit import record_audit
 from services.content.models import ContentItem, ItemVersion
@@ -17,6 +18,7 @@ from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.editions import EDITIONS
 from services.runtime.errors import AlreadyExists, Conflict, Forbidden, InvalidInput, NotFound
+from services.runtime.paging import count_rows
 from services.runtime.sorting import Sortable
 
 TYPES = ("article", "product_card", "banner", "notice")
@@ -247,14 +249,24 @@ def review_queue(
 ) -> list[tuple[ContentItem, ItemVersion]]:
     """Items in the operator's scope with a version in review, each with that version: one read, by
     item id or by `sort` (REVIEW_ORDER) after the token or the `start` position."""
-    actor.require("viewer")
     with read_session(engine) as session:
-        stmt = (
-            select(ContentItem, ItemVersion)
-            .join(ItemVersion, col(ItemVersion.item_id) == col(ContentItem.item_id))
-            .where(ItemVersion.status == "in_review")
-        )
-        if actor.branch:
-            stmt = stmt.where(ContentItem.owner_branch == actor.branch)
-        stmt = REVIEW_ORDER.apply(stmt, sort=sort, token=after, start=start)
+        stmt = REVIEW_ORDER.apply(_in_review(actor), sort=sort, token=after, start=start)
         return list(session.exec(stmt.limit(limit)))
+
+
+def review_queue_length(*, engine: Engine, actor: Actor) -> int:
+    """How many entries `review_queue` holds for the operator: one COUNT of the same rows."""
+    with read_session(engine) as session:
+        return count_rows(session, _in_review(actor))
+
+
+def _in_review(actor: Actor) -> Select[ContentItem, ItemVersion]:
+    actor.require("viewer")
+    stmt = (
+        select(ContentItem, ItemVersion)
+        .join(ItemVersion, col(ItemVersion.item_id) == col(ContentItem.item_id))
+        .where(ItemVersion.status == "in_review")
+    )
+    if actor.branch:
+        stmt = stmt.where(ContentItem.owner_branch == actor.branch)
+    return stmt

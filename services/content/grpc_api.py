@@ -117,6 +117,11 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
     async def ListReviewQueue(
         self, request: pb.ListReviewQueueRequest, context
     ) -> pb.ListReviewQueueResponse:
+        if request.count_only:
+            total = await asyncio.to_thread(
+                catalogue.review_queue_length, engine=self._engine, actor=actor_from_pb(request.actor)
+            )
+            return pb.ListReviewQueueResponse(total=total)
         size = min(request.page_size or 50, MAX_PAGE)
         found = await asyncio.to_thread(
             catalogue.review_queue,

@@ -95,6 +95,14 @@ class ReachApi(reach_pb2_grpc.ReachServiceServicer):
         return pb.GetStrategyResponse(strategy=strategy_to_pb(s))
 
     async def ListStrategies(self, request: pb.ListStrategiesRequest, context) -> pb.ListStrategiesResponse:
+        if request.count_only:
+            total = await asyncio.to_thread(
+                strategies.count_strategies,
+                engine=self._engine,
+                actor=actor_from_pb(request.actor),
+                status=request.status,
+            )
+            return pb.ListStrategiesResponse(total=total)
         size = _page(request.page_size)
         found = await asyncio.to_thread(
             strategies.list_strategies,

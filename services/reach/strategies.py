@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from services.reach import revisions
 from services.reach.models import Strategy, StrategyRevision
@@ -17,6 +18,7 @@ from services.reach.spec import StrategySpec, parse_spec
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import Conflict, NotFound
+from services.runtime.paging import count_rows
 from services.runtime.sorting import Sortable
 
 EDITABLE = ("draft", "approved", "paused", "rejected")
@@ -169,12 +171,23 @@ def list_strategies(
     """A page of the strategies in the actor's scope, by id or by `sort` (STRATEGY_ORDER) after the
     token or the `start` position."""
     with read_session(engine) as session:
-        stmt = STRATEGY_ORDER.apply(select(Strategy), sort=sort, token=after, start=start)
-        if status:
-            stmt = stmt.where(Strategy.status == status)
-        if actor.branch is not None:
-            stmt = stmt.where(Strategy.branch == actor.branch)
+        stmt = STRATEGY_ORDER.apply(_listed(actor, status), sort=sort, token=after, start=start)
         return list(session.exec(stmt.limit(limit)))
+
+
+def count_strategies(*, engine: Engine, actor: Actor, status: str = "") -> int:
+    """How many strategies `list_strategies` holds with this status: one COUNT of the same rows."""
+    with read_session(engine) as session:
+        return count_rows(session, _listed(actor, status))
+
+
+def _listed(actor: Actor, status: str) -> SelectOfScalar[Strategy]:
+    stmt = select(Strategy)
+    if status:
+        stmt = stmt.where(Strategy.status == status)
+    if actor.branch is not None:
+        stmt = stmt.where(Strategy.branch == actor.branch)
+    return stmt
 
 
 def active_for_event(session: Session, event_type: str) -> list[Strategy]:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, or_, types
+from sqlalchemy import and_, func, or_, types
 from sqlalchemy.sql import Select
 from sqlmodel import Session
 from sqlmodel.sql.expression import SelectOfScalar
@@ -48,6 +48,13 @@ def read_page(
         stmt = stmt.where(after(order, decode(token, order)))
     rows = list(session.exec(ordered(stmt, order).limit(size + 1)))
     return rows[:size], encode(order, rows[size - 1]) if len(rows) > size else ""
+
+
+def count_rows(session: Session, stmt: Select[*tuple[Any, ...]]) -> int:
+    """How many rows a list's filtered `stmt` (before its order, keyset and limit) holds: one COUNT over
+    the same FROM and WHERE, so a count and the list it counts agree, scope included."""
+    counted = stmt.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+    return int(session.scalar(counted) or 0)
 
 
 def ordered(stmt: S, order: Sequence[Key]) -> S:

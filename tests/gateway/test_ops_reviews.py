@@ -167,18 +167,32 @@ def test_a_branch_operator_sees_only_its_branch_and_approves_nothing(
     assert not (mine | others) & beijing.keys()
 
 
+@pytest.mark.parametrize("who", ["hq-reviewer", "sh-operator", "bj-operator"])
 def test_kind_filter_and_counts_agree_with_the_pages(
-    gateway: httpx.Client, queued: dict[tuple[str, str], str]
+    gateway: httpx.Client, queued: dict[tuple[str, str], str], who: str
 ) -> None:
-    for kind in ("content_item", "benefit", "benefit_change", "strategy", "campaign"):
-        items = _all(gateway, "sh-operator", kind=kind)
-        assert {i["kind"] for i in items} <= {kind}
-    counts = _ok(gateway.get(f"{REVIEWS}/counts", headers=operator_headers(gateway, "sh-operator")), 200)
+    """Each kind's count is its service's COUNT in the caller's scope: the length of that kind's list,
+    head office's every branch, a branch only its own (the branch's own queued items are in it)."""
+    counts = _ok(gateway.get(f"{REVIEWS}/counts", headers=operator_headers(gateway, who)), 200)
     by_kind = {c["kind"]: c["count"] for c in counts["kinds"]}
-    every = _all(gateway, "sh-operator")
+    assert list(by_kind) == ["content_item", "benefit", "benefit_change", "strategy", "campaign"]
+    assert not any(c["capped"] for c in counts["kinds"])
+    every = _all(gateway, who)
     assert counts["total"] == len(every) == sum(by_kind.values())
     for kind, n in by_kind.items():
-        assert n == sum(1 for i in every if i["kind"] == kind)
+        items = _all(gateway, who, kind=kind)
+        assert {i["kind"] for i in items} <= {kind}
+        assert n == len(items) == sum(1 for i in every if i["kind"] == kind), kind
+    queued_here = {(k, o) for (k, author), o in queued.items() if who == "hq-reviewer" or author == who}
+    assert queued_here <= {(i["kind"], i["object_id"]) for i in every}
+    if who != "hq-reviewer":  # head office counts every branch's items and its own, never the other way
+        hq = operator_headers(gateway, "hq-reviewer")
+        everywhere = {
+            c["kind"]: c["count"] for c in _ok(gateway.get(f"{REVIEWS}/counts", headers=hq), 200)["kinds"]
+        }
+        for kind, n in by_kind.items():
+            head_office_own = sum(1 for k, author in queued if k == kind and author.startswith("hq-"))
+            assert everywhere[kind] >= n + head_office_own, kind
 
 
 @pytest.mark.parametrize(

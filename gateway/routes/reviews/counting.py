@@ -1,4 +1,5 @@
-"""How many items of one kind wait for review: the services' lists only, without each item's details."""
+"""How many items of one kind wait for review: each service counts its own queue with one SQL COUNT over
+the rows its list reads, with the operator's actor (so branch scope holds), exact at any length."""
 
 from __future__ import annotations
 
@@ -14,53 +15,44 @@ from gateway.clients import Clients
 from gateway.routes.benefits.calls import operator_principal
 from services.runtime.proto_mapping import to_proto
 
-PAGE = 100
-Counted = tuple[int, str]
 
-
-async def content_items(clients: Clients, op: OperatorPrincipal, token: str) -> Counted:
+async def content_items(clients: Clients, op: OperatorPrincipal) -> int:
     actor = to_proto(cpb.Actor, op)
-    resp = await clients.content.ListItems(
-        cpb.ListItemsRequest(actor=actor, page_size=PAGE, page_token=token, stage="in_review")
-    )
-    return len(resp.items), resp.next_page_token
+    resp = await clients.content.ListReviewQueue(cpb.ListReviewQueueRequest(actor=actor, count_only=True))
+    return resp.total
 
 
-async def benefits(clients: Clients, op: OperatorPrincipal, token: str) -> Counted:
+async def benefits(clients: Clients, op: OperatorPrincipal) -> int:
     resp = await clients.benefits.ListBenefits(
-        bpb.ListBenefitsRequest(
-            status="draft", principal=operator_principal(op), page_size=PAGE, page_token=token
-        )
+        bpb.ListBenefitsRequest(status="draft", principal=operator_principal(op), count_only=True)
     )
-    return len(resp.benefits), resp.next_page_token
+    return resp.total
 
 
-async def benefit_changes(clients: Clients, op: OperatorPrincipal, token: str) -> Counted:
+async def benefit_changes(clients: Clients, op: OperatorPrincipal) -> int:
     resp = await clients.benefits.ListBenefitChanges(
-        bpb.ListBenefitChangesRequest(
-            status="pending", principal=operator_principal(op), page_size=PAGE, page_token=token
-        )
+        bpb.ListBenefitChangesRequest(status="pending", principal=operator_principal(op), count_only=True)
     )
-    return len(resp.changes), resp.next_page_token
+    return resp.total
 
 
-async def strategies(clients: Clients, op: OperatorPrincipal, token: str) -> Counted:
+async def strategies(clients: Clients, op: OperatorPrincipal) -> int:
     actor = to_proto(rpb.Actor, op)
     resp = await clients.reach.ListStrategies(
-        rpb.ListStrategiesRequest(actor=actor, status="draft", page_size=PAGE, page_token=token)
+        rpb.ListStrategiesRequest(actor=actor, status="draft", count_only=True)
     )
-    return len(resp.strategies), resp.next_page_token
+    return resp.total
 
 
-async def campaigns(clients: Clients, op: OperatorPrincipal, token: str) -> Counted:
+async def campaigns(clients: Clients, op: OperatorPrincipal) -> int:
     actor = to_proto(vpb.Actor, op, kind="operator")
     resp = await clients.conversion.ListCampaigns(
         vpb.ListCampaignsRequest(actor=actor, page_size=1, pending_only=True)
     )
-    return resp.pending_total, ""  # conversion counts its whole queue in one indexed read
+    return resp.pending_total  # conversion counts its whole queue beside every page of it
 
 
-COUNTERS: dict[str, Callable[[Clients, OperatorPrincipal, str], Awaitable[Counted]]] = {
+COUNTERS: dict[str, Callable[[Clients, OperatorPrincipal], Awaitable[int]]] = {
     "content_item": content_items,
     "benefit": benefits,
     "benefit_change": benefit_changes,
