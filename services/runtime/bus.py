@@ -59,6 +59,12 @@ _SUBJECT_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,100}")
 # still electing its leaders answers 503 or not at all for a few seconds
 SETUP_PATIENCE_S = 60.0
 _NOT_YET = (NatsTimeoutError, NoRespondersError, ServiceUnavailableError)
+# A consumer's pull asks for up to FETCH_BATCH messages and waits at most FETCH_WAIT_S for the first:
+# JetStream answers as soon as one is there with what is there (no_wait with expires, nats-py 2.16 and
+# nats-server 2.15), so a message is handled within a round trip of its publication, not at the end
+# of the wait (tests/platform/test_bus_prompt.py); the wait only bounds how often an idle consumer asks.
+FETCH_BATCH = 16
+FETCH_WAIT_S = 1.0
 T = TypeVar("T")
 
 
@@ -250,7 +256,7 @@ class Bus:
                     last_lag_check = time.monotonic()
                     info = await psub.consumer_info()
                     self._lag[durable] = info.num_pending
-                msgs = await psub.fetch(batch=16, timeout=1)
+                msgs = await psub.fetch(batch=FETCH_BATCH, timeout=FETCH_WAIT_S)
             except (NatsTimeoutError, TimeoutError):
                 continue
             except asyncio.CancelledError:
