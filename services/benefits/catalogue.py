@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from services.benefits import ledger
@@ -130,9 +131,20 @@ def list_benefits(
     listed = _listed(by, status, branch)
     with read_session(engine) as session:
         stmt = BENEFIT_ORDER.apply(listed, sort=sort, token=after, start=start)
-        benefits = list(session.exec(stmt.limit(limit)))
-        budgets = ledger.balances_of(session, [ledger.budget_account(b.benefit_id) for b in benefits])
-        return [(b, budgets.get(ledger.budget_account(b.benefit_id), 0)) for b in benefits]
+        return _with_budgets(session, list(session.exec(stmt.limit(limit))))
+
+
+def benefits_of(*, engine: Engine, by: Principal, benefit_ids: Collection[str]) -> list[tuple[Benefit, int]]:
+    """The benefits of these ids in the operator's scope with their remaining budgets, in one read (the
+    benefits a page of changes belongs to)."""
+    listed = _listed(by, "", "").where(col(Benefit.benefit_id).in_(benefit_ids))
+    with read_session(engine) as session:
+        return _with_budgets(session, list(session.exec(listed)))
+
+
+def _with_budgets(session: Session, benefits: list[Benefit]) -> list[tuple[Benefit, int]]:
+    budgets = ledger.balances_of(session, [ledger.budget_account(b.benefit_id) for b in benefits])
+    return [(b, budgets.get(ledger.budget_account(b.benefit_id), 0)) for b in benefits]
 
 
 def count_benefits(*, engine: Engine, by: Principal, status: str, branch: str) -> int:

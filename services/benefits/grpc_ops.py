@@ -162,8 +162,18 @@ class CatalogueRpcs:
             sort=request.sort,
             start=start_of(request.after_time, request.after_id),
         )
+        owners = []
+        if request.with_benefits and changes:
+            owners = await asyncio.to_thread(
+                catalogue.benefits_of,
+                engine=self._ctx.engine,
+                by=from_proto(Principal, request.principal),
+                benefit_ids={c.benefit_id for c in changes},
+            )
         return pb.ListBenefitChangesResponse(
-            changes=[to_proto(pb.BenefitChange, c) for c in changes], next_page_token=token
+            changes=[to_proto(pb.BenefitChange, c) for c in changes],
+            next_page_token=token,
+            benefits=[to_proto(pb.Benefit, b, budget_remaining=left) for b, left in owners],
         )
 
     async def GetBenefitAudit(

@@ -146,6 +146,9 @@ def test_head_office_reviewer_sees_every_kind_and_may_decide_all_but_its_own(
     assert found[("content_item", queued["content_item", "sh-operator"])]["branch"] == "shanghai"
     own_change = found[("benefit_change", queued["benefit_change", "hq-reviewer"])]
     coupon = own_change["parent_id"]
+    # the change carries its benefit's name and drafter from the same list answer
+    assert own_change["title"] == "top_up: Ride coupon" and own_change["branch"] is None
+    assert own_change["authors"] == ["hq-reviewer", "hq-operator"]
     refused = gateway.post(
         f"/v1/ops/benefits/{coupon}/changes/{own_change['object_id']}/review",
         json={"approve": True},
