@@ -89,7 +89,7 @@ class Clients:
 
 # a service's gRPC error becomes the problem HTTP_BY_GRPC maps it to
 @documents(*sorted({s for s in HTTP_BY_GRPC.values()}))
-def get_clients(request: Request) -> Clients:
+async def get_clients(request: Request) -> Clients:  # async: FastAPI runs a plain def in a thread
     return request.app.state.clients
 
 

@@ -45,7 +45,7 @@ class CustomerAttributes:
         return await self._cache.get(self._clients, customer_id)
 
 
-def get_customer_attributes(
+async def get_customer_attributes(  # async: FastAPI runs a plain def in a thread
     request: Request, clients: Annotated[Clients, Depends(get_clients)]
 ) -> CustomerAttributes:
     cache = getattr(request.app.state, "customer_attributes", None)

@@ -57,21 +57,32 @@ class AppTokens:
         """Raises PolicyDenied 404 app_not_found unless the app is registered."""
         self._policy.require_app(app_id)
 
+    async def check_app(self, app_id: str) -> None:
+        """`require_app`: on the event loop while the registry is fresh, else in a thread (asks identity)."""
+        if self._policy.app_known_inline(app_id):
+            self._policy.require_app(app_id)
+        else:
+            await asyncio.to_thread(self._policy.require_app, app_id)
+
     async def authenticate(self, request: Request) -> CustomerPrincipal:
         app_id = request.path_params.get("app_id")
         if not app_id:
             raise Problem(401, "unauthenticated", "customer routes live under /v1/apps/{app_id}/")
         try:
             if self._kong_secret:
-                await asyncio.to_thread(self._policy.require_app, app_id)
+                await self.check_app(app_id)
                 claims = trusted_headers.read_customer(
                     request.headers, secret=self._kong_secret, app_id=app_id
                 )
             else:
                 authorization = request.headers.get("authorization")
-                claims = await asyncio.to_thread(
-                    self._policy.authenticate, authorization=authorization, app_id=app_id
-                )
+                if self._policy.answers_inline(authorization=authorization, app_id=app_id):
+                    # a kept verification: no thread hop (a hop costs more than the check)
+                    claims = self._policy.authenticate(authorization=authorization, app_id=app_id)
+                else:
+                    claims = await asyncio.to_thread(
+                        self._policy.authenticate, authorization=authorization, app_id=app_id
+                    )
         except PolicyDenied as denied:
             raise _problem(denied) from None
         return _customer(claims)

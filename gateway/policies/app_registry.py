@@ -40,6 +40,11 @@ class AppRegistry:
         if not_an_app(app_id) or not self._known(app_id):
             raise PolicyDenied(404, "app_not_found", "no such app")
 
+    def fresh(self, app_id: str, *, margin_s: float = 1.0) -> bool:
+        """True when `require(app_id)` answers from memory (for at least `margin_s` more)."""
+        age = time.monotonic() - self._fetched_at
+        return not_an_app(app_id) or (app_id in self._apps and age <= self._max_age_s - margin_s)
+
     def _known(self, app_id: str) -> bool:
         fresh = time.monotonic() - self._fetched_at <= self._max_age_s
         if app_id in self._apps and fresh:

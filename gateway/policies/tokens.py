@@ -14,7 +14,7 @@ import jwt
 from gateway.policies.app_registry import AppRegistry, not_an_app
 from gateway.policies.denial import PolicyDenied, unauthenticated
 from gateway.policies.operator_scope import ROLES
-from gateway.policies.store import EdgeStore
+from gateway.policies.store import EdgeStore, runs_inline
 from gateway.policies.token_cache import VerifiedToken, VerifiedTokens
 
 ISSUER = "lattice-identity"
@@ -52,6 +52,10 @@ class JwksCache:
             if (key is None or stale) and time.monotonic() - self._fetched_at >= self._min_interval_s:
                 self._refresh()
             return self._keys.get(kid)
+
+    def fresh(self, kid: str, *, margin_s: float = 1.0) -> bool:
+        """True when `key(kid)` answers from the set in memory for at least `margin_s` more."""
+        return kid in self._keys and time.monotonic() - self._fetched_at <= self._max_age_s - margin_s
 
     def _refresh(self) -> None:
         try:
@@ -151,6 +155,18 @@ class _TokenVerifier:
         self._cache.put(token, audience, VerifiedToken(claims, kid, claims["exp"] + self._leeway_s))
         return claims
 
+    def _verifies_inline(self, authorization: str | None, audience: str) -> bool:
+        """True when `_verify` needs no I/O and no signature check: the verification is kept, its key
+        is in the fresh key set and the edge's marks are in this process's memory."""
+        if self._cache is None or (self._revoked is not None and not runs_inline(self._revoked)):
+            return False
+        try:
+            token = bearer_token(authorization)
+        except PolicyDenied:
+            return True  # refused at once
+        kept = self._cache.get(token, audience)
+        return kept is not None and self._jwks.fresh(kept.kid)
+
     def _still_trusted(self, kept: VerifiedToken) -> bool:
         """A kept verification holds while its key is in the key set and not withdrawn."""
         if self._revoked is not None and self._revoked.is_claimed(withdrawn_key_key(kept.kid)):
@@ -205,6 +221,15 @@ class AppTokenPolicy(_TokenVerifier):
             self._apps.require(app_id)
         elif not_an_app(app_id):
             raise PolicyDenied(404, "app_not_found", "no such app")
+
+    def app_known_inline(self, app_id: str) -> bool:
+        """True when `require_app` answers without asking identity (the registry is fresh)."""
+        return self._apps is None or self._apps.fresh(app_id)
+
+    def answers_inline(self, *, authorization: str | None, app_id: str) -> bool:
+        """True when `authenticate` answers in microseconds on the caller's thread: no I/O, no
+        signature to verify (else it belongs in a worker thread)."""
+        return self.app_known_inline(app_id) and self._verifies_inline(authorization, app_id)
 
     def authenticate(self, *, authorization: str | None, app_id: str) -> CustomerClaims:
         self.require_app(app_id)

@@ -85,3 +85,29 @@ def test_kept_verifications_expire_and_the_cache_is_bounded() -> None:
     assert cache.get("t1", "life") is None and cache.get("t2", "life") is not None
     with pytest.raises(ValueError, match="max_entries"):
         VerifiedTokens(max_entries=0)
+
+
+def test_only_a_kept_token_with_fresh_keys_and_marks_in_memory_is_answered_inline(
+    issuer: TokenIssuer, edge_store: EdgeStore
+) -> None:
+    """The gateway checks such a token on its event loop; anything that may ask identity, read a file
+    or Redis, or verify a signature goes to a worker thread."""
+    jwks = JwksCache(Jwks(issuer).fetch, max_age_s=60, min_refresh_interval_s=0)
+    policy = app_policy(jwks, edge_store, VerifiedTokens())
+    token = f"Bearer {issuer.token(aud='life', sub='cus_1', sid='s-1')}"
+    assert not policy.answers_inline(authorization=token, app_id="life")  # nothing fetched or kept yet
+    policy.authenticate(authorization=token, app_id="life")
+    inline = edge_store.__class__.__name__ == "LayeredEdgeStore"  # the embedded default's store
+    assert policy.answers_inline(authorization=token, app_id="life") is inline
+    other = f"Bearer {issuer.token(aud='life', sub='cus_2')}"
+    assert not policy.answers_inline(authorization=other, app_id="life")  # its signature is unchecked
+    assert not policy.answers_inline(authorization=token, app_id="mbank")  # an app the registry lacks
+    if inline:
+        # a kept token stays refused once its session ends, inline too
+        edge_store.claim_once(ended_session_key("s-1"), ttl_s=60)
+        assert policy.answers_inline(authorization=token, app_id="life")
+        assert refusal(policy, token) == "session_ended"
+    stale = app_policy(JwksCache(Jwks(issuer).fetch, max_age_s=0.5), edge_store, VerifiedTokens())
+    kept = f"Bearer {issuer.token(aud='life', sub='cus_3')}"
+    stale.authenticate(authorization=kept, app_id="life")
+    assert not stale.answers_inline(authorization=kept, app_id="life")  # its key set is due for a refetch

@@ -7,7 +7,6 @@ signed-in customer of the access token (CustomerDep), never on an id from the pa
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
@@ -44,7 +43,7 @@ from services.runtime.proto_mapping import from_proto, to_proto
 async def _app_in_path(app_id: Slug, request: Request) -> str:
     """A registered app, or 404 app_not_found (a sign-in for an unknown app is not a token problem)."""
     try:
-        await asyncio.to_thread(request.app.state.edge.app_tokens.require_app, app_id)
+        await request.app.state.edge.app_tokens.check_app(app_id)
     except PolicyDenied as denied:
         raise Problem(denied.status, denied.code, denied.detail) from None
     return app_id
