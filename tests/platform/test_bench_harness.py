@@ -101,6 +101,28 @@ def test_smoke_run_writes_results_with_ratios_to_both_baselines(tmp_path: Path) 
     assert extras["baseline.jetstream_publish"]["msgs_per_s"] > 0
 
 
+def test_scaling_run_measures_a_second_system_with_its_own_test_data(tmp_path: Path) -> None:
+    """`make bench WORKERS=1,2`: the 2-worker system gets its own signed-in customers (a token of the
+    first system is refused by the second: every request was counted an error), its rows name the
+    edge store, and a failed request there fails the run."""
+    results = tmp_path / "latest.json"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'gen'}", "REDIS_URL": ""}
+    cmd = [sys.executable, "-m", "tools.bench", "--duration", "0.5", "--warmup", "0.2", "--smallest-data"]
+    cmd += ["--concurrency", "2", "--load", "python", "--journeys", "0", "--fixed-rate", "0"]
+    cmd += ["--scenarios", "content.serve_10", "--workers", "1,2", "--scaling-scenarios", "content.serve_10"]
+    done = subprocess.run(
+        cmd + ["--results", str(results)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(results.read_text())["scaling"]
+    assert [(r["workers"], r["edge_store"]) for r in rows] == [(1, "memory"), (2, "sqlite")]
+    for row in rows:
+        assert row["errors"] == 0 and row["throughput_rps"] > 0, row
+        # the slot was served by content, not refused at the gateway
+        assert row["cpu_ms_per_request_by_process"]["content"] > 0.1, row
+    assert "| content.serve_10 | 2 | sqlite |" in done.stdout
+
+
 def test_scenarios_are_named_after_their_module_and_build_requests() -> None:
     found = discover()
     assert {"platform.healthz", "platform.readyz"} <= set(found)

@@ -9,9 +9,10 @@ bench/results/latest.json. Exit status 1 when any request failed.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from tools.bench.baselines import BASELINES
 from tools.bench.extras import event_to_inbox_latency, jetstream_publish_baseline, sqlmodel_insert_baseline
 from tools.bench.journey import measure_journeys
 from tools.bench.report import markdown, scaling_row, write_results
-from tools.bench.runner import ROOT, LoadOptions, Target, measure
+from tools.bench.runner import ROOT, LoadOptions, Target, measure, settle
 from tools.bench.scenario import discover, run_setup
 from tools.bench.soak import soak
 from tools.bench.system import bench_system
@@ -68,7 +69,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--workers",
         default="1",
         help="gateway worker processes: the first count runs every scenario; each further count "
-        "(e.g. 1,2) runs the scaling scenarios again, reported as scaling with workers",
+        "(e.g. 1,2) runs the scaling scenarios again, reported as scaling with workers: with their "
+        "edge state in the SQLite file and, when REDIS_URL is set, again in Redis",
     )
     parser.add_argument(
         "--scaling-scenarios",
@@ -79,6 +81,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--soak", type=float, default=0.0, help="seconds of the memory soak (fixed-rate mix; 0: skip)"
     )
     parser.add_argument("--soak-rate", type=float, default=50.0, help="req/s of the memory soak")
+    parser.add_argument(
+        "--smallest-data",
+        action="store_true",
+        help="each scenario's setup at its smallest size (one customer, ...): checks a run end to end "
+        "quickly; not a measurement",
+    )
     parser.add_argument("--results", type=Path, default=ROOT / "bench/results/latest.json")
     args = parser.parse_args(argv)
     if args.load == "wrk" and wrk_binary() is None:
@@ -165,13 +173,14 @@ def run_system(
     journeys: int,
     fixed_rate: set[str],
     fixed: LoadOptions,
-    workers: int = 1,
+    env: dict[str, str] | None = None,
     in_process_baselines: bool = True,
+    smallest_data: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, list[dict[str, Any]]]:
     """Start the whole system, run every chosen scenario (and the journey) against it, stop it."""
     console = any(scenario.target == "console" for _, scenario in chosen.values())
-    with bench_system(work, console=console, env={"WORKERS": str(workers)}) as system:
-        ctx = system.ctx
+    with bench_system(work, console=console, env=env) as system:
+        ctx = replace(system.ctx, smoke=smallest_data)
         pids = system.pids()
         targets = {"gateway": Target(ctx.gateway_url, pids), "console": Target(ctx.console_url, pids)}
         extras = []
@@ -192,14 +201,23 @@ def run_system(
                 print(f"  {name}: setup failed ({exc.code()}), not measured", file=sys.stderr, flush=True)
                 continue
             target = targets[scenario.target]
-            results.append(measure(module, scenario, params, target, options))
+            waited = settle(target)
+            results.append({**measure(module, scenario, params, target, options), "settled_s": waited})
             if name in fixed_rate:
-                results.append(measure(module, scenario, params, target, fixed))
+                waited = settle(target)
+                results.append({**measure(module, scenario, params, target, fixed), "settled_s": waited})
         journey = None
         if journeys:
             print("  journey ...", file=sys.stderr, flush=True)
             journey = measure_journeys(ctx.gateway_url, system.receiver, journeys=journeys)
         return results, journey, extras
+
+
+def edge_store(workers: int, redis_url: str) -> str:
+    """Where a gateway of `workers` processes keeps its edge state (GatewaySettings.edge_store_kind)."""
+    if redis_url:
+        return "redis"
+    return "sqlite" if workers > 1 or os.environ.get("EDGE_STORE") == "sqlite" else "memory"
 
 
 def measure_scaling(
@@ -209,23 +227,34 @@ def measure_scaling(
     workers: list[int],
     first: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """The scaling scenarios again with each further gateway worker count, against the first run."""
+    """The scaling scenarios again with each further gateway worker count, against the first run:
+    workers without Redis share the SQLite file; with REDIS_URL set, each count runs again on Redis,
+    as production's workers would."""
     chosen = selected(args.scaling_scenarios)
     base = {r["name"]: r for r in first if r["load"] != "fixed"}
-    rows = [scaling_row(base[name], workers[0], base[name]) for name in chosen if name in base]
+    redis_url = os.environ.get("REDIS_URL", "")
+    store = edge_store(workers[0], redis_url)
+    rows = [scaling_row(base[name], workers[0], store, base[name]) for name in chosen if name in base]
+    measured = {(workers[0], store)}
     for count in workers[1:]:
-        print(f"bench: system with {count} gateway workers", file=sys.stderr, flush=True)
-        results, _, _ = run_system(
-            work / f"w{count}",
-            chosen,
-            options,
-            journeys=0,
-            fixed_rate=set(),
-            fixed=options,
-            workers=count,
-            in_process_baselines=False,
-        )
-        rows += [scaling_row(r, count, base.get(r["name"])) for r in results]
+        for url in dict.fromkeys(("", redis_url)):
+            store = edge_store(count, url)
+            if (count, store) in measured:
+                continue
+            measured.add((count, store))
+            print(f"bench: system with {count} gateway workers, edge state in {store}", file=sys.stderr)
+            results, _, _ = run_system(
+                work / f"w{count}-{store}",
+                chosen,
+                options,
+                journeys=0,
+                fixed_rate=set(),
+                fixed=options,
+                env={"WORKERS": str(count), "REDIS_URL": url},
+                in_process_baselines=False,
+                smallest_data=args.smallest_data,
+            )
+            rows += [scaling_row(r, count, store, base.get(r["name"])) for r in results]
     return rows
 
 
@@ -258,7 +287,8 @@ def main(argv: list[str]) -> int:
             journeys=args.journeys,
             fixed_rate=fixed_rate,
             fixed=fixed,
-            workers=workers[0],
+            env={"WORKERS": str(workers[0])},
+            smallest_data=args.smallest_data,
         )
         # a system that fails to start for these keeps the figures measured so far
         if workers[1:]:
@@ -283,11 +313,12 @@ def main(argv: list[str]) -> int:
     )
     print(markdown(document))
     print(f"\nresults: {args.results}")
-    failed = [
-        r["name"] for r in scenarios + [b for m in baselines.values() for b in m.values()] if r["errors"]
-    ]
+    measured = scenarios + [b for m in baselines.values() for b in m.values()] + more.get("scaling", [])
+    failed = list(dict.fromkeys(r["name"] for r in measured if r["errors"]))
     if failed:
         print(f"requests failed in: {', '.join(failed)}", file=sys.stderr)
+        samples = [f"  {r['name']}: {s}" for r in measured if r["errors"] for s in r["error_samples"][:3]]
+        print(*dict.fromkeys(samples), sep="\n", file=sys.stderr)
     broken = [f"{key}: {more[key]}" for key in ("scaling_error", "soak_error") if key in more]
     for line in broken:
         print(line, file=sys.stderr)

@@ -89,19 +89,25 @@ def with_extra_ratios(extras: list[dict[str, Any]], scenarios: list[dict[str, An
     return [*extras, *([{"name": "ratios", "items": ratios}] if ratios else [])]
 
 
-def scaling_row(result: dict[str, Any], workers: int, first: dict[str, Any] | None) -> dict[str, Any]:
-    """A scenario at a gateway worker count: req/s, per worker, and against the first run's req/s."""
+def scaling_row(
+    result: dict[str, Any], workers: int, edge_store: str, first: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A scenario at a gateway worker count and edge store: req/s, per worker, and against the first
+    run's req/s."""
     rps = result["throughput_rps"]
     return {
         "name": result["name"],
         "load": result["load"],
         "workers": workers,
+        "edge_store": edge_store,
         "throughput_rps": rps,
         "per_worker_rps": round(rps / workers, 1),
         "p50_ms": result["p50_ms"],
         "cpu_ms_per_request_by_process": result["cpu_ms_per_request_by_process"],
         "vs_first": round(rps / first["throughput_rps"], 3) if first and first["throughput_rps"] else None,
+        "requests": result["requests"],
         "errors": result["errors"],
+        "error_samples": result.get("error_samples", [])[:3],
     }
 
 
@@ -138,13 +144,16 @@ def markdown(document: dict[str, Any]) -> str:
     if document.get("scaling"):
         lines += [
             "",
-            "| scenario | gateway workers | req/s | req/s per worker | vs first run | p50 ms | errors |",
+            "| scenario | gateway workers | edge state | req/s | req/s per worker | vs first run | p50 ms "
+            "| CPU ms/req gateway | all | errors |",
         ]
-        lines.append("|---|---|---|---|---|---|---|")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|")
         for r in document["scaling"]:
+            cpu = r["cpu_ms_per_request_by_process"]
             lines.append(
-                f"| {r['name']} | {r['workers']} | {r['throughput_rps']:g} | {r['per_worker_rps']:g} "
-                f"| {_fmt(r['vs_first'])} | {r['p50_ms']:g} | {r['errors']} |"
+                f"| {r['name']} | {r['workers']} | {r['edge_store']} | {r['throughput_rps']:g} "
+                f"| {r['per_worker_rps']:g} | {_fmt(r['vs_first'])} | {r['p50_ms']:g} "
+                f"| {_fmt(cpu.get('gateway'))} | {sum(cpu.values()):.4g} | {r['errors']} |"
             )
     if document.get("soak"):
         lines += ["", soak_markdown(document["soak"])]

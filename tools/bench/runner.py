@@ -7,11 +7,14 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.bench.scenario import Scenario
+import httpx
+
+from tools.bench.scenario import RequestFactory, Scenario
 from tools.bench.wrk import run_wrk, suits_wrk, wrk_binary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +74,24 @@ def cpu_snapshot(target: Target) -> dict[str, float]:
     return {name: cpu_seconds(pid) for name, pid in target.pids.items()}
 
 
+def settle(
+    target: Target, *, busy_share: float = 0.1, interval_s: float = 0.5, timeout_s: float = 60.0
+) -> float:
+    """Wait until the target's processes are idle: the background work a previous scenario left
+    (the click events a redirect run queued for conversion's consumers) would otherwise be counted
+    in the next scenario's CPU per request and slow it. Idle: together under `busy_share` of one CPU
+    over an interval. Returns the seconds waited (`timeout_s` at most)."""
+    started = time.monotonic()
+    last = sum(cpu_snapshot(target).values())
+    while time.monotonic() - started < timeout_s:
+        time.sleep(interval_s)
+        now = sum(cpu_snapshot(target).values())
+        if now - last < busy_share * interval_s:
+            break
+        last = now
+    return round(time.monotonic() - started, 1)
+
+
 def choose_load(scenario: Scenario, params: dict[str, Any], options: LoadOptions) -> str:
     """`wrk` when asked for (or `auto` and installed) and the scenario's requests expect 2xx/3xx (wrk
     replays a pool of them made up front); else `python`, which alone checks other statuses and paces
@@ -120,6 +141,22 @@ def _python_load(
     return json.loads(last), before
 
 
+def answers_of(base_url: str, factory: RequestFactory, timeout_s: float, count: int = 3) -> list[str]:
+    """What the target answers to a few fresh requests of the factory (past any pool wrk sent):
+    wrk counts non-2xx/3xx answers but does not say which status they were."""
+    samples = []
+    with httpx.Client(base_url=base_url, timeout=timeout_s) as client:
+        for i in range(10**6, 10**6 + count):
+            r = factory(i)
+            try:
+                answer = client.request(r.method, r.path, headers=r.headers, content=r.body)
+            except httpx.HTTPError as exc:
+                samples.append(f"{r.method} {r.path} -> {type(exc).__name__}: {exc}")
+                continue
+            samples.append(f"{r.method} {r.path} -> {answer.status_code} {answer.text[:200]}")
+    return samples
+
+
 def measure(
     module: str, scenario: Scenario, params: dict[str, Any], target: Target, options: LoadOptions
 ) -> dict[str, Any]:
@@ -127,15 +164,18 @@ def measure(
     load = choose_load(scenario, params, options)
     if load == "wrk":
         before: dict[str, float] = {}
+        factory = scenario.requests(params)
         result = run_wrk(
             target.base_url,
-            scenario.requests(params),
+            factory,
             concurrency=options.concurrency,
             warmup_s=options.warmup_s,
             duration_s=options.duration_s,
             timeout_s=options.timeout_s,
             on_warm=lambda: before.update(cpu_snapshot(target)),
         )
+        if result["errors"]:
+            result["error_samples"] += answers_of(target.base_url, factory, options.timeout_s)
     else:
         result, before = _python_load(module, scenario, params, target, options)
     after = cpu_snapshot(target)

@@ -3,19 +3,23 @@
 The system starts as for the scenarios; each process's footprint at rest is read once the demo data
 and the scenarios' test data are loaded. A short warm-up of the same mix fills the caches that are
 meant to fill (token cache, gRPC channels, key caches); then every mixed scenario runs open-loop at
-its share of the rate for the soak's length, and the RSS is read again. A process whose RSS grows by
-more than 10% from after the warm-up to the end fails the bar.
+its share of the rate for the soak's length, and the RSS is read again once the system is idle (the
+queues the load left drained). A process whose RSS grows by more than 10% from after the warm-up to
+the end fails the bar. RSS is also sampled every tenth of the soak: a leak keeps growing through the
+second half, a cache or a queue of a saturated machine levels off or drains.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from tools.bench.runner import LoadOptions, Target, descendants, measure
+from tools.bench.runner import LoadOptions, Target, descendants, measure, settle
 from tools.bench.scenario import discover, run_setup
 from tools.bench.system import bench_system
 
@@ -42,6 +46,18 @@ def rss_bytes(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1]) * 1024
     return total
+
+
+def _rss_mb(pids: dict[str, int]) -> dict[str, float]:
+    return {name: round(rss_bytes(pid) / 2**20, 1) for name, pid in pids.items()}
+
+
+def _sampled(pids: dict[str, int], every_s: float, stop: threading.Event) -> list[dict[str, Any]]:
+    """RSS of every process each `every_s` until `stop` is set (run in a thread)."""
+    started, samples = time.monotonic(), []
+    while not stop.wait(every_s):
+        samples.append({"t_s": round(time.monotonic() - started), "rss_mb": _rss_mb(pids)})
+    return samples
 
 
 def _mixed(
@@ -71,7 +87,15 @@ def soak(work: Path, *, seconds: float, rate: float, env: dict[str, str] | None 
         _mixed(chosen, target, rate=rate, seconds=min(60.0, seconds / 10))
         before = {name: rss_bytes(pid) for name, pid in pids.items()}
         print(f"  soak: {seconds:.0f}s at {rate:g} req/s ...", file=sys.stderr, flush=True)
-        runs = _mixed(chosen, target, rate=rate, seconds=seconds)
+        stop = threading.Event()
+        with ThreadPoolExecutor(1) as sampler:
+            sampling = sampler.submit(_sampled, pids, max(seconds / 10, 5.0), stop)
+            try:
+                runs = _mixed(chosen, target, rate=rate, seconds=seconds)
+            finally:
+                stop.set()
+            samples = sampling.result()
+        settled_s = settle(target, timeout_s=120)
         after = {name: rss_bytes(pid) for name, pid in pids.items()}
     processes = {
         name: {
@@ -89,6 +113,8 @@ def soak(work: Path, *, seconds: float, rate: float, env: dict[str, str] | None 
         "options": asdict(LoadOptions(load="fixed", rate_rps=rate, duration_s=seconds)),
         "mix": {r["name"]: {k: r[k] for k in ("requests", "errors", "p50_ms", "p99_ms")} for r in runs},
         "processes": processes,
+        "samples": samples,
+        "settled_s": settled_s,
         "bar": GROWTH_BAR,
         "within_bar": all(p["growth"] is not None and p["growth"] <= GROWTH_BAR for p in processes.values()),
     }
@@ -108,6 +134,13 @@ def soak_markdown(result: dict[str, Any]) -> str:
     errors = sum(m["errors"] for m in result["mix"].values())
     lines.append(
         f"growth bar {result['bar'] * 100:.0f}%: {'met' if result['within_bar'] else 'MISSED'}; "
-        f"errors {errors}"
+        f"errors {errors}; read {result.get('settled_s', 0):g}s after the load, once idle"
     )
+    samples = result.get("samples") or []
+    if samples:
+        names = list(result["processes"])
+        lines += ["", "| s | " + " | ".join(f"{n} MB" for n in names) + " |"]
+        lines.append("|---" * (len(names) + 1) + "|")
+        for sample in samples:
+            lines.append(f"| {sample['t_s']} | " + " | ".join(f"{sample['rss_mb'][n]}" for n in names) + " |")
     return "\n".join(lines)
