@@ -15,9 +15,9 @@ from services.benefits.models import SINGLE_USE_KINDS, Benefit, Grant, Redemptio
 from services.benefits.principals import Principal, require_acting_here
 from services.benefits.rules import Context, RiskLimits, require_live, require_usable
 from services.benefits.wallet import grant_in, load_benefit
-from services.runtime.clock import to_timestamp
 from services.runtime.errors import InvalidInput, Rejected
 from services.runtime.outbox import record_event
+from services.runtime.proto_mapping import to_proto
 
 
 @dataclass(frozen=True)
@@ -214,16 +214,7 @@ def settle_in(session: Session, *, redemption: Redemption, now: datetime) -> Non
     record_event(
         session,
         "benefits.redemption.confirmed",
-        events_pb2.RedemptionConfirmed(
-            redemption_id=redemption.redemption_id,
-            benefit_id=redemption.benefit_id,
-            customer_id=redemption.customer_id,
-            scope=redemption.scope,
-            amount=redemption.amount,
-            order_amount=redemption.order_amount,
-            order_ref=redemption.order_ref,
-            occurred_at=to_timestamp(now),
-        ),
+        to_proto(events_pb2.RedemptionConfirmed, redemption, occurred_at=now),
     )
 
 

@@ -14,10 +14,11 @@ from sqlmodel import col, select
 from services.benefits import ledger
 from services.benefits.holds import release_in
 from services.benefits.models import Grant, Redemption
-from services.runtime.clock import to_timestamp, utcnow
+from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.outbox import record_event
 from services.runtime.periodic import run_periodically
+from services.runtime.proto_mapping import to_proto
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +71,7 @@ def expire_due_grants(*, engine: Engine, now: datetime | None = None, batch: int
             record_event(
                 session,
                 "benefits.grant.expired",
-                events_pb2.GrantExpired(
-                    grant_id=grant_id,
-                    benefit_id=grant.benefit_id,
-                    customer_id=grant.customer_id,
-                    amount=left,
-                    occurred_at=to_timestamp(now),
-                ),
+                to_proto(events_pb2.GrantExpired, grant, amount=left, occurred_at=now),  # what lapsed
             )
             expired += 1
     return expired

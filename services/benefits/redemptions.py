@@ -14,11 +14,12 @@ from services.benefits.models import Grant, Redemption, RedemptionRefund
 from services.benefits.principals import Principal, owns, require_principal
 from services.benefits.rules import DEFAULT_LIMITS, RiskLimits
 from services.benefits.views import RedemptionView
-from services.runtime.clock import to_timestamp, utcnow
+from services.runtime.clock import utcnow
 from services.runtime.db import read_session
 from services.runtime.errors import Conflict, InvalidInput, NotFound
 from services.runtime.idempotency import run_once
 from services.runtime.outbox import record_event
+from services.runtime.proto_mapping import to_proto
 
 MAX_TTL_S = 24 * 3600
 Outcome = tuple[RedemptionView, bool]
@@ -205,13 +206,12 @@ def refund_redemption(
         record_event(
             session,
             "benefits.redemption.refunded",
-            events_pb2.RedemptionRefunded(
-                redemption_id=redemption_id,
-                benefit_id=redemption.benefit_id,
-                customer_id=customer_id,
-                amount=wanted,
+            to_proto(
+                events_pb2.RedemptionRefunded,
+                redemption,
+                amount=wanted,  # this refund's, not the redemption's
                 total_refunded=redemption.refunded,
-                occurred_at=to_timestamp(now),
+                occurred_at=now,
             ),
         )
         return _view(session, redemption, refunded_now=wanted)

@@ -29,11 +29,12 @@ from services.benefits.rules import (
     take_grant_quotas,
 )
 from services.benefits.views import GrantView, PointsView, WalletView
-from services.runtime.clock import to_timestamp, utcnow
+from services.runtime.clock import utcnow
 from services.runtime.db import read_session
 from services.runtime.errors import Conflict, NotFound, Rejected
 from services.runtime.idempotency import run_once
 from services.runtime.outbox import record_event
+from services.runtime.proto_mapping import to_proto
 
 LIVE = ("active", "held")
 
@@ -109,16 +110,7 @@ def grant_in(
     record_event(
         session,
         "benefits.grant.created",
-        events_pb2.GrantCreated(
-            grant_id=grant.grant_id,
-            benefit_id=benefit.benefit_id,
-            customer_id=customer_id,
-            app_id=context.app_id,
-            channel=channel,
-            amount=benefit.face_value,
-            expires_at=to_timestamp(grant.expires_at),
-            occurred_at=to_timestamp(now),
-        ),
+        to_proto(events_pb2.GrantCreated, grant, amount=grant.initial_amount, occurred_at=now),
     )
     return grant
 

@@ -13,12 +13,13 @@ from sqlmodel import Session, col, select
 from services.content.audit import record_audit
 from services.content.catalogue import Actor, check_id, new_id
 from services.content.models import ContentItem, Placement, ResourceSlot
-from services.runtime.clock import to_timestamp, utcnow
+from services.runtime.clock import utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.editions import EDITIONS
 from services.runtime.errors import AlreadyExists, Conflict, Forbidden, InvalidInput, NotFound
 from services.runtime.outbox import record_event
 from services.runtime.paging import read_page
+from services.runtime.proto_mapping import to_proto
 
 PLACEMENT_CHANGED = "content.placement.changed"
 _POSITION = re.compile(r"^[a-z0-9][a-z0-9_-]{0,38}(?:/[a-z0-9][a-z0-9_-]{0,38}){0,3}$")
@@ -137,14 +138,7 @@ def _changed(session: Session, actor: Actor, placement: Placement, change: str, 
     record_event(
         session,
         PLACEMENT_CHANGED,
-        events_pb2.PlacementChanged(
-            placement_id=placement.placement_id,
-            slot_key=placement.slot_key,
-            item_id=placement.item_id,
-            change=change,
-            owner_branch=placement.owner_branch,
-            occurred_at=to_timestamp(utcnow()),
-        ),
+        to_proto(events_pb2.PlacementChanged, placement, change=change, occurred_at=utcnow()),
     )
     record_audit(
         session,
