@@ -19,7 +19,7 @@ from gateway.openapi import install_openapi
 from gateway.personal_data_guard import PersonalDataGuard
 from gateway.problems import install_problem_handlers
 from gateway.revoked_keys import follow_revoked_keys
-from gateway.route_index import name_server_spans
+from gateway.route_index import index_routes, name_server_spans
 from gateway.routes import (
     audit,
     benefits,
@@ -66,6 +66,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         )
         await follow_ended_sessions(app.state.bus, app.state.edge.store)
         await follow_revoked_keys(app.state.bus, app.state.edge.store)
+        index_routes(app)
         try:
             yield
         finally:

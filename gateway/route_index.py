@@ -3,9 +3,9 @@
 The server span's name (`GET /r/{code}`) and the personal-data guard's path parameters are both
 known before FastAPI routes the request. Walking every route context and trying each regex (what
 OpenTelemetry's FastAPI instrumentation and a plain loop do) cost about a millisecond of CPU per
-request with ~150 routes; here each route's literal prefix (the template up to its first
-parameter) is compared first and only the few routes it fits try their regex. The first route the
-path and method fit wins, else the last one the path fits (405), as FastAPI decides.
+request with ~150 routes; here the routes are bucketed by the literal first two segments of their
+templates (`/v1/apps/...`) and only the path's bucket tries its regexes, in FastAPI's order. The
+first route the path and method fit wins, else the last one the path fits (405), as FastAPI decides.
 """
 
 from __future__ import annotations
@@ -33,36 +33,59 @@ class RouteMatch:
 
 @dataclass(frozen=True)
 class _Entry:
-    prefix: str
     regex: re.Pattern[str]
     template: str
     methods: frozenset[str] | None
 
 
+def _head(path: str) -> tuple[str, str | None]:
+    """A path's first two segments (`/v1/apps/...` -> ("v1", "apps")); None for a missing second."""
+    parts = path.split("/", 3)
+    return parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else None
+
+
 class RouteIndex:
+    """Routes in FastAPI's order, bucketed by the literal first two segments of their templates."""
+
     def __init__(self, routes: Iterable[BaseRoute]) -> None:
-        entries = []
+        # (first, second) -> entries; a parameter (or nothing) in a place stands for any segment there
+        keyed: list[tuple[str | None, str | None, _Entry]] = []
         for context in iter_route_contexts(list(routes)):
             regex = getattr(context, "path_regex", None)
             path_format = getattr(context, "path_format", None)
             if regex is None or path_format is None:
                 continue
             methods = getattr(context, "methods", None)
-            entries.append(
-                _Entry(
-                    prefix=path_format.partition("{")[0],
-                    regex=regex,
-                    template=getattr(context, "path", None) or path_format,
-                    methods=frozenset(methods) if methods else None,
-                )
+            entry = _Entry(
+                regex=regex,
+                template=getattr(context, "path", None) or path_format,
+                methods=frozenset(methods) if methods else None,
             )
-        self._entries = tuple(entries)
+            first, second = _head(path_format)
+            literal_first = bool(first) and "{" not in first
+            literal_second = literal_first and bool(second) and "{" not in (second or "")
+            keyed.append((first if literal_first else None, second if literal_second else None, entry))
+        self._anywhere = tuple(e for f, _, e in keyed if f is None)
+        self._by_first = {
+            first: tuple(e for f, s, e in keyed if f is None or (f == first and s is None))
+            for first, _, _ in keyed
+            if first is not None
+        }
+        self._by_both = {
+            (first, second): tuple(
+                e for f, s, e in keyed if f is None or (f == first and s in (None, second))
+            )
+            for first, second, _ in keyed
+            if first is not None and second is not None
+        }
 
     def match(self, path: str, method: str) -> RouteMatch | None:
+        first, second = _head(path)
+        candidates = self._by_both.get((first, second or ""))
+        if candidates is None:
+            candidates = self._by_first.get(first, self._anywhere)
         partial: RouteMatch | None = None
-        for entry in self._entries:
-            if not path.startswith(entry.prefix):
-                continue
+        for entry in candidates:
             found = entry.regex.match(path)
             if found is None:
                 continue
@@ -71,6 +94,12 @@ class RouteIndex:
                 return matched
             partial = matched
         return partial
+
+
+def index_routes(app: FastAPI) -> RouteIndex:
+    """Index the app's routes (all included): at start-up, which also warms FastAPI's own route contexts."""
+    index = app.state.route_index = RouteIndex(app.routes)
+    return index
 
 
 def route_of(scope: Scope) -> RouteMatch | None:
@@ -84,8 +113,7 @@ def route_of(scope: Scope) -> RouteMatch | None:
     if index is None:
         if state is None:
             return None
-        # the routes are all included before the first request: built once, at that request
-        index = state.route_index = RouteIndex(app.routes)
+        index = index_routes(app)  # an app started without its lifespan
     found = scope[SCOPE_KEY] = index.match(scope.get("path", ""), scope.get("method", ""))
     return found
 
