@@ -51,6 +51,7 @@ class JourneyResult:
     life: Session | None = None
     partner_responses: list[str] = field(default_factory=list)
     # perf_counter() when the core banking feed sent the milestone and when the receiver had the postback
+    # (the bench's clock: the receiver runs in its process)
     milestone_sent_at: float = 0.0
     postback_seen_at: float = 0.0
 
@@ -269,10 +270,20 @@ class Journey:
         return redemption
 
     def first_transaction_in_mbank(self) -> None:
-        """The customer's first transaction: mbank reports the behaviour (for reach), the core banking
-        system books it and records the milestone that pays the partner."""
+        """The customer's first transaction: the core banking system books it and records the milestone
+        that pays the partner; mbank reports the behaviour (for reach) meanwhile."""
         mbank = self.result.mbank
         assert mbank is not None
+        record = milestone("first_transaction", mbank.customer_id, milestone_id=f"cbs-first-tx-{self.run}")
+        self.result.milestone_sent_at = time.perf_counter()
+        resp = self._core.record_milestones([record], headers={"Idempotency-Key": f"cbs-{self.run}"})
+        ok_json(resp)
+        self._record(
+            "core banking",
+            "booked the first transaction and recorded the milestone (signed feed)",
+            {"milestone id": record["milestone_id"], "kind": record["kind"]},
+            resp,
+        )
         behaviour = self.gw.post(
             "/v1/apps/mbank/events",
             json={
@@ -288,23 +299,13 @@ class Journey:
             headers=mbank.headers,
         )
         ok_json(behaviour)
-        record = milestone("first_transaction", mbank.customer_id, milestone_id=f"cbs-first-tx-{self.run}")
-        self.result.milestone_sent_at = time.perf_counter()
-        resp = self._core.record_milestones([record], headers={"Idempotency-Key": f"cbs-{self.run}"})
-        ok_json(resp)
-        self._record(
-            "core banking",
-            "booked the first transaction and recorded the milestone (signed feed)",
-            {"milestone id": record["milestone_id"], "kind": record["kind"]},
-            resp,
-        )
         postback = wait_until(
             "the signed activation postback at the partner",
             lambda: [p for p in self.receiver.received if self._is_mine(p.body.get("data", {}))],
             timeout=30,
             interval_s=0.01,  # an in-memory list: looking costs nothing
         )[0]
-        self.result.postback_seen_at = time.perf_counter()
+        self.result.postback_seen_at = postback.received_at
         self._record(
             "partner ride",
             "received a signed postback for the activation made in mbank",

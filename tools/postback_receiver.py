@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,6 +20,7 @@ class Postback:
     webhook_id: str
     body: dict[str, Any]
     signature_valid: bool
+    received_at: float = 0.0  # time.perf_counter() when the receiver had it (the bench's clock)
 
 
 @dataclass
@@ -34,6 +36,7 @@ class PostbackReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 raw = self.rfile.read(int(self.headers.get("content-length", "0")))
+                received_at = time.perf_counter()
                 if receiver.fail_next > 0:
                     receiver.fail_next -= 1
                     self.send_response(503)
@@ -46,7 +49,7 @@ class PostbackReceiver:
                 except WebhookVerificationError:
                     valid = False
                 receiver.received.append(
-                    Postback(headers.get("webhook-id", ""), json.loads(raw or b"{}"), valid)
+                    Postback(headers.get("webhook-id", ""), json.loads(raw or b"{}"), valid, received_at)
                 )
                 self.send_response(204 if valid else 401)
                 self.end_headers()
