@@ -30,6 +30,11 @@ from services.runtime.proto_mapping import from_proto
 
 logger = logging.getLogger(__name__)
 CLICK_SUBJECT = "conversion.click.recorded"
+# what conversion applies of identity's events; the others (sessions, consents, keys...) are acked
+# without a transaction: nothing to apply, so nothing to remember as processed
+IDENTITY_SUBJECTS = frozenset(
+    {"identity.customer.recognized", "identity.app_account.linked", "identity.partner_link.removed"}
+)
 APP_EVENTS_STREAM, APP_EVENTS_DURABLE = "APP_EVENTS", "conversion-app-events"
 
 
@@ -124,6 +129,8 @@ def _after_app_activity(bus: Bus, engine: Engine, appliers: Appliers, durable: s
     settled = idempotent(engine, durable, partial(appliers.identity, activity_settled=True))
 
     async def handle(delivery: Delivery) -> None:
+        if delivery.subject not in IDENTITY_SUBJECTS:
+            return
         try:
             await first_try(delivery)
         except ActivityPending:
