@@ -48,6 +48,11 @@ class IdentityKeys:
             self._cache[(partner_id, key_id)] = (now + (self._key_ttl_s if key else self._miss_ttl_s), key)
         return key
 
+    def holds(self, *, partner_id: str, key_id: str, margin_s: float = 1.0) -> bool:
+        """True when `partner_key` answers from the cache (for at least `margin_s` more), not identity."""
+        cached = self._cache.get((partner_id, key_id))
+        return cached is not None and cached[0] > time.monotonic() + margin_s
+
     def _fetch_partner_key(self, partner_id: str, key_id: str) -> PartnerKey | None:
         request = pb.GetPartnerSigningKeyRequest(partner_id=partner_id, key_id=key_id)
         try:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from gateway.policies.denial import PolicyDenied
-from gateway.policies.partner_signature import PartnerKey, PartnerSignaturePolicy
+from gateway.policies.partner_signature import INLINE_BODY_BYTES, PartnerKey, PartnerSignaturePolicy
 from gateway.policies.signing import EdgeRequest
+from gateway.policies.store import open_store
 from gateway.policies.store_sqlite import SqliteEdgeStore
 from tests.gateway.keys import PartnerKeys
 from tools.partner_client import PartnerSigner
@@ -182,3 +183,36 @@ def test_nonces_are_remembered_in_the_store_for_600_seconds(tmp_path: Path) -> N
     assert store.claim_once("nonce:ride:n1", ttl_s=600)
     row = store._db().execute("SELECT expires_at FROM edge_once WHERE key = 'nonce:ride:n1'").fetchone()
     assert row[0] - time.time() == pytest.approx(600, abs=2)
+
+
+class HeldKeys(PartnerKeys):
+    """Keys as the gateway's identity client holds them: some cached, the rest to ask identity for."""
+
+    def __init__(self, *keys: PartnerKey, held: set[tuple[str, str]]) -> None:
+        super().__init__(*keys)
+        self.held = held
+
+    def holds(self, *, partner_id: str, key_id: str) -> bool:
+        return (partner_id, key_id) in self.held
+
+
+def test_only_a_held_key_small_body_and_edge_state_in_memory_are_checked_inline(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """The gateway checks such a request on its event loop, the rest in a worker thread; the answer
+    (a replay refused included) is the same."""
+    key = PartnerKey(partner_id="ride", key_id="k1", secret=SECRET, not_before=0)
+    memory = open_store(redis_url="", sqlite_path=tmp_path / "edge.db", memory=True)
+    policy = PartnerSignaturePolicy(keys=HeldKeys(key, held={("ride", "k1")}), store=memory, clock=clock)
+    request = signed(clock)
+    assert policy.answers_inline(request)
+    assert policy.authenticate(request).partner_id == "ride"
+    assert policy.answers_inline(request) and denied_code(policy, request) == "nonce_reused"
+    assert not policy.answers_inline(signed(clock, body=b"x" * (INLINE_BODY_BYTES + 1)))
+    unheld = PartnerSignaturePolicy(keys=HeldKeys(key, held=set()), store=memory, clock=clock)
+    assert not unheld.answers_inline(signed(clock))  # its key would be fetched from identity
+    in_file = PartnerSignaturePolicy(
+        keys=HeldKeys(key, held={("ride", "k1")}), store=SqliteEdgeStore(tmp_path / "f.db"), clock=clock
+    )
+    assert not in_file.answers_inline(signed(clock))
+    memory.close()
