@@ -16,6 +16,7 @@ from services.conversion.grpc_convert import (
     branch_of,
     campaign_from_pb,
     delivery_to_pb,
+    queued_to_pb,
     staff_from_pb,
     version_to_pb,
 )
@@ -77,6 +78,9 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         )
         page = []
         for campaign, version in found[:size]:
+            if request.view == pb.CAMPAIGN_VIEW_REVIEW_QUEUE:
+                page.append(queued_to_pb(campaign, version))
+                continue
             message = to_proto(pb.Campaign, campaign)
             message.pending.CopyFrom(version_to_pb(campaign, version))
             page.append(message)

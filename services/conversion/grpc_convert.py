@@ -9,7 +9,7 @@ from lattice.conversion.v1 import conversion_pb2 as pb
 
 from services.conversion.campaigns import Staff
 from services.conversion.models import Campaign, CampaignVersion, PostbackDelivery
-from services.runtime.clock import utcnow
+from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.proto_mapping import from_proto, to_proto
 
 
@@ -18,6 +18,25 @@ def version_to_pb(c: Campaign, v: CampaignVersion) -> pb.CampaignVersion:
     with the version's fields over it, as campaign_review.proposed has it, without building the row)."""
     proposed = to_proto(pb.Campaign, c, **v.changes)
     return to_proto(pb.CampaignVersion, v, fields=sorted(v.changes), proposed=proposed)
+
+
+def queued_to_pb(c: Campaign, v: CampaignVersion) -> pb.Campaign:
+    """A campaign in the review queue as CAMPAIGN_VIEW_REVIEW_QUEUE has it: only what the inbox shows
+    (who proposed what name when), a fifth of the full message and of its cost."""
+    pending = pb.CampaignVersion(
+        campaign_id=c.campaign_id,
+        version=v.version,
+        authors=v.authors,
+        proposed_at=to_timestamp(v.proposed_at),
+        proposed=pb.Campaign(name=v.changes.get("name", c.name)),
+    )
+    return pb.Campaign(
+        campaign_id=c.campaign_id,
+        name=c.name,
+        branch=c.branch,
+        pending_version=c.pending_version,
+        pending=pending,
+    )
 
 
 def campaign_from_pb(c: pb.Campaign) -> Campaign:

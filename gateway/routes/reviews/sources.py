@@ -211,13 +211,14 @@ async def campaigns(
     clients: Clients, op: OperatorPrincipal, size: int, token: str, start: Start | None = None
 ) -> Page:
     actor = to_proto(vpb.Actor, op, kind="operator")
-    # conversion's review queue: only campaigns with a pending version, each carrying it and its authors
+    # conversion's review queue: only campaigns with a pending version, each with what the inbox shows
     resp = await clients.conversion.ListCampaigns(
         vpb.ListCampaignsRequest(
             actor=actor,
             page_size=size,
             page_token=token,
             pending_only=True,
+            view=vpb.CAMPAIGN_VIEW_REVIEW_QUEUE,
             **_sorted(start, "campaign"),
         )
     )
