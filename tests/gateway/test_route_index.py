@@ -8,6 +8,7 @@ import re
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.fastapi import _get_default_span_details
 
 from gateway.app import create_app
@@ -58,3 +59,13 @@ def test_a_path_of_another_method_answers_the_last_route_it_fits() -> None:
     assert index.match("/items/special", "GET").template == "/items/{item_id}"  # first fit wins
     assert index.match("/items/1", "PUT").template == "/items/{item_id}"
     assert index.match("/items/special", "DELETE").template == "/items/special"  # 405: last fit
+
+
+def test_the_tracing_middleware_names_spans_from_the_index(app: FastAPI) -> None:
+    layer, found = app.build_middleware_stack(), []
+    while layer is not None:
+        if isinstance(layer, OpenTelemetryMiddleware):
+            found.append(layer)
+        layer = getattr(layer, "app", None)
+    assert len(found) == 1 and found[0].default_span_details is span_details
+    assert found[0].exclude_receive_span and found[0].exclude_send_span  # no span per ASGI message
