@@ -111,7 +111,13 @@ def soak(work: Path, *, seconds: float, rate: float, env: dict[str, str] | None 
         "seconds": seconds,
         "rate_rps": rate,
         "options": asdict(LoadOptions(load="fixed", rate_rps=rate, duration_s=seconds)),
-        "mix": {r["name"]: {k: r[k] for k in ("requests", "errors", "p50_ms", "p99_ms")} for r in runs},
+        "mix": {
+            r["name"]: {
+                **{k: r[k] for k in ("requests", "errors", "p50_ms", "p99_ms")},
+                "error_samples": r["error_samples"][:3],
+            }
+            for r in runs
+        },
         "processes": processes,
         "samples": samples,
         "settled_s": settled_s,
