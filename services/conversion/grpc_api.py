@@ -68,6 +68,8 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
 
     def _waiting(self, request: pb.ListCampaignsRequest, size: int) -> pb.ListCampaignsResponse:
         """The review queue's page: each campaign with its pending version, and the queue's length."""
+        if request.view == pb.CAMPAIGN_VIEW_REVIEW_QUEUE:
+            return self._queued(request, size)
         found, total = campaign_review.waiting_for_review(
             engine=self._engine,
             branch=branch_of(request.actor),
@@ -78,15 +80,31 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
         )
         page = []
         for campaign, version in found[:size]:
-            if request.view == pb.CAMPAIGN_VIEW_REVIEW_QUEUE:
-                page.append(queued_to_pb(campaign, version))
-                continue
             message = to_proto(pb.Campaign, campaign)
             message.pending.CopyFrom(version_to_pb(campaign, version))
             page.append(message)
         last = found[size - 1][1] if len(found) > size else None  # the version: its time orders the queue
         next_token = campaign_review.PENDING_ORDER.token(last, sort=request.sort) if last else ""
         return pb.ListCampaignsResponse(campaigns=page, next_page_token=next_token, pending_total=total)
+
+    def _queued(self, request: pb.ListCampaignsRequest, size: int) -> pb.ListCampaignsResponse:
+        """The review queue's page in the queue's view: only the columns the inbox shows are read."""
+        rows, total = campaign_review.queued_for_review(
+            engine=self._engine,
+            branch=branch_of(request.actor),
+            limit=size + 1,
+            after=request.page_token,
+            sort=request.sort,
+            start=start_of(request.after_time, request.after_id),
+        )
+        next_token = (
+            campaign_review.PENDING_ORDER.token(rows[size - 1], sort=request.sort) if len(rows) > size else ""
+        )
+        return pb.ListCampaignsResponse(
+            campaigns=[queued_to_pb(row) for row in rows[:size]],
+            next_page_token=next_token,
+            pending_total=total,
+        )
 
     async def CreateCampaign(self, request, context) -> pb.CreateCampaignResponse:
         campaign = await asyncio.to_thread(

@@ -3,9 +3,10 @@ through the one mapping (services/runtime/proto_mapping.py)."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from lattice.conversion.v1 import conversion_pb2 as pb
+from sqlalchemy import Row
 
 from services.conversion.campaigns import Staff
 from services.conversion.models import Campaign, CampaignVersion, PostbackDelivery
@@ -20,21 +21,22 @@ def version_to_pb(c: Campaign, v: CampaignVersion) -> pb.CampaignVersion:
     return to_proto(pb.CampaignVersion, v, fields=sorted(v.changes), proposed=proposed)
 
 
-def queued_to_pb(c: Campaign, v: CampaignVersion) -> pb.Campaign:
-    """A campaign in the review queue as CAMPAIGN_VIEW_REVIEW_QUEUE has it: only what the inbox shows
-    (who proposed what name when), a fifth of the full message and of its cost."""
+def queued_to_pb(row: Row[Any]) -> pb.Campaign:
+    """A campaign in the review queue as CAMPAIGN_VIEW_REVIEW_QUEUE has it, from a row of
+    campaign_review.QUEUED: only what the inbox shows (who proposed what name when), a fifth of the
+    full message and of its cost."""
     pending = pb.CampaignVersion(
-        campaign_id=c.campaign_id,
-        version=v.version,
-        authors=v.authors,
-        proposed_at=to_timestamp(v.proposed_at),
-        proposed=pb.Campaign(name=v.changes.get("name", c.name)),
+        campaign_id=row.campaign_id,
+        version=row.version,
+        authors=row.authors,
+        proposed_at=to_timestamp(row.proposed_at),
+        proposed=pb.Campaign(name=row.changes.get("name", row.name)),
     )
     return pb.Campaign(
-        campaign_id=c.campaign_id,
-        name=c.name,
-        branch=c.branch,
-        pending_version=c.pending_version,
+        campaign_id=row.campaign_id,
+        name=row.name,
+        branch=row.branch,
+        pending_version=row.pending_version,
         pending=pending,
     )
 
