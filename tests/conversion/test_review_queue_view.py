@@ -29,6 +29,19 @@ AUTHORS = {
 }
 
 
+def _campaign(campaign_id: str, name: str, branch: str) -> Campaign:
+    return Campaign(
+        campaign_id=campaign_id,
+        partner_id="ride",
+        name=name,
+        branch=branch,
+        target_app_id="life",
+        landing_url="https://life.bank.example/welcome",
+        lookback_days=0,
+        conversion_window_days=0,
+    )
+
+
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     copy_migrated_sqlite("conversion", tmp_path / "conversion.db")
@@ -37,16 +50,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
         session.add(PartnerProfile(partner_id="ride", name="Ride", registered_at=utcnow()))
     for i in range(7):
         branch = "shanghai" if i % 2 else ""
-        draft = Campaign(
-            campaign_id=f"rides-{i}",
-            partner_id="ride",
-            name=f"Rides {i}",
-            branch=branch,
-            target_app_id="life",
-            landing_url="https://life.bank.example/welcome",
-            lookback_days=0,
-            conversion_window_days=0,
-        )
+        draft = _campaign(f"rides-{i}", f"Rides {i}", branch)
         create_campaign(engine=engine, campaign=draft, actor=AUTHORS[branch], settings=SETTINGS)
     reviewer = Staff(operator_id="hq-reviewer", role="reviewer", branch="")
     campaign_review.review_campaign(
@@ -58,7 +62,8 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
         note="live",
         settings=SETTINGS,
     )
-    changed = Campaign(campaign_id="rides-0", name="Summer rides", cpa_amount_minor=900)
+    changed = _campaign("rides-0", "Summer rides", "")
+    changed.cpa_amount_minor = 900
     campaign_review.update_campaign(
         engine=engine,
         changes=changed,
