@@ -28,7 +28,6 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
-    ConsoleSpanExporter,
     SpanExporter,
     SpanExportResult,
 )
@@ -36,6 +35,7 @@ from opentelemetry.trace import Status
 from pythonjsonlogger.json import JsonFormatter
 
 from services.runtime.personal_data import scrub
+from services.runtime.span_lines import SpanLinesExporter
 
 ATTR_EVENT_ID = "lattice.event_id"
 ATTR_REASON = "lattice.reason"
@@ -95,29 +95,49 @@ def _clean(value: object) -> object:
     if isinstance(value, str):
         return scrub(value)
     if isinstance(value, Sequence) and not isinstance(value, bytes):
-        return tuple(scrub(v) if isinstance(v, str) else v for v in value)
+        clean = tuple(scrub(v) if isinstance(v, str) else v for v in value)
+        return value if all(c is v for c, v in zip(clean, value, strict=True)) else clean
     return value
 
 
-def _clean_attributes(attributes: Mapping[str, object] | None) -> dict[str, object]:
-    return {key: _clean(value) for key, value in (attributes or {}).items()}
+def _clean_attributes(attributes: Mapping[str, object] | None) -> Mapping[str, object] | None:
+    """`attributes` itself when nothing in them is personal (`scrub` returns clean text as is)."""
+    clean: dict[str, object] | None = None
+    for key, value in (attributes or {}).items():
+        cleaned = _clean(value)
+        if cleaned is not value:
+            clean = dict(attributes or {}) if clean is None else clean
+            clean[key] = cleaned
+    return attributes if clean is None else clean
 
 
 def scrubbed_span(span: ReadableSpan) -> ReadableSpan:
-    """A copy of `span` whose name, attributes, events and status carry no personal number."""
+    """`span` with no personal number in its name, attributes, events or status: a copy only if it had one."""
+    name, raw = scrub(span.name), span.attributes  # a new read-only view on each access: read once
+    attributes = _clean_attributes(raw)
+    events = [(e, e.attributes, _clean_attributes(e.attributes)) for e in span.events]
+    description = span.status.description
+    clean_description = scrub(description) if description else description
+    if (
+        name is span.name
+        and attributes is raw
+        and all(clean is event_attributes for _, event_attributes, clean in events)
+        and clean_description is description
+    ):
+        return span
     return ReadableSpan(
-        name=scrub(span.name),
+        name=name,
         context=span.context,
         parent=span.parent,
         resource=span.resource,
-        attributes=_clean_attributes(span.attributes),  # type: ignore[arg-type]  # the SDK types span attributes as a read-only mapping; a plain dict is what it stores
+        attributes=attributes,  # type: ignore[arg-type]  # the SDK types span attributes as a read-only mapping; a plain dict is what it stores
         events=[
-            Event(e.name, _clean_attributes(e.attributes), e.timestamp)  # type: ignore[arg-type]  # the SDK types span attributes as a read-only mapping; a plain dict is what it stores
-            for e in span.events
+            Event(e.name, clean, e.timestamp)  # type: ignore[arg-type]  # the SDK types span attributes as a read-only mapping; a plain dict is what it stores
+            for e, _, clean in events
         ],
         links=span.links,
         kind=span.kind,
-        status=Status(span.status.status_code, scrub(span.status.description or "") or None),
+        status=Status(span.status.status_code, clean_description or None),
         start_time=span.start_time,
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
@@ -167,7 +187,7 @@ def _span_exporter(service: str, var_dir: Path, files: list[IO[str]]) -> SpanExp
     directory.mkdir(parents=True, exist_ok=True)
     out = open(directory / f"{service}.spans.jsonl", "a", encoding="utf-8")  # noqa: SIM115
     files.append(out)
-    return ConsoleSpanExporter(out=out, formatter=lambda span: span.to_json(indent=None) + "\n")
+    return SpanLinesExporter(out)
 
 
 def _metric_reader(service: str, var_dir: Path, files: list[IO[str]]) -> MetricReader:
