@@ -32,6 +32,9 @@ MIX = (
     "benefits.redeem_hot",
 )
 GROWTH_BAR = 0.10
+# the customers' access tokens the setups issue live 15 minutes (services/identity/sessions.py,
+# ACCESS_TTL); a longer soak's token-bearing requests then answer 401 token_expired
+TOKEN_LIFE_S = 15 * 60
 
 
 def rss_bytes(pid: int) -> int:
@@ -75,6 +78,14 @@ def _mixed(
 def soak(work: Path, *, seconds: float, rate: float, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Footprint at rest, RSS after the warm-up and after the soak, per process."""
     found = discover()
+    warmup = min(60.0, seconds / 10)
+    if warmup + seconds > TOKEN_LIFE_S - 120:
+        print(
+            f"  soak: {warmup + seconds:.0f}s outlives the customers' {TOKEN_LIFE_S // 60}-minute access "
+            "tokens: token-bearing requests will answer 401 towards the end",
+            file=sys.stderr,
+            flush=True,
+        )
     with bench_system(work, env=env) as system:
         pids = system.pids()
         chosen = {}
@@ -83,8 +94,8 @@ def soak(work: Path, *, seconds: float, rate: float, env: dict[str, str] | None 
             chosen[name] = (module, scenario, run_setup(scenario, system.ctx))
         at_rest = {name: rss_bytes(pid) for name, pid in pids.items()}
         target = Target(system.ctx.gateway_url, pids)
-        print(f"  soak: warm-up {min(60.0, seconds / 10):.0f}s ...", file=sys.stderr, flush=True)
-        _mixed(chosen, target, rate=rate, seconds=min(60.0, seconds / 10))
+        print(f"  soak: warm-up {warmup:.0f}s ...", file=sys.stderr, flush=True)
+        _mixed(chosen, target, rate=rate, seconds=warmup)
         before = {name: rss_bytes(pid) for name, pid in pids.items()}
         print(f"  soak: {seconds:.0f}s at {rate:g} req/s ...", file=sys.stderr, flush=True)
         stop = threading.Event()
