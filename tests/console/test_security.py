@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from services.identity.demo_data import DEMO_OPERATOR_SECRETS
+from services.runtime.personal_data import find_personal_numbers
 from tests.console.branch_objects import (
     CHOICES,
     ESCAPED,
@@ -152,7 +153,10 @@ def test_no_operator_secret_token_or_personal_number_in_pages_urls_or_logs(
 ) -> None:
     secrets = [*DEMO_OPERATOR_SECRETS.values(), admin_walk.secret]
     for url, answer in admin_walk.pages.items():
-        assert findings(answer.text, url) == []  # customers' phone, ID-card and card numbers
+        found = findings(answer.text, url)  # customers' phone, ID-card and card numbers
+        # with the text around each, so a failure shows where the number stood (an id, a time, a token)
+        around = [answer.text[max(0, f.start - 80) : f.end + 80] for f in find_personal_numbers(answer.text)]
+        assert found == [], around
         for text in (url, answer.text, answer.headers.get("location", ""), str(answer.headers)):
             assert not any(s in text for s in secrets), url
             assert not JWT.search(text), f"a token in {url}"
