@@ -25,11 +25,13 @@ from services.runtime.personal_data import find_personal_numbers
 CUSTOMER_ID = re.compile(r"cus_[0-9a-f]{20}")
 
 
-# Trace and span ids in logs and span files: random hex that cannot carry a client's data, but an id
-# made only of decimal digits can pass a card number's checks by chance
+# Trace and span ids in logs, span files (compact JSON lines) and the console's trace links (the first
+# 12 characters of the id as the link's text): random hex that cannot carry a client's data, but an id
+# or a prefix made only of decimal digits can pass a phone or card number's checks by chance
 TRACE_IDS = re.compile(
-    r'"(?:trace_id|span_id|parent_id|parent_span_id)": "(?:0x)?[0-9a-f]{16,32}"'
+    r'"(?:trace_id|span_id|parent_id|parent_span_id)": ?"(?:0x)?[0-9a-f]{16,32}"'
     r"|[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}"
+    r'|data-trace-id="[0-9a-f]{32}">[0-9a-f]{12}<'
 )
 
 
