@@ -182,10 +182,9 @@ def waiting_for_review(
     """Campaigns with a version waiting for review, each with that version (by id, or by `sort` of
     PENDING_ORDER, after the token or the `start` position), and how many wait in all; a branch reads
     only its own. Two indexed reads, whatever the queue's size."""
-    waiting = _in_queue(select(Campaign, CampaignVersion), branch)
     with read_session(engine) as session:
-        stmt = PENDING_ORDER.apply(waiting, sort=sort, token=after, start=start)
-        return list(session.exec(stmt.limit(limit))), _pending_total(session, branch)
+        stmt = _queue_page(select(Campaign, CampaignVersion), branch, limit, after, sort, start)
+        return list(session.exec(stmt)), _pending_total(session, branch)
 
 
 # what the approvals inbox shows of a campaign waiting for review (the queue's view)
@@ -212,10 +211,16 @@ def queued_for_review(
 ) -> tuple[list[Row[Any]], int]:
     """`waiting_for_review`'s page with only the QUEUED columns, as rows (no table models built: the
     inbox reads 50 of 10^4 on every page), and how many wait in all."""
-    waiting = _in_queue(sqlalchemy.select(*QUEUED), branch)
     with read_session(engine) as session:
-        stmt = PENDING_ORDER.apply(waiting, sort=sort, token=after, start=start)
-        return list(session.execute(stmt.limit(limit))), _pending_total(session, branch)
+        stmt = _queue_page(sqlalchemy.select(*QUEUED), branch, limit, after, sort, start)
+        return list(session.execute(stmt)), _pending_total(session, branch)
+
+
+def _queue_page(
+    stmt: S, branch: str, limit: int, after: str, sort: str, start: tuple[datetime, str] | None
+) -> S:
+    """`stmt` over the queue (a branch's only), in PENDING_ORDER after the token or `start`, one page."""
+    return PENDING_ORDER.apply(_in_queue(stmt, branch), sort=sort, token=after, start=start).limit(limit)
 
 
 def _in_queue(stmt: S, branch: str) -> S:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from lattice.conversion.v1 import conversion_pb2 as pb
 from lattice.conversion.v1 import conversion_pb2_grpc
@@ -66,18 +66,23 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
             message.pending.CopyFrom(version_to_pb(campaign, pending))
         return reply(campaign=message)
 
+    def _queue_query(self, request: pb.ListCampaignsRequest, size: int) -> dict[str, Any]:
+        """Where the review queue's page starts and how long it is, in either view (one row more than
+        `size`: whether another page follows)."""
+        return {
+            "engine": self._engine,
+            "branch": branch_of(request.actor),
+            "limit": size + 1,
+            "after": request.page_token,
+            "sort": request.sort,
+            "start": start_of(request.after_time, request.after_id),
+        }
+
     def _waiting(self, request: pb.ListCampaignsRequest, size: int) -> pb.ListCampaignsResponse:
         """The review queue's page: each campaign with its pending version, and the queue's length."""
         if request.view == pb.CAMPAIGN_VIEW_REVIEW_QUEUE:
             return self._queued(request, size)
-        found, total = campaign_review.waiting_for_review(
-            engine=self._engine,
-            branch=branch_of(request.actor),
-            limit=size + 1,
-            after=request.page_token,
-            sort=request.sort,
-            start=start_of(request.after_time, request.after_id),
-        )
+        found, total = campaign_review.waiting_for_review(**self._queue_query(request, size))
         page = []
         for campaign, version in found[:size]:
             message = to_proto(pb.Campaign, campaign)
@@ -89,14 +94,7 @@ class ConversionApi(GoalRpcs, conversion_pb2_grpc.ConversionServiceServicer):
 
     def _queued(self, request: pb.ListCampaignsRequest, size: int) -> pb.ListCampaignsResponse:
         """The review queue's page in the queue's view: only the columns the inbox shows are read."""
-        rows, total = campaign_review.queued_for_review(
-            engine=self._engine,
-            branch=branch_of(request.actor),
-            limit=size + 1,
-            after=request.page_token,
-            sort=request.sort,
-            start=start_of(request.after_time, request.after_id),
-        )
+        rows, total = campaign_review.queued_for_review(**self._queue_query(request, size))
         next_token = (
             campaign_review.PENDING_ORDER.token(rows[size - 1], sort=request.sort) if len(rows) > size else ""
         )
