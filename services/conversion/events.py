@@ -24,12 +24,16 @@ from services.conversion.journeys import (
 from services.conversion.milestones import CORE_MILESTONE_SUBJECT, FUNNEL_STEP_OF_CORE_KIND
 from services.conversion.models import CoreMilestone, PartnerProfile
 from services.conversion.notifications import queue_binding_withdrawn
-from services.runtime.bus import Bus, Delivery, Handler, idempotent
+from services.runtime.bus import FETCH_BATCH, Bus, Delivery, Handler, idempotent, idempotent_batch
 from services.runtime.clock import from_timestamp, utcnow
 from services.runtime.proto_mapping import from_proto
+from services.runtime.write_queue import idempotent as queued
 
 logger = logging.getLogger(__name__)
 CLICK_SUBJECT = "conversion.click.recorded"
+# clicks come in bursts of independent events: a fetched batch is stored in one transaction (one
+# commit and fsync for up to this many clicks), each click in its own savepoint
+CLICK_FETCH_BATCH = 64
 # what conversion applies of identity's events; the others (sessions, consents, keys...) are acked
 # without a transaction: nothing to apply, so nothing to remember as processed
 IDENTITY_SUBJECTS = frozenset(
@@ -125,8 +129,8 @@ class Appliers:
 def _after_app_activity(bus: Bus, engine: Engine, appliers: Appliers, durable: str) -> Handler:
     """Sign-ins whose re-engagement depends on app activity wait until the app-event consumer has
     caught up (or, on the last delivery, go ahead with what is known)."""
-    first_try = idempotent(engine, durable, appliers.identity)
-    settled = idempotent(engine, durable, partial(appliers.identity, activity_settled=True))
+    first_try = queued(engine, durable, appliers.identity)
+    settled = queued(engine, durable, partial(appliers.identity, activity_settled=True))
 
     async def handle(delivery: Delivery) -> None:
         if delivery.subject not in IDENTITY_SUBJECTS:
@@ -157,22 +161,24 @@ async def start_consumers(
     ack_wait_s: float,
 ) -> None:
     """Durable consumers. What a handler's transaction writes for a loop (an outbox event, a postback
-    delivery) wakes that loop when the transaction commits (services/runtime/wakeups.py)."""
+    delivery) wakes that loop when the transaction commits (services/runtime/wakeups.py). Their
+    transactions are units of the process's writer queue (services/runtime/write_queue.py): run back
+    to back by one writer, not threads waiting on SQLite's file lock."""
     appliers = Appliers(settings, max_deliver)
     consumers: tuple[tuple[str, str, Handler], ...] = (
         (
             "conversion-partners",
             "identity.partner.registered",
-            idempotent(engine, "conversion-partners", apply_partner_registered),
+            queued(engine, "conversion-partners", apply_partner_registered),
         ),
         ("conversion-clicks", CLICK_SUBJECT, idempotent(engine, "conversion-clicks", appliers.click)),
         (
             "conversion-core-milestones",
             CORE_MILESTONE_SUBJECT,
-            idempotent(engine, "conversion-core-milestones", appliers.core_milestone),
+            queued(engine, "conversion-core-milestones", appliers.core_milestone),
         ),
         # before the identity consumer, which reads this one's lag
-        (APP_EVENTS_DURABLE, "app.event.>", idempotent(engine, APP_EVENTS_DURABLE, appliers.app_event)),
+        (APP_EVENTS_DURABLE, "app.event.>", queued(engine, APP_EVENTS_DURABLE, appliers.app_event)),
         (
             "conversion-identity",
             "identity.>",
@@ -180,10 +186,13 @@ async def start_consumers(
         ),
     )
     for durable, subject, handler in consumers:
+        batched = durable == "conversion-clicks"
         await bus.consume(
             durable=durable,
             subject=subject,
             handler=handler,
             max_deliver=max_deliver,
             ack_wait_s=ack_wait_s,
+            batch_handler=idempotent_batch(engine, durable, appliers.click) if batched else None,
+            fetch_batch=CLICK_FETCH_BATCH if batched else FETCH_BATCH,
         )

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from urllib.parse import urljoin, urlsplit
 
 import grpc
@@ -29,15 +30,19 @@ from services.conversion.postbacks import (
     MILESTONE_REACHED,
     POSTBACKS_DUE,
     Attempt,
-    claim_due,
+    LocalSender,
+    book_attempt,
+    claim_due_in,
+    leased_delivery,
     milestone_body,
     next_due_at,
-    record_attempt,
+    send_here,
 )
 from services.runtime.clock import utcnow
 from services.runtime.errors import DomainError
 from services.runtime.ssrf import check_postback_url
 from services.runtime.wakeups import Wakeup, wake_on_commit
+from services.runtime.write_queue import write
 
 logger = logging.getLogger(__name__)
 # one line per attempt, in the milestone's trace: `grep <trace_id> var/logs/*.log` finds it
@@ -49,7 +54,9 @@ CLAIMED_ELSEWHERE_S = 0.1
 
 
 class PostbackSender:
-    """Claims due deliveries and sends them; one loop per conversion process."""
+    """Claims due deliveries and sends them; one loop per conversion process. Deliveries that this
+    process's write units queue are leased to it in their own transaction and handed over once
+    committed (`take`): they are sent at once, without a claiming transaction."""
 
     def __init__(
         self,
@@ -64,9 +71,38 @@ class PostbackSender:
         self._wake = Wakeup()
         wake_on_commit(engine, POSTBACKS_DUE, self._wake)
         self._lease = timedelta(seconds=settings.postback_timeout_s * (MAX_REDIRECTS + 1) + 5)
+        self._client: asyncio.Future[httpx.AsyncClient] | None = None
+        self._handed: set[asyncio.Task[None]] = set()
+        self._reread = False  # woken for a handed delivery's retry: read when it is due, no claim
+        send_here(engine, LocalSender(take=self.take, lease=self._lease))
 
-    def _claim(self) -> list[tuple[PostbackDelivery, PostbackEndpoint | None]]:
-        return claim_due(engine=self._engine, lease=self._lease)
+    async def _claim(self) -> list[tuple[PostbackDelivery, PostbackEndpoint | None]]:
+        return await write(self._engine, partial(claim_due_in, lease=self._lease))
+
+    def take(self, delivery_id: str) -> None:
+        """A delivery this process queued and leased to itself, now committed: send it now. Called
+        on the event loop. Should it not be sent (the process stops), its lease ends and it is
+        claimed like any other due delivery."""
+        task = asyncio.get_running_loop().create_task(self._send_handed(delivery_id))
+        self._handed.add(task)
+        task.add_done_callback(self._handed.discard)
+
+    async def _send_handed(self, delivery_id: str) -> None:
+        if self._client is None:
+            self._client = asyncio.get_running_loop().create_future()
+        client = await asyncio.shield(self._client)
+        try:
+            found = await asyncio.to_thread(leased_delivery, engine=self._engine, delivery_id=delivery_id)
+            if found is not None and not (await self.deliver(client, *found)).delivered:
+                # a retry is due later (or it was dead-lettered): the claiming loop reads when
+                self._reread = True
+                self._wake.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # booked or not, the lease brings it back to the claiming loop
+            logger.warning(
+                "handed postback %s failed; retried when its lease ends", delivery_id, exc_info=True
+            )
 
     async def _pairwise_id(self, delivery: PostbackDelivery) -> str:
         """Identity decides at every send: bound with active consent -> the pairwise id, else none.
@@ -128,7 +164,7 @@ class PostbackSender:
 
     async def deliver(
         self, client: httpx.AsyncClient, delivery: PostbackDelivery, endpoint: PostbackEndpoint | None
-    ) -> None:
+    ) -> Attempt:
         """One attempt for one delivery, and its bookkeeping: a client span in the trace of what queued
         it, and one log line."""
         started = time.perf_counter()
@@ -160,13 +196,11 @@ class PostbackSender:
                 },
             )
             # the delivered event is an outbox row: its commit wakes the relay
-            await asyncio.to_thread(
-                record_attempt,
-                engine=self._engine,
-                settings=self._settings,
-                delivery=delivery,
-                attempt=attempt,
+            await write(
+                self._engine,
+                partial(book_attempt, settings=self._settings, delivery=delivery, attempt=attempt),
             )
+        return attempt
 
     async def _attempt(
         self, client: httpx.AsyncClient, delivery: PostbackDelivery, endpoint: PostbackEndpoint | None
@@ -195,6 +229,9 @@ class PostbackSender:
         async with httpx.AsyncClient(
             timeout=self._settings.postback_timeout_s, follow_redirects=False
         ) as client:
+            if self._client is None or self._client.done():
+                self._client = asyncio.get_running_loop().create_future()
+            self._client.set_result(client)
             woken = False
             while True:
                 # cleared before looking: a delivery queued during the pass wakes the next one
@@ -208,7 +245,7 @@ class PostbackSender:
                     else:
                         wait = _until(await asyncio.to_thread(next_due_at, engine=self._engine), ceiling)
                     if wait == 0:
-                        due = await asyncio.to_thread(self._claim)
+                        due = await self._claim()
                         await asyncio.gather(*(self.deliver(client, d, e) for d, e in due))
                         if due:
                             woken = False  # look again: the next batch, or the retries just scheduled
@@ -220,6 +257,8 @@ class PostbackSender:
                     logger.warning("postback pass failed; retrying", exc_info=True)
                     wait = ceiling
                 woken = await self._wake.wait(wait)
+                if self._reread:
+                    self._reread, woken = False, False
 
 
 def _until(due: datetime | None, ceiling: float) -> float:
