@@ -7,8 +7,9 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext as _no_span
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from typing import TypeVar
 
 import nats
@@ -18,12 +19,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck, Storag
 from nats.js.errors import BadRequestError, ServiceUnavailableError
 from opentelemetry import metrics, trace
 from opentelemetry.propagate import extract, inject
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from services.runtime.clock import utcnow
 from services.runtime.db import transaction
+from services.runtime.group_commit import write_unit
 from services.runtime.outbox import Outgoing, ProcessedMessage
 from services.runtime.personal_data import contains_personal_number
 from services.runtime.telemetry import ATTR_DELIVERY_COUNT, ATTR_EVENT_ID
@@ -87,11 +89,23 @@ class UnsafeSubject(ValueError):
     """A subject or event id that is not a safe token, or carries a personal number."""
 
 
+@lru_cache(maxsize=1024)
+def _subject_problem(subject: str) -> str:
+    """Why a subject is unsafe ('' when it is safe); a process publishes to few subjects, each
+    checked once."""
+    if not all(_SUBJECT_TOKEN.fullmatch(token) for token in subject.split(".")):
+        return "the subject is not made of safe tokens"
+    if contains_personal_number(subject):
+        return "the subject or event id carries a personal number"
+    return ""
+
+
 def check_subject(subject: str, *, event_id: str = "") -> None:
     """Subjects are dot-separated safe tokens; neither they nor event ids carry personal numbers."""
-    if not all(_SUBJECT_TOKEN.fullmatch(token) for token in subject.split(".")):
-        raise UnsafeSubject("the subject is not made of safe tokens")
-    if contains_personal_number(subject) or contains_personal_number(event_id):
+    problem = _subject_problem(subject)
+    if problem:
+        raise UnsafeSubject(problem)
+    if contains_personal_number(event_id):
         raise UnsafeSubject("the subject or event id carries a personal number")
 
 
@@ -105,9 +119,16 @@ class Delivery:
     event_type: str
     num_delivered: int
     headers: dict[str, str] = field(default_factory=dict)
+    # the consumer span of this delivery when it is handled within a batch (the batch handler makes
+    # it current around this delivery's work, so what the work logs and traces belongs to its trace)
+    span: Span | None = field(default=None, repr=False, compare=False)
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
+# A batch handler applies a fetched batch at once and returns one outcome per delivery, in order:
+# None (applied; acked) or the exception that delivery raised (retried or dead-lettered alone). When
+# it raises, nothing of the batch counts as applied: each message goes through the per-message handler.
+BatchHandler = Callable[[Sequence[Delivery]], Awaitable[Sequence[BaseException | None]]]
 
 
 class Bus:
@@ -231,8 +252,14 @@ class Bus:
         handler: Handler,
         max_deliver: int = 5,
         ack_wait_s: float = 30.0,
+        batch_handler: BatchHandler | None = None,
+        fetch_batch: int = FETCH_BATCH,
     ) -> None:
-        """Start a durable pull consumer; replicas using the same durable share the work."""
+        """Start a durable pull consumer; replicas using the same durable share the work.
+
+        With `batch_handler`, each fetched batch (up to `fetch_batch` messages) is applied by it at
+        once (e.g. in one transaction) and each message acked after it returned; `handler` still
+        handles a message alone when the batch as a whole failed."""
         config = ConsumerConfig(
             durable_name=durable,
             ack_policy=AckPolicy.EXPLICIT,
@@ -245,10 +272,20 @@ class Bus:
             f"consumer {durable}", lambda: self.js.pull_subscribe(subject, durable=durable, config=config)
         )
         self._subscriptions.append(psub)
-        task = asyncio.create_task(self._pull_loop(psub, durable, handler, max_deliver), name=durable)
+        task = asyncio.create_task(
+            self._pull_loop(psub, durable, handler, max_deliver, batch_handler, fetch_batch), name=durable
+        )
         self._tasks.append(task)
 
-    async def _pull_loop(self, psub, durable: str, handler: Handler, max_deliver: int) -> None:  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
+    async def _pull_loop(  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
+        self,
+        psub,
+        durable: str,
+        handler: Handler,
+        max_deliver: int,
+        batch_handler: BatchHandler | None = None,
+        fetch_batch: int = FETCH_BATCH,
+    ) -> None:
         last_lag_check = 0.0
         while not self._stopping.is_set():
             try:
@@ -256,7 +293,7 @@ class Bus:
                     last_lag_check = time.monotonic()
                     info = await psub.consumer_info()
                     self._lag[durable] = info.num_pending
-                msgs = await psub.fetch(batch=FETCH_BATCH, timeout=FETCH_WAIT_S)
+                msgs = await psub.fetch(batch=fetch_batch, timeout=FETCH_WAIT_S)
             except (NatsTimeoutError, TimeoutError):
                 continue
             except asyncio.CancelledError:
@@ -265,15 +302,18 @@ class Bus:
                 logger.warning("fetch failed for consumer %s; retrying", durable, exc_info=True)
                 await asyncio.sleep(1)
                 continue
+            if batch_handler is not None and len(msgs) > 1:
+                await self._process_batch(msgs, durable, handler, batch_handler, max_deliver)
+                continue
             for msg in msgs:
                 await self._process(msg, durable, handler, max_deliver)
 
-    async def _process(self, msg, durable: str, handler: Handler, max_deliver: int) -> None:  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
+    def _delivery(self, msg, durable: str) -> Delivery | None:  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
+        """The delivery of a message, or None for a replayed dead letter meant for another consumer."""
         headers = dict(msg.headers or {})
         if headers.get(REPLAY_FOR_HEADER, durable) != durable:
-            await msg.ack()
-            return
-        delivery = Delivery(
+            return None
+        return Delivery(
             subject=msg.subject,
             data=msg.data,
             event_id=headers.get(EVENT_ID_HEADER)
@@ -282,61 +322,132 @@ class Bus:
             num_delivered=msg.metadata.num_delivered,
             headers=headers,
         )
-        started = time.perf_counter()
-        outcome = "ack"
-        with tracer.start_as_current_span(
-            f"{msg.subject} process",
-            context=extract(headers),
+
+    def _consumer_span(self, delivery: Delivery, durable: str) -> Span:
+        return tracer.start_span(
+            f"{delivery.subject} process",
+            context=extract(delivery.headers),
             kind=SpanKind.CONSUMER,
             attributes={
                 "messaging.system": "nats",
                 "messaging.operation.type": "process",
-                "messaging.destination.name": msg.subject,
+                "messaging.destination.name": delivery.subject,
                 "messaging.consumer.group.name": durable,
                 ATTR_DELIVERY_COUNT: delivery.num_delivered,
                 ATTR_EVENT_ID: delivery.event_id,
             },
-        ) as span:
+        )
+
+    async def _process(self, msg, durable: str, handler: Handler, max_deliver: int) -> None:  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
+        delivery = self._delivery(msg, durable)
+        if delivery is None:
+            await msg.ack()
+            return
+        started = time.perf_counter()
+        span = self._consumer_span(delivery, durable)
+        with trace.use_span(span, end_on_exit=True):
+            failure: BaseException | None = None
             try:
                 await handler(delivery)
-                await msg.ack()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-                if delivery.num_delivered >= max_deliver:
-                    outcome = "dead_lettered"
-                    await self._dead_letter(delivery, durable, exc)
-                    await msg.term()
-                else:
-                    outcome = "retry"
-                    logger.warning(
-                        "consumer %s failed on %s (delivery %d); will retry",
-                        durable,
-                        msg.subject,
-                        delivery.num_delivered,
-                        exc_info=True,
-                    )
-                    await msg.nak(delay=min(0.2 * 2**delivery.num_delivered, 10))
-            # one line per consumed event, inside its span: `grep <trace_id> var/logs/*.log` finds it
-            event_log.info(
-                "event",
-                extra={
-                    "consumer": durable,
-                    "subject": msg.subject,
-                    "event_id": delivery.event_id,
-                    "delivery": delivery.num_delivered,
-                    "outcome": outcome,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                },
+                failure = exc
+            await self._settle(msg, delivery, durable, max_deliver, failure, span, started)
+
+    async def _process_batch(  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
+        self, msgs, durable: str, handler: Handler, batch_handler: BatchHandler, max_deliver: int
+    ) -> None:
+        """Apply a fetched batch at once; ack, retry or dead-letter each message by its own outcome."""
+        batch = []
+        for msg in msgs:
+            delivery = self._delivery(msg, durable)
+            if delivery is None:
+                await msg.ack()
+                continue
+            delivery.span = self._consumer_span(delivery, durable)
+            batch.append((msg, delivery))
+        if not batch:
+            return
+        started = time.perf_counter()
+        try:
+            outcomes = await batch_handler([delivery for _msg, delivery in batch])
+            if len(outcomes) != len(batch):
+                raise RuntimeError(f"{len(outcomes)} outcomes for a batch of {len(batch)}")
+        except asyncio.CancelledError:
+            for _msg, delivery in batch:
+                delivery.span.end()  # type: ignore[union-attr]  # set above
+            raise
+        except Exception as exc:
+            # nothing of the batch was applied: each message again, alone, through the handler
+            logger.warning(
+                "consumer %s could not apply a batch of %d; one by one", durable, len(batch), exc_info=True
             )
+            for msg, delivery in batch:
+                span = delivery.span
+                assert span is not None
+                span.record_exception(exc)
+                span.end()
+                await self._process(msg, durable, handler, max_deliver)
+            return
+        for (msg, delivery), failure in zip(batch, outcomes, strict=True):
+            span = delivery.span
+            assert span is not None
+            with trace.use_span(span, end_on_exit=True):
+                await self._settle(msg, delivery, durable, max_deliver, failure, span, started)
+
+    async def _settle(  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
+        self,
+        msg,
+        delivery: Delivery,
+        durable: str,
+        max_deliver: int,
+        failure: BaseException | None,
+        span: Span,
+        started: float,
+    ) -> None:
+        """Ack a handled message, or retry / dead-letter a failed one; its event log line and metric."""
+        outcome = "ack"
+        if failure is None:
+            try:
+                await msg.ack()
+            except Exception:  # applied and recorded as processed: a redelivery is ignored
+                logger.warning("consumer %s could not ack %s", durable, delivery.event_id, exc_info=True)
+        else:
+            span.record_exception(failure)
+            span.set_status(Status(StatusCode.ERROR, type(failure).__name__))
+            if delivery.num_delivered >= max_deliver:
+                outcome = "dead_lettered"
+                await self._dead_letter(delivery, durable, failure)
+                await msg.term()
+            else:
+                outcome = "retry"
+                logger.warning(
+                    "consumer %s failed on %s (delivery %d); will retry",
+                    durable,
+                    msg.subject,
+                    delivery.num_delivered,
+                    exc_info=failure,
+                )
+                await msg.nak(delay=min(0.2 * 2**delivery.num_delivered, 10))
+        # one line per consumed event, inside its span: `grep <trace_id> var/logs/*.log` finds it
+        event_log.info(
+            "event",
+            extra={
+                "consumer": durable,
+                "subject": msg.subject,
+                "event_id": delivery.event_id,
+                "delivery": delivery.num_delivered,
+                "outcome": outcome,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
         self._process_duration.record(
             time.perf_counter() - started,
             {"messaging.consumer.group.name": durable, "outcome": outcome},
         )
 
-    async def _dead_letter(self, delivery: Delivery, durable: str, exc: Exception) -> None:
+    async def _dead_letter(self, delivery: Delivery, durable: str, exc: BaseException) -> None:
         logger.error("consumer %s dead-lettered event %s", durable, delivery.event_id)
         headers = {
             # a replay that fails again is a new dead letter, not a duplicate of the first
@@ -390,5 +501,42 @@ def idempotent(engine: Engine, consumer: str, apply: Callable[[Session, Delivery
 
     async def handle(delivery: Delivery) -> None:
         await asyncio.to_thread(work, delivery)
+
+    return handle
+
+
+def idempotent_batch(
+    engine: Engine, consumer: str, apply: Callable[[Session, Delivery], None]
+) -> BatchHandler:
+    """The batch form of `idempotent`: a fetched batch is one write unit (one commit, one fsync,
+    through the engine's group committer on SQLite: services/runtime/group_commit.py), each delivery
+    in its own savepoint with its processed-message row.
+
+    A delivery whose work raises is rolled back alone (its outcome is the exception: retried or
+    dead-lettered by the bus as with `idempotent`); one already processed is skipped. Outcomes are
+    reported only after the commit, so a message is acked only once its effect is durable; if the
+    commit fails the batch raises and the bus hands each message to the per-message handler.
+    """
+
+    def work(deliveries: Sequence[Delivery], session: Session) -> list[BaseException | None]:
+        outcomes: list[BaseException | None] = []
+        for delivery in deliveries:
+            with trace.use_span(delivery.span, end_on_exit=False) if delivery.span else _no_span():
+                try:
+                    with session.begin_nested():
+                        if session.get(ProcessedMessage, (consumer, delivery.event_id)) is None:
+                            session.add(
+                                ProcessedMessage(
+                                    consumer=consumer, event_id=delivery.event_id, processed_at=utcnow()
+                                )
+                            )
+                            apply(session, delivery)
+                    outcomes.append(None)
+                except Exception as exc:  # this delivery's savepoint is rolled back, not the batch
+                    outcomes.append(exc)
+        return outcomes
+
+    async def handle(deliveries: Sequence[Delivery]) -> Sequence[BaseException | None]:
+        return await asyncio.to_thread(write_unit, engine, partial(work, deliveries))
 
     return handle
