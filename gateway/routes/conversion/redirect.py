@@ -18,8 +18,9 @@ import re
 import secrets
 import time
 import uuid
+from functools import lru_cache
 from typing import Annotated
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 import grpc
 from fastapi import APIRouter, Path, Request, Response
@@ -117,19 +118,32 @@ def _directory(request: Request) -> LinkDirectory:
 def ip_class(request: Request) -> str:
     """A keyed hash of the caller's /24 (IPv4) or /48 (IPv6) network: groups devices, names no one."""
     host = request.client.host if request.client else ""
+    return _ip_class(request.app.state.settings.pepper, host)
+
+
+@lru_cache(maxsize=4096)  # per caller address: a busy link sees the same networks again and again
+def _ip_class(pepper: str, host: str) -> str:
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
         return ""
     network = ipaddress.ip_network(f"{ip}/{24 if ip.version == 4 else 48}", strict=False)
-    pepper = request.app.state.settings.pepper.encode()
-    return hmac.new(pepper, str(network).encode(), hashlib.sha256).hexdigest()[:16]
+    return hmac.new(pepper.encode(), str(network).encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def with_click_id(landing: str, click_id: str) -> str:
+    """The landing with `click_id` as its last query parameter (any click_id it had is dropped)."""
+    head, query, fragment = _landing_parts(landing)
+    return f"{head}?{query}{'&' if query else ''}click_id={quote_plus(click_id)}{fragment}"
+
+
+@lru_cache(maxsize=1024)  # per landing: a campaign's landing is parsed once, not per click
+def _landing_parts(landing: str) -> tuple[str, str, str]:
+    """(the URL before its query, its query without click_id, '#fragment' or '')."""
     parts = urlsplit(landing)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "click_id"]
-    return urlunsplit(parts._replace(query=urlencode([*query, ("click_id", click_id)])))
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "click_id"])
+    head = urlunsplit(parts._replace(query="", fragment=""))
+    return head, query, f"#{parts.fragment}" if parts.fragment else ""
 
 
 async def _resolve(directory: LinkDirectory, code: str) -> tuple[LinkClaims | None, str, str]:
