@@ -42,6 +42,15 @@ def free_port() -> int:
     return free_ports(1)[0]
 
 
+# The embedded NATS server's memory budget, given to its Go runtime as GOMEMLIMIT (NATS_GOMEMLIMIT
+# overrides it): a soft limit past which the runtime collects more often and gives freed memory back,
+# instead of letting the heap grow to twice what is live (GOGC=100). What JetStream keeps live is
+# bounded by the streams: the file store caches the block each stream is writing, up to 8 MB a stream
+# (9 streams), and remembers each stream's message ids for its duplicate window (docs/operations.md,
+# "NATS memory").
+NATS_MEMORY_LIMIT = "128MiB"
+
+
 def nats_server_binary() -> str:
     candidate = Path(sys.executable).parent / "nats-server"
     return str(candidate) if candidate.exists() else (shutil.which("nats-server") or "nats-server")
@@ -194,7 +203,9 @@ class Stack:
             f'server_name: "lattice-embedded"\n'
             f'jetstream {{\n  store_dir: "{store}"\n  sync_interval: "always"\n}}\n'
         )
-        proc = Process("nats", [nats_server_binary(), "-c", str(conf)], self.base_env(), self.log_dir)
+        env = self.base_env()
+        env["GOMEMLIMIT"] = env.get("NATS_GOMEMLIMIT", NATS_MEMORY_LIMIT)
+        proc = Process("nats", [nats_server_binary(), "-c", str(conf)], env, self.log_dir)
         proc.start()
         self.processes["nats"] = proc
         wait_for_port(self.config.nats_port, proc, timeout=20)

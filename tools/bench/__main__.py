@@ -82,6 +82,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--soak-rate", type=float, default=50.0, help="req/s of the memory soak")
     parser.add_argument(
+        "--soak-rest",
+        type=float,
+        default=0.0,
+        help="seconds at rest after the soak before every process's RSS is read once more (0: skip)",
+    )
+    parser.add_argument(
         "--smallest-data",
         action="store_true",
         help="each scenario's setup at its smallest size (one customer, ...): checks a run end to end "
@@ -299,7 +305,9 @@ def main(argv: list[str]) -> int:
         if args.soak > 0:
             print("bench: memory soak", file=sys.stderr, flush=True)
             try:
-                more["soak"] = soak(Path(tmp) / "soak", seconds=args.soak, rate=args.soak_rate)
+                more["soak"] = soak(
+                    Path(tmp) / "soak", seconds=args.soak, rate=args.soak_rate, rest_s=args.soak_rest
+                )
             except (RuntimeError, TimeoutError) as exc:
                 more["soak_error"] = str(exc)
     document = write_results(

@@ -7,10 +7,18 @@ its share of the rate for the soak's length, and the RSS is read again once the 
 queues the load left drained). A process whose RSS grows by more than 10% from after the warm-up to
 the end fails the bar. RSS is also sampled every tenth of the soak: a leak keeps growing through the
 second half, a cache or a queue of a saturated machine levels off or drains.
+
+NATS's footprint follows what JetStream holds, so the messages and bytes of every stream are read
+beside each RSS reading (after the warm-up and at the end): the file store caches the block each
+stream is writing (up to 8 MB a stream) and remembers each stream's message ids for its duplicate
+window, so NATS grows with the bytes written until each written stream's block is full
+(docs/performance.md, "Memory soak"). With `rest_s`, every process's RSS is read once more after
+that long at rest: a cache that expires gives its memory back, a leak does not.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 import time
@@ -19,6 +27,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import nats
+
+from services.runtime.bus import STREAMS
 from tools.bench.runner import LoadOptions, Target, descendants, measure, settle
 from tools.bench.scenario import discover, run_setup
 from tools.bench.system import bench_system
@@ -51,6 +62,33 @@ def rss_bytes(pid: int) -> int:
     return total
 
 
+def jetstream_state(nats_url: str) -> dict[str, dict[str, int]]:
+    """Messages and bytes each of Lattice's streams holds (JetStream's stream info, as /jsz has it)."""
+
+    async def read() -> dict[str, dict[str, int]]:
+        nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=0)
+        try:
+            js = nc.jetstream(timeout=5)
+            state = {}
+            for name in STREAMS:
+                info = await js.stream_info(name)
+                state[name] = {"messages": info.state.messages, "bytes": info.state.bytes}
+            return state
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
+
+
+def written(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """What each stream gained between two readings (streams that gained nothing left out)."""
+    gained = {
+        name: {key: after[name][key] - before.get(name, {}).get(key, 0) for key in ("messages", "bytes")}
+        for name in after
+    }
+    return {name: g for name, g in gained.items() if g["messages"] or g["bytes"]}
+
+
 def _rss_mb(pids: dict[str, int]) -> dict[str, float]:
     return {name: round(rss_bytes(pid) / 2**20, 1) for name, pid in pids.items()}
 
@@ -75,8 +113,10 @@ def _mixed(
         return [r.result() for r in runs]
 
 
-def soak(work: Path, *, seconds: float, rate: float, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Footprint at rest, RSS after the warm-up and after the soak, per process."""
+def soak(
+    work: Path, *, seconds: float, rate: float, rest_s: float = 0.0, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Footprint at rest, RSS after the warm-up and after the soak (and `rest_s` later), per process."""
     found = discover()
     warmup = min(60.0, seconds / 10)
     if warmup + seconds > TOKEN_LIFE_S - 120:
@@ -97,6 +137,8 @@ def soak(work: Path, *, seconds: float, rate: float, env: dict[str, str] | None 
         print(f"  soak: warm-up {warmup:.0f}s ...", file=sys.stderr, flush=True)
         _mixed(chosen, target, rate=rate, seconds=warmup)
         before = {name: rss_bytes(pid) for name, pid in pids.items()}
+        nats_url = system.stack.config.nats_url
+        streams_before = jetstream_state(nats_url)
         print(f"  soak: {seconds:.0f}s at {rate:g} req/s ...", file=sys.stderr, flush=True)
         stop = threading.Event()
         with ThreadPoolExecutor(1) as sampler:
@@ -108,12 +150,19 @@ def soak(work: Path, *, seconds: float, rate: float, env: dict[str, str] | None 
             samples = sampling.result()
         settled_s = settle(target, timeout_s=120)
         after = {name: rss_bytes(pid) for name, pid in pids.items()}
+        streams_after = jetstream_state(nats_url)
+        rested: dict[str, int] = {}
+        if rest_s > 0:
+            print(f"  soak: {rest_s:.0f}s at rest ...", file=sys.stderr, flush=True)
+            time.sleep(rest_s)
+            rested = {name: rss_bytes(pid) for name, pid in pids.items()}
     processes = {
         name: {
             "rss_at_rest_mb": round(at_rest[name] / 2**20, 1),
             "rss_before_mb": round(before[name] / 2**20, 1),
             "rss_after_mb": round(after[name] / 2**20, 1),
             "growth": round(after[name] / before[name] - 1, 4) if before[name] else None,
+            **({"rss_rested_mb": round(rested[name] / 2**20, 1)} if name in rested else {}),
         }
         for name in pids
     }
@@ -132,27 +181,46 @@ def soak(work: Path, *, seconds: float, rate: float, env: dict[str, str] | None 
         "processes": processes,
         "samples": samples,
         "settled_s": settled_s,
+        "rest_s": rest_s,
+        "streams": {"before": streams_before, "after": streams_after},
         "bar": GROWTH_BAR,
         "within_bar": all(p["growth"] is not None and p["growth"] <= GROWTH_BAR for p in processes.values()),
     }
 
 
 def soak_markdown(result: dict[str, Any]) -> str:
+    rested = bool(result.get("rest_s"))
+    rest_head = f" {result['rest_s']:g}s at rest MB |" if rested else ""
     lines = [
         f"soak: {result['seconds']:g}s at {result['rate_rps']:g} req/s, mix of {', '.join(result['mix'])}",
-        "| process | RSS at rest MB | after warm-up MB | after soak MB | growth |",
-        "|---|---|---|---|---|",
+        "| process | RSS at rest MB | after warm-up MB | after soak MB | growth |" + rest_head,
+        "|---|---|---|---|---|" + ("---|" if rested else ""),
     ]
     for name, p in result["processes"].items():
         growth = "-" if p["growth"] is None else f"{p['growth'] * 100:+.1f}%"
+        rest_cell = f" {p.get('rss_rested_mb', '-')} |" if rested else ""
         lines.append(
             f"| {name} | {p['rss_at_rest_mb']} | {p['rss_before_mb']} | {p['rss_after_mb']} | {growth} |"
+            + rest_cell
         )
     errors = sum(m["errors"] for m in result["mix"].values())
     lines.append(
         f"growth bar {result['bar'] * 100:.0f}%: {'met' if result['within_bar'] else 'MISSED'}; "
         f"errors {errors}; read {result.get('settled_s', 0):g}s after the load, once idle"
     )
+    streams = result.get("streams")
+    if streams:
+        gained = written(streams["before"], streams["after"])
+        total = sum(g["bytes"] for g in gained.values())
+        lines.append(
+            f"JetStream during the soak: +{sum(g['messages'] for g in gained.values())} messages, "
+            f"+{total / 2**20:.1f} MB ("
+            + ", ".join(
+                f"{name} +{g['messages']} / {g['bytes'] / 2**20:.1f} MB"
+                for name, g in sorted(gained.items(), key=lambda kv: -kv[1]["bytes"])
+            )
+            + "); NATS caches the block each stream is writing, up to 8 MB a stream"
+        )
     samples = result.get("samples") or []
     if samples:
         names = list(result["processes"])
