@@ -7,11 +7,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from lattice.benefits.v1 import events_pb2
+from sqlalchemy import bindparam, insert, literal, update
 from sqlmodel import Session, col, select
 
 from services.benefits import ledger
 from services.benefits.ledger import locked
-from services.benefits.models import SINGLE_USE_KINDS, Benefit, Grant, Redemption, RedemptionLine
+from services.benefits.models import (
+    SINGLE_USE_KINDS,
+    Benefit,
+    Grant,
+    LedgerAccount,
+    Redemption,
+    RedemptionLine,
+)
 from services.benefits.principals import Principal, require_acting_here
 from services.benefits.rules import Context, RiskLimits, require_live, require_usable
 from services.benefits.wallet import grant_in, load_benefit
@@ -34,22 +42,44 @@ class Target:
     by: Principal = field(default_factory=lambda: Principal(kind=""))
 
 
-def _usable_lots(
-    session: Session, benefit: Benefit, target: Target, now: datetime
-) -> list[tuple[Grant, int]]:
-    """Spendable lots, earliest-expiring first (rows locked in id order to avoid deadlocks)."""
-    stmt = select(Grant).where(
-        Grant.customer_id == target.customer_id,
-        Grant.benefit_id == benefit.benefit_id,
-        Grant.status == "active",
+@dataclass(frozen=True)
+class Lot:
+    """A spendable lot: its grant, when it expires, and its balance (read under the lock)."""
+
+    grant_id: str
+    expires_at: datetime
+    balance: int
+
+
+_GRANTS = ledger.table_of(Grant)
+_ACCOUNTS = ledger.table_of(LedgerAccount)
+_REDEMPTIONS = ledger.table_of(Redemption)
+_LINES = ledger.table_of(RedemptionLine)
+_INSERT_REDEMPTION = insert(_REDEMPTIONS)
+_INSERT_LINE = insert(_LINES)
+_SET_GRANT_STATUS = (
+    update(_GRANTS).where(_GRANTS.c.grant_id == bindparam("grant")).values(status=bindparam("status"))
+)
+
+
+def _usable_lots(session: Session, benefit: Benefit, target: Target, now: datetime) -> list[Lot]:
+    """Spendable lots, earliest-expiring first: the grants (rows locked in id order to avoid
+    deadlocks) with their balances, in one statement."""
+    g = _GRANTS.c
+    stmt = (
+        select(g.grant_id, g.available_at, g.expires_at, _ACCOUNTS.c.balance)
+        .join(_ACCOUNTS, _ACCOUNTS.c.account_id == literal("grant:") + g.grant_id)
+        .where(g.customer_id == target.customer_id, g.benefit_id == benefit.benefit_id, g.status == "active")
     )
     if target.grant_id:
-        stmt = stmt.where(Grant.grant_id == target.grant_id)
-    grants = list(session.exec(stmt.order_by(col(Grant.grant_id)).with_for_update()))
-    live = [g for g in grants if g.available_at <= now < g.expires_at]
-    balances = ledger.balances_of(session, [ledger.grant_account(g.grant_id) for g in live])
-    lots = [(g, balances.get(ledger.grant_account(g.grant_id), 0)) for g in live]
-    return sorted([lot for lot in lots if lot[1] > 0], key=lambda lot: (lot[0].expires_at, lot[0].grant_id))
+        stmt = stmt.where(g.grant_id == target.grant_id)
+    rows = session.exec(stmt.order_by(g.grant_id).with_for_update(of=_GRANTS))
+    lots = [
+        Lot(grant_id, expires_at, balance)
+        for grant_id, available_at, expires_at, balance in rows
+        if available_at <= now < expires_at and balance > 0
+    ]
+    return sorted(lots, key=lambda lot: (lot.expires_at, lot.grant_id))
 
 
 def _nothing_usable(session: Session, benefit: Benefit, target: Target, now: datetime) -> Rejected:
@@ -94,16 +124,34 @@ def _check_stacking(session: Session, benefit: Benefit, target: Target) -> None:
         raise Rejected("not_stackable", "this benefit cannot be combined with the others on this order")
 
 
-def hold_in(session: Session, *, target: Target, ttl_s: int, now: datetime, limits: RiskLimits) -> Redemption:
-    """Move value from the customer's lots to a hold account (claiming a claimable coupon if needed)."""
+@dataclass
+class _Use:
+    """What a hold or a redemption takes: from which lots how much (checked, not yet written)."""
+
+    benefit: Benefit
+    plan: list[tuple[Lot, int]]
+    claimed: Grant | None  # a claimable coupon granted in this transaction (an ORM object)
+
+    @property
+    def total(self) -> int:
+        return sum(p for _, p in self.plan)
+
+    @property
+    def single_use(self) -> bool:
+        return self.benefit.kind in SINGLE_USE_KINDS
+
+
+def _plan_use(session: Session, *, target: Target, now: datetime, limits: RiskLimits) -> _Use:
+    """The checks of a use, then the lots it takes from (claiming a claimable coupon if needed)."""
     require_acting_here(target.by, target.context)
     benefit = load_benefit(session, target.benefit_id)
     require_live(benefit)
     require_usable(session, benefit=benefit, customer_id=target.customer_id, context=target.context)
     _check_stacking(session, benefit, target)
     lots = _usable_lots(session, benefit, target, now)
+    claimed = None
     if not lots and benefit.claimable and benefit.kind != "points" and not target.grant_id:
-        grant = grant_in(
+        claimed = grant_in(
             session,
             benefit=benefit,
             customer_id=target.customer_id,
@@ -113,34 +161,50 @@ def hold_in(session: Session, *, target: Target, ttl_s: int, now: datetime, limi
             now=now,
             by=target.by,
         )
-        lots = [(grant, grant.initial_amount)]
+        lots = [Lot(claimed.grant_id, claimed.expires_at, claimed.initial_amount)]
     if not lots:
         raise _nothing_usable(session, benefit, target, now)
     if benefit.kind in SINGLE_USE_KINDS:
-        grant, balance = lots[0]
-        plan = [(grant, _coupon_take(benefit, target, balance))]
-        grant.status = "held"
-        session.add(grant)
+        plan = [(lots[0], _coupon_take(benefit, target, lots[0].balance))]
     else:
         need = target.amount or (1 if benefit.kind == "perk" else 0)
         if need <= 0:
             raise InvalidInput("amount_required", "say how many points or uses to spend")
-        plan = []
-        for grant, balance in lots:
-            part = min(balance, need - sum(p for _, p in plan))
+        plan, taken = [], 0
+        for lot in lots:
+            part = min(lot.balance, need - taken)
             if part > 0:
-                plan.append((grant, part))
-        if sum(p for _, p in plan) < need:
+                plan.append((lot, part))
+                taken += part
+        if taken < need:
             raise Rejected("insufficient_balance", f"not enough {benefit.benefit_id} available")
-    total = sum(p for _, p in plan)
-    if total <= 0:
+    use = _Use(benefit, plan, claimed)
+    if use.total <= 0:
         raise InvalidInput("nothing_to_redeem", "the redemption would be worth nothing")
+    return use
+
+
+def _set_lot_status(session: Session, use: _Use, status: str) -> None:
+    """A single-use coupon's lot becomes held or used (the claimed lot is still an ORM object)."""
+    lot = use.plan[0][0]
+    if use.claimed is not None and use.claimed.grant_id == lot.grant_id:
+        use.claimed.status = status
+        session.add(use.claimed)
+    else:
+        session.exec(_SET_GRANT_STATUS, params={"grant": lot.grant_id, "status": status})
+
+
+def _write_redemption(
+    session: Session, use: _Use, *, target: Target, ttl_s: int, now: datetime, settled: bool
+) -> Redemption:
+    """Insert the redemption and its lines (Core, one executemany) and open its hold account."""
     redemption = Redemption(
         redemption_id=uuid.uuid4().hex,
-        benefit_id=benefit.benefit_id,
+        benefit_id=use.benefit.benefit_id,
         customer_id=target.customer_id,
-        status="held",
-        amount=total,
+        status="confirmed" if settled else "held",
+        amount=use.total,
+        refunded=0,
         order_amount=target.order_amount,
         order_ref=target.order_ref,
         scope=target.context.scope,
@@ -148,21 +212,79 @@ def hold_in(session: Session, *, target: Target, ttl_s: int, now: datetime, limi
         created_by_scope=target.by.scope_id,
         created_at=now,
         hold_expires_at=now + timedelta(seconds=ttl_s),
+        settled_at=now if settled else None,
     )
-    session.add(redemption)
-    session.add_all(
-        RedemptionLine(redemption_id=redemption.redemption_id, grant_id=g.grant_id, amount=p) for g, p in plan
+    session.exec(_INSERT_REDEMPTION, params={c.name: getattr(redemption, c.name) for c in _REDEMPTIONS.c})
+    session.exec(
+        _INSERT_LINE,
+        params=[
+            {"redemption_id": redemption.redemption_id, "grant_id": lot.grant_id, "amount": p, "refunded": 0}
+            for lot, p in use.plan
+        ],
     )
-    ledger.open_account(session, ledger.hold_account(redemption.redemption_id))
-    ledger.post_entry(
-        session,
-        kind="hold",
-        reference=redemption.redemption_id,
-        now=now,
-        lines=[(ledger.grant_account(g.grant_id), -p) for g, p in plan]
-        + [(ledger.hold_account(redemption.redemption_id), total)],
-    )
+    ledger.open_new_account(session, ledger.hold_account(redemption.redemption_id))
     return redemption
+
+
+def _hold_entry(use: _Use, redemption: Redemption) -> ledger.Entry:
+    return ledger.Entry(
+        "hold",
+        redemption.redemption_id,
+        [(ledger.grant_account(lot.grant_id), -p) for lot, p in use.plan]
+        + [(ledger.hold_account(redemption.redemption_id), use.total)],
+    )
+
+
+def hold_in(
+    session: Session, *, target: Target, ttl_s: int, now: datetime, limits: RiskLimits
+) -> tuple[Redemption, list[str]]:
+    """Move value from the customer's lots to a hold account (claiming a claimable coupon if needed);
+    returns the redemption (not attached to the session) and the lots' grant ids."""
+    use = _plan_use(session, target=target, now=now, limits=limits)
+    if use.single_use:
+        _set_lot_status(session, use, "held")
+    redemption = _write_redemption(session, use, target=target, ttl_s=ttl_s, now=now, settled=False)
+    ledger.post_entries(session, [_hold_entry(use, redemption)], now=now)
+    return redemption, sorted(lot.grant_id for lot, _ in use.plan)
+
+
+def redeem_in(
+    session: Session, *, target: Target, now: datetime, limits: RiskLimits
+) -> tuple[Redemption, list[str]]:
+    """Hold and confirm in one step: the same entries as `hold_in` then `settle_in` (hold, confirm,
+    a single-use coupon's leftover back to the budget), from what was read once, each account's
+    balance updated once (the hold account's nets to zero) and no row re-read or updated after
+    it was written; returns the redemption (not attached) and the lots' grant ids."""
+    use = _plan_use(session, target=target, now=now, limits=limits)
+    redemption = _write_redemption(session, use, target=target, ttl_s=60, now=now, settled=True)
+    rid, total, benefit_id = redemption.redemption_id, use.total, use.benefit.benefit_id
+    entries = [
+        _hold_entry(use, redemption),
+        ledger.Entry(
+            "confirm",
+            rid,
+            [(ledger.hold_account(rid), -total), (ledger.redeemed_account(benefit_id), total)],
+        ),
+    ]
+    if use.single_use:
+        lot, taken = use.plan[0]
+        leftover = lot.balance - taken
+        grant = ledger.grant_account(lot.grant_id)
+        entries.append(
+            ledger.Entry(
+                "coupon_leftover",
+                lot.grant_id,
+                [(grant, -leftover), (ledger.budget_account(benefit_id), leftover)],
+            )
+        )
+        _set_lot_status(session, use, "used")
+    ledger.post_entries(session, entries, now=now)
+    record_event(
+        session,
+        "benefits.redemption.confirmed",
+        to_proto(events_pb2.RedemptionConfirmed, redemption, occurred_at=now),
+    )
+    return redemption, sorted(lot.grant_id for lot, _ in use.plan)
 
 
 def lines_of(session: Session, redemption_id: str) -> list[RedemptionLine]:

@@ -12,9 +12,9 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
-from sqlalchemy import func, or_
+from sqlalchemy import Table, bindparam, func, insert, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select, update
 
@@ -54,44 +54,112 @@ def open_account(session: Session, account_id: str, *, may_go_negative: bool = F
     insert_ignore(session, LedgerAccount, account_id=account_id, balance=0, may_go_negative=may_go_negative)
 
 
+Lines = list[tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One journal entry to post: its kind, what it refers to, and its (account, amount) lines."""
+
+    kind: str
+    reference: str
+    lines: Lines
+
+
+def table_of(model: type) -> Table:
+    """A table model's Core table, for Core statements on the hot paths (no ORM unit of work)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]  # set on table models; SQLModel does not declare it
+
+
+_ACCOUNTS = table_of(LedgerAccount)
+_ENTRIES = table_of(LedgerEntry)
+_POSTINGS = table_of(LedgerPosting)
+# Core statements (compiled once, cached): one conditional balance update, one executemany per table.
+_APPLY = (
+    update(_ACCOUNTS)
+    .where(_ACCOUNTS.c.account_id == bindparam("account"))
+    .where(or_(_ACCOUNTS.c.may_go_negative, _ACCOUNTS.c.balance + bindparam("delta") >= 0))
+    .values(balance=_ACCOUNTS.c.balance + bindparam("delta"))
+)
+_INSERT_ACCOUNT = insert(_ACCOUNTS)
+_INSERT_ENTRY = insert(_ENTRIES)
+_INSERT_POSTING = insert(_POSTINGS)
+
+
+def open_new_account(session: Session, account_id: str) -> None:
+    """Open an account whose id is new (a hold's, named after a fresh redemption id): a plain insert."""
+    session.exec(_INSERT_ACCOUNT, params={"account_id": account_id, "balance": 0, "may_go_negative": False})
+
+
+def _deltas(entry: Entry) -> dict[str, int]:
+    merged: dict[str, int] = defaultdict(int)
+    for account_id, amount in entry.lines:
+        merged[account_id] += amount
+    deltas = {a: v for a, v in merged.items() if v != 0}
+    if sum(deltas.values()) != 0:
+        raise ValueError(f"unbalanced entry {entry.kind} {entry.reference}: {deltas}")
+    return deltas
+
+
+def post_entries(
+    session: Session,
+    entries: list[Entry],
+    *,
+    refusals: dict[str, DomainError] | None = None,
+    now: datetime | None = None,
+) -> list[str]:
+    """Record balanced entries and apply them to the stored balances; refuse what would overdraw.
+
+    The entries' effects are summed per account and each account is updated once, in account order
+    (so concurrent transactions lock rows in the same order), with the condition that the balance
+    stays >= 0 after all of them; the entries and their postings are then written with one
+    executemany per table. Returns the entry ids ("" for an entry whose lines cancel out)."""
+    now = now or utcnow()
+    entry_ids: list[str] = []
+    entry_rows: list[dict[str, object]] = []
+    posting_rows: list[dict[str, object]] = []
+    totals: dict[str, int] = defaultdict(int)
+    for entry in entries:
+        deltas = _deltas(entry)
+        if not deltas:
+            entry_ids.append("")
+            continue
+        entry_id = uuid.uuid4().hex
+        entry_ids.append(entry_id)
+        entry_rows.append(
+            {"entry_id": entry_id, "kind": entry.kind, "reference": entry.reference, "created_at": now}
+        )
+        for account_id, amount in deltas.items():
+            posting_rows.append(
+                {"entry_id": entry_id, "account_id": account_id, "amount": amount, "created_at": now}
+            )
+            totals[account_id] += amount
+    for account_id in sorted(totals):
+        delta = totals[account_id]
+        if delta == 0:
+            continue
+        result = session.exec(_APPLY, params={"account": account_id, "delta": delta})
+        if result.rowcount != 1:
+            raise (refusals or {}).get(account_id) or Rejected(
+                "insufficient_balance", f"{account_id} too low"
+            )
+    if entry_rows:
+        session.exec(_INSERT_ENTRY, params=entry_rows)
+        session.exec(_INSERT_POSTING, params=posting_rows)
+    return entry_ids
+
+
 def post_entry(
     session: Session,
     *,
     kind: str,
     reference: str,
-    lines: list[tuple[str, int]],
+    lines: Lines,
     refusals: dict[str, DomainError] | None = None,
     now: datetime | None = None,
 ) -> str:
     """Record one balanced entry and apply it to the stored balances; refuse what would overdraw."""
-    merged: dict[str, int] = defaultdict(int)
-    for account_id, amount in lines:
-        merged[account_id] += amount
-    deltas = {a: v for a, v in merged.items() if v != 0}
-    if sum(deltas.values()) != 0:
-        raise ValueError(f"unbalanced entry {kind} {reference}: {deltas}")
-    if not deltas:
-        return ""
-    now = now or utcnow()
-    entry_id = uuid.uuid4().hex
-    for account_id in sorted(deltas):
-        delta = deltas[account_id]
-        result = session.exec(
-            update(LedgerAccount)
-            .where(col(LedgerAccount.account_id) == account_id)
-            .where(or_(col(LedgerAccount.may_go_negative), col(LedgerAccount.balance) + delta >= 0))
-            .values(balance=col(LedgerAccount.balance) + delta)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
-            raise (refusals or {}).get(account_id) or Rejected(
-                "insufficient_balance", f"{account_id} too low"
-            )
-    session.add(LedgerEntry(entry_id=entry_id, kind=kind, reference=reference, created_at=now))
-    session.add_all(
-        LedgerPosting(entry_id=entry_id, account_id=a, amount=v, created_at=now) for a, v in deltas.items()
-    )
-    return entry_id
+    return post_entries(session, [Entry(kind, reference, lines)], refusals=refusals, now=now)[0]
 
 
 def locked(session: Session, model: type[Row], key: object) -> Row | None:

@@ -9,7 +9,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from services.benefits import ledger
-from services.benefits.holds import Target, hold_in, lines_of, release_in, return_account, settle_in
+from services.benefits.holds import (
+    Target,
+    hold_in,
+    lines_of,
+    redeem_in,
+    release_in,
+    return_account,
+    settle_in,
+)
 from services.benefits.models import Grant, Redemption, RedemptionRefund
 from services.benefits.principals import Principal, owns, require_principal
 from services.benefits.rules import DEFAULT_LIMITS, RiskLimits
@@ -60,8 +68,8 @@ def reserve_benefit(
         raise InvalidInput("invalid_ttl", f"ttl_seconds must be 1..{MAX_TTL_S}")
 
     def apply(session: Session) -> RedemptionView:
-        redemption = hold_in(session, target=target, ttl_s=ttl_s, now=utcnow(), limits=limits)
-        return _view(session, redemption)
+        redemption, grant_ids = hold_in(session, target=target, ttl_s=ttl_s, now=utcnow(), limits=limits)
+        return RedemptionView.of(redemption, grant_ids)
 
     return run_once(
         engine,
@@ -79,10 +87,8 @@ def redeem_benefit(
     """Take and confirm in one step (claiming a claimable coupon first if the wallet has none)."""
 
     def apply(session: Session) -> RedemptionView:
-        now = utcnow()
-        redemption = hold_in(session, target=target, ttl_s=60, now=now, limits=limits)
-        settle_in(session, redemption=redemption, now=now)
-        return _view(session, redemption)
+        redemption, grant_ids = redeem_in(session, target=target, now=utcnow(), limits=limits)
+        return RedemptionView.of(redemption, grant_ids)
 
     return run_once(
         engine,
