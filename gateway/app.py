@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from gateway.api_docs import install_api_docs
 from gateway.clients import Clients
 from gateway.config import GatewaySettings
 from gateway.core_banking import CoreBanking, CoreBankingSettings
+from gateway.dispatch import dispatch_through_index
 from gateway.edge import Edge
 from gateway.ended_sessions import follow_ended_sessions
 from gateway.middleware import EdgeMiddleware
@@ -19,7 +19,7 @@ from gateway.openapi import install_openapi
 from gateway.personal_data_guard import PersonalDataGuard
 from gateway.problems import install_problem_handlers
 from gateway.revoked_keys import follow_revoked_keys
-from gateway.route_index import index_routes, name_server_spans
+from gateway.route_index import index_routes
 from gateway.routes import (
     audit,
     benefits,
@@ -35,6 +35,7 @@ from gateway.routes import (
     traces,
 )
 from gateway.routes.reach.receipts import ProviderReceipts, ProviderReceiptSettings
+from gateway.server_telemetry import install_server_telemetry
 from services.runtime.bus import Bus
 
 API_DESCRIPTION = """
@@ -79,7 +80,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         version="1.0.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
-        # FastAPIInstrumentor below traces and measures every request (the metrics' names and labels
+        # gateway.server_telemetry traces and measures every request (the metrics' names and labels
         # are the dashboards'); FastAPI's own telemetry would only look for it on every request
         telemetry={"tracing": False, "metrics": False, "logs": False},
         openapi_url=None,  # gateway.api_docs serves /openapi.json (built off the event loop)
@@ -120,6 +121,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         EdgeMiddleware, max_body_bytes=settings.max_body_bytes, timeout_s=settings.request_timeout_s
     )
     # one server span per request (its gRPC calls are its children), no span per ASGI message
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz", exclude_spans=["receive", "send"])
-    name_server_spans(app)
+    install_server_telemetry(app)
+    # the router finds a request's route in the route index instead of trying every route
+    dispatch_through_index(app.router)
     return app

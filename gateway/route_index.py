@@ -13,15 +13,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.util.http import sanitize_method
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Scope
+from starlette.types import Scope
 
+T = TypeVar("T")
 SCOPE_KEY = "lattice.route"  # the request's RouteMatch, kept in its scope
 
 
@@ -44,12 +44,49 @@ def _head(path: str) -> tuple[str, str | None]:
     return parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else None
 
 
+class Buckets(Generic[T]):
+    """Items keyed by route templates, in their order, bucketed by the templates' literal first two
+    segments: `candidates(path)` holds every item whose template could match `path`, in order."""
+
+    def __init__(self, keyed: Iterable[tuple[str | None, T]]) -> None:
+        # (first, second) -> items; a parameter (or nothing) in a place stands for any segment there.
+        # A template of None (a route without a path pattern) may match any path.
+        heads: list[tuple[str | None, str | None, T]] = []
+        for path_format, item in keyed:
+            if path_format is None:
+                heads.append((None, None, item))
+                continue
+            first, second = _head(path_format)
+            literal_first = bool(first) and "{" not in first
+            literal_second = literal_first and bool(second) and "{" not in (second or "")
+            heads.append((first if literal_first else None, second if literal_second else None, item))
+        self._anywhere = tuple(e for f, _, e in heads if f is None)
+        self._by_first = {
+            first: tuple(e for f, s, e in heads if f is None or (f == first and s is None))
+            for first, _, _ in heads
+            if first is not None
+        }
+        self._by_both = {
+            (first, second): tuple(
+                e for f, s, e in heads if f is None or (f == first and s in (None, second))
+            )
+            for first, second, _ in heads
+            if first is not None and second is not None
+        }
+
+    def candidates(self, path: str) -> tuple[T, ...]:
+        first, second = _head(path)
+        found = self._by_both.get((first, second or ""))
+        if found is None:
+            found = self._by_first.get(first, self._anywhere)
+        return found
+
+
 class RouteIndex:
     """Routes in FastAPI's order, bucketed by the literal first two segments of their templates."""
 
     def __init__(self, routes: Iterable[BaseRoute]) -> None:
-        # (first, second) -> entries; a parameter (or nothing) in a place stands for any segment there
-        keyed: list[tuple[str | None, str | None, _Entry]] = []
+        keyed: list[tuple[str | None, _Entry]] = []
         for context in iter_route_contexts(list(routes)):
             regex = getattr(context, "path_regex", None)
             path_format = getattr(context, "path_format", None)
@@ -61,31 +98,12 @@ class RouteIndex:
                 template=getattr(context, "path", None) or path_format,
                 methods=frozenset(methods) if methods else None,
             )
-            first, second = _head(path_format)
-            literal_first = bool(first) and "{" not in first
-            literal_second = literal_first and bool(second) and "{" not in (second or "")
-            keyed.append((first if literal_first else None, second if literal_second else None, entry))
-        self._anywhere = tuple(e for f, _, e in keyed if f is None)
-        self._by_first = {
-            first: tuple(e for f, s, e in keyed if f is None or (f == first and s is None))
-            for first, _, _ in keyed
-            if first is not None
-        }
-        self._by_both = {
-            (first, second): tuple(
-                e for f, s, e in keyed if f is None or (f == first and s in (None, second))
-            )
-            for first, second, _ in keyed
-            if first is not None and second is not None
-        }
+            keyed.append((path_format, entry))
+        self._buckets = Buckets(keyed)
 
     def match(self, path: str, method: str) -> RouteMatch | None:
-        first, second = _head(path)
-        candidates = self._by_both.get((first, second or ""))
-        if candidates is None:
-            candidates = self._by_first.get(first, self._anywhere)
         partial: RouteMatch | None = None
-        for entry in candidates:
+        for entry in self._buckets.candidates(path):
             found = entry.regex.match(path)
             if found is None:
                 continue
@@ -119,7 +137,7 @@ def route_of(scope: Scope) -> RouteMatch | None:
 
 
 def span_details(scope: Scope) -> tuple[str, dict[str, str]]:
-    """The server span's name and `http.route` (OpenTelemetryMiddleware's `default_span_details`)."""
+    """The server span's name and `http.route` (as OpenTelemetry's FastAPI instrumentation names them)."""
     method = sanitize_method(scope.get("method", "").strip())
     if method == "_OTHER":
         method = "HTTP"
@@ -127,23 +145,3 @@ def span_details(scope: Scope) -> tuple[str, dict[str, str]]:
     if route is None:
         return method, {}
     return f"{method} {route.template}", {"http.route": route.template}
-
-
-def name_server_spans(app: FastAPI) -> None:
-    """Let OpenTelemetry's middleware (FastAPIInstrumentor) name its server spans from the index.
-
-    Call after `FastAPIInstrumentor.instrument_app(app)`: the stack it builds is left as it is (spans,
-    metrics and exception recording unchanged) but for the function that names each request's span.
-    """
-    build = app.build_middleware_stack
-
-    def build_with_index() -> ASGIApp:
-        stack = build()
-        layer: Any = stack
-        while layer is not None:
-            if isinstance(layer, OpenTelemetryMiddleware):
-                layer.default_span_details = span_details
-            layer = getattr(layer, "app", None)
-        return stack
-
-    app.build_middleware_stack = build_with_index  # type: ignore[method-assign]  # as the instrumentor does: the stack is built at the first request
