@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from services.runtime.bus import STREAMS, Bus
 from tools.bench.soak import jetstream_state, soak_markdown, written
@@ -95,3 +96,11 @@ def test_the_soak_reads_what_each_stream_gained(nats_stack: Stack) -> None:
     assert "JetStream during the soak: +5 messages" in text
     assert "CONVERSION +5" in text
     assert "growth bar 10%: MISSED" in text
+
+
+def test_every_deployed_nats_server_states_its_memory_budget() -> None:
+    root = Path(__file__).resolve().parents[2]
+    single = yaml.safe_load((root / "docker-compose.yml").read_text())["services"]["nats"]
+    cluster = yaml.safe_load((root / "infra/nats/cluster/compose.yml").read_text())["services"]
+    for name, service in {"nats": single, **{f"cluster {n}": s for n, s in cluster.items()}}.items():
+        assert service["environment"]["GOMEMLIMIT"] == "256MiB", name
