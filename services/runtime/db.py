@@ -59,9 +59,19 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0, pool_size: int = 10) -
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]  # SQLAlchemy event hooks receive untyped DBAPI objects
-            readonly = conn.get_execution_options().get(_READONLY, False)
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={lock_wait_ms(busy_timeout_s)}")
-            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+            busy = f"PRAGMA busy_timeout={lock_wait_ms(busy_timeout_s)}"
+            if conn.get_execution_options().get(_READONLY, False):
+                # a read: straight on the driver's connection, without SQLAlchemy's statement and
+                # result machinery for two statements that return nothing (most of a small read's cost)
+                cursor = conn.connection.driver_connection.cursor()
+                try:
+                    cursor.execute(busy)
+                    cursor.execute("BEGIN")
+                finally:
+                    cursor.close()
+                return
+            conn.exec_driver_sql(busy)
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     timeout_ms = int(busy_timeout_s * 1000)
@@ -109,10 +119,22 @@ def insert_ignore(session: Session, model: type, **values: object) -> None:
     session.exec(insert(model).values(**values).on_conflict_do_nothing())
 
 
+_READ_ENGINE = "_lattice_read_engine"
+
+
+def _read_engine(engine: Engine) -> Engine:
+    """`engine` with the read-only option, made once per engine (not per read) and kept on it."""
+    found: Engine | None = getattr(engine, _READ_ENGINE, None)
+    if found is None:
+        found = engine.execution_options(**{_READONLY: True})
+        setattr(engine, _READ_ENGINE, found)
+    return found
+
+
 @contextmanager
 def read_session(engine: Engine) -> Iterator[Session]:
     """A read-only session that never takes SQLite's write lock."""
-    with Session(engine.execution_options(**{_READONLY: True}), expire_on_commit=False) as session:
+    with Session(_read_engine(engine), expire_on_commit=False) as session:
         yield session
 
 
