@@ -1,4 +1,5 @@
-"""Content's own events, consumed by every replica to drop the serving snapshots they make stale.
+"""Content's own events, consumed by every replica to mark the serving snapshots they make stale
+(rebuilt in the background while the previous version serves) or, for an archived item, to drop them.
 
 Invalidation must reach *every* replica, so it cannot use a shared durable consumer (replicas would
 split the messages between them): each process reads the CONTENT stream through its own ordered,
@@ -25,14 +26,14 @@ SUBJECTS = "content.>"
 
 
 def apply_event(cache: SlotCache, *, subject: str, data: bytes) -> None:
-    """Drop the snapshots an event makes stale; an unreadable event drops them all."""
+    """Mark the snapshots an event makes stale (drop them on a withdrawal); an unreadable event drops all."""
     try:
         if subject == PLACEMENT_CHANGED:
             cache.invalidate_slot(events_pb2.PlacementChanged.FromString(data).slot_key)
         elif subject == ITEM_PUBLISHED:
             cache.invalidate_item(events_pb2.ItemPublished.FromString(data).item_id)
         elif subject == ITEM_ARCHIVED:
-            cache.invalidate_item(events_pb2.ItemArchived.FromString(data).item_id)
+            cache.invalidate_item(events_pb2.ItemArchived.FromString(data).item_id, withdrawn=True)
     except DecodeError:
         logger.warning("unreadable event on %s; dropping every serving snapshot", subject)
         cache.clear()

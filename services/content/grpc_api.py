@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
@@ -22,8 +22,8 @@ from services.content.convert import (
     viewer_from_pb,
 )
 from services.content.preview import PreviewRpcs
-from services.content.rendering import render_item
-from services.content.serving import needs_database, serve_from, serve_slot
+from services.content.rendering import locale_chain, render_item
+from services.content.serving import Choice, choose_from, needs_database
 from services.content.slot_cache import SlotCache
 from services.runtime.clock import utcnow
 from services.runtime.errors import InvalidInput, NotFound, Rejected
@@ -34,6 +34,7 @@ from services.runtime.sorting import start_of
 
 MAX_PAGE = 100
 MAX_REASON = 500
+MAX_CHAINS = 1024
 
 
 def _reason(text: str) -> str:
@@ -72,10 +73,15 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
         self._cache = cache
         self._clock = clock
         self._rng = rng or random.Random()
+        self._chains: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     async def _item_write(self, reply: type[ItemReply], fn, **kwargs) -> ItemReply:
         item, versions = await asyncio.to_thread(fn, engine=self._engine, **kwargs)
-        self._cache.invalidate_item(item.item_id)
+        # an item no longer active (archived) is withdrawn: its snapshots are dropped, not served on;
+        # this replica's snapshots holding the item are rebuilt before the write answers
+        slot_keys = self._cache.invalidate_item(item.item_id, withdrawn=item.status != "active")
+        if slot_keys:
+            await asyncio.to_thread(self._cache.refresh, slot_keys)
         return reply(item=item_to_pb(item, versions))
 
     async def CreateItem(self, request: pb.CreateItemRequest, context) -> pb.CreateItemResponse:
@@ -272,7 +278,8 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
 
     async def _placement_write(self, reply: type[PlacementReply], fn, **kwargs) -> PlacementReply:
         placement = await asyncio.to_thread(fn, engine=self._engine, **kwargs)
-        self._cache.invalidate_slot(placement.slot_key)
+        if slot_keys := self._cache.invalidate_slot(placement.slot_key):
+            await asyncio.to_thread(self._cache.refresh, slot_keys)  # served here once the write answers
         return reply(placement=placement_to_pb(placement))
 
     async def CreatePlacement(
@@ -326,27 +333,39 @@ class ContentApi(PreviewRpcs, content_pb2_grpc.ContentServiceServicer):
         viewer = viewer_from_pb(request.viewer)
         if not 3 <= len(request.slot_key) <= 120 or len(request.locales) > 10:
             raise InvalidInput("invalid_request", "a slot key of 3-120 characters and at most 10 locales")
-        locales, now = list(request.locales), self._clock()
-        snapshot = self._cache.peek(request.slot_key)
-        if snapshot is not None and not needs_database(snapshot, viewer):
-            # Pure in-memory choice: no thread hop on the hot path.
-            served = serve_from(
-                snapshot, engine=self._engine, viewer=viewer, locales=locales, now=now, rng=self._rng
+        now = self._clock()
+        snapshot, current = self._cache.lookup(request.slot_key)
+        if snapshot is None:  # the slot's first serve (or a withdrawal) builds its snapshot; others wait
+            snapshot = await asyncio.to_thread(self._cache.get, request.slot_key)
+        elif not current:  # the previous version serves on while a thread rebuilds it
+            self._cache.refresh_in_background(request.slot_key)
+        if needs_database(snapshot, viewer):
+            choice = await asyncio.to_thread(
+                choose_from, snapshot, engine=self._engine, viewer=viewer, now=now, rng=self._rng
             )
-        else:
-            served = await asyncio.to_thread(
-                serve_slot,
-                engine=self._engine,
-                cache=self._cache,
-                slot_key=request.slot_key,
-                viewer=viewer,
-                locales=locales,
-                now=now,
-                rng=self._rng,
-            )
-        if served is None:
+        else:  # a pure in-memory choice: no thread hop on the hot path
+            choice = choose_from(snapshot, engine=self._engine, viewer=viewer, now=now, rng=self._rng)
+        if choice is None:
             return pb.ServeSlotResponse(served=False)
-        return to_proto(pb.ServeSlotResponse, served, served=True)
+        return pb.ServeSlotResponse(
+            served=True, placement_id=choice.placement_id, item=self._rendered(choice, request.locales)
+        )
+
+    def _rendered(self, choice: Choice, locales: Sequence[str]) -> pb.RenderedItem:
+        """The chosen item as sent, made once per item version, edition and locale."""
+        key = tuple(locales)
+        chain = self._chains.get(key)
+        if chain is None:
+            if len(self._chains) >= MAX_CHAINS:  # the preferences are the client's: keep the cache bounded
+                self._chains.clear()
+            chain = self._chains[key] = locale_chain(list(key))
+        item = choice.item
+        locale = item.locale_for(edition=choice.edition, chain=chain)
+        rendered = item.served.get((choice.edition, locale))
+        if rendered is None:
+            rendered = to_proto(pb.RenderedItem, item.render(edition=choice.edition, chain=(locale,)))
+            item.served[(choice.edition, locale)] = rendered
+        return rendered
 
     async def GetRenderedItem(
         self, request: pb.GetRenderedItemRequest, context

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -40,6 +40,8 @@ class PublishedItem:
     type: str
     standard_fallback: bool
     variants: dict[str, Any]
+    # what serving made of this item, per (edition, locale); lives as long as the snapshot that read it
+    served: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
     def edition_for(self, edition: str) -> str | None:
         """The variant a customer of `edition` sees: their own, else standard where the item allows it."""
@@ -47,10 +49,15 @@ class PublishedItem:
             return edition
         return "standard" if self.standard_fallback and "standard" in self.variants else None
 
+    def locale_for(self, *, edition: str, chain: tuple[str, ...]) -> str:
+        """The locale of `edition`'s variant shown for `chain`: the first it has, else its first."""
+        texts = self.variants[edition].get("texts", {})
+        return next((loc for loc in chain if loc in texts), next(iter(texts)))
+
     def render(self, *, edition: str, chain: tuple[str, ...]) -> Rendered:
         variant = self.variants[edition]
         texts = variant.get("texts", {})
-        locale = next((loc for loc in chain if loc in texts), next(iter(texts)))
+        locale = self.locale_for(edition=edition, chain=chain)
         return Rendered(
             item_id=self.item_id,
             version=self.version,

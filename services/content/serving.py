@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from services.content.models import ServeCount
-from services.content.rendering import Rendered, locale_chain
+from services.content.rendering import PublishedItem, Rendered, locale_chain
 from services.content.slot_cache import SHANGHAI, Candidate, SlotCache, SlotSnapshot
 from services.runtime.db import read_session, transaction
 from services.runtime.retention import Rule
@@ -33,6 +33,15 @@ class Viewer:
 class Served:
     placement_id: str
     item: Rendered
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The placement chosen for a viewer, and the item and variant edition it shows them."""
+
+    placement_id: str
+    item: PublishedItem
+    edition: str
 
 
 def local_day(now: datetime) -> str:
@@ -90,6 +99,18 @@ def serve_from(
     rng: random.Random,
 ) -> Served | None:
     """Pick and render the item for `viewer` at `now`; None when nothing in the slot is eligible."""
+    choice = choose_from(snapshot, engine=engine, viewer=viewer, now=now, rng=rng)
+    if choice is None:
+        return None
+    return Served(
+        choice.placement_id, choice.item.render(edition=choice.edition, chain=locale_chain(locales))
+    )
+
+
+def choose_from(
+    snapshot: SlotSnapshot, *, engine: Engine, viewer: Viewer, now: datetime, rng: random.Random
+) -> Choice | None:
+    """Pick the placement for `viewer` at `now` (counting a capped serve); None when nothing is eligible."""
     counts: dict[str, int] | None = None
     for tier in snapshot.tiers_for(edition=viewer.edition, branch=viewer.branch):
         eligible = [
@@ -133,7 +154,7 @@ def serve_from(
                 eligible.remove(chosen)
                 continue
             item, edition = content
-            return Served(chosen.placement_id, item.render(edition=edition, chain=locale_chain(locales)))
+            return Choice(chosen.placement_id, item, edition)
     return None
 
 

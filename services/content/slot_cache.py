@@ -3,21 +3,32 @@
 A snapshot holds, for each edition, the slot's active placements whose item (or fallback item) has a
 servable published variant for that edition, grouped by priority, highest first. Serving then only
 checks the schedule, the customer's targeting attributes and the frequency caps.
+
+Content events do not drop a snapshot: they mark it stale (a version per slot, bumped by every
+invalidation), and the next serve rebuilds it in a background thread while requests keep being
+served from the previous version; only a withdrawal (an archived item, an unreadable event) drops
+snapshots outright, so that nothing withdrawn is served while the rebuild runs. A build reads the
+placements as plain rows (no ORM objects) and shares the parsed targeting between placements: at
+10^5 placements it is the only work proportional to the catalogue, and it happens per change, never
+per request.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import time as dtime
 from itertools import groupby
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import String, type_coerce
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -27,6 +38,7 @@ from services.runtime.db import read_session
 from services.runtime.editions import EDITIONS
 from services.runtime.errors import NotFound
 
+logger = logging.getLogger(__name__)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CHUNK = 500
 
@@ -35,9 +47,13 @@ def _time_of_day(value: str) -> dtime | None:
     return dtime(int(value[:2]), int(value[3:5])) if value else None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, eq=False)
 class Candidate:
-    """A placement as serving needs it: no database access left to do, except for caps."""
+    """A placement as serving needs it: no database access left to do, except for caps.
+
+    Never changed once built (not frozen only because a frozen dataclass costs twice as much to
+    build, which counts at 10^5 placements); compared by identity.
+    """
 
     placement_id: str
     priority: int
@@ -115,6 +131,9 @@ class EditionIndex:
     general: Tiers
     by_branch: dict[str, Tiers]
     capped_branches: frozenset[str]  # "" when a placement for every branch has a frequency cap
+    # a branch's tiers merged with the general ones, made on the branch's first serve (only for
+    # branches with placements of their own, so bounded by the snapshot)
+    merged: dict[str, Tiers] = field(default_factory=dict, compare=False, repr=False)
 
     def capped_for(self, branch: str) -> bool:
         return "" in self.capped_branches or branch in self.capped_branches
@@ -123,7 +142,12 @@ class EditionIndex:
         local = self.by_branch.get(branch, ()) if branch else ()
         if not local:
             return self.general
-        return _merge(self.general, local) if self.general else local
+        if not self.general:
+            return local
+        merged = self.merged.get(branch)
+        if merged is None:
+            merged = self.merged[branch] = _merge(self.general, local)
+        return merged
 
 
 @dataclass(frozen=True)
@@ -132,6 +156,7 @@ class SlotSnapshot:
     editions: dict[str, EditionIndex]
     item_ids: frozenset[str]
     built_at: float
+    version: int = 0  # the cache's invalidation counter when the build began
 
     def tiers_for(self, *, edition: str, branch: str) -> Tiers:
         index = self.editions.get(edition)
@@ -167,44 +192,130 @@ def _published(session: Session, item_ids: set[str]) -> dict[str, PublishedItem]
     return found
 
 
-def _candidate(p: Placement, items: dict[str, PublishedItem]) -> Candidate:
-    t: dict[str, Any] = p.targeting
+_PLACEMENT_COLUMNS = (
+    col(Placement.placement_id),
+    col(Placement.item_id),
+    col(Placement.fallback_item_id),
+    col(Placement.priority),
+    col(Placement.weight),
+    col(Placement.starts_at),
+    col(Placement.ends_at),
+    col(Placement.daily_start),
+    col(Placement.daily_end),
+    # as its stored text: placements share a few targetings, each parsed once per build
+    type_coerce(Placement.targeting, String).label("targeting"),
+    col(Placement.cap_per_day),
+)
+
+
+@dataclass(frozen=True)
+class _Targeting:
+    min_assurance_level: int
+    aum_tiers: frozenset[str]
+    branches: frozenset[str]
+    tags: frozenset[str]
+    editions: tuple[str, ...]  # the slot's editions aimed at
+
+
+class _Shared:
+    """Values many placements have in common, parsed and built once per snapshot."""
+
+    def __init__(self, items: dict[str, PublishedItem], slot_editions: list[str]) -> None:
+        self.items = items
+        self.slot_editions = slot_editions
+        self._sets: dict[tuple[str, ...], frozenset[str]] = {}
+        self._times: dict[str, dtime | None] = {}
+        self._editions: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._servable: dict[tuple[str, str, tuple[str, ...]], tuple[str, ...]] = {}
+        self._targetings: dict[Any, _Targeting] = {}
+
+    def targeting(self, stored: Any) -> _Targeting:
+        """A placement's targeting, parsed once per distinct stored text."""
+        key = stored if isinstance(stored, str) else json.dumps(stored, sort_keys=True)
+        found = self._targetings.get(key)
+        if found is None:
+            t = json.loads(key) if isinstance(key, str) else {}
+            found = self._targetings[key] = _Targeting(
+                min_assurance_level=int(t.get("min_assurance_level") or 0),
+                aum_tiers=self.set_of(t.get("aum_tiers")),
+                branches=self.set_of(t.get("branches")),
+                tags=self.set_of(t.get("tags")),
+                editions=self.editions(t.get("editions")),
+            )
+        return found
+
+    def set_of(self, values: Any) -> frozenset[str]:
+        key = tuple(values or ())
+        found = self._sets.get(key)
+        if found is None:
+            found = self._sets[key] = frozenset(key)
+        return found
+
+    def time_of_day(self, value: str) -> dtime | None:
+        if value not in self._times:
+            self._times[value] = _time_of_day(value)
+        return self._times[value]
+
+    def editions(self, wanted: Any) -> tuple[str, ...]:
+        """The slot's editions a placement aims at (all of them when it names none)."""
+        key = tuple(wanted or ())
+        found = self._editions.get(key)
+        if found is None:
+            chosen = set(key or self.slot_editions)
+            found = self._editions[key] = tuple(e for e in self.slot_editions if e in chosen)
+        return found
+
+    def servable(
+        self, c: Candidate, item_id: str, fallback_id: str, editions: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """The editions among those aimed at for which the item or its fallback has a variant."""
+        key = (item_id, fallback_id, editions)
+        found = self._servable.get(key)
+        if found is None:
+            found = self._servable[key] = tuple(e for e in editions if c.content_for(e) is not None)
+        return found
+
+
+def _candidate(row: Any, shared: _Shared, targeting: _Targeting) -> Candidate:
+    items = shared.items
     return Candidate(
-        placement_id=p.placement_id,
-        priority=p.priority,
-        weight=p.weight,
-        starts_at=p.starts_at,
-        ends_at=p.ends_at,
-        daily_start=_time_of_day(p.daily_start),
-        daily_end=_time_of_day(p.daily_end),
-        min_assurance_level=int(t.get("min_assurance_level") or 0),
-        aum_tiers=frozenset(t.get("aum_tiers") or ()),
-        branches=frozenset(t.get("branches") or ()),
-        tags=frozenset(t.get("tags") or ()),
-        cap_per_day=p.cap_per_day,
-        item=items.get(p.item_id),
-        fallback=items.get(p.fallback_item_id or ""),
+        placement_id=row.placement_id,
+        priority=row.priority,
+        weight=row.weight,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        daily_start=shared.time_of_day(row.daily_start),
+        daily_end=shared.time_of_day(row.daily_end),
+        min_assurance_level=targeting.min_assurance_level,
+        aum_tiers=targeting.aum_tiers,
+        branches=targeting.branches,
+        tags=targeting.tags,
+        cap_per_day=row.cap_per_day,
+        item=items.get(row.item_id),
+        fallback=items.get(row.fallback_item_id or ""),
     )
 
 
-def build_snapshot(*, engine: Engine, slot_key: str, built_at: float = 0.0) -> SlotSnapshot:
+def build_snapshot(*, engine: Engine, slot_key: str, built_at: float = 0.0, version: int = 0) -> SlotSnapshot:
     """Read a slot's active placements and their published items once, and index them per edition."""
     with read_session(engine) as session:
         slot = session.get(ResourceSlot, slot_key)
         if slot is None:
             raise NotFound("slot_not_found", f"no slot {slot_key}")
-        stmt = select(Placement).where(Placement.slot_key == slot_key, col(Placement.active).is_(True))
-        placements = list(session.exec(stmt))
-        item_ids = {i for p in placements for i in (p.item_id, p.fallback_item_id) if i}
+        stmt = select(*_PLACEMENT_COLUMNS).where(  # type: ignore[call-overload]  # sqlmodel's select overloads stop at four columns
+            Placement.slot_key == slot_key, col(Placement.active).is_(True)
+        )
+        rows = session.exec(stmt).all()
+        item_ids = {i for r in rows for i in (r.item_id, r.fallback_item_id) if i}
         items = _published(session, item_ids)
-    slot_editions = slot.editions or list(EDITIONS)
+    slot_editions = list(slot.editions or EDITIONS)
+    shared = _Shared(items, slot_editions)
     general: dict[str, list[Candidate]] = defaultdict(list)
     local: dict[str, dict[str, list[Candidate]]] = defaultdict(lambda: defaultdict(list))
-    for p in placements:
-        c = _candidate(p, items)
-        for edition in set(p.targeting.get("editions") or slot_editions) & set(slot_editions):
-            if c.content_for(edition) is None:
-                continue
+    for row in rows:
+        targeting = shared.targeting(row.targeting)
+        c = _candidate(row, shared, targeting)
+        for edition in shared.servable(c, row.item_id, row.fallback_item_id or "", targeting.editions):
             if c.branches:
                 for branch in c.branches:
                     local[edition][branch].append(c)
@@ -221,14 +332,17 @@ def build_snapshot(*, engine: Engine, slot_key: str, built_at: float = 0.0) -> S
         )
         for e in slot_editions
     }
-    return SlotSnapshot(slot_key, editions, frozenset(item_ids), built_at)
+    return SlotSnapshot(slot_key, editions, frozenset(item_ids), built_at, version)
 
 
 class SlotCache:
-    """Snapshots per slot, built by one thread at a time per slot.
+    """Snapshots per slot, built by one thread at a time per slot, never rebuilt under a request.
 
-    While a stale snapshot is being rebuilt, other requests keep serving the stale one; a build that
-    overlaps an invalidation is not kept.
+    Every invalidation bumps a counter; a slot's snapshot is current when it was begun after the
+    slot's latest invalidation (and is younger than `max_age_s`). A stale snapshot keeps serving
+    while one thread rebuilds it (`refresh_in_background`); a slot without any snapshot (never
+    served, or withdrawn) is built by its first request, the others waiting for that build.
+    A build that overlaps a withdrawal of its slot, one of its items or of everything is not kept.
     """
 
     def __init__(
@@ -240,57 +354,138 @@ class SlotCache:
         self._snapshots: dict[str, SlotSnapshot] = {}
         self._slots_by_item: dict[str, set[str]] = defaultdict(set)
         self._building: dict[str, threading.Lock] = defaultdict(threading.Lock)
-        self._generation = 0
+        self._refreshing: set[str] = set()
+        self._version = 0
+        self._stale_since: dict[str, int] = {}  # slot -> version of its latest invalidation
+        self._item_stale_since: dict[str, int] = {}
+        self._withdrawn_at: dict[str, int] = {}  # slot -> version of its latest withdrawal
+        self._item_withdrawn_at: dict[str, int] = {}
+        self._cleared_at = 0
         self._lock = threading.Lock()
 
-    def _fresh(self, snapshot: SlotSnapshot | None) -> bool:
-        return snapshot is not None and self._clock() - snapshot.built_at <= self._max_age_s
+    def _current(self, snapshot: SlotSnapshot) -> bool:
+        return (
+            snapshot.version >= self._stale_since.get(snapshot.slot_key, 0)
+            and self._clock() - snapshot.built_at <= self._max_age_s
+        )
+
+    def lookup(self, slot_key: str) -> tuple[SlotSnapshot | None, bool]:
+        """The cached snapshot (possibly stale) and whether it is current; never touches the database."""
+        snapshot = self._snapshots.get(slot_key)
+        return snapshot, snapshot is not None and self._current(snapshot)
 
     def peek(self, slot_key: str) -> SlotSnapshot | None:
-        """The cached snapshot if it is fresh; never touches the database."""
-        snapshot = self._snapshots.get(slot_key)
-        return snapshot if self._fresh(snapshot) else None
+        """The cached snapshot if it is current; never touches the database."""
+        snapshot, current = self.lookup(slot_key)
+        return snapshot if current else None
 
-    def get(self, slot_key: str) -> SlotSnapshot:
-        """The snapshot of a slot, built from the database when missing or too old (blocking)."""
-        snapshot = self._snapshots.get(slot_key)
-        if self._fresh(snapshot):
-            return snapshot  # type: ignore[return-value]  # a snapshot is immutable; callers read it as the public view
+    def get(self, slot_key: str, *, wait: bool = False) -> SlotSnapshot:
+        """The snapshot of a slot: the cached one if current, else built from the database (blocking).
+
+        When another thread is already rebuilding a stale snapshot, the stale one is returned, unless
+        `wait`: then the current one, once that build (or one of this thread's own) is done."""
+        snapshot, current = self.lookup(slot_key)
+        if current:
+            return snapshot  # type: ignore[return-value]  # current implies a snapshot
         with self._lock:
             building = self._building[slot_key]
-        if not building.acquire(blocking=snapshot is None):
-            return snapshot  # type: ignore[return-value]  # a snapshot is immutable; callers read it as the public view
+        if not building.acquire(blocking=wait or snapshot is None):
+            return snapshot  # type: ignore[return-value]  # not blocking only when there is one
         try:
-            current = self._snapshots.get(slot_key)
-            if self._fresh(current):
-                return current  # type: ignore[return-value]  # a snapshot is immutable; callers read it as the public view
-            generation = self._generation
-            snapshot = build_snapshot(engine=self._engine, slot_key=slot_key, built_at=self._clock())
+            latest, current = self.lookup(slot_key)
+            if current:
+                return latest  # type: ignore[return-value]  # current implies a snapshot
             with self._lock:
-                if generation == self._generation:
-                    self._snapshots[slot_key] = snapshot
-                    for item_id in snapshot.item_ids:
-                        self._slots_by_item[item_id].add(slot_key)
-            return snapshot
+                version = self._version
+            built = build_snapshot(
+                engine=self._engine, slot_key=slot_key, built_at=self._clock(), version=version
+            )
+            self._install(built)
+            return built
         finally:
             building.release()
             if slot_key not in self._snapshots:
                 with self._lock:
                     self._building.pop(slot_key, None)
 
-    def invalidate_slot(self, slot_key: str) -> None:
+    def _install(self, snapshot: SlotSnapshot) -> None:
+        slot_key, version = snapshot.slot_key, snapshot.version
         with self._lock:
-            self._generation += 1
-            self._snapshots.pop(slot_key, None)
+            withdrawn = max(
+                (self._item_withdrawn_at.get(i, 0) for i in snapshot.item_ids),
+                default=0,
+            )
+            if max(withdrawn, self._withdrawn_at.get(slot_key, 0), self._cleared_at) > version:
+                return  # a withdrawal overlapped the build: the next request builds afresh
+            changed = max((self._item_stale_since.get(i, 0) for i in snapshot.item_ids), default=0)
+            if changed > version:  # an item changed during the build: keep it, but as stale
+                self._stale_since[slot_key] = max(self._stale_since.get(slot_key, 0), changed)
+            self._snapshots[slot_key] = snapshot
+            for item_id in snapshot.item_ids:
+                self._slots_by_item[item_id].add(slot_key)
 
-    def invalidate_item(self, item_id: str) -> None:
+    def refresh_in_background(self, slot_key: str) -> None:
+        """Rebuild a stale snapshot in a thread of its own (one at a time per slot); serving goes on."""
         with self._lock:
-            self._generation += 1
-            for slot_key in self._slots_by_item.pop(item_id, set()):
+            if slot_key in self._refreshing:
+                return
+            self._refreshing.add(slot_key)
+        threading.Thread(target=self._refresh, args=(slot_key,), name=f"slot-refresh {slot_key}").start()
+
+    def _refresh(self, slot_key: str) -> None:
+        try:
+            self.get(slot_key)
+        except NotFound:
+            with self._lock:  # the slot is gone: nothing of it is served any more
                 self._snapshots.pop(slot_key, None)
+        except Exception:  # the stale snapshot serves on; the next request tries again
+            logger.exception("rebuilding the serving snapshot of %s failed", slot_key)
+        finally:
+            with self._lock:
+                self._refreshing.discard(slot_key)
+
+    def refresh(self, slot_keys: Iterable[str]) -> None:
+        """Bring the snapshots of these slots up to date now (a write does before it answers, so that
+        this replica serves the change once the write returns)."""
+        for slot_key in slot_keys:
+            try:
+                self.get(slot_key, wait=True)
+            except NotFound:
+                with self._lock:
+                    self._snapshots.pop(slot_key, None)
+
+    def invalidate_slot(self, slot_key: str) -> list[str]:
+        """The slot's placements changed: its snapshot is stale (served until rebuilt).
+
+        Returns the slot if a snapshot of it is cached (what `refresh` would rebuild)."""
+        with self._lock:
+            self._version += 1
+            self._stale_since[slot_key] = self._version
+            return [slot_key] if slot_key in self._snapshots else []
+
+    def invalidate_item(self, item_id: str, *, withdrawn: bool = False) -> list[str]:
+        """An item changed: the snapshots holding it are stale; withdrawn (archived), they are dropped.
+
+        Returns the slots whose snapshots held the item."""
+        with self._lock:
+            self._version += 1
+            self._item_stale_since[item_id] = self._version
+            if withdrawn:
+                self._item_withdrawn_at[item_id] = self._version
+            # a slot stays listed under the item until the item is withdrawn: a later withdrawal
+            # must still find the stale snapshots that hold it
+            slot_keys = self._slots_by_item.pop(item_id, set()) if withdrawn else self._slots_by_item[item_id]
+            for slot_key in slot_keys:
+                self._stale_since[slot_key] = self._version
+                if withdrawn:
+                    self._withdrawn_at[slot_key] = self._version
+                    self._snapshots.pop(slot_key, None)
+            return sorted(slot_keys)
 
     def clear(self) -> None:
+        """Drop every snapshot (nothing cached is trusted any more)."""
         with self._lock:
-            self._generation += 1
+            self._version += 1
+            self._cleared_at = self._version
             self._snapshots.clear()
             self._slots_by_item.clear()
