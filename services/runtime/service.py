@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient, filters
 from sqlalchemy.engine import Engine
 
 from services.runtime.bus import Bus
@@ -70,12 +69,11 @@ Wiring = Callable[[ServiceContext, grpc.aio.Server], Awaitable[list[str]]]
 
 
 def instrument_grpc() -> None:
-    """Trace gRPC clients, leaving health checks out of traces.
-
-    Served calls are traced by the server's own interceptor (`grpc_server.ServingInterceptor`: the
-    same span names and attributes as OpenTelemetry's gRPC instrumentation, without a second
-    interceptor and a context proxy on every call)."""
-    GrpcAioInstrumentorClient(filter_=filters.negate(filters.health_check())).instrument()
+    """Nothing left to install: runtime servers (`grpc_server.ServingInterceptor`) and channels
+    (`grpc_client.CallInterceptor`) trace their calls themselves, with the span names, attributes
+    and status rules of OpenTelemetry's gRPC instrumentation and the trace context in the metadata,
+    health checks left out; without its extra interceptors and context proxy on every call. Kept for
+    the entry points that call it."""
 
 
 @dataclass
@@ -157,7 +155,6 @@ async def run_service(name: str, wire: Wiring, settings: Settings | None = None)
     """Run one service until SIGTERM/SIGINT, then stop gracefully."""
     settings = settings or Settings()
     telemetry = setup_telemetry(name, var_dir=settings.var_dir, log_level=settings.log_level)
-    instrument_grpc()
     running = await start_service(name, wire, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

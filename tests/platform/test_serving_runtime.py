@@ -26,14 +26,17 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.runtime.callers import GATEWAY, CallerPolicy
+from services.runtime.deadlines import current_deadline
 from services.runtime.errors import NotFound, Unavailable
-from services.runtime.grpc_client import channel_options
+from services.runtime.grpc_client import CallInterceptor, channel_options
 from services.runtime.grpc_server import ServingInterceptor
 from services.runtime.on_behalf import (
     METADATA_KEY,
     AssertionRefused,
     AssertionVerifier,
     Principal,
+    act_for,
+    acting,
     assertion_for,
     sign,
 )
@@ -298,3 +301,70 @@ def test_a_principals_assertion_is_reused_while_half_its_life_is_left(tmp_path: 
     assert assertion_for(CUSTOMER, identity=reach) != first
     claims = jwt.decode(first, options={"verify_signature": False})
     assert claims["exp"] - time.time() > 30 - 1
+
+
+def _traced_channel(served: Served, provider: TracerProvider) -> grpc.aio.Channel:
+    """A runtime channel (the gateway's interceptor) tracing into `provider`."""
+    gateway = served.identity("gateway")
+    return grpc.aio.secure_channel(
+        f"127.0.0.1:{served.port}",
+        gateway.channel_credentials,
+        interceptors=[CallInterceptor(gateway, 5.0, tracer_provider=provider)],
+        options=channel_options("identity"),
+    )
+
+
+async def test_a_runtime_channel_traces_its_calls_and_carries_the_principal(served: Served) -> None:
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    async with _traced_channel(served, provider) as channel:
+        stub = identity_pb2_grpc.CustomerServiceStub(channel)
+        act_for(CUSTOMER)
+        try:
+            reply = await stub.GetCustomerProfile(_request("cus_a"))
+            assert reply.profile.app_id == "mbank"
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.GetCustomerProfile(_request("cus_b"))  # disagrees with the principal
+            assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        finally:
+            acting.set(None)
+        await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())  # type: ignore[attr-defined]  # the stubs' HealthStub declares no RPC methods
+    ok, denied = spans.get_finished_spans()  # health checks are not traced
+    for span in (ok, denied):
+        assert span.name == PROFILE and span.kind == trace.SpanKind.CLIENT
+        assert (
+            span.attributes is not None
+            and span.attributes["rpc.service"] == "lattice.identity.v1.CustomerService"
+        )
+    assert ok.attributes is not None and ok.attributes["rpc.grpc.status_code"] == 0
+    assert ok.status.status_code == trace.StatusCode.UNSET
+    assert denied.attributes is not None and denied.attributes["rpc.grpc.status_code"] == 7
+    assert denied.status.status_code == trace.StatusCode.ERROR
+    # each server span is the child of its client span: the context travelled in the metadata
+    servers = served.finished()
+    assert [s.parent.span_id for s in servers if s.parent] == [
+        c.context.span_id for c in (ok, denied) if c.context
+    ]
+    assert {s.context.trace_id for s in servers if s.context} == {
+        c.context.trace_id for c in (ok, denied) if c.context
+    }
+
+
+async def test_a_runtime_channel_gives_a_call_no_more_than_the_time_left(served: Served) -> None:
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    async with _traced_channel(served, provider) as channel:
+        stub = identity_pb2_grpc.CustomerServiceStub(channel)
+        token = current_deadline.set(time.monotonic() - 0.01)  # the request being served is out of time
+        try:
+            with pytest.raises(grpc.aio.AioRpcError) as late:
+                await stub.GetCustomerProfile(pb.GetCustomerProfileRequest())
+        finally:
+            current_deadline.reset(token)
+    assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert served.finished() == []  # never sent
+    [span] = spans.get_finished_spans()
+    assert span.attributes is not None and span.attributes["rpc.grpc.status_code"] == 4
+    assert [e.name for e in span.events] == ["exception"]

@@ -13,9 +13,12 @@ from a server process in each of two modes, and drives it from this process over
 
 Each call carries a fresh on-behalf-of assertion signed by the gateway's identity, the worst case
 of the gateway's (which reuses a principal's assertion for half its life: `on_behalf.assertion_for`);
-`--no-assertion` sends none, and no principal fields either. Reports, for each mode, the calls per
-second and the server process's CPU (user + system, from /proc) per call, and the ratio to the
-first mode's. Modes run alternately (`--rounds`), medians reported.
+`--no-assertion` sends none, and no principal fields either. `--client runtime` calls as the gateway
+does instead (`open_channel`, traced, the principal set with `act_for` per call, its assertion
+attached by the channel): then the calling side's CPU per call is the gateway's cost of one call.
+Reports, for each mode, the calls per second, the server process's CPU (user + system, from /proc)
+per call, the client's, and the ratio of the server's to the first mode's. Modes run alternately
+(`--rounds`), medians reported.
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ import grpc
 from lattice.identity.v1 import identity_pb2 as pb
 from lattice.identity.v1 import identity_pb2_grpc
 
-from services.runtime.grpc_client import channel_options
-from services.runtime.on_behalf import METADATA_KEY, Principal, sign
+from services.runtime.grpc_client import channel_options, open_channel
+from services.runtime.on_behalf import METADATA_KEY, Principal, act_for, sign
 from services.runtime.pki import ensure_pki, load_identity
 
 SERVICE = "lattice.identity.v1.CustomerService"
@@ -77,7 +80,7 @@ async def _serve(mode: str, pki_dir: Path, var_dir: Path) -> None:
         from services.runtime.telemetry import setup_telemetry
 
         telemetry = setup_telemetry("identity", var_dir=var_dir, log_level="WARNING")
-        instrument_grpc()
+        instrument_grpc()  # a no-op now; older trees installed OpenTelemetry's gRPC instrumentation here
         policy = CallerPolicy()
         descriptor = pb.DESCRIPTOR.services_by_name["CustomerService"]
         policy.declare(descriptor, {m.name: GATEWAY for m in descriptor.methods})
@@ -103,7 +106,14 @@ def _cpu_s(pid: int) -> float:
 
 
 async def _drive(
-    port: int, pid: int, pki_dir: Path, *, duration_s: float, concurrency: int, assertion: bool
+    port: int,
+    pid: int,
+    pki_dir: Path,
+    *,
+    duration_s: float,
+    concurrency: int,
+    assertion: bool,
+    client: str,
 ) -> dict[str, float]:
     gateway = load_identity("gateway", pki_dir)
     customers = [f"cust-{i}" for i in range(ASSERTIONS)]
@@ -114,12 +124,18 @@ async def _drive(
         else pb.GetCustomerProfileRequest()
         for c in customers
     ]
-    tokens = (
-        [sign(Principal("customer", c, app=APP), identity=gateway) for c in customers] if assertion else []
-    )
-    async with grpc.aio.secure_channel(
-        f"127.0.0.1:{port}", gateway.channel_credentials, options=channel_options("identity")
-    ) as channel:
+    principals = [Principal("customer", c, app=APP) for c in customers]
+    # the bare client sends pre-signed assertions; the runtime client is the gateway's: act_for, and
+    # the channel's interceptor attaches the principal's assertion (signed when it has none to reuse)
+    tokens = [sign(p, identity=gateway) for p in principals] if assertion and client == "bare" else []
+    addr = f"127.0.0.1:{port}"
+    if client == "runtime":
+        channel = open_channel(addr, peer="identity", identity=gateway, default_timeout_s=5)
+    else:
+        channel = grpc.aio.secure_channel(
+            addr, gateway.channel_credentials, options=channel_options("identity")
+        )
+    async with channel:
         call = channel.unary_unary(
             PATH,
             request_serializer=pb.GetCustomerProfileRequest.SerializeToString,
@@ -133,22 +149,36 @@ async def _drive(
             done = 0
             while time.monotonic() < stop_at:
                 i = counter = counter + 1
-                metadata = ((METADATA_KEY, tokens[i % ASSERTIONS]),) if assertion else None
+                metadata = ((METADATA_KEY, tokens[i % ASSERTIONS]),) if tokens else None
+                if assertion and client == "runtime":
+                    act_for(principals[i % ASSERTIONS])
                 await call(requests[i % ASSERTIONS], metadata=metadata, timeout=5)
                 done += 1
             return done
 
         stop_at = time.monotonic() + 1.0  # warm up: connection, caches, code paths
         await asyncio.gather(*(worker(i) for i in range(concurrency)))
-        cpu0, t0 = _cpu_s(pid), time.monotonic()
+        cpu0, own0, t0 = _cpu_s(pid), time.process_time(), time.monotonic()
         stop_at = t0 + duration_s
         calls = sum(await asyncio.gather(*(worker(i) for i in range(concurrency))))
-        cpu1, t1 = _cpu_s(pid), time.monotonic()
-    return {"calls": calls, "calls_per_s": calls / (t1 - t0), "cpu_ms_per_call": (cpu1 - cpu0) * 1000 / calls}
+        cpu1, own1, t1 = _cpu_s(pid), time.process_time(), time.monotonic()
+    return {
+        "calls": calls,
+        "calls_per_s": calls / (t1 - t0),
+        "cpu_ms_per_call": (cpu1 - cpu0) * 1000 / calls,
+        "client_cpu_ms_per_call": (own1 - own0) * 1000 / calls,
+    }
 
 
 def measure(
-    mode: str, pki_dir: Path, var_dir: Path, *, duration_s: float, concurrency: int, assertion: bool
+    mode: str,
+    pki_dir: Path,
+    var_dir: Path,
+    *,
+    duration_s: float,
+    concurrency: int,
+    assertion: bool,
+    client: str = "bare",
 ) -> dict[str, float]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tools.bench.rpc_overhead", "serve", mode, str(pki_dir), str(var_dir)],
@@ -169,6 +199,7 @@ def measure(
                 duration_s=duration_s,
                 concurrency=concurrency,
                 assertion=assertion,
+                client=client,
             )
         )
     finally:
@@ -199,12 +230,25 @@ def main(argv: list[str] | None = None) -> int:
         help="servers to compare, the first the reference (bare,passthrough,runtime)",
     )
     parser.add_argument("--no-assertion", action="store_true", help="send no on-behalf-of assertion")
+    parser.add_argument(
+        "--client",
+        choices=("bare", "runtime"),
+        default="bare",
+        help="the calling side: a bare grpc.aio channel, or the gateway's (open_channel, traced, act_for)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     opts = parser.parse_args(args)
     modes = opts.modes.split(",")
     results: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory(prefix="rpc-overhead-") as tmp:
         pki_dir = ensure_pki(Path(tmp) / "pki")
+        if opts.client == "runtime":
+            from services.runtime.service import instrument_grpc
+            from services.runtime.telemetry import setup_telemetry
+
+            (Path(tmp) / "client").mkdir()
+            setup_telemetry("gateway", var_dir=Path(tmp) / "client", log_level="WARNING")
+            instrument_grpc()  # a no-op now; older trees installed OpenTelemetry's gRPC instrumentation here
         for _ in range(opts.rounds):
             for mode in results:
                 results[mode].append(
@@ -215,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                         duration_s=opts.duration,
                         concurrency=opts.concurrency,
                         assertion=not opts.no_assertion,
+                        client=opts.client,
                     )
                 )
     cpu = {
@@ -225,15 +270,29 @@ def main(argv: list[str] | None = None) -> int:
         mode: round(statistics.median(r["calls_per_s"] for r in runs), 1) for mode, runs in results.items()
     }
     runs_cpu = {mode: [round(r["cpu_ms_per_call"], 4) for r in runs] for mode, runs in results.items()}
+    client_cpu = {
+        mode: round(statistics.median(r["client_cpu_ms_per_call"] for r in runs), 4)
+        for mode, runs in results.items()
+    }
     reference = cpu[modes[0]]
     ratios = {mode: round(cpu[mode] / reference, 2) for mode in modes[1:]}
     if opts.json:
-        summary = {m: {"calls_per_s": rate[m], "cpu_ms_per_call": cpu[m], "runs": runs_cpu[m]} for m in modes}
+        summary = {
+            m: {
+                "calls_per_s": rate[m],
+                "cpu_ms_per_call": cpu[m],
+                "runs": runs_cpu[m],
+                "client_cpu_ms_per_call": client_cpu[m],
+            }
+            for m in modes
+        }
         print(json.dumps({**summary, f"cpu_ratio_vs_{modes[0]}": ratios}))
         return 0
-    print(f"{'mode':<12} {'calls/s':>9} {'server CPU ms/call':>19}  runs")
+    print(
+        f"{'mode':<12} {'calls/s':>9} {'server CPU ms/call':>19} {opts.client + ' client ms/call':>22}  runs"
+    )
     for mode in modes:
-        print(f"{mode:<12} {rate[mode]:>9} {cpu[mode]:>19}  {runs_cpu[mode]}")
+        print(f"{mode:<12} {rate[mode]:>9} {cpu[mode]:>19} {client_cpu[mode]:>22}  {runs_cpu[mode]}")
     for mode, ratio in ratios.items():
         print(f"{mode} CPU per call vs {modes[0]}: {ratio:.2f}x ({cpu[mode] - reference:+.3f} ms)")
     return 0
