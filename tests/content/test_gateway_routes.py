@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.routes.content.apps import ServedItem
 from tests.content.conftest import Desk
 
 SLOT_URL = "/v1/apps/mbank/slots/home/top-banner"
@@ -63,6 +64,15 @@ async def test_content_desk_and_serving_through_the_gateway(desk: Desk) -> None:
     assert served.status_code == 200, served.text
     body = served.json()
     assert (body["edition"], body["locale"], body["title"]) == ("elderly", "zh-Hans", "Save (large)（中文）")
+    # the body is the documented response model, field for field, made once and then sent as it is
+    assert served.headers["content-type"] == "application/json"
+    assert ServedItem.model_validate(body).model_dump(mode="json") == body and set(body) == set(
+        ServedItem.model_fields
+    )
+    again = await http.get(
+        SLOT_URL, headers=desk.customer(desk.elderly_customer) | {"Accept-Language": "zh-CN,en;q=0.5"}
+    )
+    assert (again.status_code, again.content) == (200, served.content)
     assert body["placement_id"] == "p-hq" and body["deep_link"] == "mbank://savings/plan"
     in_english = await http.get(f"{SLOT_URL}?locale=en", headers=desk.customer(desk.elderly_customer))
     assert in_english.json()["title"] == "Save (large)"

@@ -6,6 +6,7 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi.responses import JSONResponse
 from lattice.content.v1 import content_pb2 as pb
 from pydantic import BaseModel
 
@@ -87,4 +88,22 @@ async def serve_slot(
     )
     if not resp.served:
         return Response(status_code=204)
-    return served_item(resp.item, resp.placement_id)
+    return _served_json(resp)
+
+
+_SERVED_JSON: dict[bytes, bytes] = {}
+MAX_SERVED_JSON = 4096
+
+
+def _served_json(resp: pb.ServeSlotResponse) -> Response:
+    """The served item's JSON body, made once per distinct answer (a placement's item in an edition and
+    locale): what the response model would send, without validating and encoding it on every serve."""
+    key = resp.SerializeToString(deterministic=True)
+    body = _SERVED_JSON.get(key)
+    if body is None:
+        item = served_item(resp.item, resp.placement_id).model_dump(mode="json", by_alias=True)
+        body = bytes(JSONResponse(item).body)
+        if len(_SERVED_JSON) >= MAX_SERVED_JSON:
+            _SERVED_JSON.clear()
+        _SERVED_JSON[key] = body
+    return Response(body, media_type="application/json")
