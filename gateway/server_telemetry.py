@@ -18,8 +18,9 @@ set each span attribute twice, and recorded three histograms. What it produced i
 - the metrics the dashboard queries (`infra/grafana/dashboards/lattice-red.json`):
   `http.server.duration` (ms; http.method, http.host, http.scheme, http.status_code, http.flavor,
   http.server_name, net.host.port, and http.target = the route template), and
-  `http.server.active_requests` with its labels. The request and response size histograms, which no
-  dashboard or alert reads, are no longer recorded;
+  `http.server.active_requests` with its labels (counted in a dict, observed at collection: an
+  observable up-down counter). The request and response size histograms, which no dashboard or
+  alert reads, are no longer recorded, nor exemplars (the span's context is not passed);
 - no span or metric for `/healthz` and `/readyz` (the excluded URLs, now matched on the path).
 """
 
@@ -36,8 +37,9 @@ from fastapi import FastAPI
 from opentelemetry import context, metrics, propagate, trace
 from opentelemetry.instrumentation.propagators import get_global_response_propagator
 from opentelemetry.instrumentation.utils import http_status_to_status_code, is_http_instrumentation_enabled
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.propagators.textmap import Getter
-from opentelemetry.semconv._incubating.metrics.http_metrics import create_http_server_active_requests
+from opentelemetry.semconv._incubating.metrics.http_metrics import HTTP_SERVER_ACTIVE_REQUESTS
 from opentelemetry.semconv.metrics import MetricInstruments
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.util.http import (
@@ -67,6 +69,13 @@ _DURATION_KEYS = (
     "net.host.port",
 )
 _ACTIVE_KEYS = ("http.method", "http.host", "http.scheme", "http.flavor", "http.server_name")
+# methods sanitize_method keeps as they are (it reads the environment for any other)
+_KNOWN_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY")
+)
+MAX_ACTIVE_SETS = 2000  # the SDK's default cardinality limit; more go to one overflow set, as there
+_OVERFLOW: Any = (("otel.metric.overflow", True),)
+_NO_TRACE = context.Context()  # measurements without the span: no exemplar is taken (nothing reads them)
 
 
 def _decode(value: bytes) -> str:
@@ -129,7 +138,7 @@ def request_attributes(scope: Scope) -> dict[str, Any]:
     attributes["http.url"] = redact_url(url) if ("@" in url or "?" in url) else url
     method = scope.get("method", "")
     if method:
-        attributes["http.method"] = sanitize_method(method)
+        attributes["http.method"] = method if method in _KNOWN_METHODS else sanitize_method(method)
     if hosts:
         attributes["http.server_name"] = ",".join(_decode(h) for h in hosts)
     if user_agent is not None:
@@ -174,7 +183,18 @@ class ServerTelemetry:
             unit="ms",
             description="Measures the duration of inbound HTTP requests.",
         )
-        self.active_requests = create_http_server_active_requests(meter)
+        # requests in progress per attribute set, counted here and read at each metric collection: the
+        # instrumentation's up-down counter cost two SDK measurements per request
+        self.active: dict[tuple[Any, ...], list[Any]] = {}  # values -> [attributes, count]
+        meter.create_observable_up_down_counter(
+            name=HTTP_SERVER_ACTIVE_REQUESTS,
+            callbacks=[self._observe_active],
+            description="Number of active HTTP server requests.",
+            unit="{request}",
+        )
+
+    def _observe_active(self, options: CallbackOptions) -> list[Observation]:
+        return [Observation(count, attributes) for attributes, count in list(self.active.values())]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not is_http_instrumentation_enabled():
@@ -194,15 +214,22 @@ class ServerTelemetry:
             parent = context.get_current()
             kind = SpanKind.INTERNAL
         span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attributes)
-        span_context = trace.set_span_in_context(span, parent)
-        token = context.attach(span_context)
-        active = {k: attributes[k] for k in _ACTIVE_KEYS if k in attributes}
-        self.active_requests.add(1, active)
+        token = context.attach(trace.set_span_in_context(span, parent))
+        key = tuple(attributes.get(k) for k in _ACTIVE_KEYS)
+        active = self.active.get(key)
+        if active is None:
+            # Host is the caller's: the sets are bounded as the SDK bounds a stream's
+            if len(self.active) >= MAX_ACTIVE_SETS:
+                key, values = _OVERFLOW, dict(_OVERFLOW)
+            else:
+                values = {k: attributes[k] for k in _ACTIVE_KEYS if k in attributes}
+            active = self.active.setdefault(key, [values, 0])
+        active[1] += 1
         recording = span.is_recording()
 
         async def traced_send(message: Message) -> None:
-            kind = message["type"]
-            if kind == "http.response.start":
+            event = message["type"]
+            if event == "http.response.start":
                 status = message["status"]
                 attributes["http.status_code"] = status
                 if recording:
@@ -216,7 +243,7 @@ class ServerTelemetry:
                         setter=_response_setter,
                     )
             await send(message)
-            if kind == "http.response.body" and not message.get("more_body", False):
+            if event == "http.response.body" and not message.get("more_body", False):
                 span.end()
 
         try:
@@ -227,8 +254,8 @@ class ServerTelemetry:
             if target:
                 measured["http.target"] = target
             elapsed_ms = max(round((timeit.default_timer() - started) * 1000), 0)
-            self.duration.record(elapsed_ms, measured, context=span_context)
-            self.active_requests.add(-1, active)
+            self.duration.record(elapsed_ms, measured, context=_NO_TRACE)
+            active[1] -= 1
             context.detach(token)
             if span.is_recording():
                 span.end()

@@ -139,6 +139,21 @@ class _Twin:
                             points.append({**dict(p.attributes or {}), "count": getattr(p, "count", None)})
         return sorted(points, key=repr)
 
+    def active_points(self) -> list[tuple[dict[str, Any], Any]]:
+        data = self.metrics.get_metrics_data()
+        assert data is not None
+        return sorted(
+            (
+                (dict(p.attributes or {}), getattr(p, "value", None))
+                for r in data.resource_metrics
+                for s in r.scope_metrics
+                for m in s.metrics
+                if m.name == "http.server.active_requests"
+                for p in m.data.data_points
+            ),
+            key=repr,
+        )
+
     def instrument_names(self) -> set[str]:
         data = self.metrics.get_metrics_data()
         assert data is not None
@@ -171,6 +186,8 @@ async def test_spans_and_duration_metric_are_the_instrumentations() -> None:
         assert found[0][5] == TRACE_ID and found[0][6] == PARENT
         assert found[2][7] == [("exception", "RuntimeError")]
         assert ours.duration_points() == theirs.duration_points()
+        assert ours.active_points() == theirs.active_points()
+        assert ours.active_points() and all(value == 0 for _, value in ours.active_points())
         assert {"http.server.duration", "http.server.active_requests"} <= ours.instrument_names()
     finally:
         FastAPIInstrumentor.uninstrument_app(theirs.app)
