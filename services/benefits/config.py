@@ -16,6 +16,8 @@ class BenefitsSettings(BaseSettings):
     device_claims_per_hour: int = 10
     # risk limit: benefit claims per customer per hour
     customer_claims_per_hour: int = 20
+    # threads that run writes (each waits for its group commit on SQLite): more in flight, bigger groups
+    write_threads: int = 32
     # Fault injection for crash tests: exit right after a commit, before answering (never in production).
     fault_kill_after_commit: bool = False
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from lattice.benefits.v1 import events_pb2
 from sqlalchemy import bindparam, insert, literal, update
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from services.benefits import ledger
 from services.benefits.ledger import locked
@@ -22,6 +23,7 @@ from services.benefits.models import (
 )
 from services.benefits.principals import Principal, require_acting_here
 from services.benefits.rules import Context, RiskLimits, require_live, require_usable
+from services.benefits.views import RedemptionView
 from services.benefits.wallet import grant_in, load_benefit
 from services.runtime.errors import InvalidInput, Rejected
 from services.runtime.outbox import record_event
@@ -62,18 +64,32 @@ _SET_GRANT_STATUS = (
 )
 
 
-def _usable_lots(session: Session, benefit: Benefit, target: Target, now: datetime) -> list[Lot]:
-    """Spendable lots, earliest-expiring first: the grants (rows locked in id order to avoid
-    deadlocks) with their balances, in one statement."""
+def _lots_statement(*, one_grant: bool) -> Select[str, datetime, datetime, int]:
     g = _GRANTS.c
     stmt = (
         select(g.grant_id, g.available_at, g.expires_at, _ACCOUNTS.c.balance)
         .join(_ACCOUNTS, _ACCOUNTS.c.account_id == literal("grant:") + g.grant_id)
-        .where(g.customer_id == target.customer_id, g.benefit_id == benefit.benefit_id, g.status == "active")
+        .where(
+            g.customer_id == bindparam("customer"),
+            g.benefit_id == bindparam("benefit"),
+            g.status == "active",
+        )
     )
-    if target.grant_id:
-        stmt = stmt.where(g.grant_id == target.grant_id)
-    rows = session.exec(stmt.order_by(g.grant_id).with_for_update(of=_GRANTS))
+    if one_grant:
+        stmt = stmt.where(g.grant_id == bindparam("grant"))
+    return stmt.order_by(g.grant_id).with_for_update(of=_GRANTS)
+
+
+# built once: the statement's cache key is then not worked out again on every redemption
+_LOTS = _lots_statement(one_grant=False)
+_LOT = _lots_statement(one_grant=True)
+
+
+def _usable_lots(session: Session, benefit: Benefit, target: Target, now: datetime) -> list[Lot]:
+    """Spendable lots, earliest-expiring first: the grants (rows locked in id order to avoid
+    deadlocks) with their balances, in one statement."""
+    params = {"customer": target.customer_id, "benefit": benefit.benefit_id, "grant": target.grant_id}
+    rows = session.exec(_LOT if target.grant_id else _LOTS, params=params)
     lots = [
         Lot(grant_id, expires_at, balance)
         for grant_id, available_at, expires_at, balance in rows
@@ -196,37 +212,52 @@ def _set_lot_status(session: Session, use: _Use, status: str) -> None:
 
 def _write_redemption(
     session: Session, use: _Use, *, target: Target, ttl_s: int, now: datetime, settled: bool
-) -> Redemption:
-    """Insert the redemption and its lines (Core, one executemany) and open its hold account."""
-    redemption = Redemption(
-        redemption_id=uuid.uuid4().hex,
+) -> RedemptionView:
+    """Insert the redemption and its lines (Core, one executemany) and open its hold account;
+    returns what the caller is told (no ORM object: nothing to flush or re-read)."""
+    row: dict[str, object] = {
+        "redemption_id": uuid.uuid4().hex,
+        "benefit_id": use.benefit.benefit_id,
+        "customer_id": target.customer_id,
+        "status": "confirmed" if settled else "held",
+        "amount": use.total,
+        "refunded": 0,
+        "order_amount": target.order_amount,
+        "order_ref": target.order_ref,
+        "scope": target.context.scope,
+        "created_by_kind": target.by.kind,
+        "created_by_scope": target.by.scope_id,
+        "created_at": now,
+        "hold_expires_at": now + timedelta(seconds=ttl_s),
+        "settled_at": now if settled else None,
+    }
+    redemption_id = str(row["redemption_id"])
+    session.exec(_INSERT_REDEMPTION, params=row)
+    session.exec(
+        _INSERT_LINE,
+        params=[
+            {"redemption_id": redemption_id, "grant_id": lot.grant_id, "amount": p, "refunded": 0}
+            for lot, p in use.plan
+        ],
+    )
+    ledger.open_new_account(session, ledger.hold_account(redemption_id))
+    return RedemptionView(
+        redemption_id=redemption_id,
         benefit_id=use.benefit.benefit_id,
         customer_id=target.customer_id,
-        status="confirmed" if settled else "held",
+        status=str(row["status"]),
         amount=use.total,
         refunded=0,
         order_amount=target.order_amount,
         order_ref=target.order_ref,
         scope=target.context.scope,
-        created_by_kind=target.by.kind,
-        created_by_scope=target.by.scope_id,
         created_at=now,
         hold_expires_at=now + timedelta(seconds=ttl_s),
-        settled_at=now if settled else None,
+        grant_ids=sorted(lot.grant_id for lot, _ in use.plan),
     )
-    session.exec(_INSERT_REDEMPTION, params={c.name: getattr(redemption, c.name) for c in _REDEMPTIONS.c})
-    session.exec(
-        _INSERT_LINE,
-        params=[
-            {"redemption_id": redemption.redemption_id, "grant_id": lot.grant_id, "amount": p, "refunded": 0}
-            for lot, p in use.plan
-        ],
-    )
-    ledger.open_new_account(session, ledger.hold_account(redemption.redemption_id))
-    return redemption
 
 
-def _hold_entry(use: _Use, redemption: Redemption) -> ledger.Entry:
+def _hold_entry(use: _Use, redemption: RedemptionView) -> ledger.Entry:
     return ledger.Entry(
         "hold",
         redemption.redemption_id,
@@ -237,24 +268,21 @@ def _hold_entry(use: _Use, redemption: Redemption) -> ledger.Entry:
 
 def hold_in(
     session: Session, *, target: Target, ttl_s: int, now: datetime, limits: RiskLimits
-) -> tuple[Redemption, list[str]]:
-    """Move value from the customer's lots to a hold account (claiming a claimable coupon if needed);
-    returns the redemption (not attached to the session) and the lots' grant ids."""
+) -> RedemptionView:
+    """Move value from the customer's lots to a hold account (claiming a claimable coupon if needed)."""
     use = _plan_use(session, target=target, now=now, limits=limits)
     if use.single_use:
         _set_lot_status(session, use, "held")
     redemption = _write_redemption(session, use, target=target, ttl_s=ttl_s, now=now, settled=False)
     ledger.post_entries(session, [_hold_entry(use, redemption)], now=now)
-    return redemption, sorted(lot.grant_id for lot, _ in use.plan)
+    return redemption
 
 
-def redeem_in(
-    session: Session, *, target: Target, now: datetime, limits: RiskLimits
-) -> tuple[Redemption, list[str]]:
+def redeem_in(session: Session, *, target: Target, now: datetime, limits: RiskLimits) -> RedemptionView:
     """Hold and confirm in one step: the same entries as `hold_in` then `settle_in` (hold, confirm,
     a single-use coupon's leftover back to the budget), from what was read once, each account's
     balance updated once (the hold account's nets to zero) and no row re-read or updated after
-    it was written; returns the redemption (not attached) and the lots' grant ids."""
+    it was written."""
     use = _plan_use(session, target=target, now=now, limits=limits)
     redemption = _write_redemption(session, use, target=target, ttl_s=60, now=now, settled=True)
     rid, total, benefit_id = redemption.redemption_id, use.total, use.benefit.benefit_id
@@ -278,13 +306,14 @@ def redeem_in(
             )
         )
         _set_lot_status(session, use, "used")
-    ledger.post_entries(session, entries, now=now)
     record_event(
         session,
         "benefits.redemption.confirmed",
         to_proto(events_pb2.RedemptionConfirmed, redemption, occurred_at=now),
     )
-    return redemption, sorted(lot.grant_id for lot, _ in use.plan)
+    # last: the balance updates (the benefit's redeemed account is shared by all its redemptions)
+    ledger.post_entries(session, entries, now=now)
+    return redemption
 
 
 def lines_of(session: Session, redemption_id: str) -> list[RedemptionLine]:

@@ -110,10 +110,10 @@ def post_entries(
 ) -> list[str]:
     """Record balanced entries and apply them to the stored balances; refuse what would overdraw.
 
-    The entries' effects are summed per account and each account is updated once, in account order
-    (so concurrent transactions lock rows in the same order), with the condition that the balance
-    stays >= 0 after all of them; the entries and their postings are then written with one
-    executemany per table. Returns the entry ids ("" for an entry whose lines cancel out)."""
+    The entries and their postings are written with one executemany per table; then the entries'
+    effects, summed per account, update each account once, in account order (so concurrent
+    transactions lock rows in the same order), on the condition that the balance stays >= 0 after
+    all of them. Returns the entry ids ("" for an entry whose lines cancel out)."""
     now = now or utcnow()
     entry_ids: list[str] = []
     entry_rows: list[dict[str, object]] = []
@@ -134,18 +134,20 @@ def post_entries(
                 {"entry_id": entry_id, "account_id": account_id, "amount": amount, "created_at": now}
             )
             totals[account_id] += amount
+    if entry_rows:
+        session.exec(_INSERT_ENTRY, params=entry_rows)
+        session.exec(_INSERT_POSTING, params=posting_rows)
+    # The balance updates last: on PostgreSQL a shared account's row (a hot budget's, a benefit's
+    # redeemed account) stays locked from its update to the commit, so as little as possible follows.
     for account_id in sorted(totals):
         delta = totals[account_id]
         if delta == 0:
             continue
         result = session.exec(_APPLY, params={"account": account_id, "delta": delta})
-        if result.rowcount != 1:
+        if result.rowcount != 1:  # the caller's transaction (or savepoint) is rolled back: nothing kept
             raise (refusals or {}).get(account_id) or Rejected(
                 "insufficient_balance", f"{account_id} too low"
             )
-    if entry_rows:
-        session.exec(_INSERT_ENTRY, params=entry_rows)
-        session.exec(_INSERT_POSTING, params=posting_rows)
     return entry_ids
 
 

@@ -68,8 +68,7 @@ def reserve_benefit(
         raise InvalidInput("invalid_ttl", f"ttl_seconds must be 1..{MAX_TTL_S}")
 
     def apply(session: Session) -> RedemptionView:
-        redemption, grant_ids = hold_in(session, target=target, ttl_s=ttl_s, now=utcnow(), limits=limits)
-        return RedemptionView.of(redemption, grant_ids)
+        return hold_in(session, target=target, ttl_s=ttl_s, now=utcnow(), limits=limits)
 
     return run_once(
         engine,
@@ -87,8 +86,7 @@ def redeem_benefit(
     """Take and confirm in one step (claiming a claimable coupon first if the wallet has none)."""
 
     def apply(session: Session) -> RedemptionView:
-        redemption, grant_ids = redeem_in(session, target=target, now=utcnow(), limits=limits)
-        return RedemptionView.of(redemption, grant_ids)
+        return redeem_in(session, target=target, now=utcnow(), limits=limits)
 
     return run_once(
         engine,
