@@ -13,6 +13,7 @@ from services.conversion.postback_delivery import PostbackSender
 from services.runtime.audit_trail import serve_audit_trail
 from services.runtime.callers import GATEWAY, TOOLS
 from services.runtime.service import ServiceContext, main
+from services.runtime.write_queue import serialize_writers
 
 # Who may call each RPC (service identities from the mTLS certificates); an RPC left out is refused.
 CALLERS: dict[str, frozenset[str]] = {
@@ -45,6 +46,8 @@ CALLERS: dict[str, frozenset[str]] = {
 
 async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
     settings = ConversionSettings()
+    # one line for this process's writers: the consumers' and sender's queue and every other writer
+    serialize_writers(ctx.engine)
     conversion_pb2_grpc.add_ConversionServiceServicer_to_server(ConversionApi(ctx, settings), server)
     sender = PostbackSender(engine=ctx.engine, settings=settings, identity=ctx.channel("identity"))
     await start_consumers(

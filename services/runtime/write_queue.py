@@ -14,6 +14,12 @@ that must happen only once the unit is durable (handing a postback delivery to t
 sender); callbacks of a unit that failed, or of a group that did not commit, never run.
 
 On PostgreSQL a unit is its own transaction in a worker thread (row locks, no file lock to queue for).
+
+`serialize_writers(engine)` makes the process's other writers on that SQLite engine (those still
+opening their own transaction: the outbox relay, gRPC writes, a consumer not on the queue) wait in
+one first-come-first-served line with the writer thread, in process, before `BEGIN IMMEDIATE`: the
+writer thread, which takes the file lock group after group, would otherwise starve them (a busy
+handler's sleeper only gets in if it wakes in the instant between two groups).
 """
 
 from __future__ import annotations
@@ -21,17 +27,23 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import sqlite3
+import threading
+import weakref
+from collections import deque
 from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from services.runtime import group_commit
 from services.runtime.bus import Delivery, Handler
 from services.runtime.clock import utcnow
-from services.runtime.db import transaction
+from services.runtime.db import lock_wait_ms, transaction
 from services.runtime.outbox import ProcessedMessage
 
 logger = logging.getLogger(__name__)
@@ -102,3 +114,90 @@ def idempotent(engine: Engine, consumer: str, apply: Callable[[Session, Delivery
         await write(engine, partial(work, delivery))
 
     return handle
+
+
+class _WriterLine:
+    """A first-come-first-served lock over an engine's write transactions, held from before BEGIN
+    IMMEDIATE until the COMMIT (or ROLLBACK) has returned; owned by a DBAPI connection."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._waiting: deque[object] = deque()
+        self._owner: object | None = None
+
+    def acquire(self, owner: object, timeout_s: float) -> bool:
+        with self._cond:
+            ticket = object()
+            self._waiting.append(ticket)
+            got = self._cond.wait_for(lambda: self._owner is None and self._waiting[0] is ticket, timeout_s)
+            if not got:
+                self._waiting.remove(ticket)
+                self._cond.notify_all()  # the next in line may be at the front now
+                return False
+            self._waiting.popleft()
+            self._owner = owner
+            return True
+
+    def release(self, owner: object) -> None:
+        with self._cond:
+            if self._owner is owner:
+                self._owner = None
+                self._cond.notify_all()
+
+
+def _dbapi(connection: Any) -> object:
+    """The raw DBAPI connection behind SQLAlchemy's pool proxy (or the raw connection itself)."""
+    return getattr(connection, "dbapi_connection", None) or connection
+
+
+_lines: weakref.WeakKeyDictionary[Engine, _WriterLine] = weakref.WeakKeyDictionary()
+
+
+def serialize_writers(engine: Engine, *, busy_timeout_s: float = 5.0) -> None:
+    """Queue this process's write transactions on `engine` (SQLite) in one fair in-process line;
+    the file lock then only arbitrates between processes. No effect on other databases."""
+    if engine.dialect.name != "sqlite" or engine in _lines:
+        return
+    line = _lines[engine] = _WriterLine()
+
+    def before_begin(conn: Any) -> None:
+        if conn.get_execution_options().get("lattice_readonly", False):
+            return
+        if not line.acquire(_dbapi(conn.connection), lock_wait_ms(busy_timeout_s) / 1000):
+            raise OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+
+    # before db.py's own begin hook, which sends BEGIN IMMEDIATE (`insert=True` does not order
+    # engine-level listeners: the others are taken off and put back after this one)
+    others = list(engine.dispatch.begin)
+    for listener in others:
+        event.remove(engine, "begin", listener)
+    event.listen(engine, "begin", before_begin)
+    for listener in others:
+        event.listen(engine, "begin", listener)
+    dialect = engine.dialect
+    do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+    def commit_then_release(connection: Any) -> None:
+        try:
+            do_commit(connection)
+        finally:
+            line.release(_dbapi(connection))
+
+    def rollback_then_release(connection: Any) -> None:
+        try:
+            do_rollback(connection)
+        finally:
+            line.release(_dbapi(connection))
+
+    # this engine's dialect object only: after the COMMIT has returned (the fsync included)
+    dialect.do_commit = commit_then_release  # type: ignore[method-assign,assignment]  # one instance's method
+    dialect.do_rollback = rollback_then_release  # type: ignore[method-assign,assignment]  # one instance's method
+
+    # a connection returned to the pool or thrown away never keeps the line
+    @event.listens_for(engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: Any, _state: Any) -> None:
+        line.release(dbapi_connection)
+
+    @event.listens_for(engine, "invalidate")
+    def _on_invalidate(dbapi_connection: Any, _record: Any, _exc: Any) -> None:
+        line.release(dbapi_connection)
