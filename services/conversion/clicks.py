@@ -6,7 +6,9 @@ import logging
 from datetime import datetime, timedelta
 
 from lattice.conversion.v1 import events_pb2
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from services.conversion.aggregates import bump
 from services.conversion.attribution import VIEW
@@ -17,20 +19,35 @@ from services.runtime.clock import from_timestamp, utcnow
 logger = logging.getLogger(__name__)
 
 
-def _recent(
-    session: Session, *, column: str, value: str, partner_id: str, since: datetime, until: datetime
-) -> int:
-    stmt = (
+def _flood_count(column: str) -> SelectOfScalar[int]:
+    """Clicks of a partner from one device (or IP class) within a window: built once, its compiled form
+    and cache key reused for every click (building it per click cost more than running it)."""
+    return (
         select(func.count())
         .select_from(Touchpoint)
         .where(
-            col(Touchpoint.partner_id) == partner_id,
-            getattr(Touchpoint, column) == value,
-            col(Touchpoint.occurred_at) > since,
-            col(Touchpoint.occurred_at) <= until,
+            col(Touchpoint.partner_id) == bindparam("partner_id"),
+            getattr(Touchpoint, column) == bindparam("value"),
+            col(Touchpoint.occurred_at) > bindparam("since"),
+            col(Touchpoint.occurred_at) <= bindparam("until"),
         )
     )
-    return int(session.exec(stmt).one())
+
+
+_FLOOD_COUNTS = {column: _flood_count(column) for column in ("device_id", "ip_class")}
+# a browser already tied to a customer keeps that customer for its later clicks
+_KNOWN_CUSTOMER = (
+    select(Touchpoint.customer_id)
+    .where(col(Touchpoint.device_id) == bindparam("device_id"), col(Touchpoint.customer_id).is_not(None))
+    .limit(1)
+)
+
+
+def _recent(
+    session: Session, *, column: str, value: str, partner_id: str, since: datetime, until: datetime
+) -> int:
+    params = {"partner_id": partner_id, "value": value, "since": since, "until": until}
+    return int(session.execute(_FLOOD_COUNTS[column], params).scalar_one())
 
 
 def is_flood(session: Session, *, touch: Touchpoint, settings: ConversionSettings) -> bool:
@@ -94,11 +111,7 @@ def record_click(
     if touch.attributable:
         counters["views" if touch.interaction == VIEW else "clicks"] = 1
     if touch.device_id:
-        # a browser already tied to a customer keeps that customer for its later clicks
-        known = select(Touchpoint.customer_id).where(
-            col(Touchpoint.device_id) == touch.device_id, col(Touchpoint.customer_id).is_not(None)
-        )
-        touch.customer_id = session.exec(known.limit(1)).first()
+        touch.customer_id = session.execute(_KNOWN_CUSTOMER, {"device_id": touch.device_id}).scalar()
     session.add(touch)
     bump(session, partner_id=touch.partner_id, campaign_id=touch.campaign_id, day=touch.day, **counters)
     return touch

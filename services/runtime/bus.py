@@ -20,8 +20,9 @@ from nats.js.errors import BadRequestError, ServiceUnavailableError
 from opentelemetry import metrics, trace
 from opentelemetry.propagate import extract, inject
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from sqlalchemy import bindparam
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from services.runtime.clock import utcnow
 from services.runtime.db import transaction
@@ -518,19 +519,29 @@ def idempotent_batch(
     commit fails the batch raises and the bus hands each message to the per-message handler.
     """
 
+    # which of a batch's events this consumer already processed: one query per batch
+    processed = select(col(ProcessedMessage.event_id)).where(
+        col(ProcessedMessage.consumer) == consumer,
+        col(ProcessedMessage.event_id).in_(bindparam("event_ids", expanding=True)),
+    )
+
     def work(deliveries: Sequence[Delivery], session: Session) -> list[BaseException | None]:
         outcomes: list[BaseException | None] = []
+        done = set(session.execute(processed, {"event_ids": [d.event_id for d in deliveries]}).scalars())
         for delivery in deliveries:
+            if delivery.event_id in done:  # processed before, or earlier in this batch
+                outcomes.append(None)
+                continue
             with trace.use_span(delivery.span, end_on_exit=False) if delivery.span else _no_span():
                 try:
                     with session.begin_nested():
-                        if session.get(ProcessedMessage, (consumer, delivery.event_id)) is None:
-                            session.add(
-                                ProcessedMessage(
-                                    consumer=consumer, event_id=delivery.event_id, processed_at=utcnow()
-                                )
+                        session.add(
+                            ProcessedMessage(
+                                consumer=consumer, event_id=delivery.event_id, processed_at=utcnow()
                             )
-                            apply(session, delivery)
+                        )
+                        apply(session, delivery)
+                    done.add(delivery.event_id)
                     outcomes.append(None)
                 except Exception as exc:  # this delivery's savepoint is rolled back, not the batch
                     outcomes.append(exc)
