@@ -85,6 +85,9 @@ fuzz: protos ## fuzz the gateway's OpenAPI with fresh random examples (longer th
 bench: protos wrk ## measure the system against bare-FastAPI and gateway->gRPC baselines (WORKERS=1,2 SOAK=600)
 	$(PY) -m tools.bench $(if $(WORKERS),--workers $(WORKERS)) $(if $(SOAK),--soak $(SOAK))
 
+bench-rpc: protos ## the services' runtime cost per RPC against a bare grpc.aio server (tools/bench/rpc_overhead.py)
+	$(PY) -m tools.bench.rpc_overhead
+
 config-docs: protos ## regenerate the README's configuration table from the settings classes
 	$(PY) -m tools.config_table
 
@@ -114,4 +117,4 @@ logs: ## compose deployment: follow logs
 clean: ## remove generated code and local data
 	rm -rf gen var
 
-.PHONY: help install protos buf proto-check proto-baseline run demo browser test test-postgres test-scale bench config-docs lint typecheck fmt migration up down logs clean wrk
+.PHONY: help install protos buf proto-check proto-baseline run demo browser test test-postgres test-scale bench bench-rpc config-docs lint typecheck fmt migration up down logs clean wrk
