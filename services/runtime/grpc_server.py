@@ -236,12 +236,19 @@ class ServingInterceptor(grpc.aio.ServerInterceptor):
                     await context.abort(code, exc.detail)
                 except DBAPIError as exc:
                     if not is_retryable(exc):
+                        code = grpc.StatusCode.UNKNOWN
                         raise
                     code = grpc.StatusCode.UNAVAILABLE
                     context.set_trailing_metadata(((REASON_KEY, "database_busy"),))
                     await context.abort(code, "the database is busy; retry the request")
                 except grpc.aio.AbortError:  # the servicer aborted the call itself
                     code = context.code() or grpc.StatusCode.UNKNOWN
+                    raise
+                except asyncio.CancelledError:
+                    code = grpc.StatusCode.CANCELLED
+                    raise
+                except Exception:
+                    code = grpc.StatusCode.UNKNOWN  # as grpc answers an unexpected exception
                     raise
                 finally:
                     current_deadline.reset(deadline)

@@ -212,7 +212,7 @@ async def test_every_way_a_call_fails_has_its_status_on_the_span_and_the_metric(
         (PROFILE, "NOT_FOUND"): 1,
         (PROFILE, "UNAVAILABLE"): 1,
         (CONSENTS, "OUT_OF_RANGE"): 1,
-        (SIGN_OUT, "OK"): 1,
+        (SIGN_OUT, "UNKNOWN"): 1,
     }
 
 
