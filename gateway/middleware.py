@@ -4,9 +4,9 @@ rate-limit headers, public-route rate limits and the Idempotency-Key response st
 from __future__ import annotations
 
 import json
+import random
 import re
 import time
-import uuid
 
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -55,20 +55,23 @@ class EdgeMiddleware:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         edge = getattr(getattr(scope.get("app"), "state", None), "edge", None)
-        if edge is None or not edge.settings.trust_kong_headers:
+        raw_headers = scope.get("headers") or []
+        if (edge is None or not edge.settings.trust_kong_headers) and any(
+            k.startswith(_AUTH_PREFIX) for k, _ in raw_headers
+        ):
             # Only Kong may speak for a caller; without Kong nobody may.
-            scope["headers"] = [
-                (k, v) for k, v in scope.get("headers") or [] if not k.startswith(_AUTH_PREFIX)
-            ]
-        headers = dict(scope.get("headers") or [])
+            raw_headers = [(k, v) for k, v in raw_headers if not k.startswith(_AUTH_PREFIX)]
+            scope["headers"] = raw_headers
+        headers = dict(raw_headers)
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         # a caller's request id is echoed and logged: only a safe token without personal numbers
         usable = _REQUEST_ID.fullmatch(incoming) and not contains_personal_number(incoming)
-        request_id = incoming if usable else uuid.uuid4().hex
+        # a correlation id, no secret: 128 random bits as uuid4().hex had, without a getrandom call
+        request_id = incoming if usable else format(random.getrandbits(128), "032x")
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
 
-        if _headers_too_large(scope.get("headers") or []):
+        if _headers_too_large(raw_headers):
             problem = Problem(
                 431,
                 "headers_too_large",
@@ -214,9 +217,14 @@ class _Responder:
         if span.is_valid:
             # lets ops (and `make demo`) find the request's trace
             headers.append((b"x-trace-id", format(span.trace_id, "032x").encode()))
-        for name, value in (self._state.get(RATE_LIMIT_KEY) or {}).items():
-            if not any(k.lower() == name.lower().encode() for k, _ in headers):
-                headers.append((name.lower().encode(), value.encode()))
+        limits = self._state.get(RATE_LIMIT_KEY)
+        if limits:
+            present = {k.lower() for k, _ in headers}
+            for name, value in limits.items():
+                key = name.lower().encode()
+                if key not in present:
+                    headers.append((key, value.encode()))
+                    present.add(key)
 
     async def _finish(self) -> None:
         claim = self._state.pop(CLAIM_KEY)

@@ -105,8 +105,10 @@ def request_hits(scope: Scope, body: bytes) -> Iterator[tuple[str, str]]:
             yield "path", ""
     else:
         yield from (("path", "/" + _segment(k)) for k, v in route.params.items() if _is_personal(str(v)))
-    query = scope.get("query_string", b"").decode("latin-1")
-    yield from (("query", p) for p in _pairs_hits(parse_qsl(query, keep_blank_values=True)))
+    query = scope.get("query_string", b"")
+    if query:
+        pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+        yield from (("query", p) for p in _pairs_hits(pairs))
     headers: dict[str, str] = {}
     cookies = ""
     for raw_name, raw_value in scope.get("headers") or []:
@@ -125,8 +127,8 @@ def request_hits(scope: Scope, body: bytes) -> Iterator[tuple[str, str]]:
             if _is_personal(cookies):
                 yield "cookie", ""
         yield from (("cookie", p) for p in _pairs_hits([(k, m.value) for k, m in jar.items()]))
-    content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
     if body:
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
         yield from (("body", p) for p in body_hits(body, content_type))
 
 
