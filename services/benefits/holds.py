@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from lattice.benefits.v1 import events_pb2
+from sqlalchemy import Select as CoreSelect
 from sqlalchemy import bindparam, insert, literal, update
+from sqlalchemy import select as core_select
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import Select
 
 from services.benefits import ledger
 from services.benefits.ledger import locked
@@ -25,7 +29,7 @@ from services.benefits.principals import Principal, require_acting_here
 from services.benefits.rules import Context, RiskLimits, require_live, require_usable
 from services.benefits.views import RedemptionView
 from services.benefits.wallet import grant_in, load_benefit
-from services.runtime.errors import InvalidInput, Rejected
+from services.runtime.errors import InvalidInput, NotFound, Rejected
 from services.runtime.outbox import record_event
 from services.runtime.proto_mapping import to_proto
 
@@ -54,6 +58,7 @@ class Lot:
 
 
 _GRANTS = ledger.table_of(Grant)
+_BENEFITS = ledger.table_of(Benefit)
 _ACCOUNTS = ledger.table_of(LedgerAccount)
 _REDEMPTIONS = ledger.table_of(Redemption)
 _LINES = ledger.table_of(RedemptionLine)
@@ -64,11 +69,13 @@ _SET_GRANT_STATUS = (
 )
 
 
-def _lots_statement(*, one_grant: bool) -> Select[str, datetime, datetime, int]:
+def _lots_statement(*, one_grant: bool) -> CoreSelect[str, datetime, datetime, int, str]:
     g = _GRANTS.c
     stmt = (
-        select(g.grant_id, g.available_at, g.expires_at, _ACCOUNTS.c.balance)
+        core_select(g.grant_id, g.available_at, g.expires_at, _ACCOUNTS.c.balance, _BENEFITS.c.status)
         .join(_ACCOUNTS, _ACCOUNTS.c.account_id == literal("grant:") + g.grant_id)
+        # the benefit's status, read in the transaction that writes (a cached definition's state)
+        .join(_BENEFITS, _BENEFITS.c.benefit_id == g.benefit_id)
         .where(
             g.customer_id == bindparam("customer"),
             g.benefit_id == bindparam("benefit"),
@@ -85,17 +92,51 @@ _LOTS = _lots_statement(one_grant=False)
 _LOT = _lots_statement(one_grant=True)
 
 
-def _usable_lots(session: Session, benefit: Benefit, target: Target, now: datetime) -> list[Lot]:
+def _usable_lots(
+    session: Session, benefit: Benefit, target: Target, now: datetime
+) -> tuple[list[Lot], str | None]:
     """Spendable lots, earliest-expiring first: the grants (rows locked in id order to avoid
-    deadlocks) with their balances, in one statement."""
+    deadlocks) with their balances, in one statement; and the benefit's status as read by it
+    (None when the customer has no active grant of it)."""
     params = {"customer": target.customer_id, "benefit": benefit.benefit_id, "grant": target.grant_id}
-    rows = session.exec(_LOT if target.grant_id else _LOTS, params=params)
-    lots = [
-        Lot(grant_id, expires_at, balance)
-        for grant_id, available_at, expires_at, balance in rows
-        if available_at <= now < expires_at and balance > 0
-    ]
-    return sorted(lots, key=lambda lot: (lot.expires_at, lot.grant_id))
+    # Core, on the session's connection (nothing of the ORM's is pending at this point)
+    rows = session.connection().execute(_LOT if target.grant_id else _LOTS, params)
+    lots, status = [], None
+    for grant_id, available_at, expires_at, balance, benefit_status in rows:
+        status = benefit_status
+        if available_at <= now < expires_at and balance > 0:
+            lots.append(Lot(grant_id, expires_at, balance))
+    return sorted(lots, key=lambda lot: (lot.expires_at, lot.grant_id)), status
+
+
+# Approved benefits' definitions, per database (engine) and benefit id. What a use reads of a
+# definition (kind, scopes, stacking, claimability, coupon terms) is fixed once it is drafted; what
+# changes after approval is its status (paused, stopped), its daily budget and its end date, and
+# a use takes the status from the lots statement in its own transaction. Nothing to invalidate,
+# then, in this process or in another replica.
+_DEFINITIONS: weakref.WeakKeyDictionary[Engine, dict[str, Benefit]] = weakref.WeakKeyDictionary()
+_DEFINITIONS_LOCK = threading.Lock()
+_MAX_DEFINITIONS = 10_000
+
+
+def _cached_definition(session: Session, benefit_id: str) -> Benefit | None:
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    with _DEFINITIONS_LOCK:
+        return _DEFINITIONS.get(engine, {}).get(benefit_id)
+
+
+def _remember_definition(session: Session, benefit: Benefit) -> None:
+    if benefit.status != "approved":
+        return
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    copy = Benefit(**{c.name: getattr(benefit, c.name) for c in _BENEFITS.columns})  # not in any session
+    with _DEFINITIONS_LOCK:
+        known = _DEFINITIONS.setdefault(engine, {})
+        if len(known) >= _MAX_DEFINITIONS:
+            known.clear()
+        known[benefit.benefit_id] = copy
 
 
 def _nothing_usable(session: Session, benefit: Benefit, target: Target, now: datetime) -> Rejected:
@@ -158,13 +199,37 @@ class _Use:
 
 
 def _plan_use(session: Session, *, target: Target, now: datetime, limits: RiskLimits) -> _Use:
-    """The checks of a use, then the lots it takes from (claiming a claimable coupon if needed)."""
+    """The checks of a use, then the lots it takes from (claiming a claimable coupon if needed).
+
+    With the approved definition cached, the benefit is not read: the lots statement brings its
+    status. Anything off the plain path (no usable lot, a claim, a refusal, a status other than
+    approved) is decided again from a fresh read, so the answers are those of the fresh read."""
     require_acting_here(target.by, target.context)
+    cached = _cached_definition(session, target.benefit_id)
+    if cached is not None:
+        try:
+            use = _plan_with(session, cached, target=target, now=now, limits=limits, fresh=False)
+        except (InvalidInput, NotFound, Rejected):
+            use = None
+        if use is not None:
+            return use
     benefit = load_benefit(session, target.benefit_id)
+    _remember_definition(session, benefit)
+    use = _plan_with(session, benefit, target=target, now=now, limits=limits, fresh=True)
+    assert use is not None
+    return use
+
+
+def _plan_with(
+    session: Session, benefit: Benefit, *, target: Target, now: datetime, limits: RiskLimits, fresh: bool
+) -> _Use | None:
+    """The plan from this definition; None (not fresh) when a fresh read must decide."""
     require_live(benefit)
     require_usable(session, benefit=benefit, customer_id=target.customer_id, context=target.context)
     _check_stacking(session, benefit, target)
-    lots = _usable_lots(session, benefit, target, now)
+    lots, status = _usable_lots(session, benefit, target, now)
+    if not fresh and (not lots or status != "approved"):
+        return None
     claimed = None
     if not lots and benefit.claimable and benefit.kind != "points" and not target.grant_id:
         claimed = grant_in(

@@ -11,11 +11,15 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from pydantic import BaseModel
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.expression import Select, Update
 from sqlmodel import Field, Session, SQLModel, col
 
 from services.runtime.clock import utcnow
@@ -53,6 +57,24 @@ def request_hash(request: Mapping[str, object]) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
 
 
+class _Retry(Exception):
+    """The key's row vanished or is not finished between the claim and the read: run again."""
+
+
+_TABLE = cast(Table, Operation.__table__)  # type: ignore[attr-defined]  # set on table models; SQLModel does not declare it
+_KEY = (_TABLE.c.scope == bindparam("s")) & (_TABLE.c.idempotency_key == bindparam("k"))
+# built once: each statement's cache key is not worked out again on every operation
+_CLAIM: dict[str, ReturningInsert[tuple[str]]] = {
+    name: dialect.insert(_TABLE)
+    .on_conflict_do_nothing(index_elements=["scope", "idempotency_key"])
+    # the DBAPI's rows are enough: RETURNING says whether this transaction inserted the key
+    .returning(_TABLE.c.scope)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_DONE: Select[tuple[str, str]] = select(_TABLE.c.request_hash, _TABLE.c.result_json).where(_KEY)
+_STORE: Update = update(_TABLE).where(_KEY).values(result_json=bindparam("r"))
+
+
 def run_once(
     engine: Engine,
     *,
@@ -62,33 +84,45 @@ def run_once(
     apply: Callable[[Session], Result],
     result_type: type[Result],
 ) -> tuple[Result, bool]:
-    """Apply `apply` once per key in one transaction; returns (result, replayed)."""
+    """Apply `apply` once per key in one transaction; returns (result, replayed).
+
+    Two statements when the key is new (claim the key, store the result), none through the ORM:
+    `INSERT ... ON CONFLICT DO NOTHING RETURNING` (SQLite >= 3.35, PostgreSQL) claims it, and on
+    PostgreSQL a concurrent twin waits on the primary key until the claimant commits or rolls
+    back, then inserts nothing and reads the stored result; one more statement on a replay."""
     if not key or len(key) > MAX_KEY_LENGTH:
         raise InvalidInput(
             "invalid_idempotency_key", f"an idempotency key of 1-{MAX_KEY_LENGTH} chars is required"
         )
     digest = request_hash(request)
+    claim = _CLAIM[engine.dialect.name]
+    row = {
+        "scope": scope,
+        "idempotency_key": key,
+        "request_hash": digest,
+        "result_json": "",
+        "created_at": utcnow(),
+    }
 
     def unit(session: Session) -> tuple[Result, bool]:
-        done = session.get(Operation, (scope, key))
-        if done is not None:
+        conn = session.connection()
+        if conn.execute(claim, row).first() is None:
+            done = conn.execute(_DONE, {"s": scope, "k": key}).first()
+            if done is None or not done.result_json:
+                raise _Retry  # removed by retention, or its claimant's transaction is still open
             if done.request_hash != digest:
                 raise InvalidInput(
                     "idempotency_key_reused", "this idempotency key was used for a different request"
                 )
             return result_type.model_validate_json(done.result_json), True
-        operation = Operation(scope=scope, idempotency_key=key, request_hash=digest)
-        session.add(operation)
-        # On PostgreSQL a concurrent twin blocks here on the primary key until we commit.
-        session.flush()
         result = apply(session)
-        operation.result_json = result.model_dump_json()
+        conn.execute(_STORE, {"s": scope, "k": key, "r": result.model_dump_json()})
         return result, False
 
     for _attempt in range(3):
         try:
             # SQLite: committed with the concurrent operations in one group (one lock, one fsync)
             return write_unit(engine, unit)
-        except IntegrityError:
+        except (IntegrityError, _Retry):
             continue
     raise Unavailable("operation_in_progress", "the same operation is in progress; retry the request")
