@@ -14,7 +14,6 @@ from services.identity.keys import TokenSigner, ensure_signing_key
 from services.runtime.audit_trail import serve_audit_trail
 from services.runtime.callers import GATEWAY, TOOLS
 from services.runtime.service import ServiceContext, main
-from services.runtime.write_queue import serialize_writers
 
 # Who may call each RPC of identity's two APIs (service identities from the mTLS certificates); an RPC
 # left out is refused. RegistryService:
@@ -55,11 +54,6 @@ CALLERS: dict[str, frozenset[str]] = {
 
 
 async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
-    # One fair line for this process's writers (every RPC's transaction, the outbox relay marking
-    # events published, the consumers' group commits): on SQLite a writer that found the file lock
-    # taken slept in the busy handler (1-100 ms steps, in no order), most of a sign-in's, a ticket's
-    # or a binding's time under concurrency; in the line it gets in as soon as the one before commits.
-    serialize_writers(ctx.engine)
     await asyncio.to_thread(ensure_signing_key, engine=ctx.engine)
     # Two APIs on one server, one signer (one cache of parsed keys): the registry and the customers' side.
     signer = TokenSigner(ctx.engine)
