@@ -26,16 +26,19 @@ from services.runtime.bus import EVENT_ID_HEADER, EVENT_TYPE_HEADER, MSG_ID_HEAD
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import make_engine, migrate, read_session, transaction
 from tests.conversion.conftest import days_around, eventually, running_conversion, unique
+from tests.support.databases import DATABASE_KINDS, fresh_database_url
 
 COUNTED = ("clicks", "views", "rejected", "flooded")
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'conversion.db'}")
-    migrate(engine, "conversion")
-    yield engine
-    engine.dispose()
+@pytest.fixture(params=DATABASE_KINDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """SQLite; PostgreSQL too under `make test-postgres` (its own upserts and savepoints)."""
+    with fresh_database_url(request.param, tmp_path) as url:
+        engine = make_engine(url)
+        migrate(engine, "conversion")
+        yield engine
+        engine.dispose()
 
 
 def _click(
