@@ -11,7 +11,7 @@ from datetime import datetime
 
 from google.protobuf.message import Message
 from opentelemetry.propagate import inject
-from sqlalchemy import Column, LargeBinary
+from sqlalchemy import Column, LargeBinary, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select, update
 
@@ -56,20 +56,27 @@ class Outgoing:
     trace_headers: dict[str, str] | None = None
 
 
+_INSERT_EVENT = insert(OutboxEvent.__table__)  # type: ignore[attr-defined]  # set on table models; SQLModel does not declare it
+
+
 def record_event(session: Session, subject: str, message: Message, *, event_id: str | None = None) -> str:
-    """Write an event in the caller's transaction; the relay publishes it after commit."""
+    """Write an event in the caller's transaction; the relay publishes it after commit.
+
+    A Core insert on the session's connection, now (no ORM object for the unit of work to flush)."""
     carrier: dict[str, str] = {}
     inject(carrier)
-    event = OutboxEvent(
-        id=event_id or str(uuid.uuid4()),
-        subject=subject,
-        event_type=message.DESCRIPTOR.full_name,
-        payload=message.SerializeToString(),
-        trace_headers=json.dumps(carrier),
-    )
-    session.add(event)
+    row = {
+        "id": event_id or str(uuid.uuid4()),
+        "subject": subject,
+        "event_type": message.DESCRIPTOR.full_name,
+        "payload": message.SerializeToString(),
+        "trace_headers": json.dumps(carrier),
+        "created_at": utcnow(),
+        "published_at": None,
+    }
+    session.connection().execute(_INSERT_EVENT, row)
     wake_after_commit(session, OUTBOX_TOPIC)
-    return event.id
+    return str(row["id"])
 
 
 class OutboxRelay:

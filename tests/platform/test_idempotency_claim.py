@@ -35,7 +35,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     with fresh_database_url(request.param, tmp_path) as url:
         engine = make_engine(url, pool_size=20)
         try:
-            Operation.__table__.create(engine)  # type: ignore[attr-defined]
+            Operation.__table__.create(engine)  # type: ignore[attr-defined]  # set on table models; SQLModel does not declare it
             _META.create_all(engine)
             yield engine
         finally:
