@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 from lattice.identity.v1 import events_pb2
 from sqlalchemy.engine import Engine
-from sqlmodel import col, or_, select
+from sqlmodel import Session, col, or_, select
 
 from services.identity.admin_trail import ChangedBy, record
 from services.identity.models import SigningKey
@@ -111,33 +111,62 @@ def jwks_json(*, engine: Engine) -> str:
 
 
 class TokenSigner:
-    """Signs JWTs with the active key; parsed private keys are cached by kid."""
+    """Signs JWTs with the active key; parsed private keys are cached by kid.
+
+    Which key is active is read at every signature (a rotation by any replica takes effect at once),
+    but only its kid, in one indexed statement: the private key is loaded and parsed once per kid.
+    Inside a write transaction the caller passes its session, so that no second connection is opened
+    while the transaction holds SQLite's write lock.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._keys: dict[str, ec.EllipticCurvePrivateKey] = {}
         self._lock = threading.Lock()
 
-    def _active(self) -> tuple[str, ec.EllipticCurvePrivateKey]:
-        with read_session(self._engine) as session:
-            key = _active(session)
-        if key is None:
+    def _active(self, session: Session | None = None) -> tuple[str, ec.EllipticCurvePrivateKey]:
+        if session is not None:
+            kid = session.exec(_ACTIVE_KID).first()
+        else:
+            with read_session(self._engine) as own:
+                kid = own.exec(_ACTIVE_KID).first()
+        if kid is None:
             raise RuntimeError("no signing key; ensure_signing_key runs at start")
         with self._lock:
-            if key.kid not in self._keys:
-                loaded = serialization.load_pem_private_key(key.private_pem, password=None)
-                assert isinstance(loaded, ec.EllipticCurvePrivateKey)
-                self._keys[key.kid] = loaded
-            return key.kid, self._keys[key.kid]
+            cached = self._keys.get(kid)
+        if cached is not None:
+            return kid, cached
+        if session is not None:
+            key = session.get(SigningKey, kid)
+        else:
+            with read_session(self._engine) as own:
+                key = own.get(SigningKey, kid)
+        assert key is not None  # keys are never deleted, only retired
+        loaded = serialization.load_pem_private_key(key.private_pem, password=None)
+        assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+        with self._lock:
+            self._keys[kid] = loaded
+        return kid, loaded
 
-    def sign(self, claims: dict[str, Any], *, kind: str) -> str:
-        """An access token over `claims` for one kind of principal: issuer, kind, typ and active kid."""
+    def sign(self, claims: dict[str, Any], *, kind: str, session: Session | None = None) -> str:
+        """An access token over `claims` for one kind of principal: issuer, kind, typ and active kid
+        (read in `session` when given: the caller's transaction)."""
         if kind not in KINDS:
             raise ValueError(f"unknown token kind {kind}")
-        kid, private = self._active()
+        kid, private = self._active(session)
         return jwt.encode(
             {**claims, "iss": ISSUER, "kind": kind},
             private,
             algorithm=ALGORITHM,
             headers={"kid": kid, "typ": TOKEN_TYPE},
         )
+
+
+# the kid of the newest key not retired (the index on created_at); what `_active` returns, without
+# loading the private key and the JWK of the row at every signature
+_ACTIVE_KID = (
+    select(SigningKey.kid)
+    .where(col(SigningKey.retired_at).is_(None))
+    .order_by(col(SigningKey.created_at).desc())
+    .limit(1)
+)

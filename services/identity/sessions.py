@@ -67,7 +67,7 @@ def mint_tokens(session: Session, *, signer: TokenSigner, family: SessionFamily)
         )
     )
     return IssuedTokens(
-        access_token=signer.sign(claims, kind="customer"),
+        access_token=signer.sign(claims, kind="customer", session=session),
         refresh_token=refresh,
         expires_in=int(ACCESS_TTL.total_seconds()),
         scopes=list(family.scopes),
