@@ -13,6 +13,8 @@ import jwt
 from sqlalchemy.engine import Engine
 
 from services.identity import keys
+from services.identity.models import SigningKey
+from services.runtime.clock import utcnow
 from services.runtime.db import make_engine, transaction
 from tests.support.databases import copy_migrated_sqlite
 
@@ -59,9 +61,9 @@ def test_a_key_rotated_in_the_callers_own_transaction_is_the_one_it_signs_with(t
     first = keys.ensure_signing_key(engine=engine)
     signer = keys.TokenSigner(engine)
     with transaction(engine) as session:
-        old = session.get(keys.SigningKey, first)
+        old = session.get(SigningKey, first)
         assert old is not None
-        new = keys._new_key(keys.utcnow())
+        new = keys._new_key(utcnow())
         old.retired_at = new.created_at
         session.add_all([old, new])
         token = signer.sign(CLAIMS, kind="customer", session=session)
