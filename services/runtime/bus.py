@@ -377,7 +377,8 @@ class Bus:
                 raise RuntimeError(f"{len(outcomes)} outcomes for a batch of {len(batch)}")
         except asyncio.CancelledError:
             for _msg, delivery in batch:
-                delivery.span.end()  # type: ignore[union-attr]  # set above
+                if delivery.span is not None:
+                    delivery.span.end()
             raise
         except Exception as exc:
             # nothing of the batch was applied: each message again, alone, through the handler
