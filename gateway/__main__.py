@@ -15,7 +15,6 @@ from fastapi import FastAPI
 from gateway.app import create_app
 from gateway.config import GatewaySettings
 from gateway.edge import server_options
-from services.runtime.service import instrument_grpc
 from services.runtime.telemetry import setup_telemetry
 
 
@@ -24,7 +23,6 @@ def worker_app() -> FastAPI:
     settings = GatewaySettings()
     telemetry = setup_telemetry("gateway", var_dir=settings.var_dir, log_level=settings.log_level)
     atexit.register(telemetry.shutdown)
-    instrument_grpc()
     return create_app(settings)
 
 

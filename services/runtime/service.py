@@ -68,14 +68,6 @@ class ServiceContext:
 Wiring = Callable[[ServiceContext, grpc.aio.Server], Awaitable[list[str]]]
 
 
-def instrument_grpc() -> None:
-    """Nothing left to install: runtime servers (`grpc_server.ServingInterceptor`) and channels
-    (`grpc_client.CallInterceptor`) trace their calls themselves, with the span names, attributes
-    and status rules of OpenTelemetry's gRPC instrumentation and the trace context in the metadata,
-    health checks left out; without its extra interceptors and context proxy on every call. Kept for
-    the entry points that call it."""
-
-
 @dataclass
 class RunningService:
     """A started service: its context, gRPC server and port; `stop()` shuts it down gracefully."""

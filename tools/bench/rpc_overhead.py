@@ -76,11 +76,9 @@ async def _serve(mode: str, pki_dir: Path, var_dir: Path) -> None:
     else:
         from services.runtime.callers import GATEWAY, CallerPolicy
         from services.runtime.grpc_server import build_server
-        from services.runtime.service import instrument_grpc
         from services.runtime.telemetry import setup_telemetry
 
         telemetry = setup_telemetry("identity", var_dir=var_dir, log_level="WARNING")
-        instrument_grpc()  # a no-op now; older trees installed OpenTelemetry's gRPC instrumentation here
         policy = CallerPolicy()
         descriptor = pb.DESCRIPTOR.services_by_name["CustomerService"]
         policy.declare(descriptor, {m.name: GATEWAY for m in descriptor.methods})
@@ -243,12 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="rpc-overhead-") as tmp:
         pki_dir = ensure_pki(Path(tmp) / "pki")
         if opts.client == "runtime":
-            from services.runtime.service import instrument_grpc
             from services.runtime.telemetry import setup_telemetry
 
             (Path(tmp) / "client").mkdir()
             setup_telemetry("gateway", var_dir=Path(tmp) / "client", log_level="WARNING")
-            instrument_grpc()  # a no-op now; older trees installed OpenTelemetry's gRPC instrumentation here
         for _ in range(opts.rounds):
             for mode in results:
                 results[mode].append(
