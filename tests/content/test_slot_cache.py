@@ -91,7 +91,8 @@ def test_a_stale_snapshot_serves_without_waiting_while_a_thread_rebuilds_it(engi
     assert served_placement(engine, cache) == "p-second"
 
 
-def test_an_archived_item_is_never_served_from_a_stale_snapshot(engine: Engine) -> None:
+def old_above_other(engine: Engine) -> SlotCache:
+    """The slot with item "old" placed above "other", served once (the snapshot holds "old")."""
     setup_slot(engine)
     published_item(engine, "old", {"standard": texts("Old")})
     published_item(engine, "other", {"standard": texts("Other")})
@@ -99,6 +100,11 @@ def test_an_archived_item_is_never_served_from_a_stale_snapshot(engine: Engine) 
     place(engine, "p-other", "other", priority=1)
     cache = SlotCache(engine)
     assert served_placement(engine, cache) == "p-old"
+    return cache
+
+
+def test_an_archived_item_is_never_served_from_a_stale_snapshot(engine: Engine) -> None:
+    cache = old_above_other(engine)
     assert cache.invalidate_item("old") == [SLOT]  # say a new version: the old one may serve on meanwhile
     assert cache.lookup(SLOT)[0] is not None
     review.archive_item(engine=engine, actor=AUTHOR, item_id="old", reason="withdrawn")
@@ -108,13 +114,7 @@ def test_an_archived_item_is_never_served_from_a_stale_snapshot(engine: Engine) 
 
 
 def test_a_build_that_read_an_item_before_its_withdrawal_is_not_kept(engine: Engine) -> None:
-    setup_slot(engine)
-    published_item(engine, "old", {"standard": texts("Old")})
-    published_item(engine, "other", {"standard": texts("Other")})
-    place(engine, "p-old", "old", priority=5)
-    place(engine, "p-other", "other", priority=1)
-    cache = SlotCache(engine)
-    assert served_placement(engine, cache) == "p-old"
+    cache = old_above_other(engine)
     cache.invalidate_slot(SLOT)
     with held_refresh(engine, phase="after_cursor_execute", table="content_item") as held:
         cache.refresh_in_background(SLOT)
