@@ -8,7 +8,8 @@ from lattice.identity.v1 import events_pb2 as identity_events
 from sqlmodel import Session
 
 from services.benefits.models import PartnerBlock
-from services.runtime.bus import Delivery, idempotent
+from services.runtime.bus import Delivery
+from services.runtime.exactly_once import idempotent
 from services.runtime.service import ServiceContext
 
 logger = logging.getLogger(__name__)

@@ -24,8 +24,9 @@ from services.conversion.journeys import (
 from services.conversion.milestones import CORE_MILESTONE_SUBJECT, FUNNEL_STEP_OF_CORE_KIND
 from services.conversion.models import CoreMilestone, PartnerProfile
 from services.conversion.notifications import queue_binding_withdrawn
-from services.runtime.bus import FETCH_BATCH, Bus, Delivery, Handler, idempotent, idempotent_batch
+from services.runtime.bus import FETCH_BATCH, Bus, Delivery, Handler
 from services.runtime.clock import from_timestamp, utcnow
+from services.runtime.exactly_once import idempotent, idempotent_batch
 from services.runtime.proto_mapping import from_proto
 from services.runtime.write_queue import idempotent as queued
 

@@ -101,8 +101,9 @@ async def write(engine: Engine, work: Callable[[Session], T]) -> T:
 
 
 def idempotent(engine: Engine, consumer: str, apply: Callable[[Session, Delivery], None]) -> Handler:
-    """`services.runtime.bus.idempotent` through the writer queue: the effect and the processed-message
-    row commit together, once; the handler returns (and the message is acked) after the commit."""
+    """`services.runtime.exactly_once.idempotent` through the writer queue: the effect and the
+    processed-message row commit together, once; the handler returns (and the message is acked)
+    after the commit."""
 
     def work(delivery: Delivery, session: Session) -> None:
         if session.get(ProcessedMessage, (consumer, delivery.event_id)) is not None:

@@ -22,9 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from services.conversion.aggregates import bump_at_commit
 from services.conversion.config import ConversionSettings
 from services.conversion.events import CLICK_SUBJECT, Appliers
-from services.runtime.bus import EVENT_ID_HEADER, EVENT_TYPE_HEADER, MSG_ID_HEADER, Delivery, idempotent_batch
+from services.runtime.bus import EVENT_ID_HEADER, EVENT_TYPE_HEADER, MSG_ID_HEADER, Delivery
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import make_engine, migrate, read_session, transaction
+from services.runtime.exactly_once import idempotent_batch
 from tests.conversion.conftest import days_around, eventually, running_conversion, unique
 from tests.support.databases import DATABASE_KINDS, fresh_database_url
 

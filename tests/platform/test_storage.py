@@ -13,10 +13,11 @@ from lattice.identity.v1 import events_pb2
 from sqlalchemy import inspect, text
 from sqlmodel import Field, SQLModel, select
 
-from services.runtime.bus import Delivery, idempotent
+from services.runtime.bus import Delivery
 from services.runtime.db import make_engine, migrate, transaction
 from services.runtime.deadlines import current_deadline
 from services.runtime.errors import Unavailable
+from services.runtime.exactly_once import idempotent
 from services.runtime.outbox import OutboxEvent, ProcessedMessage, record_event
 from tests.support.databases import DATABASE_KINDS, fresh_database_url
 
