@@ -13,7 +13,7 @@ from services.content.catalogue import Actor
 from services.content.convert import actor_from_pb, viewer_from_pb
 from services.content.rendering import Rendered, locale_chain
 from services.content.serving import Viewer
-from services.content.slot_cache import build_snapshot
+from services.content.slot_snapshot import build_snapshot
 from services.runtime.clock import from_timestamp, to_timestamp, utcnow
 from services.runtime.editions import EDITIONS
 from services.runtime.errors import Forbidden, InvalidInput

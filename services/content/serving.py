@@ -12,7 +12,8 @@ from sqlmodel import col, select
 
 from services.content.models import ServeCount
 from services.content.rendering import PublishedItem, Rendered, locale_chain
-from services.content.slot_cache import SHANGHAI, Candidate, SlotCache, SlotSnapshot
+from services.content.slot_cache import SlotCache
+from services.content.slot_snapshot import SHANGHAI, Candidate, SlotSnapshot
 from services.runtime.db import read_session, transaction
 from services.runtime.retention import Rule
 
