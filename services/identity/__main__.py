@@ -8,6 +8,7 @@ import grpc
 from lattice.identity.v1 import identity_pb2, identity_pb2_grpc
 
 from services.identity.admin_trail import search_audit
+from services.identity.assertions import USED_ASSERTION_RETENTION
 from services.identity.grpc_api import RegistryApi
 from services.identity.grpc_customer import CustomerApi
 from services.identity.keys import TokenSigner, ensure_signing_key
@@ -55,6 +56,7 @@ CALLERS: dict[str, frozenset[str]] = {
 
 async def wire(ctx: ServiceContext, server: grpc.aio.Server) -> list[str]:
     await asyncio.to_thread(ensure_signing_key, engine=ctx.engine)
+    ctx.retention.append(USED_ASSERTION_RETENTION)
     # Two APIs on one server, one signer (one cache of parsed keys): the registry and the customers' side.
     signer = TokenSigner(ctx.engine)
     identity_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryApi(ctx, signer), server)

@@ -11,26 +11,35 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jwt
-from sqlalchemy import delete
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from services.identity.models import UsedAssertion
-from services.identity.registry import get_app
+from services.identity.models import App, AppCredential, UsedAssertion
+from services.identity.reads import OneStatementRead
 from services.runtime.clock import utcnow
-from services.runtime.errors import NotFound, Unauthenticated
+from services.runtime.errors import Unauthenticated
+from services.runtime.retention import Rule
 
 ASSERTION_AUDIENCE = "lattice-identity"
 MAX_LIFETIME_S = 300
 APP_USER_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,64}$")
 
+# The secret a registered app signs its assertions with: ONE statement, no session.
+_APP_SECRET = OneStatementRead(
+    select(col(AppCredential.secret))
+    .join(App, col(App.app_id) == col(AppCredential.app_id))
+    .where(col(AppCredential.app_id) == bindparam("app_id"))
+)
+
 
 def verify_assertion(*, engine: Engine, app_id: str, assertion: str, require_user: bool) -> dict[str, Any]:
     """Check signature, issuer, audience, lifetime and claims of an app's assertion."""
-    try:
-        _, secret = get_app(engine=engine, app_id=app_id)
-    except NotFound as exc:
-        raise Unauthenticated("invalid_client", "unknown app") from exc
+    found = _APP_SECRET.rows(engine, app_id=app_id)
+    if not found:
+        raise Unauthenticated("invalid_client", "unknown app")
+    secret: bytes = found[0][0]
     try:
         claims = jwt.decode(
             assertion,
@@ -54,10 +63,30 @@ def verify_assertion(*, engine: Engine, app_id: str, assertion: str, require_use
 
 
 def consume_assertion(session: Session, *, app_id: str, claims: dict[str, Any]) -> None:
-    """Remember the assertion's jti until it expires; a second use is rejected."""
-    now = utcnow()
-    session.exec(delete(UsedAssertion).where(col(UsedAssertion.expires_at) < now))
-    if session.get(UsedAssertion, (app_id, str(claims["jti"]))) is not None:
-        raise Unauthenticated("assertion_replayed", "this assertion was already used")
+    """Remember the assertion's jti until it expires; a second use is rejected.
+
+    ONE statement: the jti is inserted, or takes over a row of the same jti that has expired (as if
+    retention had already deleted it); a row still valid is left as it is, and no row written means
+    a replay. Expired rows of other assertions are deleted by retention (`USED_ASSERTION_RETENTION`)."""
     expires = datetime.fromtimestamp(int(claims["exp"]) + 5, tz=UTC)
-    session.add(UsedAssertion(app_id=app_id, jti=str(claims["jti"]), expires_at=expires))
+    dialect = session.get_bind().dialect.name
+    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(UsedAssertion)
+    table = UsedAssertion.__table__  # type: ignore[attr-defined]  # set on table models; SQLModel does not declare it
+    statement = upsert.values(
+        app_id=app_id, jti=str(claims["jti"]), expires_at=expires
+    ).on_conflict_do_update(
+        index_elements=[table.c.app_id, table.c.jti],
+        set_={"expires_at": upsert.excluded.expires_at},
+        where=table.c.expires_at < utcnow(),
+    )
+    if session.connection().execute(statement).rowcount != 1:
+        raise Unauthenticated("assertion_replayed", "this assertion was already used")
+
+
+# Assertions past their expiry (and its 5 s of leeway) can no longer be replayed: retention deletes them.
+USED_ASSERTION_RETENTION = Rule(
+    "used_assertion",
+    UsedAssertion,
+    (UsedAssertion.app_id, UsedAssertion.jti),
+    lambda now: col(UsedAssertion.expires_at) < now,
+)

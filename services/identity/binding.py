@@ -9,16 +9,21 @@ import hmac
 import re
 import secrets
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from lattice.identity.v1 import events_pb2
+from sqlalchemy import and_, bindparam
+from sqlalchemy import select as core_select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select, update
 
-from services.identity.consents import ConsentGrant, record_consent, remove_link_in
+from services.identity.consents import ConsentGrant, new_consent, record_consent, remove_link_in
 from services.identity.keys import TokenSigner
 from services.identity.models import Consent, Partner, PartnerBinding, PartnerLink
+from services.identity.reads import OneStatementRead
 from services.identity.recognition import Caller
+from services.identity.rows import insert_rows
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -60,7 +65,7 @@ def start_binding(
             required_assurance_level=required_level or 2,
             expires_at=utcnow() + BINDING_TTL,
         )
-        session.add(binding)
+        insert_rows(session, binding)
     return binding, partner
 
 
@@ -93,26 +98,62 @@ def confirm_binding(
     """The customer's proof (signed in, enough assurance) and separate consent create the link."""
     now = utcnow()
     with transaction(engine) as session:
-        binding = session.get(PartnerBinding, binding_id)
-        if binding is None or not _visible(binding, "", caller.customer_id):
-            raise NotFound("binding_not_found", "no such binding")
-        if binding.status != "pending" or binding.expires_at <= now:
-            raise Conflict("binding_not_pending", "the binding is no longer waiting for confirmation")
-        if grant.missing() or grant.recipient_type != "partner" or grant.recipient != binding.partner_id:
-            raise Forbidden("consent_required", "binding needs a separate consent naming this partner")
-        if caller.assurance_level < binding.required_assurance_level:
-            raise Forbidden(
-                "step_up_required", f"sign in with assurance level {binding.required_assurance_level}"
-            )
-        consent = record_consent(session, customer_id=caller.customer_id, app_id=caller.app_id, grant=grant)
-        binding.status, binding.customer_id, binding.consent_id = (
-            "confirmed",
-            caller.customer_id,
-            consent.consent_id,
+        consent = new_consent(customer_id=caller.customer_id, app_id=caller.app_id, grant=grant)
+        binding = _confirm(
+            session, caller=caller, binding_id=binding_id, grant=grant, consent=consent, now=now
         )
-        session.add(binding)
+        if binding is None:
+            _refuse_confirmation(session, caller=caller, binding_id=binding_id, grant=grant, now=now)
+            raise Conflict("binding_not_pending", "the binding is no longer waiting for confirmation")
+        # the binding names this partner, and partners are never deleted: the recipient exists
+        record_consent(session, consent=consent, recipient_known=True)
         _link(session, pepper=pepper, binding=binding, consent=consent)
     return binding, consent
+
+
+def _confirm(
+    session: Session, *, caller: Caller, binding_id: str, grant: ConsentGrant, consent: Consent, now: datetime
+) -> PartnerBinding | None:
+    """ONE statement confirms the binding when every rule of a confirmation holds (still pending, not
+    expired, the caller's to confirm, the consent names its partner, the caller's assurance enough);
+    None when one does not (`_refuse_confirmation` says which)."""
+    if grant.missing() or grant.recipient_type != "partner":
+        return None
+    confirm = (
+        update(PartnerBinding)
+        .where(
+            col(PartnerBinding.binding_id) == binding_id,
+            or_(
+                col(PartnerBinding.customer_id).is_(None),
+                col(PartnerBinding.customer_id) == caller.customer_id,
+            ),
+            col(PartnerBinding.status) == "pending",
+            col(PartnerBinding.expires_at) > now,
+            col(PartnerBinding.partner_id) == grant.recipient,
+            col(PartnerBinding.required_assurance_level) <= caller.assurance_level,
+        )
+        .values(status="confirmed", customer_id=caller.customer_id, consent_id=consent.consent_id)
+        .returning(*(column for column in PartnerBinding.__table__.columns))  # type: ignore[attr-defined]  # set on table models; SQLModel does not declare it
+    )
+    confirmed = session.connection().execute(confirm).first()
+    return None if confirmed is None else PartnerBinding(**confirmed._mapping)
+
+
+def _refuse_confirmation(
+    session: Session, *, caller: Caller, binding_id: str, grant: ConsentGrant, now: datetime
+) -> None:
+    """Raise why a binding cannot be confirmed, in the order the rules are checked."""
+    binding = session.get(PartnerBinding, binding_id)
+    if binding is None or not _visible(binding, "", caller.customer_id):
+        raise NotFound("binding_not_found", "no such binding")
+    if binding.status != "pending" or binding.expires_at <= now:
+        raise Conflict("binding_not_pending", "the binding is no longer waiting for confirmation")
+    if grant.missing() or grant.recipient_type != "partner" or grant.recipient != binding.partner_id:
+        raise Forbidden("consent_required", "binding needs a separate consent naming this partner")
+    if caller.assurance_level < binding.required_assurance_level:
+        raise Forbidden(
+            "step_up_required", f"sign in with assurance level {binding.required_assurance_level}"
+        )
 
 
 def _link(session: Session, *, pepper: str, binding: PartnerBinding, consent: Consent) -> PartnerLink:
@@ -132,7 +173,7 @@ def _link(session: Session, *, pepper: str, binding: PartnerBinding, consent: Co
         consent_id=consent.consent_id,
         scopes=binding.scopes,
     )
-    session.add(link)
+    insert_rows(session, link)
     record_event(
         session,
         "identity.partner_link.created",
@@ -156,32 +197,70 @@ def _active_link(session: Session, *, partner_id: str, customer_id: str) -> Part
     return session.exec(stmt).first()
 
 
-def complete_binding(
-    *, engine: Engine, signer: TokenSigner, partner_id: str, binding_id: str
-) -> tuple[PartnerBinding, PartnerLink, str]:
+@dataclass(frozen=True)
+class Completion:
+    """What the partner collects for a confirmed binding: never the internal customer id."""
+
+    partner_user_ref: str
+    pairwise_id: str
+    scopes: list[str]
+    access_token: str
+
+
+# A partner's binding joined to the customer's active link to that partner: ONE statement answers
+# a completion from one snapshot.
+_COMPLETION = OneStatementRead(
+    core_select(
+        col(PartnerBinding.status),
+        col(PartnerBinding.expires_at),
+        col(PartnerBinding.customer_id),
+        col(PartnerBinding.partner_user_ref),
+        col(PartnerLink.pairwise_id),
+        col(PartnerLink.scopes),
+    )
+    .join(Partner, col(Partner.partner_id) == col(PartnerBinding.partner_id))
+    .outerjoin(
+        PartnerLink,
+        and_(
+            col(PartnerLink.partner_id) == col(PartnerBinding.partner_id),
+            col(PartnerLink.customer_id) == col(PartnerBinding.customer_id),
+            col(PartnerLink.removed_at).is_(None),
+        ),
+    )
+    .where(
+        col(PartnerBinding.binding_id) == bindparam("binding_id"),
+        col(PartnerBinding.partner_id) == bindparam("partner_id"),
+    )
+)
+
+
+def complete_binding(*, engine: Engine, signer: TokenSigner, partner_id: str, binding_id: str) -> Completion:
     """The partner collects the pairwise id and a partner-scoped token once the customer confirmed."""
-    binding, _ = get_binding(engine=engine, binding_id=binding_id, partner_id=partner_id)
-    if binding.status == "expired":
-        raise Conflict("binding_expired", "the customer did not confirm in time")
-    if binding.status == "pending" or binding.customer_id is None:
-        raise Forbidden("consent_required", "the customer has not confirmed this binding")
-    with read_session(engine) as session:
-        link = _active_link(session, partner_id=partner_id, customer_id=binding.customer_id)
-    if link is None:
-        raise Forbidden("consent_withdrawn", "the customer withdrew consent or unbound")
+    found = _COMPLETION.rows(engine, binding_id=binding_id, partner_id=partner_id)
+    if not found:  # no such binding, or another partner's
+        raise NotFound("binding_not_found", "no such binding")
+    status, expires_at, customer_id, partner_user_ref, pairwise, scopes = found[0]
     now = utcnow()
+    if status == "pending" and expires_at <= now:
+        raise Conflict("binding_expired", "the customer did not confirm in time")
+    if status == "pending" or customer_id is None:
+        raise Forbidden("consent_required", "the customer has not confirmed this binding")
+    if pairwise is None:
+        raise Forbidden("consent_withdrawn", "the customer withdrew consent or unbound")
     token = signer.sign(
         {
             "aud": f"partner:{partner_id}",
-            "sub": link.pairwise_id,
+            "sub": pairwise,
             "iat": int(now.timestamp()),
             "exp": int((now + PARTNER_TOKEN_TTL).timestamp()),
             "jti": uuid.uuid4().hex,
-            "scope": " ".join(link.scopes),
+            "scope": " ".join(scopes),
         },
         kind="partner",
     )
-    return binding, link, token
+    return Completion(
+        partner_user_ref=partner_user_ref, pairwise_id=pairwise, scopes=scopes, access_token=token
+    )
 
 
 def find_link(*, engine: Engine, partner_id: str, pairwise: str) -> PartnerLink:

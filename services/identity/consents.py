@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services.identity.models import App, Consent, Partner, PartnerLink
+from services.identity.rows import insert_rows
 from services.identity.sessions import revoke_families
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session, transaction
@@ -43,7 +44,7 @@ class ConsentGrant:
         )
 
 
-def _validate(session: Session, grant: ConsentGrant) -> None:
+def _validate(session: Session, grant: ConsentGrant, *, recipient_known: bool) -> None:
     if grant.missing():
         raise Forbidden(
             "consent_required", "a consent names recipient, purpose, data categories and text version"
@@ -56,6 +57,8 @@ def _validate(session: Session, grant: ConsentGrant) -> None:
         raise InvalidInput("invalid_data_category", f"data categories are among {', '.join(DATA_CATEGORIES)}")
     if grant.recipient_type not in ("app", "partner"):
         raise InvalidInput("invalid_recipient_type", "recipient_type is app or partner")
+    if recipient_known:
+        return
     if grant.recipient_type == "app":
         recipient: App | Partner | None = session.get(App, grant.recipient)
     else:
@@ -64,10 +67,9 @@ def _validate(session: Session, grant: ConsentGrant) -> None:
         raise NotFound("recipient_not_found", f"no {grant.recipient_type} {grant.recipient}")
 
 
-def record_consent(session: Session, *, customer_id: str, app_id: str, grant: ConsentGrant) -> Consent:
-    """Validate and store a consent in the caller's transaction."""
-    _validate(session, grant)
-    consent = Consent(
+def new_consent(*, customer_id: str, app_id: str, grant: ConsentGrant) -> Consent:
+    """The consent `grant` describes, given by the customer in `app_id` (not stored yet)."""
+    return Consent(
         consent_id="cst_" + uuid.uuid4().hex,
         customer_id=customer_id,
         recipient_type=grant.recipient_type,
@@ -77,13 +79,28 @@ def record_consent(session: Session, *, customer_id: str, app_id: str, grant: Co
         text_version=grant.text_version,
         granted_in_app_id=app_id,
     )
-    session.add(consent)
+
+
+def record_consent(session: Session, *, consent: Consent, recipient_known: bool = False) -> Consent:
+    """Validate and store a consent in the caller's transaction (`recipient_known`: the caller has
+    already found its recipient in this transaction)."""
+    grant = ConsentGrant(
+        recipient_type=consent.recipient_type,
+        recipient=consent.recipient,
+        purpose=consent.purpose,
+        data_categories=tuple(consent.data_categories),
+        text_version=consent.text_version,
+    )
+    _validate(session, grant, recipient_known=recipient_known)
+    insert_rows(session, consent)
     return consent
 
 
 def grant_consent(*, engine: Engine, customer_id: str, app_id: str, grant: ConsentGrant) -> Consent:
     with transaction(engine) as session:
-        return record_consent(session, customer_id=customer_id, app_id=app_id, grant=grant)
+        return record_consent(
+            session, consent=new_consent(customer_id=customer_id, app_id=app_id, grant=grant)
+        )
 
 
 def has_active_consent(session: Session, *, customer_id: str, recipient_type: str, recipient: str) -> bool:

@@ -8,6 +8,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from sqlalchemy import case
+from sqlalchemy import update as sql_update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -60,16 +62,54 @@ def contact_update_from_claims(claims: dict[str, object]) -> ContactUpdate:
     return ContactUpdate(phone=phone, branch=branch, editions=tuple(editions))
 
 
+def contact_columns(update: ContactUpdate, *, pepper: str) -> dict[str, object]:
+    """The customer's columns an app's assertion sets (what it asserted; nothing else changes)."""
+    columns: dict[str, object] = {}
+    if update.phone:
+        columns["phone_hash"] = phone_hash(pepper=pepper, phone=update.phone)
+        columns["phone_masked"] = mask_phone(update.phone)
+    if update.branch:
+        columns["branch"] = update.branch
+    if update.editions:
+        columns["editions"] = sorted(update.editions)
+    return columns
+
+
 def apply_update(customer: Customer, update: ContactUpdate, *, pepper: str, assurance_level: int) -> None:
     """Record what the app asserted; the assurance level only ever rises."""
     customer.assurance_level = max(customer.assurance_level, assurance_level)
-    if update.phone:
-        customer.phone_hash = phone_hash(pepper=pepper, phone=update.phone)
-        customer.phone_masked = mask_phone(update.phone)
-    if update.branch:
-        customer.branch = update.branch
-    if update.editions:
-        customer.editions = sorted(update.editions)
+    for name, value in contact_columns(update, pepper=pepper).items():
+        setattr(customer, name, value)
+
+
+def update_account_holder(
+    session: Session,
+    *,
+    app_id: str,
+    app_user_id: str,
+    update: ContactUpdate,
+    pepper: str,
+    assurance_level: int,
+) -> str | None:
+    """`apply_update` on the customer behind an app account, in ONE statement of the caller's
+    transaction: the customer's id, or None when the app account is not known yet."""
+    account_holder = (
+        select(AppAccount.customer_id)
+        .where(AppAccount.app_id == app_id, AppAccount.app_user_id == app_user_id)
+        .scalar_subquery()
+    )
+    level = col(Customer.assurance_level)
+    statement = (
+        sql_update(Customer)
+        .where(col(Customer.customer_id) == account_holder)
+        .values(
+            assurance_level=case((level < assurance_level, assurance_level), else_=level),
+            **contact_columns(update, pepper=pepper),
+        )
+        .returning(col(Customer.customer_id))
+    )
+    customer_id: str | None = session.connection().execute(statement).scalar()
+    return customer_id
 
 
 def linked_app_ids(session: Session, customer_id: str) -> list[str]:

@@ -170,7 +170,7 @@ class CustomerApi(identity_pb2_grpc.CustomerServiceServicer):
     async def CompletePartnerBinding(
         self, request: pb.CompletePartnerBindingRequest, context
     ) -> pb.CompletePartnerBindingResponse:
-        found, link, token = await asyncio.to_thread(
+        done = await asyncio.to_thread(
             binding.complete_binding,
             engine=self._engine,
             signer=self._signer,
@@ -178,11 +178,11 @@ class CustomerApi(identity_pb2_grpc.CustomerServiceServicer):
             binding_id=request.binding_id,
         )
         return pb.CompletePartnerBindingResponse(
-            pairwise_id=link.pairwise_id,
-            partner_user_ref=found.partner_user_ref,
-            access_token=token,
+            pairwise_id=done.pairwise_id,
+            partner_user_ref=done.partner_user_ref,
+            access_token=done.access_token,
             expires_in=int(binding.PARTNER_TOKEN_TTL.total_seconds()),
-            scopes=link.scopes,
+            scopes=done.scopes,
         )
 
     async def GetPartnerLink(self, request: pb.GetPartnerLinkRequest, context) -> pb.GetPartnerLinkResponse:

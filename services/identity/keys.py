@@ -22,6 +22,7 @@ from sqlmodel import Session, col, or_, select
 
 from services.identity.admin_trail import ChangedBy, record
 from services.identity.models import SigningKey
+from services.identity.reads import OneStatementRead
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import read_session, transaction
 from services.runtime.errors import InvalidInput
@@ -116,7 +117,7 @@ class TokenSigner:
     Which key is active is read at every signature (a rotation by any replica takes effect at once),
     but only its kid, in one indexed statement: the private key is loaded and parsed once per kid.
     Inside a write transaction the caller passes its session, so that no second connection is opened
-    while the transaction holds SQLite's write lock.
+    while the transaction holds SQLite's write lock; outside one the kid is ONE statement, no session.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -126,10 +127,10 @@ class TokenSigner:
 
     def _active(self, session: Session | None = None) -> tuple[str, ec.EllipticCurvePrivateKey]:
         if session is not None:
-            kid = session.exec(_ACTIVE_KID).first()
+            kid = session.exec(_ACTIVE_KID).first()  # after the session's own pending writes
         else:
-            with read_session(self._engine) as own:
-                kid = own.exec(_ACTIVE_KID).first()
+            found = _ACTIVE_KID_READ.rows(self._engine)
+            kid = found[0][0] if found else None
         if kid is None:
             raise RuntimeError("no signing key; ensure_signing_key runs at start")
         with self._lock:
@@ -170,3 +171,4 @@ _ACTIVE_KID = (
     .order_by(col(SigningKey.created_at).desc())
     .limit(1)
 )
+_ACTIVE_KID_READ = OneStatementRead(_ACTIVE_KID)

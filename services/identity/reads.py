@@ -31,12 +31,13 @@ class _Compiled:
     sql: str
     positional: tuple[str, ...] | None  # bind names in order for a positional paramstyle, else None
     binds: Mapping[str, Processor]
+    defaults: Mapping[str, object]  # the values of binds the statement fixes itself (a LIMIT's)
     results: tuple[Processor, ...]
 
 
 class OneStatementRead:
-    """A SELECT whose every bind parameter is named (`bindparam("name")`) and given to `rows`,
-    compiled once per dialect."""
+    """A SELECT whose every bind parameter is named (`bindparam("name")`) and given to `rows` (or has
+    its value in the statement, as `.limit(1)`), compiled once per dialect."""
 
     def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
         self._statement = statement
@@ -58,7 +59,7 @@ class OneStatementRead:
         compiled = self._compile(engine.dialect)
         values = {
             name: (value if (process := compiled.binds.get(name)) is None else process(value))
-            for name, value in params.items()
+            for name, value in {**compiled.defaults, **params}.items()
         }
         args: Sequence[object] | Mapping[str, object] = (
             values if compiled.positional is None else tuple(values[name] for name in compiled.positional)
@@ -97,7 +98,10 @@ def _compile(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Compiled
         for column in statement.selected_columns
     )
     positional = tuple(compiled.positiontup or ()) if compiled.positional else None
-    return _Compiled(sql=compiled.string, positional=positional, binds=binds, results=results)
+    defaults = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
+    return _Compiled(
+        sql=compiled.string, positional=positional, binds=binds, defaults=defaults, results=results
+    )
 
 
 def _converted(processors: tuple[Processor, ...], row: Sequence[Any]) -> tuple[Any, ...]:

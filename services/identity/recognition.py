@@ -8,13 +8,13 @@ from datetime import timedelta
 
 from lattice.identity.v1 import events_pb2
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select, update
 
 from services.identity.assertions import APP_USER_ID, consume_assertion, verify_assertion
 from services.identity.consents import has_active_consent
-from services.identity.customers import account_in_app
 from services.identity.keys import TokenSigner
 from services.identity.models import App, AppAccount, RecognitionTicket
+from services.identity.rows import insert_rows
 from services.identity.sessions import IssuedTokens, active_family, mint_tokens, new_family, token_hash
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import transaction
@@ -36,13 +36,19 @@ class Caller:
     scopes: tuple[str, ...]
 
 
-def _require_consent_across_entities(session: Session, *, customer_id: str, source: App, target: App) -> None:
-    if source.legal_entity != target.legal_entity and not has_active_consent(
-        session, customer_id=customer_id, recipient_type="app", recipient=target.app_id
+def _legal_entities(session: Session, *app_ids: str) -> dict[str, str]:
+    """The legal entity of each of these apps that is registered (ONE statement)."""
+    statement = select(App.app_id, App.legal_entity).where(col(App.app_id).in_(app_ids))
+    return {app_id: entity for app_id, entity in session.connection().execute(statement)}
+
+
+def _require_consent_across_entities(
+    session: Session, *, customer_id: str, source: str, target: str, entities: dict[str, str]
+) -> None:
+    if entities[source] != entities[target] and not has_active_consent(
+        session, customer_id=customer_id, recipient_type="app", recipient=target
     ):
-        raise Forbidden(
-            "consent_required", f"recognition in {target.app_id} needs the customer's consent first"
-        )
+        raise Forbidden("consent_required", f"recognition in {target} needs the customer's consent first")
 
 
 def issue_ticket(
@@ -56,16 +62,21 @@ def issue_ticket(
         raise Forbidden("scope_not_allowed", "a ticket can only carry scopes the caller's token has")
     ticket = secrets.token_urlsafe(32)
     with transaction(engine) as session:
-        source, target = session.get(App, caller.app_id), session.get(App, audience_app_id)
-        if source is None or target is None:
+        entities = _legal_entities(session, caller.app_id, audience_app_id)
+        if len(entities) < 2:
             raise NotFound("app_not_found", "no such app")
         family = active_family(
             session, customer_id=caller.customer_id, app_id=caller.app_id, token_id=caller.token_id
         )
         _require_consent_across_entities(
-            session, customer_id=caller.customer_id, source=source, target=target
+            session,
+            customer_id=caller.customer_id,
+            source=caller.app_id,
+            target=audience_app_id,
+            entities=entities,
         )
-        session.add(
+        insert_rows(
+            session,
             RecognitionTicket(
                 ticket_hash=token_hash(ticket),
                 customer_id=caller.customer_id,
@@ -74,7 +85,7 @@ def issue_ticket(
                 scopes=sorted(granted),
                 assurance_level=min(caller.assurance_level, family.assurance_level),
                 expires_at=utcnow() + TICKET_TTL,
-            )
+            ),
         )
     return ticket, int(TICKET_TTL.total_seconds())
 
@@ -82,18 +93,22 @@ def issue_ticket(
 def _claim_ticket(
     session: Session, *, ticket: str, app_id: str, scopes: list[str]
 ) -> tuple[RecognitionTicket | None, str]:
-    """Mark the ticket used (any attempt burns it); returns it, or the reason it is refused."""
-    stmt = (
-        select(RecognitionTicket).where(RecognitionTicket.ticket_hash == token_hash(ticket)).with_for_update()
+    """Mark the ticket used (any attempt burns it); returns it, or the reason it is refused.
+
+    ONE statement burns a ticket not used before and returns it; a second look only on a refusal."""
+    hashed, now = token_hash(ticket), utcnow()
+    burn = (
+        update(RecognitionTicket)
+        .where(col(RecognitionTicket.ticket_hash) == hashed, col(RecognitionTicket.redeemed_at).is_(None))
+        .values(redeemed_at=now)
+        .returning(*_TICKET_COLUMNS)
     )
-    row = session.exec(stmt).first()
-    if row is None:
-        return None, "invalid_ticket"
-    if row.redeemed_at is not None:
-        return None, "ticket_already_redeemed"
-    now = utcnow()
-    row.redeemed_at = now
-    session.add(row)
+    burnt = session.connection().execute(burn).first()
+    if burnt is None:
+        known = select(RecognitionTicket.ticket_hash).where(RecognitionTicket.ticket_hash == hashed)
+        found = session.connection().execute(known).first()
+        return None, "ticket_already_redeemed" if found is not None else "invalid_ticket"
+    row = RecognitionTicket(ticket_hash=hashed, redeemed_at=now, **burnt._mapping)
     if row.expires_at <= now:
         return None, "ticket_expired"
     if row.to_app_id != app_id:
@@ -101,6 +116,16 @@ def _claim_ticket(
     if not set(scopes) <= set(row.scopes):
         return None, "scope_not_allowed"
     return row, ""
+
+
+_TICKET_COLUMNS = (
+    col(RecognitionTicket.customer_id),
+    col(RecognitionTicket.from_app_id),
+    col(RecognitionTicket.to_app_id),
+    col(RecognitionTicket.scopes),
+    col(RecognitionTicket.assurance_level),
+    col(RecognitionTicket.expires_at),
+)
 
 
 _REFUSALS = {
@@ -155,55 +180,67 @@ def _recognise(
     click_id: str,
     scopes: list[str],
 ) -> IssuedTokens:
-    source, target = session.get(App, row.from_app_id), session.get(App, row.to_app_id)
-    assert source is not None and target is not None
-    _require_consent_across_entities(session, customer_id=row.customer_id, source=source, target=target)
-    now = utcnow()
-    account = session.get(AppAccount, (target.app_id, wanted_user)) if wanted_user else None
-    if account is not None and account.customer_id != row.customer_id:
-        raise Conflict("account_linked_elsewhere", "that app account belongs to another customer")
-    account = account or (
-        None if wanted_user else account_in_app(session, customer_id=row.customer_id, app_id=target.app_id)
+    source, target = row.from_app_id, row.to_app_id
+    entities = _legal_entities(session, source, target)
+    _require_consent_across_entities(
+        session, customer_id=row.customer_id, source=source, target=target, entities=entities
     )
+    now = utcnow()
+    account = _account_in(session, app_id=target, customer_id=row.customer_id, app_user_id=wanted_user)
     new_account = account is None
     if account is None:
         account = AppAccount(
-            app_id=target.app_id,
+            app_id=target,
             app_user_id=wanted_user or "lat-" + secrets.token_hex(8),
             customer_id=row.customer_id,
         )
-        session.add(account)
         record_event(
             session,
             "identity.app_account.linked",
             events_pb2.AppAccountLinked(
                 customer_id=row.customer_id,
-                app_id=target.app_id,
+                app_id=target,
                 new_customer=False,
                 occurred_at=to_timestamp(now),
                 click_id=click_id,
             ),
         )
+        insert_rows(session, account)
     family = new_family(
         customer_id=row.customer_id,
-        app_id=target.app_id,
+        app_id=target,
         app_user_id=account.app_user_id,
         level=row.assurance_level,
         scopes=scopes,
-        actor=source.app_id,
+        actor=source,
     )
-    session.add(family)
-    issued = mint_tokens(session, signer=signer, family=family)
+    issued = mint_tokens(session, signer=signer, family=family, new=True)
     issued.new_account = new_account
     record_event(
         session,
         "identity.customer.recognized",
         events_pb2.CustomerRecognized(
             customer_id=row.customer_id,
-            app_id=target.app_id,
-            actor_app_id=source.app_id,
+            app_id=target,
+            actor_app_id=source,
             occurred_at=to_timestamp(now),
             click_id=click_id,
         ),
     )
     return issued
+
+
+def _account_in(session: Session, *, app_id: str, customer_id: str, app_user_id: str) -> AppAccount | None:
+    """The customer's account in `app_id`: the one named `app_user_id` (which must be theirs), or
+    without a name the earliest linked (ONE statement either way)."""
+    statement = select(AppAccount.app_user_id, AppAccount.customer_id).where(AppAccount.app_id == app_id)
+    if app_user_id:
+        statement = statement.where(AppAccount.app_user_id == app_user_id)
+    else:
+        statement = statement.where(AppAccount.customer_id == customer_id).order_by(col(AppAccount.linked_at))
+    found = session.connection().execute(statement.limit(1)).first()
+    if found is None:
+        return None
+    if found.customer_id != customer_id:
+        raise Conflict("account_linked_elsewhere", "that app account belongs to another customer")
+    return AppAccount(app_id=app_id, app_user_id=found.app_user_id, customer_id=found.customer_id)

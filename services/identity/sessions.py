@@ -13,9 +13,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select, update
 
 from services.identity.assertions import consume_assertion, verify_assertion
-from services.identity.customers import apply_update, contact_update_from_claims, new_customer_id
+from services.identity.customers import (
+    apply_update,
+    contact_update_from_claims,
+    new_customer_id,
+    update_account_holder,
+)
 from services.identity.keys import TokenSigner
 from services.identity.models import AppAccount, Customer, RecognitionTicket, RefreshToken, SessionFamily
+from services.identity.rows import insert_rows
 from services.runtime.clock import to_timestamp, utcnow
 from services.runtime.db import transaction
 from services.runtime.errors import Unauthenticated
@@ -41,8 +47,11 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def mint_tokens(session: Session, *, signer: TokenSigner, family: SessionFamily) -> IssuedTokens:
-    """A new access token and refresh token in `family` (written in the caller's transaction)."""
+def mint_tokens(
+    session: Session, *, signer: TokenSigner, family: SessionFamily, new: bool = False
+) -> IssuedTokens:
+    """A new access token and refresh token in `family` (written in the caller's transaction; the
+    family's row too when it is `new`)."""
     now = utcnow()
     jti = uuid.uuid4().hex
     claims: dict[str, object] = {
@@ -58,14 +67,13 @@ def mint_tokens(session: Session, *, signer: TokenSigner, family: SessionFamily)
     if family.actor_app_id:
         claims["act"] = {"sub": family.actor_app_id}
     refresh = secrets.token_urlsafe(32)
-    session.add(
-        RefreshToken(
-            token_hash=token_hash(refresh),
-            family_id=family.family_id,
-            access_jti=jti,
-            expires_at=now + REFRESH_TTL,
-        )
+    refresh_row = RefreshToken(
+        token_hash=token_hash(refresh),
+        family_id=family.family_id,
+        access_jti=jti,
+        expires_at=now + REFRESH_TTL,
     )
+    insert_rows(session, *((family, refresh_row) if new else (refresh_row,)))
     return IssuedTokens(
         access_token=signer.sign(claims, kind="customer", session=session),
         refresh_token=refresh,
@@ -101,43 +109,46 @@ def sign_in(
     now = utcnow()
     with transaction(engine) as session:
         consume_assertion(session, app_id=app_id, claims=claims)
-        account = session.get(AppAccount, (app_id, app_user_id))
-        new_account = account is None
-        if account is None:
+        customer_id = update_account_holder(
+            session,
+            app_id=app_id,
+            app_user_id=app_user_id,
+            update=contact,
+            pepper=pepper,
+            assurance_level=level,
+        )
+        new_account = customer_id is None
+        if customer_id is None:
             customer = Customer(customer_id=new_customer_id(), editions=["standard"])
-            account = AppAccount(app_id=app_id, app_user_id=app_user_id, customer_id=customer.customer_id)
-            session.add(account)
+            apply_update(customer, contact, pepper=pepper, assurance_level=level)
+            customer_id = customer.customer_id
             record_event(
                 session,
                 "identity.app_account.linked",
                 events_pb2.AppAccountLinked(
-                    customer_id=customer.customer_id,
+                    customer_id=customer_id,
                     app_id=app_id,
                     new_customer=True,
                     occurred_at=to_timestamp(now),
                     click_id=click_id,
                 ),
             )
-        else:
-            known = session.get(Customer, account.customer_id)
-            assert known is not None
-            customer = known
-        apply_update(customer, contact, pepper=pepper, assurance_level=level)
-        session.add(customer)
+            insert_rows(
+                session, customer, AppAccount(app_id=app_id, app_user_id=app_user_id, customer_id=customer_id)
+            )
         family = new_family(
-            customer_id=customer.customer_id,
+            customer_id=customer_id,
             app_id=app_id,
             app_user_id=app_user_id,
             level=level,
             scopes=list(APP_SCOPES),
         )
-        session.add(family)
-        issued = mint_tokens(session, signer=signer, family=family)
+        issued = mint_tokens(session, signer=signer, family=family, new=True)
         record_event(
             session,
             "identity.customer.recognized",
             events_pb2.CustomerRecognized(
-                customer_id=customer.customer_id,
+                customer_id=customer_id,
                 app_id=app_id,
                 occurred_at=to_timestamp(now),
                 click_id=click_id,
@@ -223,9 +234,13 @@ def sign_out_everywhere(*, engine: Engine, customer_id: str) -> int:
 def active_family(session: Session, *, customer_id: str, app_id: str, token_id: str) -> SessionFamily:
     """The session an access token belongs to; a revoked session is rejected."""
     family = None
-    if token_id:
-        row = session.exec(select(RefreshToken).where(RefreshToken.access_jti == token_id)).first()
-        family = session.get(SessionFamily, row.family_id) if row else None
+    if token_id:  # the family of the token's refresh token: ONE statement
+        stmt = (
+            select(SessionFamily)
+            .join(RefreshToken, col(RefreshToken.family_id) == col(SessionFamily.family_id))
+            .where(RefreshToken.access_jti == token_id)
+        )
+        family = session.exec(stmt).first()
     if family is None:
         stmt = select(SessionFamily).where(
             SessionFamily.customer_id == customer_id,
