@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from lattice.benefits.v1 import benefits_pb2 as pb
 
-from services.benefits.holds import Target
 from services.benefits.models import Benefit
 from services.benefits.principals import Principal
 from services.benefits.rules import Context
+from services.benefits.uses import Target
 from services.runtime.clock import utcnow
 from services.runtime.proto_mapping import enum_name, from_proto
 

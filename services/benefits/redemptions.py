@@ -10,7 +10,6 @@ from sqlmodel import Session
 
 from services.benefits import ledger
 from services.benefits.holds import (
-    Target,
     hold_in,
     lines_of,
     redeem_in,
@@ -21,6 +20,7 @@ from services.benefits.holds import (
 from services.benefits.models import Grant, Redemption, RedemptionRefund
 from services.benefits.principals import Principal, owns, require_principal
 from services.benefits.rules import DEFAULT_LIMITS, RiskLimits
+from services.benefits.uses import Target
 from services.benefits.views import RedemptionView
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session

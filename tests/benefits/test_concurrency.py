@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from services.benefits import catalogue, redemptions
-from services.benefits.holds import Target
 from services.benefits.ledger import budget_account
 from services.benefits.rules import Context
+from services.benefits.uses import Target
 from services.runtime.errors import DomainError
 from tests.benefits.conftest import DRAFTER, acting, approved_benefit
 

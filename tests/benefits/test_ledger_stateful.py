@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from services.benefits import lifecycle, redemptions, wallet
-from services.benefits.holds import Target
 from services.benefits.ledger import balance_of, check_ledger, redeemed_account
 from services.benefits.rules import Context
+from services.benefits.uses import Target
 from services.runtime.clock import utcnow
 from services.runtime.db import make_engine, migrate, read_session
 from services.runtime.errors import DomainError

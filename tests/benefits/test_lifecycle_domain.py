@@ -10,11 +10,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from services.benefits import audit, catalogue, controls, ledger, redemptions, wallet
-from services.benefits.holds import Target
 from services.benefits.ledger_reports import account_balance
 from services.benefits.models import Benefit, Grant, Redemption, RedemptionRefund
 from services.benefits.principals import Principal
 from services.benefits.rules import Context
+from services.benefits.uses import Target
 from services.runtime.clock import utcnow
 from services.runtime.db import read_session
 from services.runtime.errors import Conflict, Forbidden, InvalidInput, NotFound, Rejected

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from services.benefits import controls, redemptions, wallet
-from services.benefits.holds import Target
 from services.benefits.principals import Principal
 from services.benefits.rules import Context
+from services.benefits.uses import Target
 from services.runtime.errors import Rejected
 from tests.benefits.conftest import REACH, acting, approved_benefit
 from tests.benefits.test_redeem_path import MAX_STATEMENTS, counted

@@ -12,9 +12,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from services.benefits import ledger, redemptions, wallet
-from services.benefits.holds import Target
 from services.benefits.models import Grant, LedgerEntry, LedgerPosting, Redemption, RedemptionLine
 from services.benefits.rules import Context
+from services.benefits.uses import Target
 from services.runtime.outbox import OutboxEvent
 from tests.benefits.conftest import REACH, acting, approved_benefit
 

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from services.benefits import redemptions, wallet
-from services.benefits.holds import Target
 from services.benefits.rules import Context
+from services.benefits.uses import Target
 from services.runtime.errors import InvalidInput, Rejected
 from tests.benefits.conftest import REACH, acting, approved_benefit
 

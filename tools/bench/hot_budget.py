@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from services.benefits.catalogue import create_benefit, review_benefit
-from services.benefits.holds import Target
 from services.benefits.ledger import check_ledger
 from services.benefits.models import Benefit
 from services.benefits.principals import Principal
 from services.benefits.redemptions import redeem_benefit
 from services.benefits.rules import Context
+from services.benefits.uses import Target
 from services.benefits.wallet import grant_benefit
 from services.runtime.clock import utcnow
 from services.runtime.db import make_engine, migrate
