@@ -82,8 +82,8 @@ fuzz: protos ## fuzz the gateway's OpenAPI with fresh random examples (longer th
 	LATTICE_FUZZ_EXPLORE=1 LATTICE_FUZZ_EXAMPLES=$${LATTICE_FUZZ_EXAMPLES:-40} LATTICE_FUZZ_BUDGET_S=$${LATTICE_FUZZ_BUDGET_S:-900} \
 	  $(PY) -m pytest -q tests/gateway/test_openapi_fuzz.py -p no:cacheprovider
 
-bench: protos wrk ## measure the system against bare-FastAPI and gateway->gRPC baselines (WORKERS=1,2 SOAK=600)
-	$(PY) -m tools.bench $(if $(WORKERS),--workers $(WORKERS)) $(if $(SOAK),--soak $(SOAK))
+bench: protos wrk ## measure the system against bare-FastAPI and gateway->gRPC baselines (WORKERS=1,2 SOAK=600 SAMPLING=all,production)
+	$(PY) -m tools.bench $(if $(WORKERS),--workers $(WORKERS)) $(if $(SOAK),--soak $(SOAK)) $(if $(SAMPLING),--trace-sampling $(SAMPLING))
 
 bench-rpc: protos ## the services' runtime cost per RPC against a bare grpc.aio server (tools/bench/rpc_overhead.py)
 	$(PY) -m tools.bench.rpc_overhead

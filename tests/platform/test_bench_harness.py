@@ -61,7 +61,7 @@ def test_smoke_run_writes_results_with_ratios_to_both_baselines(tmp_path: Path) 
         "--results",
         str(results),
     ]
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     document = json.loads(results.read_text())
     bare, grpc = document["baselines"]["python"]
@@ -79,6 +79,9 @@ def test_smoke_run_writes_results_with_ratios_to_both_baselines(tmp_path: Path) 
         assert 0 < s["p50_ms"] <= s["p90_ms"] <= s["p99_ms"]
         assert s["cpu_ms_per_request"] > 0
         assert {"gateway", "nats", "identity"} <= set(s["cpu_ms_per_request_by_process"])
+        # the CPU was read once every consumer had caught up, within the wait's bound
+        assert s["drained_idle"] and s["drain_backlog_left"] == 0 and 0 < s["drain_s"] < 60, s
+        assert 0 < s["cpu_ms_per_request_at_load_end"] <= s["cpu_ms_per_request"]
         for base in (bare, grpc):
             ratio = s["ratios"][base["name"].split(".")[1]]
             assert ratio["throughput"] == round(s["throughput_rps"] / base["throughput_rps"], 3)
@@ -89,6 +92,7 @@ def test_smoke_run_writes_results_with_ratios_to_both_baselines(tmp_path: Path) 
         > scenarios["platform.healthz"]["cpu_ms_per_request"]
     )
     assert "| platform.readyz | python |" in done.stdout
+    assert "| CPU ms/req at load end | drain s |" in done.stdout
     journey = document["journey"]
     assert journey["journeys"] == 2 and journey["steps"] == 14
     assert (

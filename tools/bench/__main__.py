@@ -24,9 +24,11 @@ from services.runtime.pki import ServiceIdentity
 from tools.bench.baselines import BASELINES
 from tools.bench.extras import event_to_inbox_latency, jetstream_publish_baseline, sqlmodel_insert_baseline
 from tools.bench.journey import measure_journeys
-from tools.bench.report import markdown, scaling_row, write_results
+from tools.bench.report import markdown, scaling_row, with_ratios, write_results
 from tools.bench.runner import ROOT, LoadOptions, Target, measure, settle
+from tools.bench.sampling import SAMPLING, described, parse_modes, sampled_row
 from tools.bench.scenario import discover, run_setup
+from tools.bench.soak import MIX as HOT_PATHS
 from tools.bench.soak import soak
 from tools.bench.system import bench_system
 from tools.bench.wrk import wrk_binary
@@ -78,6 +80,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="scenarios measured again at each further worker count",
     )
     parser.add_argument(
+        "--trace-sampling",
+        default="all",
+        help="the system's trace sampling: all (every trace kept), production (parent-based, 5%% of the "
+        "traces the gateway starts) or both (all,production): the first runs every scenario, a further "
+        "one the sampling scenarios again, reported against the first",
+    )
+    parser.add_argument(
+        "--sampling-scenarios",
+        default=",".join(HOT_PATHS),
+        help="scenarios measured again under each further trace sampling",
+    )
+    parser.add_argument(
         "--soak", type=float, default=0.0, help="seconds of the memory soak (fixed-rate mix; 0: skip)"
     )
     parser.add_argument("--soak-rate", type=float, default=50.0, help="req/s of the memory soak")
@@ -97,6 +111,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.load == "wrk" and wrk_binary() is None:
         parser.error("--load wrk: wrk is not installed (apt-get install wrk)")
+    try:
+        args.trace_sampling = parse_modes(args.trace_sampling)
+    except ValueError as exc:
+        parser.error(str(exc))
     return args
 
 
@@ -188,7 +206,11 @@ def run_system(
     with bench_system(work, console=console, env=env) as system:
         ctx = replace(system.ctx, smoke=smallest_data)
         pids = system.pids()
-        targets = {"gateway": Target(ctx.gateway_url, pids), "console": Target(ctx.console_url, pids)}
+        nats_url = system.stack.config.nats_url
+        targets = {
+            "gateway": Target(ctx.gateway_url, pids, nats_url),
+            "console": Target(ctx.console_url, pids, nats_url),
+        }
         extras = []
         if in_process_baselines:
             extras += [
@@ -256,11 +278,35 @@ def measure_scaling(
                 journeys=0,
                 fixed_rate=set(),
                 fixed=options,
-                env={"WORKERS": str(count), "REDIS_URL": url},
+                env={"WORKERS": str(count), "REDIS_URL": url, **SAMPLING[args.trace_sampling[0]]},
                 in_process_baselines=False,
                 smallest_data=args.smallest_data,
             )
             rows += [scaling_row(r, count, store, base.get(r["name"])) for r in results]
+    return rows
+
+
+def measure_sampling(
+    work: Path, args: argparse.Namespace, options: LoadOptions, workers: int, first: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The sampling scenarios again on a system with each further trace sampling, against the first run."""
+    chosen = selected(args.sampling_scenarios)
+    base = {(r["name"], r["load"]): r for r in first}
+    rows = []
+    for mode in args.trace_sampling[1:]:
+        print(f"bench: system with {described(mode)['description']}", file=sys.stderr, flush=True)
+        results, _, _ = run_system(
+            work / f"sampling-{mode}",
+            chosen,
+            options,
+            journeys=0,
+            fixed_rate=set(),
+            fixed=options,
+            env={"WORKERS": str(workers), **SAMPLING[mode]},
+            in_process_baselines=False,
+            smallest_data=args.smallest_data,
+        )
+        rows += [sampled_row(r, mode, base.get((r["name"], r["load"]))) for r in results]
     return rows
 
 
@@ -281,7 +327,8 @@ def main(argv: list[str]) -> int:
         loads.append("fixed")
     fixed_rate = set(args.fixed_rate_scenarios.split(",")) if args.fixed_rate > 0 else set()
     workers = [int(n) for n in args.workers.split(",") if n]
-    more: dict[str, Any] = {"workers": workers[0]}
+    sampling = args.trace_sampling
+    more: dict[str, Any] = {"workers": workers[0], "trace_sampling": described(sampling[0])}
     with tempfile.TemporaryDirectory(prefix="lattice-bench-") as tmp:
         print("bench: baselines", file=sys.stderr, flush=True)
         baselines = run_baselines(Path(tmp), options, loads, fixed)
@@ -293,15 +340,22 @@ def main(argv: list[str]) -> int:
             journeys=args.journeys,
             fixed_rate=fixed_rate,
             fixed=fixed,
-            env={"WORKERS": str(workers[0])},
+            env={"WORKERS": str(workers[0]), **SAMPLING[sampling[0]]},
             smallest_data=args.smallest_data,
         )
+        scenarios = [{**r, "trace_sampling": sampling[0]} for r in scenarios]
         # a system that fails to start for these keeps the figures measured so far
         if workers[1:]:
             try:
                 more["scaling"] = measure_scaling(Path(tmp), args, options, workers, scenarios)
             except (RuntimeError, TimeoutError) as exc:
                 more["scaling_error"] = str(exc)
+        if sampling[1:]:
+            try:
+                rows = measure_sampling(Path(tmp), args, options, workers[0], scenarios)
+                more["sampled"] = with_ratios(rows, baselines)
+            except (RuntimeError, TimeoutError) as exc:
+                more["sampling_error"] = str(exc)
         if args.soak > 0:
             print("bench: memory soak", file=sys.stderr, flush=True)
             try:
@@ -321,13 +375,15 @@ def main(argv: list[str]) -> int:
     )
     print(markdown(document))
     print(f"\nresults: {args.results}")
-    measured = scenarios + [b for m in baselines.values() for b in m.values()] + more.get("scaling", [])
+    measured = [*scenarios, *(b for m in baselines.values() for b in m.values())]
+    measured += more.get("scaling", []) + more.get("sampled", [])
     failed = list(dict.fromkeys(r["name"] for r in measured if r["errors"]))
     if failed:
         print(f"requests failed in: {', '.join(failed)}", file=sys.stderr)
         samples = [f"  {r['name']}: {s}" for r in measured if r["errors"] for s in r["error_samples"][:3]]
         print(*dict.fromkeys(samples), sep="\n", file=sys.stderr)
-    broken = [f"{key}: {more[key]}" for key in ("scaling_error", "soak_error") if key in more]
+    errors = ("scaling_error", "sampling_error", "soak_error")
+    broken = [f"{key}: {more[key]}" for key in errors if key in more]
     for line in broken:
         print(line, file=sys.stderr)
     return 1 if failed or broken else 0

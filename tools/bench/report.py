@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tools.bench.sampling import sampling_markdown
 from tools.bench.soak import soak_markdown
 
 RATIO_OF = {"throughput": "throughput_rps", "p50": "p50_ms", "cpu_per_request": "cpu_ms_per_request"}
@@ -115,13 +116,23 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
+def _drain_cell(result: dict[str, Any]) -> str:
+    """Seconds from the end of the load until the system was idle ("!" when the wait hit its bound)."""
+    if "drain_s" not in result:
+        return "-"
+    bound = "" if result["drained_idle"] else f"! ({result['drain_backlog_left']} left)"
+    return f"{result['drain_s']:g}{bound}"
+
+
 def markdown(document: dict[str, Any]) -> str:
     """One table row per baseline and scenario."""
     head = (
         "| scenario | load | req/s | p50 ms | p90 ms | p99 ms | CPU ms/req | req/s vs bare | vs grpc "
-        "| p50 vs bare | vs grpc | CPU vs bare | vs grpc | errors |"
+        "| p50 vs bare | vs grpc | CPU vs bare | vs grpc | errors | CPU ms/req at load end | drain s |"
     )
-    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    sampling = document.get("trace_sampling")
+    lines = [f"trace sampling of the system: {sampling['description']}"] if sampling else []
+    lines += [head, "|" + "---|" * (head.count("|") - 1)]
     rows = [r for b in document["baselines"].values() for r in b] + document["scenarios"]
     for r in rows:
         q = r["ratios"]
@@ -130,7 +141,8 @@ def markdown(document: dict[str, Any]) -> str:
             f"| {r['p99_ms']:g} | {r['cpu_ms_per_request']:g} "
             f"| {_fmt(q['bare']['throughput'])} | {_fmt(q['grpc']['throughput'])} "
             f"| {_fmt(q['bare']['p50'])} | {_fmt(q['grpc']['p50'])} "
-            f"| {_fmt(q['bare']['cpu_per_request'])} | {_fmt(q['grpc']['cpu_per_request'])} | {r['errors']} |"
+            f"| {_fmt(q['bare']['cpu_per_request'])} | {_fmt(q['grpc']['cpu_per_request'])} | {r['errors']} "
+            f"| {_fmt(r.get('cpu_ms_per_request_at_load_end'))} | {_drain_cell(r)} |"
         )
     journey = document.get("journey")
     if journey:
@@ -155,6 +167,8 @@ def markdown(document: dict[str, Any]) -> str:
                 f"| {r['per_worker_rps']:g} | {_fmt(r['vs_first'])} | {r['p50_ms']:g} "
                 f"| {_fmt(cpu.get('gateway'))} | {sum(cpu.values()):.4g} | {r['errors']} |"
             )
+    if document.get("sampled"):
+        lines += sampling_markdown(document["sampled"], sampling["mode"] if sampling else "all")
     if document.get("soak"):
         lines += ["", soak_markdown(document["soak"])]
     for extra in document.get("extras") or []:

@@ -7,13 +7,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tools.bench.drain import Drained, drain
 from tools.bench.scenario import RequestFactory, Scenario
 from tools.bench.wrk import run_wrk, suits_wrk, wrk_binary
 
@@ -30,6 +30,9 @@ class LoadOptions:
     timeout_s: float = 5.0
     load: str = "auto"
     rate_rps: float = 0.0  # with load "fixed": open-loop requests per second
+    # read the CPU once the system is idle again (consumers caught up), not when the load stops
+    drain: bool = True
+    drain_timeout_s: float = 60.0
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Target:
 
     base_url: str
     pids: dict[str, int]
+    nats_url: str = ""  # the system's NATS, whose consumers must catch up before the CPU is read
 
 
 def descendants(pid: int) -> list[int]:
@@ -74,22 +78,16 @@ def cpu_snapshot(target: Target) -> dict[str, float]:
     return {name: cpu_seconds(pid) for name, pid in target.pids.items()}
 
 
-def settle(
-    target: Target, *, busy_share: float = 0.1, interval_s: float = 0.5, timeout_s: float = 60.0
-) -> float:
-    """Wait until the target's processes are idle: the background work a previous scenario left
-    (the click events a redirect run queued for conversion's consumers) would otherwise be counted
-    in the next scenario's CPU per request and slow it. Idle: together under `busy_share` of one CPU
-    over an interval. Returns the seconds waited (`timeout_s` at most)."""
-    started = time.monotonic()
-    last = sum(cpu_snapshot(target).values())
-    while time.monotonic() - started < timeout_s:
-        time.sleep(interval_s)
-        now = sum(cpu_snapshot(target).values())
-        if now - last < busy_share * interval_s:
-            break
-        last = now
-    return round(time.monotonic() - started, 1)
+def settle(target: Target, *, timeout_s: float = 60.0) -> float:
+    """Wait until the target's system is idle (tools/bench/drain.py): the background work a previous
+    scenario left (the click events a redirect run queued for conversion's consumers) would otherwise
+    be counted in the next scenario's CPU per request and slow it. Returns the seconds waited."""
+    return drain_target(target, timeout_s=timeout_s).seconds
+
+
+def drain_target(target: Target, *, timeout_s: float = 60.0) -> Drained:
+    """Every consumer of the target's streams caught up and its processes' CPU settled."""
+    return drain(lambda: cpu_snapshot(target), target.nats_url, timeout_s=timeout_s)
 
 
 def choose_load(scenario: Scenario, params: dict[str, Any], options: LoadOptions) -> str:
@@ -178,9 +176,18 @@ def measure(
             result["error_samples"] += answers_of(target.base_url, factory, options.timeout_s)
     else:
         result, before = _python_load(module, scenario, params, target, options)
-    after = cpu_snapshot(target)
+    at_load_end = cpu_snapshot(target)
+    drained: dict[str, Any] = {}
+    after = at_load_end
+    if options.drain:
+        idle = drain_target(target, timeout_s=options.drain_timeout_s)
+        drained, after = idle.as_result(), idle.cpu_at_idle
     requests = max(result["requests"], 1)
-    by_process = {name: round((after[name] - before[name]) * 1000 / requests, 4) for name in target.pids}
+
+    def per_request(until: dict[str, float]) -> dict[str, float]:
+        return {name: round((until[name] - before[name]) * 1000 / requests, 4) for name in target.pids}
+
+    by_process, by_process_at_end = per_request(after), per_request(at_load_end)
     return {
         "name": scenario.name,
         "description": scenario.description,
@@ -188,4 +195,8 @@ def measure(
         **result,
         "cpu_ms_per_request": round(sum(by_process.values()), 4),
         "cpu_ms_per_request_by_process": by_process,
+        # what the CPU figures were when the load stopped, before the consumers caught up
+        "cpu_ms_per_request_at_load_end": round(sum(by_process_at_end.values()), 4),
+        "cpu_ms_per_request_by_process_at_load_end": by_process_at_end,
+        **drained,
     }
