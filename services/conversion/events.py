@@ -33,7 +33,8 @@ from services.runtime.write_queue import idempotent as queued
 logger = logging.getLogger(__name__)
 CLICK_SUBJECT = "conversion.click.recorded"
 # clicks come in bursts of independent events: a fetched batch is stored in one transaction (one
-# commit and fsync for up to this many clicks), each click in its own savepoint
+# commit and fsync for up to this many clicks), in one savepoint; a click per savepoint only when one
+# of them fails (services/runtime/exactly_once.py)
 CLICK_FETCH_BATCH = 64
 # what conversion applies of identity's events; the others (sessions, consents, keys...) are acked
 # without a transaction: nothing to apply, so nothing to remember as processed

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from lattice.conversion.v1 import events_pb2
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from services.conversion.aggregates import bump_at_commit
 from services.conversion.config import ConversionSettings
@@ -221,6 +222,59 @@ async def test_counters_equal_a_recount_after_duplicates_a_failed_click_and_a_re
     after = _counters(engine, partner)
     assert after[row]["clicks"] == before[row]["clicks"] + 3
     assert after[row]["views"] == before[row]["views"] + 1
+
+
+def _savepoints(engine: Engine) -> tuple[list[str], Callable[[], None]]:
+    """The SAVEPOINT statements run on `engine` from now on, and how to stop listening."""
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement: str, *_args: object) -> None:
+        if statement.startswith("SAVEPOINT"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    return seen, lambda: event.remove(engine, "before_cursor_execute", note)
+
+
+async def test_a_failure_mid_batch_redoes_it_click_by_click_and_counts_each_click_once(
+    engine: Engine,
+) -> None:
+    """The batch is first applied in one savepoint; a click raising mid-batch (after earlier clicks
+    stored their rows and added their counts) rolls that attempt back whole and the batch is applied
+    again with a savepoint per click: nothing of the first attempt is counted twice."""
+    settings = ConversionSettings(flood_max_clicks=3, flood_window_s=60, flood_guard_mode="enforce")
+    appliers = Appliers(settings, 5)
+    partner, now = unique("p"), utcnow()
+    campaigns = (unique("c"), unique("c"))
+    clicks = _burst(partner, campaigns, now)
+    flaky = {clicks[25].click_id}  # fails on its first try only: the redo stores it
+    broken = {clicks[30].click_id}  # fails every time: its outcome, the rest of the batch stored
+
+    def click(session: Session, delivery: Delivery) -> None:
+        appliers.click(session, delivery)  # its row and its counts first, then the failure
+        if delivery.event_id in broken or delivery.event_id in flaky:
+            flaky.discard(delivery.event_id)
+            raise RuntimeError(f"click {delivery.event_id} failed")
+
+    handle = idempotent_batch(engine, "conversion-clicks", click)
+    clean = [_delivery(c) for c in _burst(partner, campaigns, now - timedelta(days=2))]
+    savepoints, stop = _savepoints(engine)
+    assert all(o is None for o in await handle(clean))
+    clean_savepoints = len(savepoints)
+    assert clean_savepoints <= 2  # the batch's one (and the group committer's unit on SQLite)
+    outcomes = await handle([_delivery(c) for c in clicks])
+    stop()
+    assert len(savepoints) == 2 * clean_savepoints + len(clicks)  # the redo: one per click
+    assert [type(o) for o in outcomes] == [type(None)] * 30 + [RuntimeError] + [type(None)] * 5
+    assert _stored(engine, partner) == len(clean) + len(clicks) - 1
+    assert _counters(engine, partner) == _recount(engine, partner, "enforce")
+    assert _flood_clicks(engine, partner) == 6  # the flooding device's 4th to 6th click, of each burst
+
+    # the broken click once mended is stored and counted once, its batch-mates already processed
+    broken.clear()
+    assert all(o is None for o in await handle([_delivery(c, delivered=2) for c in clicks]))
+    assert _stored(engine, partner) == len(clean) + len(clicks)
+    assert _counters(engine, partner) == _recount(engine, partner, "enforce")
 
 
 async def test_counters_over_nats_equal_a_recount_after_a_duplicate_and_a_dead_letter(
