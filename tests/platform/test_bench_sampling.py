@@ -83,5 +83,5 @@ def test_the_modes_and_the_sampled_rows() -> None:
     assert row["trace_sampling"] == "production"
     assert row["vs_first"] == {"throughput": 1.25, "cpu_per_request": 0.8}
     text = "\n".join(sampling_markdown([row], "all"))
-    assert "against the first run (every trace kept (parentbased_always_on))" in text
+    assert "against the first run: every trace kept (parentbased_always_on)" in text
     assert "| conversion.redirect | production | wrk | 500 | 20 | 90 | 3.2 | 1.5 | 1.25 | 0.8 | 0 |" in text

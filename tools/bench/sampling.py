@@ -61,7 +61,7 @@ def sampling_markdown(rows: list[dict[str, Any]], first_mode: str) -> list[str]:
     """The table of the scenarios measured again under another sampling."""
     lines = [
         "",
-        f"trace sampling, against the first run ({DESCRIBED[first_mode]}):",
+        f"trace sampling, against the first run: {DESCRIBED[first_mode]}",
         "| scenario | trace sampling | load | req/s | p50 ms | p99 ms | CPU ms/req | gateway CPU ms/req "
         "| req/s vs first | CPU vs first | errors |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
