@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import jwt
-from sqlalchemy import bindparam, select
+from sqlalchemy import Insert, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
@@ -69,18 +70,24 @@ def consume_assertion(session: Session, *, app_id: str, claims: dict[str, Any]) 
     retention had already deleted it); a row still valid is left as it is, and no row written means
     a replay. Expired rows of other assertions are deleted by retention (`USED_ASSERTION_RETENTION`)."""
     expires = datetime.fromtimestamp(int(claims["exp"]) + 5, tz=UTC)
-    dialect = session.get_bind().dialect.name
+    statement = _claim_jti(session.get_bind().dialect.name)
+    values = {"app_id": app_id, "jti": str(claims["jti"]), "expires_at": expires, "now": utcnow()}
+    if session.connection().execute(statement, values).rowcount != 1:
+        raise Unauthenticated("assertion_replayed", "this assertion was already used")
+
+
+@cache
+def _claim_jti(dialect: str) -> Insert:
+    """The upsert of `consume_assertion`, built once per dialect (its values bound at each call)."""
     upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(UsedAssertion)
     table = UsedAssertion.__table__  # type: ignore[attr-defined]  # set on table models; SQLModel does not declare it
-    statement = upsert.values(
-        app_id=app_id, jti=str(claims["jti"]), expires_at=expires
+    return upsert.values(
+        app_id=bindparam("app_id"), jti=bindparam("jti"), expires_at=bindparam("expires_at")
     ).on_conflict_do_update(
         index_elements=[table.c.app_id, table.c.jti],
         set_={"expires_at": upsert.excluded.expires_at},
-        where=table.c.expires_at < utcnow(),
+        where=table.c.expires_at < bindparam("now", type_=table.c.expires_at.type),
     )
-    if session.connection().execute(statement).rowcount != 1:
-        raise Unauthenticated("assertion_replayed", "this assertion was already used")
 
 
 # Assertions past their expiry (and its 5 s of leeway) can no longer be replayed: retention deletes them.

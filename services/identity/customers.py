@@ -7,8 +7,9 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import case
+from sqlalchemy import Integer, Update, bindparam, case
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -93,22 +94,10 @@ def update_account_holder(
 ) -> str | None:
     """`apply_update` on the customer behind an app account, in ONE statement of the caller's
     transaction: the customer's id, or None when the app account is not known yet."""
-    account_holder = (
-        select(AppAccount.customer_id)
-        .where(AppAccount.app_id == app_id, AppAccount.app_user_id == app_user_id)
-        .scalar_subquery()
-    )
-    level = col(Customer.assurance_level)
-    statement = (
-        sql_update(Customer)
-        .where(col(Customer.customer_id) == account_holder)
-        .values(
-            assurance_level=case((level < assurance_level, assurance_level), else_=level),
-            **contact_columns(update, pepper=pepper),
-        )
-        .returning(col(Customer.customer_id))
-    )
-    customer_id: str | None = session.connection().execute(statement).scalar()
+    contact = contact_columns(update, pepper=pepper)
+    statement = _update_holder(tuple(contact))
+    values = {"app_id": app_id, "app_user_id": app_user_id, "level": assurance_level, **contact}
+    customer_id: str | None = session.connection().execute(statement, values).scalar()
     return customer_id
 
 
@@ -139,6 +128,21 @@ def resolve_app_account(*, engine: Engine, app_id: str, app_user_id: str) -> str
     return account.customer_id
 
 
-def account_in_app(session: Session, *, customer_id: str, app_id: str) -> AppAccount | None:
-    stmt = select(AppAccount).where(AppAccount.customer_id == customer_id, AppAccount.app_id == app_id)
-    return session.exec(stmt.order_by(col(AppAccount.linked_at))).first()
+@cache
+def _update_holder(contact: tuple[str, ...]) -> Update:
+    """`update_account_holder`'s statement for one set of asserted columns, built once (bound per call)."""
+    account_holder = (
+        select(AppAccount.customer_id)
+        .where(AppAccount.app_id == bindparam("app_id"), AppAccount.app_user_id == bindparam("app_user_id"))
+        .scalar_subquery()
+    )
+    level, wanted = col(Customer.assurance_level), bindparam("level", type_=Integer)
+    return (
+        sql_update(Customer)
+        .where(col(Customer.customer_id) == account_holder)
+        .values(
+            assurance_level=case((level < wanted, wanted), else_=level),
+            **{name: bindparam(name) for name in contact},
+        )
+        .returning(col(Customer.customer_id))
+    )
