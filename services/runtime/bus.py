@@ -22,6 +22,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from services.runtime.outbox import Outgoing
 from services.runtime.personal_data import contains_personal_number
+from services.runtime.pull_consumer import PullConsumer
 from services.runtime.telemetry import ATTR_DELIVERY_COUNT, ATTR_EVENT_ID
 
 logger = logging.getLogger(__name__)
@@ -135,8 +136,8 @@ class Bus:
         self.name = name
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list = []  # type: ignore[type-arg]  # nats-py does not export its subscription type
-        self._lag: dict[str, int] = {}
-        self._stopping = asyncio.Event()
+        self.lag: dict[str, int] = {}
+        self.stopping = asyncio.Event()
         self._dead_letters = meter.create_counter(
             "lattice.messaging.dead_letters", description="Messages dead-lettered, per consumer"
         )
@@ -266,43 +267,11 @@ class Bus:
             f"consumer {durable}", lambda: self.js.pull_subscribe(subject, durable=durable, config=config)
         )
         self._subscriptions.append(psub)
-        task = asyncio.create_task(
-            self._pull_loop(psub, durable, handler, max_deliver, batch_handler, fetch_batch), name=durable
-        )
+        consumer = PullConsumer(self, psub, durable, handler, batch_handler, max_deliver=max_deliver)
+        task = asyncio.create_task(consumer.run(fetch_batch, FETCH_WAIT_S), name=durable)
         self._tasks.append(task)
 
-    async def _pull_loop(  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
-        self,
-        psub,
-        durable: str,
-        handler: Handler,
-        max_deliver: int,
-        batch_handler: BatchHandler | None = None,
-        fetch_batch: int = FETCH_BATCH,
-    ) -> None:
-        last_lag_check = 0.0
-        while not self._stopping.is_set():
-            try:
-                if time.monotonic() - last_lag_check > 5:
-                    last_lag_check = time.monotonic()
-                    info = await psub.consumer_info()
-                    self._lag[durable] = info.num_pending
-                msgs = await psub.fetch(batch=fetch_batch, timeout=FETCH_WAIT_S)
-            except (NatsTimeoutError, TimeoutError):
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.warning("fetch failed for consumer %s; retrying", durable, exc_info=True)
-                await asyncio.sleep(1)
-                continue
-            if batch_handler is not None and len(msgs) > 1:
-                await self._process_batch(msgs, durable, handler, batch_handler, max_deliver)
-                continue
-            for msg in msgs:
-                await self._process(msg, durable, handler, max_deliver)
-
-    def _delivery(self, msg, durable: str) -> Delivery | None:  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
+    def delivery(self, msg, durable: str) -> Delivery | None:  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
         """The delivery of a message, or None for a replayed dead letter meant for another consumer."""
         headers = dict(msg.headers or {})
         if headers.get(REPLAY_FOR_HEADER, durable) != durable:
@@ -317,7 +286,7 @@ class Bus:
             headers=headers,
         )
 
-    def _consumer_span(self, delivery: Delivery, durable: str) -> Span:
+    def consumer_span(self, delivery: Delivery, durable: str) -> Span:
         return tracer.start_span(
             f"{delivery.subject} process",
             context=extract(delivery.headers),
@@ -332,66 +301,7 @@ class Bus:
             },
         )
 
-    async def _process(self, msg, durable: str, handler: Handler, max_deliver: int) -> None:  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
-        delivery = self._delivery(msg, durable)
-        if delivery is None:
-            await msg.ack()
-            return
-        started = time.perf_counter()
-        span = self._consumer_span(delivery, durable)
-        with trace.use_span(span, end_on_exit=True):
-            failure: BaseException | None = None
-            try:
-                await handler(delivery)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                failure = exc
-            await self._settle(msg, delivery, durable, max_deliver, failure, span, started)
-
-    async def _process_batch(  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
-        self, msgs, durable: str, handler: Handler, batch_handler: BatchHandler, max_deliver: int
-    ) -> None:
-        """Apply a fetched batch at once; ack, retry or dead-letter each message by its own outcome."""
-        batch = []
-        for msg in msgs:
-            delivery = self._delivery(msg, durable)
-            if delivery is None:
-                await msg.ack()
-                continue
-            delivery.span = self._consumer_span(delivery, durable)
-            batch.append((msg, delivery))
-        if not batch:
-            return
-        started = time.perf_counter()
-        try:
-            outcomes = await batch_handler([delivery for _msg, delivery in batch])
-            if len(outcomes) != len(batch):
-                raise RuntimeError(f"{len(outcomes)} outcomes for a batch of {len(batch)}")
-        except asyncio.CancelledError:
-            for _msg, delivery in batch:
-                if delivery.span is not None:
-                    delivery.span.end()
-            raise
-        except Exception as exc:
-            # nothing of the batch was applied: each message again, alone, through the handler
-            logger.warning(
-                "consumer %s could not apply a batch of %d; one by one", durable, len(batch), exc_info=True
-            )
-            for msg, delivery in batch:
-                span = delivery.span
-                assert span is not None
-                span.record_exception(exc)
-                span.end()
-                await self._process(msg, durable, handler, max_deliver)
-            return
-        for (msg, delivery), failure in zip(batch, outcomes, strict=True):
-            span = delivery.span
-            assert span is not None
-            with trace.use_span(span, end_on_exit=True):
-                await self._settle(msg, delivery, durable, max_deliver, failure, span, started)
-
-    async def _settle(  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
+    async def settle(  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
         self,
         msg,
         delivery: Delivery,
@@ -465,12 +375,12 @@ class Bus:
     def _observe_lag(self, _options):  # type: ignore[no-untyped-def]  # nats-py does not export its message and subscription types
         return [
             metrics.Observation(pending, {"messaging.consumer.group.name": durable})
-            for durable, pending in self._lag.items()
+            for durable, pending in self.lag.items()
         ]
 
     async def close(self) -> None:
         """Stop consuming, let in-flight handlers finish, then drain the connection."""
-        self._stopping.set()
+        self.stopping.set()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
