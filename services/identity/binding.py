@@ -119,24 +119,33 @@ def _confirm(
     None when one does not (`_refuse_confirmation` says which)."""
     if grant.missing() or grant.recipient_type != "partner":
         return None
-    confirm = (
-        update(PartnerBinding)
-        .where(
-            col(PartnerBinding.binding_id) == binding_id,
-            or_(
-                col(PartnerBinding.customer_id).is_(None),
-                col(PartnerBinding.customer_id) == caller.customer_id,
-            ),
-            col(PartnerBinding.status) == "pending",
-            col(PartnerBinding.expires_at) > now,
-            col(PartnerBinding.partner_id) == grant.recipient,
-            col(PartnerBinding.required_assurance_level) <= caller.assurance_level,
-        )
-        .values(status="confirmed", customer_id=caller.customer_id, consent_id=consent.consent_id)
-        .returning(*(column for column in PartnerBinding.__table__.columns))  # type: ignore[attr-defined]  # set on table models; SQLModel does not declare it
-    )
-    confirmed = session.connection().execute(confirm).first()
+    params = {
+        "binding": binding_id,
+        "caller": caller.customer_id,
+        "now": now,
+        "partner": grant.recipient,
+        "level": caller.assurance_level,
+        "consent": consent.consent_id,
+    }
+    confirmed = session.connection().execute(_CONFIRM, params).first()
     return None if confirmed is None else PartnerBinding(**confirmed._mapping)
+
+
+_CONFIRM = (
+    update(PartnerBinding)
+    .where(
+        col(PartnerBinding.binding_id) == bindparam("binding"),
+        or_(
+            col(PartnerBinding.customer_id).is_(None), col(PartnerBinding.customer_id) == bindparam("caller")
+        ),
+        col(PartnerBinding.status) == "pending",
+        col(PartnerBinding.expires_at) > bindparam("now"),
+        col(PartnerBinding.partner_id) == bindparam("partner"),
+        col(PartnerBinding.required_assurance_level) <= bindparam("level"),
+    )
+    .values(status="confirmed", customer_id=bindparam("caller"), consent_id=bindparam("consent"))
+    .returning(*(column for column in PartnerBinding.__table__.columns))  # type: ignore[attr-defined]  # set on table models; SQLModel does not declare it
+)
 
 
 def _refuse_confirmation(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from lattice.identity.v1 import events_pb2
+from sqlalchemy import bindparam
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select, update
 
@@ -38,8 +39,13 @@ class Caller:
 
 def _legal_entities(session: Session, *app_ids: str) -> dict[str, str]:
     """The legal entity of each of these apps that is registered (ONE statement)."""
-    statement = select(App.app_id, App.legal_entity).where(col(App.app_id).in_(app_ids))
-    return {app_id: entity for app_id, entity in session.connection().execute(statement)}
+    found = session.connection().execute(_LEGAL_ENTITIES, {"apps": list(app_ids)})
+    return {app_id: entity for app_id, entity in found}
+
+
+_LEGAL_ENTITIES = select(App.app_id, App.legal_entity).where(
+    col(App.app_id).in_(bindparam("apps", expanding=True))
+)
 
 
 def _require_consent_across_entities(
@@ -97,16 +103,9 @@ def _claim_ticket(
 
     ONE statement burns a ticket not used before and returns it; a second look only on a refusal."""
     hashed, now = token_hash(ticket), utcnow()
-    burn = (
-        update(RecognitionTicket)
-        .where(col(RecognitionTicket.ticket_hash) == hashed, col(RecognitionTicket.redeemed_at).is_(None))
-        .values(redeemed_at=now)
-        .returning(*_TICKET_COLUMNS)
-    )
-    burnt = session.connection().execute(burn).first()
+    burnt = session.connection().execute(_BURN, {"hashed": hashed, "now": now}).first()
     if burnt is None:
-        known = select(RecognitionTicket.ticket_hash).where(RecognitionTicket.ticket_hash == hashed)
-        found = session.connection().execute(known).first()
+        found = session.connection().execute(_KNOWN, {"hashed": hashed}).first()
         return None, "ticket_already_redeemed" if found is not None else "invalid_ticket"
     row = RecognitionTicket(ticket_hash=hashed, redeemed_at=now, **burnt._mapping)
     if row.expires_at <= now:
@@ -126,6 +125,19 @@ _TICKET_COLUMNS = (
     col(RecognitionTicket.assurance_level),
     col(RecognitionTicket.expires_at),
 )
+
+
+# a ticket not used before, burnt; and whether a ticket is known at all (only on a refusal)
+_BURN = (
+    update(RecognitionTicket)
+    .where(
+        col(RecognitionTicket.ticket_hash) == bindparam("hashed"),
+        col(RecognitionTicket.redeemed_at).is_(None),
+    )
+    .values(redeemed_at=bindparam("now"))
+    .returning(*_TICKET_COLUMNS)
+)
+_KNOWN = select(RecognitionTicket.ticket_hash).where(RecognitionTicket.ticket_hash == bindparam("hashed"))
 
 
 _REFUSALS = {
@@ -233,14 +245,22 @@ def _recognise(
 def _account_in(session: Session, *, app_id: str, customer_id: str, app_user_id: str) -> AppAccount | None:
     """The customer's account in `app_id`: the one named `app_user_id` (which must be theirs), or
     without a name the earliest linked (ONE statement either way)."""
-    statement = select(AppAccount.app_user_id, AppAccount.customer_id).where(AppAccount.app_id == app_id)
-    if app_user_id:
-        statement = statement.where(AppAccount.app_user_id == app_user_id)
-    else:
-        statement = statement.where(AppAccount.customer_id == customer_id).order_by(col(AppAccount.linked_at))
-    found = session.connection().execute(statement.limit(1)).first()
+    statement = _NAMED_ACCOUNT if app_user_id else _FIRST_ACCOUNT
+    params = {"app_id": app_id, "app_user_id": app_user_id, "customer_id": customer_id}
+    found = session.connection().execute(statement, params).first()
     if found is None:
         return None
     if found.customer_id != customer_id:
         raise Conflict("account_linked_elsewhere", "that app account belongs to another customer")
     return AppAccount(app_id=app_id, app_user_id=found.app_user_id, customer_id=found.customer_id)
+
+
+_NAMED_ACCOUNT = select(AppAccount.app_user_id, AppAccount.customer_id).where(
+    AppAccount.app_id == bindparam("app_id"), AppAccount.app_user_id == bindparam("app_user_id")
+)
+_FIRST_ACCOUNT = (
+    select(AppAccount.app_user_id, AppAccount.customer_id)
+    .where(AppAccount.app_id == bindparam("app_id"), AppAccount.customer_id == bindparam("customer_id"))
+    .order_by(col(AppAccount.linked_at))
+    .limit(1)
+)

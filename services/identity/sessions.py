@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from lattice.identity.v1 import events_pb2
+from sqlalchemy import bindparam
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select, update
 
@@ -235,12 +236,7 @@ def active_family(session: Session, *, customer_id: str, app_id: str, token_id: 
     """The session an access token belongs to; a revoked session is rejected."""
     family = None
     if token_id:  # the family of the token's refresh token: ONE statement
-        stmt = (
-            select(SessionFamily)
-            .join(RefreshToken, col(RefreshToken.family_id) == col(SessionFamily.family_id))
-            .where(RefreshToken.access_jti == token_id)
-        )
-        family = session.exec(stmt).first()
+        family = session.exec(_FAMILY_OF_TOKEN, params={"jti": token_id}).first()
     if family is None:
         stmt = select(SessionFamily).where(
             SessionFamily.customer_id == customer_id,
@@ -251,3 +247,10 @@ def active_family(session: Session, *, customer_id: str, app_id: str, token_id: 
     if family is None or family.revoked_at is not None or family.customer_id != customer_id:
         raise Unauthenticated("session_revoked", "this session has ended; sign in again")
     return family
+
+
+_FAMILY_OF_TOKEN = (
+    select(SessionFamily)
+    .join(RefreshToken, col(RefreshToken.family_id) == col(SessionFamily.family_id))
+    .where(RefreshToken.access_jti == bindparam("jti"))
+)
