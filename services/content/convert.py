@@ -121,5 +121,12 @@ def viewer_from_pb(v: pb.Viewer, *, customer_id: str = "") -> Viewer:
     customer_id = customer_id or v.customer_id
     if not customer_id:
         raise InvalidInput("viewer_required", "serving needs the signed-in customer")
-    # an empty edition is the standard one
-    return from_proto(Viewer, v, customer_id=customer_id, edition=v.edition or "standard")
+    # an empty edition is the standard one; built field by field: this runs on every serve
+    return Viewer(
+        customer_id=customer_id,
+        edition=v.edition or "standard",
+        assurance_level=v.assurance_level,
+        aum_tier=v.aum_tier,
+        branch=v.branch,
+        tags=frozenset(v.tags),
+    )
