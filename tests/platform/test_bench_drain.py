@@ -126,6 +126,7 @@ def test_the_wait_is_bounded_and_says_what_was_left(nats_url: str) -> None:
         "drain_backlog_at_start": 5,
         "drain_backlog_left": 5,
         "drained_idle": False,
+        "idle_cpu_share": 0.0,
     }
 
 
@@ -142,4 +143,5 @@ def test_the_wait_lasts_until_the_cpu_has_settled() -> None:
     assert 1.2 + 0.2 <= drained.seconds <= 3, drained
     # the CPU as it was when the quiet intervals began: the busy 1.2 s (less what an interval may
     # hide under the busy share, 0.1 of one CPU), nothing of the confirming intervals after it
-    assert drained.cpu_at_idle == {"busy": pytest.approx(1.2, abs=0.02), "idle": 5.0}
+    assert drained.cpu_at_idle == {"busy": pytest.approx(1.2, abs=0.05), "idle": 5.0}
+    assert drained.idle_share < 0.25

@@ -5,8 +5,10 @@ A request's cost does not end with its answer: a redirect's click event is store
 consumer after the 302, a redemption's outbox event is relayed and consumed after its 201. Reading
 the processes' CPU when the load stops leaves out what the consumers still had queued, so the bench
 reads it once the system is idle: no durable consumer of any stream has a message pending or
-awaiting its ack, and the processes together use under `busy_share` of one CPU, both for
-`quiet_checks` intervals in a row (an outbox relay polls every 0.5 s: an event still in a service's
+awaiting its ack, and the processes together use under `busy_share` of one CPU (a quarter by
+default: a consumer working through a backlog uses most of one, the idle system's background of
+exporters, polls and relays 5-10% of one on the development machine), both for `quiet_checks`
+intervals in a row (an outbox relay polls every 0.5 s: an event still in a service's
 outbox shows up in a stream within two intervals). The wait is bounded; the result says how long it
 took, what the consumers had left when it began and whether it ended idle or at its bound, and holds
 the processes' CPU as it was when the quiet intervals began: their idle background (exporters,
@@ -32,6 +34,9 @@ class Drained:
     idle: bool  # False: the wait ended at its bound, not idle
     # each process's CPU seconds when the system fell quiet (at the bound: when the wait ended)
     cpu_at_idle: dict[str, float] = field(default_factory=dict)
+    # the processes' CPU over the quiet intervals, as a share of one CPU: their idle background
+    # (exporters, consumers' polls, relays), which the seconds of the wait before them also hold
+    idle_share: float = 0.0
 
     def as_result(self) -> dict[str, float | int | bool]:
         return {
@@ -39,6 +44,7 @@ class Drained:
             "drain_backlog_at_start": self.backlog_at_start,
             "drain_backlog_left": self.backlog_left,
             "drained_idle": self.idle,
+            "idle_cpu_share": self.idle_share,
         }
 
 
@@ -82,7 +88,9 @@ async def _drain(
                 quiet = 0
             last = now
             if quiet >= quiet_checks:
-                return Drained(round(time.monotonic() - started, 2), at_start, 0, True, quiet_since)
+                share = (sum(now.values()) - sum(quiet_since.values())) / (quiet * interval_s)
+                seconds = round(time.monotonic() - started, 2)
+                return Drained(seconds, at_start, 0, True, quiet_since, round(share, 4))
         return Drained(round(time.monotonic() - started, 2), at_start, left, False, last)
     finally:
         if nc:
@@ -93,7 +101,7 @@ def drain(
     cpu: Callable[[], dict[str, float]],
     nats_url: str = "",
     *,
-    busy_share: float = 0.1,
+    busy_share: float = 0.25,
     interval_s: float = 0.5,
     timeout_s: float = 60.0,
     quiet_checks: int = 2,
