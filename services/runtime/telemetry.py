@@ -171,6 +171,11 @@ def setup_logging(service: str, level: str = "INFO") -> None:
             static_fields={"service": service},
         )
     )
+    # The lines carry no caller location, thread or process: the logging HOWTO's "Optimization"
+    # switches spare every record working them out (a stack walk among them; the gateway writes a
+    # line per request)
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
