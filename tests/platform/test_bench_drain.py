@@ -120,7 +120,7 @@ def test_the_wait_is_bounded_and_says_what_was_left(nats_url: str) -> None:
     started = time.monotonic()
     drained = drain(_own_cpu, nats_url, interval_s=0.2, timeout_s=1.5)
     assert not drained.idle and drained.backlog_left == 5 and drained.backlog_at_start == 5, drained
-    assert 1.5 <= drained.seconds <= time.monotonic() - started < 5
+    assert 1.5 <= drained.seconds <= time.monotonic() - started < 10  # bounded, on a busy machine too
     assert drained.as_result() == {
         "drain_s": drained.seconds,
         "drain_backlog_at_start": 5,
