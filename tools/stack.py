@@ -120,6 +120,15 @@ class StackConfig:
         return "ipv4:" + ",".join(f"127.0.0.1:{p}" for p in ports)
 
 
+def stop_on_sigterm() -> None:
+    """Make SIGTERM (`timeout`, a CI runner's cancel, `kill`) unwind the caller's `finally` blocks.
+
+    The processes a stack starts run in sessions of their own (a Ctrl-C on the terminal is not theirs
+    to take), so nothing but those blocks stops them: without this, a bench stopped by `timeout`
+    left a whole system running, idle but eating CPU and memory under the next measurement."""
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(128 + signal.SIGTERM))
+
+
 class Process:
     """One child process with its output in var/logs/<name>.log."""
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -199,3 +201,56 @@ def test_wrk_sends_each_pooled_request_once_shared_between_its_threads() -> None
     assert set(seen) <= sent and len(seen) > 100, done.stdout
     # the pool ran out within the second: each thread stopped; at most one request per connection repeats
     assert sum(seen.values()) - len(seen) <= 4
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every living process below `pid` (from /proc: the harness starts its servers in sessions of
+    their own, so a process group would not find them)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_bench_stopped_by_sigterm_stops_every_process_it_started(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'gen'}"}
+    cmd = [sys.executable, "-m", "tools.bench", "--scenarios", "platform.healthz", "--journeys", "0"]
+    cmd += ["--fixed-rate", "0", "--load", "python", "--results", str(tmp_path / "latest.json")]
+    bench = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        started: set[int] = set()
+        deadline = time.monotonic() + 120
+        # the whole system up (nats, five services, the gateway) or the time is out
+        while time.monotonic() < deadline and bench.poll() is None:
+            started |= _descendants(bench.pid)
+            commands = {Path(f"/proc/{p}/cmdline").read_bytes() for p in started if _alive(p)}
+            if any(b"-m\x00gateway" in c for c in commands):
+                break
+            time.sleep(0.5)
+        assert bench.poll() is None, "the bench ended before its system was up"
+        started |= _descendants(bench.pid)
+        assert len(started) >= 7, started
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(60) == 128 + signal.SIGTERM
+        left = {pid for pid in started if _alive(pid)}
+        assert left == set(), [Path(f"/proc/{p}/cmdline").read_bytes()[:80] for p in left]
+    finally:
+        if bench.poll() is None:
+            bench.kill()

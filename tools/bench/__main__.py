@@ -32,7 +32,7 @@ from tools.bench.soak import MIX as HOT_PATHS
 from tools.bench.soak import soak
 from tools.bench.system import bench_system
 from tools.bench.wrk import wrk_binary
-from tools.stack import Process, Stack, StackConfig, free_ports, wait_http, wait_until
+from tools.stack import Process, Stack, StackConfig, free_ports, stop_on_sigterm, wait_http, wait_until
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -312,6 +312,7 @@ def measure_sampling(
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    stop_on_sigterm()
     options = LoadOptions(
         concurrency=args.concurrency,
         warmup_s=args.warmup,

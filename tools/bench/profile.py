@@ -26,6 +26,7 @@ from tools.bench.flamegraph import shares, write_svg
 from tools.bench.runner import LoadOptions, Target, measure
 from tools.bench.scenario import discover, run_setup
 from tools.bench.system import bench_system
+from tools.stack import stop_on_sigterm
 
 # the hot paths of issue 15 and the service behind each
 HOT_PATHS = {
@@ -128,6 +129,7 @@ def main(argv: list[str]) -> int:
     if unknown:
         raise SystemExit(f"not a profiled hot path: {', '.join(unknown)}; known: {', '.join(HOT_PATHS)}")
     args.out.mkdir(parents=True, exist_ok=True)
+    stop_on_sigterm()
     options = LoadOptions(
         concurrency=args.concurrency, warmup_s=1.0, duration_s=args.duration, load=args.load
     )
