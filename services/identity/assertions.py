@@ -72,7 +72,8 @@ def consume_assertion(session: Session, *, app_id: str, claims: dict[str, Any]) 
     expires = datetime.fromtimestamp(int(claims["exp"]) + 5, tz=UTC)
     statement = _claim_jti(session.get_bind().dialect.name)
     values = {"app_id": app_id, "jti": str(claims["jti"]), "expires_at": expires, "now": utcnow()}
-    if session.connection().execute(statement, values).rowcount != 1:
+    # RETURNING, not rowcount: psycopg reports no row count (-1) for an upsert
+    if session.connection().execute(statement, values).first() is None:
         raise Unauthenticated("assertion_replayed", "this assertion was already used")
 
 
@@ -81,12 +82,14 @@ def _claim_jti(dialect: str) -> Insert:
     """The upsert of `consume_assertion`, built once per dialect (its values bound at each call)."""
     upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(UsedAssertion)
     table = UsedAssertion.__table__  # type: ignore[attr-defined]  # set on table models; SQLModel does not declare it
-    return upsert.values(
-        app_id=bindparam("app_id"), jti=bindparam("jti"), expires_at=bindparam("expires_at")
-    ).on_conflict_do_update(
-        index_elements=[table.c.app_id, table.c.jti],
-        set_={"expires_at": upsert.excluded.expires_at},
-        where=table.c.expires_at < bindparam("now", type_=table.c.expires_at.type),
+    return (
+        upsert.values(app_id=bindparam("app_id"), jti=bindparam("jti"), expires_at=bindparam("expires_at"))
+        .on_conflict_do_update(
+            index_elements=[table.c.app_id, table.c.jti],
+            set_={"expires_at": upsert.excluded.expires_at},
+            where=table.c.expires_at < bindparam("now", type_=table.c.expires_at.type),
+        )
+        .returning(table.c.jti)
     )
 
 

@@ -1,5 +1,6 @@
-"""The profile's one-statement read on a real database (SQLite always, PostgreSQL under -m postgres):
-the same answer an ORM session gave, typed columns converted, a locked database a retryable error."""
+"""Identity's one-statement reads and writes on a real database (SQLite always, PostgreSQL under
+-m postgres): the profile's read gives the same answer an ORM session gave, typed columns converted,
+a locked database a retryable error; an app's assertion is taken once by one upsert."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from services.identity.models import AppAccount, Customer
+from services.identity.assertions import consume_assertion
+from services.identity.models import AppAccount, Customer, UsedAssertion
 from services.identity.profile import customer_profile
 from services.identity.reads import OneStatementRead
 from services.identity.recognition import Caller
 from services.runtime.clock import utcnow
 from services.runtime.db import make_engine, migrate, transaction
-from services.runtime.errors import NotFound, Unavailable
+from services.runtime.errors import NotFound, Unauthenticated, Unavailable
 from tests.support.databases import DATABASE_KINDS, fresh_database_url
 
 
@@ -118,3 +120,23 @@ def test_a_locked_sqlite_file_is_a_retryable_unavailable(sqlite_engine: Engine) 
         holder.execute("ROLLBACK")
         holder.close()
     assert customer_profile(engine=engine, caller=_caller("cus_a", "mbank")).branch == "north"
+
+
+def _take(engine: Engine, jti: str) -> None:
+    claims = {"jti": jti, "exp": int((utcnow() + timedelta(minutes=1)).timestamp())}
+    with transaction(engine) as session:
+        consume_assertion(session, app_id="mbank", claims=claims)
+
+
+def test_an_assertion_is_taken_once_and_an_expired_record_gives_way(engine: Engine) -> None:
+    # the upsert's answer is read from RETURNING: psycopg reports no row count for it (-1), which
+    # once refused every first use on PostgreSQL
+    _take(engine, "first-use")
+    with pytest.raises(Unauthenticated, match="already used"):
+        _take(engine, "first-use")
+    with transaction(engine) as session:
+        expired = UsedAssertion(app_id="mbank", jti="stale", expires_at=utcnow() - timedelta(seconds=1))
+        session.add(expired)
+    _take(engine, "stale")  # a record past its expiry no longer guards anything: retention's to delete
+    with pytest.raises(Unauthenticated, match="already used"):
+        _take(engine, "stale")
